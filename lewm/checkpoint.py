@@ -1,0 +1,95 @@
+"""Checkpoints: one file that rebuilds its model alone.
+
+Format: a ``torch.save`` dict read back with ``weights_only=True`` (no pickled code):
+``{"format": "lewm-checkpoint", "version": 1, "config": <JSON str>, "state_dict": {...},
+"step": int, "metrics": <JSON str>, "optimizer": {...} (optional, for resuming)}``.
+Writes are atomic: a temp file in the same folder, fsync, then ``os.replace``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+
+import torch
+
+from .config import LeWMConfig
+from .model import LeWM
+
+FORMAT = "lewm-checkpoint"
+VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint cannot be used; the message names the file and the problem."""
+
+
+def save(path: str, model: LeWM, config: LeWMConfig, step: int = 0, metrics: dict | None = None,
+         optimizer: dict | None = None, half: bool = False) -> str:
+    """Atomically write a checkpoint. ``half=True`` stores float weights as fp16 (shipping size)."""
+    sd = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    if half:
+        sd = {k: v.half() if v.is_floating_point() else v for k, v in sd.items()}
+    blob = {"format": FORMAT, "version": VERSION, "config": json.dumps(config.to_dict()),
+            "state_dict": sd, "step": int(step), "metrics": json.dumps(metrics or {})}
+    if optimizer is not None:
+        blob["optimizer"] = optimizer
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pt", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(blob, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
+
+
+def read_raw(path: str) -> dict:
+    """Load the checkpoint dict, turning every failure into one CheckpointError line."""
+    if not os.path.exists(path):
+        raise CheckpointError(f"{path}: checkpoint file not found")
+    if os.path.isdir(path):
+        for name in ("last.pt", "model.pt"):
+            if os.path.exists(os.path.join(path, name)):
+                return read_raw(os.path.join(path, name))
+        raise CheckpointError(f"{path}: a folder with no last.pt or model.pt inside")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except (zipfile.BadZipFile, RuntimeError, EOFError, OSError) as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupted?): {msg}") from None
+    except Exception as e:  # unpickling errors of foreign files
+        raise CheckpointError(f"{path}: not a LeWM checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
+    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a LeWM checkpoint (no '{FORMAT}' header)")
+    if blob.get("version") != VERSION:
+        raise CheckpointError(f"{path}: checkpoint version {blob.get('version')} is not supported (expected {VERSION})")
+    return blob
+
+
+def load(path: str, device: str | torch.device = "cpu", strict: bool = True):
+    """-> (model in eval mode, config, meta) where meta has ``step``, ``metrics``, ``path`` and
+    ``optimizer`` (None unless saved)."""
+    blob = read_raw(path)
+    try:
+        cfg = LeWMConfig.from_dict(json.loads(blob["config"]))
+    except (ValueError, TypeError, KeyError) as e:
+        raise CheckpointError(f"{path}: its config cannot be read: {e}") from None
+    model = LeWM(cfg.model)
+    sd = {k: v.float() if v.is_floating_point() else v for k, v in blob["state_dict"].items()}
+    try:
+        model.load_state_dict(sd, strict=strict)
+    except RuntimeError as e:
+        first = [l.strip() for l in str(e).splitlines() if l.strip()][:2]
+        raise CheckpointError(f"{path}: weights do not match the architecture in its config: {' '.join(first)[:300]}") from None
+    model.to(device).eval()
+    meta = {"step": int(blob.get("step", 0)), "metrics": json.loads(blob.get("metrics", "{}")),
+            "path": path, "optimizer": blob.get("optimizer")}
+    return model, cfg, meta

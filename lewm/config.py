@@ -1,0 +1,213 @@
+"""Hyperparameters: one source of truth.
+
+Every knob lives in a frozen dataclass with a docstring per field. Presets are defined once, in
+``PRESETS``; a checkpoint stores ``LeWMConfig.to_dict()`` so it can rebuild its model alone.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of the LeWM world model (encoder, projectors, action encoder, predictor)."""
+
+    image_size: int = 224
+    """Side of the square RGB input image, in pixels."""
+    patch_size: int = 14
+    """ViT patch side in pixels; ``image_size`` must be a multiple of it."""
+    enc_dim: int = 192
+    """ViT width (token dimension). ViT-Tiny: 192."""
+    enc_depth: int = 12
+    """Number of ViT blocks. ViT-Tiny: 12."""
+    enc_heads: int = 3
+    """Attention heads in the ViT. ViT-Tiny: 3."""
+    enc_mlp: int = 768
+    """Hidden width of the ViT MLP. ViT-Tiny: 768 (4x width)."""
+    latent_dim: int = 192
+    """Dimension D of the latent z_t (output of the projector)."""
+    proj_hidden: int = 2048
+    """Hidden width of the BatchNorm projector MLPs (projector and pred_proj)."""
+    pred_dim: int = 192
+    """Predictor transformer width."""
+    pred_depth: int = 6
+    """Number of predictor transformer blocks."""
+    pred_heads: int = 16
+    """Attention heads in the predictor."""
+    pred_dim_head: int = 64
+    """Per-head dimension in the predictor (inner width = heads * dim_head)."""
+    pred_mlp: int = 2048
+    """Hidden width of the predictor MLP."""
+    dropout: float = 0.1
+    """Dropout in the predictor (attention output and MLP)."""
+    emb_dropout: float = 0.0
+    """Dropout on the predictor input after the positional embedding."""
+    history: int = 3
+    """Number of past latents the predictor sees (its context length). Two-Room uses 1."""
+    action_dim: int = 2
+    """Dimension A of one raw environment action."""
+    frameskip: int = 5
+    """Raw actions per action block; the action encoder sees frameskip * A numbers per step."""
+    action_hidden: int = 10
+    """Output channels of the action encoder's Conv1d (k=1) patch embedding."""
+
+    def __post_init__(self) -> None:
+        if self.image_size % self.patch_size:
+            raise ValueError(f"image_size {self.image_size} is not a multiple of patch_size {self.patch_size}")
+        if self.enc_dim % self.enc_heads:
+            raise ValueError(f"enc_dim {self.enc_dim} is not divisible by enc_heads {self.enc_heads}")
+        if self.history < 1:
+            raise ValueError(f"history must be >= 1, got {self.history}")
+
+    @property
+    def num_patches(self) -> int:
+        return (self.image_size // self.patch_size) ** 2
+
+    @property
+    def action_block_dim(self) -> int:
+        """Numbers per action block: frameskip * action_dim."""
+        return self.frameskip * self.action_dim
+
+
+@dataclass(frozen=True)
+class SIGRegConfig:
+    """Sketched Isotropic Gaussian Regulariser (Epps–Pulley test on random 1-D projections)."""
+
+    weight: float = 0.09
+    """lambda: weight of SIGReg in the loss. 0 disables it (and the latents collapse)."""
+    num_proj: int = 1024
+    """M: number of random unit directions drawn (fresh) at every call."""
+    knots: int = 17
+    """Quadrature knots of the trapezoid rule on t in [0, t_max]."""
+    t_max: float = 3.0
+    """Upper end of the integration range for the characteristic-function test."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation."""
+
+    lr: float = 5e-5
+    """Peak AdamW learning rate (after warmup)."""
+    weight_decay: float = 1e-3
+    """AdamW weight decay."""
+    batch_size: int = 128
+    """Windows per batch."""
+    steps: int = 10_000
+    """Total optimisation steps (cosine schedule length)."""
+    warmup_steps: int = 500
+    """Linear warmup steps."""
+    min_lr_ratio: float = 0.1
+    """Final learning rate as a fraction of ``lr`` at the end of the cosine."""
+    grad_clip: float = 1.0
+    """Max global gradient norm."""
+    ckpt_every: int = 500
+    """Save ``last.pt`` every this many steps (also at the end)."""
+    log_every: int = 10
+    """Append a metrics line to metrics.jsonl every this many steps."""
+    val_fraction: float = 0.05
+    """Fraction of episodes held out for validation (split by episode)."""
+    num_workers: int = 0
+    """DataLoader worker processes (0 = main process; best on a 2-core CPU)."""
+    seed: int = 0
+    """Seed for model init, data order and SIGReg directions."""
+
+
+@dataclass(frozen=True)
+class LeWMConfig:
+    """Everything needed to rebuild and retrain a model; stored inside every checkpoint."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    """Architecture."""
+    sigreg: SIGRegConfig = field(default_factory=SIGRegConfig)
+    """Regulariser."""
+    train: TrainConfig = field(default_factory=TrainConfig)
+    """Optimisation."""
+    preset: str = "paper"
+    """Name of the preset this config started from (informational)."""
+    env: str = ""
+    """Environment the training data came from (filled in by training)."""
+    action_mean: tuple[float, ...] = ()
+    """Per-dimension mean of raw actions in the training data (actions are z-scored)."""
+    action_std: tuple[float, ...] = ()
+    """Per-dimension std of raw actions in the training data."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "LeWMConfig":
+        """Rebuild from ``to_dict`` output; unknown keys raise a clear error."""
+        def build(klass, sub: dict[str, Any], where: str):
+            known = {f.name for f in fields(klass)}
+            unknown = set(sub) - known
+            if unknown:
+                raise ValueError(f"config section '{where}' has unknown field(s) {sorted(unknown)}")
+            return klass(**sub)
+
+        d = dict(d)
+        model = build(ModelConfig, d.pop("model", {}), "model")
+        sig = build(SIGRegConfig, d.pop("sigreg", {}), "sigreg")
+        train = build(TrainConfig, d.pop("train", {}), "train")
+        for k in ("action_mean", "action_std"):
+            if k in d:
+                d[k] = tuple(float(x) for x in d[k])
+        return build(cls, {**d, "model": model, "sigreg": sig, "train": train}, "top level")
+
+    def with_overrides(self, **sections: dict[str, Any]) -> "LeWMConfig":
+        """``cfg.with_overrides(model={"history": 1}, train={"lr": 1e-3})``."""
+        out = self
+        for name, kv in sections.items():
+            if isinstance(kv, dict):
+                out = replace(out, **{name: replace(getattr(out, name), **kv)})
+            else:
+                out = replace(out, **{name: kv})
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Presets: the only place where sizes are chosen.
+# ---------------------------------------------------------------------------------------------
+PRESETS: dict[str, LeWMConfig] = {
+    # The paper's configuration (DESIGN §1): ViT-Tiny 224/14, predictor 6x(16x64), BN projectors.
+    "paper": LeWMConfig(
+        model=ModelConfig(),
+        sigreg=SIGRegConfig(),
+        train=TrainConfig(),
+        preset="paper",
+    ),
+    # Learns a useful Two-Room model on a 2-core CPU in well under 30 minutes.
+    "cpu-small": LeWMConfig(
+        model=ModelConfig(
+            image_size=64, patch_size=16, enc_dim=128, enc_depth=4, enc_heads=4, enc_mlp=512,
+            latent_dim=64, proj_hidden=512, pred_dim=128, pred_depth=3, pred_heads=4,
+            pred_dim_head=32, pred_mlp=512, dropout=0.0, history=3,
+        ),
+        sigreg=SIGRegConfig(num_proj=256),
+        train=TrainConfig(lr=1e-3, weight_decay=1e-3, batch_size=64, steps=3000, warmup_steps=150,
+                          ckpt_every=250),
+        preset="cpu-small",
+    ),
+    # Trains in seconds: tests and smoke runs.
+    "cpu-tiny": LeWMConfig(
+        model=ModelConfig(
+            image_size=32, patch_size=8, enc_dim=32, enc_depth=1, enc_heads=2, enc_mlp=64,
+            latent_dim=16, proj_hidden=64, pred_dim=32, pred_depth=1, pred_heads=2,
+            pred_dim_head=16, pred_mlp=64, dropout=0.0, history=2,
+        ),
+        sigreg=SIGRegConfig(num_proj=64),
+        train=TrainConfig(lr=2e-3, batch_size=16, steps=50, warmup_steps=5, ckpt_every=25,
+                          log_every=1),
+        preset="cpu-tiny",
+    ),
+}
+
+
+def get_preset(name: str) -> LeWMConfig:
+    """Return the named preset or raise a ValueError listing the valid names."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown preset '{name}'; choose one of {sorted(PRESETS)}") from None

@@ -1,0 +1,260 @@
+"""Windowed dataset over an HDF5 episode file (DESIGN §5 layout).
+
+File layout (the field's tools use the same): flat datasets with every episode concatenated on
+axis 0 — ``pixels`` (N, S, S, 3) uint8, ``action`` (N, A) float, optional ``state`` (N, Q) —
+plus ``ep_len`` (E,) and ``ep_offset`` (E,). Row i of ``action`` is applied after frame i; the
+last row of an episode is NaN by convention (zeroed here and counted in a warning).
+
+A window = ``history + 1`` frames taken every ``frameskip`` raw steps, and ``history`` action
+blocks (the ``frameskip`` raw actions between two kept frames, concatenated, z-scored).
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+REQUIRED_KEYS = ("pixels", "action", "ep_len", "ep_offset")
+
+
+class DataError(ValueError):
+    """A dataset file is unusable; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class ActionStats:
+    mean: np.ndarray
+    """(A,) per-dimension mean of the valid raw actions."""
+    std: np.ndarray
+    """(A,) per-dimension std (floored at 1e-6)."""
+
+    def normalize(self, a: np.ndarray) -> np.ndarray:
+        return (a - self.mean) / self.std
+
+    def denormalize(self, a):
+        if isinstance(a, torch.Tensor):
+            return a * torch.as_tensor(self.std, dtype=a.dtype, device=a.device) + \
+                torch.as_tensor(self.mean, dtype=a.dtype, device=a.device)
+        return a * self.std + self.mean
+
+
+def _open(path: str):
+    import h5py
+    try:
+        return h5py.File(path, "r")
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such dataset file") from None
+    except OSError as e:
+        raise DataError(f"{path}: not a readable HDF5 file ({e})") from None
+
+
+def validate_file(path: str, image_size: int | None = None) -> dict:
+    """Check the layout; return basic facts. Raises DataError naming the file and key."""
+    with _open(path) as f:
+        missing = [k for k in REQUIRED_KEYS if k not in f]
+        if missing:
+            raise DataError(f"{path}: missing dataset key(s) {missing}; expected {list(REQUIRED_KEYS)}")
+        px, act = f["pixels"], f["action"]
+        if px.dtype != np.uint8 or px.ndim != 4 or px.shape[-1] != 3:
+            raise DataError(f"{path}: key 'pixels' must be uint8 (N, S, S, 3), got {px.dtype} {px.shape}")
+        if px.shape[1] != px.shape[2]:
+            raise DataError(f"{path}: key 'pixels' must hold square images, got {px.shape[1]}x{px.shape[2]}")
+        if act.ndim != 2 or act.dtype.kind != "f":
+            raise DataError(f"{path}: key 'action' must be float (N, A), got {act.dtype} {act.shape}")
+        if act.shape[0] != px.shape[0]:
+            raise DataError(f"{path}: key 'action' has {act.shape[0]} rows but 'pixels' has {px.shape[0]}")
+        ep_len = np.asarray(f["ep_len"][:], dtype=np.int64)
+        ep_off = np.asarray(f["ep_offset"][:], dtype=np.int64)
+        if ep_len.shape != ep_off.shape:
+            raise DataError(f"{path}: 'ep_len' {ep_len.shape} and 'ep_offset' {ep_off.shape} differ")
+        if len(ep_len) == 0:
+            raise DataError(f"{path}: 'ep_len' is empty: the file holds no episode")
+        if (ep_off + ep_len).max() > px.shape[0] or ep_off.min() < 0:
+            raise DataError(f"{path}: 'ep_offset'/'ep_len' point past the {px.shape[0]} rows of 'pixels'")
+        if image_size is not None and px.shape[1] != image_size:
+            raise DataError(f"{path}: images are {px.shape[1]}x{px.shape[1]} but the model expects "
+                            f"{image_size}x{image_size} (key 'pixels'); collect at --image-size {image_size}")
+        state = f["state"] if "state" in f else None
+        names = f.attrs.get("state_names", "")
+        return {
+            "num_frames": int(px.shape[0]), "image_size": int(px.shape[1]), "action_dim": int(act.shape[1]),
+            "num_episodes": int(len(ep_len)), "ep_len": ep_len, "ep_offset": ep_off,
+            "env": str(f.attrs.get("env", "")), "has_state": state is not None,
+            "state_names": tuple(n for n in str(names).split(",") if n),
+            "pixel_bytes": int(np.prod(px.shape)),
+        }
+
+
+def compute_action_stats(path: str, ep_len: np.ndarray, ep_off: np.ndarray, chunk: int = 1 << 20) -> tuple[ActionStats, int]:
+    """Mean/std of valid actions, chunked. NaN rows at episode ends are skipped; NaN rows inside
+    an episode raise DataError naming the row. Returns (stats, number of boundary NaN rows)."""
+    with _open(path) as f:
+        act = f["action"]
+        n, A = act.shape
+        last_rows = np.zeros(n, dtype=bool)
+        last_rows[ep_off + ep_len - 1] = True
+        s, ss, cnt, boundary_nans = np.zeros(A), np.zeros(A), 0, 0
+        for lo in range(0, n, chunk):
+            a = np.asarray(act[lo:lo + chunk], dtype=np.float64)  # (c, A)
+            bad = ~np.isfinite(a).all(axis=1)
+            inner = bad & ~last_rows[lo:lo + len(a)]
+            if inner.any():
+                row = lo + int(np.flatnonzero(inner)[0])
+                raise DataError(f"{path}: key 'action' has NaN/inf at row {row}, inside an episode "
+                                f"(only the last row of an episode may be NaN)")
+            boundary_nans += int(bad.sum())
+            good = a[~bad]
+            s += good.sum(0)
+            ss += (good**2).sum(0)
+            cnt += len(good)
+    mean = s / max(cnt, 1)
+    std = np.sqrt(np.maximum(ss / max(cnt, 1) - mean**2, 0.0))
+    return ActionStats(mean.astype(np.float32), np.maximum(std, 1e-6).astype(np.float32)), boundary_nans
+
+
+class WindowDataset(torch.utils.data.Dataset):
+    """Windows of ``history + 1`` frames and ``history`` frameskip-blocked action blocks.
+
+    Items: ``pixels`` uint8 (T, 3, S, S), ``actions`` float32 (T-1, frameskip*A) z-scored,
+    ``state`` float32 (T, Q) when the file has one, ``index`` the window's first row.
+    Small files (< ``max_ram_bytes`` of pixels) are read into RAM once; larger ones are streamed
+    with chunked HDF5 reads (each worker opens its own handle).
+    """
+
+    def __init__(self, path: str, history: int, frameskip: int, split: str = "train",
+                 val_fraction: float = 0.05, seed: int = 0, image_size: int | None = None,
+                 action_stats: ActionStats | None = None, max_ram_bytes: int = 2 << 30,
+                 episodes: np.ndarray | None = None):
+        self.path, self.history, self.frameskip = path, history, frameskip
+        info = validate_file(path, image_size)
+        self.info = info
+        self.env = info["env"]
+        self.image_size, self.action_dim = info["image_size"], info["action_dim"]
+        self.state_names = info["state_names"]
+        ep_len, ep_off = info["ep_len"], info["ep_offset"]
+        self.span = history * frameskip  # raw steps from the first to the last frame of a window
+        stats, n_nan = compute_action_stats(path, ep_len, ep_off)
+        if n_nan and action_stats is None:
+            warnings.warn(f"{path}: zeroed {n_nan} NaN action rows at episode ends (key 'action')")
+        self.action_stats = action_stats or stats
+
+        # Split by episode, deterministically.
+        E = len(ep_len)
+        if episodes is None:
+            perm = np.random.default_rng(seed).permutation(E)
+            n_val = int(round(val_fraction * E)) if E > 1 else 0
+            n_val = min(max(n_val, 1 if val_fraction > 0 and E > 1 else 0), E - 1)
+            episodes = {"train": perm[n_val:], "val": perm[:n_val], "all": np.arange(E)}[split]
+        self.episodes = np.sort(np.asarray(episodes, dtype=np.int64))
+        usable = ep_len[self.episodes] > self.span
+        if not usable.all():
+            warnings.warn(f"{path}: skipped {int((~usable).sum())} episode(s) shorter than one window "
+                          f"({self.span + 1} frames = history {history} x frameskip {frameskip} + 1; key 'ep_len')")
+        self.episodes = self.episodes[usable]
+        if len(self.episodes) == 0 and split != "val":
+            raise DataError(f"{path}: no episode is long enough for one window of {self.span + 1} frames "
+                            f"(key 'ep_len', longest {int(ep_len.max())}); lower history/frameskip")
+        starts = [ep_off[e] + np.arange(ep_len[e] - self.span) for e in self.episodes]
+        self.starts = np.concatenate(starts) if starts else np.zeros(0, np.int64)  # (W,)
+        self._f = None
+        self._ram: dict[str, np.ndarray] | None = None
+        if info["pixel_bytes"] <= max_ram_bytes:
+            self._load_ram()
+
+    # -- storage -------------------------------------------------------------------------------
+    def _load_ram(self):
+        with _open(self.path) as f:
+            self._ram = {"pixels": f["pixels"][:], "action": np.nan_to_num(f["action"][:].astype(np.float32))}
+            if "state" in f:
+                self._ram["state"] = f["state"][:].astype(np.float32)
+
+    @property
+    def in_memory(self) -> bool:
+        return self._ram is not None
+
+    def _file(self):
+        if self._f is None:
+            self._f = _open(self.path)
+        return self._f
+
+    def __getstate__(self):
+        d = dict(self.__dict__)
+        d["_f"] = None
+        return d
+
+    # -- items -----------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def _read(self, key: str, rows: np.ndarray) -> np.ndarray:
+        if self._ram is not None:
+            return self._ram[key][rows]
+        lo, hi = int(rows.min()), int(rows.max()) + 1
+        block = self._file()[key][lo:hi]
+        return block[rows - lo]
+
+    def get_batch(self, idx: np.ndarray) -> dict[str, torch.Tensor]:
+        """Vectorised gather of windows ``idx`` (B,) -> batch dict (fast path for in-RAM data)."""
+        s = self.starts[idx]  # (B,)
+        k, H = self.frameskip, self.history
+        frame_rows = s[:, None] + k * np.arange(H + 1)  # (B, T)
+        act_rows = s[:, None] + np.arange(H * k)  # (B, H*k)
+        if self._ram is not None:
+            px = self._ram["pixels"][frame_rows]  # (B, T, S, S, 3)
+            a = self._ram["action"][act_rows]  # (B, H*k, A)
+            st = self._ram["state"][frame_rows] if "state" in self._ram else None
+        else:
+            items = [self[i] for i in idx]
+            return {key: torch.stack([it[key] for it in items]) for key in items[0]}
+        a = self.action_stats.normalize(a).astype(np.float32).reshape(len(s), H, k * self.action_dim)
+        out = {"pixels": torch.from_numpy(np.ascontiguousarray(px.transpose(0, 1, 4, 2, 3))),
+               "actions": torch.from_numpy(a), "index": torch.from_numpy(s)}
+        if st is not None:
+            out["state"] = torch.from_numpy(st)
+        return out
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        s = int(self.starts[i])
+        k, H = self.frameskip, self.history
+        if self._ram is not None:
+            b = self.get_batch(np.array([i]))
+            return {key: v[0] for key, v in b.items()}
+        f = self._file()
+        px = f["pixels"][s:s + H * k + 1:k]  # (T, S, S, 3)
+        a = np.nan_to_num(f["action"][s:s + H * k].astype(np.float32))  # (H*k, A)
+        a = self.action_stats.normalize(a).astype(np.float32).reshape(H, k * self.action_dim)
+        out = {"pixels": torch.from_numpy(np.ascontiguousarray(px.transpose(0, 3, 1, 2))),
+               "actions": torch.from_numpy(a), "index": torch.tensor(s)}
+        if "state" in f:
+            out["state"] = torch.from_numpy(f["state"][s:s + H * k + 1:k].astype(np.float32))
+        return out
+
+
+def load_episode(path: str, episode: int) -> dict[str, np.ndarray]:
+    """One whole episode: pixels (L, S, S, 3) uint8, action (L, A) (NaN zeroed), state if present."""
+    with _open(path) as f:
+        E = len(f["ep_len"])
+        if not 0 <= episode < E:
+            raise DataError(f"{path}: episode {episode} out of range (file has {E}; key 'ep_len')")
+        off, n = int(f["ep_offset"][episode]), int(f["ep_len"][episode])
+        out = {"pixels": f["pixels"][off:off + n], "action": np.nan_to_num(f["action"][off:off + n].astype(np.float32))}
+        if "state" in f:
+            out["state"] = f["state"][off:off + n].astype(np.float32)
+        return out
+
+
+def batch_iterator(ds: WindowDataset, batch_size: int, generator: torch.Generator, num_workers: int = 0):
+    """Endless stream of random batches; vectorised in RAM, a DataLoader when streaming."""
+    if len(ds) == 0:
+        raise DataError(f"{ds.path}: the split holds no window")
+    if ds.in_memory:
+        while True:
+            idx = torch.randint(len(ds), (batch_size,), generator=generator).numpy()
+            yield ds.get_batch(idx)
+    sampler = torch.utils.data.RandomSampler(ds, replacement=True, num_samples=1 << 31, generator=generator)
+    loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
+                                         pin_memory=torch.cuda.is_available(), drop_last=True,
+                                         persistent_workers=num_workers > 0)
+    yield from loader

@@ -1,0 +1,144 @@
+"""Two-Room: a red Gaussian dot navigates between two rooms joined by one door.
+
+Geometry (DESIGN §4), in canvas units of a 224² canvas, whatever the rendered size:
+
+- white floor; a black frame 4 units thick at 10–14 units from every edge;
+- a vertical wall ``x ∈ [107, 117]`` (pixel columns 107..117 at 224 px) with one door
+  ``y ∈ [35, 63]``;
+- the agent is a red Gaussian dot (σ = 7) whose centre is clamped to ``[21, 203]``²;
+- action ∈ [-1, 1]² moves the agent by ``5·a`` units per step;
+- the wall blocks the dot's *body* (centre within σ of the wall, i.e. ``100 < x < 124``) unless
+  the centre is at door height (``35 ≤ y ≤ 63``). Hitting the wall face stops the x motion
+  (the dot slides along the wall); inside the doorway the dot slides along the door jambs.
+- success: Euclidean distance between agent and target < 16 units.
+
+The state is ``(agent_x, agent_y)`` in canvas units, pixel i of the 224 px image being centred on
+coordinate i. The target is not drawn (the image shows only the agent), as in the reference.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Env
+
+CANVAS = 224.0
+SPEED = 5.0
+LO, HI = 21.0, 203.0
+WALL_X = (107.0, 117.0)
+DOOR_Y = (35.0, 63.0)
+SIGMA = 7.0
+ZONE_X = (WALL_X[0] - SIGMA, WALL_X[1] + SIGMA)  # (100, 124): where the dot's body touches the wall
+MID_X = 0.5 * (WALL_X[0] + WALL_X[1])  # 112: rooms are x < 112 (left) and x > 112 (right)
+DOOR_CY = 0.5 * (DOOR_Y[0] + DOOR_Y[1])  # 49
+AGENT_RGB = np.array([255.0, 0.0, 0.0], np.float32)
+
+_BG_CACHE: dict[int, np.ndarray] = {}
+
+
+def _background(size: int, ss: int = 8) -> np.ndarray:
+    """Static walls at ``size``² with area anti-aliasing (``ss``² samples per pixel). Cached."""
+    if size in _BG_CACHE:
+        return _BG_CACHE[size]
+    n = size * ss
+    # sample positions in "edge" units: pixel i of the 224 px canvas covers [i, i+1)
+    c = (np.arange(n) + 0.5) * (CANVAS / n)
+    X, Y = c[None, :], c[:, None]
+    in_outer = (X >= 10) & (X < 214) & (Y >= 10) & (Y < 214)
+    in_inner = (X >= 14) & (X < 210) & (Y >= 14) & (Y < 210)
+    frame = in_outer & ~in_inner
+    wall = (X >= WALL_X[0]) & (X < WALL_X[1] + 1) & (Y >= 14) & (Y < 210) & ~((Y >= DOOR_Y[0]) & (Y < DOOR_Y[1] + 1))
+    black = (frame | wall).astype(np.float32)
+    cover = black.reshape(size, ss, size, ss).mean(axis=(1, 3))  # (S, S) fraction of black
+    img = np.repeat(((1.0 - cover) * 255.0 + 0.5).astype(np.uint8)[..., None], 3, axis=2)
+    img.setflags(write=False)
+    _BG_CACHE[size] = img
+    return img
+
+
+def move(pos: np.ndarray, action: np.ndarray) -> np.ndarray:
+    """One step of the dynamics: ``pos`` (2,) canvas units, ``action`` (2,) already in [-1, 1]."""
+    x0, y0 = float(pos[0]), float(pos[1])
+    x = min(max(x0 + SPEED * float(action[0]), LO), HI)
+    y = min(max(y0 + SPEED * float(action[1]), LO), HI)
+    if ZONE_X[0] < x < ZONE_X[1] and not (DOOR_Y[0] <= y <= DOOR_Y[1]):
+        if ZONE_X[0] < x0 < ZONE_X[1]:  # inside the doorway: slide along the jambs
+            y = min(max(y, DOOR_Y[0]), DOOR_Y[1])
+        else:  # hit the wall face: stop at it, keep the y motion
+            x = ZONE_X[0] if x0 <= ZONE_X[0] else ZONE_X[1]
+    return np.array([x, y], np.float64)
+
+
+def room_of(x: float) -> int:
+    """0 = left room, 1 = right room (by the wall's mid-line)."""
+    return int(x > MID_X)
+
+
+class TwoRoom(Env):
+    name = "two_room"
+    state_names = ("agent_x", "agent_y")
+    action_dim = 2
+    max_episode_steps = 100
+    success_threshold = 16.0
+
+    def __init__(self, image_size: int = 64, max_episode_steps: int | None = None,
+                 terminate_on_success: bool = False, seed: int | None = None,
+                 other_room_prob: float = 0.5):
+        super().__init__(image_size, max_episode_steps, terminate_on_success, seed)
+        self.other_room_prob = float(other_room_prob)
+        self._pos = np.array([60.0, 112.0])
+        S = self.image_size
+        self._bg = _background(S)
+        self._u = (np.arange(S) + 0.5) * (CANVAS / S) - 0.5  # canvas coordinate of pixel centres (S,)
+
+    # ----------------------------------------------------------------- state
+    def _get_state(self) -> np.ndarray:
+        return self._pos.copy()
+
+    def _set_state(self, state: np.ndarray) -> None:
+        self._pos = np.array(state[:2], np.float64)
+
+    @staticmethod
+    def sample_in_room(rng: np.random.Generator, room: int) -> np.ndarray:
+        xr = (LO, ZONE_X[0]) if room == 0 else (ZONE_X[1], HI)
+        return np.array([rng.uniform(*xr), rng.uniform(LO, HI)])
+
+    def _sample_state(self, rng: np.random.Generator) -> np.ndarray:
+        return self.sample_in_room(rng, int(rng.integers(2)))
+
+    def _sample_goal(self, rng: np.random.Generator, state: np.ndarray) -> np.ndarray:
+        room = room_of(state[0])
+        if rng.random() < self.other_room_prob:
+            room = 1 - room
+        for _ in range(100):
+            g = self.sample_in_room(rng, room)
+            if np.hypot(*(g - state[:2])) >= 2 * self.success_threshold:
+                break
+        return g
+
+    # ----------------------------------------------------------------- dynamics
+    def _apply_action(self, action: np.ndarray) -> None:
+        self._pos = move(self._pos, action)
+
+    def success_distance(self, state, goal) -> float:
+        s, g = np.asarray(state, np.float64), np.asarray(goal, np.float64)
+        return float(np.hypot(s[0] - g[0], s[1] - g[1]))
+
+    # ----------------------------------------------------------------- rendering
+    def _draw(self, state: np.ndarray) -> np.ndarray:
+        img = self._bg.copy()
+        ax, ay = float(state[0]), float(state[1])
+        if not (np.isfinite(ax) and np.isfinite(ay)):
+            return img
+        u, r = self._u, 4.0 * SIGMA  # beyond 4σ the dot changes no pixel value
+        x0, x1 = np.searchsorted(u, ax - r), np.searchsorted(u, ax + r)
+        y0, y1 = np.searchsorted(u, ay - r), np.searchsorted(u, ay + r)
+        if x1 <= x0 or y1 <= y0:
+            return img
+        k = -0.5 / SIGMA**2
+        gx = np.exp(k * (u[x0:x1] - ax) ** 2)  # (w,)
+        gy = np.exp(k * (u[y0:y1] - ay) ** 2)  # (h,)
+        alpha = (gy[:, None] * gx[None, :]).astype(np.float32)[..., None]  # (h, w, 1)
+        patch = img[y0:y1, x0:x1].astype(np.float32)  # (h, w, 3)
+        patch += alpha * (AGENT_RGB - patch)
+        img[y0:y1, x0:x1] = (patch + 0.5).astype(np.uint8)
+        return img

@@ -1,0 +1,26 @@
+"""Cheap latent-space statistics used while training (the diagnostics module builds on these)."""
+from __future__ import annotations
+
+import torch
+
+
+def covariance_spectrum(z: torch.Tensor) -> torch.Tensor:
+    """Eigenvalues (descending) of the covariance of z (..., D) flattened to (n, D)."""
+    x = z.reshape(-1, z.shape[-1]).double()  # (n, D)
+    x = x - x.mean(0, keepdim=True)
+    cov = x.T @ x / max(x.shape[0] - 1, 1)  # (D, D)
+    return torch.linalg.eigvalsh(cov).flip(0).clamp_min(0.0)  # (D,)
+
+
+def effective_rank(z: torch.Tensor, eps: float = 1e-12) -> float:
+    """Entropy effective rank exp(H(p)), p = normalised covariance eigenvalues (Roy & Vetterli).
+
+    Isotropic data in D dims gives ≈ D; rank-1 data gives 1.
+    """
+    ev = covariance_spectrum(z)
+    total = ev.sum()
+    if total <= eps:
+        return 1.0
+    p = ev / total
+    h = -(p * torch.log(p.clamp_min(eps))).sum()
+    return float(torch.exp(h))

@@ -1,0 +1,336 @@
+"""LeWorldModel: ViT encoder -> BN projector -> z_t; action-conditioned causal predictor.
+
+Shape letters used in comments: B batch, T time (frames), N candidates, P plan steps,
+L tokens, D latent dim, E encoder width, W predictor width, K action-block dim (frameskip * A),
+C channels, S image side.
+
+Parameter names mirror the official LeWM checkpoints where that costs nothing: the encoder uses
+Hugging Face ViT names (``encoder.embeddings.*``, ``encoder.encoder.layer.N.*``), the predictor
+uses ``predictor.transformer.layers.N.{attn,mlp,adaLN_modulation}``, the projectors
+``projector.net.{0,1,3}`` / ``pred_proj.net.{0,1,3}`` and the action encoder
+``action_encoder.{patch_embed,embed.0,embed.2}``.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import ModelConfig
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+# ---------------------------------------------------------------------------------------------
+# Encoder: a ViT with Hugging Face's module names.
+# ---------------------------------------------------------------------------------------------
+class _PatchEmbeddings(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.projection = nn.Conv2d(3, cfg.enc_dim, cfg.patch_size, stride=cfg.patch_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.projection(x).flatten(2).transpose(1, 2)  # (B, L, E)
+
+
+class _Embeddings(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, cfg.enc_dim))
+        self.position_embeddings = nn.Parameter(torch.zeros(1, cfg.num_patches + 1, cfg.enc_dim))
+        self.patch_embeddings = _PatchEmbeddings(cfg)
+        nn.init.trunc_normal_(self.cls_token, std=0.02)
+        nn.init.trunc_normal_(self.position_embeddings, std=0.02)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p = self.patch_embeddings(x)  # (B, L, E)
+        cls = self.cls_token.expand(p.shape[0], -1, -1)  # (B, 1, E)
+        return torch.cat([cls, p], dim=1) + self.position_embeddings  # (B, L+1, E)
+
+
+class _SelfAttention(nn.Module):
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.heads = heads
+        self.query = nn.Linear(dim, dim)
+        self.key = nn.Linear(dim, dim)
+        self.value = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, L, E = x.shape
+        q, k, v = (m(x).view(B, L, self.heads, E // self.heads).transpose(1, 2)
+                   for m in (self.query, self.key, self.value))  # (B, h, L, E/h)
+        o = F.scaled_dot_product_attention(q, k, v)  # (B, h, L, E/h)
+        return o.transpose(1, 2).reshape(B, L, E)  # (B, L, E)
+
+
+class _Dense(nn.Module):
+    def __init__(self, d_in: int, d_out: int):
+        super().__init__()
+        self.dense = nn.Linear(d_in, d_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dense(x)
+
+
+class _Attention(nn.Module):
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.attention = _SelfAttention(dim, heads)
+        self.output = _Dense(dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.output(self.attention(x))
+
+
+class _ViTLayer(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        E = cfg.enc_dim
+        self.layernorm_before = nn.LayerNorm(E, eps=1e-12)
+        self.attention = _Attention(E, cfg.enc_heads)
+        self.layernorm_after = nn.LayerNorm(E, eps=1e-12)
+        self.intermediate = _Dense(E, cfg.enc_mlp)
+        self.output = _Dense(cfg.enc_mlp, E)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attention(self.layernorm_before(x))  # (B, L, E)
+        return x + self.output(F.gelu(self.intermediate(self.layernorm_after(x))))  # (B, L, E)
+
+
+class _ViTStack(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.layer = nn.ModuleList(_ViTLayer(cfg) for _ in range(cfg.enc_depth))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for blk in self.layer:
+            x = blk(x)
+        return x
+
+
+class ViTEncoder(nn.Module):
+    """Vision transformer from scratch; returns the last-layer CLS token after the final LN."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.embeddings = _Embeddings(cfg)
+        self.encoder = _ViTStack(cfg)
+        self.layernorm = nn.LayerNorm(cfg.enc_dim, eps=1e-12)
+        self.image_size = cfg.image_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] != self.image_size or x.shape[-2] != self.image_size:
+            raise ValueError(f"encoder expects {self.image_size}x{self.image_size} images, "
+                             f"got {tuple(x.shape[-2:])}")
+        h = self.encoder(self.embeddings(x))  # (B, L+1, E)
+        return self.layernorm(h[:, 0])  # (B, E)
+
+
+# ---------------------------------------------------------------------------------------------
+# Projector (BatchNorm MLP), action encoder.
+# ---------------------------------------------------------------------------------------------
+class Projector(nn.Module):
+    """Linear -> BatchNorm1d -> GELU -> Linear, applied to (..., d_in) by flattening leading dims."""
+
+    def __init__(self, d_in: int, d_hidden: int, d_out: int):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(d_in, d_hidden), nn.BatchNorm1d(d_hidden), nn.GELU(),
+                                 nn.Linear(d_hidden, d_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        lead = x.shape[:-1]
+        return self.net(x.reshape(-1, x.shape[-1])).reshape(*lead, -1)  # (..., d_out)
+
+
+class ActionEncoder(nn.Module):
+    """Frameskip-blocked actions (B, T, K) -> per-frame embeddings (B, T, W)."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.patch_embed = nn.Conv1d(cfg.action_block_dim, cfg.action_hidden, kernel_size=1)
+        self.embed = nn.Sequential(nn.Linear(cfg.action_hidden, 4 * cfg.pred_dim), nn.SiLU(),
+                                   nn.Linear(4 * cfg.pred_dim, cfg.pred_dim))
+
+    def forward(self, a: torch.Tensor) -> torch.Tensor:
+        h = self.patch_embed(a.transpose(1, 2)).transpose(1, 2)  # (B, T, action_hidden)
+        return self.embed(h)  # (B, T, W)
+
+
+# ---------------------------------------------------------------------------------------------
+# Predictor: causal transformer with per-frame AdaLN-zero conditioning.
+# ---------------------------------------------------------------------------------------------
+def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """AdaLN modulation: x * (1 + scale) + shift (all (B, T, W))."""
+    return x * (1 + scale) + shift
+
+
+class _CausalAttention(nn.Module):
+    def __init__(self, dim: int, heads: int, dim_head: int, dropout: float):
+        super().__init__()
+        self.heads, self.dim_head, self.dropout = heads, dim_head, dropout
+        self.norm = nn.LayerNorm(dim)
+        self.to_qkv = nn.Linear(dim, 3 * heads * dim_head, bias=False)
+        self.to_out = nn.Sequential(nn.Linear(heads * dim_head, dim), nn.Dropout(dropout))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, T, _ = x.shape
+        qkv = self.to_qkv(self.norm(x)).view(B, T, 3, self.heads, self.dim_head)  # (B, T, 3, h, dh)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each (B, h, T, dh)
+        o = F.scaled_dot_product_attention(q, k, v, is_causal=True,
+                                           dropout_p=self.dropout if self.training else 0.0)
+        return self.to_out(o.transpose(1, 2).reshape(B, T, -1))  # (B, T, W)
+
+
+class _FeedForward(nn.Module):
+    def __init__(self, dim: int, hidden: int, dropout: float):
+        super().__init__()
+        self.net = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, hidden), nn.GELU(),
+                                 nn.Dropout(dropout), nn.Linear(hidden, dim), nn.Dropout(dropout))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class AdaLNBlock(nn.Module):
+    """Transformer block whose norms are shifted/scaled/gated by the frame's action embedding.
+
+    The modulation layer is zero-initialised, so a fresh block is the identity (DiT's AdaLN-zero).
+    """
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        W = cfg.pred_dim
+        self.norm1 = nn.LayerNorm(W, elementwise_affine=False, eps=1e-6)
+        self.norm2 = nn.LayerNorm(W, elementwise_affine=False, eps=1e-6)
+        self.attn = _CausalAttention(W, cfg.pred_heads, cfg.pred_dim_head, cfg.dropout)
+        self.mlp = _FeedForward(W, cfg.pred_mlp, cfg.dropout)
+        self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(W, 6 * W))
+        nn.init.zeros_(self.adaLN_modulation[1].weight)
+        nn.init.zeros_(self.adaLN_modulation[1].bias)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        s1, sc1, g1, s2, sc2, g2 = self.adaLN_modulation(c).chunk(6, dim=-1)  # 6 x (B, T, W)
+        x = x + g1 * self.attn(modulate(self.norm1(x), s1, sc1))  # (B, T, W)
+        return x + g2 * self.mlp(modulate(self.norm2(x), s2, sc2))  # (B, T, W)
+
+
+class _Transformer(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.layers = nn.ModuleList(AdaLNBlock(cfg) for _ in range(cfg.pred_depth))
+        self.norm = nn.LayerNorm(cfg.pred_dim)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        for blk in self.layers:
+            x = blk(x, c)
+        return self.norm(x)
+
+
+class Predictor(nn.Module):
+    """Causal AR predictor: output at position t predicts the latent of frame t+1."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        W, D = cfg.pred_dim, cfg.latent_dim
+        self.pos_embedding = nn.Parameter(torch.randn(1, cfg.history, W) * 0.02)
+        self.input_proj = nn.Linear(D, W) if D != W else nn.Identity()
+        self.output_proj = nn.Linear(W, D) if D != W else nn.Identity()
+        self.dropout = nn.Dropout(cfg.emb_dropout)
+        self.transformer = _Transformer(cfg)
+
+    def forward(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        T = z.shape[1]
+        if T > self.pos_embedding.shape[1]:
+            raise ValueError(f"predictor context is {self.pos_embedding.shape[1]} frames, got {T}")
+        x = self.dropout(self.input_proj(z) + self.pos_embedding[:, :T])  # (B, T, W)
+        return self.output_proj(self.transformer(x, c))  # (B, T, D)
+
+
+# ---------------------------------------------------------------------------------------------
+# The world model.
+# ---------------------------------------------------------------------------------------------
+class LeWM(nn.Module):
+    """Encoder + projector -> z; action encoder + predictor + pred_proj -> next z."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = ViTEncoder(cfg)
+        self.projector = Projector(cfg.enc_dim, cfg.proj_hidden, cfg.latent_dim)
+        self.action_encoder = ActionEncoder(cfg)
+        self.predictor = Predictor(cfg)
+        self.pred_proj = Projector(cfg.latent_dim, cfg.proj_hidden, cfg.latent_dim)
+        self.register_buffer("pixel_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("pixel_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def num_params(self, trainable_only: bool = True) -> int:
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
+
+    def normalize_pixels(self, pixels: torch.Tensor) -> torch.Tensor:
+        """uint8 (..., 3, S, S) -> ImageNet-normalised float; float input is returned as is."""
+        if pixels.dtype == torch.uint8:
+            x = pixels.to(self.pixel_mean.dtype) / 255.0
+            return (x - self.pixel_mean) / self.pixel_std
+        return pixels
+
+    # -- the three public operations ---------------------------------------------------------------
+    def encode(self, pixels: torch.Tensor) -> torch.Tensor:
+        """pixels (B, T, 3, S, S) -> z (B, T, D).
+
+        uint8 pixels are scaled and ImageNet-normalised here; float pixels are taken as already
+        normalised (the official checkpoints' convention).
+        """
+        if pixels.dim() != 5 or pixels.shape[2] != 3:
+            raise ValueError(f"encode expects pixels of shape (B, T, 3, S, S), got {tuple(pixels.shape)}")
+        B, T = pixels.shape[:2]
+        x = self.normalize_pixels(pixels.flatten(0, 1))  # (B*T, 3, S, S)
+        h = self.encoder(x)  # (B*T, E)
+        return self.projector(h).view(B, T, -1)  # (B, T, D)
+
+    def predict(self, z: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """z (B, T, D), action blocks (B, T, K) -> predicted next latents (B, T, D).
+
+        Output t is the prediction of z_{t+1} from z_{<=t} and a_{<=t} (causal).
+        """
+        if actions.shape[:2] != z.shape[:2]:
+            raise ValueError(f"z {tuple(z.shape)} and actions {tuple(actions.shape)} disagree on (B, T)")
+        if actions.shape[-1] != self.cfg.action_block_dim:
+            raise ValueError(f"action blocks must have {self.cfg.action_block_dim} numbers "
+                             f"(frameskip {self.cfg.frameskip} x action_dim {self.cfg.action_dim}), "
+                             f"got {actions.shape[-1]}")
+        c = self.action_encoder(actions)  # (B, T, W)
+        h = self.predictor(z, c)  # (B, T, D)
+        return self.pred_proj(h)  # (B, T, D)
+
+    def rollout(self, z_hist: torch.Tensor, action_blocks: torch.Tensor,
+                act_hist: torch.Tensor | None = None) -> torch.Tensor:
+        """Autoregressive imagination, batched over N candidate action sequences.
+
+        z_hist: (B, H0, D) encoded context (B = 1 or N; encoded once, never re-encoded).
+        action_blocks: (N, P, K) candidate action blocks to apply after the last context frame.
+        act_hist: (B, H0-1, K) actions taken between the context frames (None when H0 == 1).
+        Returns the imagined latents (N, P, D) of the frames after each block.
+        The context window slides and keeps at most ``history`` frames.
+        """
+        N, P, K = action_blocks.shape
+        H = self.cfg.history
+        z = z_hist.expand(N, -1, -1) if z_hist.shape[0] == 1 else z_hist  # (N, H0, D)
+        if act_hist is None:
+            act_hist = action_blocks.new_zeros(N, z.shape[1] - 1, K)
+        a_prev = act_hist.expand(N, -1, -1) if act_hist.shape[0] == 1 else act_hist  # (N, H0-1, K)
+        z, a_prev = z[:, -H:], a_prev[:, max(0, a_prev.shape[1] - H + 1):]
+        out = []
+        for p in range(P):
+            a = torch.cat([a_prev, action_blocks[:, p:p + 1]], dim=1)  # (N, w, K)
+            z_next = self.predict(z, a)[:, -1:]  # (N, 1, D)
+            out.append(z_next)
+            z = torch.cat([z, z_next], dim=1)[:, -H:]  # (N, <=H, D)
+            a_prev = a[:, -(H - 1):] if H > 1 else a[:, :0]  # (N, <=H-1, K)
+        return torch.cat(out, dim=1)  # (N, P, D)
+
+
+def build_model(cfg: ModelConfig) -> LeWM:
+    return LeWM(cfg)

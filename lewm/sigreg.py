@@ -1,0 +1,95 @@
+"""SIGReg: Sketched Isotropic Gaussian Regulariser.
+
+For latents Z of shape (T, B, D) (each time step is tested on its own batch of B samples):
+
+1. draw M directions u_m ~ N(0, I_D), normalised to unit length (fresh on every call);
+2. project: h = Z u  -> (T, B, M) one-dimensional samples;
+3. Epps–Pulley statistic of each projection against N(0, 1):
+
+       EP = B * ∫ w(t) |φ̂_B(t) − φ(t)|² dt,   φ̂_B(t) = mean_b exp(i t h_b),  φ(t) = exp(−t²/2),
+       w(t) = exp(−t²/2),   |φ̂ − φ|² = (mean_b cos(t h_b) − φ(t))² + (mean_b sin(t h_b))².
+
+   The integrand is even in t, so we integrate on [0, t_max] only, with trapezoid weights
+   doubled, which covers [−t_max, t_max];
+4. average over projections and time steps.
+
+No standardisation of h: the target is exactly N(0, 1), so shifted, scaled or collapsed latents
+all score high. By Cramér–Wold, matching every 1-D projection means Z is isotropic Gaussian.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+def random_directions(dim: int, num_proj: int, *, device=None, dtype=torch.float32,
+                      generator: torch.Generator | None = None) -> torch.Tensor:
+    """M unit directions in R^D as the columns of a (D, M) matrix."""
+    gen_device = generator.device if generator is not None else device
+    u = torch.randn(dim, num_proj, generator=generator, device=gen_device, dtype=dtype)  # (D, M)
+    u = u.to(device)
+    return u / u.norm(dim=0, keepdim=True)  # (D, M)
+
+
+def quadrature(knots: int, t_max: float, *, device=None, dtype=torch.float32):
+    """Knots t (K,), the N(0,1) characteristic function φ(t) (K,) and weights (K,) with w(t) folded in."""
+    t = torch.linspace(0.0, t_max, knots, device=device, dtype=dtype)  # (K,)
+    dt = t_max / (knots - 1)
+    trap = torch.full((knots,), 2.0 * dt, device=device, dtype=dtype)  # doubled: even integrand
+    trap[0] = trap[-1] = dt
+    phi = torch.exp(-0.5 * t**2)  # (K,)
+    return t, phi, trap * phi  # weight includes w(t) = φ(t)
+
+
+def epps_pulley(h: torch.Tensor, knots: int = 17, t_max: float = 3.0) -> torch.Tensor:
+    """Epps–Pulley statistic of 1-D samples against N(0,1).
+
+    h: (..., B, M) samples along dim -2. Returns (..., M) statistics (already multiplied by B).
+    """
+    n = h.shape[-2]
+    t, phi, w = quadrature(knots, t_max, device=h.device, dtype=h.dtype)
+    x = h.unsqueeze(-1) * t  # (..., B, M, K)
+    cos_m = torch.cos(x).mean(dim=-3)  # (..., M, K)
+    sin_m = torch.sin(x).mean(dim=-3)  # (..., M, K)
+    err = (cos_m - phi) ** 2 + sin_m**2  # (..., M, K)
+    return n * (err * w).sum(dim=-1)  # (..., M)
+
+
+def _as_tbd(z: torch.Tensor) -> torch.Tensor:
+    if z.dim() == 2:
+        return z.unsqueeze(0)  # (1, B, D)
+    if z.dim() != 3:
+        raise ValueError(f"SIGReg expects latents of shape (T, B, D) or (B, D), got {tuple(z.shape)}")
+    return z
+
+
+@dataclass
+class SIGRegStats:
+    """Everything a live 'projection histogram vs N(0,1)' view needs."""
+
+    value: torch.Tensor
+    """Scalar SIGReg loss (mean over time steps and projections)."""
+    statistic: torch.Tensor
+    """(T, M) Epps–Pulley statistic of each projection at each time step."""
+    projections: torch.Tensor
+    """(T, B, M) the 1-D projected samples."""
+    directions: torch.Tensor
+    """(D, M) unit directions used."""
+
+
+def sigreg_stats(z: torch.Tensor, num_proj: int = 1024, knots: int = 17, t_max: float = 3.0,
+                 generator: torch.Generator | None = None) -> SIGRegStats:
+    """SIGReg with its per-projection statistics and the projections themselves."""
+    z = _as_tbd(z)  # (T, B, D)
+    u = random_directions(z.shape[-1], num_proj, device=z.device, dtype=z.dtype, generator=generator)
+    h = z @ u  # (T, B, M)
+    stat = epps_pulley(h, knots, t_max)  # (T, M)
+    return SIGRegStats(value=stat.mean(), statistic=stat, projections=h, directions=u)
+
+
+def sigreg(z: torch.Tensor, num_proj: int = 1024, knots: int = 17, t_max: float = 3.0,
+           generator: torch.Generator | None = None) -> torch.Tensor:
+    """SIGReg loss (scalar) of latents (T, B, D) or (B, D). Differentiable; see module docstring."""
+    z = _as_tbd(z.float())
+    return sigreg_stats(z, num_proj, knots, t_max, generator).value
