@@ -125,7 +125,7 @@ class WindowDataset(torch.utils.data.Dataset):
 
     def __init__(self, path: str, history: int, frameskip: int, split: str = "train",
                  val_fraction: float = 0.05, seed: int = 0, image_size: int | None = None,
-                 action_stats: ActionStats | None = None, max_ram_bytes: int = 2 << 30,
+                 action_stats: ActionStats | None = None, max_ram_bytes: int = 3 << 30,
                  episodes: np.ndarray | None = None):
         self.path, self.history, self.frameskip = path, history, frameskip
         info = validate_file(path, image_size)

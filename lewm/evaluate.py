@@ -1,0 +1,148 @@
+"""The paper's evaluation protocol (DESIGN §2) and ``python -m lewm eval``.
+
+start = a state from the environment's data; goal = the state ``offset`` (25) steps later in the
+same trajectory; budget 50 env steps; success = the environment's test at any step.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import asdict
+
+import numpy as np
+import torch
+
+from . import checkpoint
+from .planning import EpisodeResult, PlannerConfig, run_episode
+
+
+def eval_pairs(env_name: str, episodes: int, seed: int = 0, offset: int = 25, data: str | None = None,
+               traj_len: int = 100) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(start, goal) state pairs. From ``data`` (an HDF5 file with a ``state`` key) when given,
+    else from fresh expert trajectories of the environment (no rendering; seeds disjoint from
+    the collection seeds used for training data)."""
+    rng = np.random.default_rng(seed)
+    pairs = []
+    if data is not None:
+        import h5py
+        with h5py.File(data, "r") as f:
+            if "state" not in f:
+                raise ValueError(f"{data}: no 'state' key; the protocol needs true states to set start and goal")
+            lens, offs = f["ep_len"][:], f["ep_offset"][:]
+            ok = np.flatnonzero(lens > offset)
+            if len(ok) == 0:
+                raise ValueError(f"{data}: no episode longer than {offset} steps (key 'ep_len')")
+            for _ in range(episodes):
+                e = int(rng.choice(ok))
+                t = int(rng.integers(0, lens[e] - offset))
+                pairs.append((f["state"][offs[e] + t], f["state"][offs[e] + t + offset]))
+        return pairs
+    from .envs import make
+    from .envs.policies import make_policy
+    env = make(env_name, image_size=16)
+    env.render_on_step = False
+    for i in range(episodes):
+        ep_seed = 1_000_000 + seed * 10_000 + i
+        env.reset(seed=ep_seed)
+        pol = make_policy(env, "expert", np.random.default_rng(ep_seed))
+        if hasattr(pol, "reset"):
+            pol.reset(env)
+        states = [env.get_state()]
+        for _ in range(traj_len):
+            env.step(pol(env))
+            states.append(env.get_state())
+        t = int(rng.integers(0, len(states) - offset))
+        pairs.append((states[t], states[t + offset]))
+    return pairs
+
+
+def save_gif(ep: EpisodeResult, path: str, scale: int = 4, fps: int = 10) -> str:
+    """Episode frames (left) next to the goal frame (right), nearest-neighbour upscaled."""
+    import imageio.v2 as imageio
+    g = ep.goal_frame
+    frames = [np.concatenate([f, np.full((f.shape[0], 2, 3), 128, np.uint8), g], axis=1) for f in ep.frames]
+    frames = [f.repeat(scale, 0).repeat(scale, 1) for f in frames]
+    imageio.mimsave(path, frames, duration=1.0 / fps, loop=0)
+    return path
+
+
+def evaluate(ckpt: str, episodes: int = 50, pcfg: PlannerConfig = PlannerConfig(), seed: int = 0,
+             data: str | None = None, budget: int = 50, offset: int = 25, device: str | None = None,
+             gif_dir: str | None = None, gifs: int = 3, progress: bool = True, env_name: str | None = None) -> dict:
+    """Run the protocol; returns the JSON-ready summary (success rate, planning-time stats, per episode)."""
+    from .envs import make
+    from .train import resolve_device
+    dev = resolve_device(device)
+    model, cfg, _ = checkpoint.load(ckpt, device=dev)
+    name = env_name or cfg.env
+    if not name:
+        raise ValueError(f"{ckpt}: the checkpoint does not record its environment; pass --env")
+    env = make(name, image_size=cfg.model.image_size)
+    pairs = eval_pairs(name, episodes, seed, offset, data)
+    gen = torch.Generator(device=dev).manual_seed(seed)
+    per, secs = [], []
+    it = range(episodes)
+    if progress:
+        from tqdm.auto import tqdm
+        it = tqdm(it, desc=f"eval {name} ({pcfg.solver})", unit="ep", dynamic_ncols=True)
+    n_ok = 0
+    for i in it:
+        s, g = pairs[i]
+        ep = run_episode(env, model, cfg, pcfg, s, g, budget=budget, generator=gen)
+        n_ok += ep.success
+        secs += ep.plan_seconds
+        per.append({"episode": i, "success": bool(ep.success), "steps": ep.steps,
+                    "first_success_step": ep.first_success_step,
+                    "final_distance": float(env.success_distance(ep.states[-1], g)),
+                    "start_distance": float(env.success_distance(s, g)),
+                    "plans": len(ep.plan_seconds)})
+        if gif_dir and i < gifs:
+            os.makedirs(gif_dir, exist_ok=True)
+            save_gif(ep, os.path.join(gif_dir, f"{name}_ep{i:02d}_{'ok' if ep.success else 'fail'}.gif"))
+        if progress:
+            it.set_postfix(success=f"{n_ok}/{i + 1}")
+    secs = np.asarray(secs) if secs else np.zeros(1)
+    return {"checkpoint": ckpt, "env": name, "episodes": episodes, "solver": pcfg.solver,
+            "success_rate": n_ok / max(episodes, 1), "successes": n_ok,
+            "plan_seconds_median": float(np.median(secs)), "plan_seconds_p90": float(np.percentile(secs, 90)),
+            "plans": int(len(secs)), "budget": budget, "goal_offset": offset, "seed": seed,
+            "device": str(dev), "planner": asdict(pcfg), "per_episode": per}
+
+
+def add_eval_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", required=True, help="checkpoint file (or a run folder with last.pt)")
+    p.add_argument("--episodes", type=int, default=50)
+    p.add_argument("--solver", default="cem", choices=["cem", "mppi", "grad"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--samples", type=int, default=300)
+    p.add_argument("--topk", type=int, default=30)
+    p.add_argument("--iterations", type=int, default=10)
+    p.add_argument("--horizon", type=int, default=5)
+    p.add_argument("--receding-horizon", type=int, default=1, help="blocks executed per plan")
+    p.add_argument("--budget", type=int, default=50)
+    p.add_argument("--data", default=None, help="HDF5 with 'state' to draw start/goal pairs from "
+                   "(default: fresh expert trajectories of the checkpoint's environment)")
+    p.add_argument("--env", default=None, help="override the checkpoint's environment name")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--gif", default=None, help="folder: save the first episodes as GIFs")
+    p.add_argument("--json", action="store_true", help="print one JSON object (and nothing else on stdout)")
+    p.add_argument("--out", default=None, help="also write the JSON to this file")
+
+
+def run_eval(a: argparse.Namespace) -> int:
+    pcfg = PlannerConfig(solver=a.solver, num_samples=a.samples, topk=a.topk, iterations=a.iterations,
+                         horizon=a.horizon, receding_horizon=a.receding_horizon)
+    res = evaluate(a.checkpoint, a.episodes, pcfg, a.seed, a.data, a.budget, device=a.device,
+                   gif_dir=a.gif, progress=not a.json or sys.stderr.isatty(), env_name=a.env)
+    if a.out:
+        with open(a.out, "w") as f:
+            json.dump(res, f, indent=2)
+    if a.json:
+        print(json.dumps({k: v for k, v in res.items()}))
+    else:
+        print(f"{res['env']}: success {res['successes']}/{res['episodes']} = {100 * res['success_rate']:.0f}%  "
+              f"plan time median {res['plan_seconds_median']:.3f} s, p90 {res['plan_seconds_p90']:.3f} s "
+              f"({res['solver']}, {res['device']})")
+    return 0

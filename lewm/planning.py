@@ -1,0 +1,328 @@
+"""Planning in latent space: CEM, MPPI and gradient descent over action blocks, plus MPC.
+
+Planners are pure functions of a cost function ``cost_fn(actions (N, P, K)) -> costs (N,)``
+(or ``(costs (N,), final latents (N, D))``) and return a ``PlanResult`` record with everything a
+step-by-step "imagination" view needs: per-iteration candidate costs, elite indices, elite mean
+and std, and (when the cost is a world-model cost) the best imagined latent trajectory.
+
+Actions live in the model's normalised (z-scored) space; ``bounds`` clip candidates to the
+normalised image of the environment's box [-1, 1].
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .config import LeWMConfig
+from .data import ActionStats
+from .model import LeWM
+
+
+@dataclass(frozen=True)
+class PlannerConfig:
+    """Solver settings (DESIGN §2 defaults)."""
+
+    solver: str = "cem"
+    """'cem' | 'mppi' | 'grad'."""
+    horizon: int = 5
+    """Planning horizon P in action blocks (each block = frameskip env steps)."""
+    num_samples: int = 300
+    """Candidate action sequences per iteration (CEM / MPPI)."""
+    topk: int = 30
+    """Elites kept per CEM iteration."""
+    iterations: int = 10
+    """Optimisation iterations per plan (the paper: 30 for PushT, 10 otherwise)."""
+    init_std: float = 1.0
+    """Initial sampling std in the normalised action space."""
+    min_std: float = 0.05
+    """Floor on the sampling std (keeps exploring)."""
+    temperature: float = 0.1
+    """MPPI: softmax temperature, relative to the spread of the iteration's costs."""
+    grad_lr: float = 0.1
+    """Gradient planner: Adam learning rate on the actions."""
+    grad_restarts: int = 16
+    """Gradient planner: parallel random initialisations (the best one is returned)."""
+    receding_horizon: int = 1
+    """MPC: action blocks executed before re-planning."""
+    warm_start: bool = True
+    """MPC: initialise each plan with the previous plan shifted by the executed blocks."""
+
+    def __post_init__(self):
+        if self.solver not in ("cem", "mppi", "grad"):
+            raise ValueError(f"unknown solver '{self.solver}'; choose cem, mppi or grad")
+        if not 1 <= self.topk <= self.num_samples:
+            raise ValueError(f"topk must be in [1, num_samples={self.num_samples}], got {self.topk}")
+        if not 1 <= self.receding_horizon <= self.horizon:
+            raise ValueError(f"receding_horizon must be in [1, horizon={self.horizon}]")
+
+
+@dataclass
+class IterationRecord:
+    costs: torch.Tensor
+    """(N,) cost of every candidate this iteration."""
+    elite_idx: torch.Tensor
+    """(k,) indices of the elites (lowest costs) among the candidates."""
+    mean: torch.Tensor
+    """(P, K) sampling mean after the update."""
+    std: torch.Tensor
+    """(P, K) sampling std after the update."""
+    best_cost: float
+    candidates: torch.Tensor | None = None
+    """(N, P, K) the candidates (only with ``record=True``)."""
+    final_latents: torch.Tensor | None = None
+    """(N, D) imagined last latents of the candidates (only with ``record=True`` and a latent cost)."""
+
+
+@dataclass
+class PlanResult:
+    actions: torch.Tensor
+    """(P, K) the plan (normalised actions)."""
+    cost: float
+    """Cost of the plan."""
+    iterations: list[IterationRecord] = field(default_factory=list)
+    imagined: torch.Tensor | None = None
+    """(P, D) the plan's imagined latent trajectory (latent costs only)."""
+    seconds: float = 0.0
+
+
+def _eval(cost_fn, a: torch.Tensor):
+    out = cost_fn(a)
+    if isinstance(out, tuple):
+        return out[0], out[1]
+    return out, None
+
+
+def _clip(a: torch.Tensor, bounds) -> torch.Tensor:
+    if bounds is None:
+        return a
+    lo, hi = bounds
+    return torch.maximum(torch.minimum(a, hi), lo)
+
+
+def _prepare(P: int, K: int, init_mean, bounds, device, dtype):
+    mean = torch.zeros(P, K, device=device, dtype=dtype) if init_mean is None else init_mean.to(device, dtype).clone()
+    if bounds is not None:
+        bounds = tuple(torch.as_tensor(b, device=device, dtype=dtype).expand(K) for b in bounds)
+    return mean, bounds
+
+
+@torch.no_grad()
+def cem(cost_fn: Callable, horizon: int, action_dim: int, cfg: PlannerConfig = PlannerConfig(), *,
+        init_mean: torch.Tensor | None = None, bounds=None, generator: torch.Generator | None = None,
+        device=None, dtype=torch.float32, record: bool = False) -> PlanResult:
+    """Cross-entropy method. The current mean is always candidate 0; the plan is the final mean."""
+    t0 = time.perf_counter()
+    P, K, N = horizon, action_dim, cfg.num_samples
+    mean, bounds = _prepare(P, K, init_mean, bounds, device, dtype)
+    std = torch.full_like(mean, cfg.init_std)
+    recs = []
+    for _ in range(cfg.iterations):
+        eps = torch.randn(N, P, K, generator=generator, device=mean.device, dtype=dtype)  # (N, P, K)
+        cand = _clip(mean + std * eps, bounds)  # (N, P, K)
+        cand[0] = mean
+        costs, zf = _eval(cost_fn, cand)  # (N,), (N, D)
+        elite = torch.topk(costs, cfg.topk, largest=False).indices  # (k,)
+        el = cand[elite]  # (k, P, K)
+        mean, std = el.mean(0), el.std(0, unbiased=False).clamp_min(cfg.min_std)  # (P, K)
+        recs.append(IterationRecord(costs.detach().cpu(), elite.cpu(), mean.cpu(), std.cpu(),
+                                    float(costs[elite[0]]), cand.cpu() if record else None,
+                                    zf.cpu() if (record and zf is not None) else None))
+    final_cost, _ = _eval(cost_fn, mean[None])
+    return PlanResult(mean, float(final_cost[0]), recs, seconds=time.perf_counter() - t0)
+
+
+@torch.no_grad()
+def mppi(cost_fn: Callable, horizon: int, action_dim: int, cfg: PlannerConfig = PlannerConfig(), *,
+         init_mean: torch.Tensor | None = None, bounds=None, generator: torch.Generator | None = None,
+         device=None, dtype=torch.float32, record: bool = False) -> PlanResult:
+    """Model-predictive path integral: exponentially weighted average of sampled sequences."""
+    t0 = time.perf_counter()
+    P, K, N = horizon, action_dim, cfg.num_samples
+    mean, bounds = _prepare(P, K, init_mean, bounds, device, dtype)
+    std = torch.full_like(mean, cfg.init_std)
+    recs = []
+    for _ in range(cfg.iterations):
+        eps = torch.randn(N, P, K, generator=generator, device=mean.device, dtype=dtype)
+        cand = _clip(mean + std * eps, bounds)  # (N, P, K)
+        cand[0] = mean
+        costs, zf = _eval(cost_fn, cand)  # (N,)
+        spread = (costs.max() - costs.min()).clamp_min(1e-8)
+        w = torch.softmax(-(costs - costs.min()) / (cfg.temperature * spread), dim=0)  # (N,)
+        mean = (w[:, None, None] * cand).sum(0)  # (P, K)
+        std = (w[:, None, None] * (cand - mean) ** 2).sum(0).sqrt().clamp_min(cfg.min_std)
+        elite = torch.topk(costs, cfg.topk, largest=False).indices
+        recs.append(IterationRecord(costs.cpu(), elite.cpu(), mean.cpu(), std.cpu(), float(costs.min()),
+                                    cand.cpu() if record else None,
+                                    zf.cpu() if (record and zf is not None) else None))
+    final_cost, _ = _eval(cost_fn, mean[None])
+    return PlanResult(mean, float(final_cost[0]), recs, seconds=time.perf_counter() - t0)
+
+
+def grad_plan(cost_fn: Callable, horizon: int, action_dim: int, cfg: PlannerConfig = PlannerConfig(), *,
+              init_mean: torch.Tensor | None = None, bounds=None, generator: torch.Generator | None = None,
+              device=None, dtype=torch.float32, record: bool = False) -> PlanResult:
+    """Adam on the action sequence through the differentiable cost, from ``grad_restarts`` starts
+    (the first is ``init_mean``); each iteration is one Adam step. Returns the best sequence."""
+    t0 = time.perf_counter()
+    P, K, R = horizon, action_dim, cfg.grad_restarts
+    mean, bounds = _prepare(P, K, init_mean, bounds, device, dtype)
+    a0 = mean[None] + cfg.init_std * torch.randn(R, P, K, generator=generator, device=mean.device, dtype=dtype)
+    a0[0] = mean
+    a = _clip(a0, bounds).requires_grad_(True)  # (R, P, K)
+    opt = torch.optim.Adam([a], lr=cfg.grad_lr)
+    recs = []
+    steps = max(cfg.iterations, 1) * 3
+    for it in range(steps):
+        with torch.enable_grad():
+            costs, zf = _eval(cost_fn, a)  # (R,)
+            opt.zero_grad()
+            costs.sum().backward()
+        opt.step()
+        with torch.no_grad():
+            a.copy_(_clip(a, bounds))
+        order = torch.argsort(costs.detach())
+        recs.append(IterationRecord(costs.detach().cpu(), order[: min(cfg.topk, R)].cpu(),
+                                    a.detach()[order[0]].cpu(), a.detach().std(0).cpu(),
+                                    float(costs.detach().min()), a.detach().cpu() if record else None,
+                                    zf.detach().cpu() if (record and zf is not None) else None))
+    with torch.no_grad():
+        costs, _ = _eval(cost_fn, a.detach())
+        best = int(torch.argmin(costs))
+    return PlanResult(a.detach()[best], float(costs[best]), recs, seconds=time.perf_counter() - t0)
+
+
+SOLVERS = {"cem": cem, "mppi": mppi, "grad": grad_plan}
+
+
+def plan(cost_fn: Callable, horizon: int, action_dim: int, cfg: PlannerConfig, **kw) -> PlanResult:
+    """Dispatch to the solver named in ``cfg.solver``."""
+    return SOLVERS[cfg.solver](cost_fn, horizon, action_dim, cfg, **kw)
+
+
+# ---------------------------------------------------------------------------------------------
+# The world-model cost.
+# ---------------------------------------------------------------------------------------------
+class LatentGoalCost:
+    """cost(actions) = ‖ẑ_P − z_goal‖² of the last imagined latent (DESIGN §2).
+
+    The context and the goal are encoded once, at construction; every call batches all candidates
+    through one predictor call per plan step (``LeWM.rollout``).
+    """
+
+    def __init__(self, model: LeWM, z_hist: torch.Tensor, z_goal: torch.Tensor,
+                 act_hist: torch.Tensor | None = None):
+        self.model = model
+        self.z_hist = z_hist  # (1, H0, D)
+        self.z_goal = z_goal.reshape(1, -1)  # (1, D)
+        self.act_hist = act_hist  # (1, H0-1, K) or None
+
+    def imagine(self, actions: torch.Tensor) -> torch.Tensor:
+        return self.model.rollout(self.z_hist, actions, self.act_hist)  # (N, P, D)
+
+    def __call__(self, actions: torch.Tensor):
+        z = self.imagine(actions)  # (N, P, D)
+        zf = z[:, -1]  # (N, D)
+        return ((zf - self.z_goal) ** 2).sum(-1), zf  # (N,), (N, D)
+
+
+def action_bounds(stats: ActionStats, frameskip: int, low: float = -1.0, high: float = 1.0):
+    """Normalised-space bounds of a block of ``frameskip`` raw actions in [low, high]."""
+    lo = torch.as_tensor(np.tile((low - stats.mean) / stats.std, frameskip), dtype=torch.float32)
+    hi = torch.as_tensor(np.tile((high - stats.mean) / stats.std, frameskip), dtype=torch.float32)
+    return lo, hi
+
+
+def to_pixels_tensor(frames: np.ndarray, device) -> torch.Tensor:
+    """uint8 (T, S, S, 3) -> (1, T, 3, S, S) on device."""
+    return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)[None].to(device)
+
+
+# ---------------------------------------------------------------------------------------------
+# MPC episode runner.
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class EpisodeResult:
+    success: bool
+    steps: int
+    frames: np.ndarray
+    """(L, S, S, 3) every rendered frame, start included."""
+    states: np.ndarray
+    """(L, Q) true states."""
+    actions: np.ndarray
+    """(L-1, A) raw actions executed."""
+    plan_seconds: list[float]
+    plan_costs: list[float]
+    goal_frame: np.ndarray
+    first_success_step: int | None = None
+    plans: list[PlanResult] = field(default_factory=list)
+
+
+def run_episode(env, model: LeWM, cfg: LeWMConfig, pcfg: PlannerConfig, start_state, goal_state,
+                budget: int = 50, generator: torch.Generator | None = None, record_plans: bool = False,
+                stop_on_success: bool = True) -> EpisodeResult:
+    """Receding-horizon MPC in latent space from ``start_state`` to ``goal_state``.
+
+    Each plan covers ``pcfg.horizon`` blocks of ``frameskip`` env steps; the first
+    ``receding_horizon`` blocks are de-normalised, clipped to [-1, 1] and executed, then we
+    re-plan from the new observation. Success = the env's test at any step within ``budget``.
+    """
+    from .train import action_stats_of
+    mc = cfg.model
+    dev = next(model.parameters()).device
+    stats = action_stats_of(cfg)
+    bounds = action_bounds(stats, mc.frameskip)
+    k, A, K = mc.frameskip, mc.action_dim, mc.action_block_dim
+    obs, info = env.reset(state=np.asarray(start_state), goal=np.asarray(goal_state))
+    goal_frame = env.render_state(goal_state)
+    with torch.no_grad():
+        z_goal = model.encode(to_pixels_tensor(goal_frame[None], dev))[0, 0]  # (D,)
+    frames, states, actions = [obs], [info["state"]], []
+    z_ctx, a_ctx = [], []  # latents of block-boundary frames, normalised blocks between them
+    secs, costs, plans = [], [], []
+    mean = None
+    success, first = bool(info["success"]), (0 if info["success"] else None)
+    steps = 0
+    while steps < budget and not (success and stop_on_success):
+        with torch.no_grad():
+            z_ctx.append(model.encode(to_pixels_tensor(obs[None], dev))[0, 0])  # (D,)
+        z_ctx, a_ctx = z_ctx[-mc.history:], a_ctx[-(mc.history - 1):] if mc.history > 1 else []
+        z_hist = torch.stack(z_ctx)[None]  # (1, H0, D)
+        a_hist = torch.stack(a_ctx)[None] if a_ctx else None  # (1, H0-1, K)
+        cost = LatentGoalCost(model, z_hist, z_goal, a_hist)
+        res = plan(cost, pcfg.horizon, K, pcfg, init_mean=mean if pcfg.warm_start else None,
+                   bounds=bounds, generator=generator, device=dev, record=record_plans)
+        if record_plans:
+            with torch.no_grad():
+                res.imagined = cost.imagine(res.actions[None])[0].cpu()
+            plans.append(res)
+        secs.append(res.seconds)
+        costs.append(res.cost)
+        R = pcfg.receding_horizon
+        for b in range(R):
+            block = res.actions[b]  # (K,)
+            raw = stats.denormalize(block.detach().cpu().numpy().reshape(k, A)).clip(-1, 1)  # (k, A)
+            for a in raw:
+                obs, _, _, _, info = env.step(a)
+                frames.append(obs)
+                states.append(info["state"])
+                actions.append(a.astype(np.float32))
+                steps += 1
+                if info["success"] and not success:
+                    success, first = True, steps
+                if steps >= budget or (success and stop_on_success):
+                    break
+            a_ctx.append(torch.as_tensor(stats.normalize(raw).reshape(K), dtype=torch.float32, device=dev))
+            if steps >= budget or (success and stop_on_success):
+                break
+            if b < R - 1:  # executed block boundary inside the receding horizon: extend the context
+                with torch.no_grad():
+                    z_ctx.append(model.encode(to_pixels_tensor(obs[None], dev))[0, 0])
+        shifted = res.actions[R:]
+        mean = torch.cat([shifted, torch.zeros(R, K, device=dev)], 0)  # (P, K) warm start
+    return EpisodeResult(success, steps, np.stack(frames), np.stack(states),
+                         np.asarray(actions, np.float32).reshape(-1, A), secs, costs, goal_frame, first, plans)
