@@ -222,13 +222,13 @@ class WindowDataset(torch.utils.data.Dataset):
             b = self.get_batch(np.array([i]))
             return {key: v[0] for key, v in b.items()}
         f = self._file()
-        px = f["pixels"][s:s + H * k + 1:k]  # (T, S, S, 3)
+        px = f["pixels"][s:s + H * k + 1][::k]  # (T, S, S, 3): a contiguous read is ~10x faster than a strided one
         a = np.nan_to_num(f["action"][s:s + H * k].astype(np.float32))  # (H*k, A)
         a = self.action_stats.normalize(a).astype(np.float32).reshape(H, k * self.action_dim)
         out = {"pixels": torch.from_numpy(np.ascontiguousarray(px.transpose(0, 3, 1, 2))),
                "actions": torch.from_numpy(a), "index": torch.tensor(s)}
         if "state" in f:
-            out["state"] = torch.from_numpy(f["state"][s:s + H * k + 1:k].astype(np.float32))
+            out["state"] = torch.from_numpy(f["state"][s:s + H * k + 1][::k].astype(np.float32))
         return out
 
 

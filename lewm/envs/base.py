@@ -65,8 +65,10 @@ class Env:
                      "distance": self.success_distance(st, self.goal_state)}
 
     def step(self, action) -> tuple[np.ndarray | None, float, bool, bool, dict[str, Any]]:
-        a = np.nan_to_num(np.asarray(action, dtype=np.float64).reshape(self.action_dim), nan=0.0)
-        a = np.clip(a, -1.0, 1.0)
+        a = np.array(action, dtype=np.float64).reshape(self.action_dim)
+        if np.isnan(a).any():
+            a[np.isnan(a)] = 0.0  # NaN actions act as zero (±inf is clipped to ±1)
+        a = np.minimum(np.maximum(a, -1.0), 1.0)
         self._apply_action(a)
         self.elapsed_steps += 1
         st = self.get_state()

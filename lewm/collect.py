@@ -1,0 +1,266 @@
+"""Collect episodes from an environment into one HDF5 file (DESIGN §5 layout).
+
+Layout — flat datasets, every episode concatenated along axis 0 (N = total frames):
+
+- ``pixels``  (N, S, S, 3) uint8, chunked by a few frames, gzip level 1
+- ``action``  (N, A) float32: ``action[i]`` is applied after observing frame ``i``; the last row of
+  every episode is NaN (no action follows the last frame — the reference convention)
+- ``state``   (N, Q) float32: the env's true state at frame ``i`` (names in ``attrs["state_names"]``)
+- ``ep_len`` (E,) int32, ``ep_offset`` (E,) int64
+- per episode: ``goal_state`` (E, Q) float32 (PushT: NaN agent entries = "block pose only"),
+  ``ep_seed`` (E,) int64 (the ``env.reset`` seed), ``ep_success`` (E,) bool (the env's success
+  test fired at some frame), ``ep_random`` (E,) bool (episode used the random policy, see
+  ``mix_random``)
+- attrs: ``env``, ``image_size``, ``action_dim``, ``state_names`` (comma-joined), ``policy``,
+  ``seed``, ``episode_len``, ``mix_random``, ``lewm_format_version`` = 1.
+
+Episode ``i`` depends only on ``(seed, i)``, so the file's arrays are identical whatever the
+number of workers. The file is written to ``out + ".tmp"`` and renamed to ``out`` only when
+complete; on any error or interrupt the temporary file is removed.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import queue as queue_mod
+import sys
+import time
+import traceback
+
+import numpy as np
+
+FORMAT_VERSION = 1
+_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+def episode_rng(seed: int, index: int) -> np.random.Generator:
+    """The generator of episode ``index``: a function of ``(seed, index)`` only."""
+    return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(int(index),)))
+
+
+def run_episode(env, index: int, seed: int, length: int, policy: str = "expert",
+                mix_random: float = 0.0) -> dict:
+    """Roll out episode ``index`` (``length`` frames, ``length - 1`` actions) and return its arrays."""
+    from .envs.policies import make_policy
+    rng = episode_rng(seed, index)
+    env_seed = int(rng.integers(2**31 - 1))
+    use_random = bool(rng.random() < mix_random)
+    pol = make_policy(env, "random" if use_random else policy, rng)
+    env.render_on_step = True
+    obs, info = env.reset(seed=env_seed)
+    if hasattr(pol, "reset"):
+        pol.reset(env)
+    S, A, Q = env.image_size, env.action_dim, env.state_dim
+    pixels = np.empty((length, S, S, 3), np.uint8)
+    action = np.full((length, A), np.nan, np.float32)
+    state = np.empty((length, Q), np.float32)
+    pixels[0], state[0] = obs, info["state"]
+    success = bool(info["success"])
+    for t in range(length - 1):
+        a = np.asarray(pol(env), np.float32).reshape(A)
+        action[t] = a
+        obs, _, _, _, info = env.step(a)
+        pixels[t + 1], state[t + 1] = obs, info["state"]
+        success |= bool(info["success"])
+    return {"index": int(index), "pixels": pixels, "action": action, "state": state,
+            "goal_state": np.asarray(env.goal_state, np.float32), "seed": env_seed,
+            "success": success, "random": use_random}
+
+
+def _limit_threads() -> None:
+    for k in _THREAD_VARS:
+        os.environ[k] = "1"
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+
+
+def _worker(env_name, env_kwargs, image_size, policy, seed, length, mix_random, start, end, q) -> None:
+    """Process entry: episodes [start, end) → ("ep", dict) messages, then ("done", start)."""
+    try:
+        _limit_threads()
+        from .envs import make
+        env = make(env_name, image_size=image_size, **env_kwargs)
+        for i in range(start, end):
+            q.put(("ep", run_episode(env, i, seed, length, policy, mix_random)))
+        q.put(("done", start))
+    except BaseException:  # report, then exit: the parent raises
+        q.put(("error", f"worker for episodes [{start}, {end}) failed:\n{traceback.format_exc()}"))
+
+
+def _write_episode(f, ep: dict, length: int) -> None:
+    i = ep["index"]
+    lo = i * length
+    f["pixels"][lo:lo + length] = ep["pixels"]
+    f["action"][lo:lo + length] = ep["action"]
+    f["state"][lo:lo + length] = ep["state"]
+    f["goal_state"][i] = ep["goal_state"]
+    f["ep_seed"][i] = ep["seed"]
+    f["ep_success"][i] = ep["success"]
+    f["ep_random"][i] = ep["random"]
+
+
+def _split(n: int, k: int) -> list[tuple[int, int]]:
+    """k contiguous, near-equal ranges covering [0, n)."""
+    b = np.linspace(0, n, k + 1).round().astype(int)
+    return [(int(b[j]), int(b[j + 1])) for j in range(k) if b[j + 1] > b[j]]
+
+
+def collect(env_name: str, episodes: int, out: str, image_size: int = 64, policy: str = "expert",
+            workers: int = 2, seed: int = 0, episode_len: int | None = None, progress: bool = True,
+            mix_random: float = 0.0, env_kwargs: dict | None = None) -> str:
+    """Collect ``episodes`` episodes of ``episode_len`` frames (default: the env's
+    ``max_episode_steps``) with ``policy`` (``"expert"``/``"random"``; a fraction ``mix_random`` of
+    the episodes uses the random policy instead) into ``out``. Returns ``out``."""
+    import h5py
+    from tqdm.auto import tqdm
+
+    from .envs import make
+    from .envs.policies import POLICY_KINDS
+
+    env_kwargs = dict(env_kwargs or {})
+    if policy not in POLICY_KINDS:
+        raise ValueError(f"unknown policy {policy!r}; valid: {', '.join(POLICY_KINDS)}")
+    episodes, workers = int(episodes), max(1, int(workers))
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
+    if not 0.0 <= mix_random <= 1.0:
+        raise ValueError(f"mix_random must be in [0, 1], got {mix_random}")
+    env = make(env_name, image_size=image_size, **env_kwargs)  # validates the name early
+    L = int(episode_len or env.max_episode_steps)
+    if L < 2:
+        raise ValueError(f"episode_len must be >= 2 frames, got {L}")
+    S, A, Q, E = env.image_size, env.action_dim, env.state_dim, episodes
+    N = E * L
+    workers = min(workers, E)
+    out = os.fspath(out)
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    tmp = out + ".tmp"
+    procs, bar = [], None
+    t0 = time.perf_counter()
+    try:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        with h5py.File(tmp, "w") as f:
+            frame_bytes = S * S * 3
+            rows = int(max(1, min(8, (64 << 10) // frame_bytes)))  # ~64 KB chunks, whole frames
+            f.create_dataset("pixels", (N, S, S, 3), np.uint8, chunks=(rows, S, S, 3),
+                             compression="gzip", compression_opts=1, shuffle=False)
+            f.create_dataset("action", (N, A), np.float32, chunks=(min(N, 8192), A))
+            f.create_dataset("state", (N, Q), np.float32, chunks=(min(N, 8192), Q))
+            f.create_dataset("goal_state", (E, Q), np.float32)
+            f.create_dataset("ep_seed", (E,), np.int64)
+            f.create_dataset("ep_success", (E,), bool)
+            f.create_dataset("ep_random", (E,), bool)
+            f["ep_len"] = np.full(E, L, np.int32)
+            f["ep_offset"] = np.arange(E, dtype=np.int64) * L
+            f.attrs.update({
+                "env": env.name, "image_size": S, "action_dim": A, "state_dim": Q,
+                "state_names": ",".join(env.state_names), "policy": policy, "seed": int(seed),
+                "episode_len": L, "mix_random": float(mix_random), "lewm_format_version": FORMAT_VERSION,
+                "max_episode_steps": int(env.max_episode_steps), "created_by": "lewm.collect",
+            })
+            bar = tqdm(total=E, unit="ep", desc=f"collect {env.name}", disable=not progress, dynamic_ncols=True)
+            n_success = 0
+            if workers == 1:
+                for i in range(E):
+                    ep = run_episode(env, i, seed, L, policy, mix_random)
+                    _write_episode(f, ep, L)
+                    n_success += ep["success"]
+                    bar.update(1)
+            else:
+                import multiprocessing as mp
+                ctx = mp.get_context("spawn")
+                q = ctx.Queue(maxsize=2 * workers)
+                saved = {k: os.environ.get(k) for k in _THREAD_VARS}
+                os.environ.update({k: "1" for k in _THREAD_VARS})  # children inherit 1 BLAS thread
+                try:
+                    for lo, hi in _split(E, workers):
+                        p = ctx.Process(target=_worker, daemon=True,
+                                        args=(env.name, env_kwargs, S, policy, seed, L, mix_random, lo, hi, q))
+                        p.start()
+                        procs.append(p)
+                finally:
+                    for k, v in saved.items():
+                        if v is None:
+                            os.environ.pop(k, None)
+                        else:
+                            os.environ[k] = v
+                done, got = 0, 0
+                while done < len(procs):
+                    try:
+                        kind, msg = q.get(timeout=1.0)
+                    except queue_mod.Empty:
+                        dead = [p for p in procs if p.exitcode not in (None, 0)]
+                        if dead:
+                            raise RuntimeError(f"collect: a worker died (exit code {dead[0].exitcode})") from None
+                        continue
+                    if kind == "error":
+                        raise RuntimeError(msg)
+                    if kind == "done":
+                        done += 1
+                        continue
+                    _write_episode(f, msg, L)
+                    n_success += msg["success"]
+                    got += 1
+                    bar.update(1)
+                if got != E:
+                    raise RuntimeError(f"collect: received {got} of {E} episodes")
+                for p in procs:
+                    p.join(timeout=10)
+            f.attrs["success_rate"] = n_success / E
+        bar.close()
+        os.replace(tmp, out)
+    except BaseException:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+        for p in procs:
+            p.join(timeout=5)
+        if bar is not None:
+            bar.close()
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return out
+
+
+# --------------------------------------------------------------------------------- CLI
+def add_collect_args(p: argparse.ArgumentParser) -> None:
+    from .envs import list_envs
+    from .envs.policies import POLICY_KINDS
+    p.add_argument("--env", required=True, choices=list_envs(), help="environment name")
+    p.add_argument("--episodes", type=int, required=True, help="number of episodes")
+    p.add_argument("--out", required=True, help="output .h5 file (written atomically)")
+    p.add_argument("--image-size", type=int, default=64, help="rendered image size in pixels (default 64)")
+    p.add_argument("--policy", default="expert", choices=POLICY_KINDS, help="data policy (default expert)")
+    p.add_argument("--mix-random", type=float, default=0.0,
+                   help="fraction of episodes collected with the random policy instead (default 0)")
+    p.add_argument("--workers", type=int, default=2, help="parallel worker processes (default 2)")
+    p.add_argument("--seed", type=int, default=0, help="base seed: episode i depends on (seed, i) only")
+    p.add_argument("--episode-len", type=int, default=None,
+                   help="frames per episode (default: the env's max_episode_steps)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run_collect(a: argparse.Namespace) -> int:
+    t = time.perf_counter()
+    path = collect(a.env, a.episodes, a.out, image_size=a.image_size, policy=a.policy, workers=a.workers,
+                   seed=a.seed, episode_len=a.episode_len, progress=not a.no_progress, mix_random=a.mix_random)
+    import h5py
+    with h5py.File(path, "r") as f:
+        n, rate = f["pixels"].shape[0], float(f.attrs["success_rate"])
+    size = os.path.getsize(path)
+    print(f"wrote {path}: {a.episodes} episodes, {n} frames, {size / 2**20:.1f} MiB, "
+          f"success rate {rate:.2f}, {time.perf_counter() - t:.1f} s")
+    return 0
+
+
+def collect_main(argv: list[str] | None = None) -> int:
+    """``python -m lewm.collect ...`` (same arguments as ``python -m lewm collect``)."""
+    p = argparse.ArgumentParser(prog="python -m lewm collect", description="collect episodes into HDF5")
+    add_collect_args(p)
+    return run_collect(p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(collect_main())

@@ -1,0 +1,34 @@
+"""Environments with their own renderers (DESIGN §4): ``make(name, image_size=64, **kw)``.
+
+Every env follows :class:`lewm.envs.base.Env` (reset/step/render/render_state/get_state/
+set_state/set_goal/is_success/success_distance) and exposes its true physical state.
+"""
+from __future__ import annotations
+
+from .base import Env
+from .pusht import PushT
+from .reacher import Reacher
+from .spaces import Box
+from .two_room import TwoRoom
+
+ENVS: dict[str, type[Env]] = {"two_room": TwoRoom, "pusht": PushT, "reacher": Reacher}
+
+
+def list_envs() -> list[str]:
+    """Registered environment names."""
+    return list(ENVS)
+
+
+def make(name: str, image_size: int = 64, **kw) -> Env:
+    """Build a registered environment rendering ``image_size``² RGB frames.
+
+    Extra keywords go to the env class (e.g. ``max_episode_steps``, ``seed``).
+    """
+    key = str(name).strip().lower().replace("-", "_")
+    key = {"tworoom": "two_room", "push_t": "pusht"}.get(key, key)
+    if key not in ENVS:
+        raise ValueError(f"unknown environment {name!r}; valid names: {', '.join(ENVS)}")
+    return ENVS[key](image_size=image_size, **kw)
+
+
+__all__ = ["ENVS", "Box", "Env", "PushT", "Reacher", "TwoRoom", "list_envs", "make"]
