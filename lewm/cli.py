@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import os
 import sys
 
 # name -> (module, add-arguments function, run function, one-line help)
@@ -12,6 +13,7 @@ COMMANDS = {
     "collect": ("lewm.collect", "add_collect_args", "run_collect", "collect episodes from an environment into HDF5"),
     "eval": ("lewm.evaluate", "add_eval_args", "run_eval", "evaluate a checkpoint with MPC planning (paper protocol)"),
     "bench": ("lewm.bench", "add_bench_args", "run_bench", "benchmarks: train-step throughput, planning latency"),
+    "export": ("lewm.cli", "add_export_args", "run_export", "export a training checkpoint for shipping (fp16, no optimizer state)"),
     "report": ("lewm.report", "add_report_args", "run_report", "diagnostics report (plots + JSON) for a checkpoint"),
 }
 
@@ -32,9 +34,15 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
     p.add_argument("--no-resume", action="store_true", help="start over even if OUT/last.pt exists")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="data loader worker processes (default 0: the main process; on GPUs try 4-8)")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile the model parts (one-off compile time; for long GPU runs)")
 
 
 def run_train(a: argparse.Namespace) -> int:
+    """Also the entry point of data-parallel runs: ``torchrun --nproc_per_node N -m lewm train ...``
+    (``--batch-size`` is the global batch; every rank takes batch/N)."""
     import torch
     from .config import get_preset
     from .train import train
@@ -42,13 +50,34 @@ def run_train(a: argparse.Namespace) -> int:
         torch.set_num_threads(a.threads)
     cfg = get_preset(a.preset)
     model_o = {k: v for k, v in {"history": a.history, "latent_dim": a.latent_dim, "frameskip": a.frameskip}.items() if v is not None}
-    train_o = {k: v for k, v in {"lr": a.lr, "batch_size": a.batch_size, "seed": a.seed}.items() if v is not None}
+    train_o = {k: v for k, v in {"lr": a.lr, "batch_size": a.batch_size, "seed": a.seed,
+                                 "num_workers": a.workers, "compile": a.compile or None}.items() if v is not None}
     sig_o = {"weight": a.lam} if a.lam is not None else {}
     cfg = cfg.with_overrides(model=model_o, train=train_o, sigreg=sig_o)
     res = train(cfg, a.data, a.out, steps=a.steps, device=a.device, resume=not a.no_resume)
     m = res.metrics
+    if int(os.environ.get("RANK", "0")) != 0:  # torchrun: rank 0 reports
+        return 0
     print(f"done: step {res.step}  loss {m.get('loss', float('nan')):.4f}  pred {m.get('pred_loss', float('nan')):.4f}  "
           f"sigreg {m.get('sigreg', float('nan')):.4f}  eff.rank {m.get('effective_rank', float('nan')):.1f}  -> {res.checkpoint}")
+    return 0
+
+
+def add_export_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", required=True, help="training checkpoint (e.g. runs/x/last.pt)")
+    p.add_argument("--out", required=True, help="destination file (refuses to overwrite unless --force)")
+    p.add_argument("--fp32", action="store_true", help="keep fp32 weights (default: fp16, half the size)")
+    p.add_argument("--force", action="store_true")
+
+
+def run_export(a: argparse.Namespace) -> int:
+    import os
+    from . import checkpoint
+    if os.path.exists(a.out) and not a.force:
+        raise FileExistsError(f"{a.out} exists; pass --force to overwrite it")
+    model, cfg, meta = checkpoint.load(a.checkpoint)
+    checkpoint.save(a.out, model, cfg, meta["step"], meta["metrics"], half=not a.fp32)
+    print(f"exported step {meta['step']} -> {a.out} ({os.path.getsize(a.out) / 1e6:.1f} MB)")
     return 0
 
 
@@ -72,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     from .train import TrainingDiverged
     try:
         return int(handlers[a.command](a) or 0)
-    except (CheckpointError, DataError, TrainingDiverged, ValueError, FileNotFoundError) as e:
+    except (CheckpointError, DataError, TrainingDiverged, ValueError, FileNotFoundError, FileExistsError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
