@@ -52,12 +52,18 @@ class ModelConfig:
     """Raw actions per action block; the action encoder sees frameskip * A numbers per step."""
     action_hidden: int = 10
     """Output channels of the action encoder's Conv1d (k=1) patch embedding."""
+    pos_init: str = "sincos"
+    """Initial ViT position embeddings: 'sincos' (2-D sine-cosine, as MAE/I-JEPA; smooth in space
+    from step 0, which gives short CPU runs a far better latent geometry) or 'random' (HF ViT's
+    truncated normal). Either way they stay learnable."""
 
     def __post_init__(self) -> None:
         if self.image_size % self.patch_size:
             raise ValueError(f"image_size {self.image_size} is not a multiple of patch_size {self.patch_size}")
         if self.enc_dim % self.enc_heads:
             raise ValueError(f"enc_dim {self.enc_dim} is not divisible by enc_heads {self.enc_heads}")
+        if self.pos_init not in ("sincos", "random"):
+            raise ValueError(f"pos_init must be 'sincos' or 'random', got {self.pos_init!r}")
         if self.history < 1:
             raise ValueError(f"history must be >= 1, got {self.history}")
 
@@ -110,7 +116,12 @@ class TrainConfig:
     val_fraction: float = 0.05
     """Fraction of episodes held out for validation (split by episode)."""
     num_workers: int = 0
-    """DataLoader worker processes (0 = main process; best on a 2-core CPU)."""
+    """DataLoader worker processes (0 = main process; best on a 2-core CPU). With workers, whole
+    batches are gathered in the workers and, on CUDA, handed over in pinned memory."""
+    compile: bool = False
+    """``torch.compile`` the encoder, projectors, action encoder and predictor (in place, so
+    parameter names and checkpoints are unchanged). Costs a one-off compilation (tens of seconds
+    or more); pays off on GPUs for long runs. Off by default."""
     seed: int = 0
     """Seed for model init, data order and SIGReg directions."""
 

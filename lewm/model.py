@@ -25,6 +25,19 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 # ---------------------------------------------------------------------------------------------
 # Encoder: a ViT with Hugging Face's module names.
 # ---------------------------------------------------------------------------------------------
+def sincos_2d(grid: int, dim: int) -> torch.Tensor:
+    """Fixed 2-D sine-cosine position codes (grid*grid, dim): half the channels encode the row,
+    half the column, each with sin/cos at geometrically spaced frequencies."""
+    q = dim // 4
+    omega = 1.0 / 10000 ** (torch.arange(q, dtype=torch.float64) / max(q, 1))  # (q,)
+    ys, xs = torch.meshgrid(torch.arange(grid, dtype=torch.float64), torch.arange(grid, dtype=torch.float64), indexing="ij")
+    out = [f(c.reshape(-1, 1) * omega) for c in (ys, xs) for f in (torch.sin, torch.cos)]  # 4 x (L, q)
+    pe = torch.cat(out, dim=1)  # (L, 4q)
+    if pe.shape[1] < dim:
+        pe = torch.cat([pe, pe.new_zeros(pe.shape[0], dim - pe.shape[1])], dim=1)
+    return pe.float()  # (L, E)
+
+
 class _PatchEmbeddings(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -41,7 +54,12 @@ class _Embeddings(nn.Module):
         self.position_embeddings = nn.Parameter(torch.zeros(1, cfg.num_patches + 1, cfg.enc_dim))
         self.patch_embeddings = _PatchEmbeddings(cfg)
         nn.init.trunc_normal_(self.cls_token, std=0.02)
-        nn.init.trunc_normal_(self.position_embeddings, std=0.02)
+        if cfg.pos_init == "sincos":
+            g = cfg.image_size // cfg.patch_size
+            with torch.no_grad():
+                self.position_embeddings[0, 1:] = sincos_2d(g, cfg.enc_dim)  # CLS position stays 0
+        else:
+            nn.init.trunc_normal_(self.position_embeddings, std=0.02)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         p = self.patch_embeddings(x)  # (B, L, E)
