@@ -68,7 +68,11 @@ def read_raw(path: str) -> dict:
     except Exception as e:  # unpickling errors of foreign files
         raise CheckpointError(f"{path}: not a LeWM checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not a LeWM checkpoint (no '{FORMAT}' header)")
+        hint = ""
+        if isinstance(blob, dict) and "encoder.embeddings.cls_token" in blob:
+            hint = ("; it looks like official LeWM weights: put it in a folder as weights.pt next to "
+                    "its config.json and open the folder")
+        raise CheckpointError(f"{path}: not a LeWM checkpoint (no '{FORMAT}' header){hint}")
     if blob.get("version") != VERSION:
         raise CheckpointError(f"{path}: checkpoint version {blob.get('version')} is not supported (expected {VERSION})")
     return blob
@@ -76,7 +80,14 @@ def read_raw(path: str) -> dict:
 
 def load(path: str, device: str | torch.device = "cpu", strict: bool = True):
     """-> (model in eval mode, config, meta) where meta has ``step``, ``metrics``, ``path`` and
-    ``optimizer`` (None unless saved)."""
+    ``optimizer`` (None unless saved).
+
+    Also opens the official LeWM release format (a folder with ``weights.pt`` + ``config.json``,
+    or that ``weights.pt``): see ``lewm.official.load_official``.
+    """
+    from . import official
+    if official.is_official(path):
+        return official.load_official(path, device, strict=strict)
     blob = read_raw(path)
     try:
         cfg = LeWMConfig.from_dict(json.loads(blob["config"]))

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import checkpoint
+from . import checkpoint, distributed
 from .config import LeWMConfig
 from .data import ActionStats, WindowDataset, batch_iterator
 from .metrics import effective_rank
@@ -93,11 +93,32 @@ def train(cfg: LeWMConfig, data: str, out: str, *, steps: int | None = None, dev
     ``out/last.pt`` is rewritten atomically every ``ckpt_every`` steps and at the end;
     ``out/metrics.jsonl`` gets one JSON line every ``log_every`` steps. ``stop_event`` /
     ``pause_event`` are anything with ``is_set()`` (e.g. multiprocessing.Event).
+
+    Under ``torchrun`` (or inside an initialised process group) this is data-parallel training
+    (lewm/distributed.py): each rank takes ``batch_size / world_size`` windows, BatchNorm and
+    SIGReg see the global batch, DDP averages gradients, and only rank 0 logs, shows progress and
+    writes files. ``stop_event``/``pause_event`` are for single-process runs.
     """
-    dev = resolve_device(device)
+    ctx = distributed.init_from_env(resolve_device(device))
+    try:
+        res = _train(cfg, data, out, ctx, steps=steps, on_step=on_step, resume=resume, progress=progress,
+                     stop_event=stop_event, pause_event=pause_event, val_batches=val_batches)
+        if ctx.enabled:  # rank 0 is still validating and saving: leave together
+            torch.distributed.barrier()
+        return res
+    finally:
+        distributed.shutdown(ctx)
+
+
+def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *, steps, on_step, resume,
+           progress, stop_event, pause_event, val_batches) -> TrainResult:
+    dev = ctx.device
     if steps is not None:
         cfg = cfg.with_overrides(train={"steps": int(steps)})
     tc, mc = cfg.train, cfg.model
+    if tc.batch_size % ctx.world_size:
+        raise ValueError(f"batch size {tc.batch_size} is not divisible by the {ctx.world_size} ranks")
+    local_bs = tc.batch_size // ctx.world_size  # per-rank share of the global batch
     torch.manual_seed(tc.seed)
     ds = WindowDataset(data, mc.history, mc.frameskip, split="train", val_fraction=tc.val_fraction,
                        seed=tc.seed, image_size=mc.image_size)
@@ -132,12 +153,21 @@ def train(cfg: LeWMConfig, data: str, out: str, *, steps: int | None = None, dev
         if os.path.exists(metrics_path) and _is_rank0():
             os.remove(metrics_path)
     model.to(dev).train()
-    with open(os.path.join(out, "config.json"), "w") as f:
-        json.dump(cfg.to_dict(), f, indent=2)
+    if dev.type == "cuda":  # NHWC patch convolution: the layout tensor-core convolutions prefer
+        model.encoder.embeddings.patch_embeddings.to(memory_format=torch.channels_last)
+    if tc.compile:  # in place: parameter names (and so checkpoints) are unchanged
+        for part in (model.encoder, model.projector, model.action_encoder, model.predictor, model.pred_proj):
+            part.compile()
+    net = distributed.wrap_ddp(model, cfg, ctx) if ctx.enabled else None
+    if _is_rank0():
+        with open(os.path.join(out, "config.json"), "w") as f:
+            json.dump(cfg.to_dict(), f, indent=2)
 
-    gen = torch.Generator().manual_seed(tc.seed + start)
+    # Each rank draws its own windows (rank 0 = the single-process stream); SIGReg directions use
+    # the same seed on every rank, which the global SIGReg requires.
+    gen = torch.Generator().manual_seed(tc.seed + start + 1_000_003 * ctx.rank)
     sig_gen = torch.Generator(device=dev).manual_seed(tc.seed + 7919 + start)
-    batches = batch_iterator(ds, tc.batch_size, gen, tc.num_workers)
+    batches = _batches(ds, local_bs, gen, tc.num_workers, dev)
     amp = dev.type == "cuda"
     bar = None
     if progress and _is_rank0():
@@ -161,21 +191,29 @@ def train(cfg: LeWMConfig, data: str, out: str, *, steps: int | None = None, dev
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, tc)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
-                loss, pred_loss, sig, z = lewm_loss(model, batch, cfg, sig_gen)
-            if not torch.isfinite(loss):
+                if net is None:
+                    loss, pred_loss, sig, z = lewm_loss(model, batch, cfg, sig_gen)
+                else:
+                    loss, pred_loss, sig, z = net(batch, sig_gen)
+            if net is None:
+                loss_v, pred_v, sig_v = loss, pred_loss, sig
+            else:  # global values: every rank agrees (also on divergence)
+                loss_v, pred_v, sig_v = distributed.mean_over_ranks(
+                    torch.stack([loss.detach(), pred_loss.detach(), sig.detach()]).float())
+            if not torch.isfinite(loss_v):
                 raise TrainingDiverged(
-                    f"loss became {loss.item()} at step {step + 1} (pred {pred_loss.item():.4g}, "
-                    f"sigreg {sig.item():.4g}); stopped. The last good checkpoint is {ckpt_path}. "
+                    f"loss became {loss_v.item()} at step {step + 1} (pred {pred_v.item():.4g}, "
+                    f"sigreg {sig_v.item():.4g}); stopped. The last good checkpoint is {ckpt_path}. "
                     f"Try a lower lr (now {tc.lr}) or a larger lambda (now {cfg.sigreg.weight}).")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
             opt.step()
             step += 1
-            seen += batch["pixels"].shape[0]
+            seen += batch["pixels"].shape[0] * ctx.world_size
             elapsed = time.perf_counter() - t0
-            zd = z.detach().float().cpu()
-            last = {"step": step, "loss": loss.item(), "pred_loss": pred_loss.item(), "sigreg": sig.item(),
+            zd = z.detach().float().cpu()  # this rank's latents (the local share of the batch)
+            last = {"step": step, "loss": loss_v.item(), "pred_loss": pred_v.item(), "sigreg": sig_v.item(),
                     "lr": opt.param_groups[0]["lr"], "grad_norm": float(gnorm),
                     "samples_per_s": seen / max(elapsed, 1e-9), "elapsed_s": elapsed}
             if step % tc.log_every == 0 or step == tc.steps:
@@ -195,11 +233,37 @@ def train(cfg: LeWMConfig, data: str, out: str, *, steps: int | None = None, dev
     finally:
         if bar is not None:
             bar.close()
-    if len(val) and val_batches:
+    if len(val) and val_batches and _is_rank0():
         last["val_pred_loss"] = evaluate_pred_loss(model, val, cfg, val_batches, dev)
     if _is_rank0():
         checkpoint.save(ckpt_path, model, cfg, step, last, optimizer=opt.state_dict())
     return TrainResult(out, ckpt_path, step, last, stopped)
+
+
+def _batches(ds: WindowDataset, batch_size: int, gen: torch.Generator, num_workers: int, dev: torch.device):
+    """``data.batch_iterator``, except that an in-RAM dataset with ``num_workers > 0`` gathers
+    whole batches in worker processes (pinned memory on CUDA) instead of the main process."""
+    if num_workers <= 0 or not ds.in_memory:
+        return batch_iterator(ds, batch_size, gen, num_workers)
+    seed = int(torch.randint(2**62, (1,), generator=gen))
+    loader = torch.utils.data.DataLoader(_BatchStream(ds, batch_size, seed), batch_size=None,
+                                         num_workers=num_workers, pin_memory=dev.type == "cuda",
+                                         persistent_workers=True, prefetch_factor=4)
+    return iter(loader)
+
+
+class _BatchStream(torch.utils.data.IterableDataset):
+    """Endless random batches of an in-RAM WindowDataset; each worker has its own seed."""
+
+    def __init__(self, ds: WindowDataset, batch_size: int, seed: int):
+        self.ds, self.batch_size, self.seed = ds, batch_size, seed
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        g = torch.Generator().manual_seed(self.seed + 7_919 * (info.id if info else 0))
+        while True:
+            idx = torch.randint(len(self.ds), (self.batch_size,), generator=g).numpy()  # (B,)
+            yield self.ds.get_batch(idx)
 
 
 @torch.no_grad()

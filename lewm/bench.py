@@ -1,0 +1,344 @@
+"""Benchmarks: training-step throughput and planning latency, with achieved FLOP rates.
+
+``python -m lewm bench train [--presets ...] [--device D]``
+    One full optimisation step (encode, predict, MSE + SIGReg, backward, clip, AdamW) on
+    synthetic random uint8 frames already on the device (no dataset, no loader in the timing).
+``python -m lewm bench plan (--checkpoint CKPT | --preset P) [--device D]``
+    One plan = encode the context frames and the goal, then CEM over the latent rollout at the
+    paper's settings (300 samples, 30 elites, horizon 5; 30 and 10 iterations), using
+    ``lewm.planning.cem`` and ``LatentGoalCost``.
+
+Every table row gives the device, throughput, median / p90 latency, the FLOPs of one step or
+plan counted with ``torch.utils.flop_counter.FlopCounterMode`` (matmuls, convolutions and
+attention, the causal mask not discounted), the achieved GFLOP/s, and that rate as a fraction of
+the device's matmul peak measured on the spot (large fp32 matmul; bf16 too on CUDA, which is the
+reference when the step runs under bf16 autocast).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
+
+aten = torch.ops.aten
+
+
+# ---------------------------------------------------------------------------------------------
+# Measuring.
+# ---------------------------------------------------------------------------------------------
+def _sync(dev: torch.device) -> None:
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
+def _cpu_sdpa_flops(query_shape, key_shape, value_shape, *args, out_shape=None, **kw) -> int:
+    return sdpa_flop_count(query_shape, key_shape, value_shape)
+
+
+def _cpu_sdpa_bwd_flops(grad_out_shape, query_shape, key_shape, value_shape, *args, out_shape=None, **kw) -> int:
+    return sdpa_backward_flop_count(grad_out_shape, query_shape, key_shape, value_shape)
+
+
+def flop_counter() -> FlopCounterMode:
+    """FlopCounterMode that also counts the CPU flash-attention kernels (not in torch's table)."""
+    extra = {}
+    if hasattr(aten, "_scaled_dot_product_flash_attention_for_cpu"):
+        extra[aten._scaled_dot_product_flash_attention_for_cpu] = _cpu_sdpa_flops
+    if hasattr(aten, "_scaled_dot_product_flash_attention_for_cpu_backward"):
+        extra[aten._scaled_dot_product_flash_attention_for_cpu_backward] = _cpu_sdpa_bwd_flops
+    return FlopCounterMode(display=False, custom_mapping=extra)
+
+
+def timed(fn, repeats: int, warmup: int, dev: torch.device) -> list[float]:
+    """Wall-clock seconds of ``repeats`` calls of ``fn`` (device-synchronised), after ``warmup``."""
+    for _ in range(warmup):
+        fn()
+    _sync(dev)
+    out = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        _sync(dev)
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def matmul_peak(dev: torch.device, dtype: torch.dtype = torch.float32, n: int | None = None,
+                repeats: int | None = None) -> float:
+    """Measured dense matmul rate in GFLOP/s (median of ``repeats`` n x n @ n x n products)."""
+    n = n or (8192 if dev.type == "cuda" else 2048)
+    repeats = repeats or (20 if dev.type == "cuda" else 5)
+    a = torch.randn(n, n, device=dev, dtype=dtype)  # (n, n)
+    b = torch.randn(n, n, device=dev, dtype=dtype)  # (n, n)
+    ts = timed(lambda: a @ b, repeats, 2, dev)
+    return 2 * n**3 / float(np.median(ts)) / 1e9
+
+
+def device_name(dev: torch.device) -> str:
+    if dev.type == "cuda":
+        return torch.cuda.get_device_name(dev)
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            name = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), name)
+    except OSError:
+        pass
+    return f"{dev.type.upper()} {name} ({torch.get_num_threads()} threads)"
+
+
+@dataclass
+class Peak:
+    fp32: float
+    """Measured fp32 matmul GFLOP/s (TF32 as configured)."""
+    bf16: float | None = None
+    """Measured bf16 matmul GFLOP/s (CUDA only)."""
+
+    @classmethod
+    def measure(cls, dev: torch.device) -> "Peak":
+        bf16 = matmul_peak(dev, torch.bfloat16) if dev.type == "cuda" else None
+        return cls(matmul_peak(dev, torch.float32), bf16)
+
+    def reference(self, amp: bool) -> float:
+        return self.bf16 if (amp and self.bf16) else self.fp32
+
+
+@dataclass
+class Row:
+    device: str
+    model: str
+    setting: str
+    rate: float
+    """samples/s (train) or plans/s (plan)."""
+    median_s: float
+    p90_s: float
+    gflop: float
+    """GFLOP per step / per plan."""
+    gflops: float
+    """Achieved GFLOP/s at the median latency."""
+    peak_frac: float
+    """gflops / measured matmul peak of the matching precision."""
+
+
+def _row(device: str, model: str, setting: str, items: int, ts: list[float], flops: float, peak: float) -> Row:
+    med, p90 = float(np.median(ts)), float(np.percentile(ts, 90))
+    gfl = flops / 1e9
+    return Row(device, model, setting, items / med, med, p90, gfl, gfl / med, gfl / med / peak)
+
+
+def format_table(rows: list[Row], rate_name: str, peak: Peak, latency_unit: str = "ms") -> str:
+    scale = 1e3 if latency_unit == "ms" else 1.0
+    head = ["device", "model", "setting", rate_name, f"median {latency_unit}", f"p90 {latency_unit}",
+            "GFLOP", "GFLOP/s", "% peak"]
+    body = [[r.device, r.model, r.setting, f"{r.rate:,.2f}", f"{r.median_s * scale:,.1f}",
+             f"{r.p90_s * scale:,.1f}", f"{r.gflop:,.2f}", f"{r.gflops:,.1f}", f"{100 * r.peak_frac:.1f}"]
+            for r in rows]
+    widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(head)]
+    line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
+    out = [line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(b) for b in body]
+    bf = f", bf16 {peak.bf16:,.0f}" if peak.bf16 else ""
+    out.append(f"measured matmul peak (GFLOP/s): fp32 {peak.fp32:,.0f}{bf}")
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# Training step.
+# ---------------------------------------------------------------------------------------------
+def _compile_parts(model, mode: str | None) -> None:
+    for part in (model.encoder, model.projector, model.action_encoder, model.predictor, model.pred_proj):
+        part.compile(mode=mode)
+
+
+def bench_train(preset: str, dev: torch.device, *, batch: int | None = None, steps: int | None = None,
+                warmup: int | None = None, compile: bool = False, channels_last: bool = False,
+                amp: bool | None = None, peak: Peak | None = None, seed: int = 0) -> Row:
+    """Time full training steps of ``preset`` on synthetic frames; returns one table row."""
+    from .config import get_preset
+    from .model import LeWM
+    from .train import lewm_loss
+    cfg = get_preset(preset)
+    mc, tc = cfg.model, cfg.train
+    cuda = dev.type == "cuda"
+    amp = cuda if amp is None else amp
+    torch.manual_seed(seed)
+    model = LeWM(mc).to(dev).train()
+    big = model.num_params() > 5_000_000  # paper-sized: keep CPU runs short
+    B = batch or (tc.batch_size if cuda else min(tc.batch_size, 4 if big else 64))
+    steps = steps or (20 if cuda else (2 if big else 10))
+    # on CPU the FLOP-counting step below already warms up (allocator, kernels)
+    warmup = warmup if warmup is not None else (5 if cuda else (0 if big else 1))
+    if channels_last:
+        model.encoder.embeddings.patch_embeddings.to(memory_format=torch.channels_last)
+    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay, fused=cuda)
+    g = torch.Generator(device="cpu").manual_seed(seed)
+    T, S = mc.history + 1, mc.image_size
+    batch_t = {"pixels": torch.randint(0, 256, (B, T, 3, S, S), generator=g, dtype=torch.uint8).to(dev),  # (B, T, 3, S, S)
+               "actions": torch.randn(B, T - 1, mc.action_block_dim, generator=g).to(dev)}  # (B, T-1, K)
+    sig_gen = torch.Generator(device=dev).manual_seed(seed)
+
+    def fwd_bwd():
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
+            loss = lewm_loss(model, batch_t, cfg, sig_gen)[0]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+
+    def step():
+        fwd_bwd()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+        opt.step()
+
+    with flop_counter() as fc:  # counted eagerly, before any compilation
+        fwd_bwd()
+    flops = fc.get_total_flops()
+    if compile:
+        _compile_parts(model, None)
+    ts = timed(step, steps, warmup, dev)
+    peak = peak or Peak.measure(dev)
+    flags = "".join([" bf16" if amp else " fp32", " compile" if compile else "", " NHWC" if channels_last else ""])
+    return _row(device_name(dev), preset, f"batch {B} x {T} frames{flags}", B, ts, flops, peak.reference(amp))
+
+
+# ---------------------------------------------------------------------------------------------
+# Planning.
+# ---------------------------------------------------------------------------------------------
+def bench_plan(model, cfg, dev: torch.device, label: str, *, iterations=(30, 10), samples: int = 300,
+               topk: int = 30, horizon: int = 5, repeats: int | None = None, warmup: int | None = None,
+               compile: str = "none", amp: bool = False, peak: Peak | None = None, seed: int = 0) -> list[Row]:
+    """Time whole plans (encode context + goal, CEM over the latent rollout); one row per
+    iteration count."""
+    from .planning import LatentGoalCost, PlannerConfig, cem
+    mc = cfg.model
+    model = model.to(dev).eval()
+    big = sum(p.numel() for p in model.parameters()) > 5_000_000
+    repeats = repeats or (20 if dev.type == "cuda" else (1 if big else 3))
+    warmup = warmup if warmup is not None else (3 if dev.type == "cuda" else (0 if big else 1))
+    g = torch.Generator(device="cpu").manual_seed(seed)
+    H, S, K = mc.history, mc.image_size, mc.action_block_dim
+    obs = torch.randint(0, 256, (1, H, 3, S, S), generator=g, dtype=torch.uint8).to(dev)  # (1, H, 3, S, S)
+    goal = torch.randint(0, 256, (1, 1, 3, S, S), generator=g, dtype=torch.uint8).to(dev)  # (1, 1, 3, S, S)
+    act_hist = torch.randn(1, H - 1, K, generator=g).to(dev) if H > 1 else None  # (1, H-1, K)
+    if compile != "none":
+        # With CUDA graphs ("reduce-overhead") a replay overwrites the previous replay's outputs;
+        # LeWM.rollout keeps every step's latent, so pred_proj (which makes it) stays eager there:
+        # the graphed parts' outputs are consumed before their next replay.
+        graphs = compile == "reduce-overhead"
+        parts = (model.action_encoder, model.predictor) + (() if graphs else (model.pred_proj,))
+        for part in parts:
+            part.compile(mode=None if compile == "default" else compile)
+    gen = torch.Generator(device=dev).manual_seed(seed)
+
+    def make_cost():
+        z_hist = model.encode(obs)  # (1, H, D)
+        z_goal = model.encode(goal)[0, 0]  # (D,)
+        return LatentGoalCost(model, z_hist, z_goal, act_hist)
+
+    @torch.no_grad()
+    def count(fn) -> float:
+        with flop_counter() as fc:
+            fn()
+        return fc.get_total_flops()
+
+    # FLOPs of one plan = encodes + iterations x rollout(N candidates) + rollout(1) (final mean);
+    # CEM's own ops (sampling, top-k, mean/std) are not matmuls. Counted eagerly, once.
+    with torch.no_grad():
+        cost0 = make_cost()
+    f_enc = count(make_cost)
+    f_roll_n = count(lambda: cost0(torch.zeros(samples, horizon, K, device=dev)))
+    f_roll_1 = count(lambda: cost0(torch.zeros(1, horizon, K, device=dev)))
+    peak = peak or Peak.measure(dev)
+    rows = []
+    for it in iterations:
+        pcfg = PlannerConfig(num_samples=samples, topk=topk, iterations=it, horizon=horizon)
+
+        @torch.no_grad()
+        def one_plan():
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
+                cem(make_cost(), horizon, K, pcfg, generator=gen, device=dev)
+
+        ts = timed(one_plan, repeats, warmup, dev)
+        flops = f_enc + it * f_roll_n + f_roll_1
+        flags = "".join([" bf16" if amp else "", f" compile={compile}" if compile != "none" else "",
+                         f" ({repeats} plan{'s' if repeats > 1 else ''})"])
+        rows.append(_row(device_name(dev), label, f"CEM {samples}x{it} H{horizon}{flags}", 1, ts, flops,
+                         peak.reference(amp)))
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# CLI.
+# ---------------------------------------------------------------------------------------------
+def add_bench_args(p: argparse.ArgumentParser) -> None:
+    from .config import PRESETS
+    sub = p.add_subparsers(dest="bench_what", metavar="WHAT", required=True)
+    t = sub.add_parser("train", help="training-step throughput on synthetic frames")
+    t.add_argument("--presets", nargs="+", default=sorted(PRESETS), choices=sorted(PRESETS))
+    t.add_argument("--batch", type=int, default=None,
+                   help="windows per step (default: the preset's on GPU; on CPU at most 64, 4 for paper-sized)")
+    t.add_argument("--steps", type=int, default=None, help="measured steps (default 20 GPU / 10 CPU / 2 paper-sized on CPU)")
+    t.add_argument("--warmup", type=int, default=None, help="unmeasured steps first (default 5 GPU / 1 CPU / 0 paper-sized on CPU)")
+    t.add_argument("--compile", action="store_true", help="torch.compile the model parts")
+    t.add_argument("--channels-last", action="store_true", help="NHWC patch-embedding convolution")
+    t.add_argument("--no-amp", action="store_true", help="fp32 on CUDA (default: bf16 autocast on CUDA)")
+    q = sub.add_parser("plan", help="CEM planning latency (paper solver settings)")
+    src = q.add_mutually_exclusive_group(required=True)
+    src.add_argument("--checkpoint", help="a lab checkpoint or an official LeWM release folder")
+    src.add_argument("--preset", choices=sorted(PRESETS), help="a randomly initialised model of this preset")
+    q.add_argument("--iterations", type=int, nargs="+", default=[30, 10], help="CEM iterations per plan (default 30 10)")
+    q.add_argument("--samples", type=int, default=300)
+    q.add_argument("--topk", type=int, default=30)
+    q.add_argument("--horizon", type=int, default=5)
+    q.add_argument("--repeats", type=int, default=None,
+                   help="measured plans (default 20 GPU / 3 CPU / 1 for >5M-param models on CPU)")
+    q.add_argument("--warmup", type=int, default=None, help="unmeasured plans first (default 3 GPU / 1 CPU / 0 big CPU)")
+    q.add_argument("--compile", default="none",
+                   choices=["none", "default", "reduce-overhead", "max-autotune-no-cudagraphs"],
+                   help="torch.compile the rollout's action encoder + predictor (+ pred_proj), whose shapes are "
+                        "fixed across CEM iterations; reduce-overhead = CUDA graphs (CUDA only)")
+    q.add_argument("--amp", action="store_true", help="bf16 autocast during planning (CUDA)")
+    for s in (t, q):
+        s.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
+        s.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+        s.add_argument("--tf32", action="store_true", help="allow TF32 for fp32 matmuls on CUDA")
+        s.add_argument("--json", default=None, help="also write the rows to this JSON file")
+
+
+def run_bench(a: argparse.Namespace) -> int:
+    from .train import resolve_device
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    if a.tf32:
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    dev = resolve_device(a.device)
+    peak = Peak.measure(dev)
+    rows: list[Row] = []
+    if a.bench_what == "train":
+        for name in a.presets:
+            rows.append(bench_train(name, dev, batch=a.batch, steps=a.steps, warmup=a.warmup, compile=a.compile,
+                                    channels_last=a.channels_last, amp=False if a.no_amp else None, peak=peak))
+            print(f"  {name}: {rows[-1].rate:,.1f} samples/s", flush=True)
+        print(format_table(rows, "samples/s", peak, "ms"))
+    else:
+        if a.checkpoint:
+            from .checkpoint import load
+            model, cfg, _ = load(a.checkpoint, dev)
+            label = f"{cfg.preset} ({a.checkpoint})"
+        else:
+            from .config import get_preset
+            from .model import LeWM
+            cfg = get_preset(a.preset)
+            torch.manual_seed(0)
+            model, label = LeWM(cfg.model), a.preset
+        rows = bench_plan(model, cfg, dev, label, iterations=a.iterations, samples=a.samples, topk=a.topk,
+                          horizon=a.horizon, repeats=a.repeats, warmup=a.warmup, compile=a.compile,
+                          amp=a.amp, peak=peak)
+        print(format_table(rows, "plans/s", peak, "s"))
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"peak": asdict(peak), "rows": [asdict(r) for r in rows]}, f, indent=2)
+    return 0
