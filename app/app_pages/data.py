@@ -1,0 +1,114 @@
+"""Data: collect a small dataset (background process, progress bar) and browse its episodes."""
+import os
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+import common
+from lewm.data import DataError, load_episode
+from lewm.envs import list_envs
+from lewm.envs.policies import POLICY_KINDS
+
+st.title("Data")
+st.caption("Episodes are stored in one HDF5 file per dataset (pixels, actions, true states), in `runs/data/` by default.")
+mgr = common.job_manager()
+
+# ------------------------------------------------------------------ collect
+with st.expander("Collect a new dataset", expanded=not common.list_datasets()):
+    with st.form("collect_form"):
+        c1, c2, c3, c4 = st.columns(4)
+        env_name = c1.selectbox("Environment", list_envs(), key="data_env")
+        episodes = c2.number_input("Episodes", 1, 20000, 50, step=10, key="data_episodes")
+        image_size = c3.selectbox("Image size (px)", [32, 64, 96, 128, 224], index=1, key="data_image_size")
+        policy = c4.selectbox("Policy", list(POLICY_KINDS), key="data_policy",
+                              help="expert: a noisy scripted controller (purposeful, diverse); random: uniform actions")
+        c5, c6 = st.columns([1, 3])
+        seed = c5.number_input("Seed", 0, 10**6, 0, key="data_seed")
+        fname = c6.text_input("File name", value="", placeholder=f"{env_name}-{image_size}px-{episodes}ep.h5",
+                              key="data_fname")
+        go_collect = st.form_submit_button("Collect", type="primary")
+    if go_collect:
+        name = common.lewm_jobs.slugify(fname or f"{env_name}-{image_size}px-{episodes}ep", 60)
+        if not name.endswith(".h5"):
+            name += ".h5"
+        job = mgr.start_collect(env_name, int(episodes), os.path.join(common.data_dir(), name),
+                                image_size=int(image_size), policy=policy, seed=int(seed))
+        st.session_state["data_job"] = job.id
+        st.rerun()
+
+collect_jobs = mgr.jobs("collect")
+active = [j for j in collect_jobs if j.status in common.lewm_jobs.ACTIVE]
+
+
+@st.fragment(run_every=0.7 if active else None)
+def collect_progress():
+    jobs_now = mgr.jobs("collect")[:3]
+    for j in jobs_now:
+        s = j.snapshot()
+        if s.active:
+            st.progress(s.fraction, text=f"Collecting {s.params['episodes']} {s.params['env']} episodes → "
+                        f"`{common.rel(s.out)}` · {s.done}/{s.total} · ETA {common.fmt_s(s.eta_s)}")
+        elif s.status == "finished":
+            st.success(f"Collected {s.total} episodes into `{common.rel(s.out)}` in {common.fmt_s(s.elapsed_s)}.")
+        elif s.status == "failed":
+            st.error(f"Collection into `{common.rel(s.out)}` failed: {s.error}")
+    if active and not any(j.status in common.lewm_jobs.ACTIVE for j in jobs_now):
+        st.rerun()
+
+
+if collect_jobs:
+    collect_progress()
+
+# ------------------------------------------------------------------ browse
+st.subheader("Browse episodes")
+path, info = common.pick_dataset("data_browse", label="Dataset")
+if path is None:
+    st.stop()
+m = st.columns(5)
+m[0].metric("environment", info["env"] or "?")
+m[1].metric("episodes", info["num_episodes"])
+m[2].metric("frames", f"{info['num_frames']:,}")
+m[3].metric("image size", f"{info['image_size']} px")
+m[4].metric("action dim", info["action_dim"])
+
+ep = st.number_input("Episode", 0, info["num_episodes"] - 1, 0, key="data_episode")
+try:
+    episode = load_episode(path, int(ep))
+except DataError as e:
+    st.error(str(e))
+    st.stop()
+L = len(episode["pixels"])
+t = st.slider("Frame", 0, L - 1, 0, key="data_frame", help="Scrub through the episode")
+
+c1, c2 = st.columns([2, 3])
+with c1:
+    env_name = info["env"]
+    if env_name == "two_room" and "state" in episode:
+        fig = common.fig_image(episode["pixels"][t], extent=224.0, height=380)
+        xy = episode["state"][:, :2]
+        fig.add_trace(go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="lines", line=dict(color="#1f77b4", width=2),
+                                 name="path", hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=[xy[t, 0]], y=[xy[t, 1]], mode="markers", name="now",
+                                 marker=dict(size=10, color="rgba(0,0,0,0)", line=dict(color="black", width=2))))
+        fig.update_layout(showlegend=False)
+        st.plotly_chart(fig, key="data_canvas", config={"displayModeBar": False})
+    else:
+        st.image(common.upscale(episode["pixels"][t], 384), caption=f"frame {t}", width=384)
+with c2:
+    steps = np.arange(L)
+    fa = go.Figure()
+    for i in range(episode["action"].shape[1]):
+        fa.add_trace(go.Scatter(x=steps, y=episode["action"][:, i], name=f"a{i}", mode="lines"))
+    fa.add_vline(x=t, line=dict(color="black", dash="dot"))
+    st.plotly_chart(common._base(fa, "Actions", height=220, xaxis_title="step"), key="data_actions")
+    if "state" in episode:
+        fs = go.Figure()
+        names = info["state_names"] or [f"s{i}" for i in range(episode["state"].shape[1])]
+        for i in range(episode["state"].shape[1]):
+            fs.add_trace(go.Scatter(x=steps, y=episode["state"][:, i], name=names[i], mode="lines"))
+        fs.add_vline(x=t, line=dict(color="black", dash="dot"))
+        st.plotly_chart(common._base(fs, "True state", height=240, xaxis_title="step"), key="data_state")
+    else:
+        st.info("This dataset has no 'state' key (no true physical state to plot).")
+st.caption(f"`{common.rel(path)}` · episode {ep}: {L} frames. The last action row is NaN by convention (shown as 0).")

@@ -1,0 +1,73 @@
+"""Latent space: a PCA / UMAP map of a checkpoint's latents coloured by true physical quantities; probes."""
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+import common
+
+st.title("Latent space")
+model, cfg, meta, ckpt = common.require_checkpoint()
+common.checkpoint_caption(cfg, meta, ckpt)
+st.markdown("Every dot is one frame of the dataset, placed by a 2-D map of its latent **z**. If the model has "
+            "learned the physics, colouring by a true quantity (e.g. the agent's x position) shows smooth gradients, "
+            "and a *linear* probe can read that quantity back from z.")
+
+path, info = common.pick_dataset("latent_data", cfg=cfg, need_state=True)
+if path is None:
+    st.stop()
+c1, c2, c3 = st.columns([1, 1, 2])
+max_frames = c1.select_slider("Frames to encode", [500, 1000, 2000, 3000, 5000, 10000], value=2000, key="latent_frames")
+method = c2.radio("Map", ["pca", "umap"], format_func=str.upper, horizontal=True, key="latent_method",
+                  help="PCA is instant. UMAP shows neighbourhoods better but importing it costs ~35 s and the "
+                       "first fit up to a couple of minutes here; it is computed once and cached.")
+args = (ckpt, common.mtime(ckpt), path, common.mtime(path), int(max_frames))
+enc = common.encoded_dataset(*args)
+names = list(enc.state_names) + ["episode", "time step"]
+color_by = c3.selectbox("Colour by", names, key="latent_color")
+
+if method == "umap" and not common.has_latent_map(*args, "umap"):
+    st.info("UMAP is not computed yet for this checkpoint and dataset (PCA shown).")
+    if st.button("Compute UMAP", type="primary", key="latent_umap"):
+        with st.spinner("Importing umap-learn and fitting (this takes a while the first time)…"):
+            common.get_latent_map(*args, "umap")
+        st.rerun()
+    method = "pca"
+lmap = common.get_latent_map(*args, method)
+
+cvals = {"episode": enc.episode, "time step": enc.step}.get(color_by)
+if cvals is None:
+    cvals = enc.state[:, list(enc.state_names).index(color_by)]
+custom = np.column_stack([np.arange(len(enc.latents)), enc.episode, enc.step, enc.state])
+hover = "frame %{customdata[0]} · episode %{customdata[1]} · step %{customdata[2]}<br>" + "<br>".join(
+    f"{n} = %{{customdata[{3 + i}]:.2f}}" for i, n in enumerate(enc.state_names)) + "<extra></extra>"
+
+left, right = st.columns([3, 2])
+with left:
+    fig = go.Figure(go.Scattergl(
+        x=lmap.coords[:, 0], y=lmap.coords[:, 1], mode="markers", customdata=custom, hovertemplate=hover,
+        marker=dict(size=5, color=cvals, colorscale="Viridis", showscale=True, colorbar=dict(title=color_by))))
+    common._base(fig, f"{lmap.method.upper()} of {len(enc.latents):,} latents (D = {enc.latents.shape[1]}) · "
+                      f"click a dot to see its frame", height=560, xaxis_title=f"{lmap.method}-1",
+                 yaxis_title=f"{lmap.method}-2", uirevision="latent", dragmode="pan")
+    event = st.plotly_chart(fig, key="latent_map", on_select="rerun", selection_mode="points")
+with right:
+    idx = common.selected_point(event)
+    idx = int(st.session_state.get("latent_pick", 0)) if idx is None else idx
+    idx = idx if 0 <= idx < len(enc.latents) else 0  # a pick from another dataset / frame count
+    st.session_state["latent_pick"] = idx
+    st.markdown(f"**Frame {int(enc.frame_index[idx])}** (episode {int(enc.episode[idx])}, step {int(enc.step[idx])})")
+    fcol, scol = st.columns([1, 1])
+    fcol.image(common.upscale(enc.pixels[idx], 192), width=192)
+    scol.dataframe({"quantity": list(enc.state_names), "value": [float(v) for v in enc.state[idx]]},
+                   hide_index=True)
+    st.markdown("**Probes** — held-out R² and Pearson r (split by episode)")
+    kind = st.radio("Probe", ["linear", "mlp"], horizontal=True, key="latent_probe")
+    pr = common.probe_result(*args, kind)
+    st.dataframe({"quantity": list(pr.names), "R²": np.round(pr.r2, 3), "Pearson r": np.round(pr.pearson, 3)},
+                 hide_index=True)
+    st.caption(f"{pr.n_train:,} train / {pr.n_test:,} test frames. Paper (Two-Room): linear r = 0.996 for the "
+               "agent position.")
+    mt = common.meters_of(*args)
+    m1, m2 = st.columns(2)
+    m1.metric("effective rank", f"{mt.effective_rank:.1f} / {enc.latents.shape[1]}")
+    m2.metric("PCs for 90% variance", mt.components_90)

@@ -1,0 +1,245 @@
+"""Planner: pick a start and a goal, step through CEM / MPPI / gradient iterations in latent space,
+compare the best imagined future with what really happens, then run a full MPC episode."""
+import time
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+import torch
+
+import common
+from lewm.data import DataError, load_episode
+from lewm.envs import list_envs
+from lewm.jobs import canvas_grid, clamp_state, execute_plan, imagine_candidate, plan_recorded, setup_plan
+from lewm.planning import PlannerConfig, run_episode
+
+st.title("Planner")
+model, cfg, meta, ckpt = common.require_checkpoint()
+common.checkpoint_caption(cfg, meta, ckpt)
+if cfg.env not in list_envs():
+    st.error(f"{common.rel(ckpt)}: trained on '{cfg.env or 'unknown'}' data, which has no simulator to plan in. "
+             f"Pick a checkpoint of one of {', '.join(list_envs())}.")
+    st.stop()
+env = common.make_env(cfg.env, cfg.model.image_size)
+is_room = cfg.env == "two_room"
+names = list(env.state_names)
+
+with st.expander("Reference data (for the latent map and for showing imagined latents as nearest frames)",
+                 expanded=not common.has_matching_dataset(cfg)):
+    path, info = common.pick_dataset("plan_data", cfg=cfg)
+if path is None:
+    st.warning("Pick or collect a reference dataset above (it must match the checkpoint's environment and image size).")
+    st.stop()
+args = (ckpt, common.mtime(ckpt), path, common.mtime(path), 2000)
+enc = common.encoded_dataset(*args)
+lmap = common.get_latent_map(*args, "umap") if common.has_latent_map(*args, "umap") else common.get_latent_map(*args, "pca")
+
+# ------------------------------------------------------------------ start and goal
+st.subheader("1 · Start and goal")
+sources = ["Evaluation pair", "From the dataset"] + (["Click on the canvas"] if is_room else []) + ["Coordinates"]
+src = st.radio("Choose them from", sources, horizontal=True, key="plan_source")
+if "plan_start" not in st.session_state:
+    s0, g0 = common.eval_pairs(cfg.env, 20, 0)[0]
+    st.session_state["plan_start"], st.session_state["plan_goal"] = list(map(float, s0)), list(map(float, g0))
+
+if src == "Evaluation pair":
+    pairs = common.eval_pairs(cfg.env, 20, 0)
+    i = st.number_input("Pair (the paper's protocol: goal = state 25 steps later on an expert trajectory)",
+                        0, len(pairs) - 1, 0, key="plan_pair")
+    st.session_state["plan_start"], st.session_state["plan_goal"] = list(map(float, pairs[i][0])), list(map(float, pairs[i][1]))
+elif src == "From the dataset":
+    if not info["has_state"]:
+        st.error(f"{common.rel(path)}: no 'state' key, so start and goal states cannot be read from it.")
+        st.stop()
+    c1, c2, c3 = st.columns(3)
+    e = c1.number_input("Episode", 0, info["num_episodes"] - 1, 0, key="plan_ep")
+    try:
+        epi = load_episode(path, int(e))
+    except DataError as err:
+        st.error(str(err))
+        st.stop()
+    off = c3.number_input("Goal = start + … steps", 1, len(epi["state"]) - 1, min(25, len(epi["state"]) - 1),
+                          key="plan_off")
+    t0 = c2.number_input("Start step", 0, len(epi["state"]) - 1 - off, 0, key="plan_t0")
+    st.session_state["plan_start"] = list(map(float, epi["state"][t0]))
+    st.session_state["plan_goal"] = list(map(float, epi["state"][t0 + off]))
+elif src == "Click on the canvas":
+    which = st.radio("A click sets the", ["goal", "start"], horizontal=True, key="plan_click_which")
+    grid, ext = canvas_grid(env, 46)
+    fig = common.fig_image(env.render_state(np.asarray(st.session_state["plan_start"])), extent=float(ext[1]),
+                           height=420)
+    fig.add_trace(go.Scatter(x=grid[:, 0], y=grid[:, 1], mode="markers", name="click",
+                             marker=dict(size=9, color="rgba(0,0,0,0.01)"),
+                             selected=dict(marker=dict(opacity=0.01)), unselected=dict(marker=dict(opacity=0.01)),
+                             hovertemplate="x = %{x:.0f}, y = %{y:.0f}<extra>click to set</extra>"))
+    g = st.session_state["plan_goal"]
+    fig.add_trace(go.Scatter(x=[g[0]], y=[g[1]], mode="markers", name="goal", hoverinfo="skip",
+                             marker=dict(symbol="x", size=14, color=common.COLORS["goal"])))
+    fig.update_layout(showlegend=False, clickmode="event+select", dragmode=False)
+    ev = st.plotly_chart(fig, key=f"plan_canvas_{which}", on_select="rerun", selection_mode="points",
+                         config={"displayModeBar": False})
+    pts = ev.selection.points if ev and hasattr(ev, "selection") else []
+    if pts:
+        xy = [float(pts[0]["x"]), float(pts[0]["y"])]
+        tgt = "plan_goal" if which == "goal" else "plan_start"
+        new = list(st.session_state[tgt])
+        new[:2] = xy
+        if new != st.session_state[tgt]:
+            st.session_state[tgt] = list(map(float, clamp_state(env, new)))
+            st.rerun()
+    st.caption("Orange ×: goal. The red dot is the start. Click anywhere in the rooms.")
+else:
+    c1, c2 = st.columns(2)
+    with c1:
+        st.markdown("**Start**")
+        s = [st.number_input(n, value=float(v), key=f"plan_s_{n}") for n, v in zip(names, st.session_state["plan_start"])]
+    with c2:
+        st.markdown("**Goal**")
+        g = [st.number_input(n, value=float(v), key=f"plan_g_{n}") for n, v in zip(names, st.session_state["plan_goal"])]
+    st.session_state["plan_start"] = list(map(float, clamp_state(env, s)))
+    st.session_state["plan_goal"] = list(map(float, clamp_state(env, g)))
+
+start = np.asarray(st.session_state["plan_start"], np.float64)
+goal = np.asarray(st.session_state["plan_goal"], np.float64)
+c1, c2, c3 = st.columns([1, 1, 2])
+c1.image(common.upscale(env.render_state(start), 192), caption="start", width=192)
+c2.image(common.upscale(env.render_state(goal), 192), caption="goal", width=192)
+with c3:
+    st.dataframe({"": names, "start": np.round(start, 2), "goal": np.round(goal, 2)}, hide_index=True)
+    st.caption(f"distance by the env's measure: {env.success_distance(start, goal):.2f} "
+               f"(success below {env.success_threshold:g})")
+
+# ------------------------------------------------------------------ planner settings
+st.subheader("2 · One plan, step by step")
+c = st.columns(6)
+solver = c[0].selectbox("Solver", ["cem", "mppi", "grad"], key="plan_solver",
+                        format_func={"cem": "CEM", "mppi": "MPPI", "grad": "gradient (Adam)"}.get)
+samples = c[1].number_input("Samples", 10, 5000, 300, step=50, key="plan_samples")
+topk = c[2].number_input("Elites", 1, 1000, 30, key="plan_topk")
+iters = c[3].number_input("Iterations", 1, 100, 10, key="plan_iters")
+horizon = c[4].number_input("Horizon (blocks)", 1, 20, 5, key="plan_horizon")
+seed = c[5].number_input("Seed", 0, 10**6, 0, key="plan_seed")
+try:
+    pcfg = PlannerConfig(solver=solver, num_samples=int(samples), topk=int(min(topk, samples)), iterations=int(iters),
+                         horizon=int(horizon))
+except ValueError as e:
+    st.error(str(e))
+    st.stop()
+key = (ckpt, common.mtime(ckpt), tuple(start), tuple(goal), pcfg, int(seed))
+if st.button("Plan", type="primary", icon=":material/psychology:", key="plan_go"):
+    with st.spinner("Planning in latent space…"):
+        t = time.perf_counter()
+        setup = setup_plan(model, cfg, env, start, goal)
+        res = plan_recorded(setup, cfg, pcfg, seed=int(seed))
+        st.session_state["plan_state"] = {"key": key, "setup": setup, "res": res, "secs": time.perf_counter() - t}
+ps = st.session_state.get("plan_state")
+if ps and ps["key"] == key:
+    setup, res = ps["setup"], ps["res"]
+    n_it = len(res.iterations)
+    it = st.slider("Iteration", 1, n_it, n_it, key="plan_iter") if n_it > 1 else 1
+    rec = res.iterations[it - 1]
+    costs = rec.costs.numpy()
+    elite = rec.elite_idx.numpy()
+    m = st.columns(4)
+    m[0].metric("best cost this iteration", f"{rec.best_cost:.3f}")
+    m[1].metric("final plan cost", f"{res.cost:.3f}")
+    m[2].metric("planning time", f"{res.seconds:.2f} s")
+    m[3].metric("candidates", f"{len(costs)} ({len(elite)} elites)")
+    left, right = st.columns([3, 2])
+    with left:
+        fig = go.Figure()
+        fig.add_trace(go.Scattergl(x=lmap.coords[:, 0], y=lmap.coords[:, 1], mode="markers", name="dataset",
+                                   marker=dict(size=3, color="rgba(150,150,150,0.25)"), hoverinfo="skip"))
+        if rec.final_latents is not None:
+            Z = lmap.transform(rec.final_latents.numpy())
+            fig.add_trace(go.Scattergl(x=Z[:, 0], y=Z[:, 1], mode="markers", name="candidates (imagined end)",
+                                       marker=dict(size=6, color=costs, colorscale="Plasma", showscale=True,
+                                                   colorbar=dict(title="cost"), opacity=0.7),
+                                       hovertemplate="cost %{marker.color:.3f}<extra></extra>"))
+            fig.add_trace(go.Scattergl(x=Z[elite, 0], y=Z[elite, 1], mode="markers", name="elites",
+                                       marker=dict(size=11, color="rgba(0,0,0,0)", line=dict(color="black", width=1.5))))
+        S2, G2 = lmap.transform(setup.z_start[None]), lmap.transform(setup.z_goal[None])
+        imag = lmap.transform(res.imagined.numpy())
+        best_actions = rec.candidates[elite[0]] if rec.candidates is not None else res.actions.cpu()
+        best_imag = imagine_candidate(setup, best_actions)
+        bi = lmap.transform(best_imag)
+        # WebGL traces draw above SVG ones: keep everything in WebGL so that the goal stays on top
+        fig.add_trace(go.Scattergl(x=np.r_[S2[:, 0], bi[:, 0]], y=np.r_[S2[:, 1], bi[:, 1]], mode="lines+markers",
+                                   name="best candidate's imagined path", line=dict(color="#1f77b4", width=2)))
+        fig.add_trace(go.Scattergl(x=S2[:, 0], y=S2[:, 1], mode="markers", name="start",
+                                   marker=dict(symbol="circle", size=15, color=common.COLORS["start"],
+                                               line=dict(color="black", width=1))))
+        fig.add_trace(go.Scattergl(x=G2[:, 0], y=G2[:, 1], mode="markers", name="goal",
+                                   marker=dict(symbol="star", size=22, color=common.COLORS["goal"],
+                                               line=dict(color="black", width=1))))
+        common._base(fig, f"Iteration {it}/{n_it}: candidates' imagined final latents ({lmap.method.upper()} map)",
+                     height=520, uirevision="plan_map",
+                     legend=dict(orientation="h", yanchor="top", y=-0.06, x=0), margin=dict(l=40, r=10, t=40, b=10))
+        st.plotly_chart(fig, key="plan_map")
+    with right:
+        fc = go.Figure()
+        fc.add_trace(go.Histogram(x=costs, nbinsx=40, name="all candidates", marker_color="#9467bd"))
+        fc.add_trace(go.Histogram(x=costs[elite], nbinsx=40, name="elites", marker_color="#ff7f0e"))
+        fc.update_layout(barmode="overlay")
+        common._base(fc, "Cost distribution (‖ẑ_H − z_goal‖²)", height=260, xaxis_title="cost",
+                     legend=dict(orientation="h", yanchor="bottom", y=-0.55, x=0), margin=dict(l=40, r=10, t=40, b=10))
+        st.plotly_chart(fc, key="plan_costs")
+        best = [r.best_cost for r in res.iterations]
+        fb = go.Figure(go.Scatter(x=np.arange(1, n_it + 1), y=best, mode="lines+markers", name="best cost"))
+        fb.add_vline(x=it, line=dict(color="black", dash="dot"))
+        st.plotly_chart(common._base(fb, "Best cost per iteration", height=220, xaxis_title="iteration"),
+                        key="plan_best")
+    # imagined vs real
+    real = execute_plan(env, cfg, start, goal, best_actions)
+    near = common.nearest_frames(*args).query(best_imag, k=1)
+    P = len(best_imag)
+    st.markdown(f"**The best candidate of iteration {it}**: what the model *imagines* (nearest dataset frame to each "
+                f"imagined latent, top) and what *really happens* when its actions are executed (bottom).")
+    common.show_frames([setup.start_frame] + [near.frames[i, 0] for i in range(P)] + [setup.goal_frame],
+                       ["start"] + [f"imagined {i + 1}" for i in range(P)] + ["goal"], size=96)
+    common.show_frames(list(real["frames"]) + [setup.goal_frame],
+                       ["start"] + [f"real {i + 1} (d={real['distance'][i + 1]:.0f})" for i in range(P)] + ["goal"],
+                       size=96)
+else:
+    st.info("Press **Plan** to run one plan with every iteration recorded.")
+
+# ------------------------------------------------------------------ full episode
+st.subheader("3 · Run the agent (MPC episode)")
+c1, c2, c3 = st.columns(3)
+budget = c1.number_input("Budget (env steps)", 5, 500, 50, key="plan_budget")
+rh = c2.number_input("Blocks executed per plan", 1, int(horizon), 1, key="plan_rh",
+                     help="Receding horizon: execute this many action blocks, then re-plan from the new frame")
+fps = c3.slider("Animation speed (frames/s)", 2, 30, 10, key="plan_fps")
+if st.button("Run episode", type="primary", icon=":material/smart_toy:", key="plan_run"):
+    from dataclasses import replace
+    pc = replace(pcfg, receding_horizon=int(min(rh, horizon)))
+    dev = next(model.parameters()).device
+    gen = torch.Generator(device=dev).manual_seed(int(seed))
+    with st.spinner(f"Planning and acting for up to {budget} steps ({pc.solver.upper()}, {dev})…"):
+        t = time.perf_counter()
+        epr = run_episode(env, model, cfg, pc, start, goal, budget=int(budget), generator=gen)
+        st.session_state["plan_episode"] = {"key": key, "res": epr, "wall": time.perf_counter() - t}
+pe = st.session_state.get("plan_episode")
+if pe and pe["key"][:4] == key[:4]:
+    epr = pe["res"]
+    m = st.columns(5)
+    m[0].metric("success", "yes" if epr.success else "no")
+    m[1].metric("steps", epr.steps)
+    m[2].metric("first success at step", "—" if epr.first_success_step is None else epr.first_success_step)
+    m[3].metric("median plan time", f"{np.median(epr.plan_seconds):.2f} s")
+    m[4].metric("plans / wall time", f"{len(epr.plan_seconds)} / {pe['wall']:.1f} s")
+    a1, a2 = st.columns([3, 2])
+    with a1:
+        if is_room:
+            fig = common.animation_figure(epr.frames, extent=224.0, states=epr.states, goal_xy=goal[:2],
+                                          radius=env.success_threshold, size=384, fps=fps,
+                                          title="The agent (red) · goal region (orange)")
+        else:
+            fig = common.animation_figure(epr.frames, size=384, fps=fps, title="The agent")
+        st.plotly_chart(fig, key="plan_anim", config={"displayModeBar": False})
+    with a2:
+        st.image(common.upscale(epr.goal_frame, 192), caption="goal image", width=192)
+        d = [env.success_distance(s, goal) for s in epr.states]
+        fd = go.Figure(go.Scatter(x=np.arange(len(d)), y=d, mode="lines", name="distance"))
+        fd.add_hline(y=env.success_threshold, line=dict(color="green", dash="dot"), annotation_text="success")
+        st.plotly_chart(common._base(fd, "Distance to the goal", height=260, xaxis_title="env step"), key="plan_dist")

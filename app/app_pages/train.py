@@ -1,0 +1,161 @@
+"""Train (live): background training with live losses, SIGReg histograms, effective rank, ETA."""
+import os
+import time
+
+import numpy as np
+import streamlit as st
+
+import common
+from lewm.config import PRESETS, get_preset
+from lewm.jobs import ACTIVE, read_metrics
+
+st.title("Train (live)")
+st.caption("Training runs in a separate process owned by the server: reload the page or open a second tab and it "
+           "is still there. Every run gets its own folder in `runs/`; a finished run appears in the sidebar's "
+           "checkpoint list.")
+mgr = common.job_manager()
+
+# ------------------------------------------------------------------ new run
+with st.expander("Start a new run", expanded=not mgr.jobs("train")):
+    path, info = common.pick_dataset("train_data", label="Training data")
+    if path is None:
+        if st.button("Make a small synthetic dataset (moving dot, 32 px)", key="train_make_syn"):
+            from lewm.synthetic import write_synthetic_h5
+            out = common.lewm_jobs.unique_file(os.path.join(common.data_dir(), "synthetic-dot-32px.h5"))
+            write_synthetic_h5(out, episodes=24, length=40, image_size=32)
+            st.session_state["train_data"] = out
+            st.rerun()
+    with st.form("train_form"):
+        c1, c2, c3, c4 = st.columns(4)
+        presets = list(PRESETS)
+        default_preset = "cpu-tiny"
+        if info is not None:
+            fitting = [p for p in presets if PRESETS[p].model.image_size == info["image_size"]]
+            default_preset = fitting[0] if fitting else default_preset
+            if st.session_state.get("_train_last_data") != path:  # new data: suggest the preset that fits it
+                st.session_state["_train_last_data"] = path
+                st.session_state["train_preset"] = default_preset
+        st.session_state.setdefault("train_preset", default_preset)
+        preset = c1.selectbox("Preset", presets, key="train_preset",
+                              help="cpu-tiny: 32 px, seconds · cpu-small: 64 px, a useful Two-Room model in ~20 min "
+                                   "on 2 cores · paper: ViT-Tiny 224 px (GPU)")
+        steps = c2.number_input("Steps", 10, 1_000_000, 300, step=50, key="train_steps")
+        lam = c3.number_input("λ (SIGReg weight)", 0.0, 10.0, 0.09, step=0.01, format="%.3f", key="train_lambda")
+        history = c4.number_input("History (frames)", 1, 8, 1, key="train_history",
+                                  help="Predictor context; Two-Room uses 1")
+        c5, c6, c7, c8 = st.columns(4)
+        lr = c5.number_input("Learning rate", 0.0, 1.0, 0.0, format="%.5f", key="train_lr",
+                             help="0 = the preset's value")
+        batch = c6.number_input("Batch size", 0, 4096, 0, key="train_batch", help="0 = the preset's value")
+        devices = ["auto", "cpu"] + (["cuda"] if common.device().startswith("cuda") else [])
+        dev = c7.selectbox("Device", devices, key="train_device")
+        name = c8.text_input("Run name", "", placeholder="auto", key="train_name")
+        start = st.form_submit_button("Start training", type="primary", disabled=path is None)
+    if start and path is not None:
+        base = get_preset(preset)
+        if info["image_size"] != base.model.image_size:
+            st.error(f"{common.rel(path)}: images are {info['image_size']} px but preset '{preset}' expects "
+                     f"{base.model.image_size} px. Pick a preset with that image size or collect data at "
+                     f"{base.model.image_size} px on the Data page.")
+        elif not mgr.can_start_train():
+            st.error("Two training runs are already active on this server (2 CPU cores). Stop one or wait.")
+        else:
+            train_o = {"ckpt_every": max(25, int(steps) // 4), "log_every": max(1, min(10, int(steps) // 50))}
+            if lr > 0:
+                train_o["lr"] = float(lr)
+            if batch > 0:
+                train_o["batch_size"] = int(batch)
+            cfg = base.with_overrides(model={"history": int(history)}, sigreg={"weight": float(lam)}, train=train_o)
+            run_name = name or f"{info['env'] or 'data'}-{preset}-{int(steps)}steps"
+            job = mgr.start_train(cfg, path, steps=int(steps), name=f"{time.strftime('%Y%m%d-%H%M%S')}-{run_name}",
+                                  device=None if dev == "auto" else dev, view_every=5)
+            st.session_state["train_job"] = st.session_state["train_watch"] = job.id
+            st.rerun()
+
+# ------------------------------------------------------------------ pick the run to watch
+jobs = mgr.jobs("train")
+if not jobs:
+    st.info("No run on this server yet: start one above.")
+else:
+    mine = mgr.get(st.session_state.get("train_job"))
+    if mine is None:  # after a reload: reattach to the newest active run, else the newest run
+        act = [j for j in jobs if j.status in ACTIVE and not j.group] or [j for j in jobs if j.status in ACTIVE]
+        mine = (act or jobs)[0]
+    ids = [j.id for j in jobs]
+    if st.session_state.get("train_watch") not in ids:
+        st.session_state["train_watch"] = mine.id
+    sel = st.selectbox("Run", ids, key="train_watch",
+                       format_func=lambda i: (lambda j: j.label + (f" [{j.group}]" if j.group else ""))(mgr.get(i)))
+    st.session_state["train_job"] = sel
+    job = mgr.get(sel)
+
+    c1, c2, c3, _ = st.columns([1, 1, 1, 4])
+    if job.status in ("starting", "running"):
+        if c1.button("Pause", icon=":material/pause:", key="train_pause"):
+            job.pause()
+            st.rerun()
+    elif job.status == "paused":
+        if c1.button("Resume", icon=":material/play_arrow:", key="train_resume"):
+            job.resume()
+            st.rerun()
+    if job.status in ACTIVE and c2.button("Stop", icon=":material/stop:", key="train_stop",
+                                         help="Stops and saves the checkpoint at the current step"):
+        job.stop()
+        st.rerun()
+    was_active = job.status in ACTIVE
+
+    @st.fragment(run_every=1.0 if was_active else None)
+    def live():
+        s = job.snapshot()
+        lat = s.latest
+        m = st.columns(7)
+        m[0].metric(f"step (of {s.total})", f"{s.done}")
+        m[1].metric("loss", f"{lat.get('loss', float('nan')):.4f}")
+        m[2].metric("prediction", f"{lat.get('pred_loss', float('nan')):.4f}")
+        m[3].metric("SIGReg", f"{lat.get('sigreg', float('nan')):.3f}")
+        er = s.view["effective_rank"] if s.view else float("nan")
+        D = s.view["latent_dim"] if s.view else None
+        m[4].metric("effective rank", f"{er:.1f}" + (f" / {D}" if D else ""))
+        m[5].metric("samples/s", f"{lat.get('samples_per_s', float('nan')):.0f}")
+        m[6].metric("ETA", common.fmt_s(s.eta_s) if s.active else "—")
+        st.progress(s.fraction, text=common.job_status_line(s) + f" · elapsed {common.fmt_s(s.elapsed_s)}")
+        if s.status == "starting":
+            st.caption("Starting the worker process (importing torch takes a few seconds)…")
+        figs = [common.fig_losses(s.history, lam=s.params.get("lambda")),
+                common.fig_sigreg_hist(s.view)]
+        rh = s.rank_history
+        rank_series = [("effective rank", rh["step"], rh["effective_rank"], common.COLORS["rank"])] if rh else []
+        f_rank = common.fig_series(rank_series, "Effective rank of the batch latents", "rank",
+                                   ref=float(D) if D else None, ref_name=f"D = {D}" if D else "")
+        spectra = [("now", s.view["spectrum"], common.COLORS["on"])] if s.view else []
+        figs += [f_rank, common.fig_spectrum(spectra)]
+        common.live_plots(figs, key=f"train_live_{s.id}", height=330, columns=2)
+        if s.status == "failed":
+            st.error(f"Training failed: {s.error}")
+        elif s.status in ("finished", "stopped"):
+            ck = s.result["checkpoint"]
+            st.success(f"Run {s.status} at step {s.result['step']}: checkpoint `{common.rel(ck)}` "
+                       f"(val prediction loss {s.result['metrics'].get('val_pred_loss', float('nan')):.4f}).")
+            if st.button("Use this checkpoint in the other pages", key=f"train_use_{s.id}"):
+                common.select_checkpoint(ck)
+        if was_active and not s.active:
+            st.rerun()  # settle the page (stop polling)
+
+    live()
+
+# ------------------------------------------------------------------ past runs on disk
+with st.expander("Runs on disk (including those of earlier server sessions)"):
+    run_dirs = sorted([d for d in (os.path.join(common.runs_dir(), x) for x in os.listdir(common.runs_dir()))
+                       if os.path.exists(os.path.join(d, "metrics.jsonl"))], key=common.mtime, reverse=True) \
+        if os.path.isdir(common.runs_dir()) else []
+    if not run_dirs:
+        st.caption("None yet.")
+    else:
+        d = st.selectbox("Run folder", run_dirs, format_func=common.rel, key="train_past")
+        h = read_metrics(d)
+        st.plotly_chart(common.fig_losses(h, title=f"Losses of {os.path.basename(d)}"), key="train_past_losses")
+        if "effective_rank" in h:
+            ok = ~np.isnan(h["effective_rank"])
+            st.plotly_chart(common.fig_series([("effective rank", h["step"][ok], h["effective_rank"][ok],
+                                                common.COLORS["rank"])], "Effective rank", "rank"),
+                            key="train_past_rank")

@@ -1,0 +1,645 @@
+"""Shared helpers of the LeWM lab pages: settings, job manager, cached loading, pickers, plots.
+
+Layout and presentation only: every number shown comes from a ``lewm`` function.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import glob
+import hashlib
+import io
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+import plotly.io as pio
+import streamlit as st
+from plotly.subplots import make_subplots
+
+APP_DIR = Path(__file__).resolve().parent
+ROOT = APP_DIR.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from lewm import jobs as lewm_jobs  # noqa: E402  (after the sys.path fix)
+from lewm.checkpoint import CheckpointError  # noqa: E402
+from lewm.data import DataError  # noqa: E402
+
+
+
+def _limit_torch_threads() -> None:
+    """Use half the cores in the web server process (1 on a 2-core machine): oversubscribed OpenMP
+    (server + training workers + others) made one CEM plan 3-40x slower here. LEWM_LAB_THREADS overrides."""
+    import torch
+    n = int(os.environ.get("LEWM_LAB_THREADS") or max(1, (os.cpu_count() or 2) // 2))
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+
+
+_limit_torch_threads()
+
+COLORS = {"loss": "#1f77b4", "pred_loss": "#2ca02c", "sigreg": "#d62728", "rank": "#9467bd",
+          "on": "#1f77b4", "off": "#d62728", "ref": "#444444", "goal": "#ff7f0e", "start": "#2ca02c"}
+TEMPLATE = "plotly_white"
+
+PAGES = {  # page file -> (title, icon); the order of the navigation
+    "app_pages/welcome.py": ("Welcome", ":material/school:"),
+    "app_pages/data.py": ("Data", ":material/dataset:"),
+    "app_pages/train.py": ("Train (live)", ":material/model_training:"),
+    "app_pages/collapse.py": ("Collapse lab", ":material/compress:"),
+    "app_pages/latent.py": ("Latent space", ":material/scatter_plot:"),
+    "app_pages/dynamics.py": ("Dynamics", ":material/timeline:"),
+    "app_pages/planner.py": ("Planner", ":material/route:"),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings: `streamlit run app/lab.py -- --checkpoint X --data Y --runs DIR` or LEWM_LAB_* env vars
+# ---------------------------------------------------------------------------------------------
+@st.cache_resource(show_spinner=False)
+def settings() -> dict:
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--checkpoint", default=None)
+    p.add_argument("--data", default=None)
+    p.add_argument("--runs", default=None)
+    p.add_argument("--device", default=None)
+    try:
+        a, _ = p.parse_known_args(sys.argv[1:])
+    except SystemExit:  # pragma: no cover - never fatal
+        a = argparse.Namespace(checkpoint=None, data=None, runs=None, device=None)
+    env = os.environ.get
+
+    def paths(v):
+        return [x for x in (v or "").split(os.pathsep) if x]
+
+    return {
+        "checkpoints": paths(env("LEWM_LAB_CHECKPOINT")) + paths(a.checkpoint),
+        "data": paths(env("LEWM_LAB_DATA")) + paths(a.data),
+        "runs": os.path.abspath(env("LEWM_LAB_RUNS") or a.runs or str(ROOT / "runs")),
+        "device": env("LEWM_LAB_DEVICE") or a.device or "auto",
+    }
+
+
+def runs_dir() -> str:
+    return settings()["runs"]
+
+
+def data_dir() -> str:
+    return os.path.join(runs_dir(), "data")
+
+
+def device() -> str:
+    from lewm.train import resolve_device
+    return str(resolve_device(settings()["device"]))
+
+
+def _release(manager) -> None:
+    manager.shutdown()
+
+
+@st.cache_resource(show_spinner=False, on_release=_release)
+def job_manager() -> lewm_jobs.JobManager:
+    """One job manager per server process: runs outlive browser sessions and reloads."""
+    return lewm_jobs.JobManager(runs_dir(), max_active_train=2)
+
+
+# ---------------------------------------------------------------------------------------------
+# Discovery of checkpoints and datasets
+# ---------------------------------------------------------------------------------------------
+def rel(path: str) -> str:
+    try:
+        return os.path.relpath(path, ROOT) if os.path.abspath(path).startswith(str(ROOT)) else path
+    except ValueError:
+        return path
+
+
+def list_checkpoints() -> list[tuple[str, str]]:
+    """(label, path): given on the command line, shipped (checkpoints/*/model.pt), runs (newest first)."""
+    out: list[tuple[str, str]] = []
+    for p in settings()["checkpoints"]:
+        out.append((f"{Path(p).parent.name}/{Path(p).name} (given)", os.path.abspath(p)))
+    for p in sorted(glob.glob(str(ROOT / "checkpoints" / "*" / "model.pt"))):
+        out.append((f"{Path(p).parent.name} (shipped)", p))
+    uploads = os.path.join(runs_dir(), "uploads")
+    runs = [p for p in glob.glob(os.path.join(runs_dir(), "*", "last.pt")) if Path(p).parent != Path(uploads)]
+    runs += glob.glob(os.path.join(uploads, "*.pt"))
+    for p in sorted(runs, key=lambda x: os.path.getmtime(x) if os.path.exists(x) else 0, reverse=True):
+        is_upload = Path(p).parent == Path(uploads)
+        out.append((f"upload: {Path(p).name}" if is_upload else f"{Path(p).parent.name} (run)", p))
+    seen, uniq = set(), []
+    for label, p in out:
+        if p not in seen:
+            seen.add(p)
+            uniq.append((label, p))
+    return uniq
+
+
+def list_datasets() -> list[str]:
+    """HDF5 files: given on the command line, runs/data/, data/ of the repo (newest first)."""
+    given = [os.path.abspath(p) for p in settings()["data"]]
+    found = glob.glob(os.path.join(data_dir(), "*.h5")) + glob.glob(str(ROOT / "data" / "*.h5"))
+    found = sorted(found, key=lambda x: os.path.getmtime(x) if os.path.exists(x) else 0, reverse=True)
+    out = []
+    for p in given + found:
+        if p not in out:
+            out.append(p)
+    return out
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def dataset_info(path: str, mtime: float) -> dict:
+    """lewm.data.validate_file without the big arrays (raises DataError)."""
+    from lewm.data import validate_file
+    info = validate_file(path)
+    info = dict(info)
+    info["ep_len"] = np.asarray(info["ep_len"])
+    info["ep_offset"] = np.asarray(info["ep_offset"])
+    return info
+
+
+def mtime(path: str) -> float:
+    try:
+        return os.path.getmtime(path)
+    except OSError:
+        return 0.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Cached heavy objects
+# ---------------------------------------------------------------------------------------------
+@st.cache_resource(show_spinner="Loading the checkpoint…", max_entries=6)
+def _load_checkpoint(path: str, stamp: float, dev: str):
+    from lewm import checkpoint
+    model, cfg, meta = checkpoint.load(path, device=dev)
+    model.requires_grad_(False)  # shared by all sessions: the gradient planner only needs grads on actions
+    return model, cfg, meta
+
+
+def load_checkpoint(path: str):
+    """(model, cfg, meta) or raises CheckpointError with a one-line message."""
+    return _load_checkpoint(os.path.abspath(path), mtime(path), device())
+
+
+@st.cache_resource(show_spinner="Encoding the dataset with the checkpoint's encoder…", max_entries=4)
+def encoded_dataset(ckpt: str, ckpt_stamp: float, data: str, data_stamp: float, max_frames: int):
+    from lewm.diagnostics import encode_dataset
+    model, _, _ = load_checkpoint(ckpt)
+    return encode_dataset(model, data, max_frames=max_frames, keep_pixels=True, seed=0)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def latent_map(ckpt: str, ckpt_stamp: float, data: str, data_stamp: float, max_frames: int, method: str):
+    """PCA is milliseconds; UMAP costs ~35 s to import plus the fit: cached once computed."""
+    from lewm.diagnostics import fit_latent_map
+    enc = encoded_dataset(ckpt, ckpt_stamp, data, data_stamp, max_frames)
+    return fit_latent_map(enc.latents, method=method, seed=0)
+
+
+_COMPUTED_MAPS: set = set()  # arguments of latent_map calls that finished (shared by all sessions)
+
+
+def has_latent_map(*args) -> bool:
+    """Whether ``latent_map(*args)`` is already computed (so that showing it costs nothing)."""
+    return tuple(args) in _COMPUTED_MAPS
+
+
+def get_latent_map(*args):
+    m = latent_map(*args)
+    _COMPUTED_MAPS.add(tuple(args))
+    return m
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def nearest_frames(ckpt: str, ckpt_stamp: float, data: str, data_stamp: float, max_frames: int):
+    from lewm.diagnostics import NearestFrames
+    enc = encoded_dataset(ckpt, ckpt_stamp, data, data_stamp, max_frames)
+    return NearestFrames(enc.latents, enc.pixels)
+
+
+@st.cache_resource(show_spinner="Fitting the probe…", max_entries=8)
+def probe_result(ckpt: str, ckpt_stamp: float, data: str, data_stamp: float, max_frames: int, kind: str):
+    from lewm.diagnostics import probe
+    enc = encoded_dataset(ckpt, ckpt_stamp, data, data_stamp, max_frames)
+    return probe(enc.latents, enc.state, enc.state_names, kind=kind, groups=enc.episode, seed=0)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def meters_of(ckpt: str, ckpt_stamp: float, data: str, data_stamp: float, max_frames: int):
+    from lewm.diagnostics import collapse_meters
+    return collapse_meters(encoded_dataset(ckpt, ckpt_stamp, data, data_stamp, max_frames).latents)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def eval_pairs(env_name: str, n: int, seed: int):
+    from lewm.evaluate import eval_pairs as _pairs
+    return [(np.asarray(a), np.asarray(b)) for a, b in _pairs(env_name, n, seed)]
+
+
+def animation_figure(frames: np.ndarray, goal_frame: np.ndarray | None = None, title: str | None = None,
+                     size: int = 320, fps: int = 8, extent: float | None = None, states: np.ndarray | None = None,
+                     goal_xy=None, radius: float | None = None) -> go.Figure:
+    """An animated figure (Play button + slider) of crisp frames. With ``extent`` (e.g. Two-Room's
+    224-unit canvas) and ``states``/``goal_xy``, the path so far and the goal are drawn on top."""
+    uris = [png_uri(upscale(f, size)) for f in frames]
+    S = upscale(frames[0], size).shape[0]
+    sc = (extent / S) if extent else 1.0
+    img = dict(x0=sc / 2, dx=sc, y0=sc / 2, dy=sc, hoverinfo="skip")
+    fig = go.Figure(go.Image(source=uris[0], **img))
+    over = extent is not None and states is not None
+    if over:
+        fig.add_trace(go.Scatter(x=states[:1, 0], y=states[:1, 1], mode="lines", line=dict(color="#1f77b4", width=2),
+                                 name="path", hoverinfo="skip"))
+    if extent is not None and goal_xy is not None:
+        r = radius or 0.0
+        fig.add_shape(type="circle", x0=goal_xy[0] - r, x1=goal_xy[0] + r, y0=goal_xy[1] - r, y1=goal_xy[1] + r,
+                      line=dict(color=COLORS["goal"], width=2, dash="dot"))
+        fig.add_trace(go.Scatter(x=[goal_xy[0]], y=[goal_xy[1]], mode="markers", name="goal", hoverinfo="skip",
+                                 marker=dict(symbol="x", size=12, color=COLORS["goal"])))
+    fr = []
+    for i, u in enumerate(uris):
+        data = [go.Image(source=u, **img)]
+        if over:
+            data.append(go.Scatter(x=states[:i + 1, 0], y=states[:i + 1, 1]))
+        fr.append(go.Frame(data=data, traces=[0, 1] if over else [0], name=str(i)))
+    fig.frames = fr
+    dur = int(1000 / fps)
+    fig.update_layout(
+        updatemenus=[dict(type="buttons", showactive=False, x=0.0, y=-0.02, xanchor="left", yanchor="top",
+                          direction="left", buttons=[
+                              dict(label="▶ Play", method="animate",
+                                   args=[None, dict(frame=dict(duration=dur, redraw=True), fromcurrent=True,
+                                                    transition=dict(duration=0))]),
+                              dict(label="❚❚ Pause", method="animate",
+                                   args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate")])])],
+        sliders=[dict(active=0, x=0.25, len=0.75, y=-0.02, yanchor="top", currentvalue=dict(prefix="step "),
+                      steps=[dict(method="animate", label=str(i), args=[[str(i)], dict(mode="immediate",
+                              frame=dict(duration=0, redraw=True), transition=dict(duration=0))])
+                             for i in range(len(uris))])],
+        showlegend=False)
+    fig.update_xaxes(visible=False, range=[0, S * sc])
+    fig.update_yaxes(visible=False, range=[S * sc, 0], scaleanchor="x")
+    return _base(fig, title, height=size + 140, margin=dict(l=0, r=0, t=30 if title else 0, b=70))
+
+
+def make_env(name: str, image_size: int):
+    """An environment for this browser session (envs hold state: never share one between sessions)."""
+    from lewm.envs import make
+    envs = st.session_state.setdefault("_lab_envs", {})
+    if (name, image_size) not in envs:
+        envs[(name, image_size)] = make(name, image_size=image_size)
+    return envs[(name, image_size)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Pickers (sidebar checkpoint, per-page dataset) with clear errors
+# ---------------------------------------------------------------------------------------------
+CKPT_KEY = "lab_checkpoint"
+
+
+def sidebar_checkpoint() -> None:
+    """The checkpoint selector shared by every page (in the sidebar)."""
+    with st.sidebar:
+        ckpts = list_checkpoints()
+        labels = [lbl for lbl, _ in ckpts]
+        paths = [p for _, p in ckpts]
+        if ckpts:
+            req = st.session_state.pop("_ckpt_request", None)  # a page asked to switch (see select_checkpoint)
+            if req in paths:
+                st.session_state["sb_checkpoint"] = labels[paths.index(req)]
+            elif st.session_state.get("sb_checkpoint") not in labels:
+                cur = st.session_state.get(CKPT_KEY)
+                st.session_state["sb_checkpoint"] = labels[paths.index(cur) if cur in paths else 0]
+            choice = st.selectbox("Checkpoint", labels, key="sb_checkpoint",
+                                  help="Shipped checkpoints (checkpoints/<env>/model.pt) and your runs (runs/*/last.pt).")
+            st.session_state[CKPT_KEY] = paths[labels.index(choice)]
+        else:
+            st.caption("No checkpoint yet: train one on the Train page.")
+            st.session_state[CKPT_KEY] = None
+        with st.expander("Upload a checkpoint"):
+            up = st.file_uploader("LeWM checkpoint (.pt)", type=["pt", "pth"], key="sb_upload")
+            if up is not None and st.session_state.get("_uploaded_name") != (up.name, up.size):
+                dest = lewm_jobs.unique_file(os.path.join(runs_dir(), "uploads", lewm_jobs.slugify(up.name, 60)))
+                os.makedirs(os.path.dirname(dest), exist_ok=True)
+                with open(dest, "wb") as f:
+                    f.write(up.getbuffer())
+                try:
+                    load_checkpoint(dest)
+                except CheckpointError as e:
+                    os.remove(dest)
+                    st.error(f"{up.name}: {str(e).split(': ', 1)[-1]}")
+                else:
+                    st.session_state["_uploaded_name"] = (up.name, up.size)
+                    select_checkpoint(dest)
+        st.caption(f"device: `{device()}`")
+
+
+def select_checkpoint(path: str) -> None:
+    """Make ``path`` the sidebar's checkpoint (the selectbox is updated on the rerun)."""
+    st.session_state["_ckpt_request"] = path
+    st.session_state[CKPT_KEY] = path
+    st.rerun()
+
+
+def current_checkpoint() -> str | None:
+    return st.session_state.get(CKPT_KEY)
+
+
+def require_checkpoint():
+    """(model, cfg, meta, path) of the sidebar checkpoint; an error/info message and stop otherwise."""
+    path = current_checkpoint()
+    if not path:
+        st.info("No checkpoint is available yet. Train one on **Train (live)**, put a shipped checkpoint in "
+                "`checkpoints/<env>/model.pt`, or upload one in the sidebar.")
+        st.page_link("app_pages/train.py", label="Go to Train (live)", icon=":material/model_training:")
+        st.stop()
+    try:
+        model, cfg, meta = load_checkpoint(path)
+    except CheckpointError as e:
+        st.error(str(e))
+        st.stop()
+    return model, cfg, meta, path
+
+
+def checkpoint_caption(cfg, meta, path) -> None:
+    st.caption(f"Checkpoint `{rel(path)}` · env **{cfg.env or '?'}** · {cfg.model.image_size}px · "
+               f"D={cfg.model.latent_dim} · history {cfg.model.history} · step {meta['step']} · preset {cfg.preset}")
+
+
+def pick_dataset(key: str, cfg=None, need_state: bool = False, label: str = "Dataset",
+                 allow_collect: bool = True):
+    """Select an HDF5 dataset; with ``cfg``, check it matches the checkpoint's env and image size.
+
+    Returns (path, info) or (None, None) after showing why (st.error / st.info).
+    """
+    options = list_datasets()
+    custom = st.session_state.get(f"{key}_custom")
+    if custom and custom not in options:
+        options = [custom] + options
+    if cfg is not None:  # prefer datasets that fit the checkpoint
+        def fits(p):
+            try:
+                i = dataset_info(p, mtime(p))
+                return i["env"] == cfg.env and i["image_size"] == cfg.model.image_size
+            except DataError:
+                return False
+        options = sorted(options, key=lambda p: not fits(p))
+    col1, col2 = st.columns([3, 2])
+    with col1:
+        if options:
+            path = st.selectbox(label, options, format_func=rel, key=key)
+        else:
+            path = None
+            st.info("No dataset yet (looked in runs/data/ and data/).")
+    with col2:
+        typed = st.text_input("…or a path on this machine", key=f"{key}_path", placeholder="/path/to/file.h5")
+        if typed:
+            path = typed
+    if cfg is not None and allow_collect and (not options or path is None):
+        collect_reference_button(cfg, key)
+    if path is None:
+        return None, None
+    try:
+        info = dataset_info(path, mtime(path))
+    except DataError as e:
+        st.error(str(e))
+        return None, None
+    if cfg is not None:
+        if cfg.env and info["env"] and info["env"] != cfg.env:
+            st.error(f"{rel(path)}: this dataset comes from environment '{info['env']}' but the checkpoint "
+                     f"was trained on '{cfg.env}'. Pick a {cfg.env} dataset (or collect one on the Data page).")
+            if allow_collect:
+                collect_reference_button(cfg, key)
+            return None, None
+        if info["image_size"] != cfg.model.image_size:
+            st.error(f"{rel(path)}: images are {info['image_size']}x{info['image_size']} but the checkpoint expects "
+                     f"{cfg.model.image_size}x{cfg.model.image_size} (key 'pixels'). Collect at image size "
+                     f"{cfg.model.image_size}.")
+            if allow_collect:
+                collect_reference_button(cfg, key)
+            return None, None
+    if need_state and not info["has_state"]:
+        st.error(f"{rel(path)}: no 'state' key; this view needs the true physical state of every frame.")
+        return None, None
+    return path, info
+
+
+def has_matching_dataset(cfg) -> bool:
+    """Whether some known dataset comes from the checkpoint's environment at its image size."""
+    for p in list_datasets():
+        try:
+            i = dataset_info(p, mtime(p))
+        except DataError:
+            continue
+        if i["env"] == cfg.env and i["image_size"] == cfg.model.image_size:
+            return True
+    return False
+
+
+def collect_reference_button(cfg, key: str) -> None:
+    """Offer to collect a small dataset matching the checkpoint (a few seconds)."""
+    from lewm.envs import list_envs
+    if cfg.env not in list_envs():
+        return
+    if st.button(f"Collect 60 {cfg.env} episodes at {cfg.model.image_size}px now", key=f"{key}_collect"):
+        from lewm.collect import collect
+        out = lewm_jobs.unique_file(os.path.join(data_dir(), f"{cfg.env}-{cfg.model.image_size}px-ref.h5"))
+        with st.spinner(f"Collecting into {rel(out)}…"):
+            try:
+                collect(cfg.env, 60, out, image_size=cfg.model.image_size, workers=1, seed=123, progress=False)
+            except (ValueError, OSError) as e:
+                st.error(f"Collection failed: {e}")
+                return
+        st.session_state[key] = out
+        st.rerun()
+
+
+# ---------------------------------------------------------------------------------------------
+# Images: crisp (nearest-neighbour) upscaling and PNG data URIs for Plotly
+# ---------------------------------------------------------------------------------------------
+def upscale(img: np.ndarray, size: int = 256) -> np.ndarray:
+    """Nearest-neighbour upscale of (S, S, 3) uint8 to about ``size`` px (integer factor)."""
+    img = np.asarray(img)
+    f = max(1, int(round(size / img.shape[0])))
+    return img.repeat(f, axis=0).repeat(f, axis=1)
+
+
+def png_uri(img: np.ndarray) -> str:
+    from PIL import Image
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(img, np.uint8)).save(buf, format="PNG", optimize=False)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def show_frames(frames, captions=None, size: int = 128, columns: int | None = None) -> None:
+    """A row of crisp frames."""
+    frames = list(frames)
+    if not frames:
+        return
+    cols = st.columns(columns or len(frames))
+    for i, fr in enumerate(frames):
+        with cols[i % len(cols)]:
+            st.image(upscale(fr, size), caption=None if captions is None else captions[i], width=size)
+
+
+def selected_point(event, curve: int = 0) -> int | None:
+    """Index of the first clicked/selected point of trace ``curve`` in a st.plotly_chart event, or None."""
+    try:
+        pts = event.selection.points
+    except AttributeError:
+        return None
+    for p in pts or []:
+        if int(p.get("curve_number", 0)) == curve and p.get("point_index") is not None:
+            return int(p["point_index"])
+    return None
+
+
+def fmt_s(s: float | None) -> str:
+    if s is None or not np.isfinite(s):
+        return "—"
+    s = float(s)
+    if s < 60:
+        return f"{s:.0f} s"
+    if s < 3600:
+        return f"{int(s // 60)}m{int(s % 60):02d}s"
+    return f"{int(s // 3600)}h{int(s % 3600 // 60):02d}m"
+
+
+# ---------------------------------------------------------------------------------------------
+# Plot builders
+# ---------------------------------------------------------------------------------------------
+def _base(fig: go.Figure, title: str | None = None, height: int | None = None, **layout) -> go.Figure:
+    layout.setdefault("margin", dict(l=50, r=15, t=40 if title else 15, b=40))
+    layout.setdefault("legend", dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0))
+    fig.update_layout(template=TEMPLATE, title=dict(text=title, x=0.01, font=dict(size=14)) if title else None,
+                      **({"height": height} if height else {}), **layout)
+    return fig
+
+
+def fig_losses(hist: dict, title: str = "Losses", lam: float | None = None) -> go.Figure:
+    """Total, prediction and SIGReg loss over steps (log y)."""
+    fig = go.Figure()
+    x = hist.get("step", np.zeros(0))
+    for k, name in (("loss", "total loss"), ("pred_loss", "prediction MSE"), ("sigreg", "SIGReg")):
+        if k in hist and len(hist[k]):
+            fig.add_trace(go.Scatter(x=x, y=hist[k], name=name, mode="lines", line=dict(color=COLORS[k], width=1.6)))
+    sub = f" (λ = {lam:g})" if lam is not None else ""
+    return _base(fig, title + sub, xaxis_title="step", yaxis_type="log", uirevision="losses")
+
+
+def fig_sigreg_hist(view: dict | None, title: str = "SIGReg projections",
+                    cols: int = 3, color: str = "#1f77b4") -> go.Figure:
+    """One histogram per random direction (density) with the N(0,1) density and the Epps–Pulley statistic."""
+    if view is not None and not isinstance(view, dict):  # a lewm.diagnostics.SIGRegView
+        view = {"histograms": view.histograms, "statistic": view.statistic, "bin_edges": view.bin_edges,
+                "grid": view.grid, "reference_pdf": view.reference_pdf, "sigreg": view.value}
+    if not view:
+        return _base(go.Figure(), title + " — waiting for the first batch")
+    H = np.asarray(view["histograms"])
+    K = H.shape[0]
+    rows = int(np.ceil(K / cols))
+    stat = np.asarray(view["statistic"])
+    fig = make_subplots(rows=rows, cols=cols, shared_xaxes=True, horizontal_spacing=0.04, vertical_spacing=0.14,
+                        subplot_titles=[f"u{k + 1}: EP = {stat[k]:.2f}" for k in range(K)])
+    edges = np.asarray(view["bin_edges"])
+    centers, width = 0.5 * (edges[1:] + edges[:-1]), edges[1] - edges[0]
+    ymax = float(max(np.asarray(view["reference_pdf"]).max() * 1.6, 0.6))
+    for k in range(K):
+        r, c = k // cols + 1, k % cols + 1
+        fig.add_trace(go.Bar(x=centers, y=H[k], width=width, marker_color=color, opacity=0.75, showlegend=False,
+                             name=f"u{k + 1}"), r, c)
+        fig.add_trace(go.Scatter(x=view["grid"], y=view["reference_pdf"], mode="lines", showlegend=False,
+                                 name="N(0,1)", line=dict(color=COLORS["ref"], width=1.5, dash="dot")), r, c)
+        fig.update_yaxes(range=[0, ymax], showticklabels=c == 1, row=r, col=c)
+    fig.update_annotations(font_size=11)
+    step = f" · step {view['step']}" if "step" in view else ""
+    _base(fig, f"{title}{step} · SIGReg {view.get('sigreg', float('nan')):.2f} · dotted = N(0,1)",
+          bargap=0, uirevision="hist")
+    fig.update_layout(margin=dict(l=35, r=10, t=60, b=25))
+    return fig
+
+
+def fig_series(series: list[tuple[str, np.ndarray, np.ndarray, str]], title: str, ytitle: str = "",
+               log: bool = False, ref: float | None = None, ref_name: str = "") -> go.Figure:
+    fig = go.Figure()
+    for name, x, y, color in series:
+        fig.add_trace(go.Scatter(x=x, y=y, name=name, mode="lines", line=dict(color=color, width=1.8)))
+    if ref is not None:
+        fig.add_hline(y=ref, line=dict(color=COLORS["ref"], dash="dot"), annotation_text=ref_name,
+                      annotation_position="top left")
+    return _base(fig, title, xaxis_title="step", yaxis_title=ytitle, yaxis_type="log" if log else None,
+                 uirevision=title)
+
+
+def fig_spectrum(spectra: list[tuple[str, np.ndarray, str]], title: str = "Covariance spectrum of the latents") -> go.Figure:
+    """Eigenvalues (descending, log y) per run; an isotropic N(0, I) latent has all of them at 1."""
+    fig = go.Figure()
+    for name, ev, color in spectra:
+        ev = np.maximum(np.asarray(ev, np.float64), 1e-12)
+        fig.add_trace(go.Scatter(x=np.arange(1, len(ev) + 1), y=ev, name=name, mode="lines+markers",
+                                 line=dict(color=color, width=1.8), marker=dict(size=4)))
+    fig.add_hline(y=1.0, line=dict(color=COLORS["ref"], dash="dot"), annotation_text="N(0, I) target",
+                  annotation_position="bottom left")
+    return _base(fig, title, xaxis_title="component (sorted)", yaxis_title="variance", yaxis_type="log",
+                 uirevision="spectrum")
+
+
+def fig_image(img: np.ndarray, title: str | None = None, extent: float | None = None, height: int = 360) -> go.Figure:
+    """A crisp image as a Plotly figure; ``extent`` maps pixels to [0, extent] data units (e.g. the
+    224-unit Two-Room canvas) so that state coordinates can be drawn on top."""
+    up = upscale(img, 512)
+    S = up.shape[0]
+    scale = (extent / S) if extent else 1.0
+    fig = go.Figure(go.Image(source=png_uri(up), x0=scale / 2, dx=scale, y0=scale / 2, dy=scale, hoverinfo="skip"))
+    fig.update_xaxes(visible=False, range=[0, S * scale])
+    fig.update_yaxes(visible=False, range=[S * scale, 0], scaleanchor="x")
+    return _base(fig, title, height=height, margin=dict(l=0, r=0, t=30 if title else 0, b=0))
+
+
+# ---------------------------------------------------------------------------------------------
+# Live charts: a tiny component calling Plotly.react on the same DOM nodes
+# ---------------------------------------------------------------------------------------------
+def _component_dir() -> str:
+    """index.html (from app/components/live_plot) + plotly.js from the installed plotly package,
+    copied once into a temp folder that Streamlit serves."""
+    import plotly
+    src_js = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    dest = Path(tempfile.gettempdir()) / f"lewm-lab-live-plot-{plotly.__version__}"
+    dest.mkdir(parents=True, exist_ok=True)
+    html = (APP_DIR / "components" / "live_plot" / "index.html").read_bytes()
+    for name, data in (("index.html", html),):
+        p = dest / name
+        if not p.exists() or p.read_bytes() != data:
+            tmp = dest / f".{name}.{os.getpid()}"
+            tmp.write_bytes(data)
+            os.replace(tmp, p)
+    js = dest / "plotly.min.js"
+    if not js.exists() or js.stat().st_size != src_js.stat().st_size:
+        tmp = dest / f".plotly.{os.getpid()}"
+        shutil.copyfile(src_js, tmp)
+        os.replace(tmp, js)
+    return str(dest)
+
+
+@st.cache_resource(show_spinner=False)
+def _component_path() -> str:
+    return _component_dir()
+
+
+def live_plots(figs: list[go.Figure], key: str, height: int = 300, columns: int = 2) -> None:
+    """Render figures in one live component (one iframe, one plotly.js load, Plotly.react updates)."""
+    import streamlit.components.v1 as components
+    comp = components.declare_component("live_plot", path=_component_path())
+    specs = "[" + ",".join(pio.to_json(f, validate=False, remove_uids=True) for f in figs) + "]"
+    rev = hashlib.md5(specs.encode()).hexdigest()[:16]
+    comp(specs=specs, rev=rev, columns=columns, height=height, key=key, default=None)
+
+
+def job_status_line(snap) -> str:
+    icon = {"starting": ":material/hourglass_top:", "running": ":material/play_arrow:", "paused": ":material/pause:",
+            "finished": ":material/check_circle:", "stopped": ":material/stop_circle:", "failed": ":material/error:"}
+    return f"{icon.get(snap.status, '')} **{snap.status}** · step {snap.done}/{snap.total}"

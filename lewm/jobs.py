@@ -1,0 +1,706 @@
+"""Background jobs for the browser lab (training runs, data collection) — no Streamlit inside.
+
+A :class:`JobManager` owns every job of one server process (the app keeps exactly one in a
+``st.cache_resource``). Each job runs in a **spawned** process (a trainer thread inside the web
+server starves on a 2-core machine); the worker sends messages back through a
+``multiprocessing.Queue``, a small pump thread per job drains them into the job's locked state,
+and the web pages read consistent copies with :meth:`Job.snapshot`. Pause and stop go through
+``multiprocessing.Event`` objects that :func:`lewm.train.train` polls.
+
+Worker → manager messages (tuples ``(kind, payload)``):
+
+- ``("step", metrics)``    after every optimisation step (``loss``, ``pred_loss``, ``sigreg``, ``lr``,
+  ``samples_per_s``, ``elapsed_s`` and, every ``log_every`` steps, ``effective_rank``);
+- ``("view", dict)``       every ``view_every`` steps: SIGReg histograms of a few fixed random
+  projections of the current batch (:func:`lewm.diagnostics.sigreg_view`) with each projection's
+  Epps–Pulley statistic, and the covariance spectrum / effective rank
+  (:func:`lewm.diagnostics.collapse_meters`);
+- ``("progress", (done, total))`` data collection progress;
+- ``("done", dict)`` / ``("error", message)`` once, at the end.
+
+Every run gets its own fresh folder (created exclusively: an existing run or checkpoint is never
+overwritten), so several browser sessions can train at the same time without touching each
+other's files.
+
+The second half of the module holds the few pure helpers the lab pages call (planning one step
+at a time, executing a plan in the environment, demo latents for the SIGReg picture), so that
+``app/`` contains layout only.
+"""
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing as mp
+import os
+import queue as queue_mod
+import re
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+ACTIVE = ("starting", "running", "paused")
+"""Statuses of a job whose process is (still) alive."""
+TERMINAL = ("finished", "stopped", "failed")
+
+
+# ---------------------------------------------------------------------------------------------
+# Small numeric helpers (bounded histories, ETA)
+# ---------------------------------------------------------------------------------------------
+def downsample_indices(n: int, max_points: int) -> np.ndarray:
+    """Indices of at most ``max_points`` of ``n`` items: the newest half kept dense, older ones
+    thinned evenly (the first and last item are always kept)."""
+    if n <= max_points:
+        return np.arange(n)
+    recent = max_points // 2
+    old = np.linspace(0, n - recent - 1, max_points - recent).round().astype(int)  # (max-recent,)
+    return np.unique(np.concatenate([old, np.arange(n - recent, n)]))
+
+
+def eta_seconds(done: int, total: int, rate_per_s: float) -> float | None:
+    """Seconds left at ``rate_per_s`` items per second (None when unknown)."""
+    if rate_per_s is None or not math.isfinite(rate_per_s) or rate_per_s <= 0:
+        return None
+    return max(total - done, 0) / rate_per_s
+
+
+def recent_rate(steps: np.ndarray, times: np.ndarray, window: int = 50) -> float | None:
+    """Steps per second over the last ``window`` records (times in seconds, increasing)."""
+    if len(steps) < 2:
+        return None
+    s, t = steps[-window:], times[-window:]
+    dt = float(t[-1] - t[0])
+    return float(s[-1] - s[0]) / dt if dt > 0 else None
+
+
+def slugify(text: str, max_len: int = 80) -> str:
+    """Filesystem-safe short name: letters, digits, '-', '_', '.'."""
+    s = re.sub(r"[^A-Za-z0-9._-]+", "-", str(text)).strip("-.")
+    return (s or "run")[:max_len]
+
+
+def unique_dir(root: str, name: str) -> str:
+    """Create and return a new folder ``root/<name>[-N]`` (exclusive: never reuses an existing one)."""
+    os.makedirs(root, exist_ok=True)
+    base = slugify(name)
+    for i in range(1000):
+        path = os.path.join(root, base if i == 0 else f"{base}-{i}")
+        try:
+            os.makedirs(path)  # raises if it exists: another session (or run) owns it
+            return path
+        except FileExistsError:
+            continue
+    path = os.path.join(root, f"{base}-{uuid.uuid4().hex[:8]}")
+    os.makedirs(path)
+    return path
+
+
+def unique_file(path: str) -> str:
+    """``path`` if no such file exists, else ``stem-N.ext`` for the first free N."""
+    if not os.path.exists(path) and not os.path.exists(path + ".tmp"):
+        return path
+    stem, ext = os.path.splitext(path)
+    for i in range(1, 10_000):
+        p = f"{stem}-{i}{ext}"
+        if not os.path.exists(p) and not os.path.exists(p + ".tmp"):
+            return p
+    return f"{stem}-{uuid.uuid4().hex[:8]}{ext}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Workers (run in spawned processes; module-level so they can be pickled by reference)
+# ---------------------------------------------------------------------------------------------
+def _set_threads(threads: int | None) -> None:
+    if threads:
+        for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            os.environ[k] = str(threads)
+    import torch
+    if threads:
+        torch.set_num_threads(int(threads))
+
+
+def _one_line(e: BaseException) -> str:
+    msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return f"{type(e).__name__}: {msg}" if msg else type(e).__name__
+
+
+def _train_worker(cfg_dict: dict, data: str, out: str, steps: int | None, device: str | None,
+                  threads: int | None, view_every: int, view_dirs: int, q, stop_ev, pause_ev) -> None:
+    """Entry point of a training process."""
+    try:
+        _set_threads(threads)
+        from .checkpoint import CheckpointError
+        from .config import LeWMConfig
+        from .data import DataError
+        from .diagnostics import collapse_meters, sigreg_view
+        from .train import TrainingDiverged, train
+    except BaseException as e:
+        q.put(("error", _one_line(e) + "\n" + traceback.format_exc(limit=6)))
+        return
+    try:
+        cfg = LeWMConfig.from_dict(cfg_dict)
+        total = int(steps or cfg.train.steps)
+        s = cfg.sigreg
+        last_view = [0.0]
+
+        def on_step(info) -> None:
+            m = {k: float(v) for k, v in info.metrics.items() if isinstance(v, (int, float))}
+            m["step"] = int(info.step)
+            m["time"] = time.time()
+            q.put(("step", m))
+            now = time.perf_counter()
+            due = info.step == 1 or info.step % max(view_every, 1) == 0 or info.step >= total
+            if due and (now - last_view[0] > 0.2 or info.step >= total):
+                last_view[0] = now
+                z = info.latents.float()  # (B, T, D)
+                v = sigreg_view(z.transpose(0, 1), num_dirs=view_dirs, seed=0, knots=s.knots, t_max=s.t_max)
+                cm = collapse_meters(z)
+                q.put(("view", {
+                    "step": int(info.step), "sigreg": v.value, "statistic": v.statistic,
+                    "bin_edges": v.bin_edges, "histograms": v.histograms, "grid": v.grid,
+                    "reference_pdf": v.reference_pdf, "spectrum": cm.spectrum,
+                    "effective_rank": cm.effective_rank, "top1_fraction": cm.top1_fraction,
+                    "mean_std": cm.mean_std, "mean_cosine": cm.mean_cosine,
+                    "latent_dim": int(z.shape[-1]),
+                }))
+
+        res = train(cfg, data, out, steps=steps, device=device, on_step=on_step, resume=False,
+                    progress=False, stop_event=stop_ev, pause_event=pause_ev)
+        q.put(("done", {"checkpoint": res.checkpoint, "step": int(res.step), "stopped": bool(res.stopped),
+                        "metrics": {k: float(v) for k, v in res.metrics.items() if isinstance(v, (int, float))}}))
+    except (DataError, CheckpointError, TrainingDiverged, ValueError) as e:
+        q.put(("error", _one_line(e)))
+    except BaseException as e:  # anything else: one line + the traceback for the log
+        q.put(("error", _one_line(e) + "\n" + traceback.format_exc(limit=6)))
+
+
+def _collect_worker(env_name: str, episodes: int, out: str, image_size: int, policy: str, seed: int,
+                    episode_len: int | None, mix_random: float, q) -> None:
+    """Entry point of a data-collection process; progress via the progress-bar hook of ``collect``."""
+    try:
+        _set_threads(1)
+        import io
+
+        import tqdm.auto
+
+        from . import collect as collect_mod
+
+        class _QueueBar(tqdm.auto.tqdm):  # reports every update through the queue
+            def __init__(self, *a, **kw):
+                kw["file"] = io.StringIO()
+                kw["disable"] = False
+                super().__init__(*a, **kw)
+                q.put(("progress", (0, int(self.total or episodes))))
+
+            def update(self, n=1):
+                r = super().update(n)
+                q.put(("progress", (int(self.n), int(self.total or episodes))))
+                return r
+
+        tqdm.auto.tqdm = _QueueBar  # collect() imports it at call time
+        path = collect_mod.collect(env_name, episodes, out, image_size=image_size, policy=policy, workers=1,
+                                   seed=seed, episode_len=episode_len, progress=True, mix_random=mix_random)
+        q.put(("done", {"path": path}))
+    except (ValueError, OSError) as e:
+        q.put(("error", _one_line(e)))
+    except BaseException as e:
+        q.put(("error", _one_line(e) + "\n" + traceback.format_exc(limit=6)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Jobs
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class JobSnapshot:
+    """A consistent copy of a job's state for one page render."""
+
+    id: str
+    kind: str
+    label: str
+    status: str
+    out: str
+    group: str | None
+    params: dict
+    done: int
+    total: int
+    rate: float | None
+    """Steps (training) or episodes (collection) per second, recent."""
+    eta_s: float | None
+    elapsed_s: float
+    latest: dict
+    """The newest metrics record (training)."""
+    history: dict[str, np.ndarray]
+    """Metric name -> values, downsampled to at most ``max_points`` (key 'step' gives the x axis)."""
+    rank_history: dict[str, np.ndarray]
+    """'step', 'effective_rank', 'sigreg', 'top1_fraction' from the periodic views."""
+    view: dict | None
+    """Newest SIGReg / spectrum view (see the module docstring)."""
+    error: str | None
+    result: dict | None
+    started: float
+    finished: float | None
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+    @property
+    def fraction(self) -> float:
+        return min(max(self.done / self.total, 0.0), 1.0) if self.total else 0.0
+
+
+class Job:
+    """One background process and the state its messages build up (all access under ``_lock``)."""
+
+    MAX_HISTORY = 20_000
+
+    def __init__(self, kind: str, label: str, out: str, total: int, params: dict, group: str | None = None):
+        self.id = f"{kind}-{uuid.uuid4().hex[:10]}"
+        self.kind, self.label, self.out, self.total = kind, label, out, int(total)
+        self.params, self.group = dict(params), group
+        self._lock = threading.Lock()
+        self.status = "starting"
+        self.done = 0
+        self.records: list[dict] = []
+        self.views: list[dict] = []  # small per-view summaries (rank over time)
+        self.view: dict | None = None
+        self.error: str | None = None
+        self.result: dict | None = None
+        self.started = time.time()
+        self.finished: float | None = None
+        self._progress_times: list[tuple[float, int]] = []
+        self.process = None
+        self.queue = None
+        self.stop_event = None
+        self.pause_event = None
+        self._pump: threading.Thread | None = None
+
+    # ----------------------------------------------------------------- control
+    def pause(self) -> None:
+        if self.pause_event is not None and self.status in ("starting", "running"):
+            self.pause_event.set()
+            with self._lock:
+                self.status = "paused"
+
+    def resume(self) -> None:
+        if self.pause_event is not None and self.status == "paused":
+            self.pause_event.clear()
+            with self._lock:
+                self.status = "running"
+
+    def stop(self) -> None:
+        """Ask the worker to stop; training saves its checkpoint at the current step."""
+        if self.stop_event is not None:
+            self.stop_event.set()
+        if self.pause_event is not None:
+            self.pause_event.clear()
+        if self.kind != "train" and self.process is not None and self.process.is_alive():
+            self.process.terminate()
+
+    def kill(self, timeout: float = 5.0) -> None:
+        """Stop, wait up to ``timeout`` s, then terminate the process."""
+        self.stop()
+        if self.process is not None:
+            self.process.join(timeout)
+            if self.process.is_alive():
+                self.process.terminate()
+                self.process.join(2.0)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the job is over (True) or ``timeout`` s passed (False)."""
+        t0 = time.time()
+        while self.status in ACTIVE:
+            if timeout is not None and time.time() - t0 > timeout:
+                return False
+            time.sleep(0.05)
+        return True
+
+    # ----------------------------------------------------------------- message pump
+    def _apply(self, kind: str, payload: Any) -> None:
+        with self._lock:
+            if kind == "step":
+                if self.status == "starting":
+                    self.status = "running"
+                self.records.append(payload)
+                if len(self.records) > self.MAX_HISTORY:  # thin the oldest half, keep the newest dense
+                    keep = downsample_indices(len(self.records), self.MAX_HISTORY // 2)
+                    self.records = [self.records[i] for i in keep]
+                self.done = int(payload["step"])
+                self._progress_times.append((payload.get("time", time.time()), self.done))
+                self._progress_times = self._progress_times[-200:]
+            elif kind == "view":
+                self.view = payload
+                self.views.append({"step": payload["step"], "effective_rank": payload["effective_rank"],
+                                   "sigreg": payload["sigreg"], "top1_fraction": payload["top1_fraction"],
+                                   "mean_std": payload["mean_std"]})
+            elif kind == "progress":
+                if self.status == "starting":
+                    self.status = "running"
+                self.done, self.total = int(payload[0]), int(payload[1])
+                self._progress_times.append((time.time(), self.done))
+                self._progress_times = self._progress_times[-200:]
+            elif kind == "done":
+                self.result = payload
+                self.status = "stopped" if payload.get("stopped") else "finished"
+                if self.kind == "train":
+                    self.done = int(payload.get("step", self.done))
+                else:
+                    self.done = self.total
+                self.finished = time.time()
+            elif kind == "error":
+                self.error = str(payload)
+                self.status = "failed"
+                self.finished = time.time()
+
+    def _pump_loop(self) -> None:
+        q, proc = self.queue, self.process
+        while True:
+            try:
+                kind, payload = q.get(timeout=0.2)
+            except queue_mod.Empty:
+                if not proc.is_alive():
+                    # drain what is left, then decide
+                    try:
+                        while True:
+                            self._apply(*q.get(timeout=0.5))
+                    except queue_mod.Empty:
+                        pass
+                    with self._lock:
+                        if self.status in ACTIVE:
+                            code = proc.exitcode
+                            self.status = "failed"
+                            self.error = self.error or (f"the worker process ended unexpectedly (exit code {code})"
+                                                        if code else "the worker process ended without a result")
+                            self.finished = time.time()
+                    return
+                continue
+            except (EOFError, OSError):
+                with self._lock:
+                    if self.status in ACTIVE:
+                        self.status, self.error, self.finished = "failed", "lost contact with the worker", time.time()
+                return
+            self._apply(kind, payload)
+            if kind in ("done", "error"):
+                proc.join(10)
+                return
+
+    # ----------------------------------------------------------------- read side
+    def snapshot(self, max_points: int = 2000) -> JobSnapshot:
+        with self._lock:
+            recs = list(self.records)
+            views = list(self.views)
+            view = self.view
+            times = list(self._progress_times)
+            status, done, total = self.status, self.done, self.total
+            error, result, finished = self.error, self.result, self.finished
+        idx = downsample_indices(len(recs), max_points)
+        keys = ("step", "loss", "pred_loss", "sigreg", "lr", "samples_per_s", "elapsed_s", "grad_norm")
+        hist = {k: np.asarray([recs[i].get(k, np.nan) for i in idx], np.float64) for k in keys} if recs else \
+            {k: np.zeros(0) for k in keys}
+        er = [(r["step"], r["effective_rank"]) for r in recs if "effective_rank" in r]
+        if er:
+            hist["rank_step"], hist["effective_rank"] = (np.asarray(c, np.float64) for c in zip(*er))
+        vidx = downsample_indices(len(views), max_points)
+        rank_hist = {k: np.asarray([views[i][k] for i in vidx], np.float64)
+                     for k in ("step", "effective_rank", "sigreg", "top1_fraction", "mean_std")} if views else {}
+        rate = None
+        if len(times) >= 2:
+            t = np.asarray([a for a, _ in times])
+            s = np.asarray([b for _, b in times])
+            rate = recent_rate(s, t)
+        if status in TERMINAL:
+            rate = None
+        end = finished or time.time()
+        return JobSnapshot(
+            id=self.id, kind=self.kind, label=self.label, status=status, out=self.out, group=self.group,
+            params=dict(self.params), done=done, total=total, rate=rate,
+            eta_s=eta_seconds(done, total, rate) if status in ("running",) else None,
+            elapsed_s=end - self.started, latest=dict(recs[-1]) if recs else {}, history=hist,
+            rank_history=rank_hist, view=view, error=error, result=result, started=self.started,
+            finished=finished)
+
+
+class JobManager:
+    """All background jobs of one server process. Thread-safe; one per Streamlit server."""
+
+    def __init__(self, runs_root: str, max_active_train: int = 2):
+        self.runs_root = os.path.abspath(runs_root)
+        self.max_active_train = int(max_active_train)
+        self._lock = threading.Lock()
+        self._jobs: dict[str, Job] = {}
+        self._ctx = mp.get_context("spawn")
+
+    # ----------------------------------------------------------------- queries
+    def jobs(self, kind: str | None = None, group: str | None = None) -> list[Job]:
+        """Jobs, newest first."""
+        with self._lock:
+            js = list(self._jobs.values())
+        js = [j for j in js if (kind is None or j.kind == kind) and (group is None or j.group == group)]
+        return sorted(js, key=lambda j: j.started, reverse=True)
+
+    def get(self, job_id: str | None) -> Job | None:
+        with self._lock:
+            return self._jobs.get(job_id) if job_id else None
+
+    def active(self, kind: str | None = None) -> list[Job]:
+        return [j for j in self.jobs(kind) if j.status in ACTIVE]
+
+    def groups(self, kind: str = "train") -> list[str]:
+        seen: list[str] = []
+        for j in self.jobs(kind):
+            if j.group and j.group not in seen:
+                seen.append(j.group)
+        return seen
+
+    # ----------------------------------------------------------------- starting jobs
+    def _launch(self, job: Job, target, args: tuple) -> Job:
+        job.queue = self._ctx.Queue()
+        full_args = args + (job.queue,)
+        if job.kind == "train":
+            job.stop_event, job.pause_event = self._ctx.Event(), self._ctx.Event()
+            full_args = full_args + (job.stop_event, job.pause_event)
+        job.process = self._ctx.Process(target=target, args=full_args, daemon=True, name=f"lewm-{job.id}")
+        job.process.start()
+        job._pump = threading.Thread(target=job._pump_loop, daemon=True, name=f"pump-{job.id}")
+        job._pump.start()
+        with self._lock:
+            self._jobs[job.id] = job
+        return job
+
+    def can_start_train(self, n: int = 1) -> bool:
+        return len(self.active("train")) + n <= self.max_active_train
+
+    def start_train(self, cfg, data: str, *, steps: int | None = None, name: str | None = None,
+                    device: str | None = None, threads: int | None = None, view_every: int = 10,
+                    view_dirs: int = 6, group: str | None = None, label: str | None = None,
+                    out_dir: str | None = None) -> Job:
+        """Start training ``cfg`` on ``data`` in a fresh run folder under ``runs_root``.
+
+        Raises RuntimeError when ``max_active_train`` runs are already active.
+        """
+        from .config import LeWMConfig
+        if not isinstance(cfg, LeWMConfig):
+            raise TypeError("cfg must be a LeWMConfig")
+        if not self.can_start_train():
+            raise RuntimeError(f"{self.max_active_train} training runs are already active on this server; "
+                               f"stop one or wait for it to finish")
+        total = int(steps or cfg.train.steps)
+        if threads is None:  # leave a core to the web server; oversubscribed OpenMP crawls
+            threads = max(1, (os.cpu_count() or 2) - 1)
+        out = out_dir or unique_dir(self.runs_root, name or time.strftime("%Y%m%d-%H%M%S") + f"-{cfg.preset}")
+        if out_dir is not None:
+            os.makedirs(out, exist_ok=False)  # never reuse a folder
+        params = {"preset": cfg.preset, "data": data, "steps": total, "lambda": cfg.sigreg.weight,
+                  "lr": cfg.train.lr, "batch_size": cfg.train.batch_size, "history": cfg.model.history,
+                  "device": device or "auto"}
+        with open(os.path.join(out, "lab_job.json"), "w") as f:
+            json.dump({**params, "label": label or os.path.basename(out), "group": group,
+                       "started": time.time()}, f, indent=2)
+        job = Job("train", label or os.path.basename(out), out, total, params, group)
+        return self._launch(job, _train_worker, (cfg.to_dict(), os.path.abspath(data), out, total, device, threads,
+                                                 int(view_every), int(view_dirs)))
+
+    def start_collect(self, env_name: str, episodes: int, out: str, *, image_size: int = 64,
+                      policy: str = "expert", seed: int = 0, episode_len: int | None = None,
+                      mix_random: float = 0.0, label: str | None = None) -> Job:
+        """Collect ``episodes`` episodes into ``out`` (made unique if it exists: nothing is overwritten)."""
+        out = unique_file(os.path.abspath(out))
+        params = {"env": env_name, "episodes": int(episodes), "image_size": int(image_size), "policy": policy,
+                  "seed": int(seed)}
+        job = Job("collect", label or os.path.basename(out), out, int(episodes), params)
+        return self._launch(job, _collect_worker, (env_name, int(episodes), out, int(image_size), policy, int(seed),
+                                                   episode_len, float(mix_random)))
+
+    # ----------------------------------------------------------------- shutdown
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Stop every job (training saves a checkpoint first) and end the processes."""
+        for j in self.jobs():
+            if j.status in ACTIVE:
+                j.stop()
+        t0 = time.time()
+        for j in self.jobs():
+            if j.process is not None:
+                j.process.join(max(0.1, timeout - (time.time() - t0)))
+                if j.process.is_alive():
+                    j.process.terminate()
+                    j.process.join(2.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Finished runs on disk
+# ---------------------------------------------------------------------------------------------
+def read_metrics(out_dir: str, max_points: int = 2000) -> dict[str, np.ndarray]:
+    """A run folder's ``metrics.jsonl`` as column arrays (downsampled); empty dict if none."""
+    path = os.path.join(out_dir, "metrics.jsonl")
+    if not os.path.exists(path):
+        return {}
+    recs = []
+    with open(path) as f:
+        for line in f:
+            try:
+                recs.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a line being written
+    if not recs:
+        return {}
+    idx = downsample_indices(len(recs), max_points)
+    keys = sorted({k for r in recs for k, v in r.items() if isinstance(v, (int, float))})
+    return {k: np.asarray([recs[i].get(k, np.nan) for i in idx], np.float64) for k in keys}
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure helpers for the lab pages (so that app/ holds layout only)
+# ---------------------------------------------------------------------------------------------
+def demo_latents(kind: str, n: int = 1024, dim: int = 16, seed: int = 0) -> np.ndarray:
+    """Example latent clouds (n, dim) for explaining SIGReg.
+
+    ``gaussian``: isotropic N(0, I) — what SIGReg wants; ``collapsed``: every sample is (almost)
+    the same vector; ``line``: dimensional collapse onto one direction; ``scaled``: Gaussian but
+    with std 0.3 and shifted by 1 — wrong scale and mean.
+    """
+    rng = np.random.default_rng(seed)
+    if kind == "gaussian":
+        z = rng.standard_normal((n, dim))
+    elif kind == "collapsed":
+        z = np.tile(rng.standard_normal(dim), (n, 1)) * 0.5 + 0.02 * rng.standard_normal((n, dim))
+    elif kind == "line":
+        u = rng.standard_normal(dim)
+        u /= np.linalg.norm(u)
+        z = rng.standard_normal((n, 1)) * 2.5 * u[None, :] + 0.05 * rng.standard_normal((n, dim))
+    elif kind == "scaled":
+        z = 1.0 + 0.3 * rng.standard_normal((n, dim))
+    else:
+        raise ValueError(f"unknown demo latents {kind!r}; choose gaussian, collapsed, line or scaled")
+    return z.astype(np.float32)
+
+
+@dataclass
+class PlanSetup:
+    """Everything a step-by-step planning view needs for one (start, goal) pair."""
+
+    start_frame: np.ndarray
+    """(S, S, 3) rendered start."""
+    goal_frame: np.ndarray
+    """(S, S, 3) rendered goal."""
+    z_start: np.ndarray
+    """(D,) latent of the start frame."""
+    z_goal: np.ndarray
+    """(D,) latent of the goal frame."""
+    cost: Any
+    """The :class:`lewm.planning.LatentGoalCost`."""
+    bounds: Any
+    """Normalised action bounds (lo (K,), hi (K,))."""
+
+
+def setup_plan(model, cfg, env, start_state, goal_state) -> PlanSetup:
+    """Render and encode start and goal; build the latent goal cost of :mod:`lewm.planning`."""
+    import torch
+
+    from .planning import LatentGoalCost, action_bounds, to_pixels_tensor
+    from .train import action_stats_of
+    dev = next(model.parameters()).device
+    start_frame = env.render_state(np.asarray(start_state, np.float64))
+    goal_frame = env.render_state(np.asarray(goal_state, np.float64))
+    with torch.no_grad():
+        z = model.encode(to_pixels_tensor(np.stack([start_frame, goal_frame]), dev))[0]  # (2, D)
+    cost = LatentGoalCost(model, z[None, :1], z[1])
+    bounds = action_bounds(action_stats_of(cfg), cfg.model.frameskip)
+    return PlanSetup(start_frame, goal_frame, z[0].float().cpu().numpy(), z[1].float().cpu().numpy(), cost, bounds)
+
+
+def plan_recorded(setup: PlanSetup, cfg, pcfg, seed: int = 0):
+    """Run one plan with every iteration recorded (candidates and their final latents).
+
+    Returns the :class:`lewm.planning.PlanResult` with ``imagined`` filled in.
+    """
+    import torch
+
+    from .planning import plan
+    dev = setup.cost.z_goal.device
+    gen = torch.Generator(device=dev).manual_seed(int(seed))
+    res = plan(setup.cost, pcfg.horizon, cfg.model.action_block_dim, pcfg, bounds=setup.bounds, generator=gen,
+               device=dev, record=True)
+    with torch.no_grad():
+        res.imagined = setup.cost.imagine(res.actions[None].to(dev))[0].float().cpu()  # (P, D)
+    return res
+
+
+def imagine_candidate(setup: PlanSetup, actions) -> np.ndarray:
+    """Imagined latents (P, D) of one normalised action sequence (P, K)."""
+    import torch
+    dev = setup.cost.z_goal.device
+    a = torch.as_tensor(np.asarray(actions), dtype=torch.float32, device=dev)
+    with torch.no_grad():
+        return setup.cost.imagine(a[None])[0].float().cpu().numpy()
+
+
+def execute_plan(env, cfg, start_state, goal_state, actions) -> dict[str, np.ndarray]:
+    """Execute normalised action blocks (P, K) open loop from ``start_state``.
+
+    Returns ``frames`` (P+1, S, S, 3) at block boundaries (start included), ``states`` (P+1, Q),
+    ``all_states`` (P*frameskip+1, Q) and ``distance`` (P+1,) to the goal by the env's measure.
+    """
+    from .train import action_stats_of
+    stats = action_stats_of(cfg)
+    k, A = cfg.model.frameskip, cfg.model.action_dim
+    acts = np.asarray(actions.detach().cpu() if hasattr(actions, "detach") else actions, np.float32)
+    obs, info = env.reset(state=np.asarray(start_state), goal=np.asarray(goal_state))
+    frames, states, all_states = [obs], [info["state"]], [info["state"]]
+    for block in acts:
+        raw = np.clip(stats.denormalize(block.reshape(k, A)), -1.0, 1.0)  # (k, A)
+        for a in raw:
+            obs, _, _, _, info = env.step(a)
+            all_states.append(info["state"])
+        frames.append(obs)
+        states.append(info["state"])
+    dist = np.asarray([env.success_distance(s, goal_state) for s in states], np.float32)
+    return {"frames": np.stack(frames), "states": np.stack(states), "all_states": np.stack(all_states),
+            "distance": dist}
+
+
+def latent_distances(z: np.ndarray, z_goal: np.ndarray) -> np.ndarray:
+    """Squared L2 distance of each latent z (N, D) to z_goal (D,): the planner's cost."""
+    z = np.asarray(z, np.float32).reshape(-1, np.asarray(z_goal).shape[-1])
+    return ((z - np.asarray(z_goal, np.float32)[None]) ** 2).sum(-1)
+
+
+def canvas_grid(env, n: int = 40) -> tuple[np.ndarray, np.ndarray] | None:
+    """A grid of clickable positions (n*n, 2) in state coordinates and the canvas extent, for
+    environments whose first two state components are a position on the rendered canvas
+    (Two-Room). None for other environments."""
+    name = getattr(env, "name", "")
+    if name != "two_room":
+        return None
+    from .envs import two_room as tr
+    g = np.linspace(tr.LO, tr.HI, n)
+    xx, yy = np.meshgrid(g, g)
+    return np.stack([xx.ravel(), yy.ravel()], 1), np.asarray([0.0, tr.CANVAS])
+
+
+def clamp_state(env, state) -> np.ndarray:
+    """Make a user-entered state valid by rendering rules (Two-Room: inside the walls' range)."""
+    s = np.asarray(state, np.float64).copy()
+    if getattr(env, "name", "") == "two_room":
+        from .envs import two_room as tr
+        s[:2] = np.clip(s[:2], tr.LO, tr.HI)
+    return s
+
+
+def collapse_verdict(mean_std: float, effective_rank: float, latent_dim: int) -> tuple[bool, str]:
+    """Is a batch of latents collapsed? ``(collapsed, one-line reason)``.
+
+    SIGReg's target N(0, I) has per-dimension std 1 and effective rank ≈ D. Collapse shows as the
+    cloud shrinking to a point (std → 0, the prediction loss then goes to 0 for free) or folding
+    onto very few directions (effective rank → 1).
+    """
+    if not (math.isfinite(mean_std) and math.isfinite(effective_rank)):
+        return False, "no data yet"
+    if mean_std < 0.05:
+        return True, f"collapsed to a point: latent std {mean_std:.3f} (target 1)"
+    if effective_rank < 1.5:
+        return True, f"collapsed to a line: effective rank {effective_rank:.2f} of {latent_dim}"
+    return False, f"spread out: std {mean_std:.2f}, effective rank {effective_rank:.1f} of {latent_dim}"

@@ -1,0 +1,37 @@
+"""Tiny assets for the lab tests: a 32 px Two-Room dataset, a synthetic dataset and a cpu-tiny checkpoint."""
+from __future__ import annotations
+
+import os
+
+
+def make_lab_assets(root: str) -> dict[str, str]:
+    """Create (once) in ``root``: data/tr32.h5 (12 Two-Room episodes, 32 px), data/syn32.h5 (synthetic
+    dot, 32 px), ckpt/last.pt (cpu-tiny, history 1, 30 steps on tr32) and bad.pt (not a checkpoint)."""
+    from lewm.collect import collect
+    from lewm.config import get_preset
+    from lewm.synthetic import write_synthetic_h5
+    from lewm.train import train
+
+    data = os.path.join(root, "data")
+    os.makedirs(data, exist_ok=True)
+    tr = os.path.join(data, "tr32.h5")
+    syn = os.path.join(data, "syn32.h5")
+    ck_dir = os.path.join(root, "ckpt")
+    bad = os.path.join(root, "bad.pt")
+    if not os.path.exists(tr):
+        collect("two_room", 12, tr, image_size=32, workers=1, seed=0, progress=False)
+    if not os.path.exists(syn):
+        write_synthetic_h5(syn, episodes=12, length=40, image_size=32)
+    if not os.path.exists(os.path.join(ck_dir, "last.pt")):
+        import torch
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # a 42k-parameter model: one thread is fastest on a busy machine
+        try:
+            cfg = get_preset("cpu-tiny").with_overrides(model={"history": 1})
+            train(cfg, tr, ck_dir, steps=30, progress=False, resume=False)
+        finally:
+            torch.set_num_threads(threads)
+    if not os.path.exists(bad):
+        with open(bad, "wb") as f:
+            f.write(b"this is not a checkpoint\n" * 10)
+    return {"tr": tr, "syn": syn, "ckpt": os.path.join(ck_dir, "last.pt"), "bad": bad, "root": root}

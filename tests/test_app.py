@@ -1,0 +1,210 @@
+"""The lab pages under streamlit.testing.v1.AppTest: every page renders without exception, key
+widgets exist, bad inputs give st.error, and a tiny training run started from the Train page finishes."""
+from __future__ import annotations
+
+import glob
+import os
+import time
+import warnings
+
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from _lab_assets import make_lab_assets  # noqa: E402
+
+APP = os.path.join(os.path.dirname(__file__), "..", "app", "lab.py")
+TIMEOUT = 90
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return make_lab_assets(str(tmp_path_factory.mktemp("lab")))
+
+
+@pytest.fixture
+def lab(assets, tmp_path, monkeypatch):
+    """An AppTest factory with the tiny checkpoint and datasets given through LEWM_LAB_* variables."""
+    import streamlit as st
+    import torch
+    threads = torch.get_num_threads()  # the app lowers it for the server process; restore after
+    monkeypatch.setenv("LEWM_LAB_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("LEWM_LAB_CHECKPOINT", assets["ckpt"])
+    monkeypatch.setenv("LEWM_LAB_DATA", os.pathsep.join([assets["tr"], assets["syn"]]))
+    st.cache_resource.clear()  # a fresh job manager / settings per test
+    st.cache_data.clear()
+    apps = []
+
+    def make(page: str | None = None) -> AppTest:
+        at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+        at.run()
+        if page:
+            at.switch_page(page)
+            at.run()
+        apps.append(at)
+        return at
+
+    yield make
+    st.cache_resource.clear()  # on_release stops any job left running
+    torch.set_num_threads(threads)
+
+
+def no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def keys(at: AppTest) -> set[str]:
+    out = set()
+    for kind in ("selectbox", "button", "slider", "number_input", "radio", "select_slider", "text_input"):
+        out |= {w.key for w in getattr(at, kind) if w.key}
+    return out
+
+
+def test_welcome(lab):
+    at = lab()
+    no_exception(at)
+    assert "sb_checkpoint" in keys(at) and "welcome_kind" in keys(at)
+    assert any('"type":"bar"' in c.proto.spec.replace(" ", "") for c in at.get("plotly_chart"))
+    at.radio(key="welcome_kind").set_value("collapsed").run()
+    no_exception(at)
+    assert float(at.metric[0].value) > 10  # SIGReg is large for a collapsed cloud
+
+
+def test_data_page(lab):
+    at = lab("app_pages/data.py")
+    no_exception(at)
+    assert {"data_env", "data_episodes", "data_browse", "data_frame", "data_episode"} <= keys(at)
+    at.slider(key="data_frame").set_value(10).run()
+    no_exception(at)
+    assert len(at.get("plotly_chart")) >= 2  # canvas + actions + state
+
+
+def test_collect_from_data_page(lab, tmp_path):
+    at = lab("app_pages/data.py")
+    at.selectbox(key="data_env").set_value("two_room")
+    at.number_input(key="data_episodes").set_value(3)
+    at.selectbox(key="data_image_size").set_value(32)
+    at.text_input(key="data_fname").set_value("mini")
+    at.button[[b.key for b in at.button].index("FormSubmitter:collect_form-Collect")].click().run()
+    no_exception(at)
+    t0 = time.time()
+    while time.time() - t0 < 60 and not at.success:
+        time.sleep(1.0)
+        at.run()
+    no_exception(at)
+    assert at.success and "Collected 3 episodes" in at.success[0].value
+    assert os.path.exists(tmp_path / "runs" / "data" / "mini.h5")
+
+
+def test_train_page_runs_tiny_training(lab, assets, tmp_path):
+    at = lab("app_pages/train.py")
+    no_exception(at)
+    assert {"train_data", "train_preset", "train_steps", "train_lambda"} <= keys(at)
+    at.selectbox(key="train_data").set_value(assets["syn"])
+    at.run()
+    at.selectbox(key="train_preset").set_value("cpu-tiny")
+    at.number_input(key="train_steps").set_value(25)
+    at.button[[b.key for b in at.button].index("FormSubmitter:train_form-Start training")].click().run()
+    no_exception(at)
+    t0 = time.time()
+    while time.time() - t0 < 90 and not at.success:  # run_every does not fire in AppTest: poll
+        time.sleep(1.0)
+        at.run()
+    no_exception(at)
+    assert at.success, [e.value for e in at.error]
+    assert "finished at step 25" in at.success[0].value
+    ckpts = glob.glob(str(tmp_path / "runs" / "*" / "last.pt"))
+    assert len(ckpts) == 1
+    assert "train_pause" not in keys(at)
+    at2 = AppTest.from_file(APP, default_timeout=TIMEOUT)  # a second tab: the run is a selectable checkpoint
+    at2.run()
+    assert any("(run)" in o for o in at2.selectbox(key="sb_checkpoint").options)
+
+
+def test_train_page_rejects_image_size_mismatch(lab, assets):
+    at = lab("app_pages/train.py")
+    at.selectbox(key="train_data").set_value(assets["tr"]).run()
+    at.selectbox(key="train_preset").set_value("cpu-small")  # 64 px preset on 32 px data
+    at.button[[b.key for b in at.button].index("FormSubmitter:train_form-Start training")].click().run()
+    no_exception(at)
+    assert any("32 px" in e.value and "64 px" in e.value for e in at.error)
+
+
+def test_collapse_page_runs_both(lab, assets):
+    at = lab("app_pages/collapse.py")
+    no_exception(at)
+    assert {"collapse_data", "collapse_preset", "collapse_steps", "collapse_lambda", "collapse_start"} <= keys(at)
+    at.selectbox(key="collapse_data").set_value(assets["syn"]).run()
+    at.number_input(key="collapse_steps").set_value(20)
+    at.number_input(key="collapse_batch").set_value(16)
+    at.button(key="collapse_start").click().run()
+    no_exception(at)
+    def finished(at):
+        return sum("finished" in p.proto.text for p in at.get("progress"))
+
+    t0 = time.time()
+    while time.time() - t0 < 90 and finished(at) < 2:  # run_every does not fire in AppTest: poll
+        time.sleep(1.0)
+        at.run()
+    no_exception(at)
+    assert finished(at) == 2
+    assert any("COLLAPSED" in e.value for e in at.error) or any("spread out" in x.value for x in at.success)
+    labels = [m.label for m in at.metric]
+    assert labels.count("latent std") == 2
+
+
+def test_latent_page(lab):
+    at = lab("app_pages/latent.py")
+    no_exception(at)
+    assert {"latent_data", "latent_method", "latent_color", "latent_probe"} <= keys(at)
+    spec = at.get("plotly_chart")[0].proto.spec
+    assert "scattergl" in spec
+    at.selectbox(key="latent_color").set_value("agent_y").run()
+    no_exception(at)
+    assert len(at.dataframe) >= 2  # the selected frame's state and the probe table
+
+
+def test_latent_page_rejects_other_env_dataset(lab, assets):
+    at = lab("app_pages/latent.py")
+    at.selectbox(key="latent_data").set_value(assets["syn"]).run()
+    no_exception(at)
+    assert any("synthetic_dot" in e.value and "two_room" in e.value for e in at.error)
+
+
+def test_dynamics_page(lab):
+    at = lab("app_pages/dynamics.py")
+    no_exception(at)
+    assert {"dyn_data", "dyn_episode", "dyn_start", "dyn_t", "dyn_colour"} <= keys(at)
+    assert len(at.get("plotly_chart")) >= 3  # map, error per step, surprise trace
+
+
+def test_planner_page_plans_step_by_step(lab):
+    at = lab("app_pages/planner.py")
+    no_exception(at)
+    assert {"plan_source", "plan_solver", "plan_go", "plan_run"} <= keys(at)
+    at.number_input(key="plan_samples").set_value(40)
+    at.number_input(key="plan_topk").set_value(5)
+    at.number_input(key="plan_iters").set_value(3)
+    at.button(key="plan_go").click().run()
+    no_exception(at)
+    assert "plan_iter" in keys(at)
+    at.slider(key="plan_iter").set_value(1).run()
+    no_exception(at)
+    at.number_input(key="plan_budget").set_value(10).run()
+    at.button(key="plan_run").click().run()
+    no_exception(at)
+    labels = [m.label for m in at.metric]
+    assert "success" in labels and "median plan time" in labels
+    for src in ("From the dataset", "Click on the canvas", "Coordinates"):
+        at.radio(key="plan_source").set_value(src).run()
+        no_exception(at)
+
+
+def test_bad_checkpoint_shows_error(lab, assets, monkeypatch):
+    monkeypatch.setenv("LEWM_LAB_CHECKPOINT", assets["bad"])
+    at = lab("app_pages/latent.py")
+    no_exception(at)
+    assert at.error and "not a" in at.error[0].value and "bad.pt" in at.error[0].value
