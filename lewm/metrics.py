@@ -4,20 +4,26 @@ from __future__ import annotations
 import torch
 
 
-def covariance_spectrum(z: torch.Tensor) -> torch.Tensor:
-    """Eigenvalues (descending) of the covariance of z (..., D) flattened to (n, D)."""
+def covariance_spectrum(z: torch.Tensor, centered: bool = True) -> torch.Tensor:
+    """Eigenvalues (descending) of the covariance of z (..., D) flattened to (n, D).
+
+    ``centered=False`` uses the raw second moment E[z zᵀ] instead, which keeps the mean: latents
+    collapsed onto one point then have one dominant eigenvalue."""
     x = z.reshape(-1, z.shape[-1]).double()  # (n, D)
-    x = x - x.mean(0, keepdim=True)
+    if centered:
+        x = x - x.mean(0, keepdim=True)
     cov = x.T @ x / max(x.shape[0] - 1, 1)  # (D, D)
     return torch.linalg.eigvalsh(cov).flip(0).clamp_min(0.0)  # (D,)
 
 
-def effective_rank(z: torch.Tensor, eps: float = 1e-12) -> float:
+def effective_rank(z: torch.Tensor, eps: float = 1e-12, centered: bool = True) -> float:
     """Entropy effective rank exp(H(p)), p = normalised covariance eigenvalues (Roy & Vetterli).
 
-    Isotropic data in D dims gives ≈ D; rank-1 data gives 1.
+    Isotropic data in D dims gives ≈ D; rank-1 data gives 1. The centred version is scale-free:
+    latents that shrink to a point but keep isotropic jitter still score high. ``centered=False``
+    (second-moment rank) exposes that collapse: all latents ≈ one vector c ⇒ ≈ 1.
     """
-    ev = covariance_spectrum(z)
+    ev = covariance_spectrum(z, centered)
     total = ev.sum()
     if total <= eps:
         return 1.0

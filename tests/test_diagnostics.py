@@ -465,3 +465,14 @@ def test_report_cli_writes_json_and_pngs(syn_h5, tmp_path, one_thread):
                  "surprise_trace.png", "imagination.png"):
         assert (out / name).stat().st_size > 1000, name
     assert validate_file(syn_h5)["num_episodes"] == 12
+
+
+def test_second_moment_rank_exposes_point_collapse():
+    import torch
+    from lewm.metrics import effective_rank
+    g = torch.Generator().manual_seed(0)
+    iso = torch.randn(4000, 16, generator=g)
+    point = torch.ones(16) * 0.5 + 1e-3 * torch.randn(4000, 16, generator=g)  # collapsed to a point + jitter
+    assert effective_rank(iso) > 15 and effective_rank(iso, centered=False) > 15
+    assert effective_rank(point) > 15  # the centred rank is blind to this collapse (scale-free)
+    assert effective_rank(point, centered=False) < 1.1
