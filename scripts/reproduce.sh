@@ -7,14 +7,18 @@ cd "$(dirname "$0")/.."
 ENV=${1:?usage: scripts/reproduce.sh two_room|pusht|reacher}
 PY=.venv/bin/python
 case "$ENV" in
-  two_room) EPISODES=2000; TRAIN="--preset cpu-small --history 1 --batch-size 128 --steps 4000" ;;
-  pusht)    EPISODES=1200; TRAIN="--preset cpu-small --history 3 --batch-size 64 --steps 3000" ;;
-  reacher)  EPISODES=1200; TRAIN="--preset cpu-small --history 3 --batch-size 64 --steps 3000" ;;
+  # exactly the settings of the shipped checkpoints (the shipped PushT run was stopped at step 1750 of 2500 for time)
+  two_room) COLLECT="--episodes 2000 --mix-random 0.3 --seed 1"; TRAIN="--history 1 --latent-dim 4 --batch-size 128 --steps 2000"
+            EVAL="--receding-horizon 1" ;;
+  pusht)    COLLECT="--episodes 1200"; TRAIN="--history 3 --latent-dim 8 --batch-size 64 --steps 2500"
+            EVAL="--iterations 30 --receding-horizon 5" ;;
+  reacher)  COLLECT="--episodes 1200"; TRAIN="--history 3 --latent-dim 4 --batch-size 64 --steps 1500"
+            EVAL="--receding-horizon 5" ;;
   *) echo "unknown env $ENV"; exit 2 ;;
 esac
 mkdir -p runs/data "checkpoints/$ENV"
-[ -f "runs/data/$ENV.h5" ] || $PY -m lewm collect --env "$ENV" --episodes $EPISODES --image-size 64 --out "runs/data/$ENV.h5"
-$PY -m lewm train --data "runs/data/$ENV.h5" $TRAIN --out "runs/$ENV"
+[ -f "runs/data/$ENV.h5" ] || $PY -m lewm collect --env "$ENV" $COLLECT --image-size 64 --out "runs/data/$ENV.h5"
+$PY -m lewm train --data "runs/data/$ENV.h5" --preset cpu-small $TRAIN --threads 1 --out "runs/$ENV"
 $PY -m lewm export --checkpoint "runs/$ENV/last.pt" --out "checkpoints/$ENV/model.pt" --force
-$PY -m lewm eval --checkpoint "checkpoints/$ENV/model.pt" --episodes 50 --seed 0 --json --out "checkpoints/$ENV/eval.json" > /dev/null
+$PY -m lewm eval --checkpoint "checkpoints/$ENV/model.pt" --episodes 50 --seed 0 $EVAL --json --out "checkpoints/$ENV/eval.json" > /dev/null
 $PY -c "import json; d=json.load(open('checkpoints/$ENV/eval.json')); print(f\"$ENV: success {d['success_rate']:.0%}, plan median {d['plan_seconds_median']:.2f} s\")"
