@@ -112,10 +112,10 @@ def _prepare(P: int, K: int, init_mean, bounds, device, dtype):
 
 
 @torch.no_grad()
-def cem(cost_fn: Callable, horizon: int, action_dim: int, cfg: PlannerConfig = PlannerConfig(), *,
-        init_mean: torch.Tensor | None = None, bounds=None, generator: torch.Generator | None = None,
-        device=None, dtype=torch.float32, record: bool = False) -> PlanResult:
-    """Cross-entropy method. The current mean is always candidate 0; the plan is the final mean."""
+def _sampling_planner(update: Callable, cost_fn: Callable, horizon: int, action_dim: int, cfg: PlannerConfig,
+                      init_mean, bounds, generator, device, dtype, record: bool) -> PlanResult:
+    """Shared loop of the sampling planners: sample around (mean, std), clip, keep the mean as
+    candidate 0, score, then ``update(cand, costs) -> (mean, std)``; the plan is the final mean."""
     t0 = time.perf_counter()
     P, K, N = horizon, action_dim, cfg.num_samples
     mean, bounds = _prepare(P, K, init_mean, bounds, device, dtype)
@@ -127,8 +127,8 @@ def cem(cost_fn: Callable, horizon: int, action_dim: int, cfg: PlannerConfig = P
         cand[0] = mean
         costs, zf = _eval(cost_fn, cand)  # (N,), (N, D)
         elite = torch.topk(costs, cfg.topk, largest=False).indices  # (k,)
-        el = cand[elite]  # (k, P, K)
-        mean, std = el.mean(0), el.std(0, unbiased=False).clamp_min(cfg.min_std)  # (P, K)
+        mean, std = update(cand, costs, elite)  # (P, K), (P, K)
+        std = std.clamp_min(cfg.min_std)
         recs.append(IterationRecord(costs.detach().cpu(), elite.cpu(), mean.cpu(), std.cpu(),
                                     float(costs[elite[0]]), cand.cpu() if record else None,
                                     zf.cpu() if (record and zf is not None) else None))
@@ -136,31 +136,31 @@ def cem(cost_fn: Callable, horizon: int, action_dim: int, cfg: PlannerConfig = P
     return PlanResult(mean, float(final_cost[0]), recs, seconds=time.perf_counter() - t0)
 
 
-@torch.no_grad()
+def cem(cost_fn: Callable, horizon: int, action_dim: int, cfg: PlannerConfig = PlannerConfig(), *,
+        init_mean: torch.Tensor | None = None, bounds=None, generator: torch.Generator | None = None,
+        device=None, dtype=torch.float32, record: bool = False) -> PlanResult:
+    """Cross-entropy method: refit (mean, std) to the top-k candidates. The current mean is always
+    candidate 0; the plan is the final mean."""
+    def update(cand, costs, elite):
+        el = cand[elite]  # (k, P, K)
+        return el.mean(0), el.std(0, unbiased=False)
+
+    return _sampling_planner(update, cost_fn, horizon, action_dim, cfg, init_mean, bounds, generator,
+                             device, dtype, record)
+
+
 def mppi(cost_fn: Callable, horizon: int, action_dim: int, cfg: PlannerConfig = PlannerConfig(), *,
          init_mean: torch.Tensor | None = None, bounds=None, generator: torch.Generator | None = None,
          device=None, dtype=torch.float32, record: bool = False) -> PlanResult:
     """Model-predictive path integral: exponentially weighted average of sampled sequences."""
-    t0 = time.perf_counter()
-    P, K, N = horizon, action_dim, cfg.num_samples
-    mean, bounds = _prepare(P, K, init_mean, bounds, device, dtype)
-    std = torch.full_like(mean, cfg.init_std)
-    recs = []
-    for _ in range(cfg.iterations):
-        eps = torch.randn(N, P, K, generator=generator, device=mean.device, dtype=dtype)
-        cand = _clip(mean + std * eps, bounds)  # (N, P, K)
-        cand[0] = mean
-        costs, zf = _eval(cost_fn, cand)  # (N,)
+    def update(cand, costs, elite):
         spread = (costs.max() - costs.min()).clamp_min(1e-8)
-        w = torch.softmax(-(costs - costs.min()) / (cfg.temperature * spread), dim=0)  # (N,)
-        mean = (w[:, None, None] * cand).sum(0)  # (P, K)
-        std = (w[:, None, None] * (cand - mean) ** 2).sum(0).sqrt().clamp_min(cfg.min_std)
-        elite = torch.topk(costs, cfg.topk, largest=False).indices
-        recs.append(IterationRecord(costs.cpu(), elite.cpu(), mean.cpu(), std.cpu(), float(costs.min()),
-                                    cand.cpu() if record else None,
-                                    zf.cpu() if (record and zf is not None) else None))
-    final_cost, _ = _eval(cost_fn, mean[None])
-    return PlanResult(mean, float(final_cost[0]), recs, seconds=time.perf_counter() - t0)
+        w = torch.softmax(-(costs - costs.min()) / (cfg.temperature * spread), dim=0)[:, None, None]  # (N, 1, 1)
+        mean = (w * cand).sum(0)  # (P, K)
+        return mean, (w * (cand - mean) ** 2).sum(0).sqrt()
+
+    return _sampling_planner(update, cost_fn, horizon, action_dim, cfg, init_mean, bounds, generator,
+                             device, dtype, record)
 
 
 def grad_plan(cost_fn: Callable, horizon: int, action_dim: int, cfg: PlannerConfig = PlannerConfig(), *,
