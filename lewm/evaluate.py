@@ -126,12 +126,16 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
                    "(default: fresh expert trajectories of the checkpoint's environment)")
     p.add_argument("--env", default=None, help="override the checkpoint's environment name")
     p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (1 is fastest for the planner's small matmuls when the cores are shared)")
     p.add_argument("--gif", default=None, help="folder: save the first episodes as GIFs")
     p.add_argument("--json", action="store_true", help="print one JSON object (and nothing else on stdout)")
     p.add_argument("--out", default=None, help="also write the JSON to this file")
 
 
 def run_eval(a: argparse.Namespace) -> int:
+    if a.threads:
+        torch.set_num_threads(a.threads)
     pcfg = PlannerConfig(solver=a.solver, num_samples=a.samples, topk=a.topk, iterations=a.iterations,
                          horizon=a.horizon, receding_horizon=a.receding_horizon)
     res = evaluate(a.checkpoint, a.episodes, pcfg, a.seed, a.data, a.budget, device=a.device,
