@@ -461,6 +461,17 @@ def collect_reference_button(cfg, key: str) -> None:
 # ---------------------------------------------------------------------------------------------
 # Images: crisp (nearest-neighbour) upscaling and PNG data URIs for Plotly
 # ---------------------------------------------------------------------------------------------
+def pick_episode(container, path: str, info: dict, key: str) -> tuple[int, dict]:
+    """Episode number input + load; a bad file shows st.error and stops the page."""
+    from lewm.data import DataError, load_episode
+    ep = int(container.number_input("Episode", 0, info["num_episodes"] - 1, 0, key=key))
+    try:
+        return ep, load_episode(path, ep)
+    except DataError as e:
+        st.error(str(e))
+        st.stop()
+
+
 def upscale(img: np.ndarray, size: int = 256) -> np.ndarray:
     """Nearest-neighbour upscale of (S, S, 3) uint8 to about ``size`` px (integer factor)."""
     img = np.asarray(img)

@@ -6,7 +6,6 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import common
-from lewm.data import DataError, load_episode
 from lewm.envs import list_envs
 from lewm.envs.policies import POLICY_KINDS
 
@@ -72,12 +71,7 @@ m[2].metric("frames", f"{info['num_frames']:,}")
 m[3].metric("image size", f"{info['image_size']} px")
 m[4].metric("action dim", info["action_dim"])
 
-ep = st.number_input("Episode", 0, info["num_episodes"] - 1, 0, key="data_episode")
-try:
-    episode = load_episode(path, int(ep))
-except DataError as e:
-    st.error(str(e))
-    st.stop()
+ep, episode = common.pick_episode(st, path, info, "data_episode")
 L = len(episode["pixels"])
 t = st.slider("Frame", 0, L - 1, 0, key="data_frame", help="Scrub through the episode")
 

@@ -4,7 +4,6 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import common
-from lewm.data import DataError, load_episode
 from lewm.envs import list_envs
 from lewm.diagnostics import (colour_change, open_loop_dynamics, surprise_trace, teleport,
                               temporal_straightness)
@@ -20,12 +19,7 @@ args = (ckpt, common.mtime(ckpt), path, common.mtime(path), 2000)
 lmap = common.get_latent_map(*args, "umap") if common.has_latent_map(*args, "umap") else common.get_latent_map(*args, "pca")
 
 c1, c2, c3 = st.columns(3)
-ep = c1.number_input("Episode", 0, info["num_episodes"] - 1, 0, key="dyn_episode")
-try:
-    episode = load_episode(path, int(ep))
-except DataError as e:
-    st.error(str(e))
-    st.stop()
+ep, episode = common.pick_episode(c1, path, info, "dyn_episode")
 L = len(episode["pixels"])
 max_start = L - 1 - fs * H
 if max_start < 0:

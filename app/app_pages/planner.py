@@ -8,7 +8,6 @@ import streamlit as st
 import torch
 
 import common
-from lewm.data import DataError, load_episode
 from lewm.envs import list_envs
 from lewm.jobs import canvas_grid, clamp_state, execute_plan, imagine_candidate, plan_recorded, setup_plan
 from lewm.planning import PlannerConfig, run_episode
@@ -52,12 +51,7 @@ elif src == "From the dataset":
         st.error(f"{common.rel(path)}: no 'state' key, so start and goal states cannot be read from it.")
         st.stop()
     c1, c2, c3 = st.columns(3)
-    e = c1.number_input("Episode", 0, info["num_episodes"] - 1, 0, key="plan_ep")
-    try:
-        epi = load_episode(path, int(e))
-    except DataError as err:
-        st.error(str(err))
-        st.stop()
+    e, epi = common.pick_episode(c1, path, info, "plan_ep")
     off = c3.number_input("Goal = start + … steps", 1, len(epi["state"]) - 1, min(25, len(epi["state"]) - 1),
                           key="plan_off")
     t0 = c2.number_input("Start step", 0, len(epi["state"]) - 1 - off, 0, key="plan_t0")
