@@ -126,19 +126,24 @@ class WindowDataset(torch.utils.data.Dataset):
     def __init__(self, path: str, history: int, frameskip: int, split: str = "train",
                  val_fraction: float = 0.05, seed: int = 0, image_size: int | None = None,
                  action_stats: ActionStats | None = None, max_ram_bytes: int = 3 << 30,
-                 episodes: np.ndarray | None = None):
+                 episodes: np.ndarray | None = None, share: "WindowDataset | None" = None):
+        """``share``: another split of the same file whose validation, action statistics and
+        in-RAM arrays are reused (nothing is read again)."""
         self.path, self.history, self.frameskip = path, history, frameskip
-        info = validate_file(path, image_size)
+        info = share.info if share is not None else validate_file(path, image_size)
         self.info = info
         self.env = info["env"]
         self.image_size, self.action_dim = info["image_size"], info["action_dim"]
         self.state_names = info["state_names"]
         ep_len, ep_off = info["ep_len"], info["ep_offset"]
         self.span = history * frameskip  # raw steps from the first to the last frame of a window
-        stats, n_nan = compute_action_stats(path, ep_len, ep_off)
-        if n_nan and action_stats is None:
-            warnings.warn(f"{path}: zeroed {n_nan} NaN action rows at episode ends (key 'action')")
-        self.action_stats = action_stats or stats
+        if share is not None:
+            self.action_stats = action_stats or share.action_stats
+        else:
+            stats, n_nan = compute_action_stats(path, ep_len, ep_off)  # also rejects NaN inside episodes
+            if n_nan and action_stats is None:
+                warnings.warn(f"{path}: zeroed {n_nan} NaN action rows at episode ends (key 'action')")
+            self.action_stats = action_stats or stats
 
         # Split by episode, deterministically.
         E = len(ep_len)
@@ -159,8 +164,8 @@ class WindowDataset(torch.utils.data.Dataset):
         starts = [ep_off[e] + np.arange(ep_len[e] - self.span) for e in self.episodes]
         self.starts = np.concatenate(starts) if starts else np.zeros(0, np.int64)  # (W,)
         self._f = None
-        self._ram: dict[str, np.ndarray] | None = None
-        if info["pixel_bytes"] <= max_ram_bytes:
+        self._ram: dict[str, np.ndarray] | None = share._ram if share is not None else None
+        if share is None and info["pixel_bytes"] <= max_ram_bytes:
             self._load_ram()
 
     # -- storage -------------------------------------------------------------------------------

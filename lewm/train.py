@@ -128,7 +128,7 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
     cfg = cfg.with_overrides(env=ds.env, action_mean=tuple(map(float, ds.action_stats.mean)),
                              action_std=tuple(map(float, ds.action_stats.std)))
     val = WindowDataset(data, mc.history, mc.frameskip, split="val", val_fraction=tc.val_fraction,
-                        seed=tc.seed, action_stats=ds.action_stats)
+                        seed=tc.seed, share=ds)  # same file: no second read into RAM
 
     os.makedirs(out, exist_ok=True)
     ckpt_path = os.path.join(out, "last.pt")

@@ -34,6 +34,9 @@ def test_split_is_by_episode(syn_h5):
     tr = WindowDataset(syn_h5, 1, 5, split="train", val_fraction=0.25)
     va = WindowDataset(syn_h5, 1, 5, split="val", val_fraction=0.25)
     assert set(tr.episodes).isdisjoint(va.episodes) and len(va.episodes) == 3
+    shared = WindowDataset(syn_h5, 1, 5, split="val", val_fraction=0.25, share=tr)
+    assert shared._ram is tr._ram and shared.action_stats is tr.action_stats
+    assert (shared.starts == va.starts).all()
 
 
 def test_bad_files_give_clear_errors(tmp_path, syn_h5):
