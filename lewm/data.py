@@ -40,7 +40,8 @@ class ActionStats:
         return a * self.std + self.mean
 
 
-def _open(path: str):
+def open_h5(path: str):
+    """Open an HDF5 file for reading; a missing or unreadable file raises DataError naming it."""
     import h5py
     try:
         return h5py.File(path, "r")
@@ -52,7 +53,7 @@ def _open(path: str):
 
 def validate_file(path: str, image_size: int | None = None) -> dict:
     """Check the layout; return basic facts. Raises DataError naming the file and key."""
-    with _open(path) as f:
+    with open_h5(path) as f:
         missing = [k for k in REQUIRED_KEYS if k not in f]
         if missing:
             raise DataError(f"{path}: missing dataset key(s) {missing}; expected {list(REQUIRED_KEYS)}")
@@ -90,7 +91,7 @@ def validate_file(path: str, image_size: int | None = None) -> dict:
 def compute_action_stats(path: str, ep_len: np.ndarray, ep_off: np.ndarray, chunk: int = 1 << 20) -> tuple[ActionStats, int]:
     """Mean/std of valid actions, chunked. NaN rows at episode ends are skipped; NaN rows inside
     an episode raise DataError naming the row. Returns (stats, number of boundary NaN rows)."""
-    with _open(path) as f:
+    with open_h5(path) as f:
         act = f["action"]
         n, A = act.shape
         last_rows = np.zeros(n, dtype=bool)
@@ -170,7 +171,7 @@ class WindowDataset(torch.utils.data.Dataset):
 
     # -- storage -------------------------------------------------------------------------------
     def _load_ram(self):
-        with _open(self.path) as f:
+        with open_h5(self.path) as f:
             self._ram = {"pixels": f["pixels"][:], "action": np.nan_to_num(f["action"][:].astype(np.float32))}
             if "state" in f:
                 self._ram["state"] = f["state"][:].astype(np.float32)
@@ -181,7 +182,7 @@ class WindowDataset(torch.utils.data.Dataset):
 
     def _file(self):
         if self._f is None:
-            self._f = _open(self.path)
+            self._f = open_h5(self.path)
         return self._f
 
     def __getstate__(self):
@@ -239,7 +240,7 @@ class WindowDataset(torch.utils.data.Dataset):
 
 def load_episode(path: str, episode: int) -> dict[str, np.ndarray]:
     """One whole episode: pixels (L, S, S, 3) uint8, action (L, A) (NaN zeroed), state if present."""
-    with _open(path) as f:
+    with open_h5(path) as f:
         E = len(f["ep_len"])
         if not 0 <= episode < E:
             raise DataError(f"{path}: episode {episode} out of range (file has {E}; key 'ep_len')")

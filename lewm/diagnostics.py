@@ -276,7 +276,7 @@ def encode_dataset(model: nn.Module, h5_path: str, max_frames: int = 5000, batch
     Episodes are taken in a seeded random order (or the given ``episodes`` in order) so a capped
     encoding still covers the data set; whole episodes keep a split by episode meaningful.
     """
-    from .data import _open, validate_file
+    from .data import open_h5, validate_file
     info = validate_file(h5_path)
     ep_len, ep_off = info["ep_len"], info["ep_offset"]
     order = np.random.default_rng(seed).permutation(len(ep_len)) if episodes is None else np.asarray(episodes)
@@ -298,7 +298,7 @@ def encode_dataset(model: nn.Module, h5_path: str, max_frames: int = 5000, batch
         from tqdm.auto import tqdm
         it = tqdm(it, desc="encode", unit="batch")
     lat, pix, state = [], [], None
-    with _open(h5_path) as f:
+    with open_h5(h5_path) as f:
         for lo in it:
             px = f["pixels"][rows_a[lo:lo + batch]]  # (b, S, S, 3)
             lat.append(encode_frames(model, px, batch).numpy())  # (b, D)
