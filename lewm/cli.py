@@ -38,6 +38,33 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                    help="data loader worker processes (default 0: the main process; on GPUs try 4-8)")
     p.add_argument("--compile", action="store_true",
                    help="torch.compile the model parts (one-off compile time; for long GPU runs)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+                   help="override any config field, e.g. --set model.patch_size=8 --set sigreg.num_proj=512 "
+                        "(repeatable; fields are listed in lewm/config.py)")
+
+
+def apply_set_overrides(cfg, items):
+    """Apply ``section.field=value`` strings to a config; values are parsed as the field's type.
+    Unknown sections/fields or unparsable values raise a ValueError that names them."""
+    from dataclasses import fields
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        section, dot, name = key.strip().partition(".")
+        if not sep or not dot:
+            raise ValueError(f"--set {item!r}: expected SECTION.FIELD=VALUE, e.g. model.patch_size=8")
+        if section not in ("model", "sigreg", "train"):
+            raise ValueError(f"--set {item!r}: section must be model, sigreg or train, got {section!r}")
+        sub = getattr(cfg, section)
+        types = {f.name: type(getattr(sub, f.name)) for f in fields(sub)}
+        if name not in types:
+            raise ValueError(f"--set {item!r}: {section} has no field {name!r}; fields: {sorted(types)}")
+        t = types[name]
+        try:
+            val = (raw.strip().lower() in ("1", "true", "yes", "on")) if t is bool else t(raw.strip())
+        except ValueError:
+            raise ValueError(f"--set {item!r}: {section}.{name} takes a {t.__name__}, got {raw!r}") from None
+        cfg = cfg.with_overrides(**{section: {name: val}})
+    return cfg
 
 
 def run_train(a: argparse.Namespace) -> int:
@@ -54,6 +81,7 @@ def run_train(a: argparse.Namespace) -> int:
                                  "num_workers": a.workers, "compile": a.compile or None}.items() if v is not None}
     sig_o = {"weight": a.lam} if a.lam is not None else {}
     cfg = cfg.with_overrides(model=model_o, train=train_o, sigreg=sig_o)
+    cfg = apply_set_overrides(cfg, a.overrides)
     res = train(cfg, a.data, a.out, steps=a.steps, device=a.device, resume=not a.no_resume)
     m = res.metrics
     if int(os.environ.get("RANK", "0")) != 0:  # torchrun: rank 0 reports

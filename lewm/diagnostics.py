@@ -13,7 +13,9 @@ by the app and by ``python -m lewm report``:
 6. :func:`surprise_trace`, :func:`teleport`, :func:`colour_change`, :func:`surprise_test`
    (violation of expectation with a paired one-sided test over episodes);
 7. :func:`train_decoder` / :func:`decode` (a pixel decoder trained on detached latents only) and
-   :class:`NearestFrames` (nearest dataset frame by latent L2).
+   :class:`NearestFrames` (nearest dataset frame by latent L2);
+8. :func:`goal_cost_landscape` / :func:`landscape_score` the planner's goal cost ‖z(s) − z_goal‖²
+   over a grid of true states, against the true distance to go (is the latent a usable map?).
 
 Shape letters: N points, D latent dim, K projections / action-block dim (stated per function),
 T time, L raw episode length, S image side, Q state dim, P imagined steps, H predictor history.
@@ -894,3 +896,91 @@ class NearestFrames:
         idx_np = idx.numpy()
         return NearestResult(indices=idx_np, distances=dist.float().numpy(),
                              frames=None if self.frames is None else self.frames[idx_np])
+
+
+# ---------------------------------------------------------------------------------------------
+# 8. The planning cost over true states
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class GoalLandscape:
+    """The latent goal cost ‖z(render(s)) − z_goal‖² on an n×n grid of two state components."""
+
+    xs: np.ndarray
+    """(n,) values of state component ``dims[0]`` (grid columns)."""
+    ys: np.ndarray
+    """(n,) values of state component ``dims[1]`` (grid rows)."""
+    cost: np.ndarray
+    """(n, n) latent cost, NaN where the state is invalid (e.g. inside a wall)."""
+    true_dist: np.ndarray
+    """(n, n) true distance to the goal (shortest path where the env knows it), NaN if invalid."""
+    goal: np.ndarray
+    """(Q,) goal state."""
+    dims: tuple[int, int]
+    spearman: float
+    """Rank correlation of cost and true distance over valid cells (1 = a perfect map)."""
+    greedy_accuracy: float
+    """Fraction of valid non-goal cells whose lowest-cost neighbour (8-neighbourhood) is closer to
+    the goal in truth: how often one greedy step on the latent cost is right (chance ≈ 0.5)."""
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    from scipy.stats import spearmanr
+    if len(a) < 3:
+        return float("nan")
+    return float(spearmanr(a, b).statistic)
+
+
+def goal_cost_landscape(model, env, goal_state: ArrayLike, n: int = 32, dims: tuple[int, int] = (0, 1),
+                        lo: Sequence[float] | None = None, hi: Sequence[float] | None = None,
+                        base_state: ArrayLike | None = None, batch: int = 256) -> GoalLandscape:
+    """Render the state grid (other components from ``base_state``, default the goal), encode it
+    and compare the planner's cost with the true distance to go (``env.path_distance`` when the
+    env has one, else its success distance). ``lo``/``hi`` bound the two components (default: the
+    range of the env's ``state_bounds`` or [0, 224])."""
+    goal = np.asarray(goal_state, np.float64).reshape(-1)  # (Q,)
+    base = goal.copy() if base_state is None else np.asarray(base_state, np.float64).reshape(-1)
+    bounds = getattr(env, "state_bounds", None)
+    lo = np.asarray(lo if lo is not None else [bounds[0][d] if bounds else 0.0 for d in dims], np.float64)
+    hi = np.asarray(hi if hi is not None else [bounds[1][d] if bounds else 224.0 for d in dims], np.float64)
+    xs, ys = np.linspace(lo[0], hi[0], n), np.linspace(lo[1], hi[1], n)  # (n,), (n,)
+    X, Y = np.meshgrid(xs, ys)  # (n, n) rows = ys
+    states = np.repeat(base[None], n * n, 0)  # (n*n, Q)
+    states[:, dims[0]], states[:, dims[1]] = X.ravel(), Y.ravel()
+    valid = env.valid_states(states) if hasattr(env, "valid_states") else np.ones(n * n, bool)  # (n*n,)
+    frames = np.stack([env.render_state(s) for s in states])  # (n*n, S, S, 3)
+    z = encode_frames(model, frames, batch)  # (n*n, D)
+    zg = encode_frames(model, env.render_state(goal)[None], 1)  # (1, D)
+    cost = ((z - zg) ** 2).sum(-1).numpy().astype(np.float64)  # (n*n,)
+    if hasattr(env, "path_distance"):
+        true = np.asarray(env.path_distance(states, goal), np.float64)
+    else:
+        true = np.array([env.success_distance(s, goal) for s in states], np.float64)
+    cost[~valid], true[~valid] = np.nan, np.nan
+    C, Tg = cost.reshape(n, n), true.reshape(n, n)
+    ok = valid & np.isfinite(cost)
+    rho = _spearman(cost[ok], true[ok])
+    # greedy step: for each valid cell, the valid neighbour with the lowest latent cost
+    right = total = 0
+    pad_c = np.pad(C, 1, constant_values=np.nan)
+    pad_t = np.pad(Tg, 1, constant_values=np.nan)
+    offs = [(di, dj) for di in (-1, 0, 1) for dj in (-1, 0, 1) if (di, dj) != (0, 0)]
+    nb_c = np.stack([pad_c[1 + di:1 + di + n, 1 + dj:1 + dj + n] for di, dj in offs])  # (8, n, n)
+    nb_t = np.stack([pad_t[1 + di:1 + di + n, 1 + dj:1 + dj + n] for di, dj in offs])  # (8, n, n)
+    step = (xs[1] - xs[0]) if n > 1 else 1.0
+    has = np.isfinite(nb_c).any(0) & np.isfinite(Tg) & (Tg > 1.5 * abs(step))  # (n, n)
+    if has.any():
+        best = np.nanargmin(np.where(np.isfinite(nb_c), nb_c, np.inf), axis=0)  # (n, n)
+        t_best = np.take_along_axis(nb_t, best[None], 0)[0]  # (n, n)
+        right = int((t_best[has] < Tg[has]).sum())
+        total = int(has.sum())
+    return GoalLandscape(xs=xs, ys=ys, cost=C, true_dist=Tg, goal=goal, dims=tuple(dims), spearman=rho,
+                         greedy_accuracy=right / total if total else float("nan"))
+
+
+def landscape_score(model, env, goals: Sequence[ArrayLike], n: int = 24, **kw) -> dict[str, float]:
+    """Mean Spearman ρ and greedy-step accuracy of :func:`goal_cost_landscape` over several goals:
+    one number for "does ‖z − z_goal‖² behave like a distance to go?"."""
+    ls = [goal_cost_landscape(model, env, g, n=n, **kw) for g in goals]
+    return {"spearman": float(np.nanmean([l.spearman for l in ls])),
+            "greedy_accuracy": float(np.nanmean([l.greedy_accuracy for l in ls])),
+            "goals": len(ls)}

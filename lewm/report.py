@@ -44,6 +44,8 @@ def add_report_args(p: argparse.ArgumentParser) -> None:
                    help="latent map method (default umap, quick pca)")
     p.add_argument("--decoder-steps", type=int, default=None, help="pixel decoder steps (default 800, quick 200)")
     p.add_argument("--horizon", type=int, default=10, help="open-loop horizon in action blocks (default 10)")
+    p.add_argument("--landscape-goals", type=int, default=8,
+                   help="goals for the planning-cost landscape (0 = skip; needs the env's renderer)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
@@ -55,7 +57,8 @@ def run_report(a: argparse.Namespace) -> int:
         torch.set_num_threads(a.threads)
     rep = make_report(a.checkpoint, a.data, a.out, episodes=a.episodes, quick=a.quick, max_frames=a.max_frames,
                       map_method=a.map_method, decoder_steps=a.decoder_steps, horizon=a.horizon, seed=a.seed,
-                      device=a.device, html=not a.no_html)
+                      device=a.device, html=not a.no_html,
+                      landscape_goals=a.landscape_goals)
     print(summary_text(rep))
     print(f"-> {os.path.join(a.out, 'report.json')}")
     return 0
@@ -92,6 +95,11 @@ def summary_text(rep: dict) -> str:
         lines.append(f"surprise {name}: median ratio {_f(t['median_ratio'], '.2f')}, higher in "
                      f"{_f(t['fraction_higher'] * 100, '.0f')}% of {t['episodes']} episodes, "
                      f"p(wilcoxon) {_f(t['p_wilcoxon'], '.3g')}, p(t) {_f(t['p_ttest'], '.3g')}")
+    ls = rep.get("landscape")
+    if ls:
+        lines.append(f"goal-cost landscape ({', '.join(ls['dims'])}): Spearman ρ with the true distance "
+                     f"{_f(ls['spearman_mean'], '.2f')}, greedy step right {_f(ls['greedy_accuracy_mean'] * 100, '.0f')}% "
+                     f"({ls['goals']} goals)")
     return "\n".join(lines)
 
 
@@ -150,7 +158,7 @@ def _nanmean_padded(rows: list[np.ndarray]) -> np.ndarray:
 def make_report(checkpoint: str, data: str, out: str, *, episodes: int = 10, quick: bool = False,
                 max_frames: int | None = None, map_method: str | None = None, decoder_steps: int | None = None,
                 horizon: int = 10, seed: int = 0, device: str = "auto", html: bool = True,
-                progress: bool = True) -> dict[str, Any]:
+                progress: bool = True, landscape_goals: int = 8) -> dict[str, Any]:
     """Run every diagnostic on ``checkpoint`` with the episodes of ``data``; write the files into
     ``out`` and return the ``report.json`` content."""
     from . import checkpoint as ckpt
@@ -188,7 +196,7 @@ def make_report(checkpoint: str, data: str, out: str, *, episodes: int = 10, qui
     # -- encode --------------------------------------------------------------------------------
     t0 = time.perf_counter()
     # every frameskip-th frame (the model's own time step): a capped budget then covers more episodes
-    say(f"[1/7] encoding up to {max_frames} frames of {data} (every {cfg.model.frameskip}th)")
+    say(f"[1/8] encoding up to {max_frames} frames of {data} (every {cfg.model.frameskip}th)")
     enc = dg.encode_dataset(model, data, max_frames=max_frames, stride=cfg.model.frameskip, keep_pixels=True,
                             seed=seed, progress=progress)
     rep["frames_encoded"] = int(len(enc.latents))
@@ -196,7 +204,7 @@ def make_report(checkpoint: str, data: str, out: str, *, episodes: int = 10, qui
 
     # -- collapse meters + SIGReg ----------------------------------------------------------------
     t0 = time.perf_counter()
-    say("[2/7] collapse meters and SIGReg view")
+    say("[2/8] collapse meters and SIGReg view")
     meters = dg.collapse_meters(enc.latents, k=5)
     rng = np.random.default_rng(seed)
     # the Epps–Pulley statistic grows with the sample size, so test random batches of the training
@@ -230,7 +238,7 @@ def make_report(checkpoint: str, data: str, out: str, *, episodes: int = 10, qui
     t0 = time.perf_counter()
     lin = None
     if enc.state is not None and enc.state.shape[1]:
-        say("[3/7] probes (linear, MLP), split by episode")
+        say("[3/8] probes (linear, MLP), split by episode")
         lin = dg.probe(enc.latents, enc.state, enc.state_names, "linear", seed=seed, groups=enc.episode)
         mlp = dg.probe(enc.latents, enc.state, enc.state_names, "mlp", seed=seed, groups=enc.episode,
                        max_iter=40 if quick else 100)
@@ -242,14 +250,14 @@ def make_report(checkpoint: str, data: str, out: str, *, episodes: int = 10, qui
         figs.append(("Probes: held-out Pearson r and R²", _fig_probes(lin, mlp)))
         figs.append(("Linear probe: prediction vs truth (held-out)", _fig_probe_scatter(lin)))
     else:
-        say("[3/7] probes skipped: the data file has no 'state'")
+        say("[3/8] probes skipped: the data file has no 'state'")
     timings["probes"] = time.perf_counter() - t0
 
     # -- episodes: dynamics, straightness ----------------------------------------------------------
     t0 = time.perf_counter()
     ep_ids, held_out = pick_episodes(data, cfg, episodes, seed)
     eps = [load_episode(data, e) for e in ep_ids]
-    say(f"[4/7] open-loop dynamics and straightness on {len(eps)} episodes")
+    say(f"[4/8] open-loop dynamics and straightness on {len(eps)} episodes")
     H, fs = cfg.model.history, cfg.model.frameskip
     dyn, straight, straight_state, probe_err, probe_err_enc = [], [], [], [], []
     pos_dims = dg.default_teleport_dims(enc.state_names) if enc.state is not None else []
@@ -302,7 +310,7 @@ def make_report(checkpoint: str, data: str, out: str, *, episodes: int = 10, qui
 
     # -- latent map -------------------------------------------------------------------------------
     t0 = time.perf_counter()
-    say(f"[5/7] latent map ({map_method})")
+    say(f"[5/8] latent map ({map_method})")
     lmap = dg.fit_latent_map(enc.latents, map_method, seed=seed)
     traj_real = lmap.transform(dyn[0].actual) if dyn else np.zeros((0, 2))
     traj_imag = lmap.transform(dyn[0].predicted) if dyn else np.zeros((0, 2))
@@ -323,7 +331,7 @@ def make_report(checkpoint: str, data: str, out: str, *, episodes: int = 10, qui
     t0 = time.perf_counter()
     env_name = cfg.env or info["env"]
     env = dg.renderer_for(env_name, cfg.model.image_size) if enc.state is not None else None
-    say(f"[6/7] surprise tests on {len(eps)} episodes "
+    say(f"[6/8] surprise tests on {len(eps)} episodes "
         f"({'teleport + colour' if env is not None else 'colour only: no renderer for ' + repr(env_name)})")
     bounds = (enc.state.min(0), enc.state.max(0)) if enc.state is not None else None
     mismatch = None
@@ -360,7 +368,7 @@ def make_report(checkpoint: str, data: str, out: str, *, episodes: int = 10, qui
 
     # -- decoder / nearest frames --------------------------------------------------------------------
     t0 = time.perf_counter()
-    say(f"[7/7] pixel decoder ({decoder_steps} steps, detached latents) and nearest frames")
+    say(f"[7/8] pixel decoder ({decoder_steps} steps, detached latents) and nearest frames")
     if decoder_steps > 0 and dyn:
         tr, te = dg.split_indices(len(enc.latents), 0.1, seed, enc.episode)
         dec = dg.train_decoder(enc.latents[tr], enc.pixels[tr], steps=decoder_steps, seed=seed,
@@ -381,6 +389,14 @@ def make_report(checkpoint: str, data: str, out: str, *, episodes: int = 10, qui
                                     f"{r.context_frames[-1]}"), "imagination.png")
     timings["decoder"] = time.perf_counter() - t0
 
+    # -- planning cost landscape -----------------------------------------------------------------------
+    t0 = time.perf_counter()
+    land = _landscape_section(model, cfg, env_name, landscape_goals, seed, say)
+    if land is not None:
+        rep["landscape"], img = land
+        save_png(img, "landscape.png")
+    timings["landscape"] = time.perf_counter() - t0
+
     timings["total"] = time.perf_counter() - t_all
     rep["timings_s"] = timings
     if html:
@@ -391,6 +407,46 @@ def make_report(checkpoint: str, data: str, out: str, *, episodes: int = 10, qui
     with open(os.path.join(out, "report.json"), "w") as f:
         json.dump(rep, f, indent=1)
     return rep
+
+
+def _landscape_section(model, cfg, env_name: str, n_goals: int, seed: int, say):
+    """The planner's goal cost over a grid of true states for ``n_goals`` protocol goals: the
+    summary numbers and a PNG (cost next to the true distance to go, rank-coloured)."""
+    from .envs import list_envs, make
+    from .evaluate import eval_pairs
+    if n_goals <= 0 or env_name not in list_envs():
+        return None
+    env = make(env_name, image_size=cfg.model.image_size)
+    dims = tuple(getattr(env, "landscape_dims", (0, 1)))
+    say(f"[8/8] planning cost landscape over ({env.state_names[dims[0]]}, {env.state_names[dims[1]]}) "
+        f"for {n_goals} goals")
+    goals = [g for _, g in eval_pairs(env_name, n_goals, seed=seed)]
+    ls = [dg.goal_cost_landscape(model, env, g, n=24, dims=dims) for g in goals]
+
+    def rank_rgb(a):
+        m = np.isfinite(a)
+        v = np.zeros(a.shape, np.float32)
+        v[m] = np.argsort(np.argsort(a[m])) / max(m.sum() - 1, 1)
+        rgb = pngplot.viridis(v.ravel()).reshape(a.shape + (3,))
+        rgb[~m] = 0
+        return rgb
+
+    rows = []
+    for L in ls[:4]:
+        gi, gj = np.abs(L.xs - L.goal[dims[0]]).argmin(), np.abs(L.ys - L.goal[dims[1]]).argmin()
+        row = [rank_rgb(L.cost), rank_rgb(L.true_dist)]
+        for im in row:
+            im[gj, gi] = (255, 0, 0)
+        rows.append(row)
+    img = pngplot.image_grid(rows, [f"ρ={L.spearman:.2f}" for L in ls[:4]], ["‖z − z_goal‖²", "true distance"],
+                             scale=4, title=f"Goal cost landscape (red = goal; dark = low) — mean ρ "
+                             f"{np.nanmean([L.spearman for L in ls]):.2f}, greedy step right "
+                             f"{100 * np.nanmean([L.greedy_accuracy for L in ls]):.0f}%")
+    out = {"dims": [env.state_names[d] for d in dims], "goals": len(ls), "grid": 24,
+           "spearman_mean": float(np.nanmean([L.spearman for L in ls])),
+           "greedy_accuracy_mean": float(np.nanmean([L.greedy_accuracy for L in ls])),
+           "spearman": [L.spearman for L in ls], "greedy_accuracy": [L.greedy_accuracy for L in ls]}
+    return out, img
 
 
 # ---------------------------------------------------------------------------------------------

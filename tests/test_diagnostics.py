@@ -3,6 +3,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy.stats import spearmanr
 import torch
 from torch import nn
 
@@ -476,3 +477,51 @@ def test_second_moment_rank_exposes_point_collapse():
     assert effective_rank(iso) > 15 and effective_rank(iso, centered=False) > 15
     assert effective_rank(point) > 15  # the centred rank is blind to this collapse (scale-free)
     assert effective_rank(point, centered=False) < 1.1
+
+
+class _DotCentroid(nn.Module):
+    """A 'perfect' encoder for Two-Room: the redness-weighted centroid of the dot, in canvas units."""
+
+    def __init__(self, scramble: bool = False):
+        super().__init__()
+        self.w = nn.Parameter(torch.zeros(1))
+        self.scramble = scramble
+
+    def encode(self, x):  # (1, B, 3, S, S) uint8
+        x = x[0].float()
+        red = (x[:, 0] - x[:, 1]).clamp(min=0)  # (B, S, S)
+        S = x.shape[-1]
+        u = (torch.arange(S) + 0.5) * (224.0 / S) - 0.5
+        m = red.sum((1, 2)).clamp(min=1e-6)
+        z = torch.stack([(red.sum(1) * u).sum(1) / m, (red.sum(2) * u).sum(1) / m], -1)  # (B, 2)
+        if self.scramble:  # a map with no geometry: a hash of the position
+            z = torch.stack([torch.sin(z[:, 0] * 12.9898 + z[:, 1] * 78.233) * 43758.5453 % 1.0,
+                             torch.cos(z[:, 0] * 39.346 + z[:, 1] * 11.135) * 12345.678 % 1.0], -1)
+        return z[None]  # (1, B, 2)
+
+
+def test_two_room_geodesic_distance_known_paths():
+    from lewm.envs.two_room import geodesic_distance
+    # same room: straight line; through the door at door height: straight line too
+    d = geodesic_distance([[40.0, 150.0], [60.0, 49.0]], [80.0, 120.0])
+    assert np.allclose(d, [50.0, np.hypot(20, 71)])
+    assert np.isclose(geodesic_distance([[60.0, 49.0]], [164.0, 49.0])[0], 104.0)
+    # across the wall from far below the door: around the jambs, hand-computed via (100, 63), (124, 63)
+    want = np.hypot(40, 137) + 24 + np.hypot(40, 137)
+    got = geodesic_distance([[60.0, 200.0]], [164.0, 200.0])[0]
+    assert abs(got - want) < 1.0 and got > 104.0
+
+
+def test_goal_cost_landscape_perfect_and_scrambled_encoders():
+    from lewm.diagnostics import goal_cost_landscape, landscape_score
+    from lewm.envs import make
+    env = make("two_room", image_size=64)
+    goal = np.array([60.0, 120.0])
+    good = goal_cost_landscape(_DotCentroid(), env, goal, n=20)
+    assert good.cost.shape == (20, 20) and np.isnan(good.cost).sum() > 0  # the wall is masked
+    # left-room cells: cost = Euclidean² = path² -> rank correlation ~1 there; overall still high
+    left = np.isfinite(good.cost) & (good.xs[None, :] < 100)
+    assert spearmanr(good.cost[left], good.true_dist[left]).statistic > 0.99
+    assert good.spearman > 0.8 and good.greedy_accuracy > 0.85
+    bad = landscape_score(_DotCentroid(scramble=True), env, [goal, np.array([170.0, 60.0])], n=20)
+    assert abs(bad["spearman"]) < 0.2 and bad["greedy_accuracy"] < 0.7

@@ -16,7 +16,10 @@ def test_collect_train_eval_smoke(tmp_path):
     data, out = str(tmp_path / "tr.h5"), str(tmp_path / "run")
     run("collect", "--env", "two_room", "--episodes", "6", "--image-size", "32", "--out", data, "--workers", "1",
         "--no-progress")
-    run("train", "--data", data, "--preset", "cpu-tiny", "--history", "1", "--out", out, "--steps", "20")
+    run("train", "--data", data, "--preset", "cpu-tiny", "--history", "1", "--out", out, "--steps", "20",
+        "--set", "model.patch_size=16", "--set", "sigreg.num_proj=32")
+    saved = json.load(open(out + "/config.json"))
+    assert saved["model"]["patch_size"] == 16 and saved["sigreg"]["num_proj"] == 32
     txt = run("eval", "--checkpoint", out + "/last.pt", "--episodes", "2", "--samples", "30", "--topk", "5",
               "--iterations", "2", "--json", "--gif", str(tmp_path / "gifs"))
     res = json.loads(txt.strip().splitlines()[-1])
@@ -35,3 +38,6 @@ def test_cli_errors_are_one_line(tmp_path):
     r = subprocess.run([sys.executable, "-m", "lewm", "train", "--data", str(tmp_path / "x.h5"), "--out",
                         str(tmp_path / "o")], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "no such dataset file" in r.stderr and "Traceback" not in r.stderr
+    r = subprocess.run([sys.executable, "-m", "lewm", "train", "--data", str(tmp_path / "x.h5"), "--out",
+                        str(tmp_path / "o"), "--set", "model.patch=8"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "model has no field 'patch'" in r.stderr and "Traceback" not in r.stderr

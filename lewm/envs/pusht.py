@@ -110,6 +110,11 @@ def _background(size: int, ss: int) -> Image.Image:
 class PushT(Env):
     name = "pusht"
     state_names = ("agent_x", "agent_y", "block_x", "block_y", "block_angle", "agent_vx", "agent_vy")
+    state_bounds = ((AGENT_LO, AGENT_LO, AGENT_LO, AGENT_LO, -np.pi, -1.0, -1.0),
+                    (AGENT_HI, AGENT_HI, AGENT_HI, AGENT_HI, np.pi, 1.0, 1.0))
+    """Per-component (low, high) of the state (grid plots, landscapes)."""
+    landscape_dims = (2, 3)
+    """State components a 2-D cost landscape varies (the block position; the rest from the goal)."""
     action_dim = 2
     max_episode_steps = 200
     success_threshold = POS_TOL

@@ -68,6 +68,28 @@ def move(pos: np.ndarray, action: np.ndarray) -> np.ndarray:
     return np.array([x, y], np.float64)
 
 
+def geodesic_distance(points, goal) -> np.ndarray:
+    """Shortest path length (canvas units) for the dot's centre from each of ``points`` (N, 2) to
+    ``goal`` (2,) around the wall: straight within a room, else through the doorway corridor
+    (``x ∈ [100, 124]``, ``y ∈ [35, 63]``), minimised over where the path enters and leaves it."""
+    p = np.asarray(points, np.float64).reshape(-1, 2)  # (N, 2)
+    g = np.asarray(goal, np.float64).reshape(2)
+    d = np.hypot(p[:, 0] - g[0], p[:, 1] - g[1])  # (N,) straight line
+    cross = (p[:, 0] > MID_X) != (g[0] > MID_X)  # (N,)
+    if cross.any():
+        ys = np.linspace(DOOR_Y[0], DOOR_Y[1], 15)  # (J,) entry/exit heights
+        q = p[cross]
+        lx, rx = ZONE_X
+        near_x = np.where(q[:, 0] < MID_X, lx, rx)  # (M,) side of the corridor the point is on
+        far_x = rx + lx - near_x  # (M,)
+        a = np.hypot(q[:, None, 0] - near_x[:, None], q[:, None, 1] - ys[None])  # (M, J)
+        b = np.hypot(g[0] - far_x[:, None], g[1] - ys[None])  # (M, J)
+        mid = np.hypot(rx - lx, ys[:, None] - ys[None])  # (J, J)
+        tot = a[:, :, None] + mid[None] + b[:, None, :]  # (M, J, J)
+        d[cross] = tot.reshape(len(q), -1).min(1)
+    return d
+
+
 def room_of(x: float) -> int:
     """0 = left room, 1 = right room (by the wall's mid-line)."""
     return int(x > MID_X)
@@ -79,6 +101,8 @@ class TwoRoom(Env):
     action_dim = 2
     max_episode_steps = 100
     success_threshold = 16.0
+    state_bounds = ((LO, LO), (HI, HI))
+    """Per-component (low, high) of the reachable state (grid plots, landscapes)."""
 
     def __init__(self, image_size: int = 64, max_episode_steps: int | None = None,
                  terminate_on_success: bool = False, seed: int | None = None,
@@ -118,6 +142,18 @@ class TwoRoom(Env):
     # ----------------------------------------------------------------- dynamics
     def _apply_action(self, action: np.ndarray) -> None:
         self._pos = move(self._pos, action)
+
+    def path_distance(self, states, goal) -> np.ndarray:
+        """(N,) shortest-path distance around the wall (the planner's true cost-to-go)."""
+        return geodesic_distance(np.asarray(states)[..., :2], np.asarray(goal)[:2])
+
+    def valid_states(self, states) -> np.ndarray:
+        """(N,) bool: the dot's centre can be there (inside the frame, not inside the wall)."""
+        s = np.asarray(states, np.float64).reshape(-1, 2)
+        x, y = s[:, 0], s[:, 1]
+        inside = (x >= LO) & (x <= HI) & (y >= LO) & (y <= HI)
+        in_wall = (x > ZONE_X[0]) & (x < ZONE_X[1]) & ~((y >= DOOR_Y[0]) & (y <= DOOR_Y[1]))
+        return inside & ~in_wall
 
     def success_distance(self, state, goal) -> float:
         s, g = np.asarray(state, np.float64), np.asarray(goal, np.float64)
