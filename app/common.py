@@ -234,6 +234,36 @@ def meters_of(ckpt: str, ckpt_stamp: float, data: str, data_stamp: float, max_fr
     return collapse_meters(encoded_dataset(ckpt, ckpt_stamp, data, data_stamp, max_frames).latents)
 
 
+@st.cache_resource(show_spinner="Rendering and encoding a grid of states…", max_entries=16)
+def goal_landscape(ckpt: str, ckpt_stamp: float, goal: tuple, n: int):
+    """The planner's goal cost over a state grid (see ``lewm.diagnostics.goal_cost_landscape``)."""
+    from lewm.diagnostics import goal_cost_landscape
+    model, cfg, _ = load_checkpoint(ckpt)
+    env = make_env(cfg.env, cfg.model.image_size)
+    return goal_cost_landscape(model, env, np.asarray(goal), n=n, dims=tuple(getattr(env, "landscape_dims", (0, 1))))
+
+
+def fig_landscape(L, start=None, names=("x", "y"), height: int = 360) -> go.Figure:
+    """Latent goal cost (left) next to the true distance to go (right), same grid, start and goal marked."""
+    from plotly.subplots import make_subplots
+    fig = make_subplots(1, 2, subplot_titles=("‖z(s) − z_goal‖² (what the planner minimises)",
+                                              "true distance to the goal"), horizontal_spacing=0.08)
+    for col, (a, cs) in enumerate([(L.cost, "Viridis"), (L.true_dist, "Viridis")], start=1):
+        fig.add_trace(go.Heatmap(x=L.xs, y=L.ys, z=a, colorscale=cs, showscale=False,
+                                 hovertemplate=f"{names[0]} %{{x:.1f}}, {names[1]} %{{y:.1f}}: %{{z:.3g}}<extra></extra>"),
+                      1, col)
+        d0, d1 = L.dims
+        fig.add_trace(go.Scatter(x=[L.goal[d0]], y=[L.goal[d1]], mode="markers", name="goal",
+                                 marker=dict(symbol="x", size=13, color=COLORS["goal"]), showlegend=col == 1), 1, col)
+        if start is not None:
+            fig.add_trace(go.Scatter(x=[start[d0]], y=[start[d1]], mode="markers", name="start",
+                                     marker=dict(size=11, color="red", line=dict(color="white", width=1)),
+                                     showlegend=col == 1), 1, col)
+        fig.update_yaxes(autorange="reversed", scaleanchor=f"x{col if col > 1 else ''}", row=1, col=col)
+        fig.update_xaxes(title_text=names[0], row=1, col=col)
+    return _base(fig, height=height)
+
+
 @st.cache_data(show_spinner=False, max_entries=8)
 def eval_pairs(env_name: str, n: int, seed: int):
     from lewm.evaluate import eval_pairs as _pairs

@@ -198,6 +198,12 @@ def test_planner_page_plans_step_by_step(lab):
     no_exception(at)
     labels = [m.label for m in at.metric]
     assert "success" in labels and "median plan time" in labels
+    at.select_slider(key="plan_land_n").set_value(16)
+    at.button(key="plan_land_go").click().run()
+    no_exception(at)
+    vals = {m.label: m.value for m in at.metric}
+    rho = float(vals["Rank correlation with the true distance"])
+    assert -1.0 <= rho <= 1.0 and vals["Greedy step goes the right way"].endswith("%")
     for src in ("From the dataset", "Click on the canvas", "Coordinates"):
         at.radio(key="plan_source").set_value(src).run()
         no_exception(at)

@@ -103,6 +103,20 @@ with c3:
     st.caption(f"distance by the env's measure: {env.success_distance(start, goal):.2f} "
                f"(success below {env.success_threshold:g})")
 
+with st.expander("What the planner sees: the goal cost over the whole map"):
+    st.caption("Every cell is a rendered state, encoded and scored with the planner's cost ‖z − z_goal‖². "
+               "A good world model gives a single basin around the goal that follows the true distance to go "
+               "(around walls); stripes, ridges or far-away basins are where planning gets lost.")
+    n_grid = st.select_slider("Grid", [16, 24, 32, 48], 24, key="plan_land_n")
+    if st.button("Compute the landscape", key="plan_land_go") or st.session_state.get("plan_land_shown"):
+        st.session_state["plan_land_shown"] = True
+        L = common.goal_landscape(ckpt, common.mtime(ckpt), tuple(map(float, goal)), int(n_grid))
+        st.plotly_chart(common.fig_landscape(L, start, names=[names[d] for d in L.dims]), key="plan_land_fig")
+        m1, m2 = st.columns(2)
+        m1.metric("Rank correlation with the true distance", f"{L.spearman:.2f}", help="Spearman ρ over valid cells; 1 = perfect")
+        m2.metric("Greedy step goes the right way", f"{100 * L.greedy_accuracy:.0f}%",
+                  help="Cells whose lowest-cost neighbour is truly closer to the goal (chance ≈ 50%)")
+
 # ------------------------------------------------------------------ planner settings
 st.subheader("2 · One plan, step by step")
 c = st.columns(6)
