@@ -286,8 +286,9 @@ def add_bench_args(p: argparse.ArgumentParser) -> None:
     t.add_argument("--no-amp", action="store_true", help="fp32 on CUDA (default: bf16 autocast on CUDA)")
     q = sub.add_parser("plan", help="CEM planning latency (paper solver settings)")
     src = q.add_mutually_exclusive_group(required=True)
-    src.add_argument("--checkpoint", help="a lab checkpoint or an official LeWM release folder")
-    src.add_argument("--preset", choices=sorted(PRESETS), help="a randomly initialised model of this preset")
+    src.add_argument("--checkpoint", nargs="+", help="lab checkpoints or official LeWM release folders (one row group each)")
+    src.add_argument("--preset", nargs="+", choices=sorted(PRESETS),
+                     help="randomly initialised models of these presets (e.g. --preset cpu-tiny cpu-small paper)")
     q.add_argument("--iterations", type=int, nargs="+", default=[30, 10], help="CEM iterations per plan (default 30 10)")
     q.add_argument("--samples", type=int, default=300)
     q.add_argument("--topk", type=int, default=30)
@@ -324,19 +325,21 @@ def run_bench(a: argparse.Namespace) -> int:
             print(f"  {name}: {rows[-1].rate:,.1f} samples/s", flush=True)
         print(format_table(rows, "samples/s", peak, "ms"))
     else:
-        if a.checkpoint:
-            from .checkpoint import load
-            model, cfg, _ = load(a.checkpoint, dev)
-            label = f"{cfg.preset} ({a.checkpoint})"
-        else:
-            from .config import get_preset
-            from .model import LeWM
-            cfg = get_preset(a.preset)
-            torch.manual_seed(0)
-            model, label = LeWM(cfg.model), a.preset
-        rows = bench_plan(model, cfg, dev, label, iterations=a.iterations, samples=a.samples, topk=a.topk,
-                          horizon=a.horizon, repeats=a.repeats, warmup=a.warmup, compile=a.compile,
-                          amp=a.amp, peak=peak)
+        from .checkpoint import load
+        from .config import get_preset
+        from .model import LeWM
+        for src in (a.checkpoint or a.preset):
+            if a.checkpoint:
+                model, cfg, _ = load(src, dev)
+                label = f"{cfg.preset} ({src})"
+            else:
+                cfg = get_preset(src)
+                torch.manual_seed(0)
+                model, label = LeWM(cfg.model).to(dev), src
+            rows += bench_plan(model, cfg, dev, label, iterations=a.iterations, samples=a.samples, topk=a.topk,
+                               horizon=a.horizon, repeats=a.repeats, warmup=a.warmup, compile=a.compile,
+                               amp=a.amp, peak=peak)
+            print(f"  {label}: {rows[-1].rate:,.2f} plans/s at {a.iterations[-1]} iterations", flush=True)
         print(format_table(rows, "plans/s", peak, "s"))
     if a.json:
         with open(a.json, "w") as f:

@@ -38,3 +38,17 @@ def test_cli_arguments():
     assert a.bench_what == "plan" and a.iterations == [3] and a.compile == "default"
     a = p.parse_args(["train", "--presets", "cpu-tiny", "paper", "--device", "cpu"])
     assert a.presets == ["cpu-tiny", "paper"] and a.device == "cpu"
+
+
+def test_plan_cli_runs_every_preset_given(tmp_path, monkeypatch, capsys):
+    import json
+    monkeypatch.setattr(bench.Peak, "measure", classmethod(lambda cls, dev: PEAK))
+    p = argparse.ArgumentParser()
+    bench.add_bench_args(p)
+    out = tmp_path / "rows.json"
+    a = p.parse_args(["plan", "--preset", "cpu-tiny", "cpu-tiny", "--iterations", "1", "--samples", "8",
+                      "--topk", "2", "--repeats", "1", "--warmup", "0", "--device", "cpu", "--json", str(out)])
+    assert bench.run_bench(a) == 0
+    rows = json.load(open(out))["rows"]
+    assert len(rows) == 2 and all(r["rate"] > 0 for r in rows)
+    assert "plans/s" in capsys.readouterr().out
