@@ -216,7 +216,10 @@ def image_grid(rows: Sequence[Sequence[np.ndarray]], row_labels: Sequence[str] =
     ncol = max(len(r) for r in rows)
     left = 10 + max([int(ImageDraw.Draw(Image.new("RGB", (1, 1))).textlength(l, font=f)) for l in row_labels] or [0])
     top = (24 if title else 4) + (16 if col_labels else 0)
-    img = Image.new("RGB", (left + ncol * (S + pad) + pad, top + len(rows) * (S + pad) + pad), "white")
+    width = left + ncol * (S + pad) + pad
+    if title:  # never clip the title
+        width = max(width, int(ImageDraw.Draw(Image.new("RGB", (1, 1))).textlength(title, font=font(13))) + 16)
+    img = Image.new("RGB", (width, top + len(rows) * (S + pad) + pad), "white")
     d = ImageDraw.Draw(img)
     if title:
         d.text((img.width // 2, 4), title, fill=(0, 0, 0), font=font(13), anchor="mt")

@@ -438,8 +438,8 @@ def _landscape_section(model, cfg, env_name: str, n_goals: int, seed: int, say):
         for im in row:
             im[gj, gi] = (255, 0, 0)
         rows.append(row)
-    img = pngplot.image_grid(rows, [f"ρ={L.spearman:.2f}" for L in ls[:4]], ["‖z − z_goal‖²", "true distance"],
-                             scale=4, title=f"Goal cost landscape (red = goal; dark = low) — mean ρ "
+    img = pngplot.image_grid(rows, [f"rho {L.spearman:.2f}" for L in ls[:4]], ["|z - z_goal|^2", "true distance"],
+                             scale=4, title=f"Goal cost landscape (red = goal, dark = low): mean rho "
                              f"{np.nanmean([L.spearman for L in ls]):.2f}, greedy step right "
                              f"{100 * np.nanmean([L.greedy_accuracy for L in ls]):.0f}%")
     out = {"dims": [env.state_names[d] for d in dims], "goals": len(ls), "grid": 24,
