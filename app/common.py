@@ -240,7 +240,7 @@ def goal_landscape(ckpt: str, ckpt_stamp: float, goal: tuple, n: int):
     from lewm.diagnostics import goal_cost_landscape
     model, cfg, _ = load_checkpoint(ckpt)
     env = make_env(cfg.env, cfg.model.image_size)
-    return goal_cost_landscape(model, env, np.asarray(goal), n=n, dims=tuple(getattr(env, "landscape_dims", (0, 1))))
+    return goal_cost_landscape(model, env, np.asarray(goal), n=n)
 
 
 def fig_landscape(L, start=None, names=("x", "y"), height: int = 360) -> go.Figure:
@@ -248,11 +248,11 @@ def fig_landscape(L, start=None, names=("x", "y"), height: int = 360) -> go.Figu
     from plotly.subplots import make_subplots
     fig = make_subplots(1, 2, subplot_titles=("‖z(s) − z_goal‖² (what the planner minimises)",
                                               "true distance to the goal"), horizontal_spacing=0.08)
-    for col, (a, cs) in enumerate([(L.cost, "Viridis"), (L.true_dist, "Viridis")], start=1):
-        fig.add_trace(go.Heatmap(x=L.xs, y=L.ys, z=a, colorscale=cs, showscale=False,
+    d0, d1 = L.dims
+    for col, a in enumerate([L.cost, L.true_dist], start=1):
+        fig.add_trace(go.Heatmap(x=L.xs, y=L.ys, z=a, colorscale="Viridis", showscale=False,
                                  hovertemplate=f"{names[0]} %{{x:.1f}}, {names[1]} %{{y:.1f}}: %{{z:.3g}}<extra></extra>"),
                       1, col)
-        d0, d1 = L.dims
         fig.add_trace(go.Scatter(x=[L.goal[d0]], y=[L.goal[d1]], mode="markers", name="goal",
                                  marker=dict(symbol="x", size=13, color=COLORS["goal"]), showlegend=col == 1), 1, col)
         if start is not None:

@@ -43,35 +43,11 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                         "(repeatable; fields are listed in lewm/config.py)")
 
 
-def apply_set_overrides(cfg, items):
-    """Apply ``section.field=value`` strings to a config; values are parsed as the field's type.
-    Unknown sections/fields or unparsable values raise a ValueError that names them."""
-    from dataclasses import fields
-    for item in items or []:
-        key, sep, raw = item.partition("=")
-        section, dot, name = key.strip().partition(".")
-        if not sep or not dot:
-            raise ValueError(f"--set {item!r}: expected SECTION.FIELD=VALUE, e.g. model.patch_size=8")
-        if section not in ("model", "sigreg", "train"):
-            raise ValueError(f"--set {item!r}: section must be model, sigreg or train, got {section!r}")
-        sub = getattr(cfg, section)
-        types = {f.name: type(getattr(sub, f.name)) for f in fields(sub)}
-        if name not in types:
-            raise ValueError(f"--set {item!r}: {section} has no field {name!r}; fields: {sorted(types)}")
-        t = types[name]
-        try:
-            val = (raw.strip().lower() in ("1", "true", "yes", "on")) if t is bool else t(raw.strip())
-        except ValueError:
-            raise ValueError(f"--set {item!r}: {section}.{name} takes a {t.__name__}, got {raw!r}") from None
-        cfg = cfg.with_overrides(**{section: {name: val}})
-    return cfg
-
-
 def run_train(a: argparse.Namespace) -> int:
     """Also the entry point of data-parallel runs: ``torchrun --nproc_per_node N -m lewm train ...``
     (``--batch-size`` is the global batch; every rank takes batch/N)."""
     import torch
-    from .config import get_preset
+    from .config import apply_set_overrides, get_preset
     from .train import train
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -81,7 +57,7 @@ def run_train(a: argparse.Namespace) -> int:
                                  "num_workers": a.workers, "compile": a.compile or None}.items() if v is not None}
     sig_o = {"weight": a.lam} if a.lam is not None else {}
     cfg = cfg.with_overrides(model=model_o, train=train_o, sigreg=sig_o)
-    cfg = apply_set_overrides(cfg, a.overrides)
+    cfg = apply_set_overrides(cfg, a.overrides)  # --set section.field=value
     res = train(cfg, a.data, a.out, steps=a.steps, device=a.device, resume=not a.no_resume)
     m = res.metrics
     if int(os.environ.get("RANK", "0")) != 0:  # torchrun: rank 0 reports

@@ -222,3 +222,26 @@ def get_preset(name: str) -> LeWMConfig:
         return PRESETS[name]
     except KeyError:
         raise ValueError(f"unknown preset '{name}'; choose one of {sorted(PRESETS)}") from None
+
+
+def apply_set_overrides(cfg: "LeWMConfig", items) -> "LeWMConfig":
+    """Apply ``section.field=value`` strings to a config; values are parsed as the field's type.
+    Unknown sections/fields or unparsable values raise a ValueError that names them."""
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        section, dot, name = key.strip().partition(".")
+        if not sep or not dot:
+            raise ValueError(f"--set {item!r}: expected SECTION.FIELD=VALUE, e.g. model.patch_size=8")
+        if section not in ("model", "sigreg", "train"):
+            raise ValueError(f"--set {item!r}: section must be model, sigreg or train, got {section!r}")
+        sub = getattr(cfg, section)
+        types = {f.name: type(getattr(sub, f.name)) for f in fields(sub)}
+        if name not in types:
+            raise ValueError(f"--set {item!r}: {section} has no field {name!r}; fields: {sorted(types)}")
+        t = types[name]
+        try:
+            val = (raw.strip().lower() in ("1", "true", "yes", "on")) if t is bool else t(raw.strip())
+        except ValueError:
+            raise ValueError(f"--set {item!r}: {section}.{name} takes a {t.__name__}, got {raw!r}") from None
+        cfg = cfg.with_overrides(**{section: {name: val}})
+    return cfg

@@ -930,37 +930,42 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(spearmanr(a, b).statistic)
 
 
-def goal_cost_landscape(model, env, goal_state: ArrayLike, n: int = 32, dims: tuple[int, int] = (0, 1),
+def goal_cost_landscape(model, env, goal_state: ArrayLike, n: int = 32, dims: tuple[int, int] | None = None,
                         lo: Sequence[float] | None = None, hi: Sequence[float] | None = None,
-                        base_state: ArrayLike | None = None, batch: int = 256) -> GoalLandscape:
+                        base_state: ArrayLike | None = None, batch: int = 256,
+                        cache: dict | None = None) -> GoalLandscape:
     """Render the state grid (other components from ``base_state``, default the goal), encode it
-    and compare the planner's cost with the true distance to go (``env.path_distance`` when the
-    env has one, else its success distance). ``lo``/``hi`` bound the two components (default: the
-    range of the env's ``state_bounds`` or [0, 224])."""
+    and compare the planner's cost with the env's true distance to go (``env.path_distance``).
+
+    ``dims`` default to ``env.landscape_dims``; ``lo``/``hi`` bound the two components (default:
+    ``env.state_bounds``, else [0, 224]). Pass the same ``cache`` dict for several goals: grids
+    whose states are identical (e.g. every Two-Room goal) are rendered and encoded once."""
+    dims = tuple(env.landscape_dims if dims is None else dims)
     goal = np.asarray(goal_state, np.float64).reshape(-1)  # (Q,)
     base = goal.copy() if base_state is None else np.asarray(base_state, np.float64).reshape(-1)
-    bounds = getattr(env, "state_bounds", None)
+    bounds = env.state_bounds
     lo = np.asarray(lo if lo is not None else [bounds[0][d] if bounds else 0.0 for d in dims], np.float64)
     hi = np.asarray(hi if hi is not None else [bounds[1][d] if bounds else 224.0 for d in dims], np.float64)
     xs, ys = np.linspace(lo[0], hi[0], n), np.linspace(lo[1], hi[1], n)  # (n,), (n,)
     X, Y = np.meshgrid(xs, ys)  # (n, n) rows = ys
     states = np.repeat(base[None], n * n, 0)  # (n*n, Q)
     states[:, dims[0]], states[:, dims[1]] = X.ravel(), Y.ravel()
-    valid = env.valid_states(states) if hasattr(env, "valid_states") else np.ones(n * n, bool)  # (n*n,)
-    frames = np.stack([env.render_state(s) for s in states])  # (n*n, S, S, 3)
-    z = encode_frames(model, frames, batch)  # (n*n, D)
+    key = (states.tobytes(), batch)
+    if cache is not None and key in cache:
+        valid, z = cache[key]
+    else:
+        valid = env.valid_states(states)  # (n*n,)
+        z = encode_frames(model, np.stack([env.render_state(s) for s in states]), batch)  # (n*n, D)
+        if cache is not None:
+            cache[key] = (valid, z)
     zg = encode_frames(model, env.render_state(goal)[None], 1)  # (1, D)
     cost = ((z - zg) ** 2).sum(-1).numpy().astype(np.float64)  # (n*n,)
-    if hasattr(env, "path_distance"):
-        true = np.asarray(env.path_distance(states, goal), np.float64)
-    else:
-        true = np.array([env.success_distance(s, goal) for s in states], np.float64)
+    true = np.asarray(env.path_distance(states, goal), np.float64)  # (n*n,)
     cost[~valid], true[~valid] = np.nan, np.nan
     C, Tg = cost.reshape(n, n), true.reshape(n, n)
     ok = valid & np.isfinite(cost)
     rho = _spearman(cost[ok], true[ok])
     # greedy step: for each valid cell, the valid neighbour with the lowest latent cost
-    right = total = 0
     pad_c = np.pad(C, 1, constant_values=np.nan)
     pad_t = np.pad(Tg, 1, constant_values=np.nan)
     offs = [(di, dj) for di in (-1, 0, 1) for dj in (-1, 0, 1) if (di, dj) != (0, 0)]
@@ -968,19 +973,29 @@ def goal_cost_landscape(model, env, goal_state: ArrayLike, n: int = 32, dims: tu
     nb_t = np.stack([pad_t[1 + di:1 + di + n, 1 + dj:1 + dj + n] for di, dj in offs])  # (8, n, n)
     step = (xs[1] - xs[0]) if n > 1 else 1.0
     has = np.isfinite(nb_c).any(0) & np.isfinite(Tg) & (Tg > 1.5 * abs(step))  # (n, n)
+    greedy = float("nan")
     if has.any():
         best = np.nanargmin(np.where(np.isfinite(nb_c), nb_c, np.inf), axis=0)  # (n, n)
         t_best = np.take_along_axis(nb_t, best[None], 0)[0]  # (n, n)
-        right = int((t_best[has] < Tg[has]).sum())
-        total = int(has.sum())
-    return GoalLandscape(xs=xs, ys=ys, cost=C, true_dist=Tg, goal=goal, dims=tuple(dims), spearman=rho,
-                         greedy_accuracy=right / total if total else float("nan"))
+        greedy = float((t_best[has] < Tg[has]).mean())
+    return GoalLandscape(xs=xs, ys=ys, cost=C, true_dist=Tg, goal=goal, dims=dims, spearman=rho,
+                         greedy_accuracy=greedy)
 
 
-def landscape_score(model, env, goals: Sequence[ArrayLike], n: int = 24, **kw) -> dict[str, float]:
-    """Mean Spearman ρ and greedy-step accuracy of :func:`goal_cost_landscape` over several goals:
-    one number for "does ‖z − z_goal‖² behave like a distance to go?"."""
-    ls = [goal_cost_landscape(model, env, g, n=n, **kw) for g in goals]
-    return {"spearman": float(np.nanmean([l.spearman for l in ls])),
-            "greedy_accuracy": float(np.nanmean([l.greedy_accuracy for l in ls])),
-            "goals": len(ls)}
+def goal_cost_landscapes(model, env, goals: Sequence[ArrayLike], n: int = 24, **kw) -> list[GoalLandscape]:
+    """:func:`goal_cost_landscape` for several goals, sharing the grid encoding where it repeats."""
+    cache: dict = {}
+    return [goal_cost_landscape(model, env, g, n=n, cache=cache, **kw) for g in goals]
+
+
+def landscape_summary(ls: Sequence[GoalLandscape]) -> dict[str, Any]:
+    """Mean Spearman ρ and greedy-step accuracy over landscapes (plus the per-goal values)."""
+    rho, greedy = [l.spearman for l in ls], [l.greedy_accuracy for l in ls]
+    return {"spearman": float(np.nanmean(rho)), "greedy_accuracy": float(np.nanmean(greedy)), "goals": len(ls),
+            "spearman_per_goal": rho, "greedy_accuracy_per_goal": greedy}
+
+
+def landscape_score(model, env, goals: Sequence[ArrayLike], n: int = 24, **kw) -> dict[str, Any]:
+    """One number pair for "does ‖z − z_goal‖² behave like a distance to go?": the
+    :func:`landscape_summary` of :func:`goal_cost_landscapes`."""
+    return landscape_summary(goal_cost_landscapes(model, env, goals, n=n, **kw))

@@ -417,11 +417,11 @@ def _landscape_section(model, cfg, env_name: str, n_goals: int, seed: int, say):
     if n_goals <= 0 or env_name not in list_envs():
         return None
     env = make(env_name, image_size=cfg.model.image_size)
-    dims = tuple(getattr(env, "landscape_dims", (0, 1)))
+    dims = env.landscape_dims
     say(f"[8/8] planning cost landscape over ({env.state_names[dims[0]]}, {env.state_names[dims[1]]}) "
         f"for {n_goals} goals")
-    goals = [g for _, g in eval_pairs(env_name, n_goals, seed=seed)]
-    ls = [dg.goal_cost_landscape(model, env, g, n=24, dims=dims) for g in goals]
+    ls = dg.goal_cost_landscapes(model, env, [g for _, g in eval_pairs(env_name, n_goals, seed=seed)], n=24)
+    summ = dg.landscape_summary(ls)
 
     def rank_rgb(a):
         m = np.isfinite(a)
@@ -440,12 +440,10 @@ def _landscape_section(model, cfg, env_name: str, n_goals: int, seed: int, say):
         rows.append(row)
     img = pngplot.image_grid(rows, [f"rho {L.spearman:.2f}" for L in ls[:4]], ["|z - z_goal|^2", "true distance"],
                              scale=4, title=f"Goal cost landscape (red = goal, dark = low): mean rho "
-                             f"{np.nanmean([L.spearman for L in ls]):.2f}, greedy step right "
-                             f"{100 * np.nanmean([L.greedy_accuracy for L in ls]):.0f}%")
+                             f"{summ['spearman']:.2f}, greedy step right {100 * summ['greedy_accuracy']:.0f}%")
     out = {"dims": [env.state_names[d] for d in dims], "goals": len(ls), "grid": 24,
-           "spearman_mean": float(np.nanmean([L.spearman for L in ls])),
-           "greedy_accuracy_mean": float(np.nanmean([L.greedy_accuracy for L in ls])),
-           "spearman": [L.spearman for L in ls], "greedy_accuracy": [L.greedy_accuracy for L in ls]}
+           "spearman_mean": summ["spearman"], "greedy_accuracy_mean": summ["greedy_accuracy"],
+           "spearman": summ["spearman_per_goal"], "greedy_accuracy": summ["greedy_accuracy_per_goal"]}
     return out, img
 
 

@@ -28,6 +28,10 @@ class Env:
     max_episode_steps: int = 100
     success_threshold: float = 0.0
     """``is_success`` is ``success_distance(state, goal) < success_threshold`` unless overridden."""
+    state_bounds: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+    """Per-component (low, high) of the reachable state (grid plots, landscapes); None = unknown."""
+    landscape_dims: tuple[int, int] = (0, 1)
+    """The two state components a 2-D goal-cost landscape varies (the rest come from the goal)."""
 
     def __init__(self, image_size: int = 64, max_episode_steps: int | None = None,
                  terminate_on_success: bool = False, seed: int | None = None):
@@ -112,6 +116,15 @@ class Env:
 
     def success_distance(self, state, goal) -> float:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def valid_states(self, states) -> np.ndarray:
+        """(N,) bool: which of ``states`` (N, Q) the simulator can be in (default: all)."""
+        return np.ones(len(np.asarray(states).reshape(-1, self.state_dim)), bool)
+
+    def path_distance(self, states, goal) -> np.ndarray:
+        """(N,) distance to go from each of ``states`` to ``goal`` (default: the success distance;
+        environments with obstacles override it with the shortest path)."""
+        return np.array([self.success_distance(s, goal) for s in np.asarray(states)], np.float64)
 
     def close(self) -> None:
         pass

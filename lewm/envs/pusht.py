@@ -112,9 +112,7 @@ class PushT(Env):
     state_names = ("agent_x", "agent_y", "block_x", "block_y", "block_angle", "agent_vx", "agent_vy")
     state_bounds = ((AGENT_LO, AGENT_LO, AGENT_LO, AGENT_LO, -np.pi, -1.0, -1.0),
                     (AGENT_HI, AGENT_HI, AGENT_HI, AGENT_HI, np.pi, 1.0, 1.0))
-    """Per-component (low, high) of the state (grid plots, landscapes)."""
-    landscape_dims = (2, 3)
-    """State components a 2-D cost landscape varies (the block position; the rest from the goal)."""
+    landscape_dims = (2, 3)  # the block position; the agent stays where the goal has it
     action_dim = 2
     max_episode_steps = 200
     success_threshold = POS_TOL

@@ -78,7 +78,6 @@ class Reacher(Env):
     name = "reacher"
     state_names = ("q1", "q2", "dq1", "dq2")
     state_bounds = ((-np.pi, -np.pi, -1.0, -1.0), (np.pi, np.pi, 1.0, 1.0))
-    """Per-component (low, high) of the state (grid plots, landscapes)."""
     action_dim = 2
     max_episode_steps = 200
     success_threshold = JOINT_TOL
