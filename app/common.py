@@ -9,6 +9,7 @@ import base64
 import glob
 import hashlib
 import io
+import json
 import os
 import shutil
 import sys
@@ -160,6 +161,16 @@ def dataset_info(path: str, mtime: float) -> dict:
     info["ep_len"] = np.asarray(info["ep_len"])
     info["ep_offset"] = np.asarray(info["ep_offset"])
     return info
+
+
+def evaluated_planner(ckpt: str) -> dict:
+    """The planner settings a checkpoint was evaluated with (``eval.json`` beside it), or {}."""
+    path = os.path.join(os.path.dirname(os.path.abspath(ckpt)), "eval.json")
+    try:
+        with open(path) as f:
+            return dict(json.load(f).get("planner") or {})
+    except (OSError, ValueError, AttributeError):
+        return {}
 
 
 def mtime(path: str) -> float:

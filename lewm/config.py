@@ -111,6 +111,9 @@ class TrainConfig:
     """Max global gradient norm."""
     ckpt_every: int = 500
     """Save ``last.pt`` every this many steps (also at the end)."""
+    keep_snapshots: bool = False
+    """Also keep a weights-only copy ``step_<N>.pt`` at every ``ckpt_every`` step, for picking a
+    model by a planning-relevant score after the run (``--set train.keep_snapshots=true``)."""
     log_every: int = 10
     """Append a metrics line to metrics.jsonl every this many steps."""
     val_fraction: float = 0.05

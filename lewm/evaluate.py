@@ -121,6 +121,8 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--iterations", type=int, default=10)
     p.add_argument("--horizon", type=int, default=5)
     p.add_argument("--receding-horizon", type=int, default=1, help="blocks executed per plan")
+    p.add_argument("--cost-steps", default="last", choices=["last", "all"],
+                   help="goal cost on the last imagined block (the paper) or averaged over all blocks")
     p.add_argument("--budget", type=int, default=50)
     p.add_argument("--data", default=None, help="HDF5 with 'state' to draw start/goal pairs from "
                    "(default: fresh expert trajectories of the checkpoint's environment)")
@@ -137,7 +139,8 @@ def run_eval(a: argparse.Namespace) -> int:
     if a.threads:
         torch.set_num_threads(a.threads)
     pcfg = PlannerConfig(solver=a.solver, num_samples=a.samples, topk=a.topk, iterations=a.iterations,
-                         horizon=a.horizon, receding_horizon=a.receding_horizon)
+                         horizon=a.horizon, receding_horizon=a.receding_horizon,
+                         cost_steps=a.cost_steps)
     res = evaluate(a.checkpoint, a.episodes, pcfg, a.seed, a.data, a.budget, device=a.device,
                    gif_dir=a.gif, progress=not a.json or sys.stderr.isatty(), env_name=a.env)
     if a.out:

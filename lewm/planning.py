@@ -51,6 +51,12 @@ class PlannerConfig:
     """MPC: action blocks executed before re-planning."""
     warm_start: bool = True
     """MPC: initialise each plan with the previous plan shifted by the executed blocks."""
+    cost_steps: str = "last"
+    """Which imagined latents the goal cost reads: 'last' = ``‖ẑ_P − z_goal‖²`` only (the paper,
+    DESIGN §2), or 'all' = the mean of ``‖ẑ_p − z_goal‖²`` over the P imagined blocks. A
+    terminal-only cost is indifferent to *when* the goal is reached, so the CEM mean spreads the
+    move over the whole horizon and receding-horizon MPC closes only ~1/P of the remaining gap per
+    plan; 'all' rewards arriving early."""
 
     def __post_init__(self):
         if self.solver not in ("cem", "mppi", "grad"):
@@ -59,6 +65,8 @@ class PlannerConfig:
             raise ValueError(f"topk must be in [1, num_samples={self.num_samples}], got {self.topk}")
         if not 1 <= self.receding_horizon <= self.horizon:
             raise ValueError(f"receding_horizon must be in [1, horizon={self.horizon}]")
+        if self.cost_steps not in ("last", "all"):
+            raise ValueError(f"cost_steps must be 'last' or 'all', got {self.cost_steps!r}")
 
 
 @dataclass
@@ -208,14 +216,18 @@ def plan(cost_fn: Callable, horizon: int, action_dim: int, cfg: PlannerConfig, *
 # The world-model cost.
 # ---------------------------------------------------------------------------------------------
 class LatentGoalCost:
-    """cost(actions) = ‖ẑ_P − z_goal‖² of the last imagined latent (DESIGN §2).
+    """cost(actions) = ‖ẑ_P − z_goal‖² of the last imagined latent (DESIGN §2), or with
+    ``steps='all'`` the mean of ``‖ẑ_p − z_goal‖²`` over every imagined block p = 1..P.
 
     The context and the goal are encoded once, at construction; every call batches all candidates
     through one predictor call per plan step (``LeWM.rollout``).
     """
 
     def __init__(self, model: LeWM, z_hist: torch.Tensor, z_goal: torch.Tensor,
-                 act_hist: torch.Tensor | None = None):
+                 act_hist: torch.Tensor | None = None, steps: str = "last"):
+        if steps not in ("last", "all"):
+            raise ValueError(f"steps must be 'last' or 'all', got {steps!r}")
+        self.steps = steps
         self.model = model
         self.z_hist = z_hist  # (1, H0, D)
         self.z_goal = z_goal.reshape(1, -1)  # (1, D)
@@ -227,6 +239,8 @@ class LatentGoalCost:
     def __call__(self, actions: torch.Tensor):
         z = self.imagine(actions)  # (N, P, D)
         zf = z[:, -1]  # (N, D)
+        if self.steps == "all":
+            return ((z - self.z_goal[:, None]) ** 2).sum(-1).mean(1), zf  # (N,), (N, D)
         return ((zf - self.z_goal) ** 2).sum(-1), zf  # (N,), (N, D)
 
 
@@ -293,7 +307,7 @@ def run_episode(env, model: LeWM, cfg: LeWMConfig, pcfg: PlannerConfig, start_st
         z_ctx, a_ctx = z_ctx[-mc.history:], a_ctx[-(mc.history - 1):] if mc.history > 1 else []
         z_hist = torch.stack(z_ctx)[None]  # (1, H0, D)
         a_hist = torch.stack(a_ctx)[None] if a_ctx else None  # (1, H0-1, K)
-        cost = LatentGoalCost(model, z_hist, z_goal, a_hist)
+        cost = LatentGoalCost(model, z_hist, z_goal, a_hist, steps=pcfg.cost_steps)
         res = plan(cost, pcfg.horizon, K, pcfg, init_mean=mean if pcfg.warm_start else None,
                    bounds=bounds, generator=generator, device=dev, record=record_plans)
         if record_plans:

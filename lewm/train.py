@@ -230,6 +230,8 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
                 on_step(StepInfo(step, dict(last), zd))
             if step % tc.ckpt_every == 0 and step < tc.steps and _is_rank0():
                 checkpoint.save(ckpt_path, model, cfg, step, last, optimizer=opt.state_dict())
+                if tc.keep_snapshots:
+                    checkpoint.save(os.path.join(out, f"step_{step}.pt"), model, cfg, step, last)
     finally:
         if bar is not None:
             bar.close()

@@ -88,3 +88,48 @@ def test_mpc_with_perfect_model_reaches_goal():
     assert res.success, f"final state {res.states[-1]}"
     assert res.frames.shape[0] == res.steps + 1 and res.actions.shape == (res.steps, 2)
     assert np.abs(res.actions).max() <= 1.0 and len(res.plan_seconds) >= 1
+
+
+def test_latent_goal_cost_last_and_all_against_manual():
+    from lewm.planning import LatentGoalCost
+
+    class Fixed(nn.Module):  # rollout returns a known (N, P, D) tensor
+        def __init__(self, z):
+            super().__init__()
+            self.z = z
+
+        def rollout(self, z_hist, blocks, act_hist=None):
+            return self.z
+
+    z = torch.randn(6, 4, 3, generator=torch.Generator().manual_seed(0))  # (N, P, D)
+    goal = torch.tensor([0.5, -1.0, 2.0])
+    blocks = torch.zeros(6, 4, 2)
+    last, zf = LatentGoalCost(Fixed(z), z[:1, :1], goal)(blocks)
+    every, _ = LatentGoalCost(Fixed(z), z[:1, :1], goal, steps="all")(blocks)
+    want_last = torch.tensor([float(sum((z[n, -1, d] - goal[d]) ** 2 for d in range(3))) for n in range(6)])
+    want_all = torch.tensor([np.mean([float(sum((z[n, p, d] - goal[d]) ** 2 for d in range(3))) for p in range(4)])
+                             for n in range(6)], dtype=torch.float32)
+    torch.testing.assert_close(last, want_last)
+    torch.testing.assert_close(every, want_all)
+    torch.testing.assert_close(zf, z[:, -1])
+    with pytest.raises(ValueError, match="cost_steps"):
+        PlannerConfig(cost_steps="first")
+
+
+def test_terminal_cost_procrastinates_all_steps_cost_does_not():
+    """With a perfect model, a terminal-only cost leaves CEM indifferent to *when* the goal is
+    reached: the executed first block closes only a fraction of the gap per plan. Averaging the
+    cost over the imagined blocks makes the agent go (nearly) straight at full speed."""
+    from lewm.envs import make
+    cfg = get_preset("cpu-tiny").with_overrides(model={"image_size": 64, "patch_size": 16, "history": 1},
+                                                 env="two_room", action_mean=(0.0, 0.0), action_std=(1.0, 1.0))
+    env = make("two_room", image_size=64)
+    model = AnalyticTwoRoom(cfg)
+    start, goal = np.array([30.0, 150.0]), np.array([95.0, 150.0])  # 65 units, same room: >= 10 steps
+    steps = {}
+    for mode in ("last", "all"):
+        res = run_episode(env, model, cfg, PlannerConfig(num_samples=100, topk=10, iterations=5, cost_steps=mode),
+                          start, goal, budget=50, generator=torch.Generator().manual_seed(0))
+        steps[mode] = res.first_success_step if res.success else 99
+    assert steps["all"] <= 14, steps  # 65 - 16 = 49 units at <= 5 per step: >= 10 steps
+    assert steps["last"] >= steps["all"] + 5, steps

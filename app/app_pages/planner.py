@@ -119,7 +119,8 @@ with st.expander("What the planner sees: the goal cost over the whole map"):
 
 # ------------------------------------------------------------------ planner settings
 st.subheader("2 · One plan, step by step")
-c = st.columns(6)
+shipped = common.evaluated_planner(ckpt)
+c = st.columns(7)
 solver = c[0].selectbox("Solver", ["cem", "mppi", "grad"], key="plan_solver",
                         format_func={"cem": "CEM", "mppi": "MPPI", "grad": "gradient (Adam)"}.get)
 samples = c[1].number_input("Samples", 10, 5000, 300, step=50, key="plan_samples")
@@ -127,9 +128,15 @@ topk = c[2].number_input("Elites", 1, 1000, 30, key="plan_topk")
 iters = c[3].number_input("Iterations", 1, 100, 10, key="plan_iters")
 horizon = c[4].number_input("Horizon (blocks)", 1, 20, 5, key="plan_horizon")
 seed = c[5].number_input("Seed", 0, 10**6, 0, key="plan_seed")
+cost_steps = c[6].selectbox(
+    "Goal cost", ["last", "all"], index=int(shipped.get("cost_steps") == "all"), key="plan_cost_steps",
+    format_func={"last": "last block (paper)", "all": "every block"}.get,
+    help="‖ẑ − z_goal‖² on the last imagined block only (the paper), or averaged over every imagined block, "
+         "which rewards reaching the goal early instead of spreading the move over the whole horizon. "
+         "The default is what this checkpoint's eval.json used.")
 try:
     pcfg = PlannerConfig(solver=solver, num_samples=int(samples), topk=int(min(topk, samples)), iterations=int(iters),
-                         horizon=int(horizon))
+                         horizon=int(horizon), cost_steps=cost_steps)
 except ValueError as e:
     st.error(str(e))
     st.stop()
