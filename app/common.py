@@ -200,7 +200,7 @@ def load_checkpoint(path: str):
 def encoded_dataset(ckpt: str, ckpt_stamp: float, data: str, data_stamp: float, max_frames: int):
     from lewm.diagnostics import encode_dataset
     model, _, _ = load_checkpoint(ckpt)
-    return encode_dataset(model, data, max_frames=max_frames, keep_pixels=True, seed=0)
+    return encode_dataset(model, data, max_frames=max_frames, keep_pixels=True, seed=0, with_embeddings=True)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -233,10 +233,13 @@ def nearest_frames(ckpt: str, ckpt_stamp: float, data: str, data_stamp: float, m
 
 
 @st.cache_resource(show_spinner="Fitting the probe…", max_entries=8)
-def probe_result(ckpt: str, ckpt_stamp: float, data: str, data_stamp: float, max_frames: int, kind: str):
+def probe_result(ckpt: str, ckpt_stamp: float, data: str, data_stamp: float, max_frames: int, kind: str,
+                 features: str = "latent"):
+    """``features``: 'latent' (the planning latent z) or 'embedding' (the encoder's CLS embedding)."""
     from lewm.diagnostics import probe
     enc = encoded_dataset(ckpt, ckpt_stamp, data, data_stamp, max_frames)
-    return probe(enc.latents, enc.state, enc.state_names, kind=kind, groups=enc.episode, seed=0)
+    x = enc.embeddings if features == "embedding" else enc.latents
+    return probe(x, enc.state, enc.state_names, kind=kind, groups=enc.episode, seed=0)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)

@@ -254,10 +254,20 @@ class EncodedDataset:
     """(N,) time index of each frame inside its episode."""
     pixels: np.ndarray | None = None
     """(N, S, S, 3) uint8 frames (hover thumbnails, decoder training), when asked for."""
+    embeddings: np.ndarray | None = None
+    """(N, E) the encoder's CLS embedding before the projector, when asked for
+    (``with_embeddings=True``): the wide representation the paper's 192-d latent corresponds to."""
 
 
-def encode_frames(model: nn.Module, pixels: ArrayLike, batch: int = 256) -> torch.Tensor:
-    """uint8 frames (N, S, S, 3) -> latents (N, D) (CPU float32), in eval mode, batched."""
+def encode_frames(model: nn.Module, pixels: ArrayLike, batch: int = 256, features: str = "latent") -> torch.Tensor:
+    """uint8 frames (N, S, S, 3) -> latents (N, D) (CPU float32), in eval mode, batched.
+
+    ``features='embedding'`` returns the encoder's CLS embedding before the projector (N, E)
+    instead of the planning latent z."""
+    if features not in ("latent", "embedding"):
+        raise ValueError(f"features must be 'latent' or 'embedding', got {features!r}")
+    if features == "embedding":
+        return encode_frames_both(model, pixels, batch)[1]
     dev = _device_of(model)
     px = pixels if isinstance(pixels, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(pixels))
     out = []
@@ -270,9 +280,26 @@ def encode_frames(model: nn.Module, pixels: ArrayLike, batch: int = 256) -> torc
     return torch.cat(out)  # (N, D)
 
 
+def encode_frames_both(model: nn.Module, pixels: ArrayLike, batch: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 frames (N, S, S, 3) -> (z (N, D), CLS embedding before the projector (N, E)), one
+    encoder pass, CPU float32, eval mode."""
+    dev = _device_of(model)
+    px = pixels if isinstance(pixels, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(pixels))
+    zs, hs = [], []
+    with _eval_mode(model):
+        for lo in range(0, len(px), batch):
+            x = px[lo:lo + batch].to(dev).permute(0, 3, 1, 2)  # (b, 3, S, S)
+            h = model.encoder(model.normalize_pixels(x))  # (b, E)
+            zs.append(model.projector(h).float().cpu())  # (b, D)
+            hs.append(h.float().cpu())
+    if not zs:
+        return torch.zeros(0, model.cfg.latent_dim), torch.zeros(0, model.cfg.enc_dim)
+    return torch.cat(zs), torch.cat(hs)  # (N, D), (N, E)
+
+
 def encode_dataset(model: nn.Module, h5_path: str, max_frames: int = 5000, batch: int = 256, *,
                    episodes: Sequence[int] | None = None, stride: int = 1, keep_pixels: bool = False,
-                   seed: int = 0, progress: bool = False) -> EncodedDataset:
+                   seed: int = 0, progress: bool = False, with_embeddings: bool = False) -> EncodedDataset:
     """Encode whole episodes of an HDF5 file until ``max_frames`` frames (every ``stride``-th).
 
     Episodes are taken in a seeded random order (or the given ``episodes`` in order) so a capped
@@ -299,11 +326,16 @@ def encode_dataset(model: nn.Module, h5_path: str, max_frames: int = 5000, batch
     if progress:
         from tqdm.auto import tqdm
         it = tqdm(it, desc="encode", unit="batch")
-    lat, pix, state = [], [], None
+    lat, emb, pix, state = [], [], [], None
     with open_h5(h5_path) as f:
         for lo in it:
             px = f["pixels"][rows_a[lo:lo + batch]]  # (b, S, S, 3)
-            lat.append(encode_frames(model, px, batch).numpy())  # (b, D)
+            if with_embeddings:
+                z, h = encode_frames_both(model, px, batch)  # (b, D), (b, E)
+                emb.append(h.numpy())
+            else:
+                z = encode_frames(model, px, batch)  # (b, D)
+            lat.append(z.numpy())
             if keep_pixels:
                 pix.append(px)
         if "state" in f:
@@ -311,7 +343,8 @@ def encode_dataset(model: nn.Module, h5_path: str, max_frames: int = 5000, batch
     names = info["state_names"] or tuple(f"s{i}" for i in range(state.shape[1] if state is not None else 0))
     return EncodedDataset(latents=np.concatenate(lat), state=state, state_names=tuple(names),
                           frame_index=rows_a, episode=eps_a, step=steps_a,
-                          pixels=np.concatenate(pix) if keep_pixels else None)
+                          pixels=np.concatenate(pix) if keep_pixels else None,
+                          embeddings=np.concatenate(emb) if with_embeddings else None)
 
 
 # ---------------------------------------------------------------------------------------------

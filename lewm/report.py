@@ -78,7 +78,7 @@ def summary_text(rep: dict) -> str:
                  f"top-1 {_f(c['top1_fraction'])}  mean cos {_f(c['mean_cosine'])}  mean std {_f(c['mean_std'], '.3g')}  "
                  f"SIGReg {_f(rep['sigreg']['value'])}")
     for kind, rows in rep.get("probes", {}).items():
-        lines.append(f"{kind:>6} probe: " + "  ".join(f"{r['quantity']} r={_f(r['pearson_r'])} R²={_f(r['r2'])}"
+        lines.append(f"{kind:>6} probe ({rep.get('probe_features', {}).get(kind, 'latent z')}): " + "  ".join(f"{r['quantity']} r={_f(r['pearson_r'])} R²={_f(r['r2'])}"
                                                      for r in rows))
     d = rep.get("dynamics")
     if d and len(d["error_mean"]):
@@ -198,7 +198,7 @@ def make_report(checkpoint: str, data: str, out: str, *, episodes: int = 10, qui
     # every frameskip-th frame (the model's own time step): a capped budget then covers more episodes
     say(f"[1/8] encoding up to {max_frames} frames of {data} (every {cfg.model.frameskip}th)")
     enc = dg.encode_dataset(model, data, max_frames=max_frames, stride=cfg.model.frameskip, keep_pixels=True,
-                            seed=seed, progress=progress)
+                            seed=seed, progress=progress, with_embeddings=True)
     rep["frames_encoded"] = int(len(enc.latents))
     timings["encode"] = time.perf_counter() - t0
 
@@ -242,12 +242,19 @@ def make_report(checkpoint: str, data: str, out: str, *, episodes: int = 10, qui
         lin = dg.probe(enc.latents, enc.state, enc.state_names, "linear", seed=seed, groups=enc.episode)
         mlp = dg.probe(enc.latents, enc.state, enc.state_names, "mlp", seed=seed, groups=enc.episode,
                        max_iter=40 if quick else 100)
-        rep["probes"] = {"linear": lin.table(), "mlp": mlp.table()}
+        # the same linear probe on the encoder's CLS embedding (before the projector): a D = 3-8
+        # planning latent must fold the state to look Gaussian, the E-wide embedding need not
+        lin_e = dg.probe(enc.embeddings, enc.state, enc.state_names, "linear", seed=seed, groups=enc.episode)
+        rep["probes"] = {"linear": lin.table(), "mlp": mlp.table(), "linear_embedding": lin_e.table()}
+        rep["probe_features"] = {"linear": f"latent z (D={enc.latents.shape[1]})",
+                                 "mlp": f"latent z (D={enc.latents.shape[1]})",
+                                 "linear_embedding": f"encoder CLS embedding before the projector (E={enc.embeddings.shape[1]})"}
         rep["probe_split"] = {"n_train": lin.n_train, "n_test": lin.n_test, "by": "episode"}
         save_png(pngplot.bar_chart(list(enc.state_names), {"linear r": lin.pearson, "MLP r": mlp.pearson,
+                                                           "linear r, embedding": lin_e.pearson,
                                                            "linear R²": lin.r2, "MLP R²": mlp.r2},
                                    "Held-out probes (split by episode)", "r / R²", ylim=(0, 1)), "probes.png")
-        figs.append(("Probes: held-out Pearson r and R²", _fig_probes(lin, mlp)))
+        figs.append(("Probes: held-out Pearson r and R²", _fig_probes(lin, mlp, lin_e)))
         figs.append(("Linear probe: prediction vs truth (held-out)", _fig_probe_scatter(lin)))
     else:
         say("[3/8] probes skipped: the data file has no 'state'")
@@ -476,10 +483,10 @@ def _fig_sigreg(v: dg.SIGRegView, show: list[int]):
     return fig
 
 
-def _fig_probes(lin: dg.ProbeResult, mlp: dg.ProbeResult):
+def _fig_probes(lin: dg.ProbeResult, mlp: dg.ProbeResult, lin_emb: dg.ProbeResult | None = None):
     import plotly.graph_objects as go
     fig = go.Figure()
-    for name, res in (("linear", lin), ("MLP", mlp)):
+    for name, res in (("linear", lin), ("MLP", mlp)) + ((("linear, encoder embedding", lin_emb),) if lin_emb else ()):
         fig.add_trace(go.Bar(x=list(res.names), y=res.pearson, name=f"{name} r", text=np.round(res.pearson, 3)))
         fig.add_trace(go.Bar(x=list(res.names), y=res.r2, name=f"{name} R²", text=np.round(res.r2, 3)))
     fig.update_layout(barmode="group", yaxis_range=[0, 1.05], height=380)

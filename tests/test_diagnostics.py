@@ -204,6 +204,17 @@ def test_encode_dataset_matches_direct_encoding(syn_h5):
         ref = model.encode(torch.from_numpy(px).permute(0, 3, 1, 2)[None])[0].numpy()
     np.testing.assert_allclose(enc.latents[:7], ref, atol=1e-5)
     assert len(np.unique(enc.episode)) == 3  # whole 40-frame episodes, the last one cut
+    # the pre-projector embeddings: one pass gives both, and the projector maps one to the other
+    both = dg.encode_dataset(model, syn_h5, max_frames=100, batch=32, seed=0, with_embeddings=True)
+    assert both.embeddings.shape == (100, model.cfg.enc_dim)
+    np.testing.assert_allclose(both.latents, enc.latents, atol=1e-5)
+    with torch.no_grad():
+        via_projector = model.projector(torch.from_numpy(both.embeddings[:7])).numpy()
+        emb_ref = model.encoder(model.normalize_pixels(torch.from_numpy(px).permute(0, 3, 1, 2))).numpy()
+    np.testing.assert_allclose(via_projector, ref, atol=1e-5)
+    np.testing.assert_allclose(dg.encode_frames(model, px, features="embedding").numpy(), emb_ref, atol=1e-5)
+    with pytest.raises(ValueError, match="features"):
+        dg.encode_frames(model, px, features="cls")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -459,6 +470,8 @@ def test_report_cli_writes_json_and_pngs(syn_h5, tmp_path, one_thread):
     assert rep["frames_encoded"] == 12 * 8 and rep["checkpoint"]["step"] == 3  # every 5th frame of 12 × 40
     assert 1.0 <= rep["collapse"]["effective_rank"] <= 16 and len(rep["collapse"]["spectrum"]) == 16
     assert [r["quantity"] for r in rep["probes"]["linear"]] == ["x", "y"]
+    assert [r["quantity"] for r in rep["probes"]["linear_embedding"]] == ["x", "y"]
+    assert "E=32" in rep["probe_features"]["linear_embedding"]
     assert len(rep["dynamics"]["error_mean"]) == 3 and len(rep["episodes"]["ids"]) == 4
     assert set(rep["surprise"]["tests"]) == {"teleport", "colour"}
     assert rep["surprise"]["render_mismatch_mean_abs"] < 1.0  # the dot renderer redraws the data's frames

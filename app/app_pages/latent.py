@@ -61,8 +61,15 @@ with right:
     scol.dataframe({"quantity": list(enc.state_names), "value": [float(v) for v in enc.state[idx]]},
                    hide_index=True)
     st.markdown("**Probes** — held-out R² and Pearson r (split by episode)")
-    kind = st.radio("Probe", ["linear", "mlp"], horizontal=True, key="latent_probe")
-    pr = common.probe_result(*args, kind)
+    pc1, pc2 = st.columns(2)
+    kind = pc1.radio("Probe", ["linear", "mlp"], horizontal=True, key="latent_probe")
+    feats = pc2.radio("On", ["latent", "embedding"], horizontal=True, key="latent_probe_feats",
+                      format_func={"latent": f"latent z ({enc.latents.shape[1]}-d)",
+                                   "embedding": f"encoder embedding ({enc.embeddings.shape[1]}-d)"}.get,
+                      help="z is the planner's latent after the BatchNorm projector; the embedding is the encoder's "
+                           "CLS token before it. A low-dimensional z has to fold the state to look Gaussian, so a "
+                           "linear read-out of z can be poor while the embedding stays linear.")
+    pr = common.probe_result(*args, kind, feats)
     st.dataframe({"quantity": list(pr.names), "R²": np.round(pr.r2, 3), "Pearson r": np.round(pr.pearson, 3)},
                  hide_index=True)
     st.caption(f"{pr.n_train:,} train / {pr.n_test:,} test frames. Paper (Two-Room): linear r = 0.996 for the "
