@@ -259,6 +259,22 @@ class EncodedDataset:
     (``with_embeddings=True``): the wide representation the paper's 192-d latent corresponds to."""
 
 
+def _encode_batches(model: nn.Module, pixels: ArrayLike, batch: int, fn) -> list[list[torch.Tensor]]:
+    """Run ``fn(model, x)`` on uint8 frames (N, S, S, 3) in eval mode, ``batch`` frames at a time,
+    with ``x`` (b, 3, S, S) on the model's device; ``fn`` returns a tuple of (b, ·) tensors. Returns
+    one list of CPU float32 chunks per output."""
+    dev = _device_of(model)
+    px = pixels if isinstance(pixels, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(pixels))
+    chunks: list[list[torch.Tensor]] = []
+    with _eval_mode(model):
+        for lo in range(0, len(px), batch):
+            outs = fn(model, px[lo:lo + batch].to(dev).permute(0, 3, 1, 2))  # each (b, ·)
+            chunks = chunks or [[] for _ in outs]
+            for c, o in zip(chunks, outs):
+                c.append(o.float().cpu())
+    return chunks
+
+
 def encode_frames(model: nn.Module, pixels: ArrayLike, batch: int = 256, features: str = "latent") -> torch.Tensor:
     """uint8 frames (N, S, S, 3) -> latents (N, D) (CPU float32), in eval mode, batched.
 
@@ -268,33 +284,20 @@ def encode_frames(model: nn.Module, pixels: ArrayLike, batch: int = 256, feature
         raise ValueError(f"features must be 'latent' or 'embedding', got {features!r}")
     if features == "embedding":
         return encode_frames_both(model, pixels, batch)[1]
-    dev = _device_of(model)
-    px = pixels if isinstance(pixels, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(pixels))
-    out = []
-    with _eval_mode(model):
-        for lo in range(0, len(px), batch):
-            x = px[lo:lo + batch].to(dev).permute(0, 3, 1, 2).unsqueeze(0)  # (1, b, 3, S, S)
-            out.append(model.encode(x)[0].float().cpu())  # (b, D)
-    if not out:
-        return torch.zeros(0, model.cfg.latent_dim)
-    return torch.cat(out)  # (N, D)
+    chunks = _encode_batches(model, pixels, batch, lambda m, x: (m.encode(x[None])[0],))  # (b, D)
+    return torch.cat(chunks[0]) if chunks else torch.zeros(0, model.cfg.latent_dim)  # (N, D)
 
 
 def encode_frames_both(model: nn.Module, pixels: ArrayLike, batch: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
     """uint8 frames (N, S, S, 3) -> (z (N, D), CLS embedding before the projector (N, E)), one
     encoder pass, CPU float32, eval mode."""
-    dev = _device_of(model)
-    px = pixels if isinstance(pixels, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(pixels))
-    zs, hs = [], []
-    with _eval_mode(model):
-        for lo in range(0, len(px), batch):
-            x = px[lo:lo + batch].to(dev).permute(0, 3, 1, 2)  # (b, 3, S, S)
-            h = model.encoder(model.normalize_pixels(x))  # (b, E)
-            zs.append(model.projector(h).float().cpu())  # (b, D)
-            hs.append(h.float().cpu())
-    if not zs:
+    def both(m, x):
+        h = m.encoder(m.normalize_pixels(x))  # (b, E)
+        return m.projector(h), h  # (b, D), (b, E)
+    chunks = _encode_batches(model, pixels, batch, both)
+    if not chunks:
         return torch.zeros(0, model.cfg.latent_dim), torch.zeros(0, model.cfg.enc_dim)
-    return torch.cat(zs), torch.cat(hs)  # (N, D), (N, E)
+    return torch.cat(chunks[0]), torch.cat(chunks[1])  # (N, D), (N, E)
 
 
 def encode_dataset(model: nn.Module, h5_path: str, max_frames: int = 5000, batch: int = 256, *,

@@ -246,8 +246,8 @@ def make_report(checkpoint: str, data: str, out: str, *, episodes: int = 10, qui
         # planning latent must fold the state to look Gaussian, the E-wide embedding need not
         lin_e = dg.probe(enc.embeddings, enc.state, enc.state_names, "linear", seed=seed, groups=enc.episode)
         rep["probes"] = {"linear": lin.table(), "mlp": mlp.table(), "linear_embedding": lin_e.table()}
-        rep["probe_features"] = {"linear": f"latent z (D={enc.latents.shape[1]})",
-                                 "mlp": f"latent z (D={enc.latents.shape[1]})",
+        on_z = f"latent z (D={enc.latents.shape[1]})"
+        rep["probe_features"] = {"linear": on_z, "mlp": on_z,
                                  "linear_embedding": f"encoder CLS embedding before the projector (E={enc.embeddings.shape[1]})"}
         rep["probe_split"] = {"n_train": lin.n_train, "n_test": lin.n_test, "by": "episode"}
         save_png(pngplot.bar_chart(list(enc.state_names), {"linear r": lin.pearson, "MLP r": mlp.pearson,

@@ -21,7 +21,7 @@ case "$ENV" in
 esac
 mkdir -p runs/data "checkpoints/$ENV"
 [ -f "runs/data/$ENV.h5" ] || $PY -m lewm collect --env "$ENV" $COLLECT --image-size 64 --out "runs/data/$ENV.h5"
-$PY -m lewm train --data "runs/data/$ENV.h5" --preset cpu-small $TRAIN --threads "${THREADS:-1}" --out "runs/$ENV"
+$PY -m lewm train --data "runs/data/$ENV.h5" --preset cpu-small $TRAIN --threads 1 --out "runs/$ENV"
 $PY -m lewm export --checkpoint "runs/$ENV/last.pt" --out "checkpoints/$ENV/model.pt" --force
 $PY -m lewm eval --checkpoint "checkpoints/$ENV/model.pt" --episodes 50 --seed 0 $EVAL --threads 1 --json --out "checkpoints/$ENV/eval.json" > /dev/null
 $PY -c "import json; d=json.load(open('checkpoints/$ENV/eval.json')); print(f\"$ENV: success {d['success_rate']:.0%}, plan median {d['plan_seconds_median']:.2f} s\")"
