@@ -71,6 +71,11 @@ def add_export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", required=True, help="training checkpoint (e.g. runs/x/last.pt)")
     p.add_argument("--out", required=True, help="destination file (refuses to overwrite unless --force)")
     p.add_argument("--fp32", action="store_true", help="keep fp32 weights (default: fp16, half the size)")
+    p.add_argument("--data", default=None,
+                   help="HDF5 file the model was trained on: re-estimate the BatchNorm running statistics "
+                        "on it before exporting (checkpoints from before train.bn_recalibrate_batches need this)")
+    p.add_argument("--bn-batches", type=int, default=32, help="training batches for --data (default 32)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--force", action="store_true")
 
 
@@ -80,7 +85,16 @@ def run_export(a: argparse.Namespace) -> int:
     if os.path.exists(a.out) and not a.force:
         raise FileExistsError(f"{a.out} exists; pass --force to overwrite it")
     model, cfg, meta = checkpoint.load(a.checkpoint)
-    checkpoint.save(a.out, model, cfg, meta["step"], meta["metrics"], half=not a.fp32)
+    metrics = dict(meta["metrics"] or {})
+    if a.data:
+        import torch
+        from .train import recalibrate_from_data
+        if a.threads:
+            torch.set_num_threads(a.threads)
+        frames = recalibrate_from_data(model, cfg, a.data, batches=a.bn_batches)
+        metrics["bn_recalibration_frames"] = frames
+        print(f"BatchNorm statistics re-estimated on {frames} frames of {a.data}")
+    checkpoint.save(a.out, model, cfg, meta["step"], metrics, half=not a.fp32)
     print(f"exported step {meta['step']} -> {a.out} ({os.path.getsize(a.out) / 1e6:.1f} MB)")
     return 0
 

@@ -114,6 +114,14 @@ class TrainConfig:
     keep_snapshots: bool = False
     """Also keep a weights-only copy ``step_<N>.pt`` at every ``ckpt_every`` step, for picking a
     model by a planning-relevant score after the run (``--set train.keep_snapshots=true``)."""
+    bn_recalibrate_batches: int = 16
+    """Before every checkpoint is written, re-estimate the BatchNorm running statistics as a plain
+    average over this many training batches at the current weights (0 = keep PyTorch's momentum
+    average). The pre-BN activations are tiny (variance ~1e-4: BN makes the loss blind to their
+    scale, so weight decay shrinks them) while each optimiser step moves them by about a standard
+    deviation, so the momentum-0.1 running averages lag the weights and eval-mode latents come out
+    shifted by >1 std: planning and diagnostics run in eval mode. Only the saved copy changes;
+    training itself is untouched."""
     log_every: int = 10
     """Append a metrics line to metrics.jsonl every this many steps."""
     val_fraction: float = 0.05

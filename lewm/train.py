@@ -229,17 +229,46 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
             if on_step is not None:
                 on_step(StepInfo(step, dict(last), zd))
             if step % tc.ckpt_every == 0 and step < tc.steps and _is_rank0():
-                checkpoint.save(ckpt_path, model, cfg, step, last, optimizer=opt.state_dict())
-                if tc.keep_snapshots:
-                    checkpoint.save(os.path.join(out, f"step_{step}.pt"), model, cfg, step, last)
+                with _recalibrated(model, ds, tc, dev, amp, step, last):
+                    checkpoint.save(ckpt_path, model, cfg, step, last, optimizer=opt.state_dict())
+                    if tc.keep_snapshots:
+                        checkpoint.save(os.path.join(out, f"step_{step}.pt"), model, cfg, step, last)
     finally:
         if bar is not None:
             bar.close()
-    if len(val) and val_batches and _is_rank0():
-        last["val_pred_loss"] = evaluate_pred_loss(model, val, cfg, val_batches, dev)
     if _is_rank0():
-        checkpoint.save(ckpt_path, model, cfg, step, last, optimizer=opt.state_dict())
+        with _recalibrated(model, ds, tc, dev, amp, step, last, keep=True):
+            if len(val) and val_batches:  # eval mode: with the recalibrated statistics
+                last["val_pred_loss"] = evaluate_pred_loss(model, val, cfg, val_batches, dev)
+            checkpoint.save(ckpt_path, model, cfg, step, last, optimizer=opt.state_dict())
     return TrainResult(out, ckpt_path, step, last, stopped)
+
+
+class _recalibrated:
+    """Context: the model's BatchNorm statistics recalibrated (``tc.bn_recalibrate_batches`` batches
+    from a generator of their own, so the training stream is untouched) inside, the momentum
+    statistics put back on exit unless ``keep``. Records the frames used in ``metrics``."""
+
+    def __init__(self, model, ds, tc, dev, amp: bool, step: int, metrics: dict, keep: bool = False):
+        self.model, self.ds, self.tc, self.dev, self.amp = model, ds, tc, dev, amp
+        self.step, self.metrics, self.keep = step, metrics, keep
+
+    def __enter__(self):
+        self.saved = {k: v.clone() for k, v in self.model.state_dict().items() if "running_" in k or "num_batches" in k}
+        n = self.tc.bn_recalibrate_batches
+        if n > 0 and len(self.ds):
+            gen = torch.Generator().manual_seed(self.tc.seed + 104_729 + self.step)
+            it = batch_iterator(self.ds, min(self.tc.batch_size, len(self.ds)), gen)
+            with torch.autocast(self.dev.type, dtype=torch.bfloat16, enabled=self.amp):
+                frames = recalibrate_batchnorm(
+                    self.model, ({k: v.to(self.dev) for k, v in next(it).items()} for _ in range(n)))
+            self.metrics["bn_recalibration_frames"] = frames
+        return self
+
+    def __exit__(self, *exc):
+        if not self.keep:
+            self.model.load_state_dict(self.saved, strict=False)
+        return False
 
 
 def _batches(ds: WindowDataset, batch_size: int, gen: torch.Generator, num_workers: int, dev: torch.device):
@@ -266,6 +295,64 @@ class _BatchStream(torch.utils.data.IterableDataset):
         while True:
             idx = torch.randint(len(self.ds), (self.batch_size,), generator=g).numpy()  # (B,)
             yield self.ds.get_batch(idx)
+
+
+def _batchnorms(model: torch.nn.Module) -> list[torch.nn.modules.batchnorm._BatchNorm]:
+    return [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model: LeWM, batches, max_batches: int | None = None) -> int:
+    """Re-estimate every BatchNorm's running mean/var at the current weights ("precise BN").
+
+    ``batches``: an iterable of training batches (dicts with ``pixels`` (B, T, 3, S, S) and
+    ``actions`` (B, T-1, K), already on the model's device). Each is run as in training (train
+    mode, encoder then predictor, so the predictor's projector sees the latents it was trained
+    on); the running statistics become the plain average of the per-batch statistics
+    (``momentum=None``) instead of PyTorch's momentum-0.1 trail, which lags the weights. Momentum
+    and train/eval mode are restored. Returns the number of frames seen (0 = no BatchNorm or no
+    batch, nothing changed).
+    """
+    bns = _batchnorms(model)
+    if not bns:
+        return 0
+    saved = [(bn.momentum, {k: v.clone() for k, v in bn.state_dict().items()}) for bn in bns]
+    was = model.training
+    frames = 0
+    try:
+        for bn in bns:
+            bn.reset_running_stats()
+            bn.momentum = None  # cumulative average
+        model.train()
+        for i, b in enumerate(batches):
+            if max_batches is not None and i >= max_batches:
+                break
+            z = model.encode(b["pixels"])  # (B, T, D)
+            model.predict(z[:, :-1], b["actions"])  # (B, T-1, D)
+            frames += b["pixels"].shape[0] * b["pixels"].shape[1]
+    finally:
+        for bn, (mom, _) in zip(bns, saved):
+            bn.momentum = mom
+        model.train(was)
+    if frames == 0:  # nothing seen: put the old statistics back
+        for bn, (_, sd) in zip(bns, saved):
+            bn.load_state_dict(sd)
+    return frames
+
+
+def recalibrate_from_data(model: LeWM, cfg: LeWMConfig, data: str, batches: int = 32,
+                          batch_size: int | None = None, seed: int = 0) -> int:
+    """:func:`recalibrate_batchnorm` on ``batches`` random training windows of the HDF5 file
+    ``data`` (normalised with the checkpoint's own action statistics). Returns frames seen."""
+    mc = cfg.model
+    ds = WindowDataset(data, mc.history, mc.frameskip, split="all", image_size=mc.image_size,
+                       action_stats=action_stats_of(cfg))
+    if ds.action_dim != mc.action_dim:
+        raise ValueError(f"{data}: actions have {ds.action_dim} dims (key 'action'); the checkpoint "
+                         f"expects {mc.action_dim}: recalibrate on the data it was trained on")
+    dev = next(model.parameters()).device
+    it = batch_iterator(ds, min(batch_size or cfg.train.batch_size, len(ds)), torch.Generator().manual_seed(seed))
+    return recalibrate_batchnorm(model, ({k: v.to(dev) for k, v in next(it).items()} for _ in range(batches)))
 
 
 @torch.no_grad()
