@@ -239,7 +239,8 @@ class WindowDataset(torch.utils.data.Dataset):
 
 
 def load_episode(path: str, episode: int) -> dict[str, np.ndarray]:
-    """One whole episode: pixels (L, S, S, 3) uint8, action (L, A) (NaN zeroed), state if present."""
+    """One whole episode: pixels (L, S, S, 3) uint8, action (L, A) (NaN zeroed), and when the file
+    has them its state (L, Q) and the episode's goal_state (Q,) (what the env drew as the target)."""
     with open_h5(path) as f:
         E = len(f["ep_len"])
         if not 0 <= episode < E:
@@ -248,6 +249,8 @@ def load_episode(path: str, episode: int) -> dict[str, np.ndarray]:
         out = {"pixels": f["pixels"][off:off + n], "action": np.nan_to_num(f["action"][off:off + n].astype(np.float32))}
         if "state" in f:
             out["state"] = f["state"][off:off + n].astype(np.float32)
+        if "goal_state" in f and len(f["goal_state"]) == E:
+            out["goal_state"] = f["goal_state"][episode].astype(np.float32)
         return out
 
 

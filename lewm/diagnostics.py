@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -642,9 +643,41 @@ def _renderer(env) -> Callable[[np.ndarray], np.ndarray]:
     return env.render_state
 
 
+class _goal_drawn:
+    """Context: ``env.goal_state`` set to ``goal`` (when both exist), restored on exit, so frames
+    re-rendered from states show the episode's own target (Reacher draws its goal)."""
+
+    def __init__(self, env, goal):
+        self.env, self.goal = env, goal
+
+    def __enter__(self):
+        self.old = getattr(self.env, "goal_state", None)
+        if self.goal is not None and self.old is not None:
+            self.env.goal_state = _np(self.goal).reshape(np.shape(self.old)).copy()
+        return self
+
+    def __exit__(self, *exc):
+        if self.goal is not None and self.old is not None:
+            self.env.goal_state = self.old
+        return False
+
+
+def render_mismatch(pixels: ArrayLike, states: ArrayLike, env, frames: Sequence[int],
+                    goal_state: ArrayLike | None = None) -> float:
+    """Fraction of pixels (0–1) that differ by more than 8/255 in some channel between recorded
+    ``pixels[frames]`` and the same states re-rendered by ``env``: 0 when the renderer reproduces the
+    recording (a teleport then changes only what it moves); > 0 when something else differs (e.g. a
+    target drawn elsewhere: a small dot is ~0.5% of a 64² frame)."""
+    render = _renderer(env)
+    px, st = _np(pixels, np.uint8), _np(states, np.float64)
+    with _goal_drawn(env, goal_state):
+        d = [(np.abs(render(st[i]).astype(np.int16) - px[i].astype(np.int16)).max(-1) > 8).mean() for i in frames]
+    return float(np.mean(d)) if d else 0.0
+
+
 def teleport(pixels: ArrayLike, states: ArrayLike, t: int, env, delta: ArrayLike | None = None,
-             dims: Sequence[int] | None = None, bounds: tuple[ArrayLike, ArrayLike] | None = None
-             ) -> tuple[np.ndarray, np.ndarray]:
+             dims: Sequence[int] | None = None, bounds: tuple[ArrayLike, ArrayLike] | None = None,
+             goal_state: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Teleport at raw frame ``t``: from frame t on, the position components ``dims`` of the state
     are shifted by ``delta`` (clipped to ``bounds``) and the frames are re-rendered.
 
@@ -653,7 +686,9 @@ def teleport(pixels: ArrayLike, states: ArrayLike, t: int, env, delta: ArrayLike
     ``delta`` None = jump to the mirror image of the position at t inside ``bounds``
     (low + high − s_t). ``bounds`` = (low (Q,), high (Q,)) clips the moved states; when None, an
     explicit ``delta`` is not clipped and the default mirror uses the range of ``states``.
-    Returns (new pixels (L, S, S, 3) uint8, new states (L, Q)). Frames before t are untouched.
+    ``goal_state`` (Q,): the episode's goal, for envs that draw their target (set on ``env`` while
+    rendering, then restored). Returns (new pixels (L, S, S, 3) uint8, new states (L, Q)). Frames
+    before t are untouched.
     """
     px = _np(pixels, np.uint8).copy()  # (L, S, S, 3)
     st = _np(states, np.float64).copy()  # (L, Q)
@@ -670,8 +705,9 @@ def teleport(pixels: ArrayLike, states: ArrayLike, t: int, env, delta: ArrayLike
     moved = st[t:, dims] + delta  # (L-t, |dims|)
     st[t:, dims] = np.clip(moved, lo[dims], hi[dims]) if clip else moved
     render = _renderer(env)
-    for i in range(t, len(px)):
-        px[i] = render(st[i])
+    with _goal_drawn(env, goal_state):
+        for i in range(t, len(px)):
+            px[i] = render(st[i])
     return px, st.astype(np.float32)
 
 
@@ -717,13 +753,17 @@ class PerturbationTest:
     """One-sided paired t-test p-value (H1: perturbed > clean)."""
     traces: list = field(repr=False, default_factory=list)
     """Per episode (clean SurpriseTrace, perturbed SurpriseTrace)."""
+    render_mismatch: float = 0.0
+    """Teleports: the largest fraction of pixels that differ between a recorded frame and its
+    re-rendering (see :func:`render_mismatch`); 0 means the teleport changes only what it moves."""
 
     def summary(self) -> dict[str, float | int | str]:
         return {"name": self.name, "episodes": int(len(self.spike)), "mean_spike": float(np.mean(self.spike)),
                 "median_ratio": float(np.median(self.ratio)), "mean_perturbed": float(np.mean(self.perturbed)),
                 "mean_clean": float(np.mean(self.clean)), "mean_baseline": float(np.mean(self.baseline)),
                 "fraction_higher": float(np.mean(self.spike > 0)),
-                "p_wilcoxon": self.p_wilcoxon, "p_ttest": self.p_ttest}
+                "p_wilcoxon": self.p_wilcoxon, "p_ttest": self.p_ttest,
+                "render_mismatch": self.render_mismatch}
 
 
 def paired_one_sided(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
@@ -751,7 +791,10 @@ def surprise_test(model, cfg, episodes: Sequence[dict], env=None, *, t: int | Se
     """Violation-of-expectation test over several episodes.
 
     ``episodes``: dicts with ``pixels`` (L, S, S, 3), ``action`` (L, A) and, for teleports,
-    ``state`` (L, Q) (as :func:`lewm.data.load_episode` returns). Each perturbation starts at a
+    ``state`` (L, Q) and, where the env draws its target, ``goal_state`` (Q,) (as
+    :func:`lewm.data.load_episode` returns). A teleport re-renders frames; if the renderer does not
+    reproduce the recorded frames (> 0.1% of the pixels of the unmoved frame before t differ) a
+    warning says so, and ``render_mismatch`` records it. Each perturbation starts at a
     kept frame ``t`` (default: the kept frame nearest the middle, at least ``history`` kept frames
     in); the surprise at t in the perturbed episode is paired with the surprise at t in the clean
     one. Teleports need ``env`` (``render_state``) and states; ``bounds`` default to the range of
@@ -762,7 +805,8 @@ def surprise_test(model, cfg, episodes: Sequence[dict], env=None, *, t: int | Se
     if "teleport" in names and bounds is None:
         all_st = np.concatenate([_np(e["state"]) for e in episodes])  # (ΣL, Q)
         bounds = (all_st.min(0), all_st.max(0))
-    rows: dict[str, dict[str, list]] = {p: {"frame": [], "pert": [], "clean": [], "base": [], "traces": []} for p in names}
+    rows: dict[str, dict[str, list]] = {p: {"frame": [], "pert": [], "clean": [], "base": [], "traces": [],
+                                            "mismatch": []} for p in names}
     it = enumerate(episodes)
     if progress:
         from tqdm.auto import tqdm
@@ -780,7 +824,14 @@ def surprise_test(model, cfg, episodes: Sequence[dict], env=None, *, t: int | Se
         clean = surprise_trace(model, px, act, cfg)
         for p in names:
             if p == "teleport":
-                px2, _ = teleport(px, ep["state"], ti, env, dims=dims, bounds=bounds)
+                goal = ep.get("goal_state")
+                mis = render_mismatch(px, ep["state"], env, [ti - 1], goal_state=goal)
+                rows[p]["mismatch"].append(mis)
+                if mis > 1e-3:
+                    warnings.warn(f"teleport: re-rendering the recorded state at frame {ti - 1} of episode {i} "
+                                  f"changes {mis:.2%} of the pixels of the recorded frame: the surprise also "
+                                  f"measures that difference (is the episode's goal_state given?)")
+                px2, _ = teleport(px, ep["state"], ti, env, dims=dims, bounds=bounds, goal_state=goal)
             elif p == "colour":
                 px2 = colour_change(px, ti, colour_mode)
             else:
@@ -799,7 +850,8 @@ def surprise_test(model, cfg, episodes: Sequence[dict], env=None, *, t: int | Se
         out[p] = PerturbationTest(name=p, frame=np.asarray(r["frame"]), perturbed=pert, clean=cl,
                                   baseline=np.asarray(r["base"]), spike=pert - cl,
                                   ratio=pert / np.maximum(cl, 1e-12), p_wilcoxon=p_w, p_ttest=p_t,
-                                  traces=r["traces"])
+                                  traces=r["traces"],
+                                  render_mismatch=float(np.max(r["mismatch"])) if r["mismatch"] else 0.0)
     return out
 
 

@@ -239,12 +239,20 @@ def make_report(checkpoint: str, data: str, out: str, *, episodes: int = 10, qui
     lin = None
     if enc.state is not None and enc.state.shape[1]:
         say("[3/8] probes (linear, MLP), split by episode")
-        lin = dg.probe(enc.latents, enc.state, enc.state_names, "linear", seed=seed, groups=enc.episode)
-        mlp = dg.probe(enc.latents, enc.state, enc.state_names, "mlp", seed=seed, groups=enc.episode,
+        # targets: the raw state, then the env's smooth readouts of its angles (cos/sin, fingertip):
+        # the raw columns keep their indices (the dynamics section reads positions through `lin`)
+        targets, target_names = enc.state, list(enc.state_names)
+        penv = dg.renderer_for(cfg.env or info["env"], cfg.model.image_size)
+        extra = penv.probe_quantities(enc.state) if hasattr(penv, "probe_quantities") else {}
+        if extra:
+            targets = np.concatenate([enc.state, np.stack(list(extra.values()), 1)], 1)  # (N, Q + X)
+            target_names += list(extra)
+        lin = dg.probe(enc.latents, targets, target_names, "linear", seed=seed, groups=enc.episode)
+        mlp = dg.probe(enc.latents, targets, target_names, "mlp", seed=seed, groups=enc.episode,
                        max_iter=40 if quick else 100)
         # the same linear probe on the encoder's CLS embedding (before the projector): a D = 3-8
         # planning latent must fold the state to look Gaussian, the E-wide embedding need not
-        lin_e = dg.probe(enc.embeddings, enc.state, enc.state_names, "linear", seed=seed, groups=enc.episode)
+        lin_e = dg.probe(enc.embeddings, targets, target_names, "linear", seed=seed, groups=enc.episode)
         rep["probes"] = {"linear": lin.table(), "mlp": mlp.table(), "linear_embedding": lin_e.table()}
         on_z = f"latent z (D={enc.latents.shape[1]})"
         rep["probe_features"] = {"linear": on_z, "mlp": on_z,
@@ -344,8 +352,8 @@ def make_report(checkpoint: str, data: str, out: str, *, episodes: int = 10, qui
     mismatch = None
     if env is not None and eps and "state" in eps[0]:
         try:
-            mismatch = float(np.abs(env.render_state(eps[0]["state"][0]).astype(float)
-                                    - eps[0]["pixels"][0].astype(float)).mean())
+            mismatch = dg.render_mismatch(eps[0]["pixels"], eps[0]["state"], env, [0],
+                                          goal_state=eps[0].get("goal_state"))
         except Exception as e:  # a renderer that cannot draw the data's states: no teleport test
             say(f"  teleport disabled: the renderer failed on the data's state ({e})")
             env = None
@@ -354,7 +362,7 @@ def make_report(checkpoint: str, data: str, out: str, *, episodes: int = 10, qui
     rep["surprise"] = {"tests": {k: v.summary() for k, v in tests.items()},
                        "per_episode": {k: {"frame": v.frame, "perturbed": v.perturbed, "clean": v.clean,
                                            "ratio": v.ratio} for k, v in tests.items()},
-                       "render_mismatch_mean_abs": mismatch, "colour_mode": "hue",
+                       "render_mismatch_fraction": mismatch, "colour_mode": "hue",
                        "teleport_dims": [enc.state_names[i] for i in dg.default_teleport_dims(
                            getattr(env, "state_names", enc.state_names))] if env is not None else []}
     if tests:

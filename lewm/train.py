@@ -228,17 +228,19 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
                                 sigreg=f"{last['sigreg']:.3f}", sps=f"{last['samples_per_s']:.0f}")
             if on_step is not None:
                 on_step(StepInfo(step, dict(last), zd))
-            if step % tc.ckpt_every == 0 and step < tc.steps and _is_rank0():
-                with _recalibrated(model, ds, tc, dev, amp, step, last):
-                    checkpoint.save(ckpt_path, model, cfg, step, last, optimizer=opt.state_dict())
-                    if tc.keep_snapshots:
-                        checkpoint.save(os.path.join(out, f"step_{step}.pt"), model, cfg, step, last)
+            if step % tc.ckpt_every == 0 and step < tc.steps:
+                # every rank recalibrates (under DDP the BatchNorms all-reduce), rank 0 writes
+                with _recalibrated(model, ds, tc, local_bs, dev, amp, step, ctx.rank, last):
+                    if _is_rank0():
+                        checkpoint.save(ckpt_path, model, cfg, step, last, optimizer=opt.state_dict())
+                        if tc.keep_snapshots:
+                            checkpoint.save(os.path.join(out, f"step_{step}.pt"), model, cfg, step, last)
     finally:
         if bar is not None:
             bar.close()
-    if _is_rank0():
-        with _recalibrated(model, ds, tc, dev, amp, step, last, keep=True):
-            if len(val) and val_batches:  # eval mode: with the recalibrated statistics
+    with _recalibrated(model, ds, tc, local_bs, dev, amp, step, ctx.rank, last, keep=True):
+        if _is_rank0():
+            if len(val) and val_batches:  # eval mode (no collectives): with the recalibrated statistics
                 last["val_pred_loss"] = evaluate_pred_loss(model, val, cfg, val_batches, dev)
             checkpoint.save(ckpt_path, model, cfg, step, last, optimizer=opt.state_dict())
     return TrainResult(out, ckpt_path, step, last, stopped)
@@ -246,19 +248,21 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
 
 class _recalibrated:
     """Context: the model's BatchNorm statistics recalibrated (``tc.bn_recalibrate_batches`` batches
-    from a generator of their own, so the training stream is untouched) inside, the momentum
-    statistics put back on exit unless ``keep``. Records the frames used in ``metrics``."""
+    of ``batch_size`` from a generator of their own, so the training stream is untouched) inside, the
+    momentum statistics put back on exit unless ``keep``. Records the frames used in ``metrics``.
+    Under DDP every rank must enter it (global BatchNorms all-reduce); each draws its own batches."""
 
-    def __init__(self, model, ds, tc, dev, amp: bool, step: int, metrics: dict, keep: bool = False):
-        self.model, self.ds, self.tc, self.dev, self.amp = model, ds, tc, dev, amp
-        self.step, self.metrics, self.keep = step, metrics, keep
+    def __init__(self, model, ds, tc, batch_size: int, dev, amp: bool, step: int, rank: int, metrics: dict,
+                 keep: bool = False):
+        self.model, self.ds, self.tc, self.batch_size, self.dev, self.amp = model, ds, tc, batch_size, dev, amp
+        self.step, self.rank, self.metrics, self.keep = step, rank, metrics, keep
 
     def __enter__(self):
         self.saved = {k: v.clone() for k, v in self.model.state_dict().items() if "running_" in k or "num_batches" in k}
         n = self.tc.bn_recalibrate_batches
         if n > 0 and len(self.ds):
-            gen = torch.Generator().manual_seed(self.tc.seed + 104_729 + self.step)
-            it = batch_iterator(self.ds, min(self.tc.batch_size, len(self.ds)), gen)
+            gen = torch.Generator().manual_seed(self.tc.seed + 104_729 + self.step + 7_919 * self.rank)
+            it = batch_iterator(self.ds, min(self.batch_size, len(self.ds)), gen)
             with torch.autocast(self.dev.type, dtype=torch.bfloat16, enabled=self.amp):
                 frames = recalibrate_batchnorm(
                     self.model, ({k: v.to(self.dev) for k, v in next(it).items()} for _ in range(n)))

@@ -18,7 +18,7 @@ def far_from(name: str, s: np.ndarray) -> np.ndarray:
         s[0] += 40.0 if s[0] < 112 else -40.0
     elif name == "pusht":
         s[2] += 60.0
-    elif name == "reacher":
+    elif name in ("reacher", "reacher_no_target"):
         s[0] += 0.5
     else:  # a new env must say what "far" means here
         raise AssertionError(f"add {name!r} to far_from()")
@@ -37,7 +37,7 @@ def rollout(env, seed: int, steps: int):
 
 
 def test_registry():
-    assert set(NAMES) == {"two_room", "pusht", "reacher"}
+    assert set(NAMES) == {"two_room", "pusht", "reacher", "reacher_no_target"}
     with pytest.raises(ValueError, match="two_room.*pusht.*reacher"):
         make("no_such_env")
     assert isinstance(make("Two-Room", image_size=SIZE), ENVS["two_room"])
@@ -279,3 +279,34 @@ def test_reacher_dynamics():
         env.step([1.0, 1.0])
         s = env.get_state()
         assert np.all(np.abs(s[2:]) <= 8.0) and np.all(np.abs(s[:2]) <= np.pi)  # limits, wrapping
+
+
+def test_reacher_no_target_hides_only_the_target():
+    """Same arm pixels as Reacher; the goal changes nothing in the image (it does in Reacher)."""
+    a, b = make("reacher", image_size=SIZE), make("reacher_no_target", image_size=SIZE)
+    s = np.array([0.3, -0.8, 0.0, 0.0])
+    for env in (a, b):
+        env.set_goal([2.0, 1.0, 0.0, 0.0])
+    img_a, img_b = a.render_state(s), b.render_state(s)
+    b.set_goal([-1.0, 0.5, 0.0, 0.0])
+    assert (b.render_state(s) == img_b).all()
+    diff = np.abs(img_a.astype(int) - img_b.astype(int)).max(-1) > 8  # (S, S) where they differ
+    assert 0 < diff.mean() < 0.02  # only the small target dot
+    a.draw_target = False
+    assert (a.render_state(s) == img_b).all()
+    assert b.name == "reacher_no_target" and type(b).__mro__[1] is ENVS["reacher"]
+
+
+def test_probe_quantities_are_smooth_readouts_of_the_state():
+    from lewm.envs.reacher import forward_kinematics
+    r = make("reacher_no_target", image_size=SIZE)
+    s = np.array([[0.3, -0.8, 1.0, 2.0], [3.1, 2.9, 0.0, 0.0]])
+    q = r.probe_quantities(s)
+    for i, (a, b) in enumerate(s[:, :2]):
+        _, tip = forward_kinematics(a, b)
+        np.testing.assert_allclose([q["tip_x"][i], q["tip_y"][i]], tip, atol=1e-12)
+        np.testing.assert_allclose([q["cos_q12"][i], q["sin_q12"][i]], [np.cos(a + b), np.sin(a + b)])
+    p = make("pusht", image_size=SIZE)
+    st = np.zeros((1, 7)); st[0, 4] = np.pi / 3
+    np.testing.assert_allclose(p.probe_quantities(st)["sin_block_angle"], [np.sin(np.pi / 3)])
+    assert make("two_room", image_size=SIZE).probe_quantities(np.zeros((2, 2))) == {}

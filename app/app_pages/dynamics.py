@@ -90,7 +90,7 @@ env = common.make_env(cfg.env, cfg.model.image_size) if cfg.env in list_envs() e
 traces = [("clean", clean, "#1f77b4")]
 px_tel = None
 if env is not None:
-    px_tel, _ = teleport(episode["pixels"], episode["state"], int(t), env)
+    px_tel, _ = teleport(episode["pixels"], episode["state"], int(t), env, goal_state=episode.get("goal_state"))
     traces.append(("teleport", surprise_trace(model, px_tel, episode["action"], cfg), "#d62728"))
 px_col = colour_change(episode["pixels"], int(t), colour_mode)
 traces.append((f"colour ({colour_mode})", surprise_trace(model, px_col, episode["action"], cfg), "#2ca02c"))

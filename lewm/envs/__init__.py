@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from .base import Env
 from .pusht import PushT
-from .reacher import Reacher
+from .reacher import Reacher, ReacherNoTarget
 from .spaces import Box
 from .two_room import TwoRoom
 
-ENVS: dict[str, type[Env]] = {"two_room": TwoRoom, "pusht": PushT, "reacher": Reacher}
+ENVS: dict[str, type[Env]] = {"two_room": TwoRoom, "pusht": PushT, "reacher": Reacher,
+                              "reacher_no_target": ReacherNoTarget}
 
 
 def list_envs() -> list[str]:
@@ -31,4 +32,4 @@ def make(name: str, image_size: int = 64, **kw) -> Env:
     return ENVS[key](image_size=image_size, **kw)
 
 
-__all__ = ["ENVS", "Box", "Env", "PushT", "Reacher", "TwoRoom", "list_envs", "make"]
+__all__ = ["ENVS", "Box", "Env", "PushT", "Reacher", "ReacherNoTarget", "TwoRoom", "list_envs", "make"]

@@ -121,6 +121,12 @@ class Env:
         """(N,) bool: which of ``states`` (N, Q) the simulator can be in (default: all)."""
         return np.ones(len(np.asarray(states).reshape(-1, self.state_dim)), bool)
 
+    def probe_quantities(self, states) -> dict[str, np.ndarray]:
+        """Extra probe targets derived from ``states`` (N, Q): {name: (N,)}. Angles wrap at ±π, so a
+        probe on a raw angle measures nothing; envs with angles return their cos/sin (and other
+        smooth readouts, e.g. Reacher's fingertip). Default: none."""
+        return {}
+
     def path_distance(self, states, goal) -> np.ndarray:
         """(N,) distance to go from each of ``states`` to ``goal`` (default: the success distance;
         environments with obstacles override it with the shortest path)."""

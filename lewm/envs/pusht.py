@@ -204,6 +204,11 @@ class PushT(Env):
         d = d[np.isfinite(d)]
         return float(np.sqrt(np.sum(d * d)))
 
+    def probe_quantities(self, states) -> dict[str, np.ndarray]:
+        """cos/sin of the block angle (the raw angle wraps at ±π)."""
+        a = np.asarray(states, np.float64).reshape(-1, self.state_dim)[:, 4]  # (N,)
+        return {"cos_block_angle": np.cos(a), "sin_block_angle": np.sin(a)}
+
     def angle_error(self, state, goal) -> float:
         s, g = np.asarray(state, np.float64), np.asarray(goal, np.float64)
         ga = g[2] if g.shape == (3,) else g[4]

@@ -138,6 +138,13 @@ class Reacher(Env):
     def success_distance(self, state, goal) -> float:
         return float(np.max(self.joint_errors(state, goal)))
 
+    def probe_quantities(self, states) -> dict[str, np.ndarray]:
+        """cos/sin of the shoulder angle and of the forearm's absolute angle, and the fingertip xy."""
+        s = np.asarray(states, np.float64).reshape(-1, self.state_dim)
+        q1, q12 = s[:, 0], s[:, 0] + s[:, 1]  # (N,), (N,)
+        return {"cos_q1": np.cos(q1), "sin_q1": np.sin(q1), "cos_q12": np.cos(q12), "sin_q12": np.sin(q12),
+                "tip_x": L1 * np.cos(q1) + L2 * np.cos(q12), "tip_y": L1 * np.sin(q1) + L2 * np.sin(q12)}
+
     # ----------------------------------------------------------------- rendering
     def _draw(self, state: np.ndarray) -> np.ndarray:
         ss = self.supersample
@@ -171,3 +178,23 @@ class Reacher(Env):
         if ss > 1:
             img = img.reduce(ss)
         return np.asarray(img, dtype=np.uint8).copy()
+
+
+class ReacherNoTarget(Reacher):
+    """Reacher whose observations do not draw the target dot (same dynamics, goal and success).
+
+    With the dot drawn, a small-latent JEPA can satisfy both losses by encoding the *static* target
+    (it differs between episodes, so SIGReg gets its spread, and it never moves, so prediction is
+    free) and ignoring the arm: the shipped ``reacher`` model does exactly that (probes r ≈ 0 for
+    the joint angles, teleporting the arm is not surprising). The paper's protocol gives the goal as
+    an image of the arm at the goal pose, so the dot is not needed to plan; without it the moving
+    arm is all there is to encode.
+    """
+
+    name = "reacher_no_target"
+
+    def __init__(self, image_size: int = 64, max_episode_steps: int | None = None,
+                 terminate_on_success: bool = False, seed: int | None = None,
+                 draw_target: bool = False, supersample: int | None = None):
+        super().__init__(image_size, max_episode_steps, terminate_on_success, seed,
+                         draw_target=draw_target, supersample=supersample)
