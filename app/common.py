@@ -28,7 +28,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from lewm import jobs as lewm_jobs  # noqa: E402  (after the sys.path fix)
-from lewm.checkpoint import CheckpointError  # noqa: E402
+from lewm.checkpoint import CheckpointError, batchnorm_note  # noqa: E402
 from lewm.data import DataError  # noqa: E402
 
 
@@ -412,6 +412,9 @@ def require_checkpoint():
 def checkpoint_caption(cfg, meta, path) -> None:
     st.caption(f"Checkpoint `{rel(path)}` · env **{cfg.env or '?'}** · {cfg.model.image_size}px · "
                f"D={cfg.model.latent_dim} · history {cfg.model.history} · step {meta['step']} · preset {cfg.preset}")
+    note = batchnorm_note(meta)
+    if note:
+        st.warning(f"This checkpoint: {note}.")
 
 
 def pick_dataset(key: str, cfg=None, need_state: bool = False, label: str = "Dataset",

@@ -104,3 +104,16 @@ def load(path: str, device: str | torch.device = "cpu", strict: bool = True):
     meta = {"step": int(blob.get("step", 0)), "metrics": json.loads(blob.get("metrics", "{}")),
             "path": path, "optimizer": blob.get("optimizer")}
     return model, cfg, meta
+
+
+def batchnorm_note(meta: dict) -> str | None:
+    """A warning for checkpoints written by this library's training before BatchNorm statistics were
+    re-estimated at save time (their metrics lack ``bn_recalibration_frames``): their eval-mode
+    latents (planning, diagnostics) can be shifted by more than a standard deviation per channel.
+    None when there is nothing to say (re-estimated, or not a checkpoint of ours)."""
+    m = (meta or {}).get("metrics") or {}
+    if "pred_loss" not in m or "bn_recalibration_frames" in m:
+        return None
+    return ("its BatchNorm running statistics were not re-estimated at the saved weights (an older "
+            "checkpoint): eval-mode latents can be off; fix it with `python -m lewm export --checkpoint "
+            "CKPT --out NEW.pt --data TRAINING_DATA.h5`")

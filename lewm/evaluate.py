@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from dataclasses import asdict
 
 import numpy as np
@@ -75,7 +76,10 @@ def evaluate(ckpt: str, episodes: int = 50, pcfg: PlannerConfig = PlannerConfig(
     from .envs import make
     from .train import resolve_device
     dev = resolve_device(device)
-    model, cfg, _ = checkpoint.load(ckpt, device=dev)
+    model, cfg, meta = checkpoint.load(ckpt, device=dev)
+    note = checkpoint.batchnorm_note(meta)
+    if note:
+        warnings.warn(f"{ckpt}: {note}")
     name = env_name or cfg.env
     if not name:
         raise ValueError(f"{ckpt}: the checkpoint does not record its environment; pass --env")

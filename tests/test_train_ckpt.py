@@ -208,3 +208,10 @@ def test_training_saves_recalibrated_batchnorm_and_export_can_redo_it(tmp_path, 
     fixed_bn = [m for m in fixed.modules() if isinstance(m, torch.nn.BatchNorm1d)][0]
     assert ((fixed_bn.running_mean - x.mean(0)).abs() / x.std(0)).median() < 0.3
     assert meta["metrics"]["bn_recalibration_frames"] > 0
+
+
+def test_batchnorm_note_flags_only_old_checkpoints_of_ours():
+    from lewm.checkpoint import batchnorm_note
+    assert "export" in batchnorm_note({"metrics": {"pred_loss": 0.1, "step": 5}})
+    assert batchnorm_note({"metrics": {"pred_loss": 0.1, "bn_recalibration_frames": 512}}) is None
+    assert batchnorm_note({"metrics": {}}) is None and batchnorm_note({}) is None  # e.g. imported weights
