@@ -351,6 +351,9 @@ def recalibrate_from_data(model: LeWM, cfg: LeWMConfig, data: str, batches: int 
     mc = cfg.model
     ds = WindowDataset(data, mc.history, mc.frameskip, split="all", image_size=mc.image_size,
                        action_stats=action_stats_of(cfg))
+    if cfg.env and ds.env and ds.env != cfg.env:
+        raise ValueError(f"{data}: holds {ds.env!r} episodes (attribute 'env'); the checkpoint was trained "
+                         f"on {cfg.env!r}: recalibrate on the data it was trained on")
     if ds.action_dim != mc.action_dim:
         raise ValueError(f"{data}: actions have {ds.action_dim} dims (key 'action'); the checkpoint "
                          f"expects {mc.action_dim}: recalibrate on the data it was trained on")

@@ -208,6 +208,13 @@ def test_training_saves_recalibrated_batchnorm_and_export_can_redo_it(tmp_path, 
     fixed_bn = [m for m in fixed.modules() if isinstance(m, torch.nn.BatchNorm1d)][0]
     assert ((fixed_bn.running_mean - x.mean(0)).abs() / x.std(0)).median() < 0.3
     assert meta["metrics"]["bn_recalibration_frames"] > 0
+    # data of another environment is refused, naming both
+    from lewm.collect import collect
+    other = collect("two_room", 2, str(tmp_path / "tr.h5"), image_size=32, episode_len=16, workers=1, progress=False)
+    assert main(["export", "--checkpoint", str(tmp_path / "bad.pt"), "--out", str(tmp_path / "x.pt"),
+                 "--data", other]) == 2
+    err = capsys.readouterr().err
+    assert "'two_room'" in err and "'synthetic_dot'" in err
 
 
 def test_batchnorm_note_flags_only_old_checkpoints_of_ours():
