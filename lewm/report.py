@@ -237,12 +237,12 @@ def make_report(checkpoint: str, data: str, out: str, *, episodes: int = 10, qui
     # -- probes ------------------------------------------------------------------------------------
     t0 = time.perf_counter()
     lin = None
+    penv = dg.renderer_for(cfg.env or info["env"], cfg.model.image_size)  # for derived probe targets
     if enc.state is not None and enc.state.shape[1]:
         say("[3/8] probes (linear, MLP), split by episode")
         # targets: the raw state, then the env's smooth readouts of its angles (cos/sin, fingertip):
         # the raw columns keep their indices (the dynamics section reads positions through `lin`)
         targets, target_names = enc.state, list(enc.state_names)
-        penv = dg.renderer_for(cfg.env or info["env"], cfg.model.image_size)
         extra = penv.probe_quantities(enc.state) if hasattr(penv, "probe_quantities") else {}
         if extra:
             targets = np.concatenate([enc.state, np.stack(list(extra.values()), 1)], 1)  # (N, Q + X)
@@ -276,6 +276,17 @@ def make_report(checkpoint: str, data: str, out: str, *, episodes: int = 10, qui
     H, fs = cfg.model.history, cfg.model.frameskip
     dyn, straight, straight_state, probe_err, probe_err_enc = [], [], [], [], []
     pos_dims = dg.default_teleport_dims(enc.state_names) if enc.state is not None else []
+    pos_cols, pos_names = list(pos_dims), [enc.state_names[i] for i in pos_dims]  # columns of `lin`'s targets
+
+    def pos_truth(states):  # (P, Q) -> (P, 2): the position the dynamics probe error is measured on
+        return states[:, pos_dims]
+    if lin is not None and {"tip_x", "tip_y"} <= set(lin.names):  # an arm: its fingertip, not wrapped angles
+        pos_names = ["tip_x", "tip_y"]
+        pos_cols = [list(lin.names).index(n) for n in pos_names]
+
+        def pos_truth(states):
+            q = penv.probe_quantities(states)
+            return np.stack([q["tip_x"], q["tip_y"]], 1)
     it = eps
     if progress:
         from tqdm.auto import tqdm
@@ -292,9 +303,9 @@ def make_report(checkpoint: str, data: str, out: str, *, episodes: int = 10, qui
             straight_state.append(dg.temporal_straightness(ep["state"][frames][:, pos_dims] if pos_dims
                                                            else ep["state"][frames]))
             if lin is not None and pos_dims:
-                truth = ep["state"][r.frames][:, pos_dims]  # (P, 2)
-                probe_err.append(np.linalg.norm(lin.predict(r.predicted)[:, pos_dims] - truth, axis=1))
-                probe_err_enc.append(np.linalg.norm(lin.predict(r.actual)[:, pos_dims] - truth, axis=1))
+                truth = pos_truth(ep["state"][r.frames])  # (P, 2)
+                probe_err.append(np.linalg.norm(lin.predict(r.predicted)[:, pos_cols] - truth, axis=1))
+                probe_err_enc.append(np.linalg.norm(lin.predict(r.actual)[:, pos_cols] - truth, axis=1))
     rep["episodes"] = {"ids": ep_ids, "held_out": held_out}
     steps = np.arange(1, max((len(r.error) for r in dyn), default=0) + 1)
     rep["dynamics"] = {
@@ -307,7 +318,7 @@ def make_report(checkpoint: str, data: str, out: str, *, episodes: int = 10, qui
     if probe_err:
         rep["dynamics"]["probe_position_error"] = _nanmean_padded(probe_err)
         rep["dynamics"]["probe_position_error_encoded"] = _nanmean_padded(probe_err_enc)
-        rep["dynamics"]["probe_position_dims"] = [enc.state_names[i] for i in pos_dims]
+        rep["dynamics"]["probe_position_dims"] = pos_names
     rep["straightness"] = {"latent_mean": float(np.nanmean(straight)), "latent_std": float(np.nanstd(straight)),
                            "state_mean": float(np.nanmean(straight_state)) if straight_state else None,
                            "per_episode": straight}
