@@ -356,7 +356,7 @@ def make_report(checkpoint: str, data: str, out: str, *, episodes: int = 10, qui
     # -- surprise ----------------------------------------------------------------------------------
     t0 = time.perf_counter()
     env_name = cfg.env or info["env"]
-    env = dg.renderer_for(env_name, cfg.model.image_size) if enc.state is not None else None
+    env = penv if enc.state is not None else None  # the renderer built for the probes
     say(f"[6/8] surprise tests on {len(eps)} episodes "
         f"({'teleport + colour' if env is not None else 'colour only: no renderer for ' + repr(env_name)})")
     bounds = (enc.state.min(0), enc.state.max(0)) if enc.state is not None else None

@@ -262,10 +262,8 @@ class _recalibrated:
         n = self.tc.bn_recalibrate_batches
         if n > 0 and len(self.ds):
             gen = torch.Generator().manual_seed(self.tc.seed + 104_729 + self.step + 7_919 * self.rank)
-            it = batch_iterator(self.ds, min(self.batch_size, len(self.ds)), gen)
             with torch.autocast(self.dev.type, dtype=torch.bfloat16, enabled=self.amp):
-                frames = recalibrate_batchnorm(
-                    self.model, ({k: v.to(self.dev) for k, v in next(it).items()} for _ in range(n)))
+                frames = recalibrate_batchnorm(self.model, _device_batches(self.ds, self.batch_size, gen, n, self.dev))
             self.metrics["bn_recalibration_frames"] = frames
         return self
 
@@ -358,8 +356,14 @@ def recalibrate_from_data(model: LeWM, cfg: LeWMConfig, data: str, batches: int 
         raise ValueError(f"{data}: actions have {ds.action_dim} dims (key 'action'); the checkpoint "
                          f"expects {mc.action_dim}: recalibrate on the data it was trained on")
     dev = next(model.parameters()).device
-    it = batch_iterator(ds, min(batch_size or cfg.train.batch_size, len(ds)), torch.Generator().manual_seed(seed))
-    return recalibrate_batchnorm(model, ({k: v.to(dev) for k, v in next(it).items()} for _ in range(batches)))
+    return recalibrate_batchnorm(model, _device_batches(ds, batch_size or cfg.train.batch_size,
+                                                        torch.Generator().manual_seed(seed), batches, dev))
+
+
+def _device_batches(ds: WindowDataset, batch_size: int, gen: torch.Generator, n: int, dev):
+    """``n`` random batches of ``ds`` (batch size capped at its size), moved to ``dev``, lazily."""
+    it = batch_iterator(ds, min(batch_size, len(ds)), gen)
+    return ({k: v.to(dev) for k, v in next(it).items()} for _ in range(n))
 
 
 @torch.no_grad()
