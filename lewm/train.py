@@ -230,7 +230,7 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
                 on_step(StepInfo(step, dict(last), zd))
             if step % tc.ckpt_every == 0 and step < tc.steps:
                 # every rank recalibrates (under DDP the BatchNorms all-reduce), rank 0 writes
-                with _recalibrated(model, ds, tc, local_bs, dev, amp, step, ctx.rank, last):
+                with _recalibrated(model, ds, tc, local_bs, dev, amp, step, ctx.rank, last, world=ctx.world_size):
                     if _is_rank0():
                         checkpoint.save(ckpt_path, model, cfg, step, last, optimizer=opt.state_dict())
                         if tc.keep_snapshots:
@@ -238,7 +238,8 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
     finally:
         if bar is not None:
             bar.close()
-    with _recalibrated(model, ds, tc, local_bs, dev, amp, step, ctx.rank, last, keep=True):
+    with _recalibrated(model, ds, tc, local_bs, dev, amp, step, ctx.rank, last, keep=True,
+                       world=ctx.world_size):
         if _is_rank0():
             if len(val) and val_batches:  # eval mode (no collectives): with the recalibrated statistics
                 last["val_pred_loss"] = evaluate_pred_loss(model, val, cfg, val_batches, dev)
@@ -250,12 +251,13 @@ class _recalibrated:
     """Context: the model's BatchNorm statistics recalibrated (``tc.bn_recalibrate_batches`` batches
     of ``batch_size`` from a generator of their own, so the training stream is untouched) inside, the
     momentum statistics put back on exit unless ``keep``. Records the frames used in ``metrics``.
-    Under DDP every rank must enter it (global BatchNorms all-reduce); each draws its own batches."""
+    Under DDP every rank must enter it (global BatchNorms all-reduce); each draws its own batches,
+    so the statistics average ``world`` ranks' frames and the recorded count is the global one."""
 
     def __init__(self, model, ds, tc, batch_size: int, dev, amp: bool, step: int, rank: int, metrics: dict,
-                 keep: bool = False):
+                 keep: bool = False, world: int = 1):
         self.model, self.ds, self.tc, self.batch_size, self.dev, self.amp = model, ds, tc, batch_size, dev, amp
-        self.step, self.rank, self.metrics, self.keep = step, rank, metrics, keep
+        self.step, self.rank, self.metrics, self.keep, self.world = step, rank, metrics, keep, world
 
     def __enter__(self):
         self.saved = {k: v.clone() for k, v in self.model.state_dict().items() if "running_" in k or "num_batches" in k}
@@ -264,7 +266,7 @@ class _recalibrated:
             gen = torch.Generator().manual_seed(self.tc.seed + 104_729 + self.step + 7_919 * self.rank)
             with torch.autocast(self.dev.type, dtype=torch.bfloat16, enabled=self.amp):
                 frames = recalibrate_batchnorm(self.model, _device_batches(self.ds, self.batch_size, gen, n, self.dev))
-            self.metrics["bn_recalibration_frames"] = frames
+            self.metrics["bn_recalibration_frames"] = frames * self.world  # every rank saw as many
         return self
 
     def __exit__(self, *exc):

@@ -94,6 +94,9 @@ def test_ddp_two_ranks_match_single_process(tmp_path, syn_h5):
     from lewm import checkpoint
     m, c, meta = checkpoint.load(os.path.join(out, "run", "last.pt"))
     assert meta["step"] == 3 and "val_pred_loss" in meta["metrics"]
+    # BatchNorm re-estimated on every rank's batches: the recorded count is the global one
+    tc = cfg.train
+    assert meta["metrics"]["bn_recalibration_frames"] == tc.bn_recalibrate_batches * tc.batch_size * (cfg.model.history + 1)
     lines = open(os.path.join(out, "run", "metrics.jsonl")).read().splitlines()
     assert len(lines) == 3  # rank 0 only (log_every 1)
 
