@@ -33,6 +33,8 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
     p.add_argument("--no-resume", action="store_true", help="start over even if OUT/last.pt exists")
+    p.add_argument("--init", metavar="CKPT", help="continue another run's training checkpoint (weights, optimizer, "
+                   "step) on --data up to --steps: a fine-tuning stage on other data")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
     p.add_argument("--workers", type=int, default=None,
                    help="data loader worker processes (default 0: the main process; on GPUs try 4-8)")
@@ -58,7 +60,7 @@ def run_train(a: argparse.Namespace) -> int:
     sig_o = {"weight": a.lam} if a.lam is not None else {}
     cfg = cfg.with_overrides(model=model_o, train=train_o, sigreg=sig_o)
     cfg = apply_set_overrides(cfg, a.overrides)  # --set section.field=value
-    res = train(cfg, a.data, a.out, steps=a.steps, device=a.device, resume=not a.no_resume)
+    res = train(cfg, a.data, a.out, steps=a.steps, device=a.device, resume=not a.no_resume, init=a.init)
     m = res.metrics
     if int(os.environ.get("RANK", "0")) != 0:  # torchrun: rank 0 reports
         return 0

@@ -6,6 +6,7 @@ the app (in a spawned process) and the tests share it.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -87,8 +88,13 @@ def _is_rank0() -> bool:
 
 def train(cfg: LeWMConfig, data: str, out: str, *, steps: int | None = None, device: str | None = None,
           on_step: Callable[[StepInfo], Any] | None = None, resume: bool = True, progress: bool = True,
-          stop_event=None, pause_event=None, val_batches: int = 4) -> TrainResult:
+          stop_event=None, pause_event=None, val_batches: int = 4, init: str | None = None) -> TrainResult:
     """Train (or resume) a LeWM on an HDF5 episode file; checkpoints and metrics go to ``out``.
+
+    ``init``: a training checkpoint of another run (e.g. ``runs/a/last.pt``) to continue from —
+    weights, optimizer state and step — on this run's ``data`` (a fine-tuning stage on other
+    data); the schedule runs on to ``cfg.train.steps``. Ignored when ``out/last.pt`` exists
+    (that run is resumed instead). The architecture must match.
 
     ``out/last.pt`` is rewritten atomically every ``ckpt_every`` steps and at the end;
     ``out/metrics.jsonl`` gets one JSON line every ``log_every`` steps. ``stop_event`` /
@@ -102,7 +108,7 @@ def train(cfg: LeWMConfig, data: str, out: str, *, steps: int | None = None, dev
     ctx = distributed.init_from_env(resolve_device(device))
     try:
         res = _train(cfg, data, out, ctx, steps=steps, on_step=on_step, resume=resume, progress=progress,
-                     stop_event=stop_event, pause_event=pause_event, val_batches=val_batches)
+                     stop_event=stop_event, pause_event=pause_event, val_batches=val_batches, init=init)
         if ctx.enabled:  # rank 0 is still validating and saving: leave together
             torch.distributed.barrier()
         return res
@@ -111,7 +117,7 @@ def train(cfg: LeWMConfig, data: str, out: str, *, steps: int | None = None, dev
 
 
 def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *, steps, on_step, resume,
-           progress, stop_event, pause_event, val_batches) -> TrainResult:
+           progress, stop_event, pause_event, val_batches, init=None) -> TrainResult:
     dev = ctx.device
     if steps is not None:
         cfg = cfg.with_overrides(train={"steps": int(steps)})
@@ -120,8 +126,18 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
         raise ValueError(f"batch size {tc.batch_size} is not divisible by the {ctx.world_size} ranks")
     local_bs = tc.batch_size // ctx.world_size  # per-rank share of the global batch
     torch.manual_seed(tc.seed)
+    ckpt_path = os.path.join(out, "last.pt")
+    resuming = resume and os.path.exists(ckpt_path)
+    init_cfg = None
+    if init is not None and not resuming:
+        _, init_cfg, _ = checkpoint.load(init)
+    # a continued run keeps its action normalisation (the action encoder was trained with it)
     ds = WindowDataset(data, mc.history, mc.frameskip, split="train", val_fraction=tc.val_fraction,
-                       seed=tc.seed, image_size=mc.image_size)
+                       seed=tc.seed, image_size=mc.image_size,
+                       action_stats=action_stats_of(init_cfg) if init_cfg is not None else None)
+    if init_cfg is not None and init_cfg.env and init_cfg.env != ds.env:
+        raise ValueError(f"--init {init} was trained on env {init_cfg.env!r} but {data} holds {ds.env!r}: "
+                         f"continue a run on data of its own environment")
     if ds.action_dim != mc.action_dim:
         cfg = cfg.with_overrides(model={"action_dim": ds.action_dim})
         mc = cfg.model
@@ -131,27 +147,31 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
                         seed=tc.seed, share=ds)  # same file: no second read into RAM
 
     os.makedirs(out, exist_ok=True)
-    ckpt_path = os.path.join(out, "last.pt")
     metrics_path = os.path.join(out, "metrics.jsonl")
     model = LeWM(mc)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay,
                             fused=dev.type == "cuda")
     start = 0
-    if resume and os.path.exists(ckpt_path):
-        m2, cfg_saved, meta = checkpoint.load(ckpt_path)
+    src = ckpt_path if resuming else init
+    if src is not None:
+        m2, cfg_saved, meta = checkpoint.load(src)
         if cfg_saved.model != mc:
+            diff = [k for k, v in dataclasses.asdict(cfg_saved.model).items() if getattr(mc, k, None) != v]
             raise checkpoint.CheckpointError(
-                f"{ckpt_path}: holds a different architecture than the requested preset; "
-                f"use another --out folder or pass --no-resume")
+                f"{src}: holds a different architecture than the requested one{' (' + ', '.join(diff) + ')' if diff else ''}; "
+                + ("use another --out folder or pass --no-resume" if resuming else
+                   "pass the same --preset / --latent-dim / --history / --set model.* as its run"))
+        if not resuming and meta["step"] >= tc.steps:
+            raise ValueError(f"--init {src} is at step {meta['step']}: ask for more --steps than that "
+                             f"(got {tc.steps})")
         model.load_state_dict(m2.state_dict())
         if meta["optimizer"] is not None:
             opt.load_state_dict(meta["optimizer"])
         start = meta["step"]
         if _is_rank0():
-            print(f"resuming from {ckpt_path} at step {start}")
-    else:
-        if os.path.exists(metrics_path) and _is_rank0():
-            os.remove(metrics_path)
+            print(f"{'resuming from' if resuming else 'continuing from'} {src} at step {start}")
+    if not resuming and os.path.exists(metrics_path) and _is_rank0():
+        os.remove(metrics_path)
     model.to(dev).train()
     if dev.type == "cuda":  # NHWC patch convolution: the layout tensor-core convolutions prefer
         model.encoder.embeddings.patch_embeddings.to(memory_format=torch.channels_last)

@@ -222,3 +222,35 @@ def test_batchnorm_note_flags_only_old_checkpoints_of_ours():
     assert "export" in batchnorm_note({"metrics": {"pred_loss": 0.1, "step": 5}})
     assert batchnorm_note({"metrics": {"pred_loss": 0.1, "bn_recalibration_frames": 512}}) is None
     assert batchnorm_note({"metrics": {}}) is None and batchnorm_note({}) is None  # e.g. imported weights
+
+
+def test_init_continues_another_run_on_other_data(tmp_path, syn_h5):
+    """--init: weights, optimizer and step of run A, continued on run B's data, with A's action
+    normalisation (the action encoder was trained with it); clear errors otherwise."""
+    import h5py
+    import numpy as np
+    from lewm.synthetic import write_synthetic_h5
+    from lewm.train import action_stats_of
+    cfg = get_preset("cpu-tiny")
+    a = train(cfg, syn_h5, str(tmp_path / "a"), steps=10, progress=False)
+    other = write_synthetic_h5(str(tmp_path / "other.h5"), episodes=12, length=40, image_size=32, seed=5)
+    firsts = []
+    b = train(cfg, other, str(tmp_path / "b"), steps=15, progress=False, init=a.checkpoint,
+              on_step=lambda s: firsts.append(s.step))
+    assert b.step == 15 and firsts[0] == 11  # continued at A's step, not from scratch
+    _, cfg_a, _ = checkpoint.load(a.checkpoint)
+    _, cfg_b, meta_b = checkpoint.load(b.checkpoint)
+    assert cfg_b.action_mean == cfg_a.action_mean and cfg_b.action_std == cfg_a.action_std
+    own = WindowDataset(other, cfg.model.history, cfg.model.frameskip, split="all").action_stats
+    assert not np.allclose(own.mean, action_stats_of(cfg_a).mean)  # the new data alone would differ
+    lines = [json.loads(l) for l in open(tmp_path / "b" / "metrics.jsonl")]
+    assert lines and lines[0]["step"] > 10  # B's own log only
+    with pytest.raises(ValueError, match="more --steps"):
+        train(cfg, other, str(tmp_path / "c"), steps=10, progress=False, init=a.checkpoint)
+    with pytest.raises(CheckpointError, match="latent_dim"):
+        train(cfg.with_overrides(model={"latent_dim": 8}), other, str(tmp_path / "d"), steps=20, progress=False,
+              init=a.checkpoint)
+    with h5py.File(other, "a") as f:
+        f.attrs["env"] = "two_room"
+    with pytest.raises(ValueError, match="synthetic_dot"):
+        train(cfg, other, str(tmp_path / "e"), steps=20, progress=False, init=a.checkpoint)
