@@ -93,8 +93,10 @@ def train(cfg: LeWMConfig, data: str, out: str, *, steps: int | None = None, dev
 
     ``init``: a training checkpoint of another run (e.g. ``runs/a/last.pt``) to continue from —
     weights, optimizer state and step — on this run's ``data`` (a fine-tuning stage on other
-    data); the schedule runs on to ``cfg.train.steps``. Ignored when ``out/last.pt`` exists
-    (that run is resumed instead). The architecture must match.
+    data of the same env); the schedule runs on to ``cfg.train.steps`` and actions are z-scored
+    with ``data``'s statistics, exactly as if ``init`` had been copied to ``out/last.pt`` and
+    resumed. Ignored when ``out/last.pt`` exists (that run is resumed instead). The architecture
+    must match.
 
     ``out/last.pt`` is rewritten atomically every ``ckpt_every`` steps and at the end;
     ``out/metrics.jsonl`` gets one JSON line every ``log_every`` steps. ``stop_event`` /
@@ -131,10 +133,10 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
     init_cfg = None
     if init is not None and not resuming:
         _, init_cfg, _ = checkpoint.load(init)
-    # a continued run keeps its action normalisation (the action encoder was trained with it)
+    # like a resumed run, a continued one z-scores actions with the statistics of the data it now
+    # trains on (saved in its config for planning); the action encoder absorbs the small shift
     ds = WindowDataset(data, mc.history, mc.frameskip, split="train", val_fraction=tc.val_fraction,
-                       seed=tc.seed, image_size=mc.image_size,
-                       action_stats=action_stats_of(init_cfg) if init_cfg is not None else None)
+                       seed=tc.seed, image_size=mc.image_size)
     if init_cfg is not None and init_cfg.env and init_cfg.env != ds.env:
         raise ValueError(f"--init {init} was trained on env {init_cfg.env!r} but {data} holds {ds.env!r}: "
                          f"continue a run on data of its own environment")

@@ -225,8 +225,8 @@ def test_batchnorm_note_flags_only_old_checkpoints_of_ours():
 
 
 def test_init_continues_another_run_on_other_data(tmp_path, syn_h5):
-    """--init: weights, optimizer and step of run A, continued on run B's data, with A's action
-    normalisation (the action encoder was trained with it); clear errors otherwise."""
+    """--init: weights, optimizer and step of run A, continued on run B's data (actions z-scored
+    with B's data, as a resumed run would); clear errors otherwise."""
     import h5py
     import numpy as np
     from lewm.synthetic import write_synthetic_h5
@@ -240,9 +240,18 @@ def test_init_continues_another_run_on_other_data(tmp_path, syn_h5):
     assert b.step == 15 and firsts[0] == 11  # continued at A's step, not from scratch
     _, cfg_a, _ = checkpoint.load(a.checkpoint)
     _, cfg_b, meta_b = checkpoint.load(b.checkpoint)
-    assert cfg_b.action_mean == cfg_a.action_mean and cfg_b.action_std == cfg_a.action_std
     own = WindowDataset(other, cfg.model.history, cfg.model.frameskip, split="all").action_stats
-    assert not np.allclose(own.mean, action_stats_of(cfg_a).mean)  # the new data alone would differ
+    assert np.allclose(action_stats_of(cfg_b).mean, own.mean) and np.allclose(action_stats_of(cfg_b).std, own.std)
+    assert not np.allclose(own.mean, action_stats_of(cfg_a).mean)  # ... which differ from A's
+    # the same as copying A's checkpoint into B's folder and resuming there
+    import shutil
+    os.makedirs(tmp_path / "b2")
+    shutil.copy(a.checkpoint, tmp_path / "b2" / "last.pt")
+    b2 = train(cfg, other, str(tmp_path / "b2"), steps=15, progress=False)
+    m_b, _, _ = checkpoint.load(b.checkpoint)
+    m_b2, _, _ = checkpoint.load(b2.checkpoint)
+    for (n, p), (_, q) in zip(m_b.state_dict().items(), m_b2.state_dict().items()):
+        torch.testing.assert_close(p, q, msg=lambda m: f"{n}: {m}")
     lines = [json.loads(l) for l in open(tmp_path / "b" / "metrics.jsonl")]
     assert lines and lines[0]["step"] > 10  # B's own log only
     with pytest.raises(ValueError, match="more --steps"):
