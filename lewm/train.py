@@ -130,9 +130,8 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
     torch.manual_seed(tc.seed)
     ckpt_path = os.path.join(out, "last.pt")
     resuming = resume and os.path.exists(ckpt_path)
-    init_cfg = None
-    if init is not None and not resuming:
-        _, init_cfg, _ = checkpoint.load(init)
+    loaded = checkpoint.load(ckpt_path if resuming else init) if (resuming or init is not None) else None
+    init_cfg = loaded[1] if loaded is not None and not resuming else None
     # like a resumed run, a continued one z-scores actions with the statistics of the data it now
     # trains on (saved in its config for planning); the action encoder absorbs the small shift
     ds = WindowDataset(data, mc.history, mc.frameskip, split="train", val_fraction=tc.val_fraction,
@@ -155,8 +154,8 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
                             fused=dev.type == "cuda")
     start = 0
     src = ckpt_path if resuming else init
-    if src is not None:
-        m2, cfg_saved, meta = checkpoint.load(src)
+    if loaded is not None:  # read once above
+        m2, cfg_saved, meta = loaded
         if cfg_saved.model != mc:
             diff = [k for k, v in dataclasses.asdict(cfg_saved.model).items() if getattr(mc, k, None) != v]
             raise checkpoint.CheckpointError(
