@@ -257,6 +257,39 @@ def goal_landscape(ckpt: str, ckpt_stamp: float, goal: tuple, n: int):
     return goal_cost_landscape(model, env, np.asarray(goal), n=n)
 
 
+@st.cache_resource(show_spinner="Rendering and encoding a grid of states…", max_entries=8)
+def grid_warp(ckpt: str, ckpt_stamp: float, n: int):
+    """A grid of true states in latent space (see ``lewm.diagnostics.state_grid_warp``)."""
+    from lewm.diagnostics import state_grid_warp
+    model, cfg, _ = load_checkpoint(ckpt)
+    env = make_env(cfg.env, cfg.model.image_size)
+    return state_grid_warp(model, env, n=n)
+
+
+def fig_grid_warp(g, height: int = 440) -> go.Figure:
+    """The true state grid (left) and the same grid at its latents (right): rows coloured by the
+    second component, columns grey; walls (invalid cells) break the lines."""
+    from plotly.colors import sample_colorscale
+    from plotly.subplots import make_subplots
+    view = "z" if g.latents.shape[-1] == 2 else "top-2 PCs of z"
+    fig = make_subplots(1, 2, subplot_titles=(f"true grid ({g.names[0]}, {g.names[1]})",
+                                              f"the same grid in latent space ({view})"), horizontal_spacing=0.08)
+    n = len(g.ys)
+    X, Y = np.meshgrid(g.xs, g.ys)
+    cols = sample_colorscale("Viridis", list(np.linspace(0, 1, n)))
+    for c, P in enumerate([np.stack([X, Y], -1), g.coords], start=1):
+        P = np.where(g.valid[..., None], P, np.nan)  # NaN breaks a line at walls
+        for j in range(n):  # columns, grey
+            fig.add_trace(go.Scatter(x=P[:, j, 0], y=P[:, j, 1], mode="lines", line=dict(color="#bbbbbb", width=1),
+                                     hoverinfo="skip", showlegend=False), 1, c)
+        for i in range(n):  # rows, coloured by the second component
+            fig.add_trace(go.Scatter(x=P[i, :, 0], y=P[i, :, 1], mode="lines", line=dict(color=cols[i], width=2),
+                                     name=f"{g.names[1]} = {g.ys[i]:.0f}", showlegend=False,
+                                     hovertemplate=f"{g.names[1]} = {g.ys[i]:.1f}<extra></extra>"), 1, c)
+    fig.update_yaxes(autorange="reversed", row=1, col=1)
+    return _base(fig, height=height)
+
+
 def fig_landscape(L, start=None, names=("x", "y"), height: int = 360) -> go.Figure:
     """Latent goal cost (left) next to the true distance to go (right), same grid, start and goal marked."""
     from plotly.subplots import make_subplots

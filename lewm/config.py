@@ -56,6 +56,10 @@ class ModelConfig:
     """Initial ViT position embeddings: 'sincos' (2-D sine-cosine, as MAE/I-JEPA; smooth in space
     from step 0, which gives short CPU runs a far better latent geometry) or 'random' (HF ViT's
     truncated normal). Either way they stay learnable."""
+    pos_freq_scale: float = 1.0
+    """Multiplies the 'sincos' frequencies. 1.0 is MAE's: the fastest channel turns 1 rad per patch,
+    so across an 8-patch grid it wraps around (a ring-shaped code). Below 1 every channel varies
+    slowly and monotonically across the image (0.2: at most 1.4 rad over 8 patches)."""
 
     def __post_init__(self) -> None:
         if self.image_size % self.patch_size:
@@ -64,6 +68,8 @@ class ModelConfig:
             raise ValueError(f"enc_dim {self.enc_dim} is not divisible by enc_heads {self.enc_heads}")
         if self.pos_init not in ("sincos", "random"):
             raise ValueError(f"pos_init must be 'sincos' or 'random', got {self.pos_init!r}")
+        if not self.pos_freq_scale > 0:
+            raise ValueError(f"pos_freq_scale must be > 0, got {self.pos_freq_scale}")
         if self.history < 1:
             raise ValueError(f"history must be >= 1, got {self.history}")
 

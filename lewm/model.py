@@ -25,11 +25,12 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 # ---------------------------------------------------------------------------------------------
 # Encoder: a ViT with Hugging Face's module names.
 # ---------------------------------------------------------------------------------------------
-def sincos_2d(grid: int, dim: int) -> torch.Tensor:
+def sincos_2d(grid: int, dim: int, freq_scale: float = 1.0) -> torch.Tensor:
     """Fixed 2-D sine-cosine position codes (grid*grid, dim): half the channels encode the row,
-    half the column, each with sin/cos at geometrically spaced frequencies."""
+    half the column, each with sin/cos at geometrically spaced frequencies (the fastest
+    ``freq_scale`` rad per patch)."""
     q = dim // 4
-    omega = 1.0 / 10000 ** (torch.arange(q, dtype=torch.float64) / max(q, 1))  # (q,)
+    omega = freq_scale / 10000 ** (torch.arange(q, dtype=torch.float64) / max(q, 1))  # (q,)
     ys, xs = torch.meshgrid(torch.arange(grid, dtype=torch.float64), torch.arange(grid, dtype=torch.float64), indexing="ij")
     out = [f(c.reshape(-1, 1) * omega) for c in (ys, xs) for f in (torch.sin, torch.cos)]  # 4 x (L, q)
     pe = torch.cat(out, dim=1)  # (L, 4q)
@@ -57,7 +58,7 @@ class _Embeddings(nn.Module):
         if cfg.pos_init == "sincos":
             g = cfg.image_size // cfg.patch_size
             with torch.no_grad():
-                self.position_embeddings[0, 1:] = sincos_2d(g, cfg.enc_dim)  # CLS position stays 0
+                self.position_embeddings[0, 1:] = sincos_2d(g, cfg.enc_dim, cfg.pos_freq_scale)  # CLS position stays 0
         else:
             nn.init.trunc_normal_(self.position_embeddings, std=0.02)
 

@@ -245,3 +245,35 @@ def hstack(images: Sequence[Image.Image], pad: int = 8) -> Image.Image:
         out.paste(im, (x, 0))
         x += im.width + pad
     return out
+
+
+def grid_warp(xs: np.ndarray, ys: np.ndarray, coords: np.ndarray, valid: np.ndarray, names=("x", "y"),
+              title: str = "", size=(440, 420)) -> Image.Image:
+    """Two panels: the true n×n state grid (left) and the same grid drawn at its latent ``coords``
+    (n, n, 2) (right). Rows are coloured by their ``ys`` value (viridis), columns grey; only
+    neighbouring valid cells are joined, so walls stay open."""
+    n = len(ys)
+    X, Y = np.meshgrid(np.asarray(xs, float), np.asarray(ys, float))
+    C = np.asarray(coords, float)
+    row_col = viridis(np.linspace(0, 1, n))
+    panels = []
+    for k, (P, ttl, xl, yl) in enumerate([(np.stack([X, Y], -1), f"true grid ({names[0]}, {names[1]})", names[0], names[1]),
+                                          (C, title or "the same grid in latent space", "view 1", "view 2")]):
+        img = Image.new("RGB", size, "white")
+        ok = valid & np.isfinite(P).all(-1)
+        px, py = P[..., 0][ok], P[..., 1][ok]
+        ax = Axes(img, (60, 35, size[0] - 20, size[1] - 45), (px.min(), px.max()), (py.min(), py.max()), ttl, xl, yl)
+        seg = lambda a, b, col, w: ax.d.line([(ax.px(a[0]), ax.py(a[1])), (ax.px(b[0]), ax.py(b[1]))], fill=col, width=w)
+        for i in range(n):
+            for j in range(n - 1):
+                if ok[j, i] and ok[j + 1, i]:
+                    seg(P[j, i], P[j + 1, i], (170, 170, 170), 1)  # column i
+        for i in range(n):
+            for j in range(n - 1):
+                if ok[i, j] and ok[i, j + 1]:
+                    seg(P[i, j], P[i, j + 1], tuple(int(v) for v in row_col[i]), 2)  # row i
+        if k == 0:
+            ax.legend([(f"{names[1]} = {ys[0]:.3g}", tuple(int(v) for v in row_col[0])),
+                       (f"{names[1]} = {ys[-1]:.3g}", tuple(int(v) for v in row_col[-1]))])
+        panels.append(img)
+    return hstack(panels)

@@ -3,7 +3,8 @@
 Writes into ``--out``:
 
 - ``report.json``  the figures (effective rank, SIGReg, probe table, open-loop errors,
-  straightness, surprise spikes and p-values, decoder loss, timings);
+  straightness, surprise spikes and p-values, decoder loss, goal-cost landscape, how a grid of
+  true states is warped in latent space (``grid_warp``), timings);
 - ``report.html``  interactive plotly figures (one self-contained file, works offline);
 - ``*.png``        the same plots drawn with PIL (plotly's PNG export needs a browser).
 
@@ -100,6 +101,14 @@ def summary_text(rep: dict) -> str:
         lines.append(f"goal-cost landscape ({', '.join(ls['dims'])}): Spearman ρ with the true distance "
                      f"{_f(ls['spearman_mean'], '.2f')}, greedy step right {_f(ls['greedy_accuracy_mean'] * 100, '.0f')}% "
                      f"({ls['goals']} goals)")
+    gw = rep.get("grid_warp")
+    if gw:
+        line = (f"state grid in latent space ({', '.join(gw['dims'])}): affine r "
+                + ", ".join(f"{k} {_f(v)}" for k, v in gw["linear_r"].items()))
+        if gw.get("region_angle_deg"):
+            line += ("; per-region readout directions differ by "
+                     + ", ".join(f"{k} {_f(v, '.0f')}°" for k, v in gw["region_angle_deg"].items()))
+        lines.append(line)
     return "\n".join(lines)
 
 
@@ -423,6 +432,14 @@ def make_report(checkpoint: str, data: str, out: str, *, episodes: int = 10, qui
         save_png(img, "landscape.png")
     timings["landscape"] = time.perf_counter() - t0
 
+    # -- how a grid of true states is warped in latent space ------------------------------------------
+    t0 = time.perf_counter()
+    warp = _grid_warp_section(model, cfg, env_name, say)
+    if warp is not None:
+        rep["grid_warp"], img = warp
+        save_png(img, "grid_warp.png")
+    timings["grid_warp"] = time.perf_counter() - t0
+
     timings["total"] = time.perf_counter() - t_all
     rep["timings_s"] = timings
     if html:
@@ -471,6 +488,29 @@ def _landscape_section(model, cfg, env_name: str, n_goals: int, seed: int, say):
            "spearman_mean": summ["spearman"], "greedy_accuracy_mean": summ["greedy_accuracy"],
            "spearman": summ["spearman_per_goal"], "greedy_accuracy": summ["greedy_accuracy_per_goal"]}
     return out, img
+
+
+def _grid_warp_section(model, cfg, env_name: str, say, n: int = 25):
+    """A grid of true states (the landscape's two components) drawn in latent space, with affine
+    readouts over the whole grid and per region (e.g. per room): the JSON numbers and a PNG."""
+    from .envs import list_envs, make
+    if env_name not in list_envs():
+        return None
+    env = make(env_name, image_size=cfg.model.image_size)
+    say(f"      state grid warp ({n}x{n}) over {env.state_names[env.landscape_dims[0]]}, "
+        f"{env.state_names[env.landscape_dims[1]]}")
+    g = dg.state_grid_warp(model, env, n=n)
+    out = {"dims": list(g.names), "grid": n, "valid_cells": int(g.valid.sum()),
+           "view": "z" if g.latents.shape[-1] == 2 else "top-2 PCs of z",
+           "linear_r": {nm: float(r) for nm, r in zip(g.names, g.readout.r)},
+           "regions": {rn: {nm: float(r) for nm, r in zip(g.names, ro.r)}
+                       for rn, ro in zip(g.region_names, g.region_readouts)},
+           "region_angle_deg": ({nm: float(a) for nm, a in zip(g.names, g.region_angle)}
+                                if len(g.region_names) >= 2 else None)}
+    title = "in latent space: affine r " + ", ".join(f"{nm} {r:.3f}" for nm, r in zip(g.names, g.readout.r))
+    if out["region_angle_deg"]:
+        title += "; readouts differ by " + ", ".join(f"{a:.0f}°" for a in g.region_angle)
+    return out, pngplot.grid_warp(g.xs, g.ys, g.coords, g.valid, g.names, title=title[:70])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -598,6 +638,11 @@ def _write_html(path: str, rep: dict, figs: list, out: str, files: list[str]) ->
         with open(os.path.join(out, "imagination.png"), "rb") as f:
             b64 = base64.b64encode(f.read()).decode()
         parts.append(f"<h2>Seeing imagination</h2><img src='data:image/png;base64,{b64}'>")
+    if "grid_warp.png" in files:
+        with open(os.path.join(out, "grid_warp.png"), "rb") as f:
+            b64 = base64.b64encode(f.read()).decode()
+        parts.append("<h2>A grid of true states in latent space</h2><p>Straight, parallel rows = a latent "
+                     f"linear in the state; fans and folds show where it bends.</p><img src='data:image/png;base64,{b64}'>")
     parts.append("</body></html>")
     with open(path, "w") as f:
         f.write("\n".join(parts))

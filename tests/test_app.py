@@ -167,6 +167,17 @@ def test_latent_page(lab):
     assert len(at.dataframe) >= 2  # the selected frame's state and the probe table
 
 
+def test_latent_page_grid_warp(lab):
+    at = lab("app_pages/latent.py")
+    at.select_slider(key="latent_grid_n").set_value(12)
+    at.button(key="latent_grid_go").click().run()
+    no_exception(at)
+    vals = {m.label: m.value for m in at.metric}
+    assert 0.0 <= float(vals["affine readout r (agent_x, whole grid)"]) <= 1.0
+    assert vals["left room vs right room: readout angle (agent_y)"].endswith("°")
+    assert any(c.proto.spec.count('"type":"scatter"') >= 48 for c in at.get("plotly_chart"))  # 2 × (12 rows + 12 cols)
+
+
 def test_latent_page_rejects_other_env_dataset(lab, assets):
     at = lab("app_pages/latent.py")
     at.selectbox(key="latent_data").set_value(assets["syn"]).run()

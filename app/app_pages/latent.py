@@ -78,3 +78,28 @@ with right:
     m1, m2 = st.columns(2)
     m1.metric("effective rank", f"{mt.effective_rank:.1f} / {enc.latents.shape[1]}")
     m2.metric("PCs for 90% variance", mt.components_90)
+
+st.divider()
+st.subheader("A grid of true states in latent space")
+st.markdown("Render every point of a regular grid of true states, encode it, and draw the grid where the "
+            "latents put it. Straight, parallel rows mean z is *linear* in the state (what a linear probe "
+            "needs); a fan, a fold or a ring shows exactly where the map bends.")
+g1, g2 = st.columns([1, 3])
+n_grid = g1.select_slider("Grid points per side", [12, 16, 20, 25, 30], value=20, key="latent_grid_n")
+if g1.button("Draw the grid", key="latent_grid_go") or st.session_state.get("latent_grid_shown"):
+    st.session_state["latent_grid_shown"] = True
+    try:
+        gw = common.grid_warp(ckpt, common.mtime(ckpt), int(n_grid))
+    except (KeyError, ValueError) as e:
+        st.error(f"Cannot draw a state grid for env {cfg.env!r}: {e}")
+    else:
+        with g2:
+            mc = st.columns(2 + (len(gw.region_names) >= 2))
+            for k, (nm, r) in enumerate(zip(gw.names, gw.readout.r)):
+                mc[k].metric(f"affine readout r ({nm}, whole grid)", f"{r:.3f}")
+            if len(gw.region_names) >= 2:
+                mc[2].metric(f"{gw.region_names[0]} vs {gw.region_names[1]}: readout angle ({gw.names[1]})",
+                             f"{gw.region_angle[1]:.0f}°",
+                             help="Angle between the directions in z that read the quantity in each region "
+                                  "alone: 0° = one linear readout serves both, large = the map is bent between them.")
+        st.plotly_chart(common.fig_grid_warp(gw), key="latent_grid_fig")

@@ -127,6 +127,11 @@ class Env:
         smooth readouts, e.g. Reacher's fingertip). Default: none."""
         return {}
 
+    def regions(self, states) -> tuple[np.ndarray, tuple[str, ...]] | None:
+        """Named parts of the state space that a map may treat differently (e.g. the two rooms):
+        ``(labels (N,) int, names)`` for ``states`` (N, Q), or None (default: one region)."""
+        return None
+
     def path_distance(self, states, goal) -> np.ndarray:
         """(N,) distance to go from each of ``states`` to ``goal`` (default: the success distance;
         environments with obstacles override it with the shortest path)."""

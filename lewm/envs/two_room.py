@@ -154,6 +154,11 @@ class TwoRoom(Env):
         in_wall = (x > ZONE_X[0]) & (x < ZONE_X[1]) & ~((y >= DOOR_Y[0]) & (y <= DOOR_Y[1]))
         return inside & ~in_wall
 
+    def regions(self, states) -> tuple[np.ndarray, tuple[str, ...]]:
+        """The two rooms, split at the wall's mid-line (the doorway goes half to each)."""
+        x = np.asarray(states, np.float64).reshape(-1, 2)[:, 0]
+        return (x > MID_X).astype(np.int64), ("left room", "right room")
+
     def success_distance(self, state, goal) -> float:
         s, g = np.asarray(state, np.float64), np.asarray(goal, np.float64)
         return float(np.hypot(s[0] - g[0], s[1] - g[1]))
