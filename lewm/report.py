@@ -507,10 +507,10 @@ def _grid_warp_section(model, cfg, env_name: str, say, n: int = 25):
                        for rn, ro in zip(g.region_names, g.region_readouts)},
            "region_angle_deg": ({nm: float(a) for nm, a in zip(g.names, g.region_angle)}
                                 if len(g.region_names) >= 2 else None)}
-    title = "in latent space: affine r " + ", ".join(f"{nm} {r:.3f}" for nm, r in zip(g.names, g.readout.r))
+    title = "in z: affine r " + ", ".join(f"{nm} {r:.3f}" for nm, r in zip(g.names, g.readout.r))
     if out["region_angle_deg"]:
-        title += "; readouts differ by " + ", ".join(f"{a:.0f}°" for a in g.region_angle)
-    return out, pngplot.grid_warp(g.xs, g.ys, g.coords, g.valid, g.names, title=title[:70])
+        title += "; regions " + "/".join(f"{a:.0f}°" for a in g.region_angle) + " apart"
+    return out, pngplot.grid_warp(g.xs, g.ys, g.coords, g.valid, g.names, title=title)
 
 
 # ---------------------------------------------------------------------------------------------
