@@ -1020,6 +1020,22 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(spearmanr(a, b).statistic)
 
 
+def _state_grid(env, n: int, dims, lo, hi, base_state) -> tuple[tuple[int, int], np.ndarray, np.ndarray, np.ndarray]:
+    """An n×n grid over state components ``dims`` (default ``env.landscape_dims``) between ``lo``
+    and ``hi`` (default ``env.state_bounds``, else 0..224), other components from ``base_state``:
+    (dims, xs (n,), ys (n,), states (n*n, Q) row-major with rows = ys)."""
+    dims = tuple(env.landscape_dims if dims is None else dims)
+    base = np.asarray(base_state, np.float64).reshape(-1)  # (Q,)
+    bounds = env.state_bounds
+    lo = np.asarray(lo if lo is not None else [bounds[0][d] if bounds else 0.0 for d in dims], np.float64)
+    hi = np.asarray(hi if hi is not None else [bounds[1][d] if bounds else 224.0 for d in dims], np.float64)
+    xs, ys = np.linspace(lo[0], hi[0], n), np.linspace(lo[1], hi[1], n)  # (n,), (n,)
+    X, Y = np.meshgrid(xs, ys)  # (n, n) rows = ys
+    states = np.repeat(base[None], n * n, 0)  # (n*n, Q)
+    states[:, dims[0]], states[:, dims[1]] = X.ravel(), Y.ravel()
+    return dims, xs, ys, states
+
+
 def goal_cost_landscape(model, env, goal_state: ArrayLike, n: int = 32, dims: tuple[int, int] | None = None,
                         lo: Sequence[float] | None = None, hi: Sequence[float] | None = None,
                         base_state: ArrayLike | None = None, batch: int = 256,
@@ -1030,16 +1046,8 @@ def goal_cost_landscape(model, env, goal_state: ArrayLike, n: int = 32, dims: tu
     ``dims`` default to ``env.landscape_dims``; ``lo``/``hi`` bound the two components (default:
     ``env.state_bounds``, else [0, 224]). Pass the same ``cache`` dict for several goals: grids
     whose states are identical (e.g. every Two-Room goal) are rendered and encoded once."""
-    dims = tuple(env.landscape_dims if dims is None else dims)
     goal = np.asarray(goal_state, np.float64).reshape(-1)  # (Q,)
-    base = goal.copy() if base_state is None else np.asarray(base_state, np.float64).reshape(-1)
-    bounds = env.state_bounds
-    lo = np.asarray(lo if lo is not None else [bounds[0][d] if bounds else 0.0 for d in dims], np.float64)
-    hi = np.asarray(hi if hi is not None else [bounds[1][d] if bounds else 224.0 for d in dims], np.float64)
-    xs, ys = np.linspace(lo[0], hi[0], n), np.linspace(lo[1], hi[1], n)  # (n,), (n,)
-    X, Y = np.meshgrid(xs, ys)  # (n, n) rows = ys
-    states = np.repeat(base[None], n * n, 0)  # (n*n, Q)
-    states[:, dims[0]], states[:, dims[1]] = X.ravel(), Y.ravel()
+    dims, xs, ys, states = _state_grid(env, n, dims, lo, hi, goal if base_state is None else base_state)
     key = (states.tobytes(), batch)
     if cache is not None and key in cache:
         valid, z = cache[key]
@@ -1161,18 +1169,10 @@ def state_grid_warp(model, env, n: int = 25, dims: tuple[int, int] | None = None
     ``dims`` default to ``env.landscape_dims``; ``lo``/``hi`` to ``env.state_bounds`` (else 0..224)."""
     if n < 3:
         raise ValueError(f"state_grid_warp needs n >= 3 grid points per side, got {n}")
-    dims = tuple(env.landscape_dims if dims is None else dims)
     if base_state is None:
         env.reset(seed=0)
         base_state = env.get_state()
-    base = np.asarray(base_state, np.float64).reshape(-1)  # (Q,)
-    bounds = env.state_bounds
-    lo = np.asarray(lo if lo is not None else [bounds[0][d] if bounds else 0.0 for d in dims], np.float64)
-    hi = np.asarray(hi if hi is not None else [bounds[1][d] if bounds else 224.0 for d in dims], np.float64)
-    xs, ys = np.linspace(lo[0], hi[0], n), np.linspace(lo[1], hi[1], n)  # (n,), (n,)
-    X, Y = np.meshgrid(xs, ys)  # (n, n) rows = ys
-    states = np.repeat(base[None], n * n, 0)  # (n*n, Q)
-    states[:, dims[0]], states[:, dims[1]] = X.ravel(), Y.ravel()
+    dims, xs, ys, states = _state_grid(env, n, dims, lo, hi, base_state)
     valid = np.asarray(env.valid_states(states), bool)  # (n*n,)
     if valid.sum() < 4:
         raise ValueError(f"only {int(valid.sum())} of the {n}x{n} grid states are valid for {env!r}: "
