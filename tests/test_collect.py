@@ -136,3 +136,31 @@ def test_cli(tmp_path, capsys):
     assert rc == 0 and "wrote" in capsys.readouterr().out
     d, attrs = read_all(out)
     assert d["pixels"].shape == (10, 16, 16, 3) and attrs["policy"] == "random"
+
+
+def test_wall_slide_policy_pushes_into_the_wall_in_half_the_episodes(tmp_path):
+    """Blocked moves at the wall (the env's own ``move`` disagrees with the free motion while the dot
+    is next to the wall) are rare in random walks and common in the active wall-slide episodes."""
+    from lewm.envs.policies import TwoRoomWallSlide, make_policy
+    from lewm.envs.two_room import HI, LO, SPEED, ZONE_X
+    out = C.collect("two_room", 40, str(tmp_path / "ws.h5"), policy="wall_slide", seed=3, workers=1, progress=False)
+    rnd = C.collect("two_room", 40, str(tmp_path / "rnd.h5"), policy="random", seed=3, workers=1, progress=False)
+
+    def blocked_fraction(path):
+        with h5py.File(path) as f:
+            S, A, L, O = f["state"][:], f["action"][:], f["ep_len"][:], f["ep_offset"][:]
+        per_ep = []
+        for o, n in zip(O, L):
+            s, a, s2 = S[o:o + n - 1, :2], A[o:o + n - 1], S[o + 1:o + n, :2]
+            free = np.clip(s + SPEED * a, LO, HI)  # (T, 2) motion without the wall
+            near = (s[:, 0] > ZONE_X[0] - 10) & (s[:, 0] < ZONE_X[1] + 10)
+            per_ep.append(float(((np.abs(s2 - free).max(1) > 0.5) & near).mean()))
+        return np.array(per_ep)
+
+    ws, rd = blocked_fraction(out), blocked_fraction(rnd)
+    assert rd.mean() < 0.03 and ws.mean() > 5 * rd.mean()
+    active = ws > 0.1  # wall-slide episodes spend a good part of their steps pushing into the wall
+    assert 0.25 <= active.mean() <= 0.75  # about half the episodes
+    with pytest.raises(ValueError, match="two_room only"):
+        make_policy(make("pusht"), "wall_slide", np.random.default_rng(0))
+    assert isinstance(make_policy(make("two_room"), "wall_slide", np.random.default_rng(0)), TwoRoomWallSlide)

@@ -4,6 +4,9 @@ A policy is a callable ``policy(env) -> action (A,) float32`` reading the env's 
 optional ``reset(env)`` to call after ``env.reset``. Kinds:
 
 - ``"random"``: uniform in [-1, 1]^A every step;
+- ``"wall_slide"`` (Two-Room): random walks of which half the episodes keep pushing into the wall
+  and slide along its faces (x action towards the wall with probability 0.6 per step), so the data
+  holds many blocked moves at the wall; training on them straightens the latent map (README);
 - ``"expert"``: a noisy scripted controller per environment, meant to give diverse but
   purposeful data (noise level and speed drawn per episode):
   - Two-Room: go to the door, through it, then to the target; on arrival pick a new target
@@ -41,6 +44,26 @@ class RandomPolicy:
 
     def __call__(self, env: Env) -> np.ndarray:
         return self.rng.uniform(-1.0, 1.0, size=self.dim).astype(np.float32)
+
+
+class TwoRoomWallSlide(RandomPolicy):
+    """Uniform random actions; in a fraction ``episode_prob`` of the episodes (drawn at ``reset``),
+    each step with probability ``push_prob`` replaces the x action by a push towards the wall's
+    mid-line (magnitude U(0.3, 1)): the dot walks to the wall, pushes into it and slides along it."""
+
+    def __init__(self, env: Env, rng: np.random.Generator, episode_prob: float = 0.5, push_prob: float = 0.6):
+        super().__init__(env, rng)
+        self.episode_prob, self.push_prob, self.active = float(episode_prob), float(push_prob), False
+
+    def reset(self, env: Env) -> None:
+        self.active = bool(self.rng.random() < self.episode_prob)
+
+    def __call__(self, env: Env) -> np.ndarray:
+        a = self.rng.uniform(-1.0, 1.0, size=self.dim).astype(np.float32)
+        if self.active and self.rng.random() < self.push_prob:
+            x = float(env.get_state()[0])
+            a[0] = np.sign(_tr.MID_X - x) * self.rng.uniform(0.3, 1.0)
+        return a
 
 
 class TwoRoomExpert:
@@ -192,14 +215,19 @@ class ReacherExpert:
 
 EXPERTS = {"two_room": TwoRoomExpert, "pusht": PushTExpert, "reacher": ReacherExpert,
            "reacher_no_target": ReacherExpert}
-POLICY_KINDS = ("expert", "random")
+POLICY_KINDS = ("expert", "random", "wall_slide")
 
 
 def make_policy(env: Env, kind: str = "expert", rng: np.random.Generator | None = None):
-    """A policy for ``env``: ``kind`` is ``"expert"`` (scripted, per env) or ``"random"``."""
+    """A policy for ``env``: ``kind`` is ``"expert"`` (scripted, per env), ``"random"`` or
+    ``"wall_slide"`` (Two-Room only)."""
     rng = np.random.default_rng() if rng is None else rng
     if kind == "random":
         return RandomPolicy(env, rng)
+    if kind == "wall_slide":
+        if env.name != "two_room":
+            raise ValueError(f"the 'wall_slide' policy is for two_room only (it pushes into the wall), not {env.name!r}")
+        return TwoRoomWallSlide(env, rng)
     if kind == "expert":
         if env.name not in EXPERTS:
             raise ValueError(f"no expert policy for env {env.name!r}; experts exist for {', '.join(EXPERTS)}")
