@@ -8,6 +8,7 @@ by the app and by ``python -m lewm report``:
 3. :func:`fit_latent_map`    2-D PCA / UMAP map with ``.transform`` for new (e.g. predicted) points;
    :func:`encode_dataset`    latents + true state (+ pixels) of an HDF5 file, for maps and probes;
 4. :func:`probe`             held-out R² and Pearson r of linear / MLP probes, split by episode;
+   :func:`probe_spread`      the same over several held-out splits (how much is the split);
 5. :func:`open_loop_dynamics` encoded vs imagined latents along an episode;
    :func:`temporal_straightness`;
 6. :func:`surprise_trace`, :func:`teleport`, :func:`colour_change`, :func:`surprise_test`
@@ -457,6 +458,33 @@ def probe(z: ArrayLike, state: ArrayLike, state_names: Sequence[str] | None = No
     return ProbeResult(kind=kind, names=names, r2=r2_score_cols(pred, y[te]), pearson=pearson_r(pred, y[te]),
                        n_train=len(tr), n_test=len(te), predictions=pred.astype(np.float32),
                        targets=y[te].astype(np.float32), estimator=model)
+
+
+@dataclass
+class ProbeSpread:
+    """One probe kind refitted on ``splits`` different held-out splits (split seeds 0..K-1): how much
+    of a probe figure is the choice of test episodes."""
+
+    names: tuple[str, ...]
+    pearson: np.ndarray
+    """(K, Q) held-out Pearson r per split and quantity."""
+    r2: np.ndarray
+    """(K, Q) held-out R² per split and quantity."""
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        """{quantity: {"mean", "min", "max"}} of Pearson r over the splits."""
+        return {n: {"mean": float(self.pearson[:, q].mean()), "min": float(self.pearson[:, q].min()),
+                    "max": float(self.pearson[:, q].max())} for q, n in enumerate(self.names)}
+
+
+def probe_spread(z: ArrayLike, state: ArrayLike, state_names: Sequence[str] | None = None, kind: str = "linear",
+                 splits: int = 5, groups: ArrayLike | None = None, **kw) -> ProbeSpread:
+    """:func:`probe` on split seeds 0..``splits``-1 (same data, other held-out episodes)."""
+    if splits < 1:
+        raise ValueError(f"probe_spread needs splits >= 1, got {splits}")
+    res = [probe(z, state, state_names, kind, seed=k, groups=groups, **kw) for k in range(splits)]
+    return ProbeSpread(names=res[0].names, pearson=np.stack([r.pearson for r in res]),
+                       r2=np.stack([r.r2 for r in res]))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -81,6 +81,10 @@ def summary_text(rep: dict) -> str:
     for kind, rows in rep.get("probes", {}).items():
         lines.append(f"{kind:>6} probe ({rep.get('probe_features', {}).get(kind, 'latent z')}): " + "  ".join(f"{r['quantity']} r={_f(r['pearson_r'])} R²={_f(r['r2'])}"
                                                      for r in rows))
+    sp = rep.get("probe_spread")
+    if sp:
+        lines.append(f"linear probe on z over {sp['splits']} held-out splits: " + "  ".join(
+            f"{k} r={_f(v['mean'])} [{_f(v['min'])}, {_f(v['max'])}]" for k, v in sp["pearson"].items()))
     d = rep.get("dynamics")
     if d and len(d["error_mean"]):
         lines.append(f"open loop: latent MSE step 1 {_f(d['error_mean'][0], '.4g')}, step {len(d['error_mean'])} "
@@ -267,6 +271,8 @@ def make_report(checkpoint: str, data: str, out: str, *, episodes: int = 10, qui
         rep["probe_features"] = {"linear": on_z, "mlp": on_z,
                                  "linear_embedding": f"encoder CLS embedding before the projector (E={enc.embeddings.shape[1]})"}
         rep["probe_split"] = {"n_train": lin.n_train, "n_test": lin.n_test, "by": "episode"}
+        spread = dg.probe_spread(enc.latents, targets, target_names, "linear", splits=5, groups=enc.episode)
+        rep["probe_spread"] = {"kind": "linear", "features": on_z, "splits": 5, "pearson": spread.summary()}
         save_png(pngplot.bar_chart(list(enc.state_names), {"linear r": lin.pearson, "MLP r": mlp.pearson,
                                                            "linear r, embedding": lin_e.pearson,
                                                            "linear R²": lin.r2, "MLP R²": mlp.r2},

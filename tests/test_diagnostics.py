@@ -490,6 +490,8 @@ def test_report_cli_writes_json_and_pngs(syn_h5, tmp_path, one_thread):
     assert [r["quantity"] for r in rep["probes"]["linear"]] == ["x", "y"]
     assert [r["quantity"] for r in rep["probes"]["linear_embedding"]] == ["x", "y"]
     assert "E=32" in rep["probe_features"]["linear_embedding"]
+    sp = rep["probe_spread"]["pearson"]
+    assert set(sp) == {"x", "y"} and all(v["min"] <= v["mean"] <= v["max"] for v in sp.values())
     assert len(rep["dynamics"]["error_mean"]) == 3 and len(rep["episodes"]["ids"]) == 4
     assert set(rep["surprise"]["tests"]) == {"teleport", "colour"}
     assert rep["surprise"]["render_mismatch_fraction"] < 0.01  # the dot renderer redraws the data's frames
@@ -625,3 +627,22 @@ def test_report_grid_warp_section_json_png_and_summary(one_thread):
                                                          "mean_cosine": 0.0, "mean_std": 1.0}, "sigreg": {"value": 0.1},
                                             "grid_warp": js}).splitlines() if "state grid" in l]
     assert len(line) == 1 and "readout directions differ" in line[0]
+
+
+def test_probe_spread_matches_single_probes_and_brackets_them():
+    rng = np.random.default_rng(0)
+    s = rng.uniform(-1, 1, (600, 2))  # (N, Q)
+    z = np.c_[s @ np.array([[1.0, 0.3], [-0.2, 0.8]]), np.tanh(3 * s[:, 0])] + 0.3 * rng.normal(size=(600, 3))
+    groups = np.repeat(np.arange(60), 10)
+    sp = dg.probe_spread(z, s, ["a", "b"], "linear", splits=4, groups=groups)
+    assert sp.pearson.shape == (4, 2) and sp.names == ("a", "b")
+    for k in range(4):  # each row is exactly probe() with that split seed
+        ref = dg.probe(z, s, ["a", "b"], "linear", seed=k, groups=groups)
+        assert np.allclose(sp.pearson[k], ref.pearson) and np.allclose(sp.r2[k], ref.r2)
+    summ = sp.summary()
+    for q, n in enumerate(("a", "b")):
+        assert summ[n]["min"] <= summ[n]["mean"] <= summ[n]["max"]
+        assert summ[n]["mean"] == pytest.approx(sp.pearson[:, q].mean())
+    assert np.ptp(sp.pearson[:, 0]) > 0  # other test episodes, other figures
+    with pytest.raises(ValueError, match="splits"):
+        dg.probe_spread(z, s, splits=0)
