@@ -13,8 +13,8 @@ case "$ENV" in
   # Two stages: 2600 steps on expert-heavy data (door crossings: the map forms around the door), then continued
   # (--init) to step 5500 on near-uniform-coverage data (85% random walks), which straightens the map
   # (linear probe x 0.925 -> 0.952 on the held-out set) at the same planning success.
-  # A third stage continues to step 6500 on wall-sliding random walks (half the episodes push into the wall and
-  # slide along it), which un-pinches the fan around the wall (linear probe y 0.920 -> 0.958, x 0.956).
+  # A third stage continues to step 6500 on wall-sliding random walks (65% of the episodes push into the wall and
+  # slide along it), which un-pinches the fan around the wall (linear probe x 0.952 -> 0.962, y 0.920 -> 0.963).
   # ~2 steps/s on both cores (22 + 25 + 9 min), ~1 step/s on one.
   two_room) COLLECT="--episodes 2000 --mix-random 0.3 --seed 1"
             TRAIN="--history 1 --latent-dim 2 --lambda 1.0 --batch-size 128 --steps 2600 --set model.patch_size=8 --threads 2"

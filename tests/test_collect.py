@@ -138,7 +138,7 @@ def test_cli(tmp_path, capsys):
     assert d["pixels"].shape == (10, 16, 16, 3) and attrs["policy"] == "random"
 
 
-def test_wall_slide_policy_pushes_into_the_wall_in_half_the_episodes(tmp_path):
+def test_wall_slide_policy_pushes_into_the_wall_in_most_episodes(tmp_path):
     """Blocked moves at the wall (the env's own ``move`` disagrees with the free motion while the dot
     is next to the wall) are rare in random walks and common in the active wall-slide episodes."""
     from lewm.envs.policies import TwoRoomWallSlide, make_policy
@@ -160,7 +160,7 @@ def test_wall_slide_policy_pushes_into_the_wall_in_half_the_episodes(tmp_path):
     ws, rd = blocked_fraction(out), blocked_fraction(rnd)
     assert rd.mean() < 0.03 and ws.mean() > 5 * rd.mean()
     active = ws > 0.1  # wall-slide episodes spend a good part of their steps pushing into the wall
-    assert 0.25 <= active.mean() <= 0.75  # about half the episodes
+    assert 0.4 <= active.mean() <= 0.9  # about 65% of the episodes
     with pytest.raises(ValueError, match="two_room only"):
         make_policy(make("pusht"), "wall_slide", np.random.default_rng(0))
     assert isinstance(make_policy(make("two_room"), "wall_slide", np.random.default_rng(0)), TwoRoomWallSlide)

@@ -22,7 +22,7 @@ with st.expander("Collect a new dataset", expanded=not common.list_datasets()):
         image_size = c3.selectbox("Image size (px)", [32, 64, 96, 128, 224], index=1, key="data_image_size")
         policy = c4.selectbox("Policy", list(POLICY_KINDS), key="data_policy",
                               help="expert: a noisy scripted controller (purposeful, diverse); random: uniform actions; "
-                                   "wall_slide (Two-Room): random walks, half of them pushing into the wall and sliding along it")
+                                   "wall_slide (Two-Room): random walks, 65% of them pushing into the wall and sliding along it")
         c5, c6 = st.columns([1, 3])
         seed = c5.number_input("Seed", 0, 10**6, 0, key="data_seed")
         fname = c6.text_input("File name", value="", placeholder=f"{env_name}-{image_size}px-{episodes}ep.h5",

@@ -4,7 +4,7 @@ A policy is a callable ``policy(env) -> action (A,) float32`` reading the env's 
 optional ``reset(env)`` to call after ``env.reset``. Kinds:
 
 - ``"random"``: uniform in [-1, 1]^A every step;
-- ``"wall_slide"`` (Two-Room): random walks of which half the episodes keep pushing into the wall
+- ``"wall_slide"`` (Two-Room): random walks of which 65% of the episodes keep pushing into the wall
   and slide along its faces (x action towards the wall with probability 0.6 per step), so the data
   holds many blocked moves at the wall; training on them straightens the latent map (README);
 - ``"expert"``: a noisy scripted controller per environment, meant to give diverse but
@@ -51,7 +51,7 @@ class TwoRoomWallSlide(RandomPolicy):
     each step with probability ``push_prob`` replaces the x action by a push towards the wall's
     mid-line (magnitude U(0.3, 1)): the dot walks to the wall, pushes into it and slides along it."""
 
-    def __init__(self, env: Env, rng: np.random.Generator, episode_prob: float = 0.5, push_prob: float = 0.6):
+    def __init__(self, env: Env, rng: np.random.Generator, episode_prob: float = 0.65, push_prob: float = 0.6):
         super().__init__(env, rng)
         self.episode_prob, self.push_prob, self.active = float(episode_prob), float(push_prob), False
 
