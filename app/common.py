@@ -271,9 +271,8 @@ def fig_grid_warp(g, height: int = 440) -> go.Figure:
     second component, columns grey; walls (invalid cells) break the lines."""
     from plotly.colors import sample_colorscale
     from plotly.subplots import make_subplots
-    view = "z" if g.latents.shape[-1] == 2 else "top-2 PCs of z"
     fig = make_subplots(1, 2, subplot_titles=(f"true grid ({g.names[0]}, {g.names[1]})",
-                                              f"the same grid in latent space ({view})"), horizontal_spacing=0.08)
+                                              f"the same grid in latent space ({g.view})"), horizontal_spacing=0.08)
     n = len(g.ys)
     X, Y = np.meshgrid(g.xs, g.ys)
     cols = sample_colorscale("Viridis", list(np.linspace(0, 1, n)))

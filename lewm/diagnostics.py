@@ -1177,6 +1177,8 @@ class GridWarp:
     """(n, n) bool: the simulator can be in that state (e.g. not inside a wall)."""
     coords: np.ndarray
     """(n, n, 2) the 2-D view: z itself when D = 2, else its top-2 principal components; NaN where invalid."""
+    view: str
+    """What ``coords`` shows: ``"z"`` or ``"top-2 PCs of z"``."""
     readout: LinearReadout
     """Affine readout of the two components from z over all valid cells."""
     region_names: tuple[str, ...]
@@ -1209,14 +1211,8 @@ def state_grid_warp(model, env, n: int = 25, dims: tuple[int, int] | None = None
     z = z.astype(np.float64)
     lat = np.full((n * n, z.shape[1]), np.nan)  # (n*n, D)
     lat[valid] = z
-    if z.shape[1] == 2:
-        view = z
-    else:
-        zc = z - z.mean(0)
-        _, _, vt = np.linalg.svd(zc, full_matrices=False)
-        view = zc @ vt[:2].T  # (V, 2)
     coords = np.full((n * n, 2), np.nan)
-    coords[valid] = view
+    coords[valid] = z if z.shape[1] == 2 else fit_latent_map(z, "pca").coords  # (V, 2)
     target = states[valid][:, list(dims)]  # (V, 2)
     reg = env.regions(states[valid])
     labels, rnames = (np.zeros(len(target), np.int64), ("all",)) if reg is None else reg
@@ -1228,5 +1224,6 @@ def state_grid_warp(model, env, n: int = 25, dims: tuple[int, int] | None = None
     names = tuple(env.state_names[d] for d in dims)
     return GridWarp(xs=xs, ys=ys, dims=dims, names=names, latents=lat.reshape(n, n, -1),
                     valid=valid.reshape(n, n), coords=coords.reshape(n, n, 2),
+                    view="z" if z.shape[1] == 2 else "top-2 PCs of z",
                     readout=linear_readout(z, target), region_names=tuple(rnames), region_readouts=per,
                     region_angle=angle)

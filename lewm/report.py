@@ -507,7 +507,7 @@ def _grid_warp_section(model, cfg, env_name: str, say, n: int = 25):
         f"{env.state_names[env.landscape_dims[1]]}")
     g = dg.state_grid_warp(model, env, n=n)
     out = {"dims": list(g.names), "grid": n, "valid_cells": int(g.valid.sum()),
-           "view": "z" if g.latents.shape[-1] == 2 else "top-2 PCs of z",
+           "view": g.view,
            "linear_r": {nm: float(r) for nm, r in zip(g.names, g.readout.r)},
            "regions": {rn: {nm: float(r) for nm, r in zip(g.names, ro.r)}
                        for rn, ro in zip(g.region_names, g.region_readouts)},
@@ -640,15 +640,14 @@ def _write_html(path: str, rep: dict, figs: list, out: str, files: list[str]) ->
         parts.append(f"<h2>{title}</h2>")
         parts.append(fig.to_html(full_html=False, include_plotlyjs=True if first else False))
         first = False
-    if "imagination.png" in files:
-        with open(os.path.join(out, "imagination.png"), "rb") as f:
-            b64 = base64.b64encode(f.read()).decode()
-        parts.append(f"<h2>Seeing imagination</h2><img src='data:image/png;base64,{b64}'>")
-    if "grid_warp.png" in files:
-        with open(os.path.join(out, "grid_warp.png"), "rb") as f:
-            b64 = base64.b64encode(f.read()).decode()
-        parts.append("<h2>A grid of true states in latent space</h2><p>Straight, parallel rows = a latent "
-                     f"linear in the state; fans and folds show where it bends.</p><img src='data:image/png;base64,{b64}'>")
+    for name, title, text in [("imagination.png", "Seeing imagination", ""),
+                              ("grid_warp.png", "A grid of true states in latent space",
+                               "Straight, parallel rows = a latent linear in the state; fans and folds show where it bends.")]:
+        if name in files:  # PIL-only figures, embedded as they are
+            with open(os.path.join(out, name), "rb") as f:
+                b64 = base64.b64encode(f.read()).decode()
+            parts.append(f"<h2>{title}</h2>" + (f"<p>{text}</p>" if text else "")
+                         + f"<img src='data:image/png;base64,{b64}'>")
     parts.append("</body></html>")
     with open(path, "w") as f:
         f.write("\n".join(parts))

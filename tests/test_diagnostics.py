@@ -646,3 +646,23 @@ def test_probe_spread_matches_single_probes_and_brackets_them():
     assert np.ptp(sp.pearson[:, 0]) > 0  # other test episodes, other figures
     with pytest.raises(ValueError, match="splits"):
         dg.probe_spread(z, s, splits=0)
+
+
+def test_report_html_embeds_the_pil_figures(tmp_path):
+    """The PIL-only figures (imagination, grid warp) are embedded in report.html as base64 PNGs."""
+    import base64
+
+    from PIL import Image
+
+    from lewm import report
+    pytest.importorskip("plotly")
+    for name, colour in [("imagination.png", "red"), ("grid_warp.png", "blue")]:
+        Image.new("RGB", (8, 8), colour).save(tmp_path / name)
+    rep = {"checkpoint": {"path": "m.pt", "step": 1, "preset": "cpu-tiny"}, "data": {"path": "d.h5"},
+           "collapse": {"effective_rank": 1.0, "latent_dim": 2, "top1_fraction": 0.5, "mean_cosine": 0.0,
+                        "mean_std": 1.0}, "sigreg": {"value": 0.1}}
+    report._write_html(str(tmp_path / "r.html"), rep, [], str(tmp_path), ["imagination.png", "grid_warp.png"])
+    html = (tmp_path / "r.html").read_text()
+    for name, title in [("imagination.png", "Seeing imagination"), ("grid_warp.png", "A grid of true states")]:
+        assert f"<h2>{title}" in html
+        assert base64.b64encode((tmp_path / name).read_bytes()).decode() in html
