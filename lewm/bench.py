@@ -222,7 +222,9 @@ def bench_plan(model, cfg, dev: torch.device, label: str, *, iterations=(30, 10)
     obs = torch.randint(0, 256, (1, H, 3, S, S), generator=g, dtype=torch.uint8).to(dev)  # (1, H, 3, S, S)
     goal = torch.randint(0, 256, (1, 1, 3, S, S), generator=g, dtype=torch.uint8).to(dev)  # (1, 1, 3, S, S)
     act_hist = torch.randn(1, H - 1, K, generator=g).to(dev) if H > 1 else None  # (1, H-1, K)
-    if compile != "none":
+    if compile == "cuda-graphs" and dev.type != "cuda":
+        raise ValueError("bench plan --compile cuda-graphs needs a CUDA device")
+    if compile not in ("none", "cuda-graphs"):
         # With CUDA graphs ("reduce-overhead") a replay overwrites the previous replay's outputs;
         # LeWM.rollout keeps every step's latent, so pred_proj (which makes it) stays eager there:
         # the graphed parts' outputs are consumed before their next replay.
@@ -235,6 +237,9 @@ def bench_plan(model, cfg, dev: torch.device, label: str, *, iterations=(30, 10)
     def make_cost():
         z_hist = model.encode(obs)  # (1, H, D)
         z_goal = model.encode(goal)[0, 0]  # (D,)
+        if compile == "cuda-graphs":  # the rollout replays CUDA graphs captured on first use
+            from .graphed_cost import graphed_goal_cost
+            return graphed_goal_cost(model, z_hist, z_goal, act_hist, bf16=amp)
         return LatentGoalCost(model, z_hist, z_goal, act_hist)
 
     @torch.no_grad()
@@ -246,7 +251,7 @@ def bench_plan(model, cfg, dev: torch.device, label: str, *, iterations=(30, 10)
     # FLOPs of one plan = encodes + iterations x rollout(N candidates) + rollout(1) (final mean);
     # CEM's own ops (sampling, top-k, mean/std) are not matmuls. Counted eagerly, once.
     with torch.no_grad():
-        cost0 = make_cost()
+        cost0 = LatentGoalCost(model, model.encode(obs), model.encode(goal)[0, 0], act_hist)
     f_enc = count(make_cost)
     f_roll_n = count(lambda: cost0(torch.zeros(samples, horizon, K, device=dev)))
     f_roll_1 = count(lambda: cost0(torch.zeros(1, horizon, K, device=dev)))
@@ -297,9 +302,10 @@ def add_bench_args(p: argparse.ArgumentParser) -> None:
                    help="measured plans (default 20 GPU / 3 CPU / 1 for >5M-param models on CPU)")
     q.add_argument("--warmup", type=int, default=None, help="unmeasured plans first (default 3 GPU / 1 CPU / 0 big CPU)")
     q.add_argument("--compile", default="none",
-                   choices=["none", "default", "reduce-overhead", "max-autotune-no-cudagraphs"],
-                   help="torch.compile the rollout's action encoder + predictor (+ pred_proj), whose shapes are "
-                        "fixed across CEM iterations; reduce-overhead = CUDA graphs (CUDA only)")
+                   choices=["none", "cuda-graphs", "default", "reduce-overhead", "max-autotune-no-cudagraphs"],
+                   help="cuda-graphs: replay the rollout as captured CUDA graphs (lewm.graphed_cost, CUDA only); the "
+                        "others torch.compile the rollout's action encoder + predictor (+ pred_proj), whose shapes "
+                        "are fixed across CEM iterations; reduce-overhead = compiled CUDA graphs (CUDA only)")
     q.add_argument("--amp", action="store_true", help="bf16 autocast during planning (CUDA)")
     for s in (t, q):
         s.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")

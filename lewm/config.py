@@ -141,6 +141,40 @@ class TrainConfig:
     or more); pays off on GPUs for long runs. Off by default."""
     seed: int = 0
     """Seed for model init, data order and SIGReg directions."""
+    precision: str = "auto"
+    """Compute precision of the encoder, predictor and projectors: 'fp32', 'bf16' (autocast; SIGReg,
+    the losses, BatchNorm statistics and the optimizer stay fp32) or 'auto' = bf16 on CUDA GPUs,
+    fp32 elsewhere. Checkpoints are precision-independent (fp32 master weights)."""
+    time_budget_s: float = 0.0
+    """Wall-clock budget in seconds (0 = none; allowed 0 or >= 10). When set, the cosine schedule
+    runs on elapsed time instead of steps and training stops at the budget (or at ``steps``,
+    whichever comes first): a fixed-time recipe on hardware of unknown speed (the GPU recipe)."""
+    ram_limit_gb: float = 3.0
+    """Read the dataset's pixels into RAM when they take at most this many GiB (else stream them
+    from the HDF5 file); allowed [0, 1024]. On CUDA an in-RAM dataset is copied to the GPU once
+    and batches are gathered there."""
+
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"train.precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if not (self.time_budget_s == 0 or 10 <= self.time_budget_s <= 7 * 86400):
+            raise ValueError(f"train.time_budget_s must be 0 (off) or in [10, 604800] seconds, got {self.time_budget_s}")
+        if not 0 <= self.ram_limit_gb <= 1024:
+            raise ValueError(f"train.ram_limit_gb must be in [0, 1024], got {self.ram_limit_gb}")
+
+
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def resolve_precision(precision: str, device) -> bool:
+    """-> whether to run under bf16 autocast: 'bf16' always, 'fp32' never, 'auto' on CUDA only
+    (on this project's CPUs bf16 autocast is slower than fp32 at the small presets)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision == "auto":
+        return getattr(device, "type", str(device)).startswith("cuda")
+    return precision == "bf16"
 
 
 @dataclass(frozen=True)
@@ -217,6 +251,19 @@ PRESETS: dict[str, LeWMConfig] = {
         train=TrainConfig(lr=1e-3, weight_decay=1e-3, batch_size=64, steps=3000, warmup_steps=150,
                           ckpt_every=250),
         preset="cpu-small",
+    ),
+    # One GPU, minutes (scripts/gpu_train.sh): ViT-Tiny width at 64 px with 8-px patches (64 patches), a
+    # narrower predictor, D = 32, the paper's predictor dropout 0.1. ~4.2M params: ~8 MB as fp16.
+    "gpu-small": LeWMConfig(
+        model=ModelConfig(
+            image_size=64, patch_size=8, enc_dim=192, enc_depth=6, enc_heads=3, enc_mlp=768,
+            latent_dim=32, proj_hidden=1024, pred_dim=128, pred_depth=4, pred_heads=4,
+            pred_dim_head=32, pred_mlp=512, dropout=0.1, history=3,
+        ),
+        sigreg=SIGRegConfig(),
+        train=TrainConfig(lr=5e-4, weight_decay=1e-3, batch_size=256, steps=200_000, warmup_steps=300,
+                          ckpt_every=1000, log_every=50, ram_limit_gb=24.0),
+        preset="gpu-small",
     ),
     # Trains in seconds: tests and smoke runs.
     "cpu-tiny": LeWMConfig(

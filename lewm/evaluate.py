@@ -71,7 +71,8 @@ def save_gif(ep: EpisodeResult, path: str, scale: int = 4, fps: int = 10) -> str
 
 def evaluate(ckpt: str, episodes: int = 50, pcfg: PlannerConfig = PlannerConfig(), seed: int = 0,
              data: str | None = None, budget: int = 50, offset: int = 25, device: str | None = None,
-             gif_dir: str | None = None, gifs: int = 3, progress: bool = True, env_name: str | None = None) -> dict:
+             gif_dir: str | None = None, gifs: int = 3, progress: bool = True, env_name: str | None = None,
+             precision: str = "fp32", cuda_graphs: bool = True) -> dict:
     """Run the protocol; returns the JSON-ready summary (success rate, planning-time stats, per episode)."""
     from .envs import make
     from .train import resolve_device
@@ -94,7 +95,8 @@ def evaluate(ckpt: str, episodes: int = 50, pcfg: PlannerConfig = PlannerConfig(
     n_ok = 0
     for i in it:
         s, g = pairs[i]
-        ep = run_episode(env, model, cfg, pcfg, s, g, budget=budget, generator=gen)
+        ep = run_episode(env, model, cfg, pcfg, s, g, budget=budget, generator=gen, precision=precision,
+                         cuda_graphs=cuda_graphs)
         n_ok += ep.success
         secs += ep.plan_seconds
         per.append({"episode": i, "success": bool(ep.success), "steps": ep.steps,
@@ -112,7 +114,13 @@ def evaluate(ckpt: str, episodes: int = 50, pcfg: PlannerConfig = PlannerConfig(
             "success_rate": n_ok / max(episodes, 1), "successes": n_ok,
             "plan_seconds_median": float(np.median(secs)), "plan_seconds_p90": float(np.percentile(secs, 90)),
             "plans": int(len(secs)), "budget": budget, "goal_offset": offset, "seed": seed,
-            "device": str(dev), "planner": asdict(pcfg), "per_episode": per}
+            "device": str(dev), "device_name": _device_name(dev), "precision": precision,
+            "cuda_graphs": bool(cuda_graphs and dev.type == "cuda"), "planner": asdict(pcfg), "per_episode": per}
+
+
+def _device_name(dev) -> str:
+    from .bench import device_name
+    return device_name(dev)
 
 
 def add_eval_args(p: argparse.ArgumentParser) -> None:
@@ -132,6 +140,10 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
                    "(default: fresh expert trajectories of the checkpoint's environment)")
     p.add_argument("--env", default=None, help="override the checkpoint's environment name")
     p.add_argument("--device", default="auto")
+    p.add_argument("--precision", default="fp32", choices=["auto", "fp32", "bf16"],
+                   help="model rollouts in fp32 (default) or bf16 autocast; auto = bf16 on CUDA")
+    p.add_argument("--no-cuda-graphs", action="store_true",
+                   help="on CUDA, launch the rollout's kernels eagerly instead of replaying CUDA graphs")
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads (1 is fastest for the planner's small matmuls when the cores are shared)")
     p.add_argument("--gif", default=None, help="folder: save the first episodes as GIFs")
@@ -146,7 +158,8 @@ def run_eval(a: argparse.Namespace) -> int:
                          horizon=a.horizon, receding_horizon=a.receding_horizon,
                          cost_steps=a.cost_steps)
     res = evaluate(a.checkpoint, a.episodes, pcfg, a.seed, a.data, a.budget, device=a.device,
-                   gif_dir=a.gif, progress=not a.json or sys.stderr.isatty(), env_name=a.env)
+                   gif_dir=a.gif, progress=not a.json or sys.stderr.isatty(), env_name=a.env,
+                   precision=a.precision, cuda_graphs=not a.no_cuda_graphs)
     if a.out:
         with open(a.out, "w") as f:
             json.dump(res, f, indent=2)

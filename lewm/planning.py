@@ -128,20 +128,30 @@ def _sampling_planner(update: Callable, cost_fn: Callable, horizon: int, action_
     P, K, N = horizon, action_dim, cfg.num_samples
     mean, bounds = _prepare(P, K, init_mean, bounds, device, dtype)
     std = torch.full_like(mean, cfg.init_std)
-    recs = []
+    on_device = []  # per-iteration tensors, copied to the host once at the end (no sync per iteration)
     for _ in range(cfg.iterations):
-        eps = torch.randn(N, P, K, generator=generator, device=mean.device, dtype=dtype)  # (N, P, K)
+        eps = _randn((N, P, K), generator, mean.device, dtype)  # (N, P, K)
         cand = _clip(mean + std * eps, bounds)  # (N, P, K)
         cand[0] = mean
         costs, zf = _eval(cost_fn, cand)  # (N,), (N, D)
+        costs = costs.float()
         elite = torch.topk(costs, cfg.topk, largest=False).indices  # (k,)
         mean, std = update(cand, costs, elite)  # (P, K), (P, K)
         std = std.clamp_min(cfg.min_std)
-        recs.append(IterationRecord(costs.detach().cpu(), elite.cpu(), mean.cpu(), std.cpu(),
-                                    float(costs[elite[0]]), cand.cpu() if record else None,
-                                    zf.cpu() if (record and zf is not None) else None))
+        on_device.append((costs, elite, mean, std, cand if record else None,
+                          zf if (record and zf is not None) else None))
     final_cost, _ = _eval(cost_fn, mean[None])
+    recs = [IterationRecord(c.cpu(), e.cpu(), m.cpu(), sd.cpu(), float(c[e[0]]),
+                            cd.cpu() if cd is not None else None, z.cpu() if z is not None else None)
+            for c, e, m, sd, cd, z in on_device]
     return PlanResult(mean, float(final_cost[0]), recs, seconds=time.perf_counter() - t0)
+
+
+def _randn(shape, generator, device, dtype) -> torch.Tensor:
+    """Standard normal noise drawn by ``generator`` on its own device, then moved to ``device``: a
+    CPU generator gives the same candidates whether the model runs on the CPU or a GPU."""
+    gdev = generator.device if generator is not None else device
+    return torch.randn(shape, generator=generator, device=gdev, dtype=dtype).to(device)
 
 
 def cem(cost_fn: Callable, horizon: int, action_dim: int, cfg: PlannerConfig = PlannerConfig(), *,
@@ -179,7 +189,7 @@ def grad_plan(cost_fn: Callable, horizon: int, action_dim: int, cfg: PlannerConf
     t0 = time.perf_counter()
     P, K, R = horizon, action_dim, cfg.grad_restarts
     mean, bounds = _prepare(P, K, init_mean, bounds, device, dtype)
-    a0 = mean[None] + cfg.init_std * torch.randn(R, P, K, generator=generator, device=mean.device, dtype=dtype)
+    a0 = mean[None] + cfg.init_std * _randn((R, P, K), generator, mean.device, dtype)
     a0[0] = mean
     a = _clip(a0, bounds).requires_grad_(True)  # (R, P, K)
     opt = torch.optim.Adam([a], lr=cfg.grad_lr)
@@ -237,7 +247,7 @@ class LatentGoalCost:
         return self.model.rollout(self.z_hist, actions, self.act_hist)  # (N, P, D)
 
     def __call__(self, actions: torch.Tensor):
-        z = self.imagine(actions)  # (N, P, D)
+        z = self.imagine(actions).float()  # (N, P, D): fp32 distances, also under bf16 autocast
         zf = z[:, -1]  # (N, D)
         if self.steps == "all":
             return ((z - self.z_goal[:, None]) ** 2).sum(-1).mean(1), zf  # (N,), (N, D)
@@ -278,16 +288,22 @@ class EpisodeResult:
 
 def run_episode(env, model: LeWM, cfg: LeWMConfig, pcfg: PlannerConfig, start_state, goal_state,
                 budget: int = 50, generator: torch.Generator | None = None, record_plans: bool = False,
-                stop_on_success: bool = True) -> EpisodeResult:
+                stop_on_success: bool = True, precision: str = "fp32", cuda_graphs: bool = True) -> EpisodeResult:
     """Receding-horizon MPC in latent space from ``start_state`` to ``goal_state``.
 
     Each plan covers ``pcfg.horizon`` blocks of ``frameskip`` env steps; the first
     ``receding_horizon`` blocks are de-normalised, clipped to [-1, 1] and executed, then we
     re-plan from the new observation. Success = the env's test at any step within ``budget``.
+    ``precision``: 'fp32' | 'bf16' | 'auto' (``config.resolve_precision``) for the model's
+    rollouts; costs and CEM statistics stay fp32. On CUDA with ``cuda_graphs`` the cost replays
+    captured CUDA graphs (``lewm.graphed_cost``; same numbers, far fewer launches).
     """
+    from .config import resolve_precision
     from .train import action_stats_of
     mc = cfg.model
     dev = next(model.parameters()).device
+    bf16 = resolve_precision(precision, dev)
+    graphed = dev.type == "cuda" and cuda_graphs and not model.training
     stats = action_stats_of(cfg)
     bounds = action_bounds(stats, mc.frameskip)
     k, A, K = mc.frameskip, mc.action_dim, mc.action_block_dim
@@ -307,9 +323,14 @@ def run_episode(env, model: LeWM, cfg: LeWMConfig, pcfg: PlannerConfig, start_st
         z_ctx, a_ctx = z_ctx[-mc.history:], a_ctx[-(mc.history - 1):] if mc.history > 1 else []
         z_hist = torch.stack(z_ctx)[None]  # (1, H0, D)
         a_hist = torch.stack(a_ctx)[None] if a_ctx else None  # (1, H0-1, K)
-        cost = LatentGoalCost(model, z_hist, z_goal, a_hist, steps=pcfg.cost_steps)
-        res = plan(cost, pcfg.horizon, K, pcfg, init_mean=mean if pcfg.warm_start else None,
-                   bounds=bounds, generator=generator, device=dev, record=record_plans)
+        if graphed:
+            from .graphed_cost import graphed_goal_cost
+            cost = graphed_goal_cost(model, z_hist, z_goal, a_hist, steps=pcfg.cost_steps, bf16=bf16)
+        else:
+            cost = LatentGoalCost(model, z_hist, z_goal, a_hist, steps=pcfg.cost_steps)
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16 and not graphed):
+            res = plan(cost, pcfg.horizon, K, pcfg, init_mean=mean if pcfg.warm_start else None,
+                       bounds=bounds, generator=generator, device=dev, record=record_plans)
         if record_plans:
             with torch.no_grad():
                 res.imagined = cost.imagine(res.actions[None])[0].cpu()

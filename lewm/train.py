@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from . import checkpoint, distributed
-from .config import LeWMConfig
+from .config import LeWMConfig, resolve_precision
 from .data import ActionStats, WindowDataset, batch_iterator
 from .metrics import effective_rank
 from .model import LeWM
@@ -60,11 +60,15 @@ def resolve_device(device: str | None) -> torch.device:
     return torch.device(device)
 
 
-def lr_at(step: int, cfg) -> float:
-    """Linear warmup then cosine decay to ``min_lr_ratio * lr``."""
+def lr_at(step: int, cfg, elapsed_s: float | None = None) -> float:
+    """Linear warmup then cosine decay to ``min_lr_ratio * lr``. With ``cfg.time_budget_s`` the
+    cosine's progress after warmup is the larger of the step fraction and ``elapsed_s`` over the
+    budget (the time since warmup ended is not tracked: the elapsed fraction is used directly)."""
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / max(cfg.warmup_steps, 1)
     prog = min(1.0, (step - cfg.warmup_steps) / max(cfg.steps - cfg.warmup_steps, 1))
+    if cfg.time_budget_s and elapsed_s is not None:
+        prog = max(prog, min(1.0, elapsed_s / cfg.time_budget_s))
     return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * prog)))
 
 
@@ -135,7 +139,7 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
     # like a resumed run, a continued one z-scores actions with the statistics of the data it now
     # trains on (saved in its config for planning); the action encoder absorbs the small shift
     ds = WindowDataset(data, mc.history, mc.frameskip, split="train", val_fraction=tc.val_fraction,
-                       seed=tc.seed, image_size=mc.image_size)
+                       seed=tc.seed, image_size=mc.image_size, max_ram_bytes=int(tc.ram_limit_gb * 2**30))
     if init_cfg is not None and init_cfg.env and init_cfg.env != ds.env:
         raise ValueError(f"--init {init} was trained on env {init_cfg.env!r} but {data} holds {ds.env!r}: "
                          f"continue a run on data of its own environment")
@@ -189,7 +193,7 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
     gen = torch.Generator().manual_seed(tc.seed + start + 1_000_003 * ctx.rank)
     sig_gen = torch.Generator(device=dev).manual_seed(tc.seed + 7919 + start)
     batches = _batches(ds, local_bs, gen, tc.num_workers, dev)
-    amp = dev.type == "cuda"
+    amp = resolve_precision(tc.precision, dev)
     bar = None
     if progress and _is_rank0():
         from tqdm.auto import tqdm
@@ -200,8 +204,12 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
 
     step, last = start, {}
     stopped, t0, seen = False, time.perf_counter(), 0
+    lazy = dev.type == "cuda" and on_step is None
+    loss_v = pred_v = sig_v = None
     try:
         while step < tc.steps:
+            if tc.time_budget_s and time.perf_counter() - t0 >= tc.time_budget_s:
+                break  # fixed-time recipe: the schedule has run its course on the clock
             if stop_event is not None and stop_event.is_set():
                 stopped = True
                 break
@@ -210,7 +218,7 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
                 continue
             batch = to_dev(next(batches))
             for g in opt.param_groups:
-                g["lr"] = lr_at(step, tc)
+                g["lr"] = lr_at(step, tc, time.perf_counter() - t0)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
                 if net is None:
                     loss, pred_loss, sig, z = lewm_loss(model, batch, cfg, sig_gen)
@@ -221,11 +229,13 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
             else:  # global values: every rank agrees (also on divergence)
                 loss_v, pred_v, sig_v = distributed.mean_over_ranks(
                     torch.stack([loss.detach(), pred_loss.detach(), sig.detach()]).float())
-            if not torch.isfinite(loss_v):
-                raise TrainingDiverged(
-                    f"loss became {loss_v.item()} at step {step + 1} (pred {pred_v.item():.4g}, "
-                    f"sigreg {sig_v.item():.4g}); stopped. The last good checkpoint is {ckpt_path}. "
-                    f"Try a lower lr (now {tc.lr}) or a larger lambda (now {cfg.sigreg.weight}).")
+            # On CUDA, reading the loss back every step would stall the queue of kernels: there it
+            # is read (and checked) at log and checkpoint steps and at the end only. A non-finite
+            # loss is never saved: every checkpoint step is a checked step.
+            nxt = step + 1
+            check = (not lazy or nxt % tc.log_every == 0 or nxt % tc.ckpt_every == 0 or nxt == tc.steps)
+            if check and not torch.isfinite(loss_v):
+                _diverged(loss_v, pred_v, sig_v, nxt, ckpt_path, tc, cfg)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
@@ -233,6 +243,10 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
             step += 1
             seen += batch["pixels"].shape[0] * ctx.world_size
             elapsed = time.perf_counter() - t0
+            if not check:
+                if bar is not None:
+                    bar.update(1)
+                continue
             zd = z.detach().float().cpu()  # this rank's latents (the local share of the batch)
             last = {"step": step, "loss": loss_v.item(), "pred_loss": pred_v.item(), "sigreg": sig_v.item(),
                     "lr": opt.param_groups[0]["lr"], "grad_norm": float(gnorm),
@@ -259,6 +273,12 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
     finally:
         if bar is not None:
             bar.close()
+    if loss_v is not None and not torch.isfinite(loss_v):  # stopped (time budget) after an unchecked step
+        _diverged(loss_v, pred_v, sig_v, step, ckpt_path, tc, cfg)
+    if loss_v is not None and last.get("step") != step:  # the last step was not read back (lazy)
+        last = {"step": step, "loss": loss_v.item(), "pred_loss": pred_v.item(), "sigreg": sig_v.item(),
+                "lr": opt.param_groups[0]["lr"], "samples_per_s": seen / max(time.perf_counter() - t0, 1e-9),
+                "elapsed_s": time.perf_counter() - t0}
     with _recalibrated(model, ds, tc, local_bs, dev, amp, step, ctx.rank, last, keep=True,
                        world=ctx.world_size):
         if _is_rank0():
@@ -266,6 +286,14 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
                 last["val_pred_loss"] = evaluate_pred_loss(model, val, cfg, val_batches, dev)
             checkpoint.save(ckpt_path, model, cfg, step, last, optimizer=opt.state_dict())
     return TrainResult(out, ckpt_path, step, last, stopped)
+
+
+def _diverged(loss_v, pred_v, sig_v, step: int, ckpt_path: str, tc, cfg) -> None:
+    good = ckpt_path if os.path.exists(ckpt_path) else "none (no checkpoint was written before it)"
+    raise TrainingDiverged(
+        f"loss became {loss_v.item()} at step {step} (pred {pred_v.item():.4g}, sigreg {sig_v.item():.4g}); "
+        f"stopped. The last good checkpoint is {good}. "
+        f"Try a lower lr (now {tc.lr}) or a larger lambda (now {cfg.sigreg.weight}).")
 
 
 class _recalibrated:
@@ -297,8 +325,11 @@ class _recalibrated:
 
 
 def _batches(ds: WindowDataset, batch_size: int, gen: torch.Generator, num_workers: int, dev: torch.device):
-    """``data.batch_iterator``, except that an in-RAM dataset with ``num_workers > 0`` gathers
-    whole batches in worker processes (pinned memory on CUDA) instead of the main process."""
+    """``data.batch_iterator``, except that an in-RAM dataset on a CUDA device is copied to the GPU
+    once and gathered there (no loader at all), and one with ``num_workers > 0`` elsewhere gathers
+    whole batches in worker processes instead of the main process."""
+    if dev.type == "cuda" and ds.in_memory:
+        return _gpu_resident_batches(ds, batch_size, gen, dev)
     if num_workers <= 0 or not ds.in_memory:
         return batch_iterator(ds, batch_size, gen, num_workers)
     seed = int(torch.randint(2**62, (1,), generator=gen))
@@ -306,6 +337,24 @@ def _batches(ds: WindowDataset, batch_size: int, gen: torch.Generator, num_worke
                                          num_workers=num_workers, pin_memory=dev.type == "cuda",
                                          persistent_workers=True, prefetch_factor=4)
     return iter(loader)
+
+
+def _gpu_resident_batches(ds: WindowDataset, batch_size: int, gen: torch.Generator, dev: torch.device):
+    """Endless random batches gathered on the GPU from a device copy of the in-RAM arrays
+    (uint8 pixels: 12 KiB a 64-px frame, so a million frames take 12 GiB)."""
+    ram = ds._ram
+    px = torch.from_numpy(ram["pixels"]).to(dev)  # (N, S, S, 3) uint8
+    act = torch.from_numpy(ds.action_stats.normalize(ram["action"]).astype(np.float32)).to(dev)  # (N, A)
+    starts = torch.from_numpy(ds.starts).to(dev)  # (W,)
+    k, H = ds.frameskip, ds.history
+    f_off = k * torch.arange(H + 1, device=dev)  # (T,)
+    a_off = torch.arange(H * k, device=dev)  # (H*k,)
+    g = torch.Generator(device=dev).manual_seed(int(torch.randint(2**62, (1,), generator=gen)))
+    while True:
+        s = starts[torch.randint(len(starts), (batch_size,), generator=g, device=dev)]  # (B,)
+        pixels = px[s[:, None] + f_off].permute(0, 1, 4, 2, 3)  # (B, T, 3, S, S)
+        actions = act[s[:, None] + a_off].reshape(batch_size, H, -1)  # (B, H, k*A)
+        yield {"pixels": pixels, "actions": actions, "index": s}
 
 
 class _BatchStream(torch.utils.data.IterableDataset):
