@@ -6,6 +6,7 @@ episode when given ``groups``) and reports held-out R² and Pearson r per state 
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -47,23 +48,40 @@ class ProbeResult:
 
 
 def pearson_r(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
-    """Column-wise Pearson r of (n, Q) arrays; 0 where either column is constant."""
-    a = pred - pred.mean(0)
-    b = true - true.mean(0)
-    den = np.sqrt((a**2).sum(0) * (b**2).sum(0))  # (Q,)
-    return np.where(den > 1e-12, (a * b).sum(0) / np.maximum(den, 1e-300), 0.0)
+    """Column-wise Pearson r (:func:`scipy.stats.pearsonr`) of (n, Q) arrays; 0 where either column
+    is constant (√(SS_pred · SS_true) ≤ 1e-12), where scipy would give NaN."""
+    from scipy import stats
+    a = np.asarray(pred, np.float64).reshape(len(pred), -1)  # (n, Q)
+    b = np.asarray(true, np.float64).reshape(len(true), -1)  # (n, Q)
+    ok = np.sqrt(len(a) * a.var(0) * len(b) * b.var(0)) > 1e-12  # (Q,) neither column constant
+    r = np.zeros(a.shape[1])  # (Q,)
+    if ok.any():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", stats.NearConstantInputWarning)
+            r[ok] = stats.pearsonr(a[:, ok], b[:, ok], axis=0).statistic
+    return r if np.ndim(pred) > 1 else r.reshape(())
 
 
 def r2_score_cols(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
-    """Column-wise R² = 1 - SS_res / SS_tot (0 for a constant column predicted exactly)."""
-    ss_res = ((true - pred) ** 2).sum(0)
-    ss_tot = ((true - true.mean(0)) ** 2).sum(0)
-    return np.where(ss_tot > 1e-12, 1 - ss_res / np.maximum(ss_tot, 1e-300), 0.0)
+    """Column-wise R² = 1 - SS_res / SS_tot (:func:`sklearn.metrics.r2_score`, one per column) of
+    (n, Q) arrays; 0 for a constant true column (SS_tot ≤ 1e-12), where sklearn gives 1, 0 or a huge
+    negative number."""
+    from sklearn.metrics import r2_score
+    p = np.asarray(pred, np.float64).reshape(len(pred), -1)  # (n, Q)
+    t = np.asarray(true, np.float64).reshape(len(true), -1)  # (n, Q)
+    ok = len(t) * t.var(0) > 1e-12  # (Q,) SS_tot > 1e-12
+    r2 = np.zeros(t.shape[1])  # (Q,)
+    if ok.any():
+        r2[ok] = r2_score(t[:, ok], p[:, ok], multioutput="raw_values")
+    return r2 if np.ndim(true) > 1 else r2.reshape(())
 
 
 def split_indices(n: int, test_fraction: float = 0.2, seed: int = 0,
                   groups: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Train/test row indices; with ``groups`` (e.g. episode ids) whole groups go to one side."""
+    """Train/test row indices; with ``groups`` (e.g. episode ids) whole groups go to one side.
+
+    Kept by hand on purpose: sklearn's ``GroupShuffleSplit`` / ``train_test_split`` draw other rows
+    (legacy RandomState, other rounding of the test size), which would move every stored probe figure."""
     rng = np.random.default_rng(seed)
     if groups is not None:
         g = np.asarray(groups)
@@ -107,7 +125,6 @@ def probe(z: ArrayLike, state: ArrayLike, state_names: Sequence[str] | None = No
     else:
         raise ValueError(f"unknown probe kind {kind!r}; choose 'linear' or 'mlp'")
     model = TransformedTargetRegressor(make_pipeline(StandardScaler(), reg), transformer=StandardScaler())
-    import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ConvergenceWarning of short MLP fits
         model.fit(x[tr], y[tr])
