@@ -12,12 +12,13 @@ ROOT = pathlib.Path(__file__).resolve().parents[1] / "lewm"
 # module-level import cycles allowed for now (frozensets of module names); keep this empty
 KNOWN_MODULE_CYCLES: set[frozenset[str]] = set()
 # cycles closed only by an import inside a function (lazy: they load, but the two modules still
-# depend on each other). Checked strictly for the modules issue 21 has restructured so far
-# (LAZY_CHECKED); elsewhere only these known ones are tolerated
+# depend on each other). Checked for the modules issue 21 has restructured so far (LAZY_CHECKED);
+# the known ones below are tolerated
 LAZY_CHECKED = ("lewm.checkpoint", "lewm.official", "lewm.errors", "lewm.diagnostics")
 KNOWN_LAZY_CYCLES = {
     frozenset({"lewm.train", "lewm.distributed"}),  # issue 21: train <-> distributed, to fix
 }
+
 
 def _modules() -> dict[str, pathlib.Path]:
     """{dotted name: path} of every module under lewm/ (packages by their __init__)."""
