@@ -14,15 +14,15 @@ import zipfile
 
 import torch
 
+from . import official
 from .config import LeWMConfig
+from .errors import CheckpointError
 from .model import LeWM
+
+__all__ = ["CheckpointError", "FORMAT", "VERSION", "batchnorm_note", "load", "read_raw", "save"]
 
 FORMAT = "lewm-checkpoint"
 VERSION = 1
-
-
-class CheckpointError(ValueError):
-    """A checkpoint cannot be used; the message names the file and the problem."""
 
 
 def save(path: str, model: LeWM, config: LeWMConfig, step: int = 0, metrics: dict | None = None,
@@ -85,7 +85,6 @@ def load(path: str, device: str | torch.device = "cpu", strict: bool = True):
     Also opens the official LeWM release format (a folder with ``weights.pt`` + ``config.json``,
     or that ``weights.pt``): see ``lewm.official.load_official``.
     """
-    from . import official
     if official.is_official(path):
         return official.load_official(path, device, strict=strict)
     blob = read_raw(path)

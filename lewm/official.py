@@ -33,7 +33,7 @@ from typing import Any
 
 import torch
 
-from .checkpoint import CheckpointError
+from .errors import CheckpointError
 from .config import LeWMConfig, ModelConfig, get_preset
 from .model import LeWM
 

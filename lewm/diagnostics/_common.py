@@ -1,0 +1,70 @@
+"""Helpers shared by the diagnostics modules: array/tensor conversion, eval mode, the state grid.
+
+Nothing here measures anything; each instrument lives in its own module of :mod:`lewm.diagnostics`.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+
+ArrayLike = Any  # np.ndarray | torch.Tensor
+
+
+def _np(x: ArrayLike, dtype=np.float32) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x, dtype=dtype)
+
+
+def _torch(x: ArrayLike, dtype=torch.float32, device=None) -> torch.Tensor:
+    if isinstance(x, torch.Tensor):
+        return x.detach().to(device=device, dtype=dtype)
+    return torch.as_tensor(np.asarray(x), dtype=dtype, device=device)
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    try:
+        return next(model.parameters()).device
+    except StopIteration:
+        return torch.device("cpu")
+
+
+@contextlib.contextmanager
+def _eval_mode(model: nn.Module):
+    """Eval mode (BatchNorm running stats, no dropout) and no grad; restores the mode after."""
+    was = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield model
+    finally:
+        model.train(was)
+
+
+def _as_2d(z: ArrayLike) -> np.ndarray:
+    """(..., D) -> (n, D) float32."""
+    a = _np(z)
+    if a.ndim < 2:
+        raise ValueError(f"latents must have shape (N, D) or (T, B, D), got {a.shape}")
+    return a.reshape(-1, a.shape[-1])
+
+
+def _state_grid(env, n: int, dims, lo, hi, base_state) -> tuple[tuple[int, int], np.ndarray, np.ndarray, np.ndarray]:
+    """An n×n grid over state components ``dims`` (default ``env.landscape_dims``) between ``lo``
+    and ``hi`` (default ``env.state_bounds``, else 0..224), other components from ``base_state``:
+    (dims, xs (n,), ys (n,), states (n*n, Q) row-major with rows = ys)."""
+    dims = tuple(env.landscape_dims if dims is None else dims)
+    base = np.asarray(base_state, np.float64).reshape(-1)  # (Q,)
+    bounds = env.state_bounds
+    lo = np.asarray(lo if lo is not None else [bounds[0][d] if bounds else 0.0 for d in dims], np.float64)
+    hi = np.asarray(hi if hi is not None else [bounds[1][d] if bounds else 224.0 for d in dims], np.float64)
+    xs, ys = np.linspace(lo[0], hi[0], n), np.linspace(lo[1], hi[1], n)  # (n,), (n,)
+    X, Y = np.meshgrid(xs, ys)  # (n, n) rows = ys
+    states = np.repeat(base[None], n * n, 0)  # (n*n, Q)
+    states[:, dims[0]], states[:, dims[1]] = X.ravel(), Y.ravel()
+    return dims, xs, ys, states

@@ -1,0 +1,65 @@
+"""Collapse meters: how many directions the embedding really uses, and how spread it is.
+
+:func:`collapse_meters` reads the covariance spectrum of latents (effective rank, top-k variance,
+components for 90%), their absolute spread and their mean pairwise cosine.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..metrics import covariance_spectrum, effective_rank
+from ._common import ArrayLike, _as_2d
+
+
+@dataclass
+class CollapseMeters:
+    """How many directions the embedding really uses, and how spread it is.
+
+    The effective rank is scale-free: latents that collapsed towards one point but keep a tiny,
+    spread-out jitter can still score a high rank. Read it together with ``mean_std`` (absolute
+    spread) and ``mean_cosine`` (→ 1 when every latent points the same way).
+    """
+
+    spectrum: np.ndarray
+    """(D,) eigenvalues of the latent covariance (= its singular values), descending."""
+    effective_rank: float
+    """exp(entropy of the normalised spectrum): ≈ D for isotropic latents, 1 for rank-1."""
+    top1_fraction: float
+    """Fraction of the total variance in the first principal component."""
+    topk_fraction: float
+    """Fraction of the total variance in the first ``k`` principal components."""
+    k: int
+    """The k of ``topk_fraction``."""
+    components_90: int
+    """Smallest number of principal components holding 90% of the variance."""
+    mean_cosine: float
+    """Mean cosine similarity over all pairs of distinct (uncentred) latents; → 1 under collapse."""
+    total_variance: float
+    """Trace of the covariance."""
+    mean_std: float
+    """Mean per-dimension standard deviation."""
+
+
+def collapse_meters(z: ArrayLike, k: int = 5) -> CollapseMeters:
+    """Collapse diagnostics of latents z (N, D) (or (..., D), flattened)."""
+    x = _as_2d(z).astype(np.float64)  # (n, D)
+    n, D = x.shape
+    if n < 2:
+        raise ValueError(f"collapse_meters needs at least 2 latents, got {n}")
+    ev = covariance_spectrum(torch.from_numpy(x)).numpy()  # (D,) descending
+    total = float(ev.sum())
+    frac = ev / total if total > 0 else np.r_[1.0, np.zeros(D - 1)]  # (D,)
+    cum = np.cumsum(frac)  # (D,)
+    k = int(min(max(k, 1), D))
+    u = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)  # (n, D) unit rows
+    s = u.sum(0)  # (D,)
+    # sum_{i != j} <u_i, u_j> = |sum_i u_i|² - sum_i |u_i|²
+    self_dots = float((u**2).sum())
+    mean_cos = (float(s @ s) - self_dots) / (n * (n - 1))
+    return CollapseMeters(spectrum=ev, effective_rank=effective_rank(torch.from_numpy(x)),
+                          top1_fraction=float(frac[0]), topk_fraction=float(cum[k - 1]), k=k,
+                          components_90=int(np.searchsorted(cum, 0.9 - 1e-12) + 1), mean_cosine=mean_cos,
+                          total_variance=total, mean_std=float(x.std(0).mean()))

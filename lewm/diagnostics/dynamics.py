@@ -1,0 +1,100 @@
+"""Open-loop dynamics: encoded vs imagined latents along an episode.
+
+:func:`open_loop_dynamics` encodes ``history`` context frames, imagines the following frames with
+the predictor alone (no re-encoding) and compares them with their encodings, next to the 'nothing
+moves' baseline; :func:`temporal_straightness` measures how straight a latent trajectory is.
+:func:`action_blocks` builds the predictor's action inputs exactly as training does.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ._common import ArrayLike, _device_of, _eval_mode, _np
+from .encoding import encode_frames
+
+
+def action_blocks(actions: ArrayLike, frames: np.ndarray, frameskip: int, stats) -> torch.Tensor:
+    """The z-scored, frameskip-blocked action blocks leaving each frame in ``frames`` (n,).
+
+    actions (L, A) raw (row i is applied after frame i) -> (n, frameskip * A) float32, exactly as
+    :class:`lewm.data.WindowDataset` builds them (NaN rows zeroed before normalising).
+    """
+    a = np.nan_to_num(_np(actions))  # (L, A)
+    rows = np.asarray(frames)[:, None] + np.arange(frameskip)  # (n, fs)
+    if len(rows) and rows.max() >= len(a):
+        raise ValueError(f"action block needs row {int(rows.max())} but the episode has {len(a)} actions")
+    blk = stats.normalize(a[rows]).astype(np.float32)  # (n, fs, A)
+    return torch.from_numpy(blk.reshape(len(rows), -1))  # (n, K)
+
+
+@dataclass
+class OpenLoopResult:
+    """Encoded ("actual") vs imagined latents of the frames after the context."""
+
+    context_frames: np.ndarray
+    """(H,) raw frame indices encoded as context."""
+    frames: np.ndarray
+    """(P,) raw frame indices of the imagined frames."""
+    actual: np.ndarray
+    """(P, D) encoder latents of those frames."""
+    predicted: np.ndarray
+    """(P, D) open-loop predictor latents (no re-encoding along the way)."""
+    error: np.ndarray
+    """(P,) mean squared error per dimension at each horizon step."""
+    copy_error: np.ndarray
+    """(P,) the same error for the 'nothing moves' baseline (last context latent held)."""
+    cosine: np.ndarray
+    """(P,) cosine similarity between predicted and actual latent."""
+
+
+def open_loop_dynamics(model, pixels: ArrayLike, actions: ArrayLike, cfg, start: int = 0,
+                       horizon: int | None = None) -> OpenLoopResult:
+    """Encode ``history`` context frames from ``start`` (every ``frameskip`` steps), imagine the
+    next ``horizon`` frames with :meth:`LeWM.rollout` and compare with their encodings.
+
+    pixels (L, S, S, 3) uint8, actions (L, A) raw; ``horizon`` None = as far as the episode goes.
+    """
+    from ..train import action_stats_of
+    H, fs = cfg.model.history, cfg.model.frameskip
+    L = len(pixels)
+    avail = (L - 1 - start) // fs - (H - 1)
+    horizon = avail if horizon is None else int(horizon)
+    if horizon < 1 or horizon > avail:
+        raise ValueError(f"open-loop horizon {horizon} impossible: the episode has {L} frames, start {start}, "
+                         f"history {H}, frameskip {fs} (at most {max(avail, 0)} steps)")
+    frames = start + fs * np.arange(H + horizon)  # (H+P,)
+    z = encode_frames(model, _np(pixels, np.uint8)[frames])  # (H+P, D)
+    blocks = action_blocks(actions, frames[:-1], fs, action_stats_of(cfg))  # (H+P-1, K)
+    dev = _device_of(model)
+    with _eval_mode(model):
+        z_hist = z[None, :H].to(dev)  # (1, H, D)
+        a_hist = blocks[None, :H - 1].to(dev) if H > 1 else None  # (1, H-1, K)
+        pred = model.rollout(z_hist, blocks[None, H - 1:].to(dev), a_hist)[0].float().cpu()  # (P, D)
+    actual = z[H:]  # (P, D)
+    err = ((pred - actual) ** 2).mean(-1)  # (P,)
+    copy = ((z[H - 1:H] - actual) ** 2).mean(-1)  # (P,)
+    cos = F.cosine_similarity(pred, actual, dim=-1)  # (P,)
+    return OpenLoopResult(context_frames=frames[:H], frames=frames[H:], actual=actual.numpy(),
+                          predicted=pred.numpy(), error=err.numpy(), copy_error=copy.numpy(), cosine=cos.numpy())
+
+
+def temporal_straightness(z: ArrayLike, eps: float = 1e-8) -> float:
+    """Mean cosine between consecutive latent velocities v_t = z_{t+1} - z_t of z (T, D).
+
+    1 = the trajectory is a straight line at every step; ≈ 0 for a random walk. Steps where the
+    latent does not move (|v| < eps) are skipped. NaN when fewer than 3 frames.
+    """
+    x = _np(z, np.float64)  # (T, D)
+    v = np.diff(x, axis=0)  # (T-1, D)
+    if len(v) < 2:
+        return float("nan")
+    n = np.linalg.norm(v, axis=1)  # (T-1,)
+    ok = (n[:-1] > eps) & (n[1:] > eps)
+    if not ok.any():
+        return float("nan")
+    cos = (v[:-1] * v[1:]).sum(1) / np.maximum(n[:-1] * n[1:], eps**2)  # (T-2,)
+    return float(cos[ok].mean())

@@ -1,0 +1,50 @@
+"""Latent maps: a fitted 2-D picture of the latents (PCA or UMAP).
+
+:func:`fit_latent_map` returns a :class:`LatentMap` whose ``transform`` places new latents (e.g.
+imagined ones) on the same map.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._common import ArrayLike, _as_2d
+
+
+class LatentMap:
+    """A fitted 2-D map of latents; ``transform`` places new latents (e.g. imagined ones) on it."""
+
+    def __init__(self, method: str, reducer, coords: np.ndarray):
+        self.method = method
+        self.reducer = reducer
+        self.coords = coords
+        """(N, 2) map coordinates of the fitted latents."""
+
+    def transform(self, z: ArrayLike) -> np.ndarray:
+        """z (M, D) -> (M, 2) coordinates in this map."""
+        x = _as_2d(z)  # (M, D)
+        return np.asarray(self.reducer.transform(x), dtype=np.float32)  # (M, 2)
+
+    def __repr__(self) -> str:
+        return f"LatentMap(method={self.method!r}, points={len(self.coords)})"
+
+
+def fit_latent_map(z: ArrayLike, method: str = "pca", seed: int = 0, *, n_neighbors: int = 15,
+                   min_dist: float = 0.1) -> LatentMap:
+    """Fit a 2-D map of latents z (N, D) by PCA or UMAP (umap-learn, imported only when asked)."""
+    x = _as_2d(z)  # (N, D)
+    method = method.lower()
+    if method == "pca":
+        from sklearn.decomposition import PCA
+        red = PCA(n_components=2, random_state=seed)
+        coords = red.fit_transform(x)  # (N, 2)
+    elif method == "umap":
+        import umap  # slow import (numba): only here
+        import warnings
+        red = umap.UMAP(n_components=2, n_neighbors=int(min(n_neighbors, len(x) - 1)), min_dist=min_dist,
+                        random_state=seed)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*n_jobs value.*")  # a seed forces one thread
+            coords = red.fit_transform(x)  # (N, 2)
+    else:
+        raise ValueError(f"unknown latent map method {method!r}; choose 'pca' or 'umap'")
+    return LatentMap(method, red, np.asarray(coords, dtype=np.float32))

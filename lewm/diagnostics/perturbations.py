@@ -1,0 +1,146 @@
+"""Perturbations for the surprise test: teleports and colour changes of recorded episodes.
+
+:func:`teleport` moves position components of the state from a frame on and re-renders the frames
+(with :func:`renderer_for`'s renderer or an env's ``render_state``); :func:`render_mismatch` checks
+that the renderer reproduces the recording; :func:`colour_change` recolours frames.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ._common import ArrayLike, _np
+
+
+def default_teleport_dims(state_names: Sequence[str]) -> list[int]:
+    """The position components a teleport moves: the object's (block_x/y) if there is one,
+    else the agent's (agent_x/y), else the first two components."""
+    names = list(state_names)
+    for pair in (("block_x", "block_y"), ("agent_x", "agent_y"), ("x", "y")):
+        if all(p in names for p in pair):
+            return [names.index(p) for p in pair]
+    return list(range(min(2, len(names))))
+
+
+class DotRenderer:
+    """``render_state`` for :mod:`lewm.synthetic` files (state = dot xy in [0, 1])."""
+
+    state_names = ("x", "y")
+
+    def __init__(self, image_size: int):
+        self.image_size = image_size
+
+    def render_state(self, state) -> np.ndarray:
+        from ..synthetic import dot_frames
+        return dot_frames(np.asarray(state, np.float32).reshape(1, -1)[:, :2], self.image_size)[0]
+
+
+def renderer_for(env_name: str, image_size: int):
+    """An object with ``render_state``/``state_names`` for a data file's env, or None.
+
+    Registered environments come from :func:`lewm.envs.make`; ``synthetic_dot`` files get a
+    :class:`DotRenderer`.
+    """
+    if env_name == "synthetic_dot":
+        return DotRenderer(image_size)
+    if not env_name:
+        return None
+    try:
+        from ..envs import make
+        return make(env_name, image_size=image_size)
+    except (ImportError, ValueError):
+        return None
+
+
+def _renderer(env) -> Callable[[np.ndarray], np.ndarray]:
+    if callable(env) and not hasattr(env, "render_state"):
+        return env
+    return env.render_state
+
+
+class _goal_drawn:
+    """Context: ``env.goal_state`` set to ``goal`` (when both exist), restored on exit, so frames
+    re-rendered from states show the episode's own target (Reacher draws its goal)."""
+
+    def __init__(self, env, goal):
+        self.env, self.goal = env, goal
+
+    def __enter__(self):
+        self.old = getattr(self.env, "goal_state", None)
+        if self.goal is not None and self.old is not None:
+            self.env.goal_state = _np(self.goal).reshape(np.shape(self.old)).copy()
+        return self
+
+    def __exit__(self, *exc):
+        if self.goal is not None and self.old is not None:
+            self.env.goal_state = self.old
+        return False
+
+
+def render_mismatch(pixels: ArrayLike, states: ArrayLike, env, frames: Sequence[int],
+                    goal_state: ArrayLike | None = None) -> float:
+    """Fraction of pixels (0–1) that differ by more than 8/255 in some channel between recorded
+    ``pixels[frames]`` and the same states re-rendered by ``env``: 0 when the renderer reproduces the
+    recording (a teleport then changes only what it moves); > 0 when something else differs (e.g. a
+    target drawn elsewhere: a small dot is ~0.5% of a 64² frame)."""
+    render = _renderer(env)
+    px, st = _np(pixels, np.uint8), _np(states, np.float64)
+    with _goal_drawn(env, goal_state):
+        d = [(np.abs(render(st[i]).astype(np.int16) - px[i].astype(np.int16)).max(-1) > 8).mean() for i in frames]
+    return float(np.mean(d)) if d else 0.0
+
+
+def teleport(pixels: ArrayLike, states: ArrayLike, t: int, env, delta: ArrayLike | None = None,
+             dims: Sequence[int] | None = None, bounds: tuple[ArrayLike, ArrayLike] | None = None,
+             goal_state: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Teleport at raw frame ``t``: from frame t on, the position components ``dims`` of the state
+    are shifted by ``delta`` (clipped to ``bounds``) and the frames are re-rendered.
+
+    pixels (L, S, S, 3), states (L, Q); ``env`` has ``render_state(state) -> (S, S, 3)`` (or is
+    such a callable) and, when ``dims`` is None, ``state_names`` (see :func:`default_teleport_dims`).
+    ``delta`` None = jump to the mirror image of the position at t inside ``bounds``
+    (low + high − s_t). ``bounds`` = (low (Q,), high (Q,)) clips the moved states; when None, an
+    explicit ``delta`` is not clipped and the default mirror uses the range of ``states``.
+    ``goal_state`` (Q,): the episode's goal, for envs that draw their target (set on ``env`` while
+    rendering, then restored). Returns (new pixels (L, S, S, 3) uint8, new states (L, Q)). Frames
+    before t are untouched.
+    """
+    px = _np(pixels, np.uint8).copy()  # (L, S, S, 3)
+    st = _np(states, np.float64).copy()  # (L, Q)
+    if not 0 < t < len(px):
+        raise ValueError(f"teleport time {t} must be inside the episode (1..{len(px) - 1})")
+    if dims is None:
+        dims = default_teleport_dims(getattr(env, "state_names", [f"s{i}" for i in range(st.shape[1])]))
+    dims = list(dims)
+    clip = bounds is not None or delta is None
+    lo, hi = (st.min(0), st.max(0)) if bounds is None else (_np(bounds[0], np.float64), _np(bounds[1], np.float64))
+    if delta is None:
+        delta = lo[dims] + hi[dims] - 2 * st[t, dims]  # mirror image of s_t
+    delta = _np(delta, np.float64).reshape(len(dims))
+    moved = st[t:, dims] + delta  # (L-t, |dims|)
+    st[t:, dims] = np.clip(moved, lo[dims], hi[dims]) if clip else moved
+    render = _renderer(env)
+    with _goal_drawn(env, goal_state):
+        for i in range(t, len(px)):
+            px[i] = render(st[i])
+    return px, st.astype(np.float32)
+
+
+def colour_change(pixels: ArrayLike, t: int, mode: str = "hue") -> np.ndarray:
+    """Change the colours of frames t.. of pixels (L, S, S, 3) uint8.
+
+    ``hue``: rotate the RGB channels (R→G→B→R), so grey/white/black stay and coloured things
+    change colour; ``invert``: 255 − pixel (negative image); ``gray``: luminance only.
+    """
+    px = _np(pixels, np.uint8).copy()  # (L, S, S, 3)
+    if mode == "hue":
+        px[t:] = px[t:][..., [2, 0, 1]]  # new G = old R, new B = old G, new R = old B
+    elif mode == "invert":
+        px[t:] = 255 - px[t:]
+    elif mode == "gray":
+        g = (px[t:].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32) + 0.5).astype(np.uint8)
+        px[t:] = g[..., None]
+    else:
+        raise ValueError(f"unknown colour change {mode!r}; choose 'hue', 'invert' or 'gray'")
+    return px

@@ -1,0 +1,161 @@
+"""Probes: how well is the true state readable from the latent, on held-out episodes?
+
+:func:`probe` fits a linear (ridge) or MLP probe latent -> state on a train split (split by
+episode when given ``groups``) and reports held-out R² and Pearson r per state quantity;
+:func:`probe_spread` refits it on several held-out splits (how much of a figure is the split).
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from ._common import ArrayLike, _as_2d, _np
+
+
+@dataclass
+class ProbeResult:
+    """Held-out quality of a probe predicting each state quantity from the latent."""
+
+    kind: str
+    """'linear' (ridge) or 'mlp'."""
+    names: tuple[str, ...]
+    """The Q quantities."""
+    r2: np.ndarray
+    """(Q,) held-out coefficient of determination."""
+    pearson: np.ndarray
+    """(Q,) held-out Pearson correlation between prediction and truth."""
+    n_train: int
+    n_test: int
+    predictions: np.ndarray = field(repr=False, default=None)
+    """(n_test, Q) held-out predictions (for scatter plots)."""
+    targets: np.ndarray = field(repr=False, default=None)
+    """(n_test, Q) held-out true values."""
+    estimator: Any = field(repr=False, default=None)
+    """The fitted scikit-learn regressor (``.predict(z (M, D)) -> (M, Q)``), e.g. to read
+    imagined latents in state units."""
+
+    def predict(self, z: ArrayLike) -> np.ndarray:
+        """Probe read-out of latents (M, D) -> (M, Q)."""
+        x = _as_2d(z).astype(np.float64)
+        return np.asarray(self.estimator.predict(x)).reshape(len(x), -1)
+
+    def table(self) -> list[dict[str, float | str]]:
+        """One row per quantity: {'quantity', 'r2', 'pearson_r'}."""
+        return [{"quantity": n, "r2": float(a), "pearson_r": float(b)} for n, a, b in zip(self.names, self.r2, self.pearson)]
+
+
+def pearson_r(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
+    """Column-wise Pearson r (:func:`scipy.stats.pearsonr`) of (n, Q) arrays; 0 where either column
+    is constant (√(SS_pred · SS_true) ≤ 1e-12), where scipy would give NaN."""
+    from scipy import stats
+    a = np.asarray(pred, np.float64).reshape(len(pred), -1)  # (n, Q)
+    b = np.asarray(true, np.float64).reshape(len(true), -1)  # (n, Q)
+    ok = np.sqrt(len(a) * a.var(0) * len(b) * b.var(0)) > 1e-12  # (Q,) neither column constant
+    r = np.zeros(a.shape[1])  # (Q,)
+    if ok.any():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", stats.NearConstantInputWarning)
+            r[ok] = stats.pearsonr(a[:, ok], b[:, ok], axis=0).statistic
+    return r if np.ndim(pred) > 1 else r.reshape(())
+
+
+def r2_score_cols(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
+    """Column-wise R² = 1 - SS_res / SS_tot (:func:`sklearn.metrics.r2_score`, one per column) of
+    (n, Q) arrays; 0 for a constant true column (SS_tot ≤ 1e-12), where sklearn gives 1, 0 or a huge
+    negative number."""
+    from sklearn.metrics import r2_score
+    p = np.asarray(pred, np.float64).reshape(len(pred), -1)  # (n, Q)
+    t = np.asarray(true, np.float64).reshape(len(true), -1)  # (n, Q)
+    ok = len(t) * t.var(0) > 1e-12  # (Q,) SS_tot > 1e-12
+    r2 = np.zeros(t.shape[1])  # (Q,)
+    if ok.any():
+        r2[ok] = r2_score(t[:, ok], p[:, ok], multioutput="raw_values")
+    return r2 if np.ndim(true) > 1 else r2.reshape(())
+
+
+def split_indices(n: int, test_fraction: float = 0.2, seed: int = 0,
+                  groups: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Train/test row indices; with ``groups`` (e.g. episode ids) whole groups go to one side.
+
+    Kept by hand on purpose: sklearn's ``GroupShuffleSplit`` / ``train_test_split`` draw other rows
+    (legacy RandomState, other rounding of the test size), which would move every stored probe figure."""
+    rng = np.random.default_rng(seed)
+    if groups is not None:
+        g = np.asarray(groups)
+        uniq = rng.permutation(np.unique(g))
+        if len(uniq) >= 2:
+            n_test = min(max(int(round(test_fraction * len(uniq))), 1), len(uniq) - 1)
+            test = np.isin(g, uniq[:n_test])
+            return np.flatnonzero(~test), np.flatnonzero(test)
+    perm = rng.permutation(n)
+    n_test = min(max(int(round(test_fraction * n)), 1), n - 1)
+    return np.sort(perm[n_test:]), np.sort(perm[:n_test])
+
+
+def probe(z: ArrayLike, state: ArrayLike, state_names: Sequence[str] | None = None, kind: str = "linear",
+          seed: int = 0, test_fraction: float = 0.2, groups: ArrayLike | None = None,
+          mlp_hidden: tuple[int, ...] = (128, 128), max_iter: int = 200) -> ProbeResult:
+    """Fit a probe latent (N, D) -> state (N, Q) on a train split; score it on the held-out split.
+
+    ``linear``: standardised inputs, ridge with the penalty chosen by leave-one-out CV;
+    ``mlp``: scikit-learn MLPRegressor (ReLU, Adam, early stopping) on standardised inputs and
+    targets. ``groups`` (e.g. episode ids) makes the split by group, so no episode is on both sides.
+    """
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.linear_model import RidgeCV
+    from sklearn.neural_network import MLPRegressor
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x = _as_2d(z).astype(np.float64)  # (N, D)
+    y = _np(state, np.float64)
+    y = y[:, None] if y.ndim == 1 else y  # (N, Q)
+    if len(x) != len(y):
+        raise ValueError(f"probe: {len(x)} latents but {len(y)} states")
+    names = tuple(state_names) if state_names is not None else tuple(f"s{i}" for i in range(y.shape[1]))
+    tr, te = split_indices(len(x), test_fraction, seed, groups)
+    if kind == "linear":
+        reg = RidgeCV(alphas=np.logspace(-6, 3, 10))
+    elif kind == "mlp":
+        reg = MLPRegressor(hidden_layer_sizes=tuple(mlp_hidden), max_iter=max_iter, early_stopping=True,
+                           n_iter_no_change=10, learning_rate_init=1e-3, random_state=seed)
+    else:
+        raise ValueError(f"unknown probe kind {kind!r}; choose 'linear' or 'mlp'")
+    model = TransformedTargetRegressor(make_pipeline(StandardScaler(), reg), transformer=StandardScaler())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning of short MLP fits
+        model.fit(x[tr], y[tr])
+    pred = np.asarray(model.predict(x[te])).reshape(len(te), -1)  # (n_test, Q)
+    return ProbeResult(kind=kind, names=names, r2=r2_score_cols(pred, y[te]), pearson=pearson_r(pred, y[te]),
+                       n_train=len(tr), n_test=len(te), predictions=pred.astype(np.float32),
+                       targets=y[te].astype(np.float32), estimator=model)
+
+
+@dataclass
+class ProbeSpread:
+    """One probe kind refitted on ``splits`` different held-out splits (split seeds 0..K-1): how much
+    of a probe figure is the choice of test episodes."""
+
+    names: tuple[str, ...]
+    pearson: np.ndarray
+    """(K, Q) held-out Pearson r per split and quantity."""
+    r2: np.ndarray
+    """(K, Q) held-out R² per split and quantity."""
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        """{quantity: {"mean", "min", "max"}} of Pearson r over the splits."""
+        return {n: {"mean": float(self.pearson[:, q].mean()), "min": float(self.pearson[:, q].min()),
+                    "max": float(self.pearson[:, q].max())} for q, n in enumerate(self.names)}
+
+
+def probe_spread(z: ArrayLike, state: ArrayLike, state_names: Sequence[str] | None = None, kind: str = "linear",
+                 splits: int = 5, groups: ArrayLike | None = None, **kw) -> ProbeSpread:
+    """:func:`probe` on split seeds 0..``splits``-1 (same data, other held-out episodes)."""
+    if splits < 1:
+        raise ValueError(f"probe_spread needs splits >= 1, got {splits}")
+    res = [probe(z, state, state_names, kind, seed=k, groups=groups, **kw) for k in range(splits)]
+    return ProbeSpread(names=res[0].names, pearson=np.stack([r.pearson for r in res]),
+                       r2=np.stack([r.r2 for r in res]))

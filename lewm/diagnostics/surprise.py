@@ -1,0 +1,195 @@
+"""Surprise (violation of expectation): does the predictor notice an impossible event?
+
+:func:`surprise_trace` is the teacher-forced one-step prediction error along an episode;
+:func:`surprise_test` compares it at a perturbation frame (a teleport or a colour change, see
+:mod:`.perturbations`) with the clean episode, over episodes, with a paired one-sided test.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from ._common import ArrayLike, _device_of, _eval_mode, _np
+from .dynamics import action_blocks
+from .encoding import encode_frames
+from .perturbations import colour_change, render_mismatch, teleport
+
+
+@dataclass
+class SurpriseTrace:
+    """One-step prediction error along an episode, at frameskip stride."""
+
+    frames: np.ndarray
+    """(n,) raw frame indices of the kept frames."""
+    error: np.ndarray
+    """(n,) mean squared error per dim of the prediction of each kept frame from the frames
+    before it (NaN for the first, which has no prediction)."""
+    latents: np.ndarray = field(repr=False, default=None)
+    """(n, D) encoder latents of the kept frames."""
+
+    def at(self, frame: int) -> float:
+        """Surprise at raw frame index ``frame`` (must be a kept frame)."""
+        i = np.flatnonzero(self.frames == frame)
+        if len(i) == 0:
+            raise ValueError(f"frame {frame} is not on the trace's stride (frames {self.frames[:3]}...)")
+        return float(self.error[i[0]])
+
+
+def surprise_trace(model, pixels: ArrayLike, actions: ArrayLike, cfg, start: int = 0) -> SurpriseTrace:
+    """Teacher-forced one-step surprise ‖ẑ_{k+1} − z_{k+1}‖² / D for every kept frame k+1.
+
+    Frames are kept every ``frameskip`` raw steps from ``start``; the prediction of frame k+1 sees
+    the ``history`` kept frames up to k and their action blocks (fewer at the episode start),
+    exactly as in training.
+    """
+    from ..train import action_stats_of
+    H, fs = cfg.model.history, cfg.model.frameskip
+    L = len(pixels)
+    n = (L - 1 - start) // fs + 1
+    frames = start + fs * np.arange(n)  # (n,)
+    z = encode_frames(model, _np(pixels, np.uint8)[frames])  # (n, D)
+    err = np.full(n, np.nan, np.float32)
+    if n < 2:
+        return SurpriseTrace(frames, err, z.numpy())
+    blocks = action_blocks(actions, frames[:-1], fs, action_stats_of(cfg))  # (n-1, K)
+    dev = _device_of(model)
+    w = min(H, n - 1)
+    with _eval_mode(model):
+        first = model.predict(z[None, :w].to(dev), blocks[None, :w].to(dev))[0].cpu()  # (w, D): frames 1..w
+        preds = [first]
+        if n - 1 > w:
+            idx = np.arange(1, n - w)[:, None] + np.arange(w)  # (n-1-w, w) windows ending at k
+            zw, aw = z[idx].to(dev), blocks[idx].to(dev)  # (n-1-w, w, D), (n-1-w, w, K)
+            preds.append(model.predict(zw, aw)[:, -1].cpu())  # (n-1-w, D): frames w+1..n-1
+    pred = torch.cat(preds).float()  # (n-1, D)
+    err[1:] = ((pred - z[1:]) ** 2).mean(-1).numpy()
+    return SurpriseTrace(frames, err, z.numpy())
+
+
+@dataclass
+class PerturbationTest:
+    """Surprise at the perturbation frame, perturbed vs clean, over episodes, with a paired test."""
+
+    name: str
+    frame: np.ndarray
+    """(E,) raw frame index of the perturbation in each episode."""
+    perturbed: np.ndarray
+    """(E,) surprise at that frame in the perturbed episode."""
+    clean: np.ndarray
+    """(E,) surprise at the same frame in the clean episode."""
+    baseline: np.ndarray
+    """(E,) median surprise of the clean episode (its typical level)."""
+    spike: np.ndarray
+    """(E,) perturbed − clean."""
+    ratio: np.ndarray
+    """(E,) perturbed / clean."""
+    p_wilcoxon: float
+    """One-sided Wilcoxon signed-rank p-value (H1: perturbed > clean). NaN if it cannot run."""
+    p_ttest: float
+    """One-sided paired t-test p-value (H1: perturbed > clean)."""
+    traces: list = field(repr=False, default_factory=list)
+    """Per episode (clean SurpriseTrace, perturbed SurpriseTrace)."""
+    render_mismatch: float = 0.0
+    """Teleports: the largest fraction of pixels that differ between a recorded frame and its
+    re-rendering (see :func:`render_mismatch`); 0 means the teleport changes only what it moves."""
+
+    def summary(self) -> dict[str, float | int | str]:
+        return {"name": self.name, "episodes": int(len(self.spike)), "mean_spike": float(np.mean(self.spike)),
+                "median_ratio": float(np.median(self.ratio)), "mean_perturbed": float(np.mean(self.perturbed)),
+                "mean_clean": float(np.mean(self.clean)), "mean_baseline": float(np.mean(self.baseline)),
+                "fraction_higher": float(np.mean(self.spike > 0)),
+                "p_wilcoxon": self.p_wilcoxon, "p_ttest": self.p_ttest,
+                "render_mismatch": self.render_mismatch}
+
+
+def paired_one_sided(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """(Wilcoxon signed-rank p, paired t-test p) for H1: a > b. NaN where a test cannot run."""
+    from scipy import stats
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    p_w = p_t = float("nan")
+    if len(a) >= 2 and np.any(a != b):
+        try:
+            p_w = float(stats.wilcoxon(a, b, alternative="greater").pvalue)
+        except ValueError:
+            pass
+        d = a - b
+        if d.std() > 0:
+            p_t = float(stats.ttest_rel(a, b, alternative="greater").pvalue)
+        else:
+            p_t = 0.0 if d.mean() > 0 else 1.0
+    return p_w, p_t
+
+
+def surprise_test(model, cfg, episodes: Sequence[dict], env=None, *, t: int | Sequence[int] | None = None,
+                  perturbations: Sequence[str] = ("teleport", "colour"), colour_mode: str = "hue",
+                  bounds: tuple[ArrayLike, ArrayLike] | None = None, dims: Sequence[int] | None = None,
+                  progress: bool = False) -> dict[str, PerturbationTest]:
+    """Violation-of-expectation test over several episodes.
+
+    ``episodes``: dicts with ``pixels`` (L, S, S, 3), ``action`` (L, A) and, for teleports,
+    ``state`` (L, Q) and, where the env draws its target, ``goal_state`` (Q,) (as
+    :func:`lewm.data.load_episode` returns). A teleport re-renders frames; if the renderer does not
+    reproduce the recorded frames (> 0.1% of the pixels of the unmoved frame before t differ) a
+    warning says so, and ``render_mismatch`` records it. Each perturbation starts at a
+    kept frame ``t`` (default: the kept frame nearest the middle, at least ``history`` kept frames
+    in); the surprise at t in the perturbed episode is paired with the surprise at t in the clean
+    one. Teleports need ``env`` (``render_state``) and states; ``bounds`` default to the range of
+    all the given states. Returns {name: PerturbationTest}.
+    """
+    H, fs = cfg.model.history, cfg.model.frameskip
+    names = [p for p in perturbations if p != "teleport" or env is not None]
+    if "teleport" in names and bounds is None:
+        all_st = np.concatenate([_np(e["state"]) for e in episodes])  # (ΣL, Q)
+        bounds = (all_st.min(0), all_st.max(0))
+    rows: dict[str, dict[str, list]] = {p: {"frame": [], "pert": [], "clean": [], "base": [], "traces": [],
+                                            "mismatch": []} for p in names}
+    it = enumerate(episodes)
+    if progress:
+        from tqdm.auto import tqdm
+        it = tqdm(it, total=len(episodes), desc="surprise", unit="episode")
+    for i, ep in it:
+        px, act = _np(ep["pixels"], np.uint8), _np(ep["action"])
+        n = (len(px) - 1) // fs + 1
+        if t is None:
+            k = max(n // 2, min(H, n - 1))
+            ti = int(k * fs)
+        else:
+            ti = int(t if np.isscalar(t) else t[i])
+        if ti % fs or not 0 < ti < len(px):
+            raise ValueError(f"perturbation frame {ti} must be a multiple of frameskip {fs} inside the episode")
+        clean = surprise_trace(model, px, act, cfg)
+        for p in names:
+            if p == "teleport":
+                goal = ep.get("goal_state")
+                mis = render_mismatch(px, ep["state"], env, [ti - 1], goal_state=goal)
+                rows[p]["mismatch"].append(mis)
+                if mis > 1e-3:
+                    warnings.warn(f"teleport: re-rendering the recorded state at frame {ti - 1} of episode {i} "
+                                  f"changes {mis:.2%} of the pixels of the recorded frame: the surprise also "
+                                  f"measures that difference (is the episode's goal_state given?)")
+                px2, _ = teleport(px, ep["state"], ti, env, dims=dims, bounds=bounds, goal_state=goal)
+            elif p == "colour":
+                px2 = colour_change(px, ti, colour_mode)
+            else:
+                raise ValueError(f"unknown perturbation {p!r}; choose 'teleport' or 'colour'")
+            pert = surprise_trace(model, px2, act, cfg)
+            r = rows[p]
+            r["frame"].append(ti)
+            r["pert"].append(pert.at(ti))
+            r["clean"].append(clean.at(ti))
+            r["base"].append(float(np.nanmedian(clean.error)))
+            r["traces"].append((clean, pert))
+    out = {}
+    for p, r in rows.items():
+        pert, cl = np.asarray(r["pert"]), np.asarray(r["clean"])
+        p_w, p_t = paired_one_sided(pert, cl)
+        out[p] = PerturbationTest(name=p, frame=np.asarray(r["frame"]), perturbed=pert, clean=cl,
+                                  baseline=np.asarray(r["base"]), spike=pert - cl,
+                                  ratio=pert / np.maximum(cl, 1e-12), p_wilcoxon=p_w, p_ttest=p_t,
+                                  traces=r["traces"],
+                                  render_mismatch=float(np.max(r["mismatch"])) if r["mismatch"] else 0.0)
+    return out
