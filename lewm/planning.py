@@ -20,6 +20,8 @@ import torch
 
 from .config import LeWMConfig
 from .data import ActionStats
+from .goal_cost import LatentGoalCost  # noqa: F401  (re-exported: lewm.planning.LatentGoalCost)
+from .graphed_cost import graphed_goal_cost
 from .model import LeWM
 
 
@@ -223,37 +225,8 @@ def plan(cost_fn: Callable, horizon: int, action_dim: int, cfg: PlannerConfig, *
 
 
 # ---------------------------------------------------------------------------------------------
-# The world-model cost.
+# The world-model cost: lewm/goal_cost.py (eager) and lewm/graphed_cost.py (CUDA graphs).
 # ---------------------------------------------------------------------------------------------
-class LatentGoalCost:
-    """cost(actions) = ‖ẑ_P − z_goal‖² of the last imagined latent (DESIGN §2), or with
-    ``steps='all'`` the mean of ``‖ẑ_p − z_goal‖²`` over every imagined block p = 1..P.
-
-    The context and the goal are encoded once, at construction; every call batches all candidates
-    through one predictor call per plan step (``LeWM.rollout``).
-    """
-
-    def __init__(self, model: LeWM, z_hist: torch.Tensor, z_goal: torch.Tensor,
-                 act_hist: torch.Tensor | None = None, steps: str = "last"):
-        if steps not in ("last", "all"):
-            raise ValueError(f"steps must be 'last' or 'all', got {steps!r}")
-        self.steps = steps
-        self.model = model
-        self.z_hist = z_hist  # (1, H0, D)
-        self.z_goal = z_goal.reshape(1, -1)  # (1, D)
-        self.act_hist = act_hist  # (1, H0-1, K) or None
-
-    def imagine(self, actions: torch.Tensor) -> torch.Tensor:
-        return self.model.rollout(self.z_hist, actions, self.act_hist)  # (N, P, D)
-
-    def __call__(self, actions: torch.Tensor):
-        z = self.imagine(actions).float()  # (N, P, D): fp32 distances, also under bf16 autocast
-        zf = z[:, -1]  # (N, D)
-        if self.steps == "all":
-            return ((z - self.z_goal[:, None]) ** 2).sum(-1).mean(1), zf  # (N,), (N, D)
-        return ((zf - self.z_goal) ** 2).sum(-1), zf  # (N,), (N, D)
-
-
 def action_bounds(stats: ActionStats, frameskip: int, low: float = -1.0, high: float = 1.0):
     """Normalised-space bounds of a block of ``frameskip`` raw actions in [low, high]."""
     lo = torch.as_tensor(np.tile((low - stats.mean) / stats.std, frameskip), dtype=torch.float32)
@@ -324,7 +297,6 @@ def run_episode(env, model: LeWM, cfg: LeWMConfig, pcfg: PlannerConfig, start_st
         z_hist = torch.stack(z_ctx)[None]  # (1, H0, D)
         a_hist = torch.stack(a_ctx)[None] if a_ctx else None  # (1, H0-1, K)
         if graphed:
-            from .graphed_cost import graphed_goal_cost
             cost = graphed_goal_cost(model, z_hist, z_goal, a_hist, steps=pcfg.cost_steps, bf16=bf16)
         else:
             cost = LatentGoalCost(model, z_hist, z_goal, a_hist, steps=pcfg.cost_steps)

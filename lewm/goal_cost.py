@@ -1,0 +1,40 @@
+"""The world-model goal cost of a candidate action sequence: roll the predictor, compare to the goal.
+
+``LatentGoalCost(actions (N, P, K)) -> (costs (N,), final latents (N, D))`` — the planners' cost
+function (DESIGN §2). ``lewm.graphed_cost.GraphedGoalCost`` computes the same on CUDA from captured
+graphs.
+"""
+from __future__ import annotations
+
+import torch
+
+from .model import LeWM
+
+
+class LatentGoalCost:
+    """cost(actions) = ‖ẑ_P − z_goal‖² of the last imagined latent (DESIGN §2), or with
+    ``steps='all'`` the mean of ``‖ẑ_p − z_goal‖²`` over every imagined block p = 1..P.
+
+    The context and the goal are encoded once, at construction; every call batches all candidates
+    through one predictor call per plan step (``LeWM.rollout``).
+    """
+
+    def __init__(self, model: LeWM, z_hist: torch.Tensor, z_goal: torch.Tensor,
+                 act_hist: torch.Tensor | None = None, steps: str = "last"):
+        if steps not in ("last", "all"):
+            raise ValueError(f"steps must be 'last' or 'all', got {steps!r}")
+        self.steps = steps
+        self.model = model
+        self.z_hist = z_hist  # (1, H0, D)
+        self.z_goal = z_goal.reshape(1, -1)  # (1, D)
+        self.act_hist = act_hist  # (1, H0-1, K) or None
+
+    def imagine(self, actions: torch.Tensor) -> torch.Tensor:
+        return self.model.rollout(self.z_hist, actions, self.act_hist)  # (N, P, D)
+
+    def __call__(self, actions: torch.Tensor):
+        z = self.imagine(actions).float()  # (N, P, D): fp32 distances, also under bf16 autocast
+        zf = z[:, -1]  # (N, D)
+        if self.steps == "all":
+            return ((z - self.z_goal[:, None]) ** 2).sum(-1).mean(1), zf  # (N,), (N, D)
+        return ((zf - self.z_goal) ** 2).sum(-1), zf  # (N,), (N, D)
