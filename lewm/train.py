@@ -279,6 +279,8 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
         last = {"step": step, "loss": loss_v.item(), "pred_loss": pred_v.item(), "sigreg": sig_v.item(),
                 "lr": opt.param_groups[0]["lr"], "samples_per_s": seen / max(time.perf_counter() - t0, 1e-9),
                 "elapsed_s": time.perf_counter() - t0}
+        zd = z.detach().float().cpu()  # (B, T, D)
+        last["effective_rank"], last["latent_std"] = effective_rank(zd), float(zd.std(dim=(0, 1)).mean())
     with _recalibrated(model, ds, tc, local_bs, dev, amp, step, ctx.rank, last, keep=True,
                        world=ctx.world_size):
         if _is_rank0():
