@@ -160,7 +160,7 @@ def bench_train(preset: str, dev: torch.device, *, batch: int | None = None, ste
     """Time full training steps of ``preset`` on synthetic frames; returns one table row."""
     from .config import get_preset
     from .model import LeWM
-    from .train import lewm_loss
+    from .loss import lewm_loss
     cfg = get_preset(preset)
     mc, tc = cfg.model, cfg.train
     cuda = dev.type == "cuda"

@@ -267,3 +267,11 @@ def batch_iterator(ds: WindowDataset, batch_size: int, generator: torch.Generato
                                          pin_memory=torch.cuda.is_available(), drop_last=True,
                                          persistent_workers=num_workers > 0)
     yield from loader
+
+
+def action_stats_of(cfg) -> ActionStats:
+    """The action normalisation a checkpoint was trained with (from its ``LeWMConfig``)."""
+    A = cfg.model.action_dim
+    mean = np.asarray(cfg.action_mean or [0.0] * A, dtype=np.float32)
+    std = np.asarray(cfg.action_std or [1.0] * A, dtype=np.float32)
+    return ActionStats(mean, std)

@@ -250,7 +250,7 @@ class LossModule(nn.Module):
         self.sigreg_fn = sigreg_fn or sigreg_global
 
     def forward(self, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None):
-        from .train import lewm_loss
+        from .loss import lewm_loss
         return lewm_loss(self.model, batch, self.cfg, generator, sigreg_fn=self.sigreg_fn)
 
 

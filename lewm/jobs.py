@@ -601,7 +601,7 @@ def setup_plan(model, cfg, env, start_state, goal_state) -> PlanSetup:
     import torch
 
     from .planning import LatentGoalCost, action_bounds, to_pixels_tensor
-    from .train import action_stats_of
+    from .data import action_stats_of
     dev = next(model.parameters()).device
     start_frame = env.render_state(np.asarray(start_state, np.float64))
     goal_frame = env.render_state(np.asarray(goal_state, np.float64))
@@ -644,7 +644,7 @@ def execute_plan(env, cfg, start_state, goal_state, actions) -> dict[str, np.nda
     Returns ``frames`` (P+1, S, S, 3) at block boundaries (start included), ``states`` (P+1, Q),
     ``all_states`` (P*frameskip+1, Q) and ``distance`` (P+1,) to the goal by the env's measure.
     """
-    from .train import action_stats_of
+    from .data import action_stats_of
     stats = action_stats_of(cfg)
     k, A = cfg.model.frameskip, cfg.model.action_dim
     acts = np.asarray(actions.detach().cpu() if hasattr(actions, "detach") else actions, np.float32)

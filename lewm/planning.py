@@ -272,7 +272,7 @@ def run_episode(env, model: LeWM, cfg: LeWMConfig, pcfg: PlannerConfig, start_st
     captured CUDA graphs (``lewm.graphed_cost``; same numbers, far fewer launches).
     """
     from .config import resolve_precision
-    from .train import action_stats_of
+    from .data import action_stats_of
     mc = cfg.model
     dev = next(model.parameters()).device
     bf16 = resolve_precision(precision, dev)

@@ -123,7 +123,7 @@ def pick_episodes(data: str, cfg, n: int, seed: int = 0) -> tuple[list[int], lis
     """Up to ``n`` episodes long enough for a few open-loop steps: the checkpoint's validation
     episodes first (held out from training if ``data`` is its training file), then others."""
     from .data import DataError, WindowDataset, validate_file
-    from .train import action_stats_of
+    from .data import action_stats_of
     info = validate_file(data)
     ep_len = info["ep_len"]
     H, fs = cfg.model.history, cfg.model.frameskip

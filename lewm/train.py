@@ -20,10 +20,10 @@ import torch.nn.functional as F
 
 from . import checkpoint, distributed
 from .config import LeWMConfig, resolve_precision
-from .data import ActionStats, WindowDataset, batch_iterator
+from .data import WindowDataset, action_stats_of, batch_iterator  # noqa: F401  (action_stats_of re-exported)
 from .metrics import effective_rank
+from .loss import lewm_loss  # noqa: F401  (re-exported: lewm.train.lewm_loss)
 from .model import LeWM
-from .sigreg import sigreg
 
 
 class TrainingDiverged(RuntimeError):
@@ -70,19 +70,6 @@ def lr_at(step: int, cfg, elapsed_s: float | None = None) -> float:
     if cfg.time_budget_s and elapsed_s is not None:
         prog = max(prog, min(1.0, elapsed_s / cfg.time_budget_s))
     return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * prog)))
-
-
-def lewm_loss(model: LeWM, batch: dict[str, torch.Tensor], cfg: LeWMConfig,
-              generator: torch.Generator | None = None, sigreg_fn: Callable | None = None):
-    """-> (loss, pred_loss, sigreg_value, z (B, T, D)). Teacher-forced next-embedding prediction
-    at every position of the window, SIGReg per time step on (T, B, D)."""
-    z = model.encode(batch["pixels"])  # (B, T, D)
-    pred = model.predict(z[:, :-1], batch["actions"])  # (B, T-1, D)
-    pred_loss = F.mse_loss(pred.float(), z[:, 1:].float())
-    s = cfg.sigreg
-    fn = sigreg_fn or sigreg
-    sig = fn(z.transpose(0, 1).float(), num_proj=s.num_proj, knots=s.knots, t_max=s.t_max, generator=generator)
-    return pred_loss + s.weight * sig, pred_loss, sig, z
 
 
 def _is_rank0() -> bool:
@@ -454,11 +441,3 @@ def evaluate_pred_loss(model: LeWM, ds: WindowDataset, cfg: LeWMConfig, batches:
         losses.append(F.mse_loss(model.predict(z[:, :-1], b["actions"]), z[:, 1:]).item())
     model.train(was)
     return float(np.mean(losses))
-
-
-def action_stats_of(cfg: LeWMConfig) -> ActionStats:
-    """The action normalisation a checkpoint was trained with."""
-    A = cfg.model.action_dim
-    mean = np.asarray(cfg.action_mean or [0.0] * A, dtype=np.float32)
-    std = np.asarray(cfg.action_std or [1.0] * A, dtype=np.float32)
-    return ActionStats(mean, std)

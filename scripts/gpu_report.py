@@ -227,7 +227,7 @@ def profile(preset: str, dev: torch.device, smoke: bool):
     from torch.profiler import profile as tprofile
 
     from lewm.planning import LatentGoalCost, PlannerConfig, cem
-    from lewm.train import lewm_loss
+    from lewm.loss import lewm_loss
     cfg = get_preset(preset)
     mc = cfg.model
     torch.manual_seed(0)

@@ -58,7 +58,7 @@ def open_loop_dynamics(model, pixels: ArrayLike, actions: ArrayLike, cfg, start:
 
     pixels (L, S, S, 3) uint8, actions (L, A) raw; ``horizon`` None = as far as the episode goes.
     """
-    from ..train import action_stats_of
+    from ..data import action_stats_of
     H, fs = cfg.model.history, cfg.model.frameskip
     L = len(pixels)
     avail = (L - 1 - start) // fs - (H - 1)

@@ -46,7 +46,7 @@ def surprise_trace(model, pixels: ArrayLike, actions: ArrayLike, cfg, start: int
     the ``history`` kept frames up to k and their action blocks (fewer at the episode start),
     exactly as in training.
     """
-    from ..train import action_stats_of
+    from ..data import action_stats_of
     H, fs = cfg.model.history, cfg.model.frameskip
     L = len(pixels)
     n = (L - 1 - start) // fs + 1
