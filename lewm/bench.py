@@ -308,6 +308,12 @@ def add_bench_args(p: argparse.ArgumentParser) -> None:
                         "are fixed across CEM iterations; reduce-overhead = compiled CUDA graphs (CUDA only)")
     q.add_argument("--amp", action="store_true", help="bf16 autocast during planning (CUDA)")
     for s in (t, q):
+        s.add_argument("--compare", action="store_true",
+                       help="time the plain fp32 path (the reference) and the fast path (lean rollout + --precision) "
+                            "interleaved in one process; print the ratio (lewm/bench_compare.py)")
+        s.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+                       help="the fast path's precision for --compare (auto: lewm/precision.py)")
+        s.add_argument("--rounds", type=int, default=7, help="--compare: timed rounds of each path (default 7)")
         s.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
         s.add_argument("--threads", type=int, default=None, help="torch CPU threads")
         s.add_argument("--tf32", action="store_true", help="allow TF32 for fp32 matmuls on CUDA")
@@ -322,6 +328,8 @@ def run_bench(a: argparse.Namespace) -> int:
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     dev = resolve_device(a.device)
+    if a.compare:
+        return _run_compare(a, dev)
     peak = Peak.measure(dev)
     rows: list[Row] = []
     if a.bench_what == "train":
@@ -350,4 +358,45 @@ def run_bench(a: argparse.Namespace) -> int:
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"peak": asdict(peak), "rows": [asdict(r) for r in rows]}, f, indent=2)
+    return 0
+
+
+def _run_compare(a: argparse.Namespace, dev: torch.device) -> int:
+    """``bench plan|train --compare``: reference vs fast path, interleaved (lewm/bench_compare.py)."""
+    from . import bench_compare as bc
+    from .precision import resolve_precision
+    if a.rounds < 3:
+        raise ValueError(f"--rounds must be >= 3 for a median and a spread, got {a.rounds}")
+    rows = []
+    if a.bench_what == "train":
+        bf16 = resolve_precision(a.precision, dev, "train")
+        if not bf16:
+            print(f"note: --precision {a.precision} resolves to fp32 for training on {dev}: both paths are the same; "
+                  f"pass --precision bf16 to compare bf16 autocast", flush=True)
+        for name in a.presets:
+            rows.append(bc.compare_train(name, dev, bf16, batch=a.batch, rounds=a.rounds))
+            print(f"  {name}: x{rows[-1].ratio:.2f}", flush=True)
+    else:
+        from .checkpoint import load
+        from .config import get_preset
+        from .model import LeWM
+        bf16 = resolve_precision(a.precision, dev, "plan")
+        for src in (a.checkpoint or a.preset):
+            if a.checkpoint:
+                model, cfg, _ = load(src, dev)
+                label = src
+            else:
+                torch.manual_seed(0)
+                model, label = LeWM(get_preset(src).model).to(dev), src
+            rows.append(bc.compare_iteration(model, label, dev, bf16, samples=a.samples, horizon=a.horizon,
+                                             rounds=a.rounds))
+            for it in a.iterations:
+                rows.append(bc.compare_plan(model, label, dev, bf16, iterations=it, samples=a.samples, topk=a.topk,
+                                            horizon=a.horizon, rounds=max(3, a.rounds // 2)))
+            print(f"  {label}: x{rows[-len(a.iterations) - 1].ratio:.2f} per CEM iteration", flush=True)
+    print(bc.format_comparisons(rows))
+    print(f"device: {device_name(dev)}; each figure the median of {a.rounds} interleaved rounds after warm-up")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"device": device_name(dev), "rows": [r.as_dict() for r in rows]}, f, indent=2)
     return 0

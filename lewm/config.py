@@ -167,16 +167,6 @@ class TrainConfig:
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
-def resolve_precision(precision: str, device) -> bool:
-    """-> whether to run under bf16 autocast: 'bf16' always, 'fp32' never, 'auto' on CUDA only
-    (on this project's CPUs bf16 autocast is slower than fp32 at the small presets)."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    if precision == "auto":
-        return getattr(device, "type", str(device)).startswith("cuda")
-    return precision == "bf16"
-
-
 @dataclass(frozen=True)
 class LeWMConfig:
     """Everything needed to rebuild and retrain a model; stored inside every checkpoint."""

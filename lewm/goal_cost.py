@@ -20,17 +20,18 @@ class LatentGoalCost:
     """
 
     def __init__(self, model: LeWM, z_hist: torch.Tensor, z_goal: torch.Tensor,
-                 act_hist: torch.Tensor | None = None, steps: str = "last"):
+                 act_hist: torch.Tensor | None = None, steps: str = "last", lean: bool = True):
         if steps not in ("last", "all"):
             raise ValueError(f"steps must be 'last' or 'all', got {steps!r}")
-        self.steps = steps
+        self.steps, self.lean = steps, lean  # lean=False: the plain rollout (benchmarks' reference)
         self.model = model
         self.z_hist = z_hist  # (1, H0, D)
         self.z_goal = z_goal.reshape(1, -1)  # (1, D)
         self.act_hist = act_hist  # (1, H0-1, K) or None
 
     def imagine(self, actions: torch.Tensor) -> torch.Tensor:
-        return self.model.rollout(self.z_hist, actions, self.act_hist)  # (N, P, D)
+        kw = {} if self.lean else {"lean": False}  # duck-typed models (tests' analytic ones) take no flag
+        return self.model.rollout(self.z_hist, actions, self.act_hist, **kw)  # (N, P, D)
 
     def __call__(self, actions: torch.Tensor):
         z = self.imagine(actions).float()  # (N, P, D): fp32 distances, also under bf16 autocast

@@ -193,16 +193,22 @@ class _CausalAttention(nn.Module):
         self.to_qkv = nn.Linear(dim, 3 * heads * dim_head, bias=False)
         self.to_out = nn.Sequential(nn.Linear(heads * dim_head, dim), nn.Dropout(dropout))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        """x (B, T, W) -> (B, T, W); with ``last_only`` just the last position's output (B, 1, W),
+        which attends to every position (the causal mask is then all ones)."""
         B, T, _ = x.shape
         qkv = self.to_qkv(self.norm(x)).view(B, T, 3, self.heads, self.dim_head)  # (B, T, 3, h, dh)
         q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each (B, h, T, dh)
+        if last_only:
+            q, causal = q[:, :, -1:], False  # (B, h, 1, dh)
+        else:
+            causal = True
         if T == 1 and not (self.training and self.dropout > 0):
             o = v  # (B, h, 1, dh): one frame attends only to itself, the softmax is 1 (exact, and ~12% of a CPU plan)
         else:
-            o = F.scaled_dot_product_attention(q, k, v, is_causal=True,
-                                               dropout_p=self.dropout if self.training else 0.0)  # (B, h, T, dh)
-        return self.to_out(o.transpose(1, 2).reshape(B, T, -1))  # (B, T, W)
+            o = F.scaled_dot_product_attention(q, k, v, is_causal=causal,
+                                               dropout_p=self.dropout if self.training else 0.0)  # (B, h, Tq, dh)
+        return self.to_out(o.transpose(1, 2).reshape(B, o.shape[2], -1))  # (B, Tq, W)
 
 
 class _FeedForward(nn.Module):
@@ -232,9 +238,17 @@ class AdaLNBlock(nn.Module):
         nn.init.zeros_(self.adaLN_modulation[1].weight)
         nn.init.zeros_(self.adaLN_modulation[1].bias)
 
-    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        s1, sc1, g1, s2, sc2, g2 = self.adaLN_modulation(c).chunk(6, dim=-1)  # 6 x (B, T, W)
-        x = x + g1 * self.attn(modulate(self.norm1(x), s1, sc1))  # (B, T, W)
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None, mod: torch.Tensor | None = None,
+                last_only: bool = False) -> torch.Tensor:
+        """x (B, T, W), action embeddings c (B, T, W) -> (B, T, W). ``mod``: the modulation
+        ``adaLN_modulation(c)`` (B, T, 6W) computed beforehand (a rollout reuses it across steps);
+        ``last_only``: return only the last position (B, 1, W)."""
+        mod = self.adaLN_modulation(c) if mod is None else mod  # (B, T, 6W)
+        s1, sc1, g1, s2, sc2, g2 = mod.chunk(6, dim=-1)  # 6 x (B, T, W)
+        h = self.attn(modulate(self.norm1(x), s1, sc1), last_only=last_only)  # (B, T or 1, W)
+        if last_only:
+            x, g1, s2, sc2, g2 = (t[:, -1:] for t in (x, g1, s2, sc2, g2))  # the last position only
+        x = x + g1 * h  # (B, T, W)
         return x + g2 * self.mlp(modulate(self.norm2(x), s2, sc2))  # (B, T, W)
 
 
@@ -244,9 +258,13 @@ class _Transformer(nn.Module):
         self.layers = nn.ModuleList(AdaLNBlock(cfg) for _ in range(cfg.pred_depth))
         self.norm = nn.LayerNorm(cfg.pred_dim)
 
-    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        for blk in self.layers:
-            x = blk(x, c)
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None, mods: list[torch.Tensor] | None = None,
+                last_only: bool = False) -> torch.Tensor:
+        """``mods``: per-layer modulations (see ``AdaLNBlock``); ``last_only``: the last layer
+        computes (and the stack returns) only the last position (B, 1, W)."""
+        n = len(self.layers)
+        for i, blk in enumerate(self.layers):
+            x = blk(x, c, None if mods is None else mods[i], last_only=last_only and i == n - 1)
         return self.norm(x)
 
 
@@ -262,12 +280,14 @@ class Predictor(nn.Module):
         self.dropout = nn.Dropout(cfg.emb_dropout)
         self.transformer = _Transformer(cfg)
 
-    def forward(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None, mods: list[torch.Tensor] | None = None,
+                last_only: bool = False) -> torch.Tensor:
+        """z (B, T, D), action embeddings c (B, T, W) -> (B, T, D) (``last_only``: (B, 1, D))."""
         T = z.shape[1]
         if T > self.pos_embedding.shape[1]:
             raise ValueError(f"predictor context is {self.pos_embedding.shape[1]} frames, got {T}")
         x = self.dropout(self.input_proj(z) + self.pos_embedding[:, :T])  # (B, T, W)
-        return self.output_proj(self.transformer(x, c))  # (B, T, D)
+        return self.output_proj(self.transformer(x, c, mods, last_only))  # (B, T or 1, D)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -328,14 +348,16 @@ class LeWM(nn.Module):
         return self.pred_proj(h)  # (B, T, D)
 
     def rollout(self, z_hist: torch.Tensor, action_blocks: torch.Tensor,
-                act_hist: torch.Tensor | None = None) -> torch.Tensor:
+                act_hist: torch.Tensor | None = None, lean: bool = True) -> torch.Tensor:
         """Autoregressive imagination, batched over N candidate action sequences.
 
         z_hist: (B, H0, D) encoded context (B = 1 or N; encoded once, never re-encoded).
         action_blocks: (N, P, K) candidate action blocks to apply after the last context frame.
         act_hist: (B, H0-1, K) actions taken between the context frames (None when H0 == 1).
         Returns the imagined latents (N, P, D) of the frames after each block.
-        The context window slides and keeps at most ``history`` frames.
+        The context window slides and keeps at most ``history`` frames. In eval mode with ``lean``
+        (the default) the shared work is done once (``_lean_rollout``); ``lean=False`` is the plain
+        loop over ``predict`` windows (the reference the benchmarks compare against).
         """
         N, P, K = action_blocks.shape
         H = self.cfg.history
@@ -344,6 +366,8 @@ class LeWM(nn.Module):
             act_hist = action_blocks.new_zeros(N, z.shape[1] - 1, K)
         a_prev = act_hist.expand(N, -1, -1) if act_hist.shape[0] == 1 else act_hist  # (N, H0-1, K)
         z, a_prev = z[:, -H:], a_prev[:, max(0, a_prev.shape[1] - H + 1):]
+        if lean and not self.training:
+            return self._lean_rollout(z, a_prev, action_blocks)
         out = []
         for p in range(P):
             a = torch.cat([a_prev, action_blocks[:, p:p + 1]], dim=1)  # (N, w, K)
@@ -351,6 +375,30 @@ class LeWM(nn.Module):
             out.append(z_next)
             z = torch.cat([z, z_next], dim=1)[:, -H:]  # (N, <=H, D)
             a_prev = a[:, -(H - 1):] if H > 1 else a[:, :0]  # (N, <=H-1, K)
+        return torch.cat(out, dim=1)  # (N, P, D)
+
+    def _lean_rollout(self, z: torch.Tensor, a_prev: torch.Tensor, action_blocks: torch.Tensor) -> torch.Tensor:
+        """``rollout`` in eval mode, computing each quantity once (same numbers to ~1e-6):
+
+        - the action embeddings and every layer's AdaLN modulation depend on an action block alone,
+          so they are computed once for the whole sequence (context actions, then the P candidate
+          blocks) instead of again at every step for every slot of the sliding window;
+        - only the last position's prediction is used, so the last layer, the output projection and
+          the BatchNorm projector run on that position alone.
+        z (N, H0, D), a_prev (N, H0-1, K), action_blocks (N, P, K) -> (N, P, D).
+        """
+        N, P, _ = action_blocks.shape
+        H, h0 = self.cfg.history, a_prev.shape[1]
+        c = self.action_encoder(torch.cat([a_prev, action_blocks], dim=1))  # (N, h0+P, W)
+        mods = [blk.adaLN_modulation(c) for blk in self.predictor.transformer.layers]  # each (N, h0+P, 6W)
+        out = []
+        for p in range(P):
+            w = z.shape[1]  # frames in the window; their actions end with block p (index h0 + p)
+            lo, hi = h0 + p - (w - 1), h0 + p + 1
+            h = self.predictor(z, None, [m[:, lo:hi] for m in mods], last_only=True)  # (N, 1, D)
+            z_next = self.pred_proj(h)  # (N, 1, D)
+            out.append(z_next)
+            z = torch.cat([z, z_next], dim=1)[:, -H:]  # (N, <=H, D)
         return torch.cat(out, dim=1)  # (N, P, D)
 
 

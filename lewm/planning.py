@@ -267,15 +267,15 @@ def run_episode(env, model: LeWM, cfg: LeWMConfig, pcfg: PlannerConfig, start_st
     Each plan covers ``pcfg.horizon`` blocks of ``frameskip`` env steps; the first
     ``receding_horizon`` blocks are de-normalised, clipped to [-1, 1] and executed, then we
     re-plan from the new observation. Success = the env's test at any step within ``budget``.
-    ``precision``: 'fp32' | 'bf16' | 'auto' (``config.resolve_precision``) for the model's
+    ``precision``: 'fp32' | 'bf16' | 'auto' (``lewm.precision.resolve_precision``) for the model's
     rollouts; costs and CEM statistics stay fp32. On CUDA with ``cuda_graphs`` the cost replays
     captured CUDA graphs (``lewm.graphed_cost``; same numbers, far fewer launches).
     """
-    from .config import resolve_precision
+    from .precision import resolve_precision
     from .data import action_stats_of
     mc = cfg.model
     dev = next(model.parameters()).device
-    bf16 = resolve_precision(precision, dev)
+    bf16 = resolve_precision(precision, dev, "plan")
     graphed = dev.type == "cuda" and cuda_graphs and not model.training
     stats = action_stats_of(cfg)
     bounds = action_bounds(stats, mc.frameskip)

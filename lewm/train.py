@@ -19,7 +19,8 @@ import torch
 import torch.nn.functional as F
 
 from . import checkpoint, distributed
-from .config import LeWMConfig, resolve_precision
+from .config import LeWMConfig
+from .precision import resolve_precision
 from .data import WindowDataset, action_stats_of, batch_iterator  # noqa: F401  (action_stats_of re-exported)
 from .metrics import effective_rank
 from .loss import lewm_loss  # noqa: F401  (re-exported: lewm.train.lewm_loss)

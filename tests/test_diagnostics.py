@@ -20,7 +20,8 @@ class PositionWorld(nn.Module):
     moves z by ``gain`` × (sum of the raw actions in the block). Raw actions are integers, so a
     gain of 1 is an exact model of :func:`position_episode`."""
 
-    rollout = LeWM.rollout  # the real autoregressive loop, driven by our predict
+    def rollout(self, z_hist, action_blocks, act_hist=None):  # the real (plain) autoregressive loop, driven by our predict
+        return LeWM.rollout(self, z_hist, action_blocks, act_hist, lean=False)
 
     def __init__(self, history=2, frameskip=3, gain=1.0):
         super().__init__()

@@ -100,3 +100,37 @@ def test_sincos_position_codes_and_frequency_scale():
     assert torch.allclose(m.encoder.embeddings.position_embeddings[0, 1:], want)
     with pytest.raises(ValueError, match="pos_freq_scale"):
         replace(cfg.model, pos_freq_scale=0.0)
+
+
+@pytest.mark.parametrize("history,h0", [(3, 1), (3, 2), (3, 3), (1, 1), (2, 4)])
+def test_lean_rollout_equals_the_plain_autoregression(history, h0):
+    """Eval-mode rollout (action embeddings and AdaLN modulations computed once, the last layer and
+    the projector on the last position only) against the plain loop over ``predict`` windows, with
+    action-sensitive blocks (a fresh AdaLN-zero predictor would ignore the actions)."""
+    from lewm.config import ModelConfig
+    from lewm.model import LeWM
+    torch.manual_seed(0)
+    mc = ModelConfig(image_size=32, patch_size=8, enc_dim=32, enc_depth=1, enc_heads=2, enc_mlp=64, latent_dim=12,
+                     proj_hidden=48, pred_dim=32, pred_depth=3, pred_heads=2, pred_dim_head=16, pred_mlp=64,
+                     dropout=0.1, history=history)
+    m = LeWM(mc)
+    for blk in m.predictor.transformer.layers:
+        torch.nn.init.normal_(blk.adaLN_modulation[1].weight, std=0.3)
+    m.train()
+    m.encode(torch.randint(0, 256, (8, 2, 3, 32, 32), dtype=torch.uint8))  # non-trivial BatchNorm statistics
+    m.predict(torch.randn(8, 1, 12), torch.randn(8, 1, 10))
+    m.eval()
+    N, P, K = 6, 5, mc.action_block_dim
+    z_hist, a_hist = torch.randn(1, h0, 12), torch.randn(1, h0 - 1, K)  # (1, H0, D), (1, H0-1, K)
+    blocks = torch.randn(N, P, K)  # (N, P, K)
+    with torch.no_grad():
+        lean = m.rollout(z_hist, blocks, a_hist if h0 > 1 else None)  # (N, P, D)
+        for n in range(N):
+            zs = list(z_hist[0])
+            acts = list(a_hist[0]) if h0 > 1 else []
+            for p in range(P):
+                acts.append(blocks[n, p])
+                w = min(history, len(zs))
+                zw, aw = torch.stack(zs[-w:])[None], torch.stack(acts[-w:])[None]  # (1, w, D), (1, w, K)
+                zs.append(m.predict(zw, aw)[0, -1])
+            torch.testing.assert_close(lean[n], torch.stack(zs[h0:]), rtol=1e-5, atol=1e-5)

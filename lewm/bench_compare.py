@@ -1,0 +1,191 @@
+"""Reference vs fast path, timed interleaved in one process: ``python -m lewm bench plan|train --compare``.
+
+The reference is the plain fp32 eager path (≈ the official LeWM code's speed: same model, same
+arithmetic); the fast path is what the lab runs by default — the lean rollout (``LeWM._lean_rollout``)
+and the chosen precision. On a shared or noisy machine only a comparison inside one process, with the
+two variants alternating, gives a ratio that means something: each round times the reference and
+then the fast path, after warm-up rounds, and the medians and spreads of the rounds are reported.
+``max_abs_err`` is the largest difference between the two paths' outputs: at fp32 the imagined
+latents of one CEM iteration's 300 candidates; under bf16 the candidates' costs relative to the largest
+cost (and for training the first loss, relative).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass
+class Comparison:
+    what: str
+    model: str
+    reference: str
+    fast: str
+    reference_s: float
+    """Median seconds of the reference over the timed rounds."""
+    fast_s: float
+    ratio: float
+    """reference_s / fast_s (> 1: the fast path is faster)."""
+    reference_spread: tuple[float, float]
+    """(min, max) seconds of the reference."""
+    fast_spread: tuple[float, float]
+    rounds: int
+    max_abs_err: float
+    threads: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _sync(dev: torch.device) -> None:
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
+def interleaved(ref_fn, fast_fn, rounds: int, warmup: int, dev: torch.device) -> tuple[list[float], list[float]]:
+    """Seconds of ``rounds`` alternating calls of each function, after ``warmup`` rounds."""
+    ts = ([], [])
+    for r in range(warmup + rounds):
+        for i, fn in enumerate((ref_fn, fast_fn)):
+            _sync(dev)
+            t0 = time.perf_counter()
+            fn()
+            _sync(dev)
+            if r >= warmup:
+                ts[i].append(time.perf_counter() - t0)
+    return ts
+
+
+def _result(what, model, ref_name, fast_name, ts, err, dev) -> Comparison:
+    ref, fast = ts
+    mr, mf = float(np.median(ref)), float(np.median(fast))
+    return Comparison(what, model, ref_name, fast_name, mr, mf, mr / mf, (min(ref), max(ref)), (min(fast), max(fast)),
+                      len(ref), float(err), torch.get_num_threads() if dev.type == "cpu" else 0)
+
+
+@torch.no_grad()
+def compare_iteration(model, label: str, dev: torch.device, bf16: bool, samples: int = 300, horizon: int = 5,
+                      rounds: int = 7, warmup: int = 2, seed: int = 0) -> Comparison:
+    """One CEM iteration's work: the goal cost of ``samples`` candidate sequences of ``horizon``
+    blocks (the rollout dominates; CEM's own sampling and top-k are negligible at this size)."""
+    from .goal_cost import LatentGoalCost
+    mc = model.cfg
+    model = model.to(dev).eval()
+    g = torch.Generator().manual_seed(seed)
+    H, K = mc.history, mc.action_block_dim
+    z_hist = torch.randn(1, H, mc.latent_dim, generator=g).to(dev)  # (1, H, D)
+    z_goal = torch.randn(mc.latent_dim, generator=g).to(dev)  # (D,)
+    a_hist = torch.randn(1, H - 1, K, generator=g).to(dev) if H > 1 else None  # (1, H-1, K)
+    acts = torch.randn(samples, horizon, K, generator=g).to(dev)  # (N, P, K)
+    ref_cost = LatentGoalCost(model, z_hist, z_goal, a_hist, lean=False)
+    fast_cost = LatentGoalCost(model, z_hist, z_goal, a_hist, lean=True)
+
+    per_round = 3  # iterations per timed round, inside one autocast region as in a plan (weight casts cached)
+
+    def fast():
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+            for _ in range(per_round):
+                out = fast_cost(acts)
+        return out
+
+    def ref():
+        for _ in range(per_round):
+            ref_cost(acts)
+
+    err = float((ref_cost.imagine(acts) - fast_cost.imagine(acts).float()).abs().max()) if not bf16 else \
+        float((ref_cost(acts)[0] - fast()[0]).abs().max() / ref_cost(acts)[0].abs().max())
+    ts = interleaved(ref, fast, rounds, warmup, dev)
+    ts = ([t / per_round for t in ts[0]], [t / per_round for t in ts[1]])
+    return _result(f"CEM iteration ({samples} x H{horizon})", label, "plain rollout, fp32",
+                   f"lean rollout, {'bf16' if bf16 else 'fp32'}", ts, err, dev)
+
+
+@torch.no_grad()
+def compare_plan(model, label: str, dev: torch.device, bf16: bool, iterations: int = 30, samples: int = 300,
+                 topk: int = 30, horizon: int = 5, rounds: int = 5, warmup: int = 1, seed: int = 0) -> Comparison:
+    """Whole plans (CEM at the paper's settings) with the same generator seed on both paths;
+    ``max_abs_err`` compares the two plans' first-iteration costs (later iterations may pick
+    other elites once costs differ in the last bits)."""
+    from .goal_cost import LatentGoalCost
+    from .planning import PlannerConfig, cem
+    mc = model.cfg
+    model = model.to(dev).eval()
+    g = torch.Generator().manual_seed(seed)
+    H, K = mc.history, mc.action_block_dim
+    z_hist = torch.randn(1, H, mc.latent_dim, generator=g).to(dev)  # (1, H, D)
+    z_goal = torch.randn(mc.latent_dim, generator=g).to(dev)  # (D,)
+    a_hist = torch.randn(1, H - 1, K, generator=g).to(dev) if H > 1 else None  # (1, H-1, K)
+    pcfg = PlannerConfig(num_samples=samples, topk=topk, iterations=iterations, horizon=horizon)
+    out = {}
+
+    def run(lean: bool, use_bf16: bool):
+        def fn():
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_bf16):
+                cost = LatentGoalCost(model, z_hist, z_goal, a_hist, lean=lean)
+                out[lean] = cem(cost, horizon, K, pcfg, generator=torch.Generator().manual_seed(seed), device=dev)
+        return fn
+
+    ts = interleaved(run(False, False), run(True, bf16), rounds, warmup, dev)
+    c0, c1 = out[False].iterations[0].costs, out[True].iterations[0].costs
+    err = float((c0 - c1).abs().max() / c0.abs().max()) if bf16 else float((c0 - c1).abs().max())
+    return _result(f"plan (CEM {samples} x {iterations}, H{horizon})", label, "plain rollout, fp32",
+                   f"lean rollout, {'bf16' if bf16 else 'fp32'}", ts, err, dev)
+
+
+def compare_train(preset: str, dev: torch.device, bf16: bool, batch: int | None = None, rounds: int = 5,
+                  warmup: int = 1, seed: int = 0) -> Comparison:
+    """Full training steps (encode, predict, loss, backward, clip, AdamW) on synthetic frames: fp32
+    against ``bf16`` autocast, two identical models stepping alternately; ``max_abs_err`` compares
+    their first losses (relative)."""
+    from .config import get_preset
+    from .loss import lewm_loss
+    from .model import LeWM
+    cfg = get_preset(preset)
+    mc, tc = cfg.model, cfg.train
+    B = batch or min(tc.batch_size, 64 if dev.type == "cpu" else tc.batch_size)
+    g = torch.Generator().manual_seed(seed)
+    T, S = mc.history + 1, mc.image_size
+    batch_t = {"pixels": torch.randint(0, 256, (B, T, 3, S, S), generator=g, dtype=torch.uint8).to(dev),  # (B, T, 3, S, S)
+               "actions": torch.randn(B, T - 1, mc.action_block_dim, generator=g).to(dev)}  # (B, T-1, K)
+    losses = {}
+
+    def make(use_bf16: bool):
+        torch.manual_seed(seed)
+        model = LeWM(mc).to(dev).train()
+        opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+        sig_gen = torch.Generator(device=dev).manual_seed(seed)
+
+        def step():
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_bf16):
+                loss = lewm_loss(model, batch_t, cfg, sig_gen)[0]
+            losses.setdefault(use_bf16, float(loss.detach()))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+            opt.step()
+        return step
+
+    ts = interleaved(make(False), make(bf16), rounds, warmup, dev)
+    ts = ([B / t for t in ts[0]], [B / t for t in ts[1]])  # samples/s
+    ref, fast = ts
+    mr, mf = float(np.median(ref)), float(np.median(fast))
+    err = abs(losses[False] - losses[bf16]) / abs(losses[False])
+    # for training the figure of merit is throughput: ratio = fast samples/s over reference samples/s
+    return Comparison(f"training step (batch {B} x {T} frames), samples/s", preset, "fp32", "bf16" if bf16 else "fp32",
+                      mr, mf, mf / mr, (min(ref), max(ref)), (min(fast), max(fast)), len(ref), float(err),
+                      torch.get_num_threads() if dev.type == "cpu" else 0)
+
+
+def format_comparisons(rows: list[Comparison]) -> str:
+    head = "| what | model | reference | fast | reference | fast | ratio | spread ref / fast | max abs err |"
+    out = [head, "|" + "---|" * 9]
+    for r in rows:
+        unit = "" if "samples/s" in r.what else " s"
+        fmt = (lambda v: f"{v:,.1f}") if "samples/s" in r.what else (lambda v: f"{v:.4f}")
+        out.append(f"| {r.what} | {r.model} | {r.reference} | {r.fast} | {fmt(r.reference_s)}{unit} | {fmt(r.fast_s)}{unit} "
+                   f"| **{r.ratio:.2f}×** | {fmt(r.reference_spread[0])}–{fmt(r.reference_spread[1])} / "
+                   f"{fmt(r.fast_spread[0])}–{fmt(r.fast_spread[1])} | {r.max_abs_err:.1e} |")
+    return "\n".join(out)
