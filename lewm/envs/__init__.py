@@ -5,7 +5,10 @@ set_state/set_goal/is_success/success_distance) and exposes its true physical st
 """
 from __future__ import annotations
 
+import importlib.util
+
 from .base import Env
+from .gym_pusht import INSTALL_HINT, GymPushT
 from .pusht import PushT
 from .reacher import Reacher, ReacherNoTarget
 from .spaces import Box
@@ -13,10 +16,15 @@ from .two_room import TwoRoom
 
 ENVS: dict[str, type[Env]] = {"two_room": TwoRoom, "pusht": PushT, "reacher": Reacher,
                               "reacher_no_target": ReacherNoTarget}
+# Backends that need optional packages (requirements-field.txt): name -> (class, the module it needs)
+OPTIONAL_ENVS: dict[str, tuple[type[Env], str]] = {"gym_pusht": (GymPushT, "gym_pusht")}
+for _name, (_cls, _module) in OPTIONAL_ENVS.items():
+    if importlib.util.find_spec(_module) is not None:
+        ENVS[_name] = _cls
 
 
 def list_envs() -> list[str]:
-    """Registered environment names."""
+    """Registered environment names (optional backends only when their package is installed)."""
     return list(ENVS)
 
 
@@ -27,9 +35,11 @@ def make(name: str, image_size: int = 64, **kw) -> Env:
     """
     key = str(name).strip().lower().replace("-", "_")
     key = {"tworoom": "two_room", "push_t": "pusht"}.get(key, key)
+    if key in OPTIONAL_ENVS and key not in ENVS:
+        raise ValueError(f"{INSTALL_HINT} (environment {name!r})")
     if key not in ENVS:
         raise ValueError(f"unknown environment {name!r}; valid names: {', '.join(ENVS)}")
     return ENVS[key](image_size=image_size, **kw)
 
 
-__all__ = ["ENVS", "Box", "Env", "PushT", "Reacher", "ReacherNoTarget", "TwoRoom", "list_envs", "make"]
+__all__ = ["ENVS", "OPTIONAL_ENVS", "Box", "Env", "GymPushT", "PushT", "Reacher", "ReacherNoTarget", "TwoRoom", "list_envs", "make"]

@@ -213,7 +213,7 @@ class ReacherExpert:
         return np.clip(a, -1.0, 1.0).astype(np.float32)
 
 
-EXPERTS = {"two_room": TwoRoomExpert, "pusht": PushTExpert, "reacher": ReacherExpert,
+EXPERTS = {"two_room": TwoRoomExpert, "pusht": PushTExpert, "gym_pusht": PushTExpert, "reacher": ReacherExpert,
            "reacher_no_target": ReacherExpert}
 POLICY_KINDS = ("expert", "random", "wall_slide")
 
