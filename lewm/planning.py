@@ -261,7 +261,8 @@ class EpisodeResult:
 
 def run_episode(env, model: LeWM, cfg: LeWMConfig, pcfg: PlannerConfig, start_state, goal_state,
                 budget: int = 50, generator: torch.Generator | None = None, record_plans: bool = False,
-                stop_on_success: bool = True, precision: str = "fp32", cuda_graphs: bool = True) -> EpisodeResult:
+                stop_on_success: bool = True, precision: str = "fp32", cuda_graphs: bool = True,
+                cost_factory: Callable | None = None) -> EpisodeResult:
     """Receding-horizon MPC in latent space from ``start_state`` to ``goal_state``.
 
     Each plan covers ``pcfg.horizon`` blocks of ``frameskip`` env steps; the first
@@ -270,6 +271,8 @@ def run_episode(env, model: LeWM, cfg: LeWMConfig, pcfg: PlannerConfig, start_st
     ``precision``: 'fp32' | 'bf16' | 'auto' (``lewm.precision.resolve_precision``) for the model's
     rollouts; costs and CEM statistics stay fp32. On CUDA with ``cuda_graphs`` the cost replays
     captured CUDA graphs (``lewm.graphed_cost``; same numbers, far fewer launches).
+    ``cost_factory(model, z_hist, z_goal, a_hist, steps) -> cost_fn`` replaces the world-model cost
+    (diagnostics: e.g. the true dynamics with the learned cost, ``scripts/oracle_split.py``).
     """
     from .precision import resolve_precision
     from .data import action_stats_of
@@ -296,11 +299,13 @@ def run_episode(env, model: LeWM, cfg: LeWMConfig, pcfg: PlannerConfig, start_st
         z_ctx, a_ctx = z_ctx[-mc.history:], a_ctx[-(mc.history - 1):] if mc.history > 1 else []
         z_hist = torch.stack(z_ctx)[None]  # (1, H0, D)
         a_hist = torch.stack(a_ctx)[None] if a_ctx else None  # (1, H0-1, K)
-        if graphed:
+        if cost_factory is not None:
+            cost = cost_factory(model, z_hist, z_goal, a_hist, pcfg.cost_steps)
+        elif graphed:
             cost = graphed_goal_cost(model, z_hist, z_goal, a_hist, steps=pcfg.cost_steps, bf16=bf16)
         else:
             cost = LatentGoalCost(model, z_hist, z_goal, a_hist, steps=pcfg.cost_steps)
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16 and not graphed):
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16 and not graphed and cost_factory is None):
             res = plan(cost, pcfg.horizon, K, pcfg, init_mean=mean if pcfg.warm_start else None,
                        bounds=bounds, generator=generator, device=dev, record=record_plans)
         if record_plans:
