@@ -66,19 +66,26 @@ def _result(what, model, ref_name, fast_name, ts, err, dev) -> Comparison:
                       len(ref), float(err), torch.get_num_threads() if dev.type == "cpu" else 0)
 
 
+def _random_context(model, dev: torch.device, seed: int):
+    """The model in eval mode on ``dev`` and a random planning context: (model, z_hist (1, H, D),
+    z_goal (D,), a_hist (1, H-1, K) or None, the generator that drew them)."""
+    mc = model.cfg
+    g = torch.Generator().manual_seed(seed)
+    H, K = mc.history, mc.action_block_dim
+    z_hist = torch.randn(1, H, mc.latent_dim, generator=g).to(dev)  # (1, H, D)
+    z_goal = torch.randn(mc.latent_dim, generator=g).to(dev)  # (D,)
+    a_hist = torch.randn(1, H - 1, K, generator=g).to(dev) if H > 1 else None  # (1, H-1, K)
+    return model.to(dev).eval(), z_hist, z_goal, a_hist, g
+
+
 @torch.no_grad()
 def compare_iteration(model, label: str, dev: torch.device, bf16: bool, samples: int = 300, horizon: int = 5,
                       rounds: int = 7, warmup: int = 2, seed: int = 0) -> Comparison:
     """One CEM iteration's work: the goal cost of ``samples`` candidate sequences of ``horizon``
     blocks (the rollout dominates; CEM's own sampling and top-k are negligible at this size)."""
     from .goal_cost import LatentGoalCost
-    mc = model.cfg
-    model = model.to(dev).eval()
-    g = torch.Generator().manual_seed(seed)
-    H, K = mc.history, mc.action_block_dim
-    z_hist = torch.randn(1, H, mc.latent_dim, generator=g).to(dev)  # (1, H, D)
-    z_goal = torch.randn(mc.latent_dim, generator=g).to(dev)  # (D,)
-    a_hist = torch.randn(1, H - 1, K, generator=g).to(dev) if H > 1 else None  # (1, H-1, K)
+    model, z_hist, z_goal, a_hist, g = _random_context(model, dev, seed)
+    K = model.cfg.action_block_dim
     acts = torch.randn(samples, horizon, K, generator=g).to(dev)  # (N, P, K)
     ref_cost = LatentGoalCost(model, z_hist, z_goal, a_hist, lean=False)
     fast_cost = LatentGoalCost(model, z_hist, z_goal, a_hist, lean=True)
@@ -111,13 +118,8 @@ def compare_plan(model, label: str, dev: torch.device, bf16: bool, iterations: i
     other elites once costs differ in the last bits)."""
     from .goal_cost import LatentGoalCost
     from .planning import PlannerConfig, cem
-    mc = model.cfg
-    model = model.to(dev).eval()
-    g = torch.Generator().manual_seed(seed)
-    H, K = mc.history, mc.action_block_dim
-    z_hist = torch.randn(1, H, mc.latent_dim, generator=g).to(dev)  # (1, H, D)
-    z_goal = torch.randn(mc.latent_dim, generator=g).to(dev)  # (D,)
-    a_hist = torch.randn(1, H - 1, K, generator=g).to(dev) if H > 1 else None  # (1, H-1, K)
+    model, z_hist, z_goal, a_hist, _ = _random_context(model, dev, seed)
+    K = model.cfg.action_block_dim
     pcfg = PlannerConfig(num_samples=samples, topk=topk, iterations=iterations, horizon=horizon)
     out = {}
 
