@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from . import pusht as _pt
+from .pusht import ACTION_SCALE, AGENT_HI, AGENT_LO, ANGLE_TOL, GOAL_POSE, POS_TOL, PushT
 from .base import Env, wrap_angle
 
 INSTALL_HINT = "the gym_pusht environment needs the optional field packages: pip install -r requirements-field.txt"
@@ -40,12 +40,12 @@ def _gym_pusht_class():
 
 class GymPushT(Env):
     name = "gym_pusht"
-    state_names = _pt.PushT.state_names
-    state_bounds = _pt.PushT.state_bounds
+    state_names = PushT.state_names
+    state_bounds = PushT.state_bounds
     landscape_dims = (2, 3)
     action_dim = 2
     max_episode_steps = 200
-    success_threshold = _pt.POS_TOL
+    success_threshold = POS_TOL
 
     def __init__(self, image_size: int = 64, max_episode_steps: int | None = None,
                  terminate_on_success: bool = False, seed: int | None = None):
@@ -54,7 +54,7 @@ class GymPushT(Env):
         self._g = PushTEnv(obs_type="state", render_mode="rgb_array",
                            observation_width=self.image_size, observation_height=self.image_size)
         self._g.reset(seed=0)  # builds its space
-        self.goal_state = self._goal_from(np.asarray(_pt.GOAL_POSE))
+        self.goal_state = self._goal_from(np.asarray(GOAL_POSE))
 
     # ----------------------------------------------------------------- physics
     def _get_state(self) -> np.ndarray:
@@ -78,8 +78,8 @@ class GymPushT(Env):
 
     def _apply_action(self, action: np.ndarray) -> None:
         p = self._g.agent.position
-        target = np.array([min(max(p.x + _pt.ACTION_SCALE * float(action[0]), _pt.AGENT_LO), _pt.AGENT_HI),
-                           min(max(p.y + _pt.ACTION_SCALE * float(action[1]), _pt.AGENT_LO), _pt.AGENT_HI)])
+        target = np.array([min(max(p.x + ACTION_SCALE * float(action[0]), AGENT_LO), AGENT_HI),
+                           min(max(p.y + ACTION_SCALE * float(action[1]), AGENT_LO), AGENT_HI)])
         self._g.step(target)  # gym-pusht's own PD loop and physics (10 sub-steps)
 
     def _sample_state(self, rng: np.random.Generator) -> np.ndarray:
@@ -89,17 +89,17 @@ class GymPushT(Env):
         return np.array([ax, ay, bx, by, rng.uniform(-math.pi, math.pi) % (2 * math.pi), 0.0, 0.0], np.float64)
 
     def _sample_goal(self, rng: np.random.Generator, state: np.ndarray) -> np.ndarray:
-        return self._goal_from(np.asarray(_pt.GOAL_POSE))
+        return self._goal_from(np.asarray(GOAL_POSE))
 
     # ----------------------------------------------------------------- goal / success (the paper's test)
     def _goal_from(self, goal) -> np.ndarray:
-        return _pt.PushT._goal_from(self, goal)
+        return PushT._goal_from(self, goal)
 
     def set_goal(self, goal_state) -> None:
         self.goal_state = self._goal_from(goal_state)
 
     def success_distance(self, state, goal) -> float:
-        return _pt.PushT.success_distance(self, state, goal)
+        return PushT.success_distance(self, state, goal)
 
     def angle_error(self, state, goal) -> float:
         s, g = np.asarray(state, np.float64), np.asarray(goal, np.float64)
@@ -108,10 +108,10 @@ class GymPushT(Env):
     def is_success(self, state=None, goal=None) -> bool:
         s = self.get_state() if state is None else np.asarray(state, np.float64)
         g = self.goal_state if goal is None else np.asarray(goal, np.float64)
-        return bool(self.success_distance(s, g) < _pt.POS_TOL and self.angle_error(s, g) < _pt.ANGLE_TOL)
+        return bool(self.success_distance(s, g) < POS_TOL and self.angle_error(s, g) < ANGLE_TOL)
 
     def probe_quantities(self, states) -> dict[str, np.ndarray]:
-        return _pt.PushT.probe_quantities(self, states)
+        return PushT.probe_quantities(self, states)
 
     # ----------------------------------------------------------------- rendering (gym-pusht's)
     def _draw(self, state: np.ndarray) -> np.ndarray:
