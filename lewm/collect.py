@@ -156,7 +156,7 @@ def collect(env_name: str, episodes: int, out: str, image_size: int = 64, policy
             os.remove(tmp)
         with h5py.File(tmp, "w") as f:
             frame_bytes = S * S * 3
-            rows = int(max(1, min(8, (64 << 10) // frame_bytes)))  # ~64 KB chunks, whole frames
+            rows = int(max(1, min(8, N, (64 << 10) // frame_bytes)))  # ~64 KB chunks, whole frames
             f.create_dataset("pixels", (N, S, S, 3), np.uint8, chunks=(rows, S, S, 3),
                              **({"compression": "gzip", "compression_opts": 1} if compression == "gzip" else {}),
                              shuffle=False)
