@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from . import checkpoint
+from .validate import env_key
 from .planning import EpisodeResult, PlannerConfig, run_episode
 
 
@@ -82,6 +83,9 @@ def evaluate(ckpt: str, episodes: int = 50, pcfg: PlannerConfig = PlannerConfig(
     if note:
         warnings.warn(f"{ckpt}: {note}")
     name = env_name or cfg.env
+    if env_name and cfg.env and env_key(env_name) != env_key(cfg.env):
+        raise ValueError(f"--env {env_name}: {ckpt} was trained on {cfg.env!r}; a model scores only in the "
+                         f"environment it was trained on (drop --env)")
     if not name:
         raise ValueError(f"{ckpt}: the checkpoint does not record its environment; pass --env")
     env = make(name, image_size=cfg.model.image_size)

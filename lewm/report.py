@@ -29,6 +29,10 @@ from . import diagnostics as dg
 from . import pngplot
 
 
+MIN_FRAMES = 40
+"""Fewest encoded frames a report is made from (the probes' splits need them)."""
+
+
 # ---------------------------------------------------------------------------------------------
 # CLI
 # ---------------------------------------------------------------------------------------------
@@ -41,7 +45,7 @@ def add_report_args(p: argparse.ArgumentParser) -> None:
                    help="episodes for dynamics and surprise tests (default 10)")
     p.add_argument("--quick", action="store_true",
                    help="fewer frames, PCA map, short decoder/MLP training: about a minute on a CPU")
-    p.add_argument("--max-frames", type=arg_int(16, 10_000_000), default=None, help="frames to encode for spectra/maps/probes, every "
+    p.add_argument("--max-frames", type=arg_int(MIN_FRAMES, 10_000_000), default=None, help="frames to encode for spectra/maps/probes, every "
                    "frameskip-th frame of whole episodes (default 6000, quick 2000)")
     p.add_argument("--map", dest="map_method", choices=("pca", "umap"), default=None,
                    help="latent map method (default umap, quick pca)")
@@ -191,7 +195,6 @@ def make_report(checkpoint: str, data: str, out: str, *, episodes: int = 10, qui
     # the same checks as every command that reads a dataset (env, image and action size, states)
     info = check_dataset(data, env=cfg.env, image_size=cfg.model.image_size, action_dim=cfg.model.action_dim,
                          who=f"checkpoint {checkpoint}")
-    os.makedirs(out, exist_ok=True)
     max_frames = max_frames or (2000 if quick else 6000)
     map_method = map_method or ("pca" if quick else "umap")
     decoder_steps = decoder_steps if decoder_steps is not None else (200 if quick else 800)
@@ -221,6 +224,12 @@ def make_report(checkpoint: str, data: str, out: str, *, episodes: int = 10, qui
     enc = dg.encode_dataset(model, data, max_frames=max_frames, stride=cfg.model.frameskip, keep_pixels=True,
                             seed=seed, progress=progress, with_embeddings=True)
     rep["frames_encoded"] = int(len(enc.latents))
+    if len(enc.latents) < MIN_FRAMES:
+        from .data import DataError
+        raise DataError(f"{data}: only {len(enc.latents)} frames encoded (every {cfg.model.frameskip}th frame, "
+                        f"--max-frames {max_frames}); the probes and statistics need at least {MIN_FRAMES}: "
+                        f"use a larger data file or a larger --max-frames")
+    os.makedirs(out, exist_ok=True)  # only now: a refused report leaves nothing behind
     timings["encode"] = time.perf_counter() - t0
 
     # -- collapse meters + SIGReg ----------------------------------------------------------------

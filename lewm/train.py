@@ -179,6 +179,9 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
         if not resuming and meta["step"] >= tc.steps:
             raise ValueError(f"--init {src} is at step {meta['step']}: ask for more --steps than that "
                              f"(got {tc.steps})")
+        if resuming and meta["step"] > tc.steps:
+            raise ValueError(f"{src} is already at step {meta['step']}, past --steps {tc.steps}: ask for at "
+                             f"least {meta['step']} steps, or pass --no-resume / another --out to start over")
         model.load_state_dict(m2.state_dict())
         if meta["optimizer"] is not None:
             opt.load_state_dict(meta["optimizer"])
@@ -214,7 +217,7 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
     def to_dev(b):
         return {k: v.to(dev, non_blocking=True) for k, v in b.items()}
 
-    step, last = start, {}
+    step, last = start, (dict(loaded[2]["metrics"] or {}) if resuming else {})  # a finished run keeps its metrics
     stopped, t0, seen = False, time.perf_counter(), 0
     lazy = dev.type == "cuda" and on_step is None
     loss_v = pred_v = sig_v = None

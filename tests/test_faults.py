@@ -146,6 +146,19 @@ def test_resume_after_interrupt_keeps_metrics_steps_increasing(tmp_path, syn_h5)
     assert not _tmp_files(out)
 
 
+def test_rerunning_a_finished_training_keeps_it(tmp_path, syn_h5, capsys):
+    """The same command again on a finished run: nothing trained, nothing lost (its metrics stay)."""
+    out = str(tmp_path / "done")
+    args = ["train", "--preset", "cpu-tiny", "--data", syn_h5, "--out", out, "--steps", "4",
+            "--set", "train.bn_recalibrate_batches=1"]
+    assert main(args) == 0
+    before = checkpoint.load(os.path.join(out, "last.pt"))[2]["metrics"]
+    assert main(args) == 0
+    after = checkpoint.load(os.path.join(out, "last.pt"))[2]["metrics"]
+    assert after["loss"] == before["loss"] and _steps(out) == [1, 2, 3, 4]
+    assert "loss nan" not in capsys.readouterr().out
+
+
 def test_truncate_metrics(tmp_path):
     p = tmp_path / "m.jsonl"
     p.write_text('{"step": 1}\n{"step": 2}\nnot json\n{"step": 3}\n{"step": 4}')

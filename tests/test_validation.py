@@ -99,6 +99,8 @@ def _cases():
         "train resume other env": (lambda w: T + ["--data", w["syn"], "--out", w["run"]], "the run in"),
         "train init other env": (lambda w: T + ["--data", w["syn"], "--out", w["run"] + "_y", "--init", w["ckpt"]],
                                  "'two_room'"),
+        "train resume past steps": (lambda w: T + ["--data", w["tr.h5"], "--out", w["run"], "--steps", "2"],
+                                    "already at step 3"),
         "train init missing": (lambda w: td(w, "--init", w["ckpt"] + ".nope"), "--init"),
         # -- outputs: train
         "train out is a file": (lambda w: T + ["--data", w["syn"], "--out", w["afile"]], "is a file, expected a folder"),
@@ -137,11 +139,14 @@ def _cases():
         "eval out no parent": (lambda w: E(w, "--out", w["evalout"] + "/no/such/r.json"), "does not exist"),
         "eval out under file": (lambda w: E(w, "--out", w["afile"] + "/r.json"), "not a folder"),
         "eval gif is a file": (lambda w: E(w, "--gif", w["afile"]), "is a file"),
-        "eval env unknown": (lambda w: E(w, "--env", "nope"), "unknown environment"),
+        "eval env not the checkpoint's": (lambda w: E(w, "--env", "pusht"), "trained on 'two_room'"),
+        "eval env unknown": (lambda w: E(w, "--env", "nope"), "--env nope"),
         # -- report
         "report episodes 0": (lambda w: R(w, "--out", w["evalout"] + "/rep", "--episodes", "0"), "--episodes"),
         "report horizon 0": (lambda w: R(w, "--out", w["evalout"] + "/rep", "--horizon", "0"), "--horizon"),
         "report max-frames 0": (lambda w: R(w, "--out", w["evalout"] + "/rep", "--max-frames", "0"), "--max-frames"),
+        "report max-frames 39": (lambda w: R(w, "--out", w["evalout"] + "/rep", "--max-frames", "39"), "--max-frames"),
+        "report too few frames": (lambda w: R(w, "--out", w["evalout"] + "/rep", "--max-frames", "40"), "only 32 frames"),
         "report out is a file": (lambda w: R(w, "--out", w["afile"]), "is a file"),
         "report data other env": (lambda w: ["report", "--checkpoint", w["ckpt"], "--data", w["syn"],
                                              "--out", w["evalout"] + "/rep"], "'synthetic_dot'"),
@@ -182,7 +187,7 @@ def test_bad_input_is_one_line_exit_2(name, w, capsys):
     argv, expect = CASES[name]
     rc = main(argv(w))
     out, err = capsys.readouterr()
-    lines = [ln for ln in err.splitlines() if ln.strip()]
+    lines = [ln for ln in err.splitlines() if ln.strip() and "%|" not in ln]  # not progress bars
     assert rc == 2, f"{name}: exit {rc}, stderr {err!r}"
     assert "Traceback" not in err and "usage:" not in err
     assert len(lines) == 1 and lines[0].startswith("error: "), f"{name}: {err!r}"
