@@ -357,6 +357,6 @@ def run_bench(a: argparse.Namespace) -> int:
             print(f"  {label}: {rows[-1].rate:,.2f} plans/s at {a.iterations[-1]} iterations", flush=True)
         print(format_table(rows, "plans/s", peak, "s"))
     if a.json:
-        with open(a.json, "w") as f:
-            json.dump({"peak": asdict(peak), "rows": [asdict(r) for r in rows]}, f, indent=2)
+        from .faults import write_atomic
+        write_atomic(a.json, json.dumps({"peak": asdict(peak), "rows": [asdict(r) for r in rows]}, indent=2))
     return 0

@@ -68,8 +68,6 @@ def run_train(a: argparse.Namespace) -> int:
     # train(), the environment of a run resumed or continued from a checkpoint)
     resolve_device(a.device)
     validate.check_out_dir(a.out)
-    if a.init is not None:
-        validate.check_in_file(a.init, "--init")
     prev = os.path.join(a.out, "last.pt") if not a.no_resume and os.path.exists(os.path.join(a.out, "last.pt")) else a.init
     env = None
     if prev is not None:  # resuming or continuing a run: its data must be of the run's environment

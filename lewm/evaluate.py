@@ -182,8 +182,8 @@ def run_eval(a: argparse.Namespace) -> int:
                    gif_dir=a.gif, progress=not a.json or sys.stderr.isatty(), env_name=a.env,
                    precision=a.precision, cuda_graphs=not a.no_cuda_graphs)
     if a.out:
-        with open(a.out, "w") as f:
-            json.dump(res, f, indent=2)
+        from .faults import write_atomic
+        write_atomic(a.out, json.dumps(res, indent=2))
     if a.json:
         print(json.dumps({k: v for k, v in res.items()}))
     else:

@@ -192,6 +192,22 @@ def truncate_metrics(path: str, last_step: int) -> int:
     return dropped
 
 
+def write_atomic(path: str, text: str) -> str:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``:
+    a kill or a full disk leaves the old file (or none), never half a file."""
+    import tempfile
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=".part", dir=os.path.dirname(os.path.abspath(path)))
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+    return path
+
+
 # ---------------------------------------------------------------------------------------------
 # Worker processes
 # ---------------------------------------------------------------------------------------------

@@ -470,8 +470,8 @@ def make_report(checkpoint: str, data: str, out: str, *, episodes: int = 10, qui
         files.append("report.html")
     rep["files"] = files + ["report.json"]
     rep = _clean(rep)
-    with open(os.path.join(out, "report.json"), "w") as f:
-        json.dump(rep, f, indent=1)
+    from .faults import write_atomic
+    write_atomic(os.path.join(out, "report.json"), json.dumps(rep, indent=1))
     return rep
 
 

@@ -218,7 +218,9 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
         return {k: v.to(dev, non_blocking=True) for k, v in b.items()}
 
     step, last = start, (dict(loaded[2]["metrics"] or {}) if resuming else {})  # a finished run keeps its metrics
-    stopped, t0, seen = False, time.perf_counter(), 0
+    # a resumed run continues its clock (elapsed_s, a time budget's schedule) and its sample count
+    base = float(loaded[2]["metrics"].get("elapsed_s", 0.0)) if resuming and loaded[2]["metrics"] else 0.0
+    stopped, t0, seen = False, time.perf_counter() - base, start * tc.batch_size
     lazy = dev.type == "cuda" and on_step is None
     loss_v = pred_v = sig_v = None
     try:

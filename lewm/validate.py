@@ -276,6 +276,10 @@ def check_dataset(path: str, *, flag: str = "--data", env: str | None = None, im
         raise DataError(f"{flag} {path}: no such dataset file")
     if os.path.isdir(path):
         raise DataError(f"{flag} {path}: is a folder, expected an HDF5 episode file")
+    with open(path, "rb") as f:
+        if f.read(4) == b"PK\x03\x04":  # torch.save's zip
+            raise DataError(f"{flag} {path}: is a checkpoint, not an HDF5 episode file "
+                            f"(pass it as --checkpoint or --init)")
     try:
         info = validate_file(path, image_size)
     except DataError:

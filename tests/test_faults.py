@@ -143,6 +143,9 @@ def test_resume_after_interrupt_keeps_metrics_steps_increasing(tmp_path, syn_h5)
     res = T.train(cfg, syn_h5, out, steps=12, progress=False, val_batches=0)
     steps = _steps(out)
     assert res.step == 12 and steps == sorted(set(steps)) and steps[-1] == 12, steps
+    with open(os.path.join(out, "metrics.jsonl")) as f:
+        elapsed = [json.loads(line)["elapsed_s"] for line in f]
+    assert elapsed == sorted(elapsed), elapsed  # the clock continues across the resume
     assert not _tmp_files(out)
 
 

@@ -25,7 +25,7 @@ def w(tmp_path_factory, syn_h5):
     from lewm.train import train
     d = tmp_path_factory.mktemp("hostile")
     p = {k: str(d / k) for k in ("tr.h5", "run", "trunc.h5", "text.h5", "nokeys.h5", "nanstate.h5",
-                                 "nostate.h5", "afile", "evalout")}
+                                 "nostate.h5", "zerolen.h5", "afile", "evalout")}
     collect("two_room", 4, p["tr.h5"], image_size=32, episode_len=40, workers=1, progress=False)
     cfg = get_preset("cpu-tiny").with_overrides(train={"bn_recalibrate_batches": 1})
     train(cfg, p["tr.h5"], p["run"], steps=3, progress=False, val_batches=0)
@@ -36,8 +36,10 @@ def w(tmp_path_factory, syn_h5):
     open(p["text.h5"], "w").write("episode,x,y\n1,2,3\n")
     with h5py.File(p["nokeys.h5"], "w") as f:
         f["pixels"] = np.zeros((4, 32, 32, 3), np.uint8)
-    for name in ("nanstate.h5", "nostate.h5"):
+    for name in ("nanstate.h5", "nostate.h5", "zerolen.h5"):
         shutil.copy(p["tr.h5"], p[name])
+    with h5py.File(p["zerolen.h5"], "a") as f:
+        f["ep_len"][2] = 0
     with h5py.File(p["nanstate.h5"], "a") as f:
         f["state"][7, 0] = np.nan
     with h5py.File(p["nostate.h5"], "a") as f:
@@ -95,13 +97,18 @@ def _cases():
         "train data text": (lambda w: T + ["--data", w["text.h5"], "--out", w["run"] + "_x"], "text.h5"),
         "train data no keys": (lambda w: T + ["--data", w["nokeys.h5"], "--out", w["run"] + "_x"], "missing dataset key"),
         "train data image size": (lambda w: ["train", "--data", w["syn"], "--out", w["run"] + "_x"], "32x32"),
+        "train data empty episode": (lambda w: T + ["--data", w["zerolen.h5"], "--out", w["run"] + "_x"],
+                                     "'ep_len' of episode 2 is 0"),
+        "eval data empty episode": (lambda w: E(w, "--data", w["zerolen.h5"]), "'ep_len' of episode 2 is 0"),
         "train data nan state": (lambda w: T + ["--data", w["nanstate.h5"], "--out", w["run"] + "_x"], "row 7"),
         "train resume other env": (lambda w: T + ["--data", w["syn"], "--out", w["run"]], "the run in"),
         "train init other env": (lambda w: T + ["--data", w["syn"], "--out", w["run"] + "_y", "--init", w["ckpt"]],
                                  "'two_room'"),
         "train resume past steps": (lambda w: T + ["--data", w["tr.h5"], "--out", w["run"], "--steps", "2"],
                                     "already at step 3"),
-        "train init missing": (lambda w: td(w, "--init", w["ckpt"] + ".nope"), "--init"),
+        "train init missing": (lambda w: td(w, "--init", w["ckpt"] + ".nope"), "checkpoint file not found"),
+        "train data is a checkpoint": (lambda w: td(w)[:3] + ["--data", w["ckpt"], "--out", w["run"] + "_x"],
+                                       "is a checkpoint, not an HDF5"),
         # -- outputs: train
         "train out is a file": (lambda w: T + ["--data", w["syn"], "--out", w["afile"]], "is a file, expected a folder"),
         "train out under a file": (lambda w: T + ["--data", w["syn"], "--out", w["afile"] + "/run"], "not a folder"),
