@@ -289,13 +289,9 @@ def run_collect(a: argparse.Namespace) -> int:
 
 
 def collect_main(argv: list[str] | None = None) -> int:
-    """``python -m lewm.collect ...`` (same arguments as ``python -m lewm collect``)."""
-    p = argparse.ArgumentParser(prog="python -m lewm collect", description="collect episodes into HDF5")
-    add_collect_args(p)
-    a = p.parse_args(argv)
-    from .faults import terminate_as_exception
-    with terminate_as_exception():  # SIGTERM: workers ended, the partial file removed
-        return run_collect(a)
+    """``python -m lewm.collect ...`` = ``python -m lewm collect ...`` (the same checks, one-line errors)."""
+    from .cli import main
+    return main(["collect", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

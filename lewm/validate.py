@@ -288,8 +288,10 @@ def check_dataset(path: str, *, flag: str = "--data", env: str | None = None, im
         msg = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
         raise DataError(f"{path}: not a readable episode file (truncated or foreign?): {msg}") from None
     if env and info["env"] and env_key(info["env"]) != env_key(env):
+        from .envs import list_envs
+        how = f" (python -m lewm collect --env {env} ...)" if env_key(env) in list_envs() else ""
         raise DataError(f"{path}: holds {info['env']!r} episodes (attribute 'env') but {who} is for {env!r}; "
-                        f"use data of {env!r} (python -m lewm collect --env {env} ...)")
+                        f"use data of {env!r}{how}")
     if action_dim is not None and info["action_dim"] != action_dim:
         raise DataError(f"{path}: actions have {info['action_dim']} dims (key 'action') but {who} expects "
                         f"{action_dim}: use data of its environment")
