@@ -15,8 +15,10 @@ Layout — flat datasets, every episode concatenated along axis 0 (N = total fra
   ``seed``, ``episode_len``, ``mix_random``, ``lewm_format_version`` = 1.
 
 Episode ``i`` depends only on ``(seed, i)``, so the file's arrays are identical whatever the
-number of workers. The file is written to ``out + ".tmp"`` and renamed to ``out`` only when
-complete; on any error or interrupt the temporary file is removed.
+number of workers. The file is written to ``out + ".<pid>.tmp"`` (one per process: two collects
+into one file never mix) and renamed to ``out`` only when complete; on any error, interrupt or
+SIGTERM the temporary file is removed, and one left by a killed (``-9``) collect is removed by
+the next collect into the same file.
 """
 from __future__ import annotations
 
@@ -148,12 +150,11 @@ def collect(env_name: str, episodes: int, out: str, image_size: int = 64, policy
     check_out_file(out, make_parent=True)  # not a folder, a place that can be written
     _check_space(out, N * S * S * 3 // (3 if compression == "gzip" else 1))
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    tmp = out + ".tmp"
+    tmp = f"{out}.{os.getpid()}.tmp"
     procs, bar = [], None
     t0 = time.perf_counter()
     try:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        _remove_stale_tmp(out)
         with h5py.File(tmp, "w") as f:
             frame_bytes = S * S * 3
             rows = int(max(1, min(8, N, (64 << 10) // frame_bytes)))  # ~64 KB chunks, whole frames
@@ -237,6 +238,20 @@ def collect(env_name: str, episodes: int, out: str, image_size: int = 64, policy
             os.remove(tmp)
         raise
     return out
+
+
+def _remove_stale_tmp(out: str) -> None:
+    """Remove the temporary files of killed collects into ``out``: ``out.tmp`` (older versions) and
+    ``out.<pid>.tmp`` whose process is gone (a live one belongs to a collect still running)."""
+    import glob
+    from .faults import pid_alive
+    for p in glob.glob(glob.escape(out) + ".*tmp"):
+        mid = p[len(out):-len("tmp")].strip(".")
+        if (mid == "" or (mid.isdigit() and not pid_alive(int(mid)))) and os.path.isfile(p):
+            try:
+                os.remove(p)
+            except OSError:
+                pass
 
 
 def _check_space(out: str, need: int) -> None:

@@ -89,6 +89,9 @@ def evaluate(ckpt: str, episodes: int = 50, pcfg: PlannerConfig = PlannerConfig(
     if not name:
         raise ValueError(f"{ckpt}: the checkpoint does not record its environment; pass --env")
     env = make(name, image_size=cfg.model.image_size)
+    if env.action_dim != cfg.model.action_dim:
+        raise ValueError(f"{ckpt}: the model takes {cfg.model.action_dim}-dim actions but {name!r} has "
+                         f"{env.action_dim}: evaluate it in the environment it was trained on")
     if data is not None:  # the same checks as every command that reads a dataset, before the work
         from .validate import check_dataset
         check_dataset(data, env=name, need_state=True, state_dim=env.state_dim,

@@ -244,7 +244,7 @@ def test_killed_collect_leaves_no_orphan_and_no_partial_file(sig, tmp_path):
         p = _spawn(["collect", "--env", "two_room", "--episodes", "400", "--workers", "2", "--image-size", "16",
                     "--no-progress", "--out", out], log)
         try:
-            _wait_for(lambda: os.path.exists(out + ".tmp") and len(_children(p.pid)) >= 2, 120,
+            _wait_for(lambda: os.path.exists(f"{out}.{p.pid}.tmp") and len(_children(p.pid)) >= 2, 120,
                       "2 workers and the temporary file", p)
             kids = _children(p.pid)
             time.sleep(0.5)  # the workers are producing episodes
@@ -259,11 +259,11 @@ def test_killed_collect_leaves_no_orphan_and_no_partial_file(sig, tmp_path):
     if sig == signal.SIGTERM:
         text = open(tmp_path / "log.txt").read()
         assert rc == 143 and "Traceback" not in text, text[-2000:]
-        assert not os.path.exists(out + ".tmp")
+        assert not _tmp_files(str(tmp_path))
     else:  # nothing can run at kill -9: the next collect into the same file removes the partial one
         from lewm.collect import collect
         collect("two_room", 1, out, image_size=16, workers=1, episode_len=5, progress=False)
-        assert os.path.exists(out) and not os.path.exists(out + ".tmp")
+        assert os.path.exists(out) and not _tmp_files(str(tmp_path))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -292,4 +292,4 @@ def test_disk_full_during_collect_is_one_line(tmp_path, monkeypatch, capsys):
                "--episode-len", "5", "--no-progress", "--out", out])
     lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
     assert rc == 2 and len(lines) == 1 and "disk full" in lines[0], lines
-    assert not os.path.exists(out) and not os.path.exists(out + ".tmp")
+    assert not os.path.exists(out) and not _tmp_files(str(tmp_path))
