@@ -153,15 +153,18 @@ class RunLock:
 
 
 def clean_stale_tmp(folder: str) -> list[str]:
-    """Remove ``.tmp-*`` files (checkpoint writes that were killed) from ``folder``; return their
-    names. Only call it while holding the folder's :class:`RunLock`."""
+    """Remove the temporary files of killed writes (``checkpoint.save``'s ``.tmp-XXXXXXXX.pt``,
+    ``write_atomic``'s ``.tmp-XXXXXXXX.part``; nothing else, whatever folder ``--out`` names) from
+    ``folder``; return their names. Only call it while holding the folder's :class:`RunLock`."""
+    import re
+    ours = re.compile(r"^\.tmp-[A-Za-z0-9_]{8}\.(pt|part)$")
     removed = []
     try:
         names = os.listdir(folder)
     except OSError:
         return removed
     for name in names:
-        if name.startswith(TMP_PREFIX) and os.path.isfile(os.path.join(folder, name)):
+        if ours.match(name) and os.path.isfile(os.path.join(folder, name)):
             with contextlib.suppress(OSError):
                 os.remove(os.path.join(folder, name))
                 removed.append(name)

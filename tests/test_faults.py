@@ -137,12 +137,15 @@ def test_resume_after_interrupt_keeps_metrics_steps_increasing(tmp_path, syn_h5)
     with pytest.raises(KeyboardInterrupt):
         T.train(cfg, syn_h5, out, steps=12, progress=False, on_step=stop_at_8, val_batches=0)
     assert _steps(out) == list(range(1, 9)) and not os.path.exists(os.path.join(out, ".lock"))
-    open(os.path.join(out, ".tmp-killed.pt"), "wb").write(b"half a checkpoint")  # a killed write
+    open(os.path.join(out, ".tmp-k1lled__.pt"), "wb").write(b"half a checkpoint")  # a killed write
+    open(os.path.join(out, ".tmp-notours"), "wb").write(b"someone else's")
     with open(os.path.join(out, "metrics.jsonl"), "a") as f:
         f.write('{"step": 9, "lo')  # a line cut by the kill
     res = T.train(cfg, syn_h5, out, steps=12, progress=False, val_batches=0)
     steps = _steps(out)
     assert res.step == 12 and steps == sorted(set(steps)) and steps[-1] == 12, steps
+    assert _tmp_files(out) == [".tmp-notours"]  # only the files of our own killed writes go
+    os.remove(os.path.join(out, ".tmp-notours"))
     with open(os.path.join(out, "metrics.jsonl")) as f:
         elapsed = [json.loads(line)["elapsed_s"] for line in f]
     assert elapsed == sorted(elapsed), elapsed  # the clock continues across the resume
@@ -210,7 +213,7 @@ def test_killed_training_then_second_training_refused_then_stale_lock_taken_over
                 p.wait()
     assert os.path.exists(os.path.join(out, ".lock"))  # stale: its pid is dead
     last = checkpoint.load(os.path.join(out, "last.pt"))[2]["step"]
-    open(os.path.join(out, ".tmp-abc.pt"), "wb").write(b"x")  # what a kill inside torch.save leaves
+    open(os.path.join(out, ".tmp-abcd1234.pt"), "wb").write(b"x")  # what a kill inside torch.save leaves
     target = max(_steps(out)) + 5
     rc = main(["train", "--preset", "cpu-tiny", "--data", syn_h5, "--out", out, "--steps", str(target), "--threads", "1",
                "--set", "train.ckpt_every=15", "--set", "train.log_every=1", "--set", "train.bn_recalibrate_batches=1"])
