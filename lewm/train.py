@@ -309,6 +309,11 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
 
 def _diverged(loss_v, pred_v, sig_v, step: int, ckpt_path: str, tc, cfg, what: str | None = None) -> None:
     good = ckpt_path if os.path.exists(ckpt_path) else "none (no checkpoint was written before it)"
+    if os.path.exists(ckpt_path):
+        try:
+            good += f" (step {int(checkpoint.read_raw(ckpt_path).get('step', 0))})"
+        except checkpoint.CheckpointError:
+            pass
     head = f"{what} at step {step} (loss {loss_v.item():.4g}," if what else f"loss became {loss_v.item()} at step {step} ("
     raise TrainingDiverged(
         f"{head}pred {pred_v.item():.4g}, sigreg {sig_v.item():.4g}); "

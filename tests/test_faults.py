@@ -108,7 +108,7 @@ def test_divergence_keeps_the_last_finite_checkpoint(kind, tmp_path, syn_h5, mon
     err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("error:")]
     assert rc == 2 and len(err) == 1, err
     ckpt = os.path.join(out, "last.pt")
-    assert f"The last good checkpoint is {ckpt}" in err[0]
+    assert f"The last good checkpoint is {ckpt} (step 5)" in err[0]
     assert ("loss became nan" if kind == "loss" else "weights became non-finite") in err[0]
     assert checkpoint.load(ckpt)[2]["step"] == 5 and _finite(ckpt)
     assert not _tmp_files(out) and not os.path.exists(os.path.join(out, ".lock"))
