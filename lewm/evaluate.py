@@ -172,7 +172,7 @@ def run_eval(a: argparse.Namespace) -> int:
         raise ValueError(f"--receding-horizon must be <= --horizon ({a.horizon}), got {a.receding_horizon}")
     # outputs and inputs are checked before the (long) evaluation, not after it
     if a.out:
-        validate.check_out_file(a.out)
+        validate.check_out_file(a.out, inputs={"--checkpoint": a.checkpoint, "--data": a.data})
     if a.gif:
         validate.check_out_dir(a.gif, "--gif")
     resolve_device(a.device)

@@ -219,11 +219,17 @@ def check_in_file(path: str, flag: str) -> str:
     return path
 
 
-def check_out_file(path: str, flag: str = "--out", *, make_parent: bool = False, force: bool | None = None) -> str:
+def check_out_file(path: str, flag: str = "--out", *, make_parent: bool = False, force: bool | None = None,
+                   inputs: dict[str, str | None] | None = None) -> str:
     """An output file: not a folder; its folder exists (or, with ``make_parent``, can be made) and
-    can be written. ``force=False``: an existing file is refused (``--force`` to overwrite)."""
+    can be written. ``force=False``: an existing file is refused (``--force`` to overwrite).
+    ``inputs`` ({flag: path}): files the command reads, which the output must not overwrite."""
     if not path:
         raise ValueError(f"{flag}: no file given")
+    for in_flag, in_path in (inputs or {}).items():
+        if in_path and os.path.exists(in_path) and os.path.realpath(in_path) == os.path.realpath(path):
+            raise ValueError(f"{flag} {path}: is the {in_flag} file; writing it would destroy the input, "
+                             f"choose another {flag}")
     if os.path.isdir(path):
         raise ValueError(f"{flag} {path}: is a folder, expected a file name (e.g. {os.path.join(path, 'out.json')})")
     if force is False and os.path.exists(path):
