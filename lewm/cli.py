@@ -66,7 +66,7 @@ def run_train(a: argparse.Namespace) -> int:
     cfg = apply_set_overrides(cfg, a.overrides)  # --set section.field=value
     # everything is checked before any work: the device, the output folder, the data (and, in
     # train(), the environment of a run resumed or continued from a checkpoint)
-    resolve_device(a.device)
+    validate.check_train_memory(cfg, resolve_device(a.device))
     validate.check_out_dir(a.out)
     prev = os.path.join(a.out, "last.pt") if not a.no_resume and os.path.exists(os.path.join(a.out, "last.pt")) else a.init
     env = None

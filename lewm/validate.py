@@ -187,6 +187,29 @@ def check_device(spec: str, flag: str = "--device"):
     return dev
 
 
+def check_train_memory(cfg, dev) -> int:
+    """Refuse a training whose activations cannot fit: a lower bound of what backward must keep
+    (the encoder's residual stream, fp32, at every block: batch x (history+1) frames x patches x
+    enc_dim x enc_depth) against the device's memory (RAM for the CPU). Returns the bound in bytes."""
+    import torch
+    mc, tc = cfg.model, cfg.train
+    patches = (mc.image_size // mc.patch_size) ** 2 + 1
+    batch = max(1, tc.batch_size // max(1, int(os.environ.get("WORLD_SIZE", "1") or 1)))  # per rank (torchrun)
+    need = 4 * batch * (mc.history + 1) * patches * mc.enc_dim * mc.enc_depth
+    try:
+        if dev.type == "cuda":
+            have, where = torch.cuda.get_device_properties(dev).total_memory, f"{dev} has"
+        else:
+            have, where = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"), "this machine has"
+    except (ValueError, OSError, AttributeError, RuntimeError):
+        return need
+    if need > have:
+        raise ValueError(f"model.image_size {mc.image_size} / patch_size {mc.patch_size} ({patches - 1} patches) at "
+                         f"batch size {batch} needs at least {need / 2**30:.1f} GiB for its activations but "
+                         f"{where} {have / 2**30:.1f} GiB; lower --batch-size or the image size, or raise the patch size")
+    return need
+
+
 # ---------------------------------------------------------------------------------------------
 # Paths
 # ---------------------------------------------------------------------------------------------

@@ -81,6 +81,8 @@ def _cases():
         "set unknown section": (lambda w: td(w, "--set", "nope.x=1"), "section must be"),
         "set unknown field": (lambda w: td(w, "--set", "train.nope=1"), "has no field 'nope'"),
         "set no equals": (lambda w: td(w, "--set", "train.steps"), "expected SECTION.FIELD=VALUE"),
+        "image too big for memory": (lambda w: td(w, "--set", "model.image_size=1024", "--set", "model.patch_size=2",
+                                                  "--batch-size", "1024"), "GiB for its activations"),
         "set dropout 1": (lambda w: td(w, "--set", "model.dropout=1"), "model.dropout must be in [0, 1)"),
         "set val_fraction 1": (lambda w: td(w, "--set", "train.val_fraction=1"), "train.val_fraction"),
         "set knots 1": (lambda w: td(w, "--set", "sigreg.knots=1"), "sigreg.knots"),
