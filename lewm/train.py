@@ -324,8 +324,8 @@ def _diverged(loss_v, pred_v, sig_v, step: int, ckpt_path: str, tc, cfg, what: s
 def _check_weights(model, last: dict, step: int, ckpt_path: str, tc, cfg) -> None:
     """A checkpoint is never written with non-finite weights or statistics (a finite loss can still
     give an inf gradient): stop as on a non-finite loss, naming the last good checkpoint."""
-    if all(bool(torch.isfinite(v).all()) for v in model.state_dict().values() if v.is_floating_point()):
-        return
+    if bool(torch.stack([torch.isfinite(v).all() for v in model.state_dict().values() if v.is_floating_point()]).all()):
+        return  # one device sync per checkpoint
     loss, pred, sig = (torch.tensor(float(last.get(k, float("nan")))) for k in ("loss", "pred_loss", "sigreg"))
     _diverged(loss, pred, sig, step, ckpt_path, tc, cfg, what="the weights became non-finite")
 
