@@ -249,8 +249,8 @@ def test_killed_collect_leaves_no_orphan_and_no_partial_file(sig, tmp_path):
         try:
             _wait_for(lambda: os.path.exists(f"{out}.{p.pid}.tmp") and len(_children(p.pid)) >= 2, 120,
                       "2 workers and the temporary file", p)
-            kids = _children(p.pid)
             time.sleep(0.5)  # the workers are producing episodes
+            kids = _children(p.pid)  # the 2 workers (and multiprocessing's resource tracker)
             p.send_signal(sig)
             rc = p.wait(timeout=60)
         finally:
