@@ -279,13 +279,14 @@ def bench_plan(model, cfg, dev: torch.device, label: str, *, iterations=(30, 10)
 # ---------------------------------------------------------------------------------------------
 def add_bench_args(p: argparse.ArgumentParser) -> None:
     from .config import PRESETS
+    from .validate import arg_int
     sub = p.add_subparsers(dest="bench_what", metavar="WHAT", required=True)
     t = sub.add_parser("train", help="training-step throughput on synthetic frames")
     t.add_argument("--presets", nargs="+", default=sorted(PRESETS), choices=sorted(PRESETS))
-    t.add_argument("--batch", type=int, default=None,
+    t.add_argument("--batch", type=arg_int(1, 1 << 20), default=None,
                    help="windows per step (default: the preset's on GPU; on CPU at most 64, 4 for paper-sized)")
-    t.add_argument("--steps", type=int, default=None, help="measured steps (default 20 GPU / 10 CPU / 2 paper-sized on CPU)")
-    t.add_argument("--warmup", type=int, default=None, help="unmeasured steps first (default 5 GPU / 1 CPU / 0 paper-sized on CPU)")
+    t.add_argument("--steps", type=arg_int(1, 100_000), default=None, help="measured steps (default 20 GPU / 10 CPU / 2 paper-sized on CPU)")
+    t.add_argument("--warmup", type=arg_int(0, 100_000), default=None, help="unmeasured steps first (default 5 GPU / 1 CPU / 0 paper-sized on CPU)")
     t.add_argument("--compile", action="store_true", help="torch.compile the model parts")
     t.add_argument("--channels-last", action="store_true", help="NHWC patch-embedding convolution")
     t.add_argument("--no-amp", action="store_true", help="fp32 on CUDA (default: bf16 autocast on CUDA)")
@@ -294,13 +295,13 @@ def add_bench_args(p: argparse.ArgumentParser) -> None:
     src.add_argument("--checkpoint", nargs="+", help="lab checkpoints or official LeWM release folders (one row group each)")
     src.add_argument("--preset", nargs="+", choices=sorted(PRESETS),
                      help="randomly initialised models of these presets (e.g. --preset cpu-tiny cpu-small paper)")
-    q.add_argument("--iterations", type=int, nargs="+", default=[30, 10], help="CEM iterations per plan (default 30 10)")
-    q.add_argument("--samples", type=int, default=300)
-    q.add_argument("--topk", type=int, default=30)
-    q.add_argument("--horizon", type=int, default=5)
-    q.add_argument("--repeats", type=int, default=None,
+    q.add_argument("--iterations", type=arg_int(1, 10_000), nargs="+", default=[30, 10], help="CEM iterations per plan (default 30 10)")
+    q.add_argument("--samples", type=arg_int(1, 1_000_000), default=300)
+    q.add_argument("--topk", type=arg_int(1, 1_000_000), default=30, help="CEM elites (at most --samples)")
+    q.add_argument("--horizon", type=arg_int(1, 1000), default=5)
+    q.add_argument("--repeats", type=arg_int(1, 100_000), default=None,
                    help="measured plans (default 20 GPU / 3 CPU / 1 for >5M-param models on CPU)")
-    q.add_argument("--warmup", type=int, default=None, help="unmeasured plans first (default 3 GPU / 1 CPU / 0 big CPU)")
+    q.add_argument("--warmup", type=arg_int(0, 100_000), default=None, help="unmeasured plans first (default 3 GPU / 1 CPU / 0 big CPU)")
     q.add_argument("--compile", default="none",
                    choices=["none", "cuda-graphs", "default", "reduce-overhead", "max-autotune-no-cudagraphs"],
                    help="cuda-graphs: replay the rollout as captured CUDA graphs (lewm.graphed_cost, CUDA only); the "
@@ -315,13 +316,22 @@ def add_bench_args(p: argparse.ArgumentParser) -> None:
                        help="the fast path's precision for --compare (auto: lewm/precision.py)")
         s.add_argument("--rounds", type=int, default=7, help="--compare: timed rounds of each path (default 7)")
         s.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
-        s.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+        s.add_argument("--threads", type=arg_int(1, 1024), default=None, help="torch CPU threads")
         s.add_argument("--tf32", action="store_true", help="allow TF32 for fp32 matmuls on CUDA")
         s.add_argument("--json", default=None, help="also write the rows to this JSON file")
 
 
 def run_bench(a: argparse.Namespace) -> int:
     from .train import resolve_device
+    from .validate import check_out_file
+    if a.json:
+        ins = {f"--checkpoint {c}": c for c in getattr(a, "checkpoint", None) or []}
+        check_out_file(a.json, "--json", inputs=ins)  # before the benchmark, not after it
+    if a.bench_what == "plan" and a.topk > a.samples:
+        raise ValueError(f"--topk must be <= --samples ({a.samples}), got {a.topk}")
+    if a.bench_what == "plan" and a.compile in ("cuda-graphs", "reduce-overhead") and \
+            resolve_device(a.device).type != "cuda":
+        raise ValueError(f"--compile {a.compile} needs a CUDA device; use --compile none on {a.device}")
     if a.threads:
         torch.set_num_threads(a.threads)
     if a.tf32:
@@ -356,8 +366,8 @@ def run_bench(a: argparse.Namespace) -> int:
             print(f"  {label}: {rows[-1].rate:,.2f} plans/s at {a.iterations[-1]} iterations", flush=True)
         print(format_table(rows, "plans/s", peak, "s"))
     if a.json:
-        with open(a.json, "w") as f:
-            json.dump({"peak": asdict(peak), "rows": [asdict(r) for r in rows]}, f, indent=2)
+        from .faults import write_atomic
+        write_atomic(a.json, json.dumps({"peak": asdict(peak), "rows": [asdict(r) for r in rows]}, indent=2))
     return 0
 
 

@@ -60,6 +60,9 @@ def read_raw(path: str) -> dict:
             if os.path.exists(os.path.join(path, name)):
                 return read_raw(os.path.join(path, name))
         raise CheckpointError(f"{path}: a folder with no last.pt or model.pt inside")
+    with open(path, "rb") as f:
+        if f.read(8) == b"\x89HDF\r\n\x1a\n":
+            raise CheckpointError(f"{path}: is an HDF5 episode file, not a checkpoint (pass it as --data)")
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except (zipfile.BadZipFile, RuntimeError, EOFError, OSError) as e:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import json
 import os
 import sys
 
@@ -19,24 +20,28 @@ COMMANDS = {
 
 
 def add_train_args(p: argparse.ArgumentParser) -> None:
-    from .config import PRESETS
+    from .config import PRESETS, ModelConfig, SIGRegConfig, TrainConfig
+    from .validate import arg_field, arg_int
     p.add_argument("--data", required=True, help="HDF5 episode file (see `python -m lewm collect`)")
     p.add_argument("--preset", default="cpu-small", choices=sorted(PRESETS), help="size preset (default cpu-small)")
     p.add_argument("--out", required=True, help="output folder (last.pt, metrics.jsonl, config.json)")
-    p.add_argument("--steps", type=int, default=None, help="optimisation steps (default: the preset's)")
-    p.add_argument("--lambda", dest="lam", type=float, default=None, help="SIGReg weight (0 = off: watch it collapse)")
-    p.add_argument("--lr", type=float, default=None, help="peak learning rate")
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--history", type=int, default=None, help="predictor context in frames (Two-Room: 1)")
-    p.add_argument("--latent-dim", type=int, default=None, help="latent dimension D")
-    p.add_argument("--frameskip", type=int, default=None)
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--steps", type=arg_field(TrainConfig, "steps"), default=None,
+                   help="optimisation steps (default: the preset's)")
+    p.add_argument("--lambda", dest="lam", type=arg_field(SIGRegConfig, "weight"), default=None,
+                   help="SIGReg weight (0 = off: watch it collapse)")
+    p.add_argument("--lr", type=arg_field(TrainConfig, "lr"), default=None, help="peak learning rate")
+    p.add_argument("--batch-size", type=arg_field(TrainConfig, "batch_size"), default=None)
+    p.add_argument("--history", type=arg_field(ModelConfig, "history"), default=None,
+                   help="predictor context in frames (Two-Room: 1)")
+    p.add_argument("--latent-dim", type=arg_field(ModelConfig, "latent_dim"), default=None, help="latent dimension D")
+    p.add_argument("--frameskip", type=arg_field(ModelConfig, "frameskip"), default=None)
+    p.add_argument("--seed", type=arg_field(TrainConfig, "seed"), default=None)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
     p.add_argument("--no-resume", action="store_true", help="start over even if OUT/last.pt exists")
     p.add_argument("--init", metavar="CKPT", help="continue another run's training checkpoint (weights, optimizer, "
                    "step) on --data up to --steps: a fine-tuning stage on other data")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
-    p.add_argument("--workers", type=int, default=None,
+    p.add_argument("--threads", type=arg_int(1, 1024), default=None, help="torch CPU threads (default: all cores)")
+    p.add_argument("--workers", type=arg_field(TrainConfig, "num_workers"), default=None,
                    help="data loader worker processes (default 0: the main process; on GPUs try 4-8)")
     p.add_argument("--compile", action="store_true",
                    help="torch.compile the model parts (one-off compile time; for long GPU runs)")
@@ -49,10 +54,9 @@ def run_train(a: argparse.Namespace) -> int:
     """Also the entry point of data-parallel runs: ``torchrun --nproc_per_node N -m lewm train ...``
     (``--batch-size`` is the global batch; every rank takes batch/N)."""
     import torch
+    from . import validate
     from .config import apply_set_overrides, get_preset
-    from .train import train
-    if a.threads:
-        torch.set_num_threads(a.threads)
+    from .train import resolve_device, train
     cfg = get_preset(a.preset)
     model_o = {k: v for k, v in {"history": a.history, "latent_dim": a.latent_dim, "frameskip": a.frameskip}.items() if v is not None}
     train_o = {k: v for k, v in {"lr": a.lr, "batch_size": a.batch_size, "seed": a.seed,
@@ -60,6 +64,23 @@ def run_train(a: argparse.Namespace) -> int:
     sig_o = {"weight": a.lam} if a.lam is not None else {}
     cfg = cfg.with_overrides(model=model_o, train=train_o, sigreg=sig_o)
     cfg = apply_set_overrides(cfg, a.overrides)  # --set section.field=value
+    # everything is checked before any work: the device, the output folder, the data (and, in
+    # train(), the environment of a run resumed or continued from a checkpoint)
+    validate.check_train_memory(cfg, resolve_device(a.device))
+    validate.check_out_dir(a.out)
+    prev = os.path.join(a.out, "last.pt") if not a.no_resume and os.path.exists(os.path.join(a.out, "last.pt")) else a.init
+    env = None
+    if prev is not None:  # resuming or continuing a run: its data must be of the run's environment
+        from . import checkpoint
+        raw = checkpoint.read_raw(prev)
+        try:
+            env = json.loads(raw["config"]).get("env") or None
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise checkpoint.CheckpointError(f"{prev}: its config cannot be read") from None
+    validate.check_dataset(a.data, image_size=cfg.model.image_size, env=env,
+                           who=f"the run in {prev}" if env else f"--preset {a.preset}")
+    if a.threads:
+        torch.set_num_threads(a.threads)
     res = train(cfg, a.data, a.out, steps=a.steps, device=a.device, resume=not a.no_resume, init=a.init)
     m = res.metrics
     if int(os.environ.get("RANK", "0")) != 0:  # torchrun: rank 0 reports
@@ -70,23 +91,25 @@ def run_train(a: argparse.Namespace) -> int:
 
 
 def add_export_args(p: argparse.ArgumentParser) -> None:
+    from .validate import arg_int
     p.add_argument("--checkpoint", required=True, help="training checkpoint (e.g. runs/x/last.pt)")
     p.add_argument("--out", required=True, help="destination file (refuses to overwrite unless --force)")
     p.add_argument("--fp32", action="store_true", help="keep fp32 weights (default: fp16, half the size)")
     p.add_argument("--data", default=None,
                    help="HDF5 file the model was trained on: re-estimate the BatchNorm running statistics "
                         "on it before exporting (checkpoints from before train.bn_recalibrate_batches need this)")
-    p.add_argument("--bn-batches", type=int, default=32, help="training batches for --data (default 32)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--bn-batches", type=arg_int(1, 100_000), default=32, help="training batches for --data (default 32)")
+    p.add_argument("--threads", type=arg_int(1, 1024), default=None, help="torch CPU threads")
     p.add_argument("--force", action="store_true")
 
 
 def run_export(a: argparse.Namespace) -> int:
-    import os
-    from . import checkpoint
-    if os.path.exists(a.out) and not a.force:
-        raise FileExistsError(f"{a.out} exists; pass --force to overwrite it")
+    from . import checkpoint, validate
+    validate.check_out_file(a.out, force=a.force)
     model, cfg, meta = checkpoint.load(a.checkpoint)
+    if a.data:
+        validate.check_dataset(a.data, env=cfg.env, image_size=cfg.model.image_size,
+                               action_dim=cfg.model.action_dim, who=f"checkpoint {a.checkpoint}")
     metrics = dict(meta["metrics"] or {})
     if a.data:
         import torch
@@ -101,8 +124,26 @@ def run_export(a: argparse.Namespace) -> int:
     return 0
 
 
+class UsageError(Exception):
+    """A command line that argparse refused (one line, without the usage block)."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, except that a refused command line raises :class:`UsageError` (one line) instead
+    of printing the usage block and exiting: ``main`` reports it like any other input error."""
+
+    def error(self, message: str):
+        # "argument --episodes: must be >= 1, got 0" -> "--episodes must be >= 1, got 0"
+        if message.startswith("argument "):
+            flag, _, rest = message[len("argument "):].partition(": ")
+            message = f"{flag.split('/')[-1]} {rest}" if rest else message
+        raise UsageError(f"{message} (see: {self.prog} --help)")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lewm", description="LeWM Lab: LeWorldModel in a box.")
+    """``python -m lewm``. An expected failure (bad input, unusable file, divergence, disk full)
+    is one line ``error: ...`` on stderr and exit code 2; an unexpected one is a traceback (a bug)."""
+    parser = Parser(prog="python -m lewm", description="LeWM Lab: LeWorldModel in a box.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     handlers = {}
     for name, (mod, add, run, help_) in COMMANDS.items():
@@ -112,18 +153,26 @@ def main(argv: list[str] | None = None) -> int:
         sp = sub.add_parser(name, help=help_, description=help_)
         getattr(m, add)(sp)
         handlers[name] = getattr(m, run)
-    a = parser.parse_args(argv)
-    if not a.command:
-        parser.print_help()
-        return 0
+    from . import faults
     from .checkpoint import CheckpointError
     from .data import DataError
     from .train import TrainingDiverged
+    # bad input, unusable files, divergence, a taken folder, the machine's limits (OSError: disk
+    # full, no permission): one line. Anything else is a bug and keeps its traceback.
+    expected = (CheckpointError, DataError, TrainingDiverged, faults.RunLocked, ValueError, OSError)
     try:
-        return int(handlers[a.command](a) or 0)
-    except (CheckpointError, DataError, TrainingDiverged, ValueError, FileNotFoundError, FileExistsError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        a = parser.parse_args(argv)
+    except UsageError as e:
+        return faults.report_error(e)
+    if not a.command:
+        parser.print_help()
+        return 0
+    try:
+        with faults.terminate_as_exception():  # SIGTERM unwinds like Ctrl-C: temp files, workers, locks cleaned
+            return int(handlers[a.command](a) or 0)
+    except expected as e:
+        return faults.report_error(e)
+    except (KeyboardInterrupt, faults.Terminated) as e:
+        print("interrupted" if isinstance(e, KeyboardInterrupt) else "error: terminated (SIGTERM); partial "
+              "outputs were removed, a training run resumes from its last checkpoint", file=sys.stderr)
+        return 130 if isinstance(e, KeyboardInterrupt) else 143

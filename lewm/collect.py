@@ -15,8 +15,10 @@ Layout — flat datasets, every episode concatenated along axis 0 (N = total fra
   ``seed``, ``episode_len``, ``mix_random``, ``lewm_format_version`` = 1.
 
 Episode ``i`` depends only on ``(seed, i)``, so the file's arrays are identical whatever the
-number of workers. The file is written to ``out + ".tmp"`` and renamed to ``out`` only when
-complete; on any error or interrupt the temporary file is removed.
+number of workers. The file is written to ``out + ".<pid>.tmp"`` (one per process: two collects
+into one file never mix) and renamed to ``out`` only when complete; on any error, interrupt or
+SIGTERM the temporary file is removed, and one left by a killed (``-9``) collect is removed by
+the next collect into the same file.
 """
 from __future__ import annotations
 
@@ -74,9 +76,14 @@ def _limit_threads() -> None:
         sys.modules["torch"].set_num_threads(1)
 
 
-def _worker(env_name, env_kwargs, image_size, policy, seed, length, mix_random, start, end, q) -> None:
-    """Process entry: episodes [start, end) → ("ep", dict) messages, then ("done", start)."""
+def _worker(env_name, env_kwargs, image_size, policy, seed, length, mix_random, start, end, q,
+            parent_pid: int | None = None) -> None:
+    """Process entry: episodes [start, end) → ("ep", dict) messages, then ("done", start). Ends
+    with its parent (even on ``kill -9``): no orphaned workers."""
     try:
+        if parent_pid is not None:
+            from .faults import die_with_parent
+            die_with_parent(parent_pid)
         _limit_threads()
         from .envs import make
         env = make(env_name, image_size=image_size, **env_kwargs)
@@ -125,6 +132,8 @@ def collect(env_name: str, episodes: int, out: str, image_size: int = 64, policy
     episodes, workers = int(episodes), max(1, int(workers))
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
+    if not 8 <= int(image_size) <= 1024:
+        raise ValueError(f"image_size must be in [8, 1024], got {image_size}")
     if compression not in ("gzip", "none"):
         raise ValueError(f"compression must be 'gzip' or 'none', got {compression!r}")
     if not 0.0 <= mix_random <= 1.0:
@@ -137,16 +146,18 @@ def collect(env_name: str, episodes: int, out: str, image_size: int = 64, policy
     N = E * L
     workers = min(workers, E)
     out = os.fspath(out)
+    from .validate import check_out_file
+    check_out_file(out, make_parent=True)  # not a folder, a place that can be written
+    _check_space(out, N * S * S * 3 // (3 if compression == "gzip" else 1))
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    tmp = out + ".tmp"
+    tmp = f"{out}.{os.getpid()}.tmp"
     procs, bar = [], None
     t0 = time.perf_counter()
     try:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        _remove_stale_tmp(out)
         with h5py.File(tmp, "w") as f:
             frame_bytes = S * S * 3
-            rows = int(max(1, min(8, (64 << 10) // frame_bytes)))  # ~64 KB chunks, whole frames
+            rows = int(max(1, min(8, N, (64 << 10) // frame_bytes)))  # ~64 KB chunks, whole frames
             f.create_dataset("pixels", (N, S, S, 3), np.uint8, chunks=(rows, S, S, 3),
                              **({"compression": "gzip", "compression_opts": 1} if compression == "gzip" else {}),
                              shuffle=False)
@@ -181,7 +192,7 @@ def collect(env_name: str, episodes: int, out: str, image_size: int = 64, policy
                 try:
                     for lo, hi in _split(E, workers):
                         p = ctx.Process(target=_worker, daemon=True,
-                                        args=(env.name, env_kwargs, S, policy, seed, L, mix_random, lo, hi, q))
+                                        args=(env.name, env_kwargs, S, policy, seed, L, mix_random, lo, hi, q, os.getpid()))
                         p.start()
                         procs.append(p)
                 finally:
@@ -229,20 +240,49 @@ def collect(env_name: str, episodes: int, out: str, image_size: int = 64, policy
     return out
 
 
+def _remove_stale_tmp(out: str) -> None:
+    """Remove the temporary files of killed collects into ``out``: ``out.tmp`` (older versions) and
+    ``out.<pid>.tmp`` whose process is gone (a live one belongs to a collect still running)."""
+    import glob
+    from .faults import pid_alive
+    for p in glob.glob(glob.escape(out) + ".*tmp"):
+        mid = p[len(out):-len("tmp")].strip(".")
+        if (mid == "" or (mid.isdigit() and not pid_alive(int(mid)))) and os.path.isfile(p):
+            try:
+                os.remove(p)
+            except OSError:
+                pass
+
+
+def _check_space(out: str, need: int) -> None:
+    """Refuse to start when the estimated file size (``need`` bytes) exceeds the free disk space."""
+    import shutil
+    from .validate import existing_ancestor
+    try:
+        free = shutil.disk_usage(existing_ancestor(os.path.dirname(os.path.abspath(out)))).free
+    except OSError:
+        return
+    if need > free:
+        raise ValueError(f"--out {out}: the file needs about {need / 2**30:.2f} GiB (estimate) but only "
+                         f"{free / 2**30:.2f} GiB are free there; fewer --episodes, a smaller --image-size or "
+                         f"another place")
+
+
 # --------------------------------------------------------------------------------- CLI
 def add_collect_args(p: argparse.ArgumentParser) -> None:
     from .envs import list_envs
     from .envs.policies import POLICY_KINDS
     p.add_argument("--env", required=True, choices=list_envs(), help="environment name")
-    p.add_argument("--episodes", type=int, required=True, help="number of episodes")
+    from .validate import arg_float, arg_int
+    p.add_argument("--episodes", type=arg_int(1, 10_000_000), required=True, help="number of episodes")
     p.add_argument("--out", required=True, help="output .h5 file (written atomically)")
-    p.add_argument("--image-size", type=int, default=64, help="rendered image size in pixels (default 64)")
+    p.add_argument("--image-size", type=arg_int(8, 1024), default=64, help="rendered image size in pixels (default 64)")
     p.add_argument("--policy", default="expert", choices=POLICY_KINDS, help="data policy (default expert)")
-    p.add_argument("--mix-random", type=float, default=0.0,
+    p.add_argument("--mix-random", type=arg_float(0, 1), default=0.0,
                    help="fraction of episodes collected with the random policy instead (default 0)")
-    p.add_argument("--workers", type=int, default=2, help="parallel worker processes (default 2)")
-    p.add_argument("--seed", type=int, default=0, help="base seed: episode i depends on (seed, i) only")
-    p.add_argument("--episode-len", type=int, default=None,
+    p.add_argument("--workers", type=arg_int(1, 1024), default=2, help="parallel worker processes (default 2)")
+    p.add_argument("--seed", type=arg_int(0, 2**63 - 1), default=0, help="base seed: episode i depends on (seed, i) only")
+    p.add_argument("--episode-len", type=arg_int(2, 1_000_000), default=None,
                    help="frames per episode (default: the env's max_episode_steps)")
     p.add_argument("--compression", default="gzip", choices=["gzip", "none"],
                    help="pixel compression (default gzip level 1; none = bigger, faster to write and read)")
@@ -264,10 +304,9 @@ def run_collect(a: argparse.Namespace) -> int:
 
 
 def collect_main(argv: list[str] | None = None) -> int:
-    """``python -m lewm.collect ...`` (same arguments as ``python -m lewm collect``)."""
-    p = argparse.ArgumentParser(prog="python -m lewm collect", description="collect episodes into HDF5")
-    add_collect_args(p)
-    return run_collect(p.parse_args(argv))
+    """``python -m lewm.collect ...`` = ``python -m lewm collect ...`` (the same checks, one-line errors)."""
+    from .cli import main
+    return main(["collect", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

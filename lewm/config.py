@@ -9,69 +9,69 @@ import dataclasses
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from .validate import check_fields, parse_bool, ranged
+
+PRECISIONS = ("auto", "fp32", "bf16")
+
 
 @dataclass(frozen=True)
 class ModelConfig:
     """Architecture of the LeWM world model (encoder, projectors, action encoder, predictor)."""
 
-    image_size: int = 224
-    """Side of the square RGB input image, in pixels."""
-    patch_size: int = 14
-    """ViT patch side in pixels; ``image_size`` must be a multiple of it."""
-    enc_dim: int = 192
-    """ViT width (token dimension). ViT-Tiny: 192."""
-    enc_depth: int = 12
-    """Number of ViT blocks. ViT-Tiny: 12."""
-    enc_heads: int = 3
-    """Attention heads in the ViT. ViT-Tiny: 3."""
-    enc_mlp: int = 768
-    """Hidden width of the ViT MLP. ViT-Tiny: 768 (4x width)."""
-    latent_dim: int = 192
-    """Dimension D of the latent z_t (output of the projector)."""
-    proj_hidden: int = 2048
-    """Hidden width of the BatchNorm projector MLPs (projector and pred_proj)."""
-    pred_dim: int = 192
-    """Predictor transformer width."""
-    pred_depth: int = 6
-    """Number of predictor transformer blocks."""
-    pred_heads: int = 16
-    """Attention heads in the predictor."""
-    pred_dim_head: int = 64
-    """Per-head dimension in the predictor (inner width = heads * dim_head)."""
-    pred_mlp: int = 2048
-    """Hidden width of the predictor MLP."""
-    dropout: float = 0.1
-    """Dropout in the predictor (attention output and MLP)."""
-    emb_dropout: float = 0.0
-    """Dropout on the predictor input after the positional embedding."""
-    history: int = 3
-    """Number of past latents the predictor sees (its context length). Two-Room uses 1."""
-    action_dim: int = 2
-    """Dimension A of one raw environment action."""
-    frameskip: int = 5
-    """Raw actions per action block; the action encoder sees frameskip * A numbers per step."""
-    action_hidden: int = 10
-    """Output channels of the action encoder's Conv1d (k=1) patch embedding."""
-    pos_init: str = "sincos"
+    image_size: int = ranged(224, lo=8, hi=1024)
+    """Side of the square RGB input image, in pixels. Allowed: [8, 1024]."""
+    patch_size: int = ranged(14, lo=1, hi=1024)
+    """ViT patch side in pixels; ``image_size`` must be a multiple of it. Allowed: [1, 1024], dividing image_size."""
+    enc_dim: int = ranged(192, lo=1)
+    """ViT width (token dimension). ViT-Tiny: 192. Allowed: >= 1, divisible by enc_heads."""
+    enc_depth: int = ranged(12, lo=1)
+    """Number of ViT blocks. ViT-Tiny: 12. Allowed: >= 1."""
+    enc_heads: int = ranged(3, lo=1)
+    """Attention heads in the ViT. ViT-Tiny: 3. Allowed: >= 1."""
+    enc_mlp: int = ranged(768, lo=1)
+    """Hidden width of the ViT MLP. ViT-Tiny: 768 (4x width). Allowed: >= 1."""
+    latent_dim: int = ranged(192, lo=1)
+    """Dimension D of the latent z_t (output of the projector). Allowed: >= 1."""
+    proj_hidden: int = ranged(2048, lo=1)
+    """Hidden width of the BatchNorm projector MLPs (projector and pred_proj). Allowed: >= 1."""
+    pred_dim: int = ranged(192, lo=1)
+    """Predictor transformer width. Allowed: >= 1."""
+    pred_depth: int = ranged(6, lo=1)
+    """Number of predictor transformer blocks. Allowed: >= 1."""
+    pred_heads: int = ranged(16, lo=1)
+    """Attention heads in the predictor. Allowed: >= 1."""
+    pred_dim_head: int = ranged(64, lo=1)
+    """Per-head dimension in the predictor (inner width = heads * dim_head). Allowed: >= 1."""
+    pred_mlp: int = ranged(2048, lo=1)
+    """Hidden width of the predictor MLP. Allowed: >= 1."""
+    dropout: float = ranged(0.1, lo=0, hi=1, hi_open=True)
+    """Dropout in the predictor (attention output and MLP). Allowed: [0, 1)."""
+    emb_dropout: float = ranged(0.0, lo=0, hi=1, hi_open=True)
+    """Dropout on the predictor input after the positional embedding. Allowed: [0, 1)."""
+    history: int = ranged(3, lo=1, hi=64)
+    """Number of past latents the predictor sees (its context length). Two-Room uses 1. Allowed: [1, 64]."""
+    action_dim: int = ranged(2, lo=1)
+    """Dimension A of one raw environment action. Allowed: >= 1."""
+    frameskip: int = ranged(5, lo=1, hi=100)
+    """Raw actions per action block; the action encoder sees frameskip * A numbers per step. Allowed: [1, 100]."""
+    action_hidden: int = ranged(10, lo=1)
+    """Output channels of the action encoder's Conv1d (k=1) patch embedding. Allowed: >= 1."""
+    pos_init: str = ranged("sincos", choices=("sincos", "random"))
     """Initial ViT position embeddings: 'sincos' (2-D sine-cosine, as MAE/I-JEPA; smooth in space
     from step 0, which gives short CPU runs a far better latent geometry) or 'random' (HF ViT's
-    truncated normal). Either way they stay learnable."""
-    pos_freq_scale: float = 1.0
+    truncated normal). Either way they stay learnable. Allowed: 'sincos' or 'random'."""
+    pos_freq_scale: float = ranged(1.0, lo=0, lo_open=True, hi=100)
     """Multiplies the 'sincos' frequencies. 1.0 is MAE's: the fastest channel turns 1 rad per patch,
     so across an 8-patch grid it wraps around (a ring-shaped code). Below 1 every channel varies
-    slowly and monotonically across the image (0.2: at most 1.4 rad over 8 patches)."""
+    slowly and monotonically across the image (0.2: at most 1.4 rad over 8 patches). Allowed: (0, 100]."""
 
     def __post_init__(self) -> None:
+        check_fields(self, "model")
         if self.image_size % self.patch_size:
-            raise ValueError(f"image_size {self.image_size} is not a multiple of patch_size {self.patch_size}")
+            raise ValueError(f"model.image_size {self.image_size} is not a multiple of model.patch_size "
+                             f"{self.patch_size}; choose a patch size that divides it")
         if self.enc_dim % self.enc_heads:
-            raise ValueError(f"enc_dim {self.enc_dim} is not divisible by enc_heads {self.enc_heads}")
-        if self.pos_init not in ("sincos", "random"):
-            raise ValueError(f"pos_init must be 'sincos' or 'random', got {self.pos_init!r}")
-        if not self.pos_freq_scale > 0:
-            raise ValueError(f"pos_freq_scale must be > 0, got {self.pos_freq_scale}")
-        if self.history < 1:
-            raise ValueError(f"history must be >= 1, got {self.history}")
+            raise ValueError(f"model.enc_dim {self.enc_dim} is not divisible by model.enc_heads {self.enc_heads}")
 
     @property
     def num_patches(self) -> int:
@@ -87,84 +87,78 @@ class ModelConfig:
 class SIGRegConfig:
     """Sketched Isotropic Gaussian Regulariser (Epps–Pulley test on random 1-D projections)."""
 
-    weight: float = 0.09
-    """lambda: weight of SIGReg in the loss. 0 disables it (and the latents collapse)."""
-    num_proj: int = 1024
-    """M: number of random unit directions drawn (fresh) at every call."""
-    knots: int = 17
-    """Quadrature knots of the trapezoid rule on t in [0, t_max]."""
-    t_max: float = 3.0
-    """Upper end of the integration range for the characteristic-function test."""
+    weight: float = ranged(0.09, lo=0, hi=1e6)
+    """lambda: weight of SIGReg in the loss. 0 disables it (and the latents collapse). Allowed: [0, 1e6]."""
+    num_proj: int = ranged(1024, lo=1, hi=1 << 20)
+    """M: number of random unit directions drawn (fresh) at every call. Allowed: [1, 1048576]."""
+    knots: int = ranged(17, lo=2, hi=1000)
+    """Quadrature knots of the trapezoid rule on t in [0, t_max]. Allowed: [2, 1000]."""
+    t_max: float = ranged(3.0, lo=0, lo_open=True, hi=100)
+    """Upper end of the integration range for the characteristic-function test. Allowed: (0, 100]."""
+
+    def __post_init__(self) -> None:
+        check_fields(self, "sigreg")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Optimisation."""
 
-    lr: float = 5e-5
-    """Peak AdamW learning rate (after warmup)."""
-    weight_decay: float = 1e-3
-    """AdamW weight decay."""
-    batch_size: int = 128
-    """Windows per batch."""
-    steps: int = 10_000
-    """Total optimisation steps (cosine schedule length)."""
-    warmup_steps: int = 500
-    """Linear warmup steps."""
-    min_lr_ratio: float = 0.1
-    """Final learning rate as a fraction of ``lr`` at the end of the cosine."""
-    grad_clip: float = 1.0
-    """Max global gradient norm."""
-    ckpt_every: int = 500
-    """Save ``last.pt`` every this many steps (also at the end)."""
+    lr: float = ranged(5e-5, lo=0, lo_open=True)
+    """Peak AdamW learning rate (after warmup). Allowed: > 0 (finite)."""
+    weight_decay: float = ranged(1e-3, lo=0, hi=10)
+    """AdamW weight decay. Allowed: [0, 10]."""
+    batch_size: int = ranged(128, lo=1, hi=1 << 20)
+    """Windows per batch. Allowed: [1, 1048576]."""
+    steps: int = ranged(10_000, lo=1, hi=10**9)
+    """Total optimisation steps (cosine schedule length). Allowed: [1, 1e9]."""
+    warmup_steps: int = ranged(500, lo=0, hi=10**9)
+    """Linear warmup steps. Allowed: [0, 1e9]."""
+    min_lr_ratio: float = ranged(0.1, lo=0, hi=1)
+    """Final learning rate as a fraction of ``lr`` at the end of the cosine. Allowed: [0, 1]."""
+    grad_clip: float = ranged(1.0, lo=0, lo_open=True)
+    """Max global gradient norm. Allowed: > 0."""
+    ckpt_every: int = ranged(500, lo=1)
+    """Save ``last.pt`` every this many steps (also at the end). Allowed: >= 1."""
     keep_snapshots: bool = False
     """Also keep a weights-only copy ``step_<N>.pt`` at every ``ckpt_every`` step, for picking a
-    model by a planning-relevant score after the run (``--set train.keep_snapshots=true``)."""
-    bn_recalibrate_batches: int = 16
+    model by a planning-relevant score after the run (``--set train.keep_snapshots=true``). Allowed: true or false."""
+    bn_recalibrate_batches: int = ranged(16, lo=0, hi=10000)
     """Before every checkpoint is written, re-estimate the BatchNorm running statistics as a plain
     average over this many training batches at the current weights (0 = keep PyTorch's momentum
     average). The pre-BN activations are tiny (variance ~1e-4: BN makes the loss blind to their
     scale, so weight decay shrinks them) while each optimiser step moves them by about a standard
     deviation, so the momentum-0.1 running averages lag the weights and eval-mode latents come out
     shifted by >1 std: planning and diagnostics run in eval mode. Only the saved copy changes;
-    training itself is untouched."""
-    log_every: int = 10
-    """Append a metrics line to metrics.jsonl every this many steps."""
-    val_fraction: float = 0.05
-    """Fraction of episodes held out for validation (split by episode)."""
-    num_workers: int = 0
+    training itself is untouched. Allowed: [0, 10000]."""
+    log_every: int = ranged(10, lo=1)
+    """Append a metrics line to metrics.jsonl every this many steps. Allowed: >= 1."""
+    val_fraction: float = ranged(0.05, lo=0, hi=1, hi_open=True)
+    """Fraction of episodes held out for validation (split by episode). Allowed: [0, 1)."""
+    num_workers: int = ranged(0, lo=0, hi=256)
     """DataLoader worker processes (0 = main process; best on a 2-core CPU). With workers, whole
-    batches are gathered in the workers and, on CUDA, handed over in pinned memory."""
+    batches are gathered in the workers and, on CUDA, handed over in pinned memory. Allowed: [0, 256]."""
     compile: bool = False
     """``torch.compile`` the encoder, projectors, action encoder and predictor (in place, so
     parameter names and checkpoints are unchanged). Costs a one-off compilation (tens of seconds
-    or more); pays off on GPUs for long runs. Off by default."""
-    seed: int = 0
-    """Seed for model init, data order and SIGReg directions."""
-    precision: str = "auto"
+    or more); pays off on GPUs for long runs. Off by default. Allowed: true or false."""
+    seed: int = ranged(0, lo=0, hi=2**32 - 1)
+    """Seed for model init, data order and SIGReg directions. Allowed: [0, 2^32 - 1]."""
+    precision: str = ranged("auto", choices=PRECISIONS)
     """Compute precision of the encoder, predictor and projectors: 'fp32', 'bf16' (autocast; SIGReg,
     the losses, BatchNorm statistics and the optimizer stay fp32) or 'auto' = bf16 on CUDA GPUs,
-    fp32 elsewhere. Checkpoints are precision-independent (fp32 master weights)."""
-    time_budget_s: float = 0.0
+    fp32 elsewhere. Checkpoints are precision-independent (fp32 master weights). Allowed: 'auto', 'fp32' or 'bf16'."""
+    time_budget_s: float = ranged(0.0, lo=10, hi=7 * 86400, zero_ok=True)
     """Wall-clock budget in seconds (0 = none; allowed 0 or >= 10). When set, the cosine schedule
     runs on elapsed time instead of steps and training stops at the budget (or at ``steps``,
-    whichever comes first): a fixed-time recipe on hardware of unknown speed (the GPU recipe)."""
-    ram_limit_gb: float = 3.0
+    whichever comes first): a fixed-time recipe on hardware of unknown speed (the GPU recipe). Allowed: 0 (off) or [10, 604800]."""
+    ram_limit_gb: float = ranged(3.0, lo=0, hi=1024)
     """Read the dataset's pixels into RAM when they take at most this many GiB (else stream them
     from the HDF5 file); allowed [0, 1024]. On CUDA an in-RAM dataset is copied to the GPU once
-    and batches are gathered there."""
-
+    and batches are gathered there. Allowed: [0, 1024]."""
 
     def __post_init__(self) -> None:
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"train.precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
-        if not (self.time_budget_s == 0 or 10 <= self.time_budget_s <= 7 * 86400):
-            raise ValueError(f"train.time_budget_s must be 0 (off) or in [10, 604800] seconds, got {self.time_budget_s}")
-        if not 0 <= self.ram_limit_gb <= 1024:
-            raise ValueError(f"train.ram_limit_gb must be in [0, 1024], got {self.ram_limit_gb}")
-
-
-PRECISIONS = ("auto", "fp32", "bf16")
+        check_fields(self, "train")
 
 
 @dataclass(frozen=True)
@@ -289,13 +283,16 @@ def apply_set_overrides(cfg: "LeWMConfig", items) -> "LeWMConfig":
         if section not in ("model", "sigreg", "train"):
             raise ValueError(f"--set {item!r}: section must be model, sigreg or train, got {section!r}")
         sub = getattr(cfg, section)
-        types = {f.name: type(getattr(sub, f.name)) for f in fields(sub)}
+        types = {f.name: type(f.default) for f in fields(sub)}
         if name not in types:
             raise ValueError(f"--set {item!r}: {section} has no field {name!r}; fields: {sorted(types)}")
         t = types[name]
         try:
-            val = (raw.strip().lower() in ("1", "true", "yes", "on")) if t is bool else t(raw.strip())
+            val = parse_bool(raw, f"--set {section}.{name}") if t is bool else t(raw.strip())
         except ValueError:
-            raise ValueError(f"--set {item!r}: {section}.{name} takes a {t.__name__}, got {raw!r}") from None
+            if t is bool:
+                raise
+            kind = {int: "an integer", float: "a number"}.get(t, t.__name__)
+            raise ValueError(f"--set {item!r}: {section}.{name} takes {kind}, got {raw!r}") from None
         cfg = cfg.with_overrides(**{section: {name: val}})
     return cfg

@@ -72,6 +72,9 @@ def validate_file(path: str, image_size: int | None = None) -> dict:
             raise DataError(f"{path}: 'ep_len' {ep_len.shape} and 'ep_offset' {ep_off.shape} differ")
         if len(ep_len) == 0:
             raise DataError(f"{path}: 'ep_len' is empty: the file holds no episode")
+        if ep_len.min() < 1:
+            e = int(np.argmin(ep_len))
+            raise DataError(f"{path}: 'ep_len' of episode {e} is {int(ep_len[e])}; every episode needs >= 1 frame")
         if (ep_off + ep_len).max() > px.shape[0] or ep_off.min() < 0:
             raise DataError(f"{path}: 'ep_offset'/'ep_len' point past the {px.shape[0]} rows of 'pixels'")
         if image_size is not None and px.shape[1] != image_size:

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from . import checkpoint
+from .validate import env_key
 from .planning import EpisodeResult, PlannerConfig, run_episode
 
 
@@ -82,9 +83,19 @@ def evaluate(ckpt: str, episodes: int = 50, pcfg: PlannerConfig = PlannerConfig(
     if note:
         warnings.warn(f"{ckpt}: {note}")
     name = env_name or cfg.env
+    if env_name and cfg.env and env_key(env_name) != env_key(cfg.env):
+        raise ValueError(f"--env {env_name}: {ckpt} was trained on {cfg.env!r}; a model scores only in the "
+                         f"environment it was trained on (drop --env)")
     if not name:
         raise ValueError(f"{ckpt}: the checkpoint does not record its environment; pass --env")
     env = make(name, image_size=cfg.model.image_size)
+    if env.action_dim != cfg.model.action_dim:
+        raise ValueError(f"{ckpt}: the model takes {cfg.model.action_dim}-dim actions but {name!r} has "
+                         f"{env.action_dim}: evaluate it in the environment it was trained on")
+    if data is not None:  # the same checks as every command that reads a dataset, before the work
+        from .validate import check_dataset
+        check_dataset(data, env=name, need_state=True, state_dim=env.state_dim,
+                      who=f"the evaluation ({'--env' if env_name else 'checkpoint ' + str(ckpt)})")
     pairs = eval_pairs(name, episodes, seed, offset, data)
     gen = torch.Generator(device=dev).manual_seed(seed)
     per, secs = [], []
@@ -124,18 +135,19 @@ def _device_name(dev) -> str:
 
 
 def add_eval_args(p: argparse.ArgumentParser) -> None:
+    from .validate import arg_int
     p.add_argument("--checkpoint", required=True, help="checkpoint file (or a run folder with last.pt)")
-    p.add_argument("--episodes", type=int, default=50)
+    p.add_argument("--episodes", type=arg_int(1, 100_000), default=50)
     p.add_argument("--solver", default="cem", choices=["cem", "mppi", "grad"])
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--samples", type=int, default=300)
-    p.add_argument("--topk", type=int, default=30)
-    p.add_argument("--iterations", type=int, default=10)
-    p.add_argument("--horizon", type=int, default=5)
-    p.add_argument("--receding-horizon", type=int, default=1, help="blocks executed per plan")
+    p.add_argument("--seed", type=arg_int(0, 2**31 - 1), default=0)
+    p.add_argument("--samples", type=arg_int(1, 1_000_000), default=300)
+    p.add_argument("--topk", type=arg_int(1, 1_000_000), default=30, help="CEM elites (at most --samples)")
+    p.add_argument("--iterations", type=arg_int(1, 10_000), default=10)
+    p.add_argument("--horizon", type=arg_int(1, 1000), default=5)
+    p.add_argument("--receding-horizon", type=arg_int(1, 1000), default=1, help="blocks executed per plan (at most --horizon)")
     p.add_argument("--cost-steps", default="last", choices=["last", "all"],
                    help="goal cost on the last imagined block (the paper) or averaged over all blocks")
-    p.add_argument("--budget", type=int, default=50)
+    p.add_argument("--budget", type=arg_int(1, 100_000), default=50, help="env steps per episode")
     p.add_argument("--data", default=None, help="HDF5 with 'state' to draw start/goal pairs from "
                    "(default: fresh expert trajectories of the checkpoint's environment)")
     p.add_argument("--env", default=None, help="override the checkpoint's environment name")
@@ -144,7 +156,7 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
                    help="model rollouts in fp32 (default) or bf16 autocast; auto = bf16 on CUDA")
     p.add_argument("--no-cuda-graphs", action="store_true",
                    help="on CUDA, launch the rollout's kernels eagerly instead of replaying CUDA graphs")
-    p.add_argument("--threads", type=int, default=None,
+    p.add_argument("--threads", type=arg_int(1, 1024), default=None,
                    help="torch CPU threads (1 is fastest for the planner's small matmuls when the cores are shared)")
     p.add_argument("--gif", default=None, help="folder: save the first episodes as GIFs")
     p.add_argument("--json", action="store_true", help="print one JSON object (and nothing else on stdout)")
@@ -152,6 +164,18 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
 
 
 def run_eval(a: argparse.Namespace) -> int:
+    from . import validate
+    from .train import resolve_device
+    if a.topk > a.samples:
+        raise ValueError(f"--topk must be <= --samples ({a.samples}), got {a.topk}")
+    if a.receding_horizon > a.horizon:
+        raise ValueError(f"--receding-horizon must be <= --horizon ({a.horizon}), got {a.receding_horizon}")
+    # outputs and inputs are checked before the (long) evaluation, not after it
+    if a.out:
+        validate.check_out_file(a.out, inputs={"--checkpoint": a.checkpoint, "--data": a.data})
+    if a.gif:
+        validate.check_out_dir(a.gif, "--gif")
+    resolve_device(a.device)
     if a.threads:
         torch.set_num_threads(a.threads)
     pcfg = PlannerConfig(solver=a.solver, num_samples=a.samples, topk=a.topk, iterations=a.iterations,
@@ -161,8 +185,8 @@ def run_eval(a: argparse.Namespace) -> int:
                    gif_dir=a.gif, progress=not a.json or sys.stderr.isatty(), env_name=a.env,
                    precision=a.precision, cuda_graphs=not a.no_cuda_graphs)
     if a.out:
-        with open(a.out, "w") as f:
-            json.dump(res, f, indent=2)
+        from .faults import write_atomic
+        write_atomic(a.out, json.dumps(res, indent=2))
     if a.json:
         print(json.dumps({k: v for k, v in res.items()}))
     else:

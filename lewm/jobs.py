@@ -100,13 +100,19 @@ def unique_dir(root: str, name: str) -> str:
 
 
 def unique_file(path: str) -> str:
-    """``path`` if no such file exists, else ``stem-N.ext`` for the first free N."""
-    if not os.path.exists(path) and not os.path.exists(path + ".tmp"):
+    """``path`` if no such file exists (nor a collect's temporary ``path.<pid>.tmp``), else
+    ``stem-N.ext`` for the first free N."""
+    import glob
+
+    def free(p: str) -> bool:
+        return not os.path.exists(p) and not glob.glob(glob.escape(p) + ".*tmp")
+
+    if free(path):
         return path
     stem, ext = os.path.splitext(path)
     for i in range(1, 10_000):
         p = f"{stem}-{i}{ext}"
-        if not os.path.exists(p) and not os.path.exists(p + ".tmp"):
+        if free(p):
             return p
     return f"{stem}-{uuid.uuid4().hex[:8]}{ext}"
 

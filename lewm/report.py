@@ -29,31 +29,39 @@ from . import diagnostics as dg
 from . import pngplot
 
 
+MIN_FRAMES = 40
+"""Fewest encoded frames a report is made from (the probes' splits need them)."""
+
+
 # ---------------------------------------------------------------------------------------------
 # CLI
 # ---------------------------------------------------------------------------------------------
 def add_report_args(p: argparse.ArgumentParser) -> None:
+    from .validate import arg_int
     p.add_argument("--checkpoint", required=True, help="checkpoint file (or a folder holding last.pt)")
     p.add_argument("--data", required=True, help="HDF5 episode file (same env and image size as the model)")
     p.add_argument("--out", required=True, help="output folder (report.json, report.html, *.png)")
-    p.add_argument("--episodes", type=int, default=10, help="episodes for dynamics and surprise tests (default 10)")
+    p.add_argument("--episodes", type=arg_int(1, 100_000), default=10,
+                   help="episodes for dynamics and surprise tests (default 10)")
     p.add_argument("--quick", action="store_true",
                    help="fewer frames, PCA map, short decoder/MLP training: about a minute on a CPU")
-    p.add_argument("--max-frames", type=int, default=None, help="frames to encode for spectra/maps/probes, every "
+    p.add_argument("--max-frames", type=arg_int(MIN_FRAMES, 10_000_000), default=None, help="frames to encode for spectra/maps/probes, every "
                    "frameskip-th frame of whole episodes (default 6000, quick 2000)")
     p.add_argument("--map", dest="map_method", choices=("pca", "umap"), default=None,
                    help="latent map method (default umap, quick pca)")
-    p.add_argument("--decoder-steps", type=int, default=None, help="pixel decoder steps (default 800, quick 200)")
-    p.add_argument("--horizon", type=int, default=10, help="open-loop horizon in action blocks (default 10)")
-    p.add_argument("--landscape-goals", type=int, default=8,
+    p.add_argument("--decoder-steps", type=arg_int(0, 1_000_000), default=None, help="pixel decoder steps (default 800, quick 200)")
+    p.add_argument("--horizon", type=arg_int(1, 1000), default=10, help="open-loop horizon in action blocks (default 10)")
+    p.add_argument("--landscape-goals", type=arg_int(0, 1000), default=8,
                    help="goals for the planning-cost landscape (0 = skip; needs the env's renderer)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=arg_int(0, 2**31 - 1), default=0)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
+    p.add_argument("--threads", type=arg_int(1, 1024), default=None, help="torch CPU threads (default: all cores)")
     p.add_argument("--no-html", action="store_true", help="skip report.html")
 
 
 def run_report(a: argparse.Namespace) -> int:
+    from .validate import check_out_dir
+    check_out_dir(a.out)  # before the work, not after it
     if a.threads:
         torch.set_num_threads(a.threads)
     rep = make_report(a.checkpoint, a.data, a.out, episodes=a.episodes, quick=a.quick, max_frames=a.max_frames,
@@ -178,12 +186,15 @@ def make_report(checkpoint: str, data: str, out: str, *, episodes: int = 10, qui
     from .data import load_episode, validate_file
     from .train import resolve_device
 
+    from .validate import check_dataset, check_out_dir
     t_all = time.perf_counter()
     timings: dict[str, float] = {}
-    os.makedirs(out, exist_ok=True)
+    check_out_dir(out)
     dev = resolve_device(device)
     model, cfg, meta = ckpt.load(checkpoint, device=dev)
-    info = validate_file(data, image_size=cfg.model.image_size)
+    # the same checks as every command that reads a dataset (env, image and action size, states)
+    info = check_dataset(data, env=cfg.env, image_size=cfg.model.image_size, action_dim=cfg.model.action_dim,
+                         who=f"checkpoint {checkpoint}")
     max_frames = max_frames or (2000 if quick else 6000)
     map_method = map_method or ("pca" if quick else "umap")
     decoder_steps = decoder_steps if decoder_steps is not None else (200 if quick else 800)
@@ -213,6 +224,12 @@ def make_report(checkpoint: str, data: str, out: str, *, episodes: int = 10, qui
     enc = dg.encode_dataset(model, data, max_frames=max_frames, stride=cfg.model.frameskip, keep_pixels=True,
                             seed=seed, progress=progress, with_embeddings=True)
     rep["frames_encoded"] = int(len(enc.latents))
+    if len(enc.latents) < MIN_FRAMES:
+        from .data import DataError
+        raise DataError(f"{data}: only {len(enc.latents)} frames encoded (every {cfg.model.frameskip}th frame, "
+                        f"--max-frames {max_frames}); the probes and statistics need at least {MIN_FRAMES}: "
+                        f"use a larger data file or a larger --max-frames")
+    os.makedirs(out, exist_ok=True)  # only now: a refused report leaves nothing behind
     timings["encode"] = time.perf_counter() - t0
 
     # -- collapse meters + SIGReg ----------------------------------------------------------------
@@ -453,8 +470,8 @@ def make_report(checkpoint: str, data: str, out: str, *, episodes: int = 10, qui
         files.append("report.html")
     rep["files"] = files + ["report.json"]
     rep = _clean(rep)
-    with open(os.path.join(out, "report.json"), "w") as f:
-        json.dump(rep, f, indent=1)
+    from .faults import write_atomic
+    write_atomic(os.path.join(out, "report.json"), json.dumps(rep, indent=1))
     return rep
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import checkpoint, distributed
+from . import checkpoint, distributed, faults
 from .config import LeWMConfig
 from .precision import resolve_precision
 from .data import WindowDataset, action_stats_of, batch_iterator  # noqa: F401  (action_stats_of re-exported)
@@ -58,7 +58,8 @@ def resolve_device(device: str | None) -> torch.device:
         if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    return torch.device(device)
+    from .validate import check_device
+    return check_device(device)  # a clear error for cuda on a machine without it
 
 
 def lr_at(step: int, cfg, elapsed_s: float | None = None) -> float:
@@ -100,13 +101,19 @@ def train(cfg: LeWMConfig, data: str, out: str, *, steps: int | None = None, dev
     writes files. ``stop_event``/``pause_event`` are for single-process runs.
     """
     ctx = distributed.init_from_env(resolve_device(device))
+    lock = faults.RunLock(out) if ctx.rank == 0 else None  # one training per folder
     try:
+        if lock is not None:
+            lock.acquire()
+            faults.clean_stale_tmp(out)  # checkpoint writes of a killed run
         res = _train(cfg, data, out, ctx, steps=steps, on_step=on_step, resume=resume, progress=progress,
                      stop_event=stop_event, pause_event=pause_event, val_batches=val_batches, init=init)
         if ctx.enabled:  # rank 0 is still validating and saving: leave together
             torch.distributed.barrier()
         return res
     finally:
+        if lock is not None:
+            lock.release()
         distributed.shutdown(ctx)
 
 
@@ -131,6 +138,9 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
     if init_cfg is not None and init_cfg.env and init_cfg.env != ds.env:
         raise ValueError(f"--init {init} was trained on env {init_cfg.env!r} but {data} holds {ds.env!r}: "
                          f"continue a run on data of its own environment")
+    if resuming and loaded[1].env and ds.env and loaded[1].env != ds.env:
+        raise ValueError(f"{ckpt_path} was trained on env {loaded[1].env!r} but {data} holds {ds.env!r}: "
+                         f"resume it on data of its own environment, or pass --no-resume / another --out")
     if ds.action_dim != mc.action_dim:
         cfg = cfg.with_overrides(model={"action_dim": ds.action_dim})
         mc = cfg.model
@@ -157,6 +167,9 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
         if not resuming and meta["step"] >= tc.steps:
             raise ValueError(f"--init {src} is at step {meta['step']}: ask for more --steps than that "
                              f"(got {tc.steps})")
+        if resuming and meta["step"] > tc.steps:
+            raise ValueError(f"{src} is already at step {meta['step']}, past --steps {tc.steps}: ask for at "
+                             f"least {meta['step']} steps, or pass --no-resume / another --out to start over")
         model.load_state_dict(m2.state_dict())
         if meta["optimizer"] is not None:
             opt.load_state_dict(meta["optimizer"])
@@ -165,6 +178,8 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
             print(f"{'resuming from' if resuming else 'continuing from'} {src} at step {start}")
     if not resuming and os.path.exists(metrics_path) and _is_rank0():
         os.remove(metrics_path)
+    elif resuming and _is_rank0():  # lines logged after the checkpoint would repeat their steps
+        faults.truncate_metrics(metrics_path, start)
     model.to(dev).train()
     if dev.type == "cuda":  # NHWC patch convolution: the layout tensor-core convolutions prefer
         model.encoder.embeddings.patch_embeddings.to(memory_format=torch.channels_last)
@@ -190,8 +205,10 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
     def to_dev(b):
         return {k: v.to(dev, non_blocking=True) for k, v in b.items()}
 
-    step, last = start, {}
-    stopped, t0, seen = False, time.perf_counter(), 0
+    step, last = start, (dict(loaded[2]["metrics"] or {}) if resuming else {})  # a finished run keeps its metrics
+    # a resumed run continues its clock (elapsed_s, a time budget's schedule) and its sample count
+    base = float(loaded[2]["metrics"].get("elapsed_s", 0.0)) if resuming and loaded[2]["metrics"] else 0.0
+    stopped, t0, seen = False, time.perf_counter() - base, start * tc.batch_size
     lazy = dev.type == "cuda" and on_step is None
     loss_v = pred_v = sig_v = None
     try:
@@ -255,6 +272,7 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
                 # every rank recalibrates (under DDP the BatchNorms all-reduce), rank 0 writes
                 with _recalibrated(model, ds, tc, local_bs, dev, amp, step, ctx.rank, last, world=ctx.world_size):
                     if _is_rank0():
+                        _check_weights(model, last, step, ckpt_path, tc, cfg)
                         checkpoint.save(ckpt_path, model, cfg, step, last, optimizer=opt.state_dict())
                         if tc.keep_snapshots:
                             checkpoint.save(os.path.join(out, f"step_{step}.pt"), model, cfg, step, last)
@@ -274,16 +292,32 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
         if _is_rank0():
             if len(val) and val_batches:  # eval mode (no collectives): with the recalibrated statistics
                 last["val_pred_loss"] = evaluate_pred_loss(model, val, cfg, val_batches, dev)
+            _check_weights(model, last, step, ckpt_path, tc, cfg)
             checkpoint.save(ckpt_path, model, cfg, step, last, optimizer=opt.state_dict())
     return TrainResult(out, ckpt_path, step, last, stopped)
 
 
-def _diverged(loss_v, pred_v, sig_v, step: int, ckpt_path: str, tc, cfg) -> None:
+def _diverged(loss_v, pred_v, sig_v, step: int, ckpt_path: str, tc, cfg, what: str | None = None) -> None:
     good = ckpt_path if os.path.exists(ckpt_path) else "none (no checkpoint was written before it)"
+    if os.path.exists(ckpt_path):
+        try:
+            good += f" (step {int(checkpoint.read_raw(ckpt_path).get('step', 0))})"
+        except checkpoint.CheckpointError:
+            pass
+    head = f"{what} at step {step} (loss {loss_v.item():.4g}," if what else f"loss became {loss_v.item()} at step {step} ("
     raise TrainingDiverged(
-        f"loss became {loss_v.item()} at step {step} (pred {pred_v.item():.4g}, sigreg {sig_v.item():.4g}); "
+        f"{head}pred {pred_v.item():.4g}, sigreg {sig_v.item():.4g}); "
         f"stopped. The last good checkpoint is {good}. "
         f"Try a lower lr (now {tc.lr}) or a larger lambda (now {cfg.sigreg.weight}).")
+
+
+def _check_weights(model, last: dict, step: int, ckpt_path: str, tc, cfg) -> None:
+    """A checkpoint is never written with non-finite weights or statistics (a finite loss can still
+    give an inf gradient): stop as on a non-finite loss, naming the last good checkpoint."""
+    if bool(torch.stack([torch.isfinite(v).all() for v in model.state_dict().values() if v.is_floating_point()]).all()):
+        return  # one device sync per checkpoint
+    loss, pred, sig = (torch.tensor(float(last.get(k, float("nan")))) for k in ("loss", "pred_loss", "sigreg"))
+    _diverged(loss, pred, sig, step, ckpt_path, tc, cfg, what="the weights became non-finite")
 
 
 class _recalibrated:

@@ -1,4 +1,5 @@
 """HDF5 collection: layout, determinism across worker counts, atomic output."""
+import glob
 import multiprocessing as mp
 import os
 
@@ -43,7 +44,7 @@ def test_layout_and_attrs(two_workers):
     assert attrs["env"] == "two_room" and attrs["image_size"] == SIZE and attrs["action_dim"] == 2
     assert attrs["state_names"] == "agent_x,agent_y" and attrs["policy"] == "expert"
     assert attrs["seed"] == 3 and attrs["lewm_format_version"] == 1 and attrs["episode_len"] == L
-    assert not os.path.exists(two_workers + ".tmp")
+    assert not glob.glob(two_workers + "*tmp")
 
 
 def test_pixels_match_states(two_workers):
@@ -99,7 +100,7 @@ def test_failure_leaves_no_file(tmp_path, monkeypatch):
     monkeypatch.setattr(C, "run_episode", flaky)
     with pytest.raises(RuntimeError, match="boom"):
         C.collect("two_room", 4, out, image_size=SIZE, workers=1, episode_len=L, progress=False)
-    assert not os.path.exists(out) and not os.path.exists(out + ".tmp")
+    assert not os.path.exists(out) and not glob.glob(out + "*tmp")
 
 
 def test_failure_with_workers_keeps_old_file_and_stops_workers(tmp_path, monkeypatch):
@@ -117,8 +118,20 @@ def test_failure_with_workers_keeps_old_file_and_stops_workers(tmp_path, monkeyp
     with pytest.raises(KeyboardInterrupt):
         C.collect("two_room", 6, str(out), image_size=SIZE, workers=2, episode_len=L, progress=False)
     assert out.read_bytes() == b"previous content"  # the old file is untouched
-    assert not os.path.exists(str(out) + ".tmp")
+    assert not glob.glob(str(out) + "*tmp")
     assert mp.active_children() == []
+
+
+def test_stale_temporary_files_of_killed_collects_are_removed(tmp_path):
+    import subprocess
+    import sys
+    out = str(tmp_path / "s.h5")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    for name in (out + ".tmp", f"{out}.{dead.pid}.tmp", f"{out}.{os.getppid()}.tmp"):
+        open(name, "w").write("partial")
+    C.collect("two_room", 1, out, image_size=SIZE, workers=1, episode_len=L, progress=False)
+    assert sorted(glob.glob(out + "*")) == [out, f"{out}.{os.getppid()}.tmp"]  # a live collect's file stays
 
 
 def test_bad_arguments(tmp_path):

@@ -25,6 +25,8 @@ def test_unique_dir_and_file_never_reuse(tmp_path):
     f = tmp_path / "d.h5"
     f.write_bytes(b"x")
     assert jobs.unique_file(str(f)) == str(tmp_path / "d-1.h5")
+    (tmp_path / "d-1.h5.4242.tmp").write_bytes(b"")  # a collect into d-1.h5 is under way
+    assert jobs.unique_file(str(f)) == str(tmp_path / "d-2.h5")
 
 
 def test_eta_and_collapse_verdict():

@@ -1,0 +1,226 @@
+"""Surviving faults: termination signals, one training per folder, stale temporary files, resumed
+metrics, worker processes whose parent died, and one-line reports of expected failures.
+
+- ``terminate_as_exception``: SIGTERM raises :class:`Terminated` in the main thread, so ``finally``
+  blocks run (partial files removed, worker processes ended, locks released) as for Ctrl-C.
+- ``run_lock``: ``OUT/.lock`` holds the pid of the training writing into ``OUT``; a second one is
+  refused, the lock of a dead pid is taken over.
+- ``clean_stale_tmp``: checkpoint writes killed mid-way leave ``.tmp-*`` files; the next run
+  (holding the lock) removes them.
+- ``truncate_metrics``: a resumed run drops the metrics lines logged after its checkpoint, so the
+  steps in ``metrics.jsonl`` stay strictly increasing.
+- ``die_with_parent``: a worker process ends when its parent does (even on ``kill -9``).
+- ``report_error``: the one line ``error: ...`` of ``python -m lewm``.
+
+A leaf module: it imports from :mod:`lewm` only inside functions.
+"""
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+
+LOCK_NAME = ".lock"
+TMP_PREFIX = ".tmp-"
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived (a BaseException, like KeyboardInterrupt: ``except Exception`` lets it pass)."""
+
+
+class RunLocked(RuntimeError):
+    """Another live process is training into the same folder."""
+
+
+def one_line(e: BaseException) -> str:
+    """The message of an expected failure as one line naming the file, what happened, what to do."""
+    text = str(e)
+    if isinstance(e, OSError):
+        where = e.filename or ""
+        if e.errno == errno.ENOSPC or "No space left on device" in text or "errno = 28" in text:
+            return (f"disk full: no space left on the device{' writing ' + str(where) if where else ''}; "
+                    f"free some space or choose another output place (partial files were removed)")
+        if e.strerror and where:
+            hint = "; choose a place you can write" if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS) else ""
+            return f"{where}: {e.strerror}{hint}"
+    if isinstance(e, KeyError):
+        text = str(e.args[0]) if e.args else text
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return " ".join(lines) if lines else type(e).__name__
+
+
+def report_error(e: BaseException) -> int:
+    print(f"error: {one_line(e)}", file=sys.stderr)
+    return 2
+
+
+@contextlib.contextmanager
+def terminate_as_exception():
+    """Inside: SIGTERM raises :class:`Terminated` (main thread only; elsewhere a no-op)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Terminated()
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+# ---------------------------------------------------------------------------------------------
+# One training per folder
+# ---------------------------------------------------------------------------------------------
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine (a zombie counts as dead)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _read_lock(path: str) -> tuple[int, str]:
+    try:
+        with open(path) as f:
+            d = json.loads(f.read() or "{}")
+        return int(d.get("pid", 0)), str(d.get("host", ""))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return 0, ""  # unreadable or half-written: treated as stale
+
+
+class RunLock:
+    """``OUT/.lock`` = ``{"pid": ..., "host": ...}`` of the process training into ``OUT``.
+
+    ``acquire`` creates it atomically (O_EXCL); if it exists and its pid is alive (on this host) it
+    raises :class:`RunLocked` naming the pid, else the stale lock is taken over."""
+
+    def __init__(self, folder: str):
+        self.folder = folder
+        self.path = os.path.join(folder, LOCK_NAME)
+        self.held = False
+
+    def acquire(self) -> "RunLock":
+        os.makedirs(self.folder, exist_ok=True)
+        me = json.dumps({"pid": os.getpid(), "host": socket.gethostname()})
+        for _ in range(3):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                pid, host = _read_lock(self.path)
+                if pid and pid_alive(pid) and host in ("", socket.gethostname()):
+                    raise RunLocked(f"{self.folder}: another training (pid {pid}) is writing into this folder; "
+                                    f"wait for it to finish, stop it, or choose another --out "
+                                    f"(if no such process runs, delete {self.path})") from None
+                with contextlib.suppress(FileNotFoundError):  # stale: the pid is gone
+                    os.remove(self.path)
+                continue
+            with os.fdopen(fd, "w") as f:
+                f.write(me)
+            self.held = True
+            return self
+        raise RunLocked(f"{self.folder}: could not take the lock {self.path}; another process keeps taking it")
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            if _read_lock(self.path)[0] == os.getpid():
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(self.path)
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()
+        return False
+
+
+def clean_stale_tmp(folder: str) -> list[str]:
+    """Remove the temporary files of killed writes (``checkpoint.save``'s ``.tmp-XXXXXXXX.pt``,
+    ``write_atomic``'s ``.tmp-XXXXXXXX.part``; nothing else, whatever folder ``--out`` names) from
+    ``folder``; return their names. Only call it while holding the folder's :class:`RunLock`."""
+    import re
+    ours = re.compile(r"^\.tmp-[A-Za-z0-9_]{8}\.(pt|part)$")
+    removed = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        if ours.match(name) and os.path.isfile(os.path.join(folder, name)):
+            with contextlib.suppress(OSError):
+                os.remove(os.path.join(folder, name))
+                removed.append(name)
+    return removed
+
+
+def truncate_metrics(path: str, last_step: int) -> int:
+    """Keep the lines of ``metrics.jsonl`` with ``step <= last_step`` (and drop unreadable ones, e.g.
+    a line cut by a kill); rewritten atomically. Returns the number of lines dropped."""
+    if not os.path.exists(path):
+        return 0
+    keep, dropped = [], 0
+    with open(path) as f:
+        for line in f:
+            try:
+                ok = int(json.loads(line)["step"]) <= last_step
+            except (ValueError, KeyError, TypeError):
+                ok = False
+            if ok:
+                keep.append(line if line.endswith("\n") else line + "\n")
+            else:
+                dropped += 1
+    if dropped:
+        tmp = path + ".truncating"
+        with open(tmp, "w") as f:
+            f.writelines(keep)
+        os.replace(tmp, path)
+    return dropped
+
+
+def write_atomic(path: str, text: str) -> str:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``:
+    a kill or a full disk leaves the old file (or none), never half a file."""
+    import tempfile
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=".part", dir=os.path.dirname(os.path.abspath(path)))
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# Worker processes
+# ---------------------------------------------------------------------------------------------
+def die_with_parent(parent_pid: int) -> None:
+    """In a worker process: get SIGKILL when the parent dies (Linux ``PR_SET_PDEATHSIG``), and exit
+    now if the parent is already gone. Elsewhere only the second check runs."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            import ctypes
+            libc = ctypes.CDLL("libc.so.6", use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+    if os.getppid() != parent_pid:
+        os._exit(1)

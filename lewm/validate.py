@@ -1,0 +1,353 @@
+"""Input validation, in one place: allowed ranges, datasets, output paths, devices.
+
+- **Ranges.** A config field declares its range where it is defined (``ranged(default, lo=1)``
+  in :mod:`lewm.config`); ``check_fields`` enforces every declared range from ``__post_init__``,
+  and ``arg_field`` turns the same range into an argparse ``type=`` for the CLI flag that sets the
+  field. CLI numbers that are not config fields use ``arg_int`` / ``arg_float`` at their
+  ``add_argument``. Every failure is a ValueError of one line: ``train.batch_size must be >= 1,
+  got 0``.
+- **Datasets.** ``check_dataset`` is what every command that reads an HDF5 episode file calls
+  before any work: readable (not truncated, not foreign), the layout keys, finite states, and the
+  environment / image size / action size of the checkpoint that will use it.
+- **Outputs.** ``check_out_file`` / ``check_out_dir``: refuse a folder where a file is expected
+  (or the reverse), a missing parent folder, a place that cannot be written, before the work.
+- **Devices.** ``check_device``: ``cuda`` on a machine without CUDA is a clear error.
+
+A leaf module: it imports from :mod:`lewm` only inside functions (data, envs), so that
+:mod:`lewm.config` can import it.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import numbers
+import os
+import tempfile
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+
+# ---------------------------------------------------------------------------------------------
+# Ranges
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Range:
+    """The allowed values of one number (or string): bounds, open or closed, or a set of choices."""
+
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    """``lo`` itself excluded (``> lo``)."""
+    hi_open: bool = False
+    """``hi`` itself excluded (``< hi``)."""
+    zero_ok: bool = False
+    """0 is also allowed (meaning "off"), whatever the bounds."""
+    choices: tuple = ()
+    """For strings: the allowed values (bounds unused)."""
+
+    def describe(self) -> str:
+        if self.choices:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        if self.lo is not None and self.hi is not None:
+            s = f"in {'(' if self.lo_open else '['}{_num(self.lo)}, {_num(self.hi)}{')' if self.hi_open else ']'}"
+        elif self.lo is not None:
+            s = f"{'>' if self.lo_open else '>='} {_num(self.lo)}"
+        elif self.hi is not None:
+            s = f"{'<' if self.hi_open else '<='} {_num(self.hi)}"
+        else:
+            s = "finite"
+        return f"0 (off) or {s}" if self.zero_ok else s
+
+    def ok(self, v) -> bool:
+        if self.choices:
+            return v in self.choices
+        if isinstance(v, float) and not math.isfinite(v):
+            return False
+        if self.zero_ok and v == 0:
+            return True
+        if self.lo is not None and (v <= self.lo if self.lo_open else v < self.lo):
+            return False
+        if self.hi is not None and (v >= self.hi if self.hi_open else v > self.hi):
+            return False
+        return True
+
+
+def _num(x) -> str:
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
+
+
+def ranged(default, lo=None, hi=None, *, lo_open: bool = False, hi_open: bool = False,
+           zero_ok: bool = False, choices: tuple = ()):
+    """A dataclass field with its allowed range: ``batch_size: int = ranged(128, lo=1)``."""
+    return field(default=default, metadata={"range": Range(lo, hi, lo_open, hi_open, zero_ok, tuple(choices))})
+
+
+def range_of(cls, name: str) -> Range | None:
+    """The declared range of field ``name`` of dataclass ``cls`` (None if it has none)."""
+    for f in fields(cls):
+        if f.name == name:
+            return f.metadata.get("range")
+    raise KeyError(name)
+
+
+def check_value(where: str, value, rng: Range | None, kind: type | None = None):
+    """Check the type (``kind``: bool, int, float or str) and range of one value; return it.
+    Raises ``ValueError("<where> must be <range>, got <value>")``."""
+    if kind is bool and not isinstance(value, bool):
+        raise ValueError(f"{where} must be true or false, got {value!r}")
+    if kind is int and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
+        raise ValueError(f"{where} must be a whole number, got {value!r}")
+    if kind is float and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
+        raise ValueError(f"{where} must be a number, got {value!r}")
+    if kind is str and not isinstance(value, str):
+        raise ValueError(f"{where} must be a string, got {value!r}")
+    if kind is float and not math.isfinite(float(value)):
+        raise ValueError(f"{where} must be a finite number, got {value!r}")
+    if rng is not None and not rng.ok(value):
+        raise ValueError(f"{where} must be {rng.describe()}, got {value!r}")
+    return value
+
+
+def check_fields(obj, section: str) -> None:
+    """Check every field of dataclass instance ``obj`` against its type (taken from the field's
+    default) and its declared range; the message names ``section.field``."""
+    for f in fields(obj):
+        default = f.default
+        kind = type(default) if isinstance(default, (bool, int, float, str)) else None
+        check_value(f"{section}.{f.name}", getattr(obj, f.name), f.metadata.get("range"), kind)
+
+
+def parse_bool(raw: str, where: str) -> bool:
+    """'true/false/1/0/yes/no/on/off' (any case) -> bool; anything else is an error, not False."""
+    s = str(raw).strip().lower()
+    if s in ("1", "true", "yes", "on"):
+        return True
+    if s in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{where} takes true or false, got {raw!r}")
+
+
+def _arg_type(kind: type, rng: Range | None):
+    name = "integer" if kind is int else "number"
+
+    def parse(raw: str):
+        try:
+            v = kind(raw)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expects an {name}, got {raw!r}") from None
+        if kind is float and not math.isfinite(v):
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {raw!r}")
+        if rng is not None and not rng.ok(v):
+            raise argparse.ArgumentTypeError(f"must be {rng.describe()}, got {raw}")
+        return v
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+def arg_int(lo=None, hi=None, **kw):
+    """argparse ``type=``: an integer in the range (``arg_int(1)`` = a positive count)."""
+    return _arg_type(int, Range(lo, hi, **kw))
+
+
+def arg_float(lo=None, hi=None, **kw):
+    """argparse ``type=``: a finite float in the range."""
+    return _arg_type(float, Range(lo, hi, **kw))
+
+
+def arg_field(cls, name: str):
+    """argparse ``type=`` for a flag that sets config field ``cls.name``: its declared range."""
+    f = next(f for f in fields(cls) if f.name == name)
+    return _arg_type(int if type(f.default) is int else float, f.metadata.get("range"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Devices
+# ---------------------------------------------------------------------------------------------
+def check_device(spec: str, flag: str = "--device"):
+    """'cpu' | 'cuda' | 'cuda:N' | 'mps' -> torch.device, or a ValueError saying why it cannot be
+    used on this machine and what to pass instead."""
+    import torch
+    try:
+        dev = torch.device(spec)
+    except (RuntimeError, ValueError, TypeError):
+        raise ValueError(f"{flag} {spec!r} is not a device; use auto, cpu, cuda, cuda:N or mps") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            why = "this PyTorch build has no CUDA" if torch.version.cuda is None else "no CUDA GPU is visible"
+            raise ValueError(f"{flag} {spec}: {why} on this machine; use --device cpu (or auto)")
+        n = torch.cuda.device_count()
+        if dev.index is not None and dev.index >= n:
+            raise ValueError(f"{flag} {spec}: this machine has {n} CUDA device(s) (cuda:0..cuda:{n - 1})")
+    elif dev.type == "mps":
+        if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise ValueError(f"{flag} {spec}: MPS is not available on this machine; use --device cpu (or auto)")
+    elif dev.type != "cpu":
+        raise ValueError(f"{flag} {spec!r}: unsupported device type; use auto, cpu, cuda, cuda:N or mps")
+    return dev
+
+
+def check_train_memory(cfg, dev) -> int:
+    """Refuse a training whose activations cannot fit: a lower bound of what backward must keep
+    (the encoder's residual stream, fp32, at every block: batch x (history+1) frames x patches x
+    enc_dim x enc_depth) against the device's memory (RAM for the CPU). Returns the bound in bytes."""
+    import torch
+    mc, tc = cfg.model, cfg.train
+    patches = (mc.image_size // mc.patch_size) ** 2 + 1
+    batch = max(1, tc.batch_size // max(1, int(os.environ.get("WORLD_SIZE", "1") or 1)))  # per rank (torchrun)
+    need = 4 * batch * (mc.history + 1) * patches * mc.enc_dim * mc.enc_depth
+    try:
+        if dev.type == "cuda":
+            have, where = torch.cuda.get_device_properties(dev).total_memory, f"{dev} has"
+        else:
+            have, where = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"), "this machine has"
+    except (ValueError, OSError, AttributeError, RuntimeError):
+        return need
+    if need > have:
+        raise ValueError(f"model.image_size {mc.image_size} / patch_size {mc.patch_size} ({patches - 1} patches) at "
+                         f"batch size {batch} needs at least {need / 2**30:.1f} GiB for its activations but "
+                         f"{where} {have / 2**30:.1f} GiB; lower --batch-size or the image size, or raise the patch size")
+    return need
+
+
+# ---------------------------------------------------------------------------------------------
+# Paths
+# ---------------------------------------------------------------------------------------------
+def _writable_dir(d: str, what: str) -> None:
+    try:
+        with tempfile.TemporaryFile(dir=d, prefix=".lewm-write-probe-"):
+            pass
+    except OSError as e:
+        raise ValueError(f"{what}: cannot write into {d} ({e.strerror or e}); choose another place") from None
+
+
+def existing_ancestor(path: str) -> str:
+    p = os.path.abspath(path)
+    while not os.path.exists(p):
+        parent = os.path.dirname(p)
+        if parent == p:
+            break
+        p = parent
+    return p
+
+
+def check_in_file(path: str, flag: str) -> str:
+    """An input file: exists and is a file."""
+    if not path:
+        raise ValueError(f"{flag}: no file given")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{flag} {path}: no such file")
+    if os.path.isdir(path):
+        raise ValueError(f"{flag} {path}: is a folder, expected a file")
+    return path
+
+
+def check_out_file(path: str, flag: str = "--out", *, make_parent: bool = False, force: bool | None = None,
+                   inputs: dict[str, str | None] | None = None) -> str:
+    """An output file: not a folder; its folder exists (or, with ``make_parent``, can be made) and
+    can be written. ``force=False``: an existing file is refused (``--force`` to overwrite).
+    ``inputs`` ({flag: path}): files the command reads, which the output must not overwrite."""
+    if not path:
+        raise ValueError(f"{flag}: no file given")
+    for in_flag, in_path in (inputs or {}).items():
+        if in_path and os.path.exists(in_path) and os.path.realpath(in_path) == os.path.realpath(path):
+            raise ValueError(f"{flag} {path}: is the {in_flag} file; writing it would destroy the input, "
+                             f"choose another {flag}")
+    if os.path.isdir(path):
+        raise ValueError(f"{flag} {path}: is a folder, expected a file name (e.g. {os.path.join(path, 'out.json')})")
+    if force is False and os.path.exists(path):
+        raise FileExistsError(f"{flag} {path}: exists; pass --force to overwrite it")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.exists(parent):
+        if not make_parent:
+            raise ValueError(f"{flag} {path}: its folder {parent} does not exist; create it first (mkdir -p)")
+        parent = existing_ancestor(parent)
+    if not os.path.isdir(parent):
+        raise ValueError(f"{flag} {path}: {parent} is a file, not a folder")
+    _writable_dir(parent, f"{flag} {path}")
+    return path
+
+
+def check_out_dir(path: str, flag: str = "--out") -> str:
+    """An output folder: not a file; it (or the folder it will be made in) can be written."""
+    if not path:
+        raise ValueError(f"{flag}: no folder given")
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"{flag} {path}: is a file, expected a folder")
+    anc = existing_ancestor(path)
+    if not os.path.isdir(anc):
+        raise ValueError(f"{flag} {path}: {anc} is a file, not a folder")
+    _writable_dir(anc, f"{flag} {path}")
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# Datasets
+# ---------------------------------------------------------------------------------------------
+def env_key(name: str) -> str:
+    """Normalised environment name ('Two-Room', 'tworoom' -> 'two_room')."""
+    key = str(name).strip().lower().replace("-", "_")
+    return {"tworoom": "two_room", "push_t": "pusht"}.get(key, key)
+
+
+def check_dataset(path: str, *, flag: str = "--data", env: str | None = None, image_size: int | None = None,
+                  action_dim: int | None = None, need_state: bool = False, state_dim: int | None = None,
+                  who: str = "the checkpoint") -> dict[str, Any]:
+    """Validate an HDF5 episode file before any work; return :func:`lewm.data.validate_file`'s facts.
+
+    Raises :class:`lewm.data.DataError` (one line naming the file, the key or attribute, what was
+    found and what to do) for a missing, truncated or foreign file, missing keys, non-finite
+    states, and data of another environment (``env``), image size or action size than ``who``'s.
+    """
+    import numpy as np
+    from .data import DataError, open_h5, validate_file
+    if not os.path.exists(path):
+        raise DataError(f"{flag} {path}: no such dataset file")
+    if os.path.isdir(path):
+        raise DataError(f"{flag} {path}: is a folder, expected an HDF5 episode file")
+    with open(path, "rb") as f:
+        if f.read(4) == b"PK\x03\x04":  # torch.save's zip
+            raise DataError(f"{flag} {path}: is a checkpoint, not an HDF5 episode file "
+                            f"(pass it as --checkpoint or --init)")
+    try:
+        info = validate_file(path, image_size)
+    except DataError:
+        raise
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as e:  # h5py on a truncated/foreign file
+        msg = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+        raise DataError(f"{path}: not a readable episode file (truncated or foreign?): {msg}") from None
+    if env and info["env"] and env_key(info["env"]) != env_key(env):
+        from .envs import list_envs
+        how = f" (python -m lewm collect --env {env} ...)" if env_key(env) in list_envs() else ""
+        raise DataError(f"{path}: holds {info['env']!r} episodes (attribute 'env') but {who} is for {env!r}; "
+                        f"use data of {env!r}{how}")
+    if action_dim is not None and info["action_dim"] != action_dim:
+        raise DataError(f"{path}: actions have {info['action_dim']} dims (key 'action') but {who} expects "
+                        f"{action_dim}: use data of its environment")
+    try:
+        with open_h5(path) as f:
+            if "state" not in f:
+                if need_state:
+                    raise DataError(f"{path}: no 'state' key; start and goal need the true states "
+                                    f"(collect the data with python -m lewm collect)")
+            else:
+                st = f["state"]
+                if st.ndim != 2 or st.shape[0] != info["num_frames"]:
+                    raise DataError(f"{path}: key 'state' must be (N, Q) with N = {info['num_frames']} rows "
+                                    f"like 'pixels', got {st.shape}")
+                if state_dim is not None and st.shape[1] != state_dim:
+                    raise DataError(f"{path}: states have {st.shape[1]} numbers (key 'state') but {who}'s "
+                                    f"environment has {state_dim}: use data of its environment")
+                for lo in range(0, st.shape[0], 1 << 18):
+                    block = np.asarray(st[lo:lo + (1 << 18)], dtype=np.float64)
+                    bad = ~np.isfinite(block).all(axis=1)
+                    if bad.any():
+                        row = lo + int(np.flatnonzero(bad)[0])
+                        raise DataError(f"{path}: key 'state' has NaN/inf at row {row} "
+                                        f"({int(bad.sum())} row(s) in this block); re-collect the file")
+    except DataError:
+        raise
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as e:
+        msg = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+        raise DataError(f"{path}: not a readable episode file (truncated or foreign?): {msg}") from None
+    return info
