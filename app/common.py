@@ -607,6 +607,7 @@ def pick_dataset(key: str, cfg=None, need_state: bool = False, label: str = "Dat
     custom = st.session_state.get(f"{key}_custom")
     if custom and custom not in options:
         options = [custom] + options
+    _collected_for(key)
     req = st.session_state.pop(f"{key}_request", None)  # e.g. a dataset just collected for this view
     if req and req not in options:
         options = [req] + options
@@ -640,7 +641,9 @@ def pick_dataset(key: str, cfg=None, need_state: bool = False, label: str = "Dat
         typed = st.text_input("…or a path on this machine", key=f"{key}_path", placeholder="/path/to/file.h5")
         if typed:
             path = typed
-    if cfg is not None and allow_collect and (path is None or not dataset_fits(path, cfg)) and \
+    if cfg is not None and st.session_state.get(f"{key}_collect_job"):
+        collect_reference_button(cfg, key)  # its progress bar
+    elif cfg is not None and allow_collect and (path is None or not dataset_fits(path, cfg)) and \
             not any(dataset_fits(p, cfg) for p in options):
         st.info(f"No {cfg.env} dataset at {cfg.model.image_size}px is known yet (none ships with this checkpoint).")
         collect_reference_button(cfg, key)
@@ -678,6 +681,22 @@ def has_matching_dataset(cfg) -> bool:
     return any(dataset_fits(p, cfg) for p in list_datasets())
 
 
+def _collected_for(key: str) -> None:
+    """If the collect job started for the view ``key`` has finished, ask the view to select its file
+    (before its selectbox is drawn)."""
+    job_id = st.session_state.get(f"{key}_collect_job")
+    if not job_id:
+        return
+    job = next((j for j in job_manager().jobs("collect") if j.id == job_id), None)
+    s = job.snapshot() if job is not None else None
+    if s is None or not s.active:
+        st.session_state.pop(f"{key}_collect_job", None)
+        if s is not None and s.status == "finished":
+            st.session_state[f"{key}_request"] = s.out
+        elif s is not None:
+            st.session_state[f"{key}_collect_error"] = f"Collection into `{rel(s.out)}` {s.status}: {s.error or ''}"
+
+
 def collect_reference_button(cfg, key: str) -> None:
     """Offer to collect a small dataset matching the checkpoint, in the background with a progress
     bar; when it is done, the view selects it (through ``{key}_request``: the selectbox of ``key``
@@ -688,6 +707,9 @@ def collect_reference_button(cfg, key: str) -> None:
     mgr = job_manager()
     job_key = f"{key}_collect_job"
     job = next((j for j in mgr.jobs("collect") if j.id == st.session_state.get(job_key)), None)
+    err = st.session_state.pop(f"{key}_collect_error", None)
+    if err:
+        st.error(err)
     if job is None:
         if st.button(f"Collect {REF_EPISODES} {cfg.env} episodes at {cfg.model.image_size}px now",
                      key=f"{key}_collect", help="In the background (a few seconds to a minute); the view uses them "
@@ -704,13 +726,8 @@ def collect_reference_button(cfg, key: str) -> None:
         if s.active:
             st.progress(s.fraction, text=f"Collecting {REF_EPISODES} {cfg.env} episodes → `{rel(s.out)}` · "
                                          f"episode {s.done}/{s.total} · ETA {fmt_s(s.eta_s)}")
-        elif s.status == "finished":
-            st.session_state.pop(job_key, None)
-            st.session_state[f"{key}_request"] = s.out
+        else:  # finished or failed: the page re-runs and _collected_for selects the file / says why
             st.rerun(scope="app")
-        else:
-            st.session_state.pop(job_key, None)
-            st.error(f"Collection into `{rel(s.out)}` {s.status}: {s.error or ''}")
     _progress()
 
 
