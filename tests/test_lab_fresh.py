@@ -145,6 +145,17 @@ def _get(at, kind, key):
         return None
 
 
+def _set_label(at, w, label: str) -> None:
+    """Select an option by its label: AppTest maps a value to its label with the widget's
+    format_func, which for ``dict.get``-style formatters returns None for a label."""
+    from streamlit.runtime.state.common import TESTING_KEY
+    fmts = at.session_state[TESTING_KEY]
+    f, labels = fmts.get(w.id), set(w.options)
+    if f is not None:
+        fmts[w.id] = lambda v, f=f: v if isinstance(v, str) and v in labels else f(v)
+    w.set_value(label).run()
+
+
 def _exercise(at, where: str) -> int:
     """Set every option of every selector (then back), both ends of every slider, click every
     button; re-scan for widgets that appear on the way. Returns the number of interactions."""
@@ -163,10 +174,22 @@ def _exercise(at, where: str) -> int:
                 n += 1
                 no_exception(at, f"{where}: click {key}")
                 continue
-            if kind in ("selectbox", "radio", "select_slider"):
-                orig, values = w.value, list(w.options)
-                if kind == "select_slider":
-                    values = [values[0], values[-1]]
+            if kind in ("selectbox", "radio"):
+                labels = list(w.options)
+                try:
+                    orig = labels[w.index]
+                except (ValueError, TypeError, IndexError):
+                    orig = labels[0] if labels else None
+                for lab in labels + [orig]:
+                    w = _get(at, kind, key)
+                    if w is None or lab is None:
+                        break
+                    _set_label(at, w, lab)
+                    n += 1
+                    no_exception(at, f"{where}: {key} = {lab!r}")
+                continue
+            if kind == "select_slider":
+                orig, values = w.value, [w.options[0], w.options[-1]]
             elif kind == "slider":
                 orig, values = w.value, [w.min, w.max]
             else:  # checkbox

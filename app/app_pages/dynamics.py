@@ -27,8 +27,11 @@ if max_start < 0:
     st.stop()
 start = c2.slider("Start frame", 0, max_start, 0, key="dyn_start")
 avail = (L - 1 - start) // fs - (H - 1)
-horizon = c3.slider("Imagined steps (blocks of frameskip actions)", 1, max(avail, 1), min(avail, 10), key="dyn_horizon",
-                    disabled=avail <= 1)
+if avail > 1:
+    horizon = c3.slider("Imagined steps (blocks of frameskip actions)", 1, avail, min(avail, 10), key="dyn_horizon")
+else:  # a slider needs min < max: near the end of the episode only one step can be imagined
+    horizon = 1
+    c3.caption("Imagined steps: 1 (the start frame is near the end of the episode)")
 
 st.subheader("Imagination vs reality")
 st.caption(f"The predictor sees the first {H} frame(s) and then only the actions: it rolls forward open loop "
