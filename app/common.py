@@ -365,22 +365,39 @@ def meters_of(ckpt: str, ckpt_stamp: float, data: str, data_stamp: float, max_fr
     return collapse_meters(encoded_dataset(ckpt, ckpt_stamp, data, data_stamp, max_frames).latents)
 
 
-@st.cache_resource(show_spinner="Rendering and encoding a grid of states…", max_entries=16)
+_GRIDS: dict = {}  # grid views (goal-cost landscapes, grid warps), shared by all sessions
+GRID_S_PER_CELL = 0.005  # render + encode one state, measured here (2 cores)
+
+
+def _computed_once(key: tuple, fn, text: str, est_s: float, max_entries: int = 16):
+    """``fn()`` once per ``key`` behind a progress bar, then from memory."""
+    if key in _GRIDS:
+        return _GRIDS[key]
+    out = run_with_progress(fn, text, est_s)
+    while len(_GRIDS) >= max_entries:
+        _GRIDS.pop(next(iter(_GRIDS)))
+    _GRIDS[key] = out
+    return out
+
+
 def goal_landscape(ckpt: str, ckpt_stamp: float, goal: tuple, n: int):
     """The planner's goal cost over a state grid (see ``lewm.diagnostics.goal_cost_landscape``)."""
     from lewm.diagnostics import goal_cost_landscape
     model, cfg, _ = load_checkpoint(ckpt)
     env = make_env(cfg.env, cfg.model.image_size)
-    return goal_cost_landscape(model, env, np.asarray(goal), n=n)
+    return _computed_once(("landscape", ckpt, ckpt_stamp, tuple(goal), int(n)),
+                          lambda: goal_cost_landscape(model, env, np.asarray(goal), n=n),
+                          f"Rendering and encoding a {n}×{n} grid of states, scored against the goal",
+                          GRID_S_PER_CELL * n * n + 0.5)
 
 
-@st.cache_resource(show_spinner="Rendering and encoding a grid of states…", max_entries=8)
 def grid_warp(ckpt: str, ckpt_stamp: float, n: int):
     """A grid of true states in latent space (see ``lewm.diagnostics.state_grid_warp``)."""
     from lewm.diagnostics import state_grid_warp
     model, cfg, _ = load_checkpoint(ckpt)
     env = make_env(cfg.env, cfg.model.image_size)
-    return state_grid_warp(model, env, n=n)
+    return _computed_once(("warp", ckpt, ckpt_stamp, int(n)), lambda: state_grid_warp(model, env, n=n),
+                          f"Rendering and encoding a {n}×{n} grid of true states", GRID_S_PER_CELL * n * n + 0.5)
 
 
 def fig_grid_warp(g, height: int = 440) -> go.Figure:
