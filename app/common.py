@@ -641,10 +641,13 @@ def pick_dataset(key: str, cfg=None, need_state: bool = False, label: str = "Dat
         st.session_state[f"{key}_for"] = tag
     elif req in options:
         st.session_state[key] = req
-    elif key not in st.session_state and current_checkpoint():  # first visit: the checkpoint's reference set
+    elif current_checkpoint() and st.session_state.get(f"{key}_for") != current_checkpoint():
+        # first visit, or a new checkpoint while a shipped reference set is shown: the checkpoint's own
         own = refstore.reference_of(current_checkpoint())
-        if own in options:
+        cur = st.session_state.get(key)
+        if own in options and (cur is None or Path(cur).name == refstore.REFERENCE_NAME):
             st.session_state[key] = own
+        st.session_state[f"{key}_for"] = current_checkpoint()
     if st.session_state.get(key) is not None and st.session_state.get(key) not in options:
         del st.session_state[key]  # a dataset that disappeared
     col1, col2 = st.columns([3, 2])

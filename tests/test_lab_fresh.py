@@ -90,6 +90,13 @@ def test_switching_checkpoint_switches_the_dataset(fresh):
         assert not at.error, [e.value for e in at.error]
         assert at.selectbox(key="latent_data").value.endswith(os.path.join(other, "reference.h5"))
         assert at.query_params["ckpt"] in (f"checkpoints/{other}/model.pt", [f"checkpoints/{other}/model.pt"])
+    at.switch_page("app_pages/data.py")  # the Data page shows the checkpoint's reference set too
+    at.run()
+    assert at.selectbox(key="data_browse").value.endswith(os.path.join("reacher", "reference.h5"))
+    sb = at.selectbox(key="sb_checkpoint")
+    sb.set_value(next(o for o in sb.options if o.startswith("two_room"))).run()
+    no_exception(at, "data")
+    assert at.selectbox(key="data_browse").value.endswith(os.path.join("two_room", "reference.h5"))
 
 
 def test_collect_button_while_another_dataset_exists(fresh, tmp_path):
