@@ -24,12 +24,15 @@ from plotly.subplots import make_subplots
 
 APP_DIR = Path(__file__).resolve().parent
 ROOT = APP_DIR.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for _p in (str(ROOT), str(APP_DIR)):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
 
 from lewm import jobs as lewm_jobs  # noqa: E402  (after the sys.path fix)
 from lewm.checkpoint import CheckpointError, batchnorm_note  # noqa: E402
 from lewm.data import DataError  # noqa: E402
+
+import refstore  # noqa: E402  (app/refstore.py: reference sets and stored maps)
 
 
 
@@ -119,13 +122,27 @@ def rel(path: str) -> str:
         return path
 
 
+def shipped_success(path: str) -> float | None:
+    """Success rate from the ``eval.json`` beside a checkpoint, or None."""
+    try:
+        with open(os.path.join(os.path.dirname(os.path.abspath(path)), "eval.json")) as f:
+            v = json.load(f).get("success_rate")
+        return None if v is None else float(v)
+    except (OSError, ValueError, AttributeError, TypeError):
+        return None
+
+
 def list_checkpoints() -> list[tuple[str, str]]:
-    """(label, path): given on the command line, shipped (checkpoints/*/model.pt), runs (newest first)."""
+    """(label, path): given on the command line, shipped (checkpoints/*/model.pt, best evaluated
+    success first, so the lab opens on the best agent), runs (newest first)."""
     out: list[tuple[str, str]] = []
     for p in settings()["checkpoints"]:
         out.append((f"{Path(p).parent.name}/{Path(p).name} (given)", os.path.abspath(p)))
-    for p in sorted(glob.glob(str(ROOT / "checkpoints" / "*" / "model.pt"))):
-        out.append((f"{Path(p).parent.name} (shipped)", p))
+    shipped = sorted(glob.glob(str(ROOT / "checkpoints" / "*" / "model.pt")))
+    shipped.sort(key=lambda p: -(shipped_success(p) or -1.0))  # stable: alphabetical among equals
+    for p in shipped:
+        sr = shipped_success(p)
+        out.append((f"{Path(p).parent.name} (shipped" + (f", {100 * sr:.0f}% success)" if sr is not None else ")"), p))
     uploads = os.path.join(runs_dir(), "uploads")
     runs = [p for p in glob.glob(os.path.join(runs_dir(), "*", "last.pt")) if Path(p).parent != Path(uploads)]
     runs += glob.glob(os.path.join(uploads, "*.pt"))
@@ -141,12 +158,14 @@ def list_checkpoints() -> list[tuple[str, str]]:
 
 
 def list_datasets() -> list[str]:
-    """HDF5 files: given on the command line, runs/data/, data/ of the repo (newest first)."""
+    """HDF5 files: given on the command line, runs/data/, data/ of the repo (newest first), then the
+    reference sets shipped beside the checkpoints (checkpoints/*/reference.h5)."""
     given = [os.path.abspath(p) for p in settings()["data"]]
     found = glob.glob(os.path.join(data_dir(), "*.h5")) + glob.glob(str(ROOT / "data" / "*.h5"))
     found = sorted(found, key=lambda x: os.path.getmtime(x) if os.path.exists(x) else 0, reverse=True)
+    refs = sorted(glob.glob(str(ROOT / "checkpoints" / "*" / refstore.REFERENCE_NAME)))
     out = []
-    for p in given + found:
+    for p in given + found + refs:
         if p not in out:
             out.append(p)
     return out
@@ -196,33 +215,131 @@ def load_checkpoint(path: str):
     return _load_checkpoint(os.path.abspath(path), mtime(path), device())
 
 
-@st.cache_resource(show_spinner="Encoding the dataset with the checkpoint's encoder…", max_entries=4)
+def run_with_progress(fn, text: str, est_s: float, phase=None):
+    """Run ``fn()`` in a helper thread while a progress bar says what it does, the time spent and an
+    estimate (``est_s``); ``phase()`` may return a better text as it goes. Returns fn's result (or
+    raises its exception). The thread never calls ``st.*``."""
+    import threading
+    import time
+    box: dict = {}
+
+    def work():
+        try:
+            box["out"] = fn()
+        except BaseException as e:  # noqa: BLE001 - re-raised in the script thread
+            box["err"] = e
+
+    th = threading.Thread(target=work, daemon=True, name="lab-progress")
+    t0 = time.perf_counter()
+    th.start()
+    th.join(0.3)
+    if th.is_alive():
+        bar = st.progress(0.0, text=text)
+        while th.is_alive():
+            el = time.perf_counter() - t0
+            label = (phase() if phase else None) or text
+            bar.progress(min(el / max(est_s, 1e-3), 0.99),
+                         text=f"{label} · {el:.0f} s of about {max(est_s, el + 1):.0f} s")
+            th.join(0.25)
+        bar.empty()
+    if "err" in box:
+        raise box["err"]
+    return box["out"]
+
+
+_ENCODED: dict = {}  # (ckpt, stamp, data, stamp, max_frames) -> EncodedDataset, shared by all sessions
+_ENCODED_MAX = 4
+ENCODE_S_PER_FRAME = 0.003  # measured on 2 CPU cores (one torch thread): ~2.5 ms per 64 px frame
+
+
 def encoded_dataset(ckpt: str, ckpt_stamp: float, data: str, data_stamp: float, max_frames: int):
+    """The dataset's latents, embeddings, states and pixels (lewm.diagnostics.encode_dataset), computed
+    once per checkpoint, dataset and frame count behind a progress bar, then kept in memory."""
+    key = (ckpt, ckpt_stamp, data, data_stamp, int(max_frames))
+    if key in _ENCODED:
+        return _ENCODED[key]
     from lewm.diagnostics import encode_dataset
     model, _, _ = load_checkpoint(ckpt)
-    return encode_dataset(model, data, max_frames=max_frames, keep_pixels=True, seed=0, with_embeddings=True)
+    try:
+        n = min(int(max_frames), int(dataset_info(data, data_stamp)["num_frames"]))
+    except DataError:
+        n = int(max_frames)
+    enc = run_with_progress(
+        lambda: encode_dataset(model, data, max_frames=max_frames, keep_pixels=True, seed=0, with_embeddings=True),
+        f"Encoding {n:,} frames of `{rel(data)}` with the checkpoint's encoder", ENCODE_S_PER_FRAME * n + 0.5)
+    while len(_ENCODED) >= _ENCODED_MAX:
+        _ENCODED.pop(next(iter(_ENCODED)))
+    _ENCODED[key] = enc
+    return enc
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def latent_map(ckpt: str, ckpt_stamp: float, data: str, data_stamp: float, max_frames: int, method: str):
-    """PCA is milliseconds; UMAP costs ~35 s to import plus the fit: cached once computed."""
+def _pca_map(ckpt: str, ckpt_stamp: float, data: str, data_stamp: float, max_frames: int):
     from lewm.diagnostics import fit_latent_map
+    return fit_latent_map(encoded_dataset(ckpt, ckpt_stamp, data, data_stamp, max_frames).latents, method="pca", seed=0)
+
+
+_UMAPS: dict = {}  # args -> fitted LatentMap (UMAP), shared by all sessions
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def file_sha(path: str, stamp: float) -> str:
+    return refstore.fingerprint(path)
+
+
+def _umap_cache_file(ckpt_sha: str, data_sha: str, n: int) -> str:
+    return os.path.join(runs_dir(), "cache", f"umap-{refstore.map_key(ckpt_sha, data_sha, n)}.npz")
+
+
+def stored_umap(ckpt: str, ckpt_stamp: float, data: str, data_stamp: float, max_frames: int) -> np.ndarray | None:
+    """UMAP coordinates of these encoded frames stored on disk: shipped beside a reference set
+    (checkpoints/<name>/reference_umap.npz) or computed earlier in the lab (runs/cache/); None if none."""
     enc = encoded_dataset(ckpt, ckpt_stamp, data, data_stamp, max_frames)
-    return fit_latent_map(enc.latents, method=method, seed=0)
+    ck, ds = file_sha(ckpt, ckpt_stamp), file_sha(data, data_stamp)
+    for p in (os.path.join(os.path.dirname(os.path.abspath(data)), refstore.UMAP_NAME),
+              _umap_cache_file(ck, ds, len(enc.latents))):
+        c = refstore.load_map(p, enc.frame_index, ck, ds)
+        if c is not None:
+            return c
+    return None
 
 
-_COMPUTED_MAPS: set = set()  # arguments of latent_map calls that finished (shared by all sessions)
+def compute_umap(*args):
+    """Fit UMAP on the encoded frames behind a progress bar (importing umap-learn costs ~35 s the first
+    time, the fit ~1 s per 100 latents here), keep it in memory and store its coordinates on disk."""
+    from lewm.diagnostics import fit_latent_map
+    args = tuple(args)
+    if args in _UMAPS:
+        return _UMAPS[args]
+    enc = encoded_dataset(*args)
+    n = len(enc.latents)
+    imported = "umap" in sys.modules
+    est = (0.0 if imported else 35.0) + 2.0 + 0.012 * n
+
+    def phase():
+        return (f"Fitting UMAP on {n:,} latents (its layout epochs run after the neighbour graph)"
+                if "umap" in sys.modules else "Importing umap-learn (numba compiles; ~35 s the first time)")
+
+    m = run_with_progress(lambda: fit_latent_map(enc.latents, method="umap", seed=0), phase(), est, phase)
+    _UMAPS[args] = m
+    try:
+        ck, ds = file_sha(args[0], args[1]), file_sha(args[2], args[3])
+        refstore.save_map(_umap_cache_file(ck, ds, n), m.coords, enc.frame_index, ck, ds)
+    except OSError:
+        pass
+    return m
 
 
 def has_latent_map(*args) -> bool:
-    """Whether ``latent_map(*args)`` is already computed (so that showing it costs nothing)."""
-    return tuple(args) in _COMPUTED_MAPS
+    """Whether ``get_latent_map(*args)`` costs nothing: PCA always; UMAP once fitted in this server."""
+    return args[-1] == "pca" or tuple(args[:-1]) in _UMAPS
 
 
 def get_latent_map(*args):
-    m = latent_map(*args)
-    _COMPUTED_MAPS.add(tuple(args))
-    return m
+    """``get_latent_map(ckpt, stamp, data, stamp, max_frames, method)``: the fitted 2-D map (PCA: cached,
+    milliseconds; UMAP: fitted once per server behind a progress bar)."""
+    *key, method = args
+    return _pca_map(*key) if method == "pca" else compute_umap(*key)
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -248,22 +365,39 @@ def meters_of(ckpt: str, ckpt_stamp: float, data: str, data_stamp: float, max_fr
     return collapse_meters(encoded_dataset(ckpt, ckpt_stamp, data, data_stamp, max_frames).latents)
 
 
-@st.cache_resource(show_spinner="Rendering and encoding a grid of states…", max_entries=16)
+_GRIDS: dict = {}  # grid views (goal-cost landscapes, grid warps), shared by all sessions
+GRID_S_PER_CELL = 0.005  # render + encode one state, measured here (2 cores)
+
+
+def _computed_once(key: tuple, fn, text: str, est_s: float, max_entries: int = 16):
+    """``fn()`` once per ``key`` behind a progress bar, then from memory."""
+    if key in _GRIDS:
+        return _GRIDS[key]
+    out = run_with_progress(fn, text, est_s)
+    while len(_GRIDS) >= max_entries:
+        _GRIDS.pop(next(iter(_GRIDS)))
+    _GRIDS[key] = out
+    return out
+
+
 def goal_landscape(ckpt: str, ckpt_stamp: float, goal: tuple, n: int):
     """The planner's goal cost over a state grid (see ``lewm.diagnostics.goal_cost_landscape``)."""
     from lewm.diagnostics import goal_cost_landscape
     model, cfg, _ = load_checkpoint(ckpt)
     env = make_env(cfg.env, cfg.model.image_size)
-    return goal_cost_landscape(model, env, np.asarray(goal), n=n)
+    return _computed_once(("landscape", ckpt, ckpt_stamp, tuple(goal), int(n)),
+                          lambda: goal_cost_landscape(model, env, np.asarray(goal), n=n),
+                          f"Rendering and encoding a {n}×{n} grid of states, scored against the goal",
+                          GRID_S_PER_CELL * n * n + 0.5)
 
 
-@st.cache_resource(show_spinner="Rendering and encoding a grid of states…", max_entries=8)
 def grid_warp(ckpt: str, ckpt_stamp: float, n: int):
     """A grid of true states in latent space (see ``lewm.diagnostics.state_grid_warp``)."""
     from lewm.diagnostics import state_grid_warp
     model, cfg, _ = load_checkpoint(ckpt)
     env = make_env(cfg.env, cfg.model.image_size)
-    return state_grid_warp(model, env, n=n)
+    return _computed_once(("warp", ckpt, ckpt_stamp, int(n)), lambda: state_grid_warp(model, env, n=n),
+                          f"Rendering and encoding a {n}×{n} grid of true states", GRID_S_PER_CELL * n * n + 0.5)
 
 
 def fig_grid_warp(g, height: int = 440) -> go.Figure:
@@ -388,11 +522,16 @@ def sidebar_checkpoint() -> None:
             if req in paths:
                 st.session_state["sb_checkpoint"] = labels[paths.index(req)]
             elif st.session_state.get("sb_checkpoint") not in labels:
-                cur = st.session_state.get(CKPT_KEY)
+                # a new browser session: the checkpoint named in the URL (?ckpt=...), else the last one of
+                # this session, else the first (given on the command line, else the best shipped agent)
+                cur = _checkpoint_from_url(paths) or st.session_state.get(CKPT_KEY)
                 st.session_state["sb_checkpoint"] = labels[paths.index(cur) if cur in paths else 0]
             choice = st.selectbox("Checkpoint", labels, key="sb_checkpoint",
-                                  help="Shipped checkpoints (checkpoints/<env>/model.pt) and your runs (runs/*/last.pt).")
+                                  help="Shipped checkpoints (checkpoints/<env>/model.pt, best evaluated agent first) "
+                                       "and your runs (runs/*/last.pt). Remembered in the page's URL.")
             st.session_state[CKPT_KEY] = paths[labels.index(choice)]
+            if st.query_params.get(CKPT_PARAM) != rel(st.session_state[CKPT_KEY]):
+                st.query_params[CKPT_PARAM] = rel(st.session_state[CKPT_KEY])
         else:
             st.caption("No checkpoint yet: train one on the Train page.")
             st.session_state[CKPT_KEY] = None
@@ -412,6 +551,21 @@ def sidebar_checkpoint() -> None:
                     st.session_state["_uploaded_name"] = (up.name, up.size)
                     select_checkpoint(dest)
         st.caption(f"device: `{device()}`")
+
+
+CKPT_PARAM = "ckpt"  # the URL query parameter that remembers the checkpoint across reloads
+
+
+def _checkpoint_from_url(paths: list[str]) -> str | None:
+    """The known checkpoint named by ``?ckpt=`` (a path relative to the repo, or absolute), or None."""
+    v = st.query_params.get(CKPT_PARAM)
+    if not v:
+        return None
+    for cand in (v, str(ROOT / v)):
+        a = os.path.abspath(cand)
+        if a in paths:
+            return a
+    return None
 
 
 def select_checkpoint(path: str) -> None:
@@ -449,36 +603,69 @@ def checkpoint_caption(cfg, meta, path) -> None:
         st.warning(f"This checkpoint: {note}.")
 
 
+def dataset_fits(path: str, cfg) -> bool:
+    """Whether a dataset comes from the checkpoint's env at its image size (False when unreadable)."""
+    try:
+        i = dataset_info(path, mtime(path))
+    except DataError:
+        return False
+    return i["env"] == cfg.env and i["image_size"] == cfg.model.image_size
+
+
 def pick_dataset(key: str, cfg=None, need_state: bool = False, label: str = "Dataset",
-                 allow_collect: bool = True):
+                 allow_collect: bool = True, ckpt: str | None = None):
     """Select an HDF5 dataset; with ``cfg``, check it matches the checkpoint's env and image size.
 
-    Returns (path, info) or (None, None) after showing why (st.error / st.info).
+    With ``cfg`` the matching datasets come first (the checkpoint's own reference set first of all),
+    and when the checkpoint changes a selection that no longer matches moves to the first matching
+    one. Returns (path, info) or (None, None) after showing why (st.error / st.info).
     """
     options = list_datasets()
     custom = st.session_state.get(f"{key}_custom")
     if custom and custom not in options:
         options = [custom] + options
-    if cfg is not None:  # prefer datasets that fit the checkpoint
-        def fits(p):
-            try:
-                i = dataset_info(p, mtime(p))
-                return i["env"] == cfg.env and i["image_size"] == cfg.model.image_size
-            except DataError:
-                return False
-        options = sorted(options, key=lambda p: not fits(p))
+    _collected_for(key)
+    req = st.session_state.pop(f"{key}_request", None)  # e.g. a dataset just collected for this view
+    if req and req not in options:
+        options = [req] + options
+    own = refstore.reference_of(ckpt or current_checkpoint() or "") if cfg is not None else None
+    if cfg is not None:  # prefer datasets that fit the checkpoint; its own reference set first
+        options = sorted(options, key=lambda p: (not dataset_fits(p, cfg), p != own))
+        tag = (cfg.env, cfg.model.image_size, ckpt or current_checkpoint())
+        if req in options:
+            st.session_state[key] = req
+        elif st.session_state.get(f"{key}_for") != tag:  # a new checkpoint (or the first visit)
+            cur = st.session_state.get(key)
+            if cur not in options or not dataset_fits(cur, cfg):
+                st.session_state[key] = next((p for p in options if dataset_fits(p, cfg)), options[0] if options else None)
+        st.session_state[f"{key}_for"] = tag
+    elif req in options:
+        st.session_state[key] = req
+    elif current_checkpoint() and st.session_state.get(f"{key}_for") != current_checkpoint():
+        # first visit, or a new checkpoint while a shipped reference set is shown: the checkpoint's own
+        own = refstore.reference_of(current_checkpoint())
+        cur = st.session_state.get(key)
+        if own in options and (cur is None or Path(cur).name == refstore.REFERENCE_NAME):
+            st.session_state[key] = own
+        st.session_state[f"{key}_for"] = current_checkpoint()
+    if st.session_state.get(key) is not None and st.session_state.get(key) not in options:
+        del st.session_state[key]  # a dataset that disappeared
     col1, col2 = st.columns([3, 2])
     with col1:
         if options:
-            path = st.selectbox(label, options, format_func=rel, key=key)
+            path = st.selectbox(label, options, format_func=dataset_label, key=key)
         else:
             path = None
-            st.info("No dataset yet (looked in runs/data/ and data/).")
+            st.info("No dataset yet (looked in runs/data/, data/ and checkpoints/*/reference.h5).")
     with col2:
         typed = st.text_input("…or a path on this machine", key=f"{key}_path", placeholder="/path/to/file.h5")
         if typed:
             path = typed
-    if cfg is not None and allow_collect and (not options or path is None):
+    if cfg is not None and st.session_state.get(f"{key}_collect_job"):
+        collect_reference_button(cfg, key)  # its progress bar
+    elif cfg is not None and allow_collect and (path is None or not dataset_fits(path, cfg)) and \
+            not any(dataset_fits(p, cfg) for p in options):
+        st.info(f"No {cfg.env} dataset at {cfg.model.image_size}px is known yet (none ships with this checkpoint).")
         collect_reference_button(cfg, key)
     if path is None:
         return None, None
@@ -491,15 +678,11 @@ def pick_dataset(key: str, cfg=None, need_state: bool = False, label: str = "Dat
         if cfg.env and info["env"] and info["env"] != cfg.env:
             st.error(f"{rel(path)}: this dataset comes from environment '{info['env']}' but the checkpoint "
                      f"was trained on '{cfg.env}'. Pick a {cfg.env} dataset (or collect one on the Data page).")
-            if allow_collect:
-                collect_reference_button(cfg, key)
             return None, None
         if info["image_size"] != cfg.model.image_size:
             st.error(f"{rel(path)}: images are {info['image_size']}x{info['image_size']} but the checkpoint expects "
                      f"{cfg.model.image_size}x{cfg.model.image_size} (key 'pixels'). Collect at image size "
                      f"{cfg.model.image_size}.")
-            if allow_collect:
-                collect_reference_button(cfg, key)
             return None, None
     if need_state and not info["has_state"]:
         st.error(f"{rel(path)}: no 'state' key; this view needs the true physical state of every frame.")
@@ -507,34 +690,68 @@ def pick_dataset(key: str, cfg=None, need_state: bool = False, label: str = "Dat
     return path, info
 
 
+def dataset_label(path: str) -> str:
+    if Path(path).name == refstore.REFERENCE_NAME and Path(path).parent.parent == ROOT / "checkpoints":
+        return f"{rel(path)} (reference set of {Path(path).parent.name})"
+    return rel(path)
+
+
 def has_matching_dataset(cfg) -> bool:
     """Whether some known dataset comes from the checkpoint's environment at its image size."""
-    for p in list_datasets():
-        try:
-            i = dataset_info(p, mtime(p))
-        except DataError:
-            continue
-        if i["env"] == cfg.env and i["image_size"] == cfg.model.image_size:
-            return True
-    return False
+    return any(dataset_fits(p, cfg) for p in list_datasets())
+
+
+def _collected_for(key: str) -> None:
+    """If the collect job started for the view ``key`` has finished, ask the view to select its file
+    (before its selectbox is drawn)."""
+    job_id = st.session_state.get(f"{key}_collect_job")
+    if not job_id:
+        return
+    job = next((j for j in job_manager().jobs("collect") if j.id == job_id), None)
+    s = job.snapshot() if job is not None else None
+    if s is None or not s.active:
+        st.session_state.pop(f"{key}_collect_job", None)
+        if s is not None and s.status == "finished":
+            st.session_state[f"{key}_request"] = s.out
+        elif s is not None:
+            st.session_state[f"{key}_collect_error"] = f"Collection into `{rel(s.out)}` {s.status}: {s.error or ''}"
 
 
 def collect_reference_button(cfg, key: str) -> None:
-    """Offer to collect a small dataset matching the checkpoint (a few seconds)."""
+    """Offer to collect a small dataset matching the checkpoint, in the background with a progress
+    bar; when it is done, the view selects it (through ``{key}_request``: the selectbox of ``key``
+    is already drawn on this run, so its state cannot be set here)."""
     from lewm.envs import list_envs
     if cfg.env not in list_envs():
         return
-    if st.button(f"Collect 60 {cfg.env} episodes at {cfg.model.image_size}px now", key=f"{key}_collect"):
-        from lewm.collect import collect
-        out = lewm_jobs.unique_file(os.path.join(data_dir(), f"{cfg.env}-{cfg.model.image_size}px-ref.h5"))
-        with st.spinner(f"Collecting into {rel(out)}…"):
-            try:
-                collect(cfg.env, 60, out, image_size=cfg.model.image_size, workers=1, seed=123, progress=False)
-            except (ValueError, OSError) as e:
-                st.error(f"Collection failed: {e}")
-                return
-        st.session_state[key] = out
-        st.rerun()
+    mgr = job_manager()
+    job_key = f"{key}_collect_job"
+    job = next((j for j in mgr.jobs("collect") if j.id == st.session_state.get(job_key)), None)
+    err = st.session_state.pop(f"{key}_collect_error", None)
+    if err:
+        st.error(err)
+    if job is None:
+        if st.button(f"Collect {REF_EPISODES} {cfg.env} episodes at {cfg.model.image_size}px now",
+                     key=f"{key}_collect", help="In the background (a few seconds to a minute); the view uses them "
+                                                "as soon as they are written."):
+            out = os.path.join(data_dir(), f"{cfg.env}-{cfg.model.image_size}px-ref.h5")
+            job = mgr.start_collect(cfg.env, REF_EPISODES, out, image_size=cfg.model.image_size, seed=123)
+            st.session_state[job_key] = job.id
+            st.rerun()
+        return
+
+    @st.fragment(run_every=0.7 if job.snapshot().active else None)
+    def _progress():
+        s = job.snapshot()
+        if s.active:
+            st.progress(s.fraction, text=f"Collecting {REF_EPISODES} {cfg.env} episodes → `{rel(s.out)}` · "
+                                         f"episode {s.done}/{s.total} · ETA {fmt_s(s.eta_s)}")
+        else:  # finished or failed: the page re-runs and _collected_for selects the file / says why
+            st.rerun(scope="app")
+    _progress()
+
+
+REF_EPISODES = 60
 
 
 # ---------------------------------------------------------------------------------------------

@@ -74,36 +74,44 @@ m[4].metric("action dim", info["action_dim"])
 
 ep, episode = common.pick_episode(st, path, info, "data_episode")
 L = len(episode["pixels"])
-t = st.slider("Frame", 0, L - 1, 0, key="data_frame", help="Scrub through the episode")
 
-c1, c2 = st.columns([2, 3])
-with c1:
-    env_name = info["env"]
-    if env_name == "two_room" and "state" in episode:
-        fig = common.fig_image(episode["pixels"][t], extent=224.0, height=380)
-        xy = episode["state"][:, :2]
-        fig.add_trace(go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="lines", line=dict(color="#1f77b4", width=2),
-                                 name="path", hoverinfo="skip"))
-        fig.add_trace(go.Scatter(x=[xy[t, 0]], y=[xy[t, 1]], mode="markers", name="now",
-                                 marker=dict(size=10, color="rgba(0,0,0,0)", line=dict(color="black", width=2))))
-        fig.update_layout(showlegend=False)
-        st.plotly_chart(fig, key="data_canvas", config={"displayModeBar": False})
-    else:
-        st.image(common.upscale(episode["pixels"][t], 384), caption=f"frame {t}", width=384)
-with c2:
-    steps = np.arange(L)
-    fa = go.Figure()
-    for i in range(episode["action"].shape[1]):
-        fa.add_trace(go.Scatter(x=steps, y=episode["action"][:, i], name=f"a{i}", mode="lines"))
-    fa.add_vline(x=t, line=dict(color="black", dash="dot"))
-    st.plotly_chart(common._base(fa, "Actions", height=220, xaxis_title="step"), key="data_actions")
-    if "state" in episode:
-        fs = go.Figure()
-        names = info["state_names"] or [f"s{i}" for i in range(episode["state"].shape[1])]
-        for i in range(episode["state"].shape[1]):
-            fs.add_trace(go.Scatter(x=steps, y=episode["state"][:, i], name=names[i], mode="lines"))
-        fs.add_vline(x=t, line=dict(color="black", dash="dot"))
-        st.plotly_chart(common._base(fs, "True state", height=240, xaxis_title="step"), key="data_state")
-    else:
-        st.info("This dataset has no 'state' key (no true physical state to plot).")
+
+@st.fragment
+def episode_view(episode: dict, env_name: str, state_names) -> None:
+    """The frame scrubber and what it drives: each move re-runs only this fragment (the episode is
+    already loaded)."""
+    L = len(episode["pixels"])
+    t = st.slider("Frame", 0, L - 1, 0, key="data_frame", help="Scrub through the episode")
+    c1, c2 = st.columns([2, 3])
+    with c1:
+        if env_name == "two_room" and "state" in episode:
+            fig = common.fig_image(episode["pixels"][t], extent=224.0, height=380)
+            xy = episode["state"][:, :2]
+            fig.add_trace(go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="lines", line=dict(color="#1f77b4", width=2),
+                                     name="path", hoverinfo="skip"))
+            fig.add_trace(go.Scatter(x=[xy[t, 0]], y=[xy[t, 1]], mode="markers", name="now",
+                                     marker=dict(size=10, color="rgba(0,0,0,0)", line=dict(color="black", width=2))))
+            fig.update_layout(showlegend=False)
+            st.plotly_chart(fig, key="data_canvas", config={"displayModeBar": False})
+        else:
+            st.image(common.upscale(episode["pixels"][t], 384), caption=f"frame {t}/{L - 1}", width=384)
+    with c2:
+        steps = np.arange(L)
+        fa = go.Figure()
+        for i in range(episode["action"].shape[1]):
+            fa.add_trace(go.Scatter(x=steps, y=episode["action"][:, i], name=f"a{i}", mode="lines"))
+        fa.add_vline(x=t, line=dict(color="black", dash="dot"))
+        st.plotly_chart(common._base(fa, "Actions", height=220, xaxis_title="step"), key="data_actions")
+        if "state" in episode:
+            fs = go.Figure()
+            names = state_names or [f"s{i}" for i in range(episode["state"].shape[1])]
+            for i in range(episode["state"].shape[1]):
+                fs.add_trace(go.Scatter(x=steps, y=episode["state"][:, i], name=names[i], mode="lines"))
+            fs.add_vline(x=t, line=dict(color="black", dash="dot"))
+            st.plotly_chart(common._base(fs, "True state", height=240, xaxis_title="step"), key="data_state")
+        else:
+            st.info("This dataset has no 'state' key (no true physical state to plot).")
+
+
+episode_view(episode, info["env"], info["state_names"])
 st.caption(f"`{common.rel(path)}` · episode {ep}: {L} frames. The last action row is NaN by convention (shown as 0).")

@@ -18,99 +18,117 @@ fs, H = cfg.model.frameskip, cfg.model.history
 args = (ckpt, common.mtime(ckpt), path, common.mtime(path), 2000)
 lmap = common.get_latent_map(*args, "umap") if common.has_latent_map(*args, "umap") else common.get_latent_map(*args, "pca")
 
-c1, c2, c3 = st.columns(3)
+c1, _ = st.columns([1, 2])
 ep, episode = common.pick_episode(c1, path, info, "dyn_episode")
 L = len(episode["pixels"])
 max_start = L - 1 - fs * H
 if max_start < 0:
     st.error(f"Episode {ep} has {L} frames: too short for history {H} × frameskip {fs} + 1.")
     st.stop()
-start = c2.slider("Start frame", 0, max_start, 0, key="dyn_start")
-avail = (L - 1 - start) // fs - (H - 1)
-horizon = c3.slider("Imagined steps (blocks of frameskip actions)", 1, max(avail, 1), min(avail, 10), key="dyn_horizon",
-                    disabled=avail <= 1)
+clean = surprise_trace(model, episode["pixels"], episode["action"], cfg)  # once per episode (both sections)
 
-st.subheader("Imagination vs reality")
-st.caption(f"The predictor sees the first {H} frame(s) and then only the actions: it rolls forward open loop "
-           f"({horizon} steps of {fs} actions). Blue: the encoder's latents of what really happened; orange: imagined.")
-ol = open_loop_dynamics(model, episode["pixels"], episode["action"], cfg, start=start, horizon=horizon)
-A = lmap.transform(ol.actual)
-P = lmap.transform(ol.predicted)
-left, right = st.columns([3, 2])
-with left:
-    fig = go.Figure()
-    fig.add_trace(go.Scattergl(x=lmap.coords[:, 0], y=lmap.coords[:, 1], mode="markers", name="dataset",
-                               marker=dict(size=3, color="rgba(150,150,150,0.25)"), hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=A[:, 0], y=A[:, 1], mode="lines+markers", name="actual (encoded)",
-                             line=dict(color="#1f77b4", width=2), marker=dict(size=7),
-                             text=[f"frame {f}" for f in ol.frames], hovertemplate="%{text}<extra>actual</extra>"))
-    fig.add_trace(go.Scatter(x=P[:, 0], y=P[:, 1], mode="lines+markers", name="imagined (open loop)",
-                             line=dict(color="#ff7f0e", width=2, dash="dash"), marker=dict(size=7, symbol="diamond"),
-                             text=[f"step {i + 1}" for i in range(len(P))], hovertemplate="%{text}<extra>imagined</extra>"))
-    for a, p in zip(A, P):
-        fig.add_trace(go.Scatter(x=[a[0], p[0]], y=[a[1], p[1]], mode="lines", showlegend=False, hoverinfo="skip",
-                                 line=dict(color="rgba(0,0,0,0.25)", width=1)))
-    common._base(fig, f"Trajectories in the {lmap.method.upper()} map", height=480, uirevision="dyn",
-                 legend=dict(orientation="h", yanchor="top", y=-0.06, x=0), margin=dict(l=40, r=10, t=40, b=10))
-    st.plotly_chart(fig, key="dyn_map")
-with right:
-    fe = go.Figure()
-    steps = np.arange(1, len(ol.error) + 1)
-    fe.add_trace(go.Scatter(x=steps, y=ol.error, name="imagined vs actual", mode="lines+markers",
-                            line=dict(color="#ff7f0e")))
-    fe.add_trace(go.Scatter(x=steps, y=ol.copy_error, name="'nothing moves' baseline", mode="lines",
-                            line=dict(color="#7f7f7f", dash="dot")))
-    st.plotly_chart(common._base(fe, "Error per imagined step (MSE per dim)", height=300,
-                                 xaxis_title="imagined step", legend=dict(orientation="h", yanchor="top", y=-0.25, x=0),
-                                 margin=dict(l=40, r=10, t=40, b=10)), key="dyn_error")
-    clean = surprise_trace(model, episode["pixels"], episode["action"], cfg)
-    st.metric("temporal straightness of this episode's latents", f"{temporal_straightness(clean.latents):.2f}",
-              help="mean cosine between consecutive latent velocities z(t+1) − z(t) along the episode (frames every "
-                   "frameskip steps): 1 = straight lines; it rises during training")
-nf = common.nearest_frames(*args)
-near = nf.query(ol.predicted, k=1)
-show = np.linspace(0, len(ol.frames) - 1, min(6, len(ol.frames))).round().astype(int)
-st.markdown("**Real frames** (top) and the **nearest dataset frame to each imagined latent** (bottom)")
-common.show_frames([episode["pixels"][ol.frames[i]] for i in show], [f"t = {ol.frames[i]}" for i in show], size=112)
-common.show_frames([near.frames[i, 0] for i in show], [f"imagined step {i + 1}" for i in show], size=112)
+
+@st.fragment
+def imagination(episode: dict, clean) -> None:
+    """Start frame and horizon sliders with what they drive: a move re-runs only this section."""
+    c2, c3 = st.columns(2)
+    start = c2.slider("Start frame", 0, max_start, 0, key="dyn_start")
+    avail = (L - 1 - start) // fs - (H - 1)
+    if avail > 1:
+        horizon = c3.slider("Imagined steps (blocks of frameskip actions)", 1, avail, min(avail, 10), key="dyn_horizon")
+    else:  # a slider needs min < max: near the end of the episode only one step can be imagined
+        horizon = 1
+        c3.caption("Imagined steps: 1 (the start frame is near the end of the episode)")
+
+    st.subheader("Imagination vs reality")
+    st.caption(f"The predictor sees the first {H} frame(s) and then only the actions: it rolls forward open loop "
+               f"({horizon} steps of {fs} actions). Blue: the encoder's latents of what really happened; orange: imagined.")
+    ol = open_loop_dynamics(model, episode["pixels"], episode["action"], cfg, start=start, horizon=horizon)
+    A = lmap.transform(ol.actual)
+    P = lmap.transform(ol.predicted)
+    left, right = st.columns([3, 2])
+    with left:
+        fig = go.Figure()
+        fig.add_trace(go.Scattergl(x=lmap.coords[:, 0], y=lmap.coords[:, 1], mode="markers", name="dataset",
+                                   marker=dict(size=3, color="rgba(150,150,150,0.25)"), hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=A[:, 0], y=A[:, 1], mode="lines+markers", name="actual (encoded)",
+                                 line=dict(color="#1f77b4", width=2), marker=dict(size=7),
+                                 text=[f"frame {f}" for f in ol.frames], hovertemplate="%{text}<extra>actual</extra>"))
+        fig.add_trace(go.Scatter(x=P[:, 0], y=P[:, 1], mode="lines+markers", name="imagined (open loop)",
+                                 line=dict(color="#ff7f0e", width=2, dash="dash"), marker=dict(size=7, symbol="diamond"),
+                                 text=[f"step {i + 1}" for i in range(len(P))], hovertemplate="%{text}<extra>imagined</extra>"))
+        for a, p in zip(A, P):
+            fig.add_trace(go.Scatter(x=[a[0], p[0]], y=[a[1], p[1]], mode="lines", showlegend=False, hoverinfo="skip",
+                                     line=dict(color="rgba(0,0,0,0.25)", width=1)))
+        common._base(fig, f"Trajectories in the {lmap.method.upper()} map", height=480, uirevision="dyn",
+                     legend=dict(orientation="h", yanchor="top", y=-0.06, x=0), margin=dict(l=40, r=10, t=40, b=10))
+        st.plotly_chart(fig, key="dyn_map")
+    with right:
+        fe = go.Figure()
+        steps = np.arange(1, len(ol.error) + 1)
+        fe.add_trace(go.Scatter(x=steps, y=ol.error, name="imagined vs actual", mode="lines+markers",
+                                line=dict(color="#ff7f0e")))
+        fe.add_trace(go.Scatter(x=steps, y=ol.copy_error, name="'nothing moves' baseline", mode="lines",
+                                line=dict(color="#7f7f7f", dash="dot")))
+        st.plotly_chart(common._base(fe, "Error per imagined step (MSE per dim)", height=300,
+                                     xaxis_title="imagined step", legend=dict(orientation="h", yanchor="top", y=-0.25, x=0),
+                                     margin=dict(l=40, r=10, t=40, b=10)), key="dyn_error")
+        st.metric("temporal straightness of this episode's latents", f"{temporal_straightness(clean.latents):.2f}",
+                  help="mean cosine between consecutive latent velocities z(t+1) − z(t) along the episode (frames every "
+                       "frameskip steps): 1 = straight lines; it rises during training")
+    nf = common.nearest_frames(*args)
+    near = nf.query(ol.predicted, k=1)
+    show = np.linspace(0, len(ol.frames) - 1, min(6, len(ol.frames))).round().astype(int)
+    st.markdown("**Real frames** (top) and the **nearest dataset frame to each imagined latent** (bottom)")
+    common.show_frames([episode["pixels"][ol.frames[i]] for i in show], [f"t = {ol.frames[i]}" for i in show], size=112)
+    common.show_frames([near.frames[i, 0] for i in show], [f"imagined step {i + 1}" for i in show], size=112)
+
+
+imagination(episode, clean)
 
 # ------------------------------------------------------------------ surprise
-st.subheader("Surprise: violation of expectation")
-st.caption("Surprise = one-step prediction error of each frame given the previous ones. A physically impossible "
-           "event (the agent teleports) should make it spike; a mere colour change much less.")
-kept = np.arange(fs * max(H, 1), L, fs)
-if len(kept) == 0:
-    st.info("Episode too short for a surprise trace.")
-    st.stop()
-c1, c2 = st.columns(2)
-t = c1.select_slider("Perturbation at frame", options=[int(k) for k in kept], value=int(kept[len(kept) // 2]),
-                     key="dyn_t")
-colour_mode = c2.radio("Colour change", ["hue", "invert", "gray"], horizontal=True, key="dyn_colour")
-env = common.make_env(cfg.env, cfg.model.image_size) if cfg.env in list_envs() else None
-traces = [("clean", clean, "#1f77b4")]
-px_tel = None
-if env is not None:
-    px_tel, _ = teleport(episode["pixels"], episode["state"], int(t), env, goal_state=episode.get("goal_state"))
-    traces.append(("teleport", surprise_trace(model, px_tel, episode["action"], cfg), "#d62728"))
-px_col = colour_change(episode["pixels"], int(t), colour_mode)
-traces.append((f"colour ({colour_mode})", surprise_trace(model, px_col, episode["action"], cfg), "#2ca02c"))
-fsur = go.Figure()
-for name, tr, color in traces:
-    fsur.add_trace(go.Scatter(x=tr.frames, y=tr.error, name=name, mode="lines+markers", line=dict(color=color),
-                              marker=dict(size=5)))
-fsur.add_vline(x=int(t), line=dict(color="black", dash="dot"), annotation_text="perturbation")
-st.plotly_chart(common._base(fsur, "Surprise along the episode", height=320, xaxis_title="frame",
-                             yaxis_title="prediction error", yaxis_type="log"), key="dyn_surprise")
-m = st.columns(len(traces))
-for col, (name, tr, _) in zip(m, traces):
-    col.metric(f"surprise at frame {t}: {name}", f"{tr.at(int(t)):.4f}",
-               delta=None if name == "clean" else f"×{tr.at(int(t)) / max(clean.at(int(t)), 1e-12):.1f} vs clean",
-               delta_color="off")
-frames = [episode["pixels"][t - fs], episode["pixels"][t]]
-caps = [f"t = {t - fs}", f"t = {t} (clean)"]
-if px_tel is not None:
-    frames.append(px_tel[t])
-    caps.append(f"t = {t} (teleported)")
-frames.append(px_col[t])
-caps.append(f"t = {t} (colour)")
-common.show_frames(frames, caps, size=112)
+@st.fragment
+def surprise(episode: dict, clean) -> None:
+    """The perturbation frame and colour mode with the traces they drive: re-runs only this section."""
+    st.subheader("Surprise: violation of expectation")
+    st.caption("Surprise = one-step prediction error of each frame given the previous ones. A physically impossible "
+               "event (the agent teleports) should make it spike; a mere colour change much less.")
+    kept = np.arange(fs * max(H, 1), L, fs)
+    if len(kept) == 0:
+        st.info("Episode too short for a surprise trace.")
+        return
+    c1, c2 = st.columns(2)
+    t = c1.select_slider("Perturbation at frame", options=[int(k) for k in kept], value=int(kept[len(kept) // 2]),
+                         key="dyn_t")
+    colour_mode = c2.radio("Colour change", ["hue", "invert", "gray"], horizontal=True, key="dyn_colour")
+    env = common.make_env(cfg.env, cfg.model.image_size) if cfg.env in list_envs() else None
+    traces = [("clean", clean, "#1f77b4")]
+    px_tel = None
+    if env is not None:
+        px_tel, _ = teleport(episode["pixels"], episode["state"], int(t), env, goal_state=episode.get("goal_state"))
+        traces.append(("teleport", surprise_trace(model, px_tel, episode["action"], cfg), "#d62728"))
+    px_col = colour_change(episode["pixels"], int(t), colour_mode)
+    traces.append((f"colour ({colour_mode})", surprise_trace(model, px_col, episode["action"], cfg), "#2ca02c"))
+    fsur = go.Figure()
+    for name, tr, color in traces:
+        fsur.add_trace(go.Scatter(x=tr.frames, y=tr.error, name=name, mode="lines+markers", line=dict(color=color),
+                                  marker=dict(size=5)))
+    fsur.add_vline(x=int(t), line=dict(color="black", dash="dot"), annotation_text="perturbation")
+    st.plotly_chart(common._base(fsur, "Surprise along the episode", height=320, xaxis_title="frame",
+                                 yaxis_title="prediction error", yaxis_type="log"), key="dyn_surprise")
+    m = st.columns(len(traces))
+    for col, (name, tr, _) in zip(m, traces):
+        col.metric(f"surprise at frame {t}: {name}", f"{tr.at(int(t)):.4f}",
+                   delta=None if name == "clean" else f"×{tr.at(int(t)) / max(clean.at(int(t)), 1e-12):.1f} vs clean",
+                   delta_color="off")
+    frames = [episode["pixels"][t - fs], episode["pixels"][t]]
+    caps = [f"t = {t - fs}", f"t = {t} (clean)"]
+    if px_tel is not None:
+        frames.append(px_tel[t])
+        caps.append(f"t = {t} (teleported)")
+    frames.append(px_col[t])
+    caps.append(f"t = {t} (colour)")
+    common.show_frames(frames, caps, size=112)
+
+
+surprise(episode, clean)

@@ -1,4 +1,6 @@
 """Latent space: a PCA / UMAP map of a checkpoint's latents coloured by true physical quantities; probes."""
+from types import SimpleNamespace
+
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
@@ -12,27 +14,37 @@ st.markdown("Every dot is one frame of the dataset, placed by a 2-D map of its l
             "learned the physics, colouring by a true quantity (e.g. the agent's x position) shows smooth gradients, "
             "and a *linear* probe can read that quantity back from z.")
 
-path, info = common.pick_dataset("latent_data", cfg=cfg, need_state=True)
+path, info = common.pick_dataset("latent_data", cfg=cfg, need_state=True, ckpt=ckpt)
 if path is None:
     st.stop()
 c1, c2, c3 = st.columns([1, 1, 2])
 max_frames = c1.select_slider("Frames to encode", [500, 1000, 2000, 3000, 5000, 10000], value=2000, key="latent_frames")
 method = c2.radio("Map", ["pca", "umap"], format_func=str.upper, horizontal=True, key="latent_method",
-                  help="PCA is instant. UMAP shows neighbourhoods better but importing it costs ~35 s and the "
-                       "first fit up to a couple of minutes here; it is computed once and cached.")
+                  help="PCA is instant. UMAP shows neighbourhoods better; it ships precomputed for each checkpoint's "
+                       "reference set. Otherwise importing it costs ~35 s and the first fit up to a couple of "
+                       "minutes here; it is computed once and stored.")
 args = (ckpt, common.mtime(ckpt), path, common.mtime(path), int(max_frames))
 enc = common.encoded_dataset(*args)
 names = list(enc.state_names) + ["episode", "time step"]
 color_by = c3.selectbox("Colour by", names, key="latent_color")
 
-if method == "umap" and not common.has_latent_map(*args, "umap"):
-    st.info("UMAP is not computed yet for this checkpoint and dataset (PCA shown).")
-    if st.button("Compute UMAP", type="primary", key="latent_umap"):
-        with st.spinner("Importing umap-learn and fitting (this takes a while the first time)…"):
-            common.get_latent_map(*args, "umap")
-        st.rerun()
-    method = "pca"
-lmap = common.get_latent_map(*args, method)
+coords, map_name = None, "pca"
+if method == "umap":
+    if common.has_latent_map(*args, "umap"):
+        coords, map_name = common.get_latent_map(*args, "umap").coords, "umap"
+    else:
+        coords = common.stored_umap(*args)
+        if coords is not None:
+            map_name = "umap"
+            st.caption("UMAP stored with this checkpoint's data (computed once, loaded instantly).")
+        else:
+            st.info("UMAP is not computed yet for this checkpoint and dataset (PCA shown).")
+            if st.button("Compute UMAP", type="primary", key="latent_umap"):
+                common.get_latent_map(*args, "umap")
+                st.rerun()
+if coords is None:
+    coords = common.get_latent_map(*args, "pca").coords
+lmap = SimpleNamespace(coords=coords, method=map_name)  # what the scatter below reads
 
 cvals = {"episode": enc.episode, "time step": enc.step}.get(color_by)
 if cvals is None:

@@ -1,5 +1,6 @@
 """Planner: pick a start and a goal, step through CEM / MPPI / gradient iterations in latent space,
 compare the best imagined future with what really happens, then run a full MPC episode."""
+import threading
 import time
 
 import numpy as np
@@ -11,6 +12,28 @@ import common
 from lewm.envs import list_envs
 from lewm.jobs import canvas_grid, clamp_state, execute_plan, imagine_candidate, plan_recorded, setup_plan
 from lewm.planning import PlannerConfig, run_episode
+
+
+class WatchedEnv:
+    """The session's env as run_episode sees it, counting steps and keeping the last frame (read by the
+    page thread for the progress bar; only plain attributes are shared)."""
+
+    def __init__(self, env):
+        self._env, self.steps, self.last_frame = env, 0, None
+
+    def reset(self, *a, **k):
+        out = self._env.reset(*a, **k)
+        self.last_frame = out[0]
+        return out
+
+    def step(self, action):
+        out = self._env.step(action)
+        self.steps += 1
+        self.last_frame = out[0]
+        return out
+
+    def __getattr__(self, name):
+        return getattr(self._env, name)
 
 st.title("Planner")
 model, cfg, meta, ckpt = common.require_checkpoint()
@@ -141,22 +164,60 @@ except ValueError as e:
     st.error(str(e))
     st.stop()
 key = (ckpt, common.mtime(ckpt), tuple(start), tuple(goal), pcfg, int(seed))
+map_id = (args, lmap.method)
 if st.button("Plan", type="primary", icon=":material/psychology:", key="plan_go"):
-    with st.spinner("Planning in latent space…"):
+    def _plan():
         t = time.perf_counter()
         setup = setup_plan(model, cfg, env, start, goal)
         res = plan_recorded(setup, cfg, pcfg, seed=int(seed))
-        st.session_state["plan_state"] = {"key": key, "setup": setup, "res": res, "secs": time.perf_counter() - t}
+        return {"key": key, "setup": setup, "res": res, "secs": time.perf_counter() - t, "views": {}}
+    st.session_state["plan_state"] = common.run_with_progress(
+        _plan, f"Planning in latent space ({pcfg.solver.upper()}: {pcfg.iterations} iterations × "
+               f"{pcfg.num_samples} candidates)", est_s=max(0.5, 0.0005 * pcfg.num_samples * pcfg.iterations))
 ps = st.session_state.get("plan_state")
-if ps and ps["key"] == key:
+
+
+def iteration_views(ps) -> list[dict]:
+    """Everything the iteration slider shows, computed once per plan (and map): for every iteration the
+    candidates on the map, the best candidate's imagined path and nearest frames, and what its actions
+    really do in the simulator. Moving the slider then only redraws."""
+    if map_id in ps["views"]:
+        return ps["views"][map_id]
     setup, res = ps["setup"], ps["res"]
+    nf = common.nearest_frames(*args)
+
+    def build():
+        out = []
+        S2, G2 = lmap.transform(setup.z_start[None]), lmap.transform(setup.z_goal[None])
+        for rec in res.iterations:
+            elite = rec.elite_idx.numpy()
+            best_actions = rec.candidates[elite[0]] if rec.candidates is not None else res.actions.cpu()
+            best_imag = imagine_candidate(setup, best_actions)
+            out.append({
+                "costs": rec.costs.numpy(), "elite": elite, "best_cost": rec.best_cost,
+                "Z": None if rec.final_latents is None else lmap.transform(rec.final_latents.numpy()),
+                "S2": S2, "G2": G2, "bi": lmap.transform(best_imag),
+                "near": nf.query(best_imag, k=1).frames[:, 0],
+                "real": execute_plan(env, cfg, start, goal, best_actions)})
+        return out
     n_it = len(res.iterations)
+    views = common.run_with_progress(build, f"Replaying the best candidate of each of the {n_it} iterations "
+                                            f"(imagined and in the simulator)", est_s=0.15 * n_it)
+    ps["views"] = {map_id: views}
+    return views
+
+
+@st.fragment
+def plan_step_view(ps) -> None:
+    """The iteration slider and everything it drives: re-runs alone (no page re-run) on each move."""
+    setup, res = ps["setup"], ps["res"]
+    views = iteration_views(ps)
+    n_it = len(views)
     it = st.slider("Iteration", 1, n_it, n_it, key="plan_iter") if n_it > 1 else 1
-    rec = res.iterations[it - 1]
-    costs = rec.costs.numpy()
-    elite = rec.elite_idx.numpy()
+    v = views[it - 1]
+    costs, elite = v["costs"], v["elite"]
     m = st.columns(4)
-    m[0].metric("best cost this iteration", f"{rec.best_cost:.3f}")
+    m[0].metric("best cost this iteration", f"{v['best_cost']:.3f}")
     m[1].metric("final plan cost", f"{res.cost:.3f}")
     m[2].metric("planning time", f"{res.seconds:.2f} s")
     m[3].metric("candidates", f"{len(costs)} ({len(elite)} elites)")
@@ -165,19 +226,15 @@ if ps and ps["key"] == key:
         fig = go.Figure()
         fig.add_trace(go.Scattergl(x=lmap.coords[:, 0], y=lmap.coords[:, 1], mode="markers", name="dataset",
                                    marker=dict(size=3, color="rgba(150,150,150,0.25)"), hoverinfo="skip"))
-        if rec.final_latents is not None:
-            Z = lmap.transform(rec.final_latents.numpy())
+        if v["Z"] is not None:
+            Z = v["Z"]
             fig.add_trace(go.Scattergl(x=Z[:, 0], y=Z[:, 1], mode="markers", name="candidates (imagined end)",
                                        marker=dict(size=6, color=costs, colorscale="Plasma", showscale=True,
                                                    colorbar=dict(title="cost"), opacity=0.7),
                                        hovertemplate="cost %{marker.color:.3f}<extra></extra>"))
             fig.add_trace(go.Scattergl(x=Z[elite, 0], y=Z[elite, 1], mode="markers", name="elites",
                                        marker=dict(size=11, color="rgba(0,0,0,0)", line=dict(color="black", width=1.5))))
-        S2, G2 = lmap.transform(setup.z_start[None]), lmap.transform(setup.z_goal[None])
-        imag = lmap.transform(res.imagined.numpy())
-        best_actions = rec.candidates[elite[0]] if rec.candidates is not None else res.actions.cpu()
-        best_imag = imagine_candidate(setup, best_actions)
-        bi = lmap.transform(best_imag)
+        S2, G2, bi = v["S2"], v["G2"], v["bi"]
         # WebGL traces draw above SVG ones: keep everything in WebGL so that the goal stays on top
         fig.add_trace(go.Scattergl(x=np.r_[S2[:, 0], bi[:, 0]], y=np.r_[S2[:, 1], bi[:, 1]], mode="lines+markers",
                                    name="best candidate's imagined path", line=dict(color="#1f77b4", width=2)))
@@ -199,22 +256,24 @@ if ps and ps["key"] == key:
         common._base(fc, "Cost distribution (‖ẑ_H − z_goal‖²)", height=260, xaxis_title="cost",
                      legend=dict(orientation="h", yanchor="bottom", y=-0.55, x=0), margin=dict(l=40, r=10, t=40, b=10))
         st.plotly_chart(fc, key="plan_costs")
-        best = [r.best_cost for r in res.iterations]
+        best = [w["best_cost"] for w in views]
         fb = go.Figure(go.Scatter(x=np.arange(1, n_it + 1), y=best, mode="lines+markers", name="best cost"))
         fb.add_vline(x=it, line=dict(color="black", dash="dot"))
         st.plotly_chart(common._base(fb, "Best cost per iteration", height=220, xaxis_title="iteration"),
                         key="plan_best")
-    # imagined vs real
-    real = execute_plan(env, cfg, start, goal, best_actions)
-    near = common.nearest_frames(*args).query(best_imag, k=1)
-    P = len(best_imag)
+    real, near = v["real"], v["near"]
+    P = len(v["bi"])
     st.markdown(f"**The best candidate of iteration {it}**: what the model *imagines* (nearest dataset frame to each "
                 f"imagined latent, top) and what *really happens* when its actions are executed (bottom).")
-    common.show_frames([setup.start_frame] + [near.frames[i, 0] for i in range(P)] + [setup.goal_frame],
+    common.show_frames([setup.start_frame] + [near[i] for i in range(P)] + [setup.goal_frame],
                        ["start"] + [f"imagined {i + 1}" for i in range(P)] + ["goal"], size=96)
     common.show_frames(list(real["frames"]) + [setup.goal_frame],
                        ["start"] + [f"real {i + 1} (d={real['distance'][i + 1]:.0f})" for i in range(P)] + ["goal"],
                        size=96)
+
+
+if ps and ps["key"] == key:
+    plan_step_view(ps)
 else:
     st.info("Press **Plan** to run one plan with every iteration recorded.")
 
@@ -230,10 +289,31 @@ if st.button("Run episode", type="primary", icon=":material/smart_toy:", key="pl
     pc = replace(pcfg, receding_horizon=int(min(rh, horizon)))
     dev = next(model.parameters()).device
     gen = torch.Generator(device=dev).manual_seed(int(seed))
-    with st.spinner(f"Planning and acting for up to {budget} steps ({pc.solver.upper()}, {dev})…"):
-        t = time.perf_counter()
-        epr = run_episode(env, model, cfg, pc, start, goal, budget=int(budget), generator=gen)
-        st.session_state["plan_episode"] = {"key": key, "res": epr, "wall": time.perf_counter() - t}
+    watched = WatchedEnv(env)  # counts env steps and keeps the last frame for the progress view
+    t = time.perf_counter()
+    box = {}
+
+    def _run():
+        box["res"] = run_episode(watched, model, cfg, pc, start, goal, budget=int(budget), generator=gen)
+
+    th = threading.Thread(target=_run, daemon=True, name="lab-episode")
+    th.start()
+    bar, live = st.progress(0.0, text="Planning the first move…"), st.empty()
+    shown = -1
+    while th.is_alive():
+        th.join(0.3)
+        k, frame = watched.steps, watched.last_frame
+        bar.progress(min(k / int(budget), 1.0), text=f"Planning and acting ({pc.solver.upper()}, {dev}): env step "
+                                                      f"{k}/{int(budget)} · {time.perf_counter() - t:.0f} s")
+        if frame is not None and k != shown:
+            live.image(common.upscale(frame, 192), caption=f"live: step {k}", width=192)
+            shown = k
+    bar.empty()
+    live.empty()
+    if "res" not in box:
+        st.error("The episode failed (see the server log).")
+        st.stop()
+    st.session_state["plan_episode"] = {"key": key, "res": box["res"], "wall": time.perf_counter() - t}
 pe = st.session_state.get("plan_episode")
 if pe and pe["key"][:4] == key[:4]:
     epr = pe["res"]
