@@ -30,9 +30,13 @@ case "$ENV" in
             TRAIN="--history 3 --latent-dim 8 --batch-size 64 --steps 2500 --set model.patch_size=8 --threads 1"
             EVAL="--iterations 30 --receding-horizon 5" ;;
   # Reacher: the observations omit the target dot (env reacher_no_target; with the dot the latent encodes it and
-  # ignores the arm, see README). ~3.4 steps/s on one core (39 min).
+  # ignores the arm, see README). ~3.4 steps/s on one core (39 min). A second stage continues the first stage's
+  # exported model (fp16 weights, fresh optimizer state: how it was done) to step 11000 on data whose episodes are
+  # half random: the predictor then knows the wide action sequences CEM tries (docs/reacher_findings.md), 6% -> 18%.
   reacher)  GEN_ENV=reacher_no_target; COLLECT="--episodes 1200"
             TRAIN="--history 3 --latent-dim 4 --batch-size 64 --steps 8000 --threads 1"
+            STAGE2_COLLECT="--episodes 1200 --mix-random 0.5 --seed 7"; STAGE2_FROM_EXPORT=1
+            STAGE2_TRAIN="--history 3 --latent-dim 4 --batch-size 64 --steps 11000 --threads 1"
             EVAL="--receding-horizon 5" ;;
   *) echo "unknown env $ENV"; exit 2 ;;
 esac
@@ -46,7 +50,12 @@ for STAGE in 2 3; do  # later stages: the same run continued (--init) on other d
   [ -n "${!TRAIN_VAR:-}" ] || continue
   DATA="runs/data/${GEN_ENV:-$ENV}_stage$STAGE.h5"
   [ -f "$DATA" ] || $PY -m lewm collect --env "${GEN_ENV:-$ENV}" ${!COL_VAR} --image-size 64 --out "$DATA"
-  $PY -m lewm train --data "$DATA" --preset cpu-small ${!TRAIN_VAR} --init "$RUN/last.pt" --out "runs/${ENV}_stage$STAGE"
+  INIT="$RUN/last.pt"
+  if [ "$STAGE" = 2 ] && [ -n "${STAGE2_FROM_EXPORT:-}" ]; then  # continue the exported stage-1 model
+    INIT="$RUN/stage1_export.pt"
+    $PY -m lewm export --checkpoint "$RUN/last.pt" --out "$INIT" --data "runs/data/${GEN_ENV:-$ENV}.h5" --force
+  fi
+  $PY -m lewm train --data "$DATA" --preset cpu-small ${!TRAIN_VAR} --init "$INIT" --out "runs/${ENV}_stage$STAGE"
   RUN="runs/${ENV}_stage$STAGE"
 done
 # --data: BatchNorm statistics re-estimated on 32 batches (training already saves them re-estimated on 16)
