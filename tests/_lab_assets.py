@@ -35,3 +35,14 @@ def make_lab_assets(root: str) -> dict[str, str]:
         with open(bad, "wb") as f:
             f.write(b"this is not a checkpoint\n" * 10)
     return {"tr": tr, "syn": syn, "ckpt": os.path.join(ck_dir, "last.pt"), "bad": bad, "root": root}
+
+
+def stop_server(proc, log) -> None:
+    """Stop a test's lab server (terminate, then kill after 15 s) and close its log file."""
+    import subprocess
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()

@@ -19,6 +19,7 @@ import urllib.request
 import warnings
 
 import pytest
+from _lab_assets import stop_server
 
 CHROMIUM = "/usr/bin/chromium"
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
@@ -81,12 +82,7 @@ def server(tmp_path_factory):
         assert health is not None, "streamlit did not become healthy in 60 s (see test-output/streamlit.log)"
         yield {"url": url, "t0": t0, "health_s": health, "assets": assets, "proc": proc}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        stop_server(proc, log)
 
 
 def _shot(page, name: str) -> None:

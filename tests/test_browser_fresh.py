@@ -16,6 +16,7 @@ import time
 import urllib.request
 
 import pytest
+from _lab_assets import stop_server
 
 from test_browser import ARGS, CHROMIUM, OUT, ROOT, _free_port, _skip_reason
 
@@ -63,12 +64,7 @@ def fresh_server(tmp_path):
                 time.sleep(0.2)
         yield url, t0
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        stop_server(proc, log)
 
 
 def test_fresh_clone_in_chromium(fresh_server):
