@@ -24,7 +24,7 @@ case "$ENV" in
             STAGE3_TRAIN="--history 1 --latent-dim 2 --lambda 1.0 --batch-size 128 --steps 6500 --set model.patch_size=8 --threads 2"
             EVAL="--receding-horizon 1 --cost-steps all" ;;
   # PushT, the CPU recipe: 8-px patches, ~1.1 steps/s on one core (43 min); it rebuilds the previous CPU agent
-  # (32% / 18% on eval seeds 0 / 1). The shipped checkpoints/pusht is GPU-trained: bash scripts/gpu_train.sh pusht
+  # (32% / 18% on eval seeds 0 / 1). The shipped checkpoints/pusht is GPU-trained: VARIANTS=B bash scripts/gpu_train.sh pusht
   # (variant B, 42% / 38%) on a machine with a CUDA GPU; see docs/gpu.md.
   pusht)    COLLECT="--episodes 1200"
             TRAIN="--history 3 --latent-dim 8 --batch-size 64 --steps 2500 --set model.patch_size=8 --threads 1"
