@@ -115,13 +115,22 @@ def evaluate(ckpt: str, episodes: int = 50, pcfg: PlannerConfig = PlannerConfig(
                     "final_distance": float(env.success_distance(ep.states[-1], g)),
                     "start_distance": float(env.success_distance(s, g)),
                     "plans": len(ep.plan_seconds)})
+        if hasattr(env, "fingertip_distance"):  # arms: how far the tip ends from the goal's tip, and its best
+            per[-1]["final_fingertip_distance"] = env.fingertip_distance(ep.states[-1], g)
+            per[-1]["best_fingertip_distance"] = min(env.fingertip_distance(x, g) for x in ep.states)
         if gif_dir and i < gifs:
             os.makedirs(gif_dir, exist_ok=True)
             save_gif(ep, os.path.join(gif_dir, f"{name}_ep{i:02d}_{'ok' if ep.success else 'fail'}.gif"))
         if progress:
             it.set_postfix(success=f"{n_ok}/{i + 1}")
     secs = np.asarray(secs) if secs else np.zeros(1)
-    return {"checkpoint": ckpt, "env": name, "episodes": episodes, "solver": pcfg.solver,
+    tips = {}
+    if per and "final_fingertip_distance" in per[0]:
+        fd = np.array([p["final_fingertip_distance"] for p in per])  # (E,)
+        bd = np.array([p["best_fingertip_distance"] for p in per])  # (E,)
+        tips = {"fingertip_distance_median": float(np.median(fd)), "fingertip_within_0.02": float(np.mean(fd < 0.02)),
+                "best_fingertip_distance_median": float(np.median(bd)), "best_fingertip_within_0.02": float(np.mean(bd < 0.02))}
+    return {**tips, "checkpoint": ckpt, "env": name, "episodes": episodes, "solver": pcfg.solver,
             "success_rate": n_ok / max(episodes, 1), "successes": n_ok,
             "plan_seconds_median": float(np.median(secs)), "plan_seconds_p90": float(np.percentile(secs, 90)),
             "plans": int(len(secs)), "budget": budget, "goal_offset": offset, "seed": seed,

@@ -310,3 +310,14 @@ def test_probe_quantities_are_smooth_readouts_of_the_state():
     st = np.zeros((1, 7)); st[0, 4] = np.pi / 3
     np.testing.assert_allclose(p.probe_quantities(st)["sin_block_angle"], [np.sin(np.pi / 3)])
     assert make("two_room", image_size=SIZE).probe_quantities(np.zeros((2, 2))) == {}
+
+
+def test_reacher_fingertip_distance_against_forward_kinematics():
+    import math
+    env = make("reacher", image_size=SIZE)
+    g = np.array([0.3, -1.1, 0.0, 0.0])
+    assert env.fingertip_distance(g, g) == 0.0
+    # the elbow-flipped configuration puts the tip elsewhere; a straight arm at angle 0 has its tip at (0.21, 0)
+    s = np.array([0.0, 0.0, 0.0, 0.0])
+    tg = (0.10 * math.cos(0.3) + 0.11 * math.cos(0.3 - 1.1), 0.10 * math.sin(0.3) + 0.11 * math.sin(0.3 - 1.1))
+    assert abs(env.fingertip_distance(s, g) - math.hypot(0.21 - tg[0], tg[1])) < 1e-12

@@ -138,6 +138,14 @@ class Reacher(Env):
     def success_distance(self, state, goal) -> float:
         return float(np.max(self.joint_errors(state, goal)))
 
+    def fingertip_distance(self, state, goal) -> float:
+        """Distance between the fingertip and the goal configuration's fingertip (world units; the arm
+        is 0.21 long). Reported beside the joint test: a reach can look right while the elbow is off."""
+        s, g = np.asarray(state, np.float64), np.asarray(goal, np.float64)
+        _, t = forward_kinematics(float(s[0]), float(s[1]))
+        _, tg = forward_kinematics(float(g[0]), float(g[1]))
+        return float(math.hypot(t[0] - tg[0], t[1] - tg[1]))
+
     def probe_quantities(self, states) -> dict[str, np.ndarray]:
         """cos/sin of the shoulder angle and of the forearm's absolute angle, and the fingertip xy."""
         s = np.asarray(states, np.float64).reshape(-1, self.state_dim)
