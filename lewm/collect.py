@@ -125,6 +125,7 @@ def collect(env_name: str, episodes: int, out: str, image_size: int = 64, policy
 
     from .envs import make
     from .envs.policies import POLICY_KINDS
+    from .faults import check_terminated
 
     env_kwargs = dict(env_kwargs or {})
     if policy not in POLICY_KINDS:
@@ -179,6 +180,7 @@ def collect(env_name: str, episodes: int, out: str, image_size: int = 64, policy
             n_success = 0
             if workers == 1:
                 for i in range(E):
+                    check_terminated()
                     ep = run_episode(env, i, seed, L, policy, mix_random)
                     _write_episode(f, ep, L)
                     n_success += ep["success"]
@@ -203,6 +205,7 @@ def collect(env_name: str, episodes: int, out: str, image_size: int = 64, policy
                             os.environ[k] = v
                 done, got = 0, 0
                 while done < len(procs):
+                    check_terminated()  # a SIGTERM whose exception was swallowed (inside a __del__) still stops us
                     try:
                         kind, msg = q.get(timeout=1.0)
                     except queue_mod.Empty:

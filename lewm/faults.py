@@ -29,6 +29,10 @@ LOCK_NAME = ".lock"
 TMP_PREFIX = ".tmp-"
 
 
+TERMINATE = threading.Event()
+"""Set by the SIGTERM handler of ``terminate_as_exception``."""
+
+
 class Terminated(BaseException):
     """SIGTERM arrived (a BaseException, like KeyboardInterrupt: ``except Exception`` lets it pass)."""
 
@@ -67,13 +71,22 @@ def terminate_as_exception():
         return
 
     def handler(signum, frame):
-        raise Terminated()
+        TERMINATE.set()  # remembered: an exception raised inside a __del__ or a C callback is swallowed,
+        raise Terminated()  # so long loops also poll ``check_terminated()``
 
+    TERMINATE.clear()
     old = signal.signal(signal.SIGTERM, handler)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, old)
+
+
+def check_terminated() -> None:
+    """Raise :class:`Terminated` if SIGTERM arrived inside ``terminate_as_exception`` (for loops that
+    must not miss it when the handler's own exception was swallowed)."""
+    if TERMINATE.is_set():
+        raise Terminated()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -244,7 +244,7 @@ def test_sigterm_training_releases_lock(tmp_path, syn_h5):
 def test_killed_collect_leaves_no_orphan_and_no_partial_file(sig, tmp_path):
     out = str(tmp_path / "c.h5")
     with open(tmp_path / "log.txt", "w") as log:
-        p = _spawn(["collect", "--env", "two_room", "--episodes", "400", "--workers", "2", "--image-size", "16",
+        p = _spawn(["collect", "--env", "two_room", "--episodes", "3000", "--workers", "2", "--image-size", "16",
                     "--no-progress", "--out", out], log)
         try:
             _wait_for(lambda: os.path.exists(f"{out}.{p.pid}.tmp") and len(_children(p.pid)) >= 2, 120,
