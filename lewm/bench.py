@@ -349,17 +349,8 @@ def run_bench(a: argparse.Namespace) -> int:
             print(f"  {name}: {rows[-1].rate:,.1f} samples/s", flush=True)
         print(format_table(rows, "samples/s", peak, "ms"))
     else:
-        from .checkpoint import load
-        from .config import get_preset
-        from .model import LeWM
-        for src in (a.checkpoint or a.preset):
-            if a.checkpoint:
-                model, cfg, _ = load(src, dev)
-                label = f"{cfg.preset} ({src})"
-            else:
-                cfg = get_preset(src)
-                torch.manual_seed(0)
-                model, label = LeWM(cfg.model).to(dev), src
+        for model, cfg, src in _plan_models(a, dev):
+            label = f"{cfg.preset} ({src})" if a.checkpoint else src
             rows += bench_plan(model, cfg, dev, label, iterations=a.iterations, samples=a.samples, topk=a.topk,
                                horizon=a.horizon, repeats=a.repeats, warmup=a.warmup, compile=a.compile,
                                amp=a.amp, peak=peak)
@@ -369,6 +360,21 @@ def run_bench(a: argparse.Namespace) -> int:
         from .faults import write_atomic
         write_atomic(a.json, json.dumps({"peak": asdict(peak), "rows": [asdict(r) for r in rows]}, indent=2))
     return 0
+
+
+def _plan_models(a: argparse.Namespace, dev: torch.device):
+    """``(model, cfg, source)`` for each ``--checkpoint`` (loaded) or ``--preset`` (seed-0 random init)."""
+    from .checkpoint import load
+    from .config import get_preset
+    from .model import LeWM
+    for src in (a.checkpoint or a.preset):
+        if a.checkpoint:
+            model, cfg, _ = load(src, dev)
+        else:
+            cfg = get_preset(src)
+            torch.manual_seed(0)
+            model = LeWM(cfg.model).to(dev)
+        yield model, cfg, src
 
 
 def _run_compare(a: argparse.Namespace, dev: torch.device) -> int:
@@ -387,17 +393,8 @@ def _run_compare(a: argparse.Namespace, dev: torch.device) -> int:
             rows.append(bc.compare_train(name, dev, bf16, batch=a.batch, rounds=a.rounds))
             print(f"  {name}: x{rows[-1].ratio:.2f}", flush=True)
     else:
-        from .checkpoint import load
-        from .config import get_preset
-        from .model import LeWM
         bf16 = resolve_precision(a.precision, dev, "plan")
-        for src in (a.checkpoint or a.preset):
-            if a.checkpoint:
-                model, cfg, _ = load(src, dev)
-                label = src
-            else:
-                torch.manual_seed(0)
-                model, label = LeWM(get_preset(src).model).to(dev), src
+        for model, _, label in _plan_models(a, dev):
             rows.append(bc.compare_iteration(model, label, dev, bf16, samples=a.samples, horizon=a.horizon,
                                              rounds=a.rounds))
             for it in a.iterations:

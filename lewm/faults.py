@@ -74,12 +74,18 @@ def terminate_as_exception():
         TERMINATE.set()  # remembered: an exception raised inside a __del__ or a C callback is swallowed,
         raise Terminated()  # so long loops also poll ``check_terminated()``
 
+    def unraisable(u):  # the handler's exception, swallowed inside a __del__/weakref callback: the flag
+        if not isinstance(u.exc_value, Terminated):  # stays set and the loops poll it, so say nothing
+            old_hook(u)
+
     TERMINATE.clear()
-    old = signal.signal(signal.SIGTERM, handler)
+    old, old_hook = signal.signal(signal.SIGTERM, handler), sys.unraisablehook
+    sys.unraisablehook = unraisable
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, old)
+        sys.unraisablehook = old_hook
 
 
 def check_terminated() -> None:

@@ -210,9 +210,23 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
     base = float(loaded[2]["metrics"].get("elapsed_s", 0.0)) if resuming and loaded[2]["metrics"] else 0.0
     stopped, t0, seen = False, time.perf_counter() - base, start * tc.batch_size
     lazy = dev.type == "cuda" and on_step is None
-    loss_v = pred_v = sig_v = None
+    loss_v = pred_v = sig_v = gnorm = None
+
+    def read_back(z, with_latents: bool) -> tuple[dict, torch.Tensor]:
+        """This step's metrics on the host (one device sync) and, with ``with_latents``, the latent
+        collapse meters; -> (metrics, this rank's latents (B, T, D) on the CPU)."""
+        elapsed = time.perf_counter() - t0
+        zd = z.detach().float().cpu()  # this rank's latents (the local share of the batch)
+        m = {"step": step, "loss": loss_v.item(), "pred_loss": pred_v.item(), "sigreg": sig_v.item(),
+             "lr": opt.param_groups[0]["lr"], "samples_per_s": seen / max(elapsed, 1e-9), "elapsed_s": elapsed}
+        if gnorm is not None:
+            m["grad_norm"] = float(gnorm)
+        if with_latents:
+            m["effective_rank"], m["latent_std"] = effective_rank(zd), float(zd.std(dim=(0, 1)).mean())
+        return m, zd
     try:
         while step < tc.steps:
+            faults.check_terminated()  # a SIGTERM whose exception was swallowed still stops the run
             if tc.time_budget_s and time.perf_counter() - t0 >= tc.time_budget_s:
                 break  # fixed-time recipe: the schedule has run its course on the clock
             if stop_event is not None and stop_event.is_set():
@@ -247,18 +261,13 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
             opt.step()
             step += 1
             seen += batch["pixels"].shape[0] * ctx.world_size
-            elapsed = time.perf_counter() - t0
             if not check:
                 if bar is not None:
                     bar.update(1)
                 continue
-            zd = z.detach().float().cpu()  # this rank's latents (the local share of the batch)
-            last = {"step": step, "loss": loss_v.item(), "pred_loss": pred_v.item(), "sigreg": sig_v.item(),
-                    "lr": opt.param_groups[0]["lr"], "grad_norm": float(gnorm),
-                    "samples_per_s": seen / max(elapsed, 1e-9), "elapsed_s": elapsed}
-            if step % tc.log_every == 0 or step == tc.steps:
-                last["effective_rank"] = effective_rank(zd)
-                last["latent_std"] = float(zd.std(dim=(0, 1)).mean())
+            logged = step % tc.log_every == 0 or step == tc.steps
+            last, zd = read_back(z, logged)
+            if logged:
                 if _is_rank0():
                     with open(metrics_path, "a") as f:
                         f.write(json.dumps(last) + "\n")
@@ -282,11 +291,7 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
     if loss_v is not None and not torch.isfinite(loss_v):  # stopped (time budget) after an unchecked step
         _diverged(loss_v, pred_v, sig_v, step, ckpt_path, tc, cfg)
     if loss_v is not None and last.get("step") != step:  # the last step was not read back (lazy)
-        last = {"step": step, "loss": loss_v.item(), "pred_loss": pred_v.item(), "sigreg": sig_v.item(),
-                "lr": opt.param_groups[0]["lr"], "samples_per_s": seen / max(time.perf_counter() - t0, 1e-9),
-                "elapsed_s": time.perf_counter() - t0}
-        zd = z.detach().float().cpu()  # (B, T, D)
-        last["effective_rank"], last["latent_std"] = effective_rank(zd), float(zd.std(dim=(0, 1)).mean())
+        last = read_back(z, True)[0]
     with _recalibrated(model, ds, tc, local_bs, dev, amp, step, ctx.rank, last, keep=True,
                        world=ctx.world_size):
         if _is_rank0():

@@ -17,11 +17,7 @@ PY=${PYTHON:-}
 if [ -z "$PY" ]; then if [ "$SMOKE" = 1 ] && [ -x .venv/bin/python ]; then PY=.venv/bin/python; else PY=python3; fi; fi
 DEST=${OUT:-./gpu-report}
 mkdir -p "$DEST"
-if ls .whl/*.whl >/dev/null 2>&1 && ! "$PY" -c "import pymunk" 2>/dev/null; then
-  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/lewm-site .whl/*.whl \
-    && export PYTHONPATH=/tmp/lewm-site${PYTHONPATH:+:$PYTHONPATH}
-fi
-export PYTHONUNBUFFERED=1
+. scripts/gpu_env.sh  # carried wheels (offline GPU machine), unbuffered output
 "$PY" - <<'PYEOF'
 import os, platform, torch
 cuda = torch.cuda.is_available()

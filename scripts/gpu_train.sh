@@ -25,11 +25,7 @@ if [ -z "$PY" ]; then if [ "$SMOKE" = 1 ] && [ -x .venv/bin/python ]; then PY=.v
 DEST=${OUT:-./gpu-train-out}
 WORK=${WORK:-/tmp/lewm-gpu-train}
 mkdir -p "$DEST" "$WORK"
-if ls .whl/*.whl >/dev/null 2>&1 && ! "$PY" -c "import pymunk" 2>/dev/null; then
-  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/lewm-site .whl/*.whl \
-    && export PYTHONPATH=/tmp/lewm-site${PYTHONPATH:+:$PYTHONPATH}
-fi
-export PYTHONUNBUFFERED=1
+. scripts/gpu_env.sh  # carried wheels (offline GPU machine), unbuffered output
 NPROC=$(nproc)
 if [ "$SMOKE" = 1 ]; then
   DEVICE=cpu; EPISODES=${EPISODES:-16}; DEADLINE_S=${DEADLINE_S:-90}; EVAL_EPISODES=2; ITERS=2; SAMPLES=16; TOPK=4
