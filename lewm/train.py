@@ -6,6 +6,7 @@ the app (in a spawned process) and the tests share it.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -338,6 +339,10 @@ class _recalibrated:
         self.step, self.rank, self.metrics, self.keep, self.world = step, rank, metrics, keep, world
 
     def __enter__(self):
+        # A compiled model runs these side passes eagerly: recompiling for no_grad / eval mode would
+        # cost tens of seconds per checkpoint (and run past a time budget at the end)
+        self.stance = _eager() if self.tc.compile else contextlib.nullcontext()
+        self.stance.__enter__()
         self.saved = {k: v.clone() for k, v in self.model.state_dict().items() if "running_" in k or "num_batches" in k}
         n = self.tc.bn_recalibrate_batches
         if n > 0 and len(self.ds):
@@ -350,7 +355,13 @@ class _recalibrated:
     def __exit__(self, *exc):
         if not self.keep:
             self.model.load_state_dict(self.saved, strict=False)
+        self.stance.__exit__(*exc)
         return False
+
+
+def _eager():
+    """Context in which ``torch.compile``-d modules run eagerly (no recompilation)."""
+    return torch.compiler.set_stance("force_eager")
 
 
 def _batches(ds: WindowDataset, batch_size: int, gen: torch.Generator, num_workers: int, dev: torch.device):

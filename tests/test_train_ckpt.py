@@ -263,3 +263,30 @@ def test_init_continues_another_run_on_other_data(tmp_path, syn_h5):
         f.attrs["env"] = "two_room"
     with pytest.raises(ValueError, match="synthetic_dot"):
         train(cfg, other, str(tmp_path / "e"), steps=20, progress=False, init=a.checkpoint)
+
+
+@pytest.mark.slow  # torch.compile on the CPU: ~80 s of C++ compilation.  pytest -m slow tests/test_train_ckpt.py
+def test_compiled_training_recalibrates_eagerly(tmp_path, syn_h5, monkeypatch):
+    """train.compile=true: the checkpoint-time BatchNorm recalibration and the final validation run
+    eagerly (force_eager), so they compile no graphs of their own; the saved weights are finite."""
+    import contextlib
+
+    import torch._dynamo
+    from torch._dynamo.utils import counters
+
+    import lewm.train as T
+    cfg = get_preset("cpu-tiny").with_overrides(train={"compile": True, "ckpt_every": 5})
+
+    def graphs(out: str) -> int:
+        torch._dynamo.reset()
+        counters.clear()
+        res = train(cfg, syn_h5, str(tmp_path / out), steps=12, progress=False)
+        assert res.step == 12
+        return counters["stats"]["unique_graphs"]
+
+    eager_side_passes = graphs("run")
+    model, _, meta = checkpoint.load(str(tmp_path / "run" / "last.pt"))
+    assert meta["step"] == 12 and meta["metrics"]["bn_recalibration_frames"] > 0
+    assert all(torch.isfinite(v).all() for v in model.state_dict().values() if v.is_floating_point())
+    monkeypatch.setattr(T, "_eager", contextlib.nullcontext)  # the side passes compiled, as before
+    assert graphs("run2") > eager_side_passes > 0
