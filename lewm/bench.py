@@ -306,7 +306,8 @@ def add_bench_args(p: argparse.ArgumentParser) -> None:
                    choices=["none", "cuda-graphs", "default", "reduce-overhead", "max-autotune-no-cudagraphs"],
                    help="cuda-graphs: replay the rollout as captured CUDA graphs (lewm.graphed_cost, CUDA only); the "
                         "others torch.compile the rollout's action encoder + predictor (+ pred_proj), whose shapes "
-                        "are fixed across CEM iterations; reduce-overhead = compiled CUDA graphs (CUDA only)")
+                        "are fixed across CEM iterations; reduce-overhead = compiled CUDA graphs (CUDA only). With "
+                        "--compare, default = the fast path plans with the compiled rollout (lewm/compiled_cost.py)")
     q.add_argument("--amp", action="store_true", help="bf16 autocast during planning (CUDA)")
     for s in (t, q):
         s.add_argument("--compare", action="store_true",
@@ -394,12 +395,16 @@ def _run_compare(a: argparse.Namespace, dev: torch.device) -> int:
             print(f"  {name}: x{rows[-1].ratio:.2f}", flush=True)
     else:
         bf16 = resolve_precision(a.precision, dev, "plan")
+        if a.compile not in ("none", "default"):
+            raise ValueError(f"bench plan --compare takes --compile default (the compiled rollout, "
+                             f"lewm/compiled_cost.py) or none, got --compile {a.compile}")
+        comp = a.compile == "default"
         for model, _, label in _plan_models(a, dev):
             rows.append(bc.compare_iteration(model, label, dev, bf16, samples=a.samples, horizon=a.horizon,
-                                             rounds=a.rounds))
+                                             rounds=a.rounds, compiled=comp))
             for it in a.iterations:
                 rows.append(bc.compare_plan(model, label, dev, bf16, iterations=it, samples=a.samples, topk=a.topk,
-                                            horizon=a.horizon, rounds=max(3, a.rounds // 2)))
+                                            horizon=a.horizon, rounds=max(3, a.rounds // 2), compiled=comp))
             print(f"  {label}: x{rows[-len(a.iterations) - 1].ratio:.2f} per CEM iteration", flush=True)
     print(bc.format_comparisons(rows))
     print(f"device: {device_name(dev)}; each figure the median of {a.rounds} interleaved rounds after warm-up")

@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from .goal_cost import LatentGoalCost
+
 
 @dataclass
 class Comparison:
@@ -80,15 +82,15 @@ def _random_context(model, dev: torch.device, seed: int):
 
 @torch.no_grad()
 def compare_iteration(model, label: str, dev: torch.device, bf16: bool, samples: int = 300, horizon: int = 5,
-                      rounds: int = 7, warmup: int = 2, seed: int = 0) -> Comparison:
+                      rounds: int = 7, warmup: int = 2, seed: int = 0, compiled: bool = False) -> Comparison:
     """One CEM iteration's work: the goal cost of ``samples`` candidate sequences of ``horizon``
-    blocks (the rollout dominates; CEM's own sampling and top-k are negligible at this size)."""
-    from .goal_cost import LatentGoalCost
+    blocks (the rollout dominates; CEM's own sampling and top-k are negligible at this size).
+    ``compiled``: the fast path's rollout is compiled (``lewm.compiled_cost``; compiled before timing)."""
     model, z_hist, z_goal, a_hist, g = _random_context(model, dev, seed)
     K = model.cfg.action_block_dim
     acts = torch.randn(samples, horizon, K, generator=g).to(dev)  # (N, P, K)
     ref_cost = LatentGoalCost(model, z_hist, z_goal, a_hist, lean=False)
-    fast_cost = LatentGoalCost(model, z_hist, z_goal, a_hist, lean=True)
+    fast_cost = _fast_cost(model, z_hist, z_goal, a_hist, compiled, bf16)
 
     per_round = 3  # iterations per timed round, inside one autocast region as in a plan (weight casts cached)
 
@@ -107,16 +109,16 @@ def compare_iteration(model, label: str, dev: torch.device, bf16: bool, samples:
     ts = interleaved(ref, fast, rounds, warmup, dev)
     ts = ([t / per_round for t in ts[0]], [t / per_round for t in ts[1]])
     return _result(f"CEM iteration ({samples} x H{horizon})", label, "plain rollout, fp32",
-                   f"lean rollout, {'bf16' if bf16 else 'fp32'}", ts, err, dev)
+                   _fast_name(compiled, bf16), ts, err, dev)
 
 
 @torch.no_grad()
 def compare_plan(model, label: str, dev: torch.device, bf16: bool, iterations: int = 30, samples: int = 300,
-                 topk: int = 30, horizon: int = 5, rounds: int = 5, warmup: int = 1, seed: int = 0) -> Comparison:
+                 topk: int = 30, horizon: int = 5, rounds: int = 5, warmup: int = 1, seed: int = 0,
+                 compiled: bool = False) -> Comparison:
     """Whole plans (CEM at the paper's settings) with the same generator seed on both paths;
     ``max_abs_err`` compares the two plans' first-iteration costs (later iterations may pick
     other elites once costs differ in the last bits)."""
-    from .goal_cost import LatentGoalCost
     from .planning import PlannerConfig, cem
     model, z_hist, z_goal, a_hist, _ = _random_context(model, dev, seed)
     K = model.cfg.action_block_dim
@@ -126,7 +128,8 @@ def compare_plan(model, label: str, dev: torch.device, bf16: bool, iterations: i
     def run(lean: bool, use_bf16: bool):
         def fn():
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_bf16):
-                cost = LatentGoalCost(model, z_hist, z_goal, a_hist, lean=lean)
+                cost = (_fast_cost(model, z_hist, z_goal, a_hist, compiled, use_bf16) if lean else
+                        LatentGoalCost(model, z_hist, z_goal, a_hist, lean=False))
                 out[lean] = cem(cost, horizon, K, pcfg, generator=torch.Generator().manual_seed(seed), device=dev)
         return fn
 
@@ -134,7 +137,20 @@ def compare_plan(model, label: str, dev: torch.device, bf16: bool, iterations: i
     c0, c1 = out[False].iterations[0].costs, out[True].iterations[0].costs
     err = float((c0 - c1).abs().max() / c0.abs().max()) if bf16 else float((c0 - c1).abs().max())
     return _result(f"plan (CEM {samples} x {iterations}, H{horizon})", label, "plain rollout, fp32",
-                   f"lean rollout, {'bf16' if bf16 else 'fp32'}", ts, err, dev)
+                   _fast_name(compiled, bf16), ts, err, dev)
+
+
+def _fast_cost(model, z_hist, z_goal, a_hist, compiled: bool, bf16: bool):
+    """The fast path's cost: the lean rollout, eager or compiled (the caller's autocast sets the
+    eager one's precision; the compiled one applies its own)."""
+    if compiled:
+        from .compiled_cost import CompiledGoalCost
+        return CompiledGoalCost(model, z_hist, z_goal, a_hist, bf16=bf16)
+    return LatentGoalCost(model, z_hist, z_goal, a_hist, lean=True)
+
+
+def _fast_name(compiled: bool, bf16: bool) -> str:
+    return f"lean rollout{', compiled' if compiled else ''}, {'bf16' if bf16 else 'fp32'}"
 
 
 def compare_train(preset: str, dev: torch.device, bf16: bool, batch: int | None = None, rounds: int = 5,

@@ -73,8 +73,9 @@ def save_gif(ep: EpisodeResult, path: str, scale: int = 4, fps: int = 10) -> str
 def evaluate(ckpt: str, episodes: int = 50, pcfg: PlannerConfig = PlannerConfig(), seed: int = 0,
              data: str | None = None, budget: int = 50, offset: int = 25, device: str | None = None,
              gif_dir: str | None = None, gifs: int = 3, progress: bool = True, env_name: str | None = None,
-             precision: str = "fp32", cuda_graphs: bool = True) -> dict:
-    """Run the protocol; returns the JSON-ready summary (success rate, planning-time stats, per episode)."""
+             precision: str = "fp32", cuda_graphs: bool = True, compile_rollout: bool = False) -> dict:
+    """Run the protocol; returns the JSON-ready summary (success rate, planning-time stats, per episode).
+    ``compile_rollout``: plan with the compiled rollout (``lewm.compiled_cost``; not with CUDA graphs)."""
     from .envs import make
     from .train import resolve_device
     dev = resolve_device(device)
@@ -98,6 +99,12 @@ def evaluate(ckpt: str, episodes: int = 50, pcfg: PlannerConfig = PlannerConfig(
                       who=f"the evaluation ({'--env' if env_name else 'checkpoint ' + str(ckpt)})")
     pairs = eval_pairs(name, episodes, seed, offset, data)
     gen = torch.Generator(device=dev).manual_seed(seed)
+    compiled = compile_rollout and not (dev.type == "cuda" and cuda_graphs)
+    factory = None
+    if compiled:
+        from .compiled_cost import compiled_cost_factory
+        from .precision import resolve_precision
+        factory = compiled_cost_factory(bf16=resolve_precision(precision, dev, "plan"))
     per, secs = [], []
     it = range(episodes)
     if progress:
@@ -107,7 +114,7 @@ def evaluate(ckpt: str, episodes: int = 50, pcfg: PlannerConfig = PlannerConfig(
     for i in it:
         s, g = pairs[i]
         ep = run_episode(env, model, cfg, pcfg, s, g, budget=budget, generator=gen, precision=precision,
-                         cuda_graphs=cuda_graphs)
+                         cuda_graphs=cuda_graphs, cost_factory=factory)
         n_ok += ep.success
         secs += ep.plan_seconds
         per.append({"episode": i, "success": bool(ep.success), "steps": ep.steps,
@@ -135,7 +142,8 @@ def evaluate(ckpt: str, episodes: int = 50, pcfg: PlannerConfig = PlannerConfig(
             "plan_seconds_median": float(np.median(secs)), "plan_seconds_p90": float(np.percentile(secs, 90)),
             "plans": int(len(secs)), "budget": budget, "goal_offset": offset, "seed": seed,
             "device": str(dev), "device_name": _device_name(dev), "precision": precision,
-            "cuda_graphs": bool(cuda_graphs and dev.type == "cuda"), "planner": asdict(pcfg), "per_episode": per}
+            "cuda_graphs": bool(cuda_graphs and dev.type == "cuda"), "compiled_rollout": compiled,
+            "planner": asdict(pcfg), "per_episode": per}
 
 
 def _device_name(dev) -> str:
@@ -165,6 +173,9 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
                    help="model rollouts in fp32 (default) or bf16 autocast; auto = bf16 on CUDA")
     p.add_argument("--no-cuda-graphs", action="store_true",
                    help="on CUDA, launch the rollout's kernels eagerly instead of replaying CUDA graphs")
+    p.add_argument("--compile", action="store_true",
+                   help="plan with the rollout compiled by torch.compile (lewm/compiled_cost.py): tens of seconds of "
+                        "compilation per context length first, then faster CEM iterations (x1.3-1.7 on this CPU)")
     p.add_argument("--threads", type=arg_int(1, 1024), default=None,
                    help="torch CPU threads (1 is fastest for the planner's small matmuls when the cores are shared)")
     p.add_argument("--gif", default=None, help="folder: save the first episodes as GIFs")
@@ -192,7 +203,7 @@ def run_eval(a: argparse.Namespace) -> int:
                          cost_steps=a.cost_steps)
     res = evaluate(a.checkpoint, a.episodes, pcfg, a.seed, a.data, a.budget, device=a.device,
                    gif_dir=a.gif, progress=not a.json or sys.stderr.isatty(), env_name=a.env,
-                   precision=a.precision, cuda_graphs=not a.no_cuda_graphs)
+                   precision=a.precision, cuda_graphs=not a.no_cuda_graphs, compile_rollout=a.compile)
     if a.out:
         from .faults import write_atomic
         write_atomic(a.out, json.dumps(res, indent=2))

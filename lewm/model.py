@@ -361,11 +361,7 @@ class LeWM(nn.Module):
         """
         N, P, K = action_blocks.shape
         H = self.cfg.history
-        z = z_hist.expand(N, -1, -1) if z_hist.shape[0] == 1 else z_hist  # (N, H0, D)
-        if act_hist is None:
-            act_hist = action_blocks.new_zeros(N, z.shape[1] - 1, K)
-        a_prev = act_hist.expand(N, -1, -1) if act_hist.shape[0] == 1 else act_hist  # (N, H0-1, K)
-        z, a_prev = z[:, -H:], a_prev[:, max(0, a_prev.shape[1] - H + 1):]
+        z, a_prev = self.rollout_window(z_hist, act_hist, action_blocks)
         if lean and not self.training:
             return self._lean_rollout(z, a_prev, action_blocks)
         out = []
@@ -376,6 +372,19 @@ class LeWM(nn.Module):
             z = torch.cat([z, z_next], dim=1)[:, -H:]  # (N, <=H, D)
             a_prev = a[:, -(H - 1):] if H > 1 else a[:, :0]  # (N, <=H-1, K)
         return torch.cat(out, dim=1)  # (N, P, D)
+
+    def rollout_window(self, z_hist: torch.Tensor, act_hist: torch.Tensor | None,
+                       action_blocks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The context as every candidate sees it: z_hist (1 or N, H0, D), act_hist (1 or N, H0-1, K)
+        or None, action_blocks (N, P, K) -> (z (N, <=H, D), a_prev (N, <=H-1, K)), the last ``history``
+        frames and the actions between them."""
+        N, _, K = action_blocks.shape
+        H = self.cfg.history
+        z = z_hist.expand(N, -1, -1) if z_hist.shape[0] == 1 else z_hist  # (N, H0, D)
+        if act_hist is None:
+            act_hist = action_blocks.new_zeros(N, z.shape[1] - 1, K)
+        a_prev = act_hist.expand(N, -1, -1) if act_hist.shape[0] == 1 else act_hist  # (N, H0-1, K)
+        return z[:, -H:], a_prev[:, max(0, a_prev.shape[1] - H + 1):]
 
     def _lean_rollout(self, z: torch.Tensor, a_prev: torch.Tensor, action_blocks: torch.Tensor) -> torch.Tensor:
         """``rollout`` in eval mode, computing each quantity once (same numbers to ~1e-6):

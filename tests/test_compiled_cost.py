@@ -1,0 +1,52 @@
+"""The compiled planning cost (lewm/compiled_cost.py) computes what the eager cost computes."""
+import os
+import shutil
+
+import pytest
+import torch
+
+from lewm.compiled_cost import MIN_CANDIDATES, CompiledGoalCost, compiled_cost_factory
+from lewm.config import get_preset
+from lewm.goal_cost import LatentGoalCost
+from lewm.model import LeWM
+
+
+def _model(history: int = 2) -> LeWM:
+    torch.manual_seed(0)
+    m = LeWM(get_preset("cpu-tiny").model.__class__(**{**get_preset("cpu-tiny").model.__dict__, "history": history}))
+    for blk in m.predictor.transformer.layers:  # wake the AdaLN-zero modulation up: actions matter
+        torch.nn.init.normal_(blk.adaLN_modulation[-1].weight, std=0.3)
+    return m.eval()
+
+
+NO_CXX = not any(shutil.which(c) for c in (os.environ.get("CXX", ""), "g++", "c++", "clang++") if c)
+
+
+@pytest.mark.skipif(NO_CXX, reason="torch.compile on the CPU needs a C++ compiler (g++)")
+@torch.no_grad()
+def test_compiled_cost_equals_the_eager_cost_and_falls_back_for_small_batches():
+    m = _model(history=2)
+    g = torch.Generator().manual_seed(1)
+    D, K = m.cfg.latent_dim, m.cfg.action_block_dim
+    z_hist = torch.randn(1, 2, D, generator=g)  # (1, H0, D)
+    a_hist = torch.randn(1, 1, K, generator=g)  # (1, H0-1, K)
+    z_goal = torch.randn(D, generator=g)  # (D,)
+    acts = torch.randn(64, 5, K, generator=g)  # (N, P, K)
+    for steps in ("last", "all"):
+        ref_c, ref_z = LatentGoalCost(m, z_hist, z_goal, a_hist, steps=steps)(acts)
+        c, z = CompiledGoalCost(m, z_hist, z_goal, a_hist, steps=steps)(acts)
+        torch.testing.assert_close(c, ref_c, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(z, ref_z, atol=1e-5, rtol=1e-5)
+    assert "_compiled_lean_rollout" in m.__dict__  # compiled once, kept on the model
+    few = acts[: MIN_CANDIDATES - 1]
+    torch.testing.assert_close(CompiledGoalCost(m, z_hist, z_goal, a_hist)(few)[0],
+                               LatentGoalCost(m, z_hist, z_goal, a_hist)(few)[0])
+    cost = compiled_cost_factory()(m, z_hist, z_goal, a_hist, "last")
+    assert isinstance(cost, CompiledGoalCost) and cost.bf16 is False
+
+
+def test_compiled_cost_refuses_a_training_model():
+    m = _model().train()
+    z = torch.zeros(1, 1, m.cfg.latent_dim)
+    with pytest.raises(ValueError, match="eval mode"):
+        CompiledGoalCost(m, z, z[0, 0])
