@@ -45,6 +45,9 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                    help="data loader worker processes (default 0: the main process; on GPUs try 4-8)")
     p.add_argument("--compile", action="store_true",
                    help="torch.compile the model parts (one-off compile time; for long GPU runs)")
+    p.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16"],
+                   help="compute precision (default auto: bf16 autocast on CUDA GPUs, fp32 on CPUs, where bf16 "
+                        "training is slower at this project's sizes; see lewm/precision.py)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.FIELD=VALUE",
                    help="override any config field, e.g. --set model.patch_size=8 --set sigreg.num_proj=512 "
                         "(repeatable; fields are listed in lewm/config.py)")
@@ -60,7 +63,8 @@ def run_train(a: argparse.Namespace) -> int:
     cfg = get_preset(a.preset)
     model_o = {k: v for k, v in {"history": a.history, "latent_dim": a.latent_dim, "frameskip": a.frameskip}.items() if v is not None}
     train_o = {k: v for k, v in {"lr": a.lr, "batch_size": a.batch_size, "seed": a.seed,
-                                 "num_workers": a.workers, "compile": a.compile or None}.items() if v is not None}
+                                 "num_workers": a.workers, "compile": a.compile or None,
+                                 "precision": a.precision}.items() if v is not None}
     sig_o = {"weight": a.lam} if a.lam is not None else {}
     cfg = cfg.with_overrides(model=model_o, train=train_o, sigreg=sig_o)
     cfg = apply_set_overrides(cfg, a.overrides)  # --set section.field=value

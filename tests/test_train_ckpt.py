@@ -290,3 +290,19 @@ def test_compiled_training_recalibrates_eagerly(tmp_path, syn_h5, monkeypatch):
     assert all(torch.isfinite(v).all() for v in model.state_dict().values() if v.is_floating_point())
     monkeypatch.setattr(T, "_eager", contextlib.nullcontext)  # the side passes compiled, as before
     assert graphs("run2") > eager_side_passes > 0
+
+
+def test_train_cli_takes_precision(tmp_path, syn_h5):
+    """`train --precision bf16` reaches the saved config; an unknown value is refused by the parser."""
+    import argparse
+
+    from lewm.cli import add_train_args, run_train
+    p = argparse.ArgumentParser()
+    add_train_args(p)
+    a = p.parse_args(["--data", syn_h5, "--preset", "cpu-tiny", "--steps", "2", "--precision", "bf16",
+                      "--out", str(tmp_path / "run")])
+    assert run_train(a) == 0
+    _, cfg, _ = checkpoint.load(str(tmp_path / "run" / "last.pt"))
+    assert cfg.train.precision == "bf16"
+    with pytest.raises(SystemExit):
+        p.parse_args(["--data", syn_h5, "--out", "x", "--precision", "fp16"])
