@@ -238,7 +238,7 @@ def bench_plan(model, cfg, dev: torch.device, label: str, *, iterations=(30, 10)
         z_hist = model.encode(obs)  # (1, H, D)
         z_goal = model.encode(goal)[0, 0]  # (D,)
         if compile == "cuda-graphs":  # the rollout replays CUDA graphs captured on first use
-            from .graphed_cost import graphed_goal_cost
+            from .planning.graphed_cost import graphed_goal_cost
             return graphed_goal_cost(model, z_hist, z_goal, act_hist, bf16=amp)
         return LatentGoalCost(model, z_hist, z_goal, act_hist)
 
@@ -304,7 +304,7 @@ def add_bench_args(p: argparse.ArgumentParser) -> None:
     q.add_argument("--warmup", type=arg_int(0, 100_000), default=None, help="unmeasured plans first (default 3 GPU / 1 CPU / 0 big CPU)")
     q.add_argument("--compile", default="none",
                    choices=["none", "cuda-graphs", "default", "reduce-overhead", "max-autotune-no-cudagraphs"],
-                   help="cuda-graphs: replay the rollout as captured CUDA graphs (lewm.graphed_cost, CUDA only); the "
+                   help="cuda-graphs: replay the rollout as captured CUDA graphs (lewm.planning.graphed_cost, CUDA only); the "
                         "others torch.compile the rollout's action encoder + predictor (+ pred_proj), whose shapes "
                         "are fixed across CEM iterations; reduce-overhead = compiled CUDA graphs (CUDA only)")
     q.add_argument("--amp", action="store_true", help="bf16 autocast during planning (CUDA)")

@@ -83,7 +83,7 @@ def compare_iteration(model, label: str, dev: torch.device, bf16: bool, samples:
                       rounds: int = 7, warmup: int = 2, seed: int = 0) -> Comparison:
     """One CEM iteration's work: the goal cost of ``samples`` candidate sequences of ``horizon``
     blocks (the rollout dominates; CEM's own sampling and top-k are negligible at this size)."""
-    from .goal_cost import LatentGoalCost
+    from .planning.cost import LatentGoalCost
     model, z_hist, z_goal, a_hist, g = _random_context(model, dev, seed)
     K = model.cfg.action_block_dim
     acts = torch.randn(samples, horizon, K, generator=g).to(dev)  # (N, P, K)
@@ -116,7 +116,7 @@ def compare_plan(model, label: str, dev: torch.device, bf16: bool, iterations: i
     """Whole plans (CEM at the paper's settings) with the same generator seed on both paths;
     ``max_abs_err`` compares the two plans' first-iteration costs (later iterations may pick
     other elites once costs differ in the last bits)."""
-    from .goal_cost import LatentGoalCost
+    from .planning.cost import LatentGoalCost
     from .planning import PlannerConfig, cem
     model, z_hist, z_goal, a_hist, _ = _random_context(model, dev, seed)
     K = model.cfg.action_block_dim
