@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
+
+from .devices import device_name  # noqa: F401  (re-exported: lewm.bench.device_name)
 
 aten = torch.ops.aten
 
@@ -78,18 +79,6 @@ def matmul_peak(dev: torch.device, dtype: torch.dtype = torch.float32, n: int | 
     b = torch.randn(n, n, device=dev, dtype=dtype)  # (n, n)
     ts = timed(lambda: a @ b, repeats, 2, dev)
     return 2 * n**3 / float(np.median(ts)) / 1e9
-
-
-def device_name(dev: torch.device) -> str:
-    if dev.type == "cuda":
-        return torch.cuda.get_device_name(dev)
-    name = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            name = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), name)
-    except OSError:
-        pass
-    return f"{dev.type.upper()} {name} ({torch.get_num_threads()} threads)"
 
 
 @dataclass
@@ -322,7 +311,7 @@ def add_bench_args(p: argparse.ArgumentParser) -> None:
 
 
 def run_bench(a: argparse.Namespace) -> int:
-    from .train import resolve_device
+    from .devices import resolve_device
     from .validate import check_out_file
     if a.json:
         ins = {f"--checkpoint {c}": c for c in getattr(a, "checkpoint", None) or []}

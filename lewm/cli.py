@@ -58,7 +58,8 @@ def run_train(a: argparse.Namespace) -> int:
     import torch
     from . import validate
     from .config import apply_set_overrides, follow_data_image_size, get_preset
-    from .train import resolve_device, train
+    from .devices import resolve_device
+    from .train import train
     cfg = get_preset(a.preset)
     model_o = {k: v for k, v in {"history": a.history, "latent_dim": a.latent_dim, "frameskip": a.frameskip}.items() if v is not None}
     train_o = {k: v for k, v in {"lr": a.lr, "batch_size": a.batch_size, "seed": a.seed,

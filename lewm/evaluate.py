@@ -157,7 +157,7 @@ def evaluate(ckpt: str, episodes: int = 50, pcfg: PlannerConfig = PlannerConfig(
              precision: str = "fp32", cuda_graphs: bool = True) -> dict:
     """Run the protocol; returns the JSON-ready summary (success rate, planning-time stats, per episode)."""
     from .envs import make
-    from .train import resolve_device
+    from .devices import resolve_device
     dev = resolve_device(device)
     model, cfg, meta = checkpoint.load(ckpt, device=dev)
     note = checkpoint.batchnorm_note(meta)
@@ -220,7 +220,7 @@ def evaluate(ckpt: str, episodes: int = 50, pcfg: PlannerConfig = PlannerConfig(
 
 
 def _device_name(dev) -> str:
-    from .bench import device_name
+    from .devices import device_name
     return device_name(dev)
 
 
@@ -262,7 +262,7 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
 
 def run_eval(a: argparse.Namespace) -> int:
     from . import validate
-    from .train import resolve_device
+    from .devices import resolve_device
     pcfg, line = resolve_planner(a.checkpoint, a.protocol, {f: getattr(a, dest) for dest, f in FLAGS.items()})
     # outputs and inputs are checked before the (long) evaluation, not after it
     if a.out:

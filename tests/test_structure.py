@@ -18,7 +18,8 @@ KNOWN_MODULE_CYCLES: set[frozenset[str]] = set()
 # the known ones below are tolerated
 LAZY_CHECKED = ("lewm.checkpoint", "lewm.official", "lewm.errors", "lewm.diagnostics", "lewm.train",
                 "lewm.distributed", "lewm.loss", "lewm.data", "lewm.planning", "lewm.jobs", "lewm.runs",
-                "lewm.progress", "lewm.evaluate", "lewm.validate", "lewm.config", "lewm.env_names")
+                "lewm.progress", "lewm.evaluate", "lewm.validate", "lewm.config", "lewm.env_names",
+                "lewm.devices")
 KNOWN_LAZY_CYCLES: set[frozenset[str]] = set()
 
 
@@ -190,7 +191,7 @@ def test_lower_layers_never_import_upper_ones():
     lazy = _graph(lazy=True)
     lower = ("lewm.config", "lewm.validate", "lewm.env_names", "lewm.model", "lewm.data", "lewm.checkpoint",
              "lewm.official", "lewm.errors", "lewm.metrics", "lewm.sigreg", "lewm.precision", "lewm.synthetic",
-             "lewm.runs", "lewm.progress")
+             "lewm.runs", "lewm.progress", "lewm.devices")
     upper = ("lewm.train", "lewm.planning", "lewm.diagnostics", "lewm.envs", "lewm.evaluate", "lewm.cli",
              "lewm.jobs", "lewm.report", "lewm.bench", "lewm.collect")
     bad = {m: sorted(_hits(_deps(m, lazy), upper)) for m in lower if m in MODULES}
@@ -227,4 +228,10 @@ def test_planning_package_exports_what_its_callers_import():
     assert not [n for n in used if not hasattr(pl, n)]
     assert pl.cem.__module__ == "lewm.planning.cem" and pl.run_episode.__module__ == "lewm.planning.episode"
     assert pl.setup_plan.__module__ == "lewm.planning.stepwise"
+
+
+def test_evaluation_needs_no_trainer():
+    """The evaluation loads a checkpoint and plans: the device helpers live in lewm.devices."""
+    bad = _hits(_deps("lewm.evaluate", _graph(lazy=True)), ("lewm.train", "lewm.bench", "lewm.distributed"))
+    assert not bad, f"lewm.evaluate imports {sorted(bad)}"
 
