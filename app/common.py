@@ -29,6 +29,7 @@ for _p in (str(ROOT), str(APP_DIR)):
         sys.path.insert(0, _p)
 
 from lewm import jobs as lewm_jobs  # noqa: E402  (after the sys.path fix)
+from lewm import runs as lewm_runs  # noqa: E402
 from lewm.checkpoint import CheckpointError, batchnorm_note  # noqa: E402
 from lewm.data import DataError  # noqa: E402
 
@@ -538,7 +539,7 @@ def sidebar_checkpoint() -> None:
         with st.expander("Upload a checkpoint"):
             up = st.file_uploader("LeWM checkpoint (.pt)", type=["pt", "pth"], key="sb_upload")
             if up is not None and st.session_state.get("_uploaded_name") != (up.name, up.size):
-                dest = lewm_jobs.unique_file(os.path.join(runs_dir(), "uploads", lewm_jobs.slugify(up.name, 60)))
+                dest = lewm_runs.unique_file(os.path.join(runs_dir(), "uploads", lewm_runs.slugify(up.name, 60)))
                 os.makedirs(os.path.dirname(dest), exist_ok=True)
                 with open(dest, "wb") as f:
                     f.write(up.getbuffer())

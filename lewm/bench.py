@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
+
+from .devices import device_name  # noqa: F401  (re-exported: lewm.bench.device_name)
 
 aten = torch.ops.aten
 
@@ -78,18 +79,6 @@ def matmul_peak(dev: torch.device, dtype: torch.dtype = torch.float32, n: int | 
     b = torch.randn(n, n, device=dev, dtype=dtype)  # (n, n)
     ts = timed(lambda: a @ b, repeats, 2, dev)
     return 2 * n**3 / float(np.median(ts)) / 1e9
-
-
-def device_name(dev: torch.device) -> str:
-    if dev.type == "cuda":
-        return torch.cuda.get_device_name(dev)
-    name = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            name = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), name)
-    except OSError:
-        pass
-    return f"{dev.type.upper()} {name} ({torch.get_num_threads()} threads)"
 
 
 @dataclass
@@ -238,7 +227,7 @@ def bench_plan(model, cfg, dev: torch.device, label: str, *, iterations=(30, 10)
         z_hist = model.encode(obs)  # (1, H, D)
         z_goal = model.encode(goal)[0, 0]  # (D,)
         if compile == "cuda-graphs":  # the rollout replays CUDA graphs captured on first use
-            from .graphed_cost import graphed_goal_cost
+            from .planning.graphed_cost import graphed_goal_cost
             return graphed_goal_cost(model, z_hist, z_goal, act_hist, bf16=amp)
         return LatentGoalCost(model, z_hist, z_goal, act_hist)
 
@@ -304,10 +293,10 @@ def add_bench_args(p: argparse.ArgumentParser) -> None:
     q.add_argument("--warmup", type=arg_int(0, 100_000), default=None, help="unmeasured plans first (default 3 GPU / 1 CPU / 0 big CPU)")
     q.add_argument("--compile", default="none",
                    choices=["none", "cuda-graphs", "default", "reduce-overhead", "max-autotune-no-cudagraphs"],
-                   help="cuda-graphs: replay the rollout as captured CUDA graphs (lewm.graphed_cost, CUDA only); the "
+                   help="cuda-graphs: replay the rollout as captured CUDA graphs (lewm.planning.graphed_cost, CUDA only); the "
                         "others torch.compile the rollout's action encoder + predictor (+ pred_proj), whose shapes "
                         "are fixed across CEM iterations; reduce-overhead = compiled CUDA graphs (CUDA only). With "
-                        "--compare, default = the fast path plans with the compiled rollout (lewm/compiled_cost.py)")
+                        "--compare, default = the fast path plans with the compiled rollout (lewm/planning/compiled_cost.py)")
     q.add_argument("--amp", action="store_true", help="bf16 autocast during planning (CUDA)")
     for s in (t, q):
         s.add_argument("--compare", action="store_true",
@@ -323,7 +312,7 @@ def add_bench_args(p: argparse.ArgumentParser) -> None:
 
 
 def run_bench(a: argparse.Namespace) -> int:
-    from .train import resolve_device
+    from .devices import resolve_device
     from .validate import check_out_file
     if a.json:
         ins = {f"--checkpoint {c}": c for c in getattr(a, "checkpoint", None) or []}
@@ -397,7 +386,7 @@ def _run_compare(a: argparse.Namespace, dev: torch.device) -> int:
         bf16 = resolve_precision(a.precision, dev, "plan")
         if a.compile not in ("none", "default"):
             raise ValueError(f"bench plan --compare takes --compile default (the compiled rollout, "
-                             f"lewm/compiled_cost.py) or none, got --compile {a.compile}")
+                             f"lewm/planning/compiled_cost.py) or none, got --compile {a.compile}")
         comp = a.compile == "default"
         for model, _, label in _plan_models(a, dev):
             rows.append(bc.compare_iteration(model, label, dev, bf16, samples=a.samples, horizon=a.horizon,

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from .goal_cost import LatentGoalCost
+from .planning.cost import LatentGoalCost
 
 
 @dataclass
@@ -85,7 +85,7 @@ def compare_iteration(model, label: str, dev: torch.device, bf16: bool, samples:
                       rounds: int = 7, warmup: int = 2, seed: int = 0, compiled: bool = False) -> Comparison:
     """One CEM iteration's work: the goal cost of ``samples`` candidate sequences of ``horizon``
     blocks (the rollout dominates; CEM's own sampling and top-k are negligible at this size).
-    ``compiled``: the fast path's rollout is compiled (``lewm.compiled_cost``; compiled before timing)."""
+    ``compiled``: the fast path's rollout is compiled (``lewm.planning.compiled_cost``; compiled before timing)."""
     model, z_hist, z_goal, a_hist, g = _random_context(model, dev, seed)
     K = model.cfg.action_block_dim
     acts = torch.randn(samples, horizon, K, generator=g).to(dev)  # (N, P, K)
@@ -144,7 +144,7 @@ def _fast_cost(model, z_hist, z_goal, a_hist, compiled: bool, bf16: bool):
     """The fast path's cost: the lean rollout, eager or compiled (the caller's autocast sets the
     eager one's precision; the compiled one applies its own)."""
     if compiled:
-        from .compiled_cost import CompiledGoalCost
+        from .planning.compiled_cost import CompiledGoalCost
         return CompiledGoalCost(model, z_hist, z_goal, a_hist, bf16=bf16)
     return LatentGoalCost(model, z_hist, z_goal, a_hist, lean=True)
 

@@ -23,7 +23,9 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     from .config import PRESETS, ModelConfig, SIGRegConfig, TrainConfig
     from .validate import arg_field, arg_int
     p.add_argument("--data", required=True, help="HDF5 episode file (see `python -m lewm collect`)")
-    p.add_argument("--preset", default="cpu-small", choices=sorted(PRESETS), help="size preset (default cpu-small)")
+    p.add_argument("--preset", default="cpu-small", choices=sorted(PRESETS),
+                   help="size preset (default cpu-small); its image size follows --data's unless "
+                        "--set model.image_size=N pins it")
     p.add_argument("--out", required=True, help="output folder (last.pt, metrics.jsonl, config.json)")
     p.add_argument("--steps", type=arg_field(TrainConfig, "steps"), default=None,
                    help="optimisation steps (default: the preset's)")
@@ -58,8 +60,9 @@ def run_train(a: argparse.Namespace) -> int:
     (``--batch-size`` is the global batch; every rank takes batch/N)."""
     import torch
     from . import validate
-    from .config import apply_set_overrides, get_preset
-    from .train import resolve_device, train
+    from .config import apply_set_overrides, follow_data_image_size, get_preset
+    from .devices import resolve_device
+    from .train import train
     cfg = get_preset(a.preset)
     model_o = {k: v for k, v in {"history": a.history, "latent_dim": a.latent_dim, "frameskip": a.frameskip}.items() if v is not None}
     train_o = {k: v for k, v in {"lr": a.lr, "batch_size": a.batch_size, "seed": a.seed,
@@ -68,6 +71,14 @@ def run_train(a: argparse.Namespace) -> int:
     sig_o = {"weight": a.lam} if a.lam is not None else {}
     cfg = cfg.with_overrides(model=model_o, train=train_o, sigreg=sig_o)
     cfg = apply_set_overrides(cfg, a.overrides)  # --set section.field=value
+    # the preset follows the data's image size (a 64-px file of another tool trains as is) unless
+    # --set model.image_size pins it
+    pinned = any(o.partition("=")[0].strip() == "model.image_size" for o in a.overrides)
+    size = validate.data_image_size(a.data) if os.path.isfile(a.data) else None
+    if size is not None:
+        cfg, note = follow_data_image_size(cfg, size, a.data, pinned=pinned)
+        if note and int(os.environ.get("RANK", "0")) == 0:
+            print(note)
     # everything is checked before any work: the device, the output folder, the data (and, in
     # train(), the environment of a run resumed or continued from a checkpoint)
     validate.check_train_memory(cfg, resolve_device(a.device))

@@ -273,9 +273,11 @@ def _check_space(out: str, need: int) -> None:
 
 # --------------------------------------------------------------------------------- CLI
 def add_collect_args(p: argparse.ArgumentParser) -> None:
+    from .env_names import env_key, spellings_help
     from .envs import list_envs
     from .envs.policies import POLICY_KINDS
-    p.add_argument("--env", required=True, choices=list_envs(), help="environment name")
+    p.add_argument("--env", required=True, type=env_key, choices=list_envs(),
+                   help="environment: " + spellings_help())
     from .validate import arg_float, arg_int
     p.add_argument("--episodes", type=arg_int(1, 10_000_000), required=True, help="number of episodes")
     p.add_argument("--out", required=True, help="output .h5 file (written atomically)")

@@ -9,6 +9,7 @@ import dataclasses
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from .env_names import env_key
 from .validate import check_fields, parse_bool, ranged
 
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -174,11 +175,16 @@ class LeWMConfig:
     preset: str = "paper"
     """Name of the preset this config started from (informational)."""
     env: str = ""
-    """Environment the training data came from (filled in by training)."""
+    """Environment the training data came from (filled in by training); stored canonical
+    (:func:`lewm.env_names.env_key`: 'TwoRoom' -> 'two_room'). Allowed: '' or any name."""
     action_mean: tuple[float, ...] = ()
     """Per-dimension mean of raw actions in the training data (actions are z-scored)."""
     action_std: tuple[float, ...] = ()
     """Per-dimension std of raw actions in the training data."""
+
+    def __post_init__(self) -> None:
+        if self.env:  # one spelling per environment, whatever the data file or the user wrote
+            object.__setattr__(self, "env", env_key(self.env))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -270,6 +276,30 @@ def get_preset(name: str) -> LeWMConfig:
         return PRESETS[name]
     except KeyError:
         raise ValueError(f"unknown preset '{name}'; choose one of {sorted(PRESETS)}") from None
+
+
+def follow_data_image_size(cfg: "LeWMConfig", image_size: int, source: str,
+                           pinned: bool = False) -> tuple["LeWMConfig", str | None]:
+    """A preset follows its data's image size unless told otherwise.
+
+    Returns ``(cfg, note)``: ``cfg`` with ``model.image_size = image_size`` and a one-line note
+    saying so, or ``cfg`` unchanged and None when the sizes already agree or the size is
+    ``pinned`` (``--set model.image_size=N``: then the data must match, checked with the data).
+    Raises a ValueError naming both numbers when the preset's patch size does not divide the
+    data's image size.
+    """
+    mc = cfg.model
+    if pinned or int(image_size) == mc.image_size:
+        return cfg, None
+    S, p = int(image_size), mc.patch_size
+    if S % p:
+        near = sorted((d for d in range(2, S) if S % d == 0), key=lambda d: (abs(d - p), d))[:2]
+        hint = f" (e.g. {' or '.join(map(str, sorted(near)))})" if near else ""
+        raise ValueError(f"{source}: images are {S}x{S} but model.patch_size {p} (preset {cfg.preset}) does not "
+                         f"divide {S}; pass --set model.patch_size=N with N dividing {S}{hint}")
+    note = (f"model.image_size {mc.image_size} -> {S}: the image size of {source} (preset {cfg.preset}; "
+            f"--set model.image_size=N pins it)")
+    return cfg.with_overrides(model={"image_size": S}), note
 
 
 def apply_set_overrides(cfg: "LeWMConfig", items) -> "LeWMConfig":

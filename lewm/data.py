@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .env_names import env_key
+
 REQUIRED_KEYS = ("pixels", "action", "ep_len", "ep_offset")
 
 
@@ -85,7 +87,7 @@ def validate_file(path: str, image_size: int | None = None) -> dict:
         return {
             "num_frames": int(px.shape[0]), "image_size": int(px.shape[1]), "action_dim": int(act.shape[1]),
             "num_episodes": int(len(ep_len)), "ep_len": ep_len, "ep_offset": ep_off,
-            "env": str(f.attrs.get("env", "")), "has_state": state is not None,
+            "env": env_key(f.attrs["env"]) if f.attrs.get("env") else "", "has_state": state is not None,
             "state_names": tuple(n for n in str(names).split(",") if n),
             "pixel_bytes": int(np.prod(px.shape)),
         }

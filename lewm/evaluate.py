@@ -2,6 +2,12 @@
 
 start = a state from the environment's data; goal = the state ``offset`` (25) steps later in the
 same trajectory; budget 50 env steps; success = the environment's test at any step.
+
+The planner settings of ``eval --checkpoint CKPT`` come, field by field, from (first wins): the
+command line's flags; then ``--protocol paper`` (:data:`lewm.planning.PAPER_PLANNER`) or, by
+default, the settings the agent ships with (:func:`shipped_planner`: the ``planner`` object of
+the ``eval.json`` beside the checkpoint, else a ``planner`` dict stored in the checkpoint's
+metrics); then the library's defaults (:class:`lewm.planning.PlannerConfig`).
 """
 from __future__ import annotations
 
@@ -10,14 +16,89 @@ import json
 import os
 import sys
 import warnings
-from dataclasses import asdict
+from dataclasses import asdict, fields
 
 import numpy as np
 import torch
 
 from . import checkpoint
-from .validate import env_key
-from .planning import EpisodeResult, PlannerConfig, run_episode
+from .env_names import env_key
+from .planning import PAPER_PLANNER, EpisodeResult, PlannerConfig, run_episode
+
+PROTOCOLS = ("shipped", "paper")
+"""``shipped``: the agent's own settings (eval.json / checkpoint), else the defaults; ``paper``:
+the paper's solver (CEM 300 / top 30 / 30 iterations, horizon 5, re-plan every 5 blocks)."""
+FLAGS = {"solver": "solver", "samples": "num_samples", "topk": "topk", "iterations": "iterations",
+         "horizon": "horizon", "receding_horizon": "receding_horizon", "cost_steps": "cost_steps"}
+"""argparse destination -> PlannerConfig field, for the flags that set planner settings."""
+
+
+def shipped_planner(ckpt: str) -> tuple[dict | None, str | None]:
+    """The planner settings the agent at ``ckpt`` ships with, and where they were read:
+    the ``planner`` object of ``eval.json`` beside the checkpoint (in the run folder, for a folder),
+    else a ``planner`` dict in the checkpoint's metrics; ``(None, None)`` when there is neither.
+    A present but unusable eval.json is an error naming it."""
+    folder = ckpt if os.path.isdir(ckpt) else (os.path.dirname(ckpt) or ".")
+    path = os.path.join(folder, "eval.json")
+    if os.path.isfile(path):
+        try:
+            with open(path) as f:
+                doc = json.load(f)
+        except (OSError, ValueError) as e:
+            raise ValueError(f"{path}: not readable JSON ({str(e).splitlines()[0]}); fix it, remove it, or pass "
+                             f"--protocol paper") from None
+        planner = doc.get("planner") if isinstance(doc, dict) else None
+        if not isinstance(planner, dict):
+            raise ValueError(f"{path}: no 'planner' object (the settings `eval --out` writes); fix it, remove it, "
+                             f"or pass --protocol paper")
+        return planner, path
+    try:
+        metrics = json.loads(checkpoint.read_raw(ckpt).get("metrics") or "{}")
+    except (checkpoint.CheckpointError, ValueError, TypeError):
+        return None, None  # not one of ours (or unreadable: evaluate() says why)
+    planner = metrics.get("planner") if isinstance(metrics, dict) else None
+    return (planner, f"{ckpt} (its stored planner settings)") if isinstance(planner, dict) else (None, None)
+
+
+def resolve_planner(ckpt: str, protocol: str = "shipped", flags: dict | None = None) -> tuple[PlannerConfig, str]:
+    """The :class:`PlannerConfig` of an evaluation and one line saying where its settings came from.
+
+    ``flags``: PlannerConfig field -> value given on the command line (None = not given); they
+    override the protocol's settings field by field. Raises a ValueError naming the file (or flag)
+    and the field when the combination is not a valid planner.
+    """
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"--protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
+    if protocol == "paper":
+        base, where = asdict(PAPER_PLANNER), "the paper's protocol (--protocol paper)"
+    else:
+        shipped, src = shipped_planner(ckpt)
+        base, where = (shipped, src) if shipped is not None else (asdict(PlannerConfig()), "the library defaults "
+                                                                  "(no eval.json beside the checkpoint)")
+        known = {f.name for f in fields(PlannerConfig)}
+        unknown = sorted(set(base) - known)
+        if unknown:
+            raise ValueError(f"{where}: unknown planner setting(s) {unknown}; known: {sorted(known)}")
+    given = {k: v for k, v in (flags or {}).items() if v is not None}
+    merged = {**base, **given}
+    n, k = merged.get("num_samples", 300), merged.get("topk", 30)
+    if isinstance(n, int) and isinstance(k, int) and k > n:
+        raise ValueError(f"--topk must be <= --samples ({n}), got {k}" + ("" if {"topk", "num_samples"} <= set(given)
+                         else f" (settings from {where} and the flags)"))
+    h, r = merged.get("horizon", 5), merged.get("receding_horizon", 1)
+    if isinstance(h, int) and isinstance(r, int) and r > h:
+        raise ValueError(f"--receding-horizon must be <= --horizon ({h}), got {r}" + ("" if {"horizon",
+                         "receding_horizon"} <= set(given) else f" (settings from {where} and the flags)"))
+    try:
+        pcfg = PlannerConfig(**merged)
+    except ValueError as e:
+        raise ValueError(f"{where}: {e}") from None
+    inv = {v: k for k, v in FLAGS.items()}
+    over = ", ".join("--" + inv[f].replace("_", "-") for f in given)
+    line = (f"planner: {pcfg.solver} {pcfg.num_samples} samples / top {pcfg.topk} / {pcfg.iterations} iterations, "
+            f"horizon {pcfg.horizon}, re-plan every {pcfg.receding_horizon}, cost on {pcfg.cost_steps} "
+            f"— from {where}" + (f", overridden by {over}" if over else ""))
+    return pcfg, line
 
 
 def eval_pairs(env_name: str, episodes: int, seed: int = 0, offset: int = 25, data: str | None = None,
@@ -75,16 +156,16 @@ def evaluate(ckpt: str, episodes: int = 50, pcfg: PlannerConfig = PlannerConfig(
              gif_dir: str | None = None, gifs: int = 3, progress: bool = True, env_name: str | None = None,
              precision: str = "fp32", cuda_graphs: bool = True, compile_rollout: bool = False) -> dict:
     """Run the protocol; returns the JSON-ready summary (success rate, planning-time stats, per episode).
-    ``compile_rollout``: plan with the compiled rollout (``lewm.compiled_cost``; not with CUDA graphs)."""
+    ``compile_rollout``: plan with the compiled rollout (``lewm.planning.compiled_cost``; not with CUDA graphs)."""
     from .envs import make
-    from .train import resolve_device
+    from .devices import resolve_device
     dev = resolve_device(device)
     model, cfg, meta = checkpoint.load(ckpt, device=dev)
     note = checkpoint.batchnorm_note(meta)
     if note:
         warnings.warn(f"{ckpt}: {note}")
-    name = env_name or cfg.env
-    if env_name and cfg.env and env_key(env_name) != env_key(cfg.env):
+    name = env_key(env_name) if env_name else cfg.env  # 'TwoRoom', 'two-room' -> 'two_room'
+    if env_name and cfg.env and name != cfg.env:
         raise ValueError(f"--env {env_name}: {ckpt} was trained on {cfg.env!r}; a model scores only in the "
                          f"environment it was trained on (drop --env)")
     if not name:
@@ -102,7 +183,7 @@ def evaluate(ckpt: str, episodes: int = 50, pcfg: PlannerConfig = PlannerConfig(
     compiled = compile_rollout and not (dev.type == "cuda" and cuda_graphs)
     factory = None
     if compiled:
-        from .compiled_cost import compiled_cost_factory
+        from .planning.compiled_cost import compiled_cost_factory
         from .precision import resolve_precision
         factory = compiled_cost_factory(bf16=resolve_precision(precision, dev, "plan"))
     per, secs = [], []
@@ -147,7 +228,7 @@ def evaluate(ckpt: str, episodes: int = 50, pcfg: PlannerConfig = PlannerConfig(
 
 
 def _device_name(dev) -> str:
-    from .bench import device_name
+    from .devices import device_name
     return device_name(dev)
 
 
@@ -155,26 +236,33 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
     from .validate import arg_int
     p.add_argument("--checkpoint", required=True, help="checkpoint file (or a run folder with last.pt)")
     p.add_argument("--episodes", type=arg_int(1, 100_000), default=50)
-    p.add_argument("--solver", default="cem", choices=["cem", "mppi", "grad"])
+    p.add_argument("--protocol", default="shipped", choices=PROTOCOLS,
+                   help="planner settings: 'shipped' (default) = the agent's own (the eval.json beside the "
+                        "checkpoint, or settings stored in it; else the library defaults), 'paper' = the paper's "
+                        "solver (CEM 300 samples / top 30 / 30 iterations, horizon 5, re-plan every 5 blocks). "
+                        "The flags below override either, one by one")
+    p.add_argument("--solver", default=None, choices=["cem", "mppi", "grad"])
     p.add_argument("--seed", type=arg_int(0, 2**31 - 1), default=0)
-    p.add_argument("--samples", type=arg_int(1, 1_000_000), default=300)
-    p.add_argument("--topk", type=arg_int(1, 1_000_000), default=30, help="CEM elites (at most --samples)")
-    p.add_argument("--iterations", type=arg_int(1, 10_000), default=10)
-    p.add_argument("--horizon", type=arg_int(1, 1000), default=5)
-    p.add_argument("--receding-horizon", type=arg_int(1, 1000), default=1, help="blocks executed per plan (at most --horizon)")
-    p.add_argument("--cost-steps", default="last", choices=["last", "all"],
-                   help="goal cost on the last imagined block (the paper) or averaged over all blocks")
+    p.add_argument("--samples", type=arg_int(1, 1_000_000), default=None, help="candidates per iteration (default 300)")
+    p.add_argument("--topk", type=arg_int(1, 1_000_000), default=None, help="CEM elites (at most --samples; default 30)")
+    p.add_argument("--iterations", type=arg_int(1, 10_000), default=None, help="solver iterations per plan (default 10)")
+    p.add_argument("--horizon", type=arg_int(1, 1000), default=None, help="planning horizon in blocks (default 5)")
+    p.add_argument("--receding-horizon", type=arg_int(1, 1000), default=None,
+                   help="blocks executed per plan (at most --horizon; default 1)")
+    p.add_argument("--cost-steps", default=None, choices=["last", "all"],
+                   help="goal cost on the last imagined block (the paper; default) or averaged over all blocks")
     p.add_argument("--budget", type=arg_int(1, 100_000), default=50, help="env steps per episode")
     p.add_argument("--data", default=None, help="HDF5 with 'state' to draw start/goal pairs from "
                    "(default: fresh expert trajectories of the checkpoint's environment)")
-    p.add_argument("--env", default=None, help="override the checkpoint's environment name")
+    p.add_argument("--env", default=None, help="the checkpoint's environment, in any spelling (tworoom, TwoRoom, "
+                   "two-room, PushT, ...); must be the one it was trained on")
     p.add_argument("--device", default="auto")
     p.add_argument("--precision", default="fp32", choices=["auto", "fp32", "bf16"],
                    help="model rollouts in fp32 (default) or bf16 autocast; auto = bf16 on CUDA")
     p.add_argument("--no-cuda-graphs", action="store_true",
                    help="on CUDA, launch the rollout's kernels eagerly instead of replaying CUDA graphs")
     p.add_argument("--compile", action="store_true",
-                   help="plan with the rollout compiled by torch.compile (lewm/compiled_cost.py): tens of seconds of "
+                   help="plan with the rollout compiled by torch.compile (lewm/planning/compiled_cost.py): tens of seconds of "
                         "compilation per context length first, then faster CEM iterations (x1.3-1.7 on this CPU)")
     p.add_argument("--threads", type=arg_int(1, 1024), default=None,
                    help="torch CPU threads (1 is fastest for the planner's small matmuls when the cores are shared)")
@@ -185,11 +273,8 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
 
 def run_eval(a: argparse.Namespace) -> int:
     from . import validate
-    from .train import resolve_device
-    if a.topk > a.samples:
-        raise ValueError(f"--topk must be <= --samples ({a.samples}), got {a.topk}")
-    if a.receding_horizon > a.horizon:
-        raise ValueError(f"--receding-horizon must be <= --horizon ({a.horizon}), got {a.receding_horizon}")
+    from .devices import resolve_device
+    pcfg, line = resolve_planner(a.checkpoint, a.protocol, {f: getattr(a, dest) for dest, f in FLAGS.items()})
     # outputs and inputs are checked before the (long) evaluation, not after it
     if a.out:
         validate.check_out_file(a.out, inputs={"--checkpoint": a.checkpoint, "--data": a.data})
@@ -198,12 +283,11 @@ def run_eval(a: argparse.Namespace) -> int:
     resolve_device(a.device)
     if a.threads:
         torch.set_num_threads(a.threads)
-    pcfg = PlannerConfig(solver=a.solver, num_samples=a.samples, topk=a.topk, iterations=a.iterations,
-                         horizon=a.horizon, receding_horizon=a.receding_horizon,
-                         cost_steps=a.cost_steps)
+    print(line, file=sys.stderr if a.json else sys.stdout)
     res = evaluate(a.checkpoint, a.episodes, pcfg, a.seed, a.data, a.budget, device=a.device,
                    gif_dir=a.gif, progress=not a.json or sys.stderr.isatty(), env_name=a.env,
                    precision=a.precision, cuda_graphs=not a.no_cuda_graphs, compile_rollout=a.compile)
+    res["planner_source"] = line
     if a.out:
         from .faults import write_atomic
         write_atomic(a.out, json.dumps(res, indent=2))

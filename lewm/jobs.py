@@ -22,18 +22,16 @@ Every run gets its own fresh folder (created exclusively: an existing run or che
 overwritten), so several browser sessions can train at the same time without touching each
 other's files.
 
-The second half of the module holds the few pure helpers the lab pages call (planning one step
-at a time, executing a plan in the environment, demo latents for the SIGReg picture), so that
-``app/`` contains layout only.
+The pure helpers the pages also call live by concept: run folders and metrics files in
+:mod:`lewm.runs`, rates and ETAs in :mod:`lewm.progress`, planning one step at a time in
+:mod:`lewm.planning.stepwise`, the collapse verdict and demo latents in :mod:`lewm.diagnostics`.
 """
 from __future__ import annotations
 
 import json
-import math
 import multiprocessing as mp
 import os
 import queue as queue_mod
-import re
 import threading
 import time
 import traceback
@@ -43,78 +41,12 @@ from typing import Any
 
 import numpy as np
 
+from .progress import downsample_indices, eta_seconds, recent_rate
+from .runs import unique_dir, unique_file
+
 ACTIVE = ("starting", "running", "paused")
 """Statuses of a job whose process is (still) alive."""
 TERMINAL = ("finished", "stopped", "failed")
-
-
-# ---------------------------------------------------------------------------------------------
-# Small numeric helpers (bounded histories, ETA)
-# ---------------------------------------------------------------------------------------------
-def downsample_indices(n: int, max_points: int) -> np.ndarray:
-    """Indices of at most ``max_points`` of ``n`` items: the newest half kept dense, older ones
-    thinned evenly (the first and last item are always kept)."""
-    if n <= max_points:
-        return np.arange(n)
-    recent = max_points // 2
-    old = np.linspace(0, n - recent - 1, max_points - recent).round().astype(int)  # (max-recent,)
-    return np.unique(np.concatenate([old, np.arange(n - recent, n)]))
-
-
-def eta_seconds(done: int, total: int, rate_per_s: float) -> float | None:
-    """Seconds left at ``rate_per_s`` items per second (None when unknown)."""
-    if rate_per_s is None or not math.isfinite(rate_per_s) or rate_per_s <= 0:
-        return None
-    return max(total - done, 0) / rate_per_s
-
-
-def recent_rate(steps: np.ndarray, times: np.ndarray, window: int = 50) -> float | None:
-    """Steps per second over the last ``window`` records (times in seconds, increasing)."""
-    if len(steps) < 2:
-        return None
-    s, t = steps[-window:], times[-window:]
-    dt = float(t[-1] - t[0])
-    return float(s[-1] - s[0]) / dt if dt > 0 else None
-
-
-def slugify(text: str, max_len: int = 80) -> str:
-    """Filesystem-safe short name: letters, digits, '-', '_', '.'."""
-    s = re.sub(r"[^A-Za-z0-9._-]+", "-", str(text)).strip("-.")
-    return (s or "run")[:max_len]
-
-
-def unique_dir(root: str, name: str) -> str:
-    """Create and return a new folder ``root/<name>[-N]`` (exclusive: never reuses an existing one)."""
-    os.makedirs(root, exist_ok=True)
-    base = slugify(name)
-    for i in range(1000):
-        path = os.path.join(root, base if i == 0 else f"{base}-{i}")
-        try:
-            os.makedirs(path)  # raises if it exists: another session (or run) owns it
-            return path
-        except FileExistsError:
-            continue
-    path = os.path.join(root, f"{base}-{uuid.uuid4().hex[:8]}")
-    os.makedirs(path)
-    return path
-
-
-def unique_file(path: str) -> str:
-    """``path`` if no such file exists (nor a collect's temporary ``path.<pid>.tmp``), else
-    ``stem-N.ext`` for the first free N."""
-    import glob
-
-    def free(p: str) -> bool:
-        return not os.path.exists(p) and not glob.glob(glob.escape(p) + ".*tmp")
-
-    if free(path):
-        return path
-    stem, ext = os.path.splitext(path)
-    for i in range(1, 10_000):
-        p = f"{stem}-{i}{ext}"
-        if free(p):
-            return p
-    return f"{stem}-{uuid.uuid4().hex[:8]}{ext}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -534,179 +466,3 @@ class JobManager:
                 if j.process.is_alive():
                     j.process.terminate()
                     j.process.join(2.0)
-
-
-# ---------------------------------------------------------------------------------------------
-# Finished runs on disk
-# ---------------------------------------------------------------------------------------------
-def read_metrics(out_dir: str, max_points: int = 2000) -> dict[str, np.ndarray]:
-    """A run folder's ``metrics.jsonl`` as column arrays (downsampled); empty dict if none."""
-    path = os.path.join(out_dir, "metrics.jsonl")
-    if not os.path.exists(path):
-        return {}
-    recs = []
-    with open(path) as f:
-        for line in f:
-            try:
-                recs.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # a line being written
-    if not recs:
-        return {}
-    idx = downsample_indices(len(recs), max_points)
-    keys = sorted({k for r in recs for k, v in r.items() if isinstance(v, (int, float))})
-    return {k: np.asarray([recs[i].get(k, np.nan) for i in idx], np.float64) for k in keys}
-
-
-# ---------------------------------------------------------------------------------------------
-# Pure helpers for the lab pages (so that app/ holds layout only)
-# ---------------------------------------------------------------------------------------------
-def demo_latents(kind: str, n: int = 1024, dim: int = 16, seed: int = 0) -> np.ndarray:
-    """Example latent clouds (n, dim) for explaining SIGReg.
-
-    ``gaussian``: isotropic N(0, I) — what SIGReg wants; ``collapsed``: every sample is (almost)
-    the same vector; ``line``: dimensional collapse onto one direction; ``scaled``: Gaussian but
-    with std 0.3 and shifted by 1 — wrong scale and mean.
-    """
-    rng = np.random.default_rng(seed)
-    if kind == "gaussian":
-        z = rng.standard_normal((n, dim))
-    elif kind == "collapsed":
-        z = np.tile(rng.standard_normal(dim), (n, 1)) * 0.5 + 0.02 * rng.standard_normal((n, dim))
-    elif kind == "line":
-        u = rng.standard_normal(dim)
-        u /= np.linalg.norm(u)
-        z = rng.standard_normal((n, 1)) * 2.5 * u[None, :] + 0.05 * rng.standard_normal((n, dim))
-    elif kind == "scaled":
-        z = 1.0 + 0.3 * rng.standard_normal((n, dim))
-    else:
-        raise ValueError(f"unknown demo latents {kind!r}; choose gaussian, collapsed, line or scaled")
-    return z.astype(np.float32)
-
-
-@dataclass
-class PlanSetup:
-    """Everything a step-by-step planning view needs for one (start, goal) pair."""
-
-    start_frame: np.ndarray
-    """(S, S, 3) rendered start."""
-    goal_frame: np.ndarray
-    """(S, S, 3) rendered goal."""
-    z_start: np.ndarray
-    """(D,) latent of the start frame."""
-    z_goal: np.ndarray
-    """(D,) latent of the goal frame."""
-    cost: Any
-    """The :class:`lewm.planning.LatentGoalCost`."""
-    bounds: Any
-    """Normalised action bounds (lo (K,), hi (K,))."""
-
-
-def setup_plan(model, cfg, env, start_state, goal_state) -> PlanSetup:
-    """Render and encode start and goal; build the latent goal cost of :mod:`lewm.planning`."""
-    import torch
-
-    from .planning import LatentGoalCost, action_bounds, to_pixels_tensor
-    from .data import action_stats_of
-    dev = next(model.parameters()).device
-    start_frame = env.render_state(np.asarray(start_state, np.float64))
-    goal_frame = env.render_state(np.asarray(goal_state, np.float64))
-    with torch.no_grad():
-        z = model.encode(to_pixels_tensor(np.stack([start_frame, goal_frame]), dev))[0]  # (2, D)
-    cost = LatentGoalCost(model, z[None, :1], z[1])
-    bounds = action_bounds(action_stats_of(cfg), cfg.model.frameskip)
-    return PlanSetup(start_frame, goal_frame, z[0].float().cpu().numpy(), z[1].float().cpu().numpy(), cost, bounds)
-
-
-def plan_recorded(setup: PlanSetup, cfg, pcfg, seed: int = 0):
-    """Run one plan with every iteration recorded (candidates and their final latents).
-
-    Returns the :class:`lewm.planning.PlanResult` with ``imagined`` filled in.
-    """
-    import torch
-
-    from .planning import plan
-    dev = setup.cost.z_goal.device
-    gen = torch.Generator(device=dev).manual_seed(int(seed))
-    res = plan(setup.cost, pcfg.horizon, cfg.model.action_block_dim, pcfg, bounds=setup.bounds, generator=gen,
-               device=dev, record=True)
-    with torch.no_grad():
-        res.imagined = setup.cost.imagine(res.actions[None].to(dev))[0].float().cpu()  # (P, D)
-    return res
-
-
-def imagine_candidate(setup: PlanSetup, actions) -> np.ndarray:
-    """Imagined latents (P, D) of one normalised action sequence (P, K)."""
-    import torch
-    dev = setup.cost.z_goal.device
-    a = torch.as_tensor(np.asarray(actions), dtype=torch.float32, device=dev)
-    with torch.no_grad():
-        return setup.cost.imagine(a[None])[0].float().cpu().numpy()
-
-
-def execute_plan(env, cfg, start_state, goal_state, actions) -> dict[str, np.ndarray]:
-    """Execute normalised action blocks (P, K) open loop from ``start_state``.
-
-    Returns ``frames`` (P+1, S, S, 3) at block boundaries (start included), ``states`` (P+1, Q),
-    ``all_states`` (P*frameskip+1, Q) and ``distance`` (P+1,) to the goal by the env's measure.
-    """
-    from .data import action_stats_of
-    stats = action_stats_of(cfg)
-    k, A = cfg.model.frameskip, cfg.model.action_dim
-    acts = np.asarray(actions.detach().cpu() if hasattr(actions, "detach") else actions, np.float32)
-    obs, info = env.reset(state=np.asarray(start_state), goal=np.asarray(goal_state))
-    frames, states, all_states = [obs], [info["state"]], [info["state"]]
-    for block in acts:
-        raw = np.clip(stats.denormalize(block.reshape(k, A)), -1.0, 1.0)  # (k, A)
-        for a in raw:
-            obs, _, _, _, info = env.step(a)
-            all_states.append(info["state"])
-        frames.append(obs)
-        states.append(info["state"])
-    dist = np.asarray([env.success_distance(s, goal_state) for s in states], np.float32)
-    return {"frames": np.stack(frames), "states": np.stack(states), "all_states": np.stack(all_states),
-            "distance": dist}
-
-
-def latent_distances(z: np.ndarray, z_goal: np.ndarray) -> np.ndarray:
-    """Squared L2 distance of each latent z (N, D) to z_goal (D,): the planner's cost."""
-    z = np.asarray(z, np.float32).reshape(-1, np.asarray(z_goal).shape[-1])
-    return ((z - np.asarray(z_goal, np.float32)[None]) ** 2).sum(-1)
-
-
-def canvas_grid(env, n: int = 40) -> tuple[np.ndarray, np.ndarray] | None:
-    """A grid of clickable positions (n*n, 2) in state coordinates and the canvas extent, for
-    environments whose first two state components are a position on the rendered canvas
-    (Two-Room). None for other environments."""
-    name = getattr(env, "name", "")
-    if name != "two_room":
-        return None
-    from .envs import two_room as tr
-    g = np.linspace(tr.LO, tr.HI, n)
-    xx, yy = np.meshgrid(g, g)
-    return np.stack([xx.ravel(), yy.ravel()], 1), np.asarray([0.0, tr.CANVAS])
-
-
-def clamp_state(env, state) -> np.ndarray:
-    """Make a user-entered state valid by rendering rules (Two-Room: inside the walls' range)."""
-    s = np.asarray(state, np.float64).copy()
-    if getattr(env, "name", "") == "two_room":
-        from .envs import two_room as tr
-        s[:2] = np.clip(s[:2], tr.LO, tr.HI)
-    return s
-
-
-def collapse_verdict(mean_std: float, effective_rank: float, latent_dim: int) -> tuple[bool, str]:
-    """Is a batch of latents collapsed? ``(collapsed, one-line reason)``.
-
-    SIGReg's target N(0, I) has per-dimension std 1 and effective rank ≈ D. Collapse shows as the
-    cloud shrinking to a point (std → 0, the prediction loss then goes to 0 for free) or folding
-    onto very few directions (effective rank → 1).
-    """
-    if not (math.isfinite(mean_std) and math.isfinite(effective_rank)):
-        return False, "no data yet"
-    if mean_std < 0.05:
-        return True, f"collapsed to a point: latent std {mean_std:.3f} (target 1)"
-    if effective_rank < 1.5:
-        return True, f"collapsed to a line: effective rank {effective_rank:.2f} of {latent_dim}"
-    return False, f"spread out: std {mean_std:.2f}, effective rank {effective_rank:.1f} of {latent_dim}"

@@ -33,6 +33,7 @@ from typing import Any
 
 import torch
 
+from .env_names import env_key
 from .errors import CheckpointError
 from .config import LeWMConfig, ModelConfig, get_preset
 from .model import LeWM
@@ -299,11 +300,11 @@ def model_config_from_official(raw_cfg: dict[str, Any] | None, sd: dict[str, tor
 
 
 def _guess_env(path: str) -> str:
-    s = os.path.abspath(path).lower().replace("-", "_")
-    for token, env in (("pusht", "pusht"), ("push_t", "pusht"), ("tworoom", "two_room"),
-                       ("two_room", "two_room"), ("reacher", "reacher")):
+    """The environment a release folder's path names ('.../lewm-pusht/...', '.../TwoRoom/...'), or ''."""
+    s = re.sub(r"[^a-z0-9]", "", os.path.abspath(path).lower())
+    for token in ("pusht", "tworoom", "reacher"):
         if token in s:
-            return env
+            return env_key(token)
     return ""
 
 
@@ -358,7 +359,7 @@ def load_official(path: str, device: str | torch.device = "cpu", *, strict: bool
     base = get_preset("paper")
     A = mc.action_dim
     cfg = LeWMConfig(model=mc, sigreg=base.sigreg, train=base.train, preset="official",
-                     env=_guess_env(path) if env is None else env,
+                     env=_guess_env(path) if env is None else env_key(env),
                      action_mean=tuple(float(x) for x in (action_mean if action_mean is not None else ())),
                      action_std=tuple(float(x) for x in (action_std if action_std is not None else ())))
     for name, v in (("action_mean", cfg.action_mean), ("action_std", cfg.action_std)):

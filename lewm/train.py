@@ -23,6 +23,7 @@ from . import checkpoint, distributed, faults
 from .config import LeWMConfig
 from .precision import resolve_precision
 from .data import WindowDataset, action_stats_of, batch_iterator  # noqa: F401  (action_stats_of re-exported)
+from .devices import resolve_device  # noqa: F401  (re-exported: lewm.train.resolve_device, app/ and report use it)
 from .metrics import effective_rank
 from .loss import lewm_loss  # noqa: F401  (re-exported: lewm.train.lewm_loss)
 from .model import LeWM
@@ -49,18 +50,6 @@ class TrainResult:
     step: int
     metrics: dict[str, float] = field(default_factory=dict)
     stopped: bool = False
-
-
-def resolve_device(device: str | None) -> torch.device:
-    """'auto'/None -> cuda if available, else mps, else cpu."""
-    if device in (None, "", "auto"):
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    from .validate import check_device
-    return check_device(device)  # a clear error for cuda on a machine without it
 
 
 def lr_at(step: int, cfg, elapsed_s: float | None = None) -> float:

@@ -13,8 +13,8 @@
   (or the reverse), a missing parent folder, a place that cannot be written, before the work.
 - **Devices.** ``check_device``: ``cuda`` on a machine without CUDA is a clear error.
 
-A leaf module: it imports from :mod:`lewm` only inside functions (data, envs), so that
-:mod:`lewm.config` can import it.
+A leaf module: it imports from :mod:`lewm` only the leaf :mod:`lewm.env_names` at load time, and
+:mod:`lewm.data` inside functions, so that :mod:`lewm.config` can import it.
 """
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ import os
 import tempfile
 from dataclasses import dataclass, field, fields
 from typing import Any
+
+from .env_names import CANONICAL_ENVS, env_key
 
 
 # ---------------------------------------------------------------------------------------------
@@ -284,10 +286,14 @@ def check_out_dir(path: str, flag: str = "--out") -> str:
 # ---------------------------------------------------------------------------------------------
 # Datasets
 # ---------------------------------------------------------------------------------------------
-def env_key(name: str) -> str:
-    """Normalised environment name ('Two-Room', 'tworoom' -> 'two_room')."""
-    key = str(name).strip().lower().replace("-", "_")
-    return {"tworoom": "two_room", "push_t": "pusht"}.get(key, key)
+def data_image_size(path: str) -> int | None:
+    """The image side of an HDF5 episode file, or None when it cannot be read (``check_dataset``
+    then says why, in its own words)."""
+    from .data import validate_file
+    try:
+        return int(validate_file(path)["image_size"])
+    except Exception:  # noqa: BLE001 (any failure is reported by check_dataset, later)
+        return None
 
 
 def check_dataset(path: str, *, flag: str = "--data", env: str | None = None, image_size: int | None = None,
@@ -317,8 +323,7 @@ def check_dataset(path: str, *, flag: str = "--data", env: str | None = None, im
         msg = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
         raise DataError(f"{path}: not a readable episode file (truncated or foreign?): {msg}") from None
     if env and info["env"] and env_key(info["env"]) != env_key(env):
-        from .envs import list_envs
-        how = f" (python -m lewm collect --env {env} ...)" if env_key(env) in list_envs() else ""
+        how = f" (python -m lewm collect --env {env_key(env)} ...)" if env_key(env) in CANONICAL_ENVS else ""
         raise DataError(f"{path}: holds {info['env']!r} episodes (attribute 'env') but {who} is for {env!r}; "
                         f"use data of {env!r}{how}")
     if action_dim is not None and info["action_dim"] != action_dim:

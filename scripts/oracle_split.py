@@ -125,7 +125,7 @@ def main(argv=None) -> int:
 
     def factory(mode, goal_state):
         def make_cost(model_, z_hist, z_goal, a_hist, steps):
-            from lewm.goal_cost import LatentGoalCost
+            from lewm.planning import LatentGoalCost
             learned = LatentGoalCost(model_, z_hist, z_goal, a_hist, steps=steps)
             if mode == "learned":
                 return learned

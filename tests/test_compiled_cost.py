@@ -1,13 +1,13 @@
-"""The compiled planning cost (lewm/compiled_cost.py) computes what the eager cost computes."""
+"""The compiled planning cost (lewm/planning/compiled_cost.py) computes what the eager cost computes."""
 import os
 import shutil
 
 import pytest
 import torch
 
-from lewm.compiled_cost import MIN_CANDIDATES, CompiledGoalCost, compiled_cost_factory
+from lewm.planning.compiled_cost import MIN_CANDIDATES, CompiledGoalCost, compiled_cost_factory
 from lewm.config import get_preset
-from lewm.goal_cost import LatentGoalCost
+from lewm.planning.cost import LatentGoalCost
 from lewm.model import LeWM
 
 

@@ -130,7 +130,7 @@ def test_world_model_plan_on_device_matches_cpu():
 @pytest.mark.skipif(not CUDA, reason="CUDA graphs need a CUDA device")
 @pytest.mark.parametrize("bf16", [False, True], ids=["fp32", "bf16"])
 def test_graphed_cost_matches_the_eager_cost(bf16):
-    from lewm.graphed_cost import graphed_goal_cost
+    from lewm.planning.graphed_cost import graphed_goal_cost
     torch.manual_seed(0)
     model = LeWM(MC).to(DEV).eval()
     b = _batch(B=1, seed=3)

@@ -98,7 +98,11 @@ def _cases():
         "train data truncated": (lambda w: T + ["--data", w["trunc.h5"], "--out", w["run"] + "_x"], "trunc.h5"),
         "train data text": (lambda w: T + ["--data", w["text.h5"], "--out", w["run"] + "_x"], "text.h5"),
         "train data no keys": (lambda w: T + ["--data", w["nokeys.h5"], "--out", w["run"] + "_x"], "missing dataset key"),
-        "train data image size": (lambda w: ["train", "--data", w["syn"], "--out", w["run"] + "_x"], "32x32"),
+        # a preset follows the data's image size; a pinned one must match it
+        "train data image size": (lambda w: ["train", "--data", w["syn"], "--out", w["run"] + "_x",
+                                             "--set", "model.image_size=64"], "32x32"),
+        "train data patch does not divide": (lambda w: ["train", "--preset", "paper", "--data", w["syn"], "--out",
+                                                        w["run"] + "_x"], "model.patch_size 14 (preset paper) does not divide 32"),
         "train data empty episode": (lambda w: T + ["--data", w["zerolen.h5"], "--out", w["run"] + "_x"],
                                      "'ep_len' of episode 2 is 0"),
         "eval data empty episode": (lambda w: E(w, "--data", w["zerolen.h5"]), "'ep_len' of episode 2 is 0"),

@@ -7,7 +7,8 @@ import streamlit as st
 
 import common
 from lewm.config import PRESETS, get_preset
-from lewm.jobs import ACTIVE, collapse_verdict
+from lewm.diagnostics import collapse_verdict
+from lewm.jobs import ACTIVE
 
 st.title("Collapse lab")
 st.markdown(
@@ -22,7 +23,7 @@ with st.expander("Start a comparison", expanded=not mgr.groups()):
     path, info = common.pick_dataset("collapse_data", label="Data (both runs)")
     if path is None and st.button("Make a small synthetic dataset (moving dot, 32 px)", key="collapse_make_syn"):
         from lewm.synthetic import write_synthetic_h5
-        out = common.lewm_jobs.unique_file(os.path.join(common.data_dir(), "synthetic-dot-32px.h5"))
+        out = common.lewm_runs.unique_file(os.path.join(common.data_dir(), "synthetic-dot-32px.h5"))
         write_synthetic_h5(out, episodes=24, length=40, image_size=32)
         st.session_state["collapse_data"] = out
         st.rerun()

@@ -29,7 +29,7 @@ with st.expander("Collect a new dataset", expanded=not common.list_datasets()):
                               key="data_fname")
         go_collect = st.form_submit_button("Collect", type="primary")
     if go_collect:
-        name = common.lewm_jobs.slugify(fname or f"{env_name}-{image_size}px-{episodes}ep", 60)
+        name = common.lewm_runs.slugify(fname or f"{env_name}-{image_size}px-{episodes}ep", 60)
         if not name.endswith(".h5"):
             name += ".h5"
         job = mgr.start_collect(env_name, int(episodes), os.path.join(common.data_dir(), name),

@@ -10,7 +10,7 @@ import torch
 
 import common
 from lewm.envs import list_envs
-from lewm.jobs import canvas_grid, clamp_state, execute_plan, imagine_candidate, plan_recorded, setup_plan
+from lewm.planning import canvas_grid, clamp_state, execute_plan, imagine_candidate, plan_recorded, setup_plan
 from lewm.planning import PlannerConfig, run_episode
 
 

@@ -7,7 +7,8 @@ import streamlit as st
 
 import common
 from lewm.config import PRESETS, get_preset
-from lewm.jobs import ACTIVE, read_metrics
+from lewm.jobs import ACTIVE
+from lewm.runs import read_metrics
 
 st.title("Train (live)")
 st.caption("Training runs in a separate process owned by the server: reload the page or open a second tab and it "
@@ -21,7 +22,7 @@ with st.expander("Start a new run", expanded=not mgr.jobs("train")):
     if path is None:
         if st.button("Make a small synthetic dataset (moving dot, 32 px)", key="train_make_syn"):
             from lewm.synthetic import write_synthetic_h5
-            out = common.lewm_jobs.unique_file(os.path.join(common.data_dir(), "synthetic-dot-32px.h5"))
+            out = common.lewm_runs.unique_file(os.path.join(common.data_dir(), "synthetic-dot-32px.h5"))
             write_synthetic_h5(out, episodes=24, length=40, image_size=32)
             st.session_state["train_data"] = out
             st.rerun()

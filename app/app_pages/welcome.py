@@ -3,7 +3,7 @@ import streamlit as st
 
 import common
 from lewm.diagnostics import collapse_meters, sigreg_view
-from lewm.jobs import demo_latents
+from lewm.diagnostics import demo_latents
 
 st.title("LeWM Lab")
 st.markdown(

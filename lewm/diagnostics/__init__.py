@@ -5,6 +5,8 @@ by the app and by ``python -m lewm report``, one instrument per module:
 
 1. :mod:`.projections`   :func:`sigreg_view`: random 1-D projections of the latents vs N(0, 1);
 2. :mod:`.collapse`      :func:`collapse_meters`: covariance spectrum, effective rank, mean cosine;
+   :func:`collapse_verdict`: collapsed or not, with one line why;
+   :mod:`.examples`      :func:`demo_latents`: example clouds for explaining SIGReg;
 3. :mod:`.latent_map`    :func:`fit_latent_map`: 2-D PCA / UMAP map with ``.transform``;
    :mod:`.encoding`      :func:`encode_frames`, :func:`encode_dataset`: latents + true state of a file;
 4. :mod:`.probes`        :func:`probe`, :func:`probe_spread`: held-out R² and Pearson r, split by episode;
@@ -21,9 +23,10 @@ Shape letters: N points, D latent dim, K projections / action-block dim (stated 
 T time, L raw episode length, S image side, Q state dim, P imagined steps, H predictor history.
 """
 from ._common import ArrayLike
-from .collapse import CollapseMeters, collapse_meters
+from .collapse import CollapseMeters, collapse_meters, collapse_verdict
 from .decoder import LatentDecoder, _upsampling_plan, decode, train_decoder  # noqa: F401 (private, read by tests)
 from .dynamics import OpenLoopResult, action_blocks, open_loop_dynamics, temporal_straightness
+from .examples import demo_latents
 from .encoding import EncodedDataset, encode_dataset, encode_frames, encode_frames_both
 from .grid_warp import GridWarp, LinearReadout, linear_readout, readout_angle, state_grid_warp
 from .landscape import (GoalLandscape, goal_cost_landscape, goal_cost_landscapes, landscape_score,
@@ -38,7 +41,8 @@ from .surprise import PerturbationTest, SurpriseTrace, paired_one_sided, surpris
 
 __all__ = [
     "ArrayLike",
-    "CollapseMeters", "collapse_meters",
+    "CollapseMeters", "collapse_meters", "collapse_verdict",
+    "demo_latents",
     "LatentDecoder", "decode", "train_decoder",
     "OpenLoopResult", "action_blocks", "open_loop_dynamics", "temporal_straightness",
     "EncodedDataset", "encode_dataset", "encode_frames", "encode_frames_both",

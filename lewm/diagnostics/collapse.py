@@ -1,10 +1,12 @@
 """Collapse meters: how many directions the embedding really uses, and how spread it is.
 
 :func:`collapse_meters` reads the covariance spectrum of latents (effective rank, top-k variance,
-components for 90%), their absolute spread and their mean pairwise cosine.
+components for 90%), their absolute spread and their mean pairwise cosine;
+:func:`collapse_verdict` turns two of them into a yes/no with a one-line reason.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,3 +65,19 @@ def collapse_meters(z: ArrayLike, k: int = 5) -> CollapseMeters:
                           top1_fraction=float(frac[0]), topk_fraction=float(cum[k - 1]), k=k,
                           components_90=int(np.searchsorted(cum, 0.9 - 1e-12) + 1), mean_cosine=mean_cos,
                           total_variance=total, mean_std=float(x.std(0).mean()))
+
+
+def collapse_verdict(mean_std: float, effective_rank: float, latent_dim: int) -> tuple[bool, str]:
+    """Is a batch of latents collapsed? ``(collapsed, one-line reason)``, from two of the meters.
+
+    SIGReg's target N(0, I) has per-dimension std 1 and effective rank ≈ D. Collapse shows as the
+    cloud shrinking to a point (std → 0, the prediction loss then goes to 0 for free) or folding
+    onto very few directions (effective rank → 1).
+    """
+    if not (math.isfinite(mean_std) and math.isfinite(effective_rank)):
+        return False, "no data yet"
+    if mean_std < 0.05:
+        return True, f"collapsed to a point: latent std {mean_std:.3f} (target 1)"
+    if effective_rank < 1.5:
+        return True, f"collapsed to a line: effective rank {effective_rank:.2f} of {latent_dim}"
+    return False, f"spread out: std {mean_std:.2f}, effective rank {effective_rank:.1f} of {latent_dim}"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 
+from ..env_names import env_key
 from .base import Env
 from .gym_pusht import INSTALL_HINT, GymPushT
 from .pusht import PushT
@@ -29,12 +30,12 @@ def list_envs() -> list[str]:
 
 
 def make(name: str, image_size: int = 64, **kw) -> Env:
-    """Build a registered environment rendering ``image_size``² RGB frames.
+    """Build a registered environment rendering ``image_size``² RGB frames. ``name``: a canonical
+    name or any spelling :func:`lewm.env_names.env_key` knows ('TwoRoom', 'two-room', 'PushT', ...).
 
     Extra keywords go to the env class (e.g. ``max_episode_steps``, ``seed``).
     """
-    key = str(name).strip().lower().replace("-", "_")
-    key = {"tworoom": "two_room", "push_t": "pusht"}.get(key, key)
+    key = env_key(name)  # the field's spellings: 'TwoRoom', 'two-room', 'PushT', ... (lewm.env_names)
     if key in OPTIONAL_ENVS and key not in ENVS:
         raise ValueError(f"{INSTALL_HINT} (environment {name!r})")
     if key not in ENVS:
@@ -42,4 +43,4 @@ def make(name: str, image_size: int = 64, **kw) -> Env:
     return ENVS[key](image_size=image_size, **kw)
 
 
-__all__ = ["ENVS", "OPTIONAL_ENVS", "Box", "Env", "GymPushT", "PushT", "Reacher", "ReacherNoTarget", "TwoRoom", "list_envs", "make"]
+__all__ = ["ENVS", "env_key", "OPTIONAL_ENVS", "Box", "Env", "GymPushT", "PushT", "Reacher", "ReacherNoTarget", "TwoRoom", "list_envs", "make"]

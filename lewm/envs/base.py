@@ -32,6 +32,9 @@ class Env:
     """Per-component (low, high) of the reachable state (grid plots, landscapes); None = unknown."""
     landscape_dims: tuple[int, int] = (0, 1)
     """The two state components a 2-D goal-cost landscape varies (the rest come from the goal)."""
+    canvas: float | None = None
+    """Side of the drawing canvas when the first two state components are a position on it (in
+    canvas units, whatever the rendered size: Two-Room's 224); None = the state is not a position."""
 
     def __init__(self, image_size: int = 64, max_episode_steps: int | None = None,
                  terminate_on_success: bool = False, seed: int | None = None):

@@ -102,6 +102,7 @@ class TwoRoom(Env):
     max_episode_steps = 100
     success_threshold = 16.0
     state_bounds = ((LO, LO), (HI, HI))
+    canvas = CANVAS
 
     def __init__(self, image_size: int = 64, max_episode_steps: int | None = None,
                  terminate_on_success: bool = False, seed: int | None = None,

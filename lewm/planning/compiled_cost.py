@@ -13,7 +13,7 @@ on this CPU; compiled code is then reused by every later plan of the process (ca
 So it pays off for evaluations and long planning sessions, not for one plan. Calls with fewer than
 ``MIN_CANDIDATES`` candidates (CEM's final mean, N = 1) run the eager lean rollout.
 
-``CompiledGoalCost`` computes what :class:`lewm.goal_cost.LatentGoalCost` computes (same function;
+``CompiledGoalCost`` computes what :class:`lewm.planning.cost.LatentGoalCost` computes (same function;
 at fp32 equal to ~1e-6, tested) and is a drop-in ``cost_fn`` for the planners; pass ``bf16`` to run
 the rollout under bf16 autocast (the cost itself stays fp32). Gradient-based planning (``grad``)
 runs eagerly: the compiled function is traced for inference only.
@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import torch
 
-from .goal_cost import LatentGoalCost
-from .model import LeWM
+from .cost import LatentGoalCost
+from ..model import LeWM
 
 MIN_CANDIDATES = 16
 """Candidate batches smaller than this run eagerly (a compilation would cost more than it saves)."""

@@ -7,7 +7,7 @@ shapes never change within a plan, so it is captured once as a CUDA graph and re
 candidates (and, once per plan, the context and goal latents) are copied into static input
 buffers, the graph is replayed, and the static outputs are read.
 
-``GraphedGoalCost`` computes exactly what :class:`lewm.goal_cost.LatentGoalCost` computes
+``GraphedGoalCost`` computes exactly what :class:`lewm.planning.cost.LatentGoalCost` computes
 (same function, same order of operations; tested against it) and is a drop-in ``cost_fn`` for the
 planners. Graphs are captured lazily per candidate count N (CEM uses N = num_samples, then 1 for
 the final mean) and per context length (the context fills up over an episode's first blocks), and
@@ -19,8 +19,8 @@ import weakref
 
 import torch
 
-from .model import LeWM
-from .goal_cost import LatentGoalCost
+from ..model import LeWM
+from .cost import LatentGoalCost
 
 
 class GraphedGoalCost:

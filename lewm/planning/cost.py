@@ -1,14 +1,14 @@
 """The world-model goal cost of a candidate action sequence: roll the predictor, compare to the goal.
 
 ``LatentGoalCost(actions (N, P, K)) -> (costs (N,), final latents (N, D))`` — the planners' cost
-function (DESIGN §2). ``lewm.graphed_cost.GraphedGoalCost`` computes the same on CUDA from captured
+function (DESIGN §2). ``lewm.planning.graphed_cost.GraphedGoalCost`` computes the same on CUDA from captured
 graphs.
 """
 from __future__ import annotations
 
 import torch
 
-from .model import LeWM
+from ..model import LeWM
 
 
 class LatentGoalCost:

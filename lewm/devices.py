@@ -1,0 +1,36 @@
+"""Devices: which one a command runs on (``--device auto``), and its name for reports.
+
+``resolve_device('auto')`` picks CUDA, else MPS, else the CPU; any other spelling goes through
+:func:`lewm.validate.check_device`, which refuses a device this machine lacks in one clear line.
+"""
+from __future__ import annotations
+
+import platform
+
+import torch
+
+from .validate import check_device
+
+
+def resolve_device(device: str | None) -> torch.device:
+    """'auto'/None -> cuda if available, else mps, else cpu."""
+    if device in (None, "", "auto"):
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    return check_device(device)  # a clear error for cuda on a machine without it
+
+
+def device_name(dev: torch.device) -> str:
+    """'NVIDIA H200', or 'CPU <model name> (<threads> threads)'."""
+    if dev.type == "cuda":
+        return torch.cuda.get_device_name(dev)
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            name = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), name)
+    except OSError:
+        pass
+    return f"{dev.type.upper()} {name} ({torch.get_num_threads()} threads)"

@@ -1,0 +1,44 @@
+"""Environment names, in one place: our canonical names and every spelling the field uses for them.
+
+The field writes the same environment many ways: ``tworoom`` (LeWM's configs), ``TwoRoom``
+(class names, stable-worldmodel's ``swm/TwoRoom-v1``-style ids), ``two-room`` (prose), ``PushT``,
+``push_t``, ``pusht``, ``Reacher``... :func:`env_key` maps any of them to our canonical name
+(``two_room``, ``pusht``, ``reacher``, ...): case, separators (``-``, ``_``, space, ``.``), a
+namespace (``swm/``) and a version suffix (``-v1``) do not matter. Every command, file attribute
+and checkpoint config goes through it, so a name is compared and stored one way only.
+
+A leaf module (no imports from :mod:`lewm`): the config, validation and data layers use it
+without reaching the environments.
+"""
+from __future__ import annotations
+
+import re
+
+CANONICAL_ENVS = ("two_room", "pusht", "reacher", "reacher_no_target", "gym_pusht")
+"""Every environment name this library knows (``gym_pusht`` needs the optional ``gym-pusht``)."""
+
+_SQUASHED = {re.sub(r"[^a-z0-9]", "", n): n for n in CANONICAL_ENVS}  # 'tworoom' -> 'two_room', ...
+_SQUASHED.update({"dmcreacher": "reacher", "reacherhard": "reacher"})  # dm_control's task names
+
+
+def env_key(name: str) -> str:
+    """The canonical name of environment ``name`` ('TwoRoom', 'two-room', 'swm/PushT-v1' ->
+    'two_room', 'pusht'). A name we do not know comes back lower-case with '_' separators, so that
+    two spellings of an unknown name still compare equal and an error can quote it."""
+    s = str(name).strip().lower()
+    if "/" in s:
+        namespace, _, rest = s.rpartition("/")
+        if re.sub(r"[^a-z0-9]", "", namespace) == "gympusht":  # gym_pusht/PushT-v0: the gym-pusht package
+            return "gym_pusht"
+        s = rest
+    s = re.sub(r"-v\d+$", "", s)  # a gym version suffix
+    squashed = re.sub(r"[^a-z0-9]", "", s)
+    if squashed in _SQUASHED:
+        return _SQUASHED[squashed]
+    return re.sub(r"[\s.-]+", "_", s)
+
+
+def spellings_help() -> str:
+    """One line for ``--help``: the canonical names and that other spellings are accepted."""
+    return (f"{', '.join(n for n in CANONICAL_ENVS)} (the field's spellings are accepted too: tworoom, "
+            f"TwoRoom, two-room, PushT, push-t, Reacher, ...)")

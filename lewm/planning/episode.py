@@ -1,0 +1,124 @@
+"""The MPC episode runner: plan in latent space, execute the first blocks, re-plan, until success.
+
+``run_episode(env, model, cfg, pcfg, start, goal)`` is the paper's control loop (DESIGN §2):
+encode the current frame, plan ``pcfg.horizon`` action blocks against the goal latent, execute
+``pcfg.receding_horizon`` of them in the environment, and start again from the new frame, warm-
+starting from the rest of the previous plan. The environment is passed in (planning never
+builds one); success is the environment's own test at any step within the budget.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..config import LeWMConfig
+from ..data import action_stats_of
+from ..model import LeWM
+from ..precision import resolve_precision
+from .config import PlannerConfig
+from .cost import LatentGoalCost
+from .env_space import action_bounds, to_pixels_tensor
+from .graphed_cost import graphed_goal_cost
+from .records import PlanResult
+from .solvers import plan
+
+
+@dataclass
+class EpisodeResult:
+    """One MPC episode: what happened in the environment and what the planner did."""
+
+    success: bool
+    steps: int
+    frames: np.ndarray
+    """(L, S, S, 3) every rendered frame, start included."""
+    states: np.ndarray
+    """(L, Q) true states."""
+    actions: np.ndarray
+    """(L-1, A) raw actions executed."""
+    plan_seconds: list[float]
+    plan_costs: list[float]
+    goal_frame: np.ndarray
+    first_success_step: int | None = None
+    plans: list[PlanResult] = field(default_factory=list)
+
+
+def run_episode(env, model: LeWM, cfg: LeWMConfig, pcfg: PlannerConfig, start_state, goal_state,
+                budget: int = 50, generator: torch.Generator | None = None, record_plans: bool = False,
+                stop_on_success: bool = True, precision: str = "fp32", cuda_graphs: bool = True,
+                cost_factory: Callable | None = None) -> EpisodeResult:
+    """Receding-horizon MPC in latent space from ``start_state`` to ``goal_state``.
+
+    Each plan covers ``pcfg.horizon`` blocks of ``frameskip`` env steps; the first
+    ``receding_horizon`` blocks are de-normalised, clipped to [-1, 1] and executed, then we
+    re-plan from the new observation. Success = the env's test at any step within ``budget``.
+    ``precision``: 'fp32' | 'bf16' | 'auto' (``lewm.precision.resolve_precision``) for the model's
+    rollouts; costs and CEM statistics stay fp32. On CUDA with ``cuda_graphs`` the cost replays
+    captured CUDA graphs (:mod:`lewm.planning.graphed_cost`; same numbers, far fewer launches).
+    ``cost_factory(model, z_hist, z_goal, a_hist, steps) -> cost_fn`` replaces the world-model cost
+    (diagnostics: e.g. the true dynamics with the learned cost, ``scripts/oracle_split.py``).
+    """
+    mc = cfg.model
+    dev = next(model.parameters()).device
+    bf16 = resolve_precision(precision, dev, "plan")
+    graphed = dev.type == "cuda" and cuda_graphs and not model.training
+    stats = action_stats_of(cfg)
+    bounds = action_bounds(stats, mc.frameskip)
+    k, A, K = mc.frameskip, mc.action_dim, mc.action_block_dim
+    obs, info = env.reset(state=np.asarray(start_state), goal=np.asarray(goal_state))
+    goal_frame = env.render_state(goal_state)
+    with torch.no_grad():
+        z_goal = model.encode(to_pixels_tensor(goal_frame[None], dev))[0, 0]  # (D,)
+    frames, states, actions = [obs], [info["state"]], []
+    z_ctx, a_ctx = [], []  # latents of block-boundary frames, normalised blocks between them
+    secs, costs, plans = [], [], []
+    mean = None
+    success, first = bool(info["success"]), (0 if info["success"] else None)
+    steps = 0
+    while steps < budget and not (success and stop_on_success):
+        with torch.no_grad():
+            z_ctx.append(model.encode(to_pixels_tensor(obs[None], dev))[0, 0])  # (D,)
+        z_ctx, a_ctx = z_ctx[-mc.history:], a_ctx[-(mc.history - 1):] if mc.history > 1 else []
+        z_hist = torch.stack(z_ctx)[None]  # (1, H0, D)
+        a_hist = torch.stack(a_ctx)[None] if a_ctx else None  # (1, H0-1, K)
+        if cost_factory is not None:
+            cost = cost_factory(model, z_hist, z_goal, a_hist, pcfg.cost_steps)
+        elif graphed:
+            cost = graphed_goal_cost(model, z_hist, z_goal, a_hist, steps=pcfg.cost_steps, bf16=bf16)
+        else:
+            cost = LatentGoalCost(model, z_hist, z_goal, a_hist, steps=pcfg.cost_steps)
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16 and not graphed and cost_factory is None):
+            res = plan(cost, pcfg.horizon, K, pcfg, init_mean=mean if pcfg.warm_start else None,
+                       bounds=bounds, generator=generator, device=dev, record=record_plans)
+        if record_plans:
+            with torch.no_grad():
+                res.imagined = cost.imagine(res.actions[None])[0].cpu()
+            plans.append(res)
+        secs.append(res.seconds)
+        costs.append(res.cost)
+        R = pcfg.receding_horizon
+        for b in range(R):
+            block = res.actions[b]  # (K,)
+            raw = stats.denormalize(block.detach().cpu().numpy().reshape(k, A)).clip(-1, 1)  # (k, A)
+            for a in raw:
+                obs, _, _, _, info = env.step(a)
+                frames.append(obs)
+                states.append(info["state"])
+                actions.append(a.astype(np.float32))
+                steps += 1
+                if info["success"] and not success:
+                    success, first = True, steps
+                if steps >= budget or (success and stop_on_success):
+                    break
+            a_ctx.append(torch.as_tensor(stats.normalize(raw).reshape(K), dtype=torch.float32, device=dev))
+            if steps >= budget or (success and stop_on_success):
+                break
+            if b < R - 1:  # executed block boundary inside the receding horizon: extend the context
+                with torch.no_grad():
+                    z_ctx.append(model.encode(to_pixels_tensor(obs[None], dev))[0, 0])
+        shifted = res.actions[R:]
+        mean = torch.cat([shifted, torch.zeros(R, K, device=dev)], 0)  # (P, K) warm start
+    return EpisodeResult(success, steps, np.stack(frames), np.stack(states),
+                         np.asarray(actions, np.float32).reshape(-1, A), secs, costs, goal_frame, first, plans)

@@ -1,0 +1,74 @@
+"""The loop every sampling planner shares (CEM, MPPI): sample, clip, score, refit, repeat.
+
+Planners are pure functions of a cost function ``cost_fn(actions (N, P, K)) -> costs (N,)`` (or
+``(costs (N,), final latents (N, D))``). Actions live in the model's normalised (z-scored) space;
+``bounds`` clip candidates to the normalised image of the environment's box [-1, 1].
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import torch
+
+from .config import PlannerConfig
+from .records import IterationRecord, PlanResult
+
+
+def evaluate_cost(cost_fn, a: torch.Tensor):
+    """``cost_fn(a)`` as ``(costs (N,), final latents (N, D) or None)``."""
+    out = cost_fn(a)
+    if isinstance(out, tuple):
+        return out[0], out[1]
+    return out, None
+
+
+def clip(a: torch.Tensor, bounds) -> torch.Tensor:
+    """Clip ``a`` (..., K) to ``bounds`` = (lo (K,), hi (K,)); None = unbounded."""
+    if bounds is None:
+        return a
+    lo, hi = bounds
+    return torch.maximum(torch.minimum(a, hi), lo)
+
+
+def prepare(P: int, K: int, init_mean, bounds, device, dtype):
+    """The starting mean (P, K) (zeros, or a copy of ``init_mean``) and the bounds on its device."""
+    mean = torch.zeros(P, K, device=device, dtype=dtype) if init_mean is None else init_mean.to(device, dtype).clone()
+    if bounds is not None:
+        bounds = tuple(torch.as_tensor(b, device=device, dtype=dtype).expand(K) for b in bounds)
+    return mean, bounds
+
+
+def randn(shape, generator, device, dtype) -> torch.Tensor:
+    """Standard normal noise drawn by ``generator`` on its own device, then moved to ``device``: a
+    CPU generator gives the same candidates whether the model runs on the CPU or a GPU."""
+    gdev = generator.device if generator is not None else device
+    return torch.randn(shape, generator=generator, device=gdev, dtype=dtype).to(device)
+
+
+@torch.no_grad()
+def sampling_planner(update: Callable, cost_fn: Callable, horizon: int, action_dim: int, cfg: PlannerConfig,
+                     init_mean, bounds, generator, device, dtype, record: bool) -> PlanResult:
+    """Shared loop of the sampling planners: sample around (mean, std), clip, keep the mean as
+    candidate 0, score, then ``update(cand, costs, elite) -> (mean, std)``; the plan is the final mean."""
+    t0 = time.perf_counter()
+    P, K, N = horizon, action_dim, cfg.num_samples
+    mean, bounds = prepare(P, K, init_mean, bounds, device, dtype)
+    std = torch.full_like(mean, cfg.init_std)
+    on_device = []  # per-iteration tensors, copied to the host once at the end (no sync per iteration)
+    for _ in range(cfg.iterations):
+        eps = randn((N, P, K), generator, mean.device, dtype)  # (N, P, K)
+        cand = clip(mean + std * eps, bounds)  # (N, P, K)
+        cand[0] = mean
+        costs, zf = evaluate_cost(cost_fn, cand)  # (N,), (N, D)
+        costs = costs.float()
+        elite = torch.topk(costs, cfg.topk, largest=False).indices  # (k,)
+        mean, std = update(cand, costs, elite)  # (P, K), (P, K)
+        std = std.clamp_min(cfg.min_std)
+        on_device.append((costs, elite, mean, std, cand if record else None,
+                          zf if (record and zf is not None) else None))
+    final_cost, _ = evaluate_cost(cost_fn, mean[None])
+    recs = [IterationRecord(c.cpu(), e.cpu(), m.cpu(), sd.cpu(), float(c[e[0]]),
+                            cd.cpu() if cd is not None else None, z.cpu() if z is not None else None)
+            for c, e, m, sd, cd, z in on_device]
+    return PlanResult(mean, float(final_cost[0]), recs, seconds=time.perf_counter() - t0)

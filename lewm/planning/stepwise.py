@@ -1,0 +1,125 @@
+"""Planning one step at a time, for a view that shows what the planner imagines.
+
+The browser lab's Planner page (and any notebook) calls these instead of the MPC loop: build the
+goal cost for one (start, goal) pair once (:func:`setup_plan`), run one plan with every CEM
+iteration recorded (:func:`plan_recorded`), imagine any candidate (:func:`imagine_candidate`) and
+check it against the real environment, open loop (:func:`execute_plan`). The environment is
+passed in: planning never builds one.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..data import action_stats_of
+from .cost import LatentGoalCost
+from .env_space import action_bounds, to_pixels_tensor
+from .records import PlanResult
+from .solvers import plan
+
+
+@dataclass
+class PlanSetup:
+    """Everything a step-by-step planning view needs for one (start, goal) pair."""
+
+    start_frame: np.ndarray
+    """(S, S, 3) rendered start."""
+    goal_frame: np.ndarray
+    """(S, S, 3) rendered goal."""
+    z_start: np.ndarray
+    """(D,) latent of the start frame."""
+    z_goal: np.ndarray
+    """(D,) latent of the goal frame."""
+    cost: Any
+    """The :class:`lewm.planning.LatentGoalCost`."""
+    bounds: Any
+    """Normalised action bounds (lo (K,), hi (K,))."""
+
+
+def setup_plan(model, cfg, env, start_state, goal_state) -> PlanSetup:
+    """Render and encode start and goal; build the latent goal cost of :mod:`lewm.planning`."""
+    dev = next(model.parameters()).device
+    start_frame = env.render_state(np.asarray(start_state, np.float64))  # (S, S, 3)
+    goal_frame = env.render_state(np.asarray(goal_state, np.float64))  # (S, S, 3)
+    with torch.no_grad():
+        z = model.encode(to_pixels_tensor(np.stack([start_frame, goal_frame]), dev))[0]  # (2, D)
+    cost = LatentGoalCost(model, z[None, :1], z[1])
+    bounds = action_bounds(action_stats_of(cfg), cfg.model.frameskip)
+    return PlanSetup(start_frame, goal_frame, z[0].float().cpu().numpy(), z[1].float().cpu().numpy(), cost, bounds)
+
+
+def plan_recorded(setup: PlanSetup, cfg, pcfg, seed: int = 0) -> PlanResult:
+    """Run one plan with every iteration recorded (candidates and their final latents).
+
+    Returns the :class:`lewm.planning.PlanResult` with ``imagined`` filled in.
+    """
+    dev = setup.cost.z_goal.device
+    gen = torch.Generator(device=dev).manual_seed(int(seed))
+    res = plan(setup.cost, pcfg.horizon, cfg.model.action_block_dim, pcfg, bounds=setup.bounds, generator=gen,
+               device=dev, record=True)
+    with torch.no_grad():
+        res.imagined = setup.cost.imagine(res.actions[None].to(dev))[0].float().cpu()  # (P, D)
+    return res
+
+
+def imagine_candidate(setup: PlanSetup, actions) -> np.ndarray:
+    """Imagined latents (P, D) of one normalised action sequence (P, K)."""
+    dev = setup.cost.z_goal.device
+    a = torch.as_tensor(np.asarray(actions), dtype=torch.float32, device=dev)  # (P, K)
+    with torch.no_grad():
+        return setup.cost.imagine(a[None])[0].float().cpu().numpy()  # (P, D)
+
+
+def execute_plan(env, cfg, start_state, goal_state, actions) -> dict[str, np.ndarray]:
+    """Execute normalised action blocks (P, K) open loop from ``start_state``.
+
+    Returns ``frames`` (P+1, S, S, 3) at block boundaries (start included), ``states`` (P+1, Q),
+    ``all_states`` (P*frameskip+1, Q) and ``distance`` (P+1,) to the goal by the env's measure.
+    """
+    stats = action_stats_of(cfg)
+    k, A = cfg.model.frameskip, cfg.model.action_dim
+    acts = np.asarray(actions.detach().cpu() if hasattr(actions, "detach") else actions, np.float32)  # (P, K)
+    obs, info = env.reset(state=np.asarray(start_state), goal=np.asarray(goal_state))
+    frames, states, all_states = [obs], [info["state"]], [info["state"]]
+    for block in acts:
+        raw = np.clip(stats.denormalize(block.reshape(k, A)), -1.0, 1.0)  # (k, A)
+        for a in raw:
+            obs, _, _, _, info = env.step(a)
+            all_states.append(info["state"])
+        frames.append(obs)
+        states.append(info["state"])
+    dist = np.asarray([env.success_distance(s, goal_state) for s in states], np.float32)  # (P+1,)
+    return {"frames": np.stack(frames), "states": np.stack(states), "all_states": np.stack(all_states),
+            "distance": dist}
+
+
+def latent_distances(z: np.ndarray, z_goal: np.ndarray) -> np.ndarray:
+    """Squared L2 distance of each latent z (N, D) to z_goal (D,): the planner's cost."""
+    z = np.asarray(z, np.float32).reshape(-1, np.asarray(z_goal).shape[-1])  # (N, D)
+    return ((z - np.asarray(z_goal, np.float32)[None]) ** 2).sum(-1)  # (N,)
+
+
+def canvas_grid(env, n: int = 40) -> tuple[np.ndarray, np.ndarray] | None:
+    """A grid of clickable positions (n*n, 2) in state coordinates and the canvas extent, for
+    environments whose first two state components are a position on the rendered canvas (those
+    with a ``canvas`` side, Two-Room). None for other environments."""
+    canvas = getattr(env, "canvas", None)
+    if canvas is None or env.state_bounds is None:
+        return None
+    (lo, *_), (hi, *_) = env.state_bounds
+    g = np.linspace(lo, hi, n)  # (n,)
+    xx, yy = np.meshgrid(g, g)  # (n, n)
+    return np.stack([xx.ravel(), yy.ravel()], 1), np.asarray([0.0, canvas])
+
+
+def clamp_state(env, state) -> np.ndarray:
+    """Make a user-entered state valid by rendering rules (canvas envs, Two-Room: the position
+    inside the walls' range)."""
+    s = np.asarray(state, np.float64).copy()
+    if getattr(env, "canvas", None) is not None and env.state_bounds is not None:
+        lo, hi = env.state_bounds
+        s[:2] = np.clip(s[:2], lo[:2], hi[:2])
+    return s
