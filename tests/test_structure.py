@@ -16,7 +16,7 @@ KNOWN_MODULE_CYCLES: set[frozenset[str]] = set()
 # the known ones below are tolerated
 LAZY_CHECKED = ("lewm.checkpoint", "lewm.official", "lewm.errors", "lewm.diagnostics", "lewm.train",
                 "lewm.distributed", "lewm.loss", "lewm.data", "lewm.planning", "lewm.goal_cost",
-                "lewm.graphed_cost")
+                "lewm.graphed_cost", "lewm.figures", "lewm.report")
 KNOWN_LAZY_CYCLES: set[frozenset[str]] = set()
 
 
@@ -132,7 +132,8 @@ def test_no_import_cycle_through_function_imports_in_checked_modules():
 def test_graph_builder_sees_relative_and_lazy_imports():
     eager, lazy = _graph(lazy=False), _graph(lazy=True)
     assert {"lewm.official", "lewm.errors"} <= eager["lewm.checkpoint"]
-    assert "lewm.diagnostics" in eager["lewm.report"]  # from . import diagnostics as dg
+    assert "lewm.diagnostics" in eager["lewm.report.build"]  # from .. import diagnostics as dg
+    assert "lewm.report.build" in eager["lewm.report"]
     assert "lewm.diagnostics.encoding" in eager["lewm.diagnostics.landscape"]
     assert "lewm.data" not in eager["lewm.diagnostics.dynamics"]
     assert "lewm.data" in lazy["lewm.diagnostics.dynamics"]  # action_stats_of, imported inside a function
@@ -162,3 +163,26 @@ def test_diagnostics_package_exports_every_name():
     assert dg.probe.__module__ == "lewm.diagnostics.probes"
     assert dg.state_grid_warp.__module__ == "lewm.diagnostics.grid_warp"
     assert dg._upsampling_plan(64) == (4, 4)
+
+
+# modules still over the limit, being split elsewhere (issue 21); keep this shrinking
+KNOWN_LARGE = {"jobs.py"}
+
+
+def test_modules_are_small():
+    sizes = {str(p.relative_to(ROOT)): len(p.read_text(encoding="utf-8").splitlines()) for p in ROOT.rglob("*.py")}
+    big = {n: s for n, s in sizes.items() if s > 500 and n not in KNOWN_LARGE}
+    assert not big, f"lewm modules over 500 lines: {big}"
+
+
+def test_core_has_no_streamlit_and_draws_with_one_figure_package():
+    """The app renders; lewm builds (lewm.figures): no Streamlit, no hand-made PIL charts in the core."""
+    for name, path in MODULES.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        mods = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        mods |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        assert not any(m.split(".")[0] == "streamlit" for m in mods), name
+        if not name.startswith("lewm.figures"):
+            drawing = ("plotly.graph_objects", "plotly.subplots", "plotly.express")
+            assert not any(m.startswith(drawing) for m in mods), f"{name} draws outside lewm.figures"
+    assert "lewm.pngplot" not in MODULES
