@@ -44,8 +44,8 @@ def _limit_torch_threads() -> None:
 
 _limit_torch_threads()
 
-# the figures live in lewm.figures (shared with `python -m lewm report`); these names stay here for
-# the pages that still say common.fig_...
+# the figures live in lewm.figures (shared with `python -m lewm report`; pages import it); the names
+# are re-exported here for code that still says common.fig_...
 from lewm.figures import (COLORS, TEMPLATE, animation_figure, fig_grid_warp, fig_image,  # noqa: E402,F401
                           fig_landscape, fig_losses, fig_series, fig_sigreg_hist, fig_spectrum, png_uri, upscale)
 from lewm.figures import base as _base  # noqa: E402,F401

@@ -82,15 +82,6 @@ def test_report_json_keys_match_the_shipped_report():
     assert set(shipped) == KEYS | {"landscape", "grid_warp"}
 
 
-def test_report_no_html_writes_json_only(syn_h5, tmp_path, one_thread):
-    from lewm.report import make_report
-    ckpt, _ = _tiny_checkpoint(tmp_path / "m.pt")
-    rep = make_report(ckpt, syn_h5, str(tmp_path / "rep"), quick=True, episodes=2, max_frames=240, decoder_steps=0,
-                      horizon=2, html=False, progress=False)
-    assert rep["files"] == ["report.json"] and os.listdir(tmp_path / "rep") == ["report.json"]
-    assert "decoder" not in rep
-
-
 def test_report_data_reference_beside_checkpoint_then_collected_then_refused(syn_h5, tmp_path):
     from lewm.data import DataError, validate_file
     from lewm.report.data_source import report_data
@@ -130,6 +121,8 @@ def test_report_cli_without_data_uses_the_reference_set(syn_h5, tmp_path, one_th
     rep = json.loads((out / "report.json").read_text())
     assert rep["data"]["path"] == str(folder / "reference.h5")
     assert "using the reference set beside the checkpoint" in capsys.readouterr().out
+    assert rep["files"] == ["report.json"] and os.listdir(out) == ["report.json"]  # --no-html
+    assert "decoder" not in rep  # --decoder-steps 0
 
 
 def test_report_grid_warp_section_json_figure_and_summary(one_thread):
