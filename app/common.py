@@ -5,10 +5,8 @@ Layout and presentation only: every number shown comes from a ``lewm`` function.
 from __future__ import annotations
 
 import argparse
-import base64
 import glob
 import hashlib
-import io
 import json
 import os
 import shutil
@@ -20,7 +18,6 @@ import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 import streamlit as st
-from plotly.subplots import make_subplots
 
 APP_DIR = Path(__file__).resolve().parent
 ROOT = APP_DIR.parent
@@ -48,9 +45,11 @@ def _limit_torch_threads() -> None:
 
 _limit_torch_threads()
 
-COLORS = {"loss": "#1f77b4", "pred_loss": "#2ca02c", "sigreg": "#d62728", "rank": "#9467bd",
-          "on": "#1f77b4", "off": "#d62728", "ref": "#444444", "goal": "#ff7f0e", "start": "#2ca02c"}
-TEMPLATE = "plotly_white"
+# the figures live in lewm.figures (shared with `python -m lewm report`; pages import it); the names
+# are re-exported here for code that still says common.fig_...
+from lewm.figures import (COLORS, TEMPLATE, animation_figure, fig_grid_warp, fig_image,  # noqa: E402,F401
+                          fig_landscape, fig_losses, fig_series, fig_sigreg_hist, fig_spectrum, png_uri, upscale)
+from lewm.figures import base as _base  # noqa: E402,F401
 
 PAGES = {  # page file -> (title, icon); the order of the navigation
     "app_pages/welcome.py": ("Welcome", ":material/school:"),
@@ -401,100 +400,10 @@ def grid_warp(ckpt: str, ckpt_stamp: float, n: int):
                           f"Rendering and encoding a {n}×{n} grid of true states", GRID_S_PER_CELL * n * n + 0.5)
 
 
-def fig_grid_warp(g, height: int = 440) -> go.Figure:
-    """The true state grid (left) and the same grid at its latents (right): rows coloured by the
-    second component, columns grey; walls (invalid cells) break the lines."""
-    from plotly.colors import sample_colorscale
-    from plotly.subplots import make_subplots
-    fig = make_subplots(1, 2, subplot_titles=(f"true grid ({g.names[0]}, {g.names[1]})",
-                                              f"the same grid in latent space ({g.view})"), horizontal_spacing=0.08)
-    n = len(g.ys)
-    X, Y = np.meshgrid(g.xs, g.ys)
-    cols = sample_colorscale("Viridis", list(np.linspace(0, 1, n)))
-    for c, P in enumerate([np.stack([X, Y], -1), g.coords], start=1):
-        P = np.where(g.valid[..., None], P, np.nan)  # NaN breaks a line at walls
-        for j in range(n):  # columns, grey
-            fig.add_trace(go.Scatter(x=P[:, j, 0], y=P[:, j, 1], mode="lines", line=dict(color="#bbbbbb", width=1),
-                                     hoverinfo="skip", showlegend=False), 1, c)
-        for i in range(n):  # rows, coloured by the second component
-            fig.add_trace(go.Scatter(x=P[i, :, 0], y=P[i, :, 1], mode="lines", line=dict(color=cols[i], width=2),
-                                     name=f"{g.names[1]} = {g.ys[i]:.0f}", showlegend=False,
-                                     hovertemplate=f"{g.names[1]} = {g.ys[i]:.1f}<extra></extra>"), 1, c)
-    fig.update_yaxes(autorange="reversed", row=1, col=1)
-    return _base(fig, height=height)
-
-
-def fig_landscape(L, start=None, names=("x", "y"), height: int = 360) -> go.Figure:
-    """Latent goal cost (left) next to the true distance to go (right), same grid, start and goal marked."""
-    from plotly.subplots import make_subplots
-    fig = make_subplots(1, 2, subplot_titles=("‖z(s) − z_goal‖² (what the planner minimises)",
-                                              "true distance to the goal"), horizontal_spacing=0.08)
-    d0, d1 = L.dims
-    for col, a in enumerate([L.cost, L.true_dist], start=1):
-        fig.add_trace(go.Heatmap(x=L.xs, y=L.ys, z=a, colorscale="Viridis", showscale=False,
-                                 hovertemplate=f"{names[0]} %{{x:.1f}}, {names[1]} %{{y:.1f}}: %{{z:.3g}}<extra></extra>"),
-                      1, col)
-        fig.add_trace(go.Scatter(x=[L.goal[d0]], y=[L.goal[d1]], mode="markers", name="goal",
-                                 marker=dict(symbol="x", size=13, color=COLORS["goal"]), showlegend=col == 1), 1, col)
-        if start is not None:
-            fig.add_trace(go.Scatter(x=[start[d0]], y=[start[d1]], mode="markers", name="start",
-                                     marker=dict(size=11, color="red", line=dict(color="white", width=1)),
-                                     showlegend=col == 1), 1, col)
-        fig.update_yaxes(autorange="reversed", scaleanchor=f"x{col if col > 1 else ''}", row=1, col=col)
-        fig.update_xaxes(title_text=names[0], row=1, col=col)
-    return _base(fig, height=height)
-
-
 @st.cache_data(show_spinner=False, max_entries=8)
 def eval_pairs(env_name: str, n: int, seed: int):
     from lewm.evaluate import eval_pairs as _pairs
     return [(np.asarray(a), np.asarray(b)) for a, b in _pairs(env_name, n, seed)]
-
-
-def animation_figure(frames: np.ndarray, goal_frame: np.ndarray | None = None, title: str | None = None,
-                     size: int = 320, fps: int = 8, extent: float | None = None, states: np.ndarray | None = None,
-                     goal_xy=None, radius: float | None = None) -> go.Figure:
-    """An animated figure (Play button + slider) of crisp frames. With ``extent`` (e.g. Two-Room's
-    224-unit canvas) and ``states``/``goal_xy``, the path so far and the goal are drawn on top."""
-    uris = [png_uri(upscale(f, size)) for f in frames]
-    S = upscale(frames[0], size).shape[0]
-    sc = (extent / S) if extent else 1.0
-    img = dict(x0=sc / 2, dx=sc, y0=sc / 2, dy=sc, hoverinfo="skip")
-    fig = go.Figure(go.Image(source=uris[0], **img))
-    over = extent is not None and states is not None
-    if over:
-        fig.add_trace(go.Scatter(x=states[:1, 0], y=states[:1, 1], mode="lines", line=dict(color="#1f77b4", width=2),
-                                 name="path", hoverinfo="skip"))
-    if extent is not None and goal_xy is not None:
-        r = radius or 0.0
-        fig.add_shape(type="circle", x0=goal_xy[0] - r, x1=goal_xy[0] + r, y0=goal_xy[1] - r, y1=goal_xy[1] + r,
-                      line=dict(color=COLORS["goal"], width=2, dash="dot"))
-        fig.add_trace(go.Scatter(x=[goal_xy[0]], y=[goal_xy[1]], mode="markers", name="goal", hoverinfo="skip",
-                                 marker=dict(symbol="x", size=12, color=COLORS["goal"])))
-    fr = []
-    for i, u in enumerate(uris):
-        data = [go.Image(source=u, **img)]
-        if over:
-            data.append(go.Scatter(x=states[:i + 1, 0], y=states[:i + 1, 1]))
-        fr.append(go.Frame(data=data, traces=[0, 1] if over else [0], name=str(i)))
-    fig.frames = fr
-    dur = int(1000 / fps)
-    fig.update_layout(
-        updatemenus=[dict(type="buttons", showactive=False, x=0.0, y=-0.02, xanchor="left", yanchor="top",
-                          direction="left", buttons=[
-                              dict(label="▶ Play", method="animate",
-                                   args=[None, dict(frame=dict(duration=dur, redraw=True), fromcurrent=True,
-                                                    transition=dict(duration=0))]),
-                              dict(label="❚❚ Pause", method="animate",
-                                   args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate")])])],
-        sliders=[dict(active=0, x=0.25, len=0.75, y=-0.02, yanchor="top", currentvalue=dict(prefix="step "),
-                      steps=[dict(method="animate", label=str(i), args=[[str(i)], dict(mode="immediate",
-                              frame=dict(duration=0, redraw=True), transition=dict(duration=0))])
-                             for i in range(len(uris))])],
-        showlegend=False)
-    fig.update_xaxes(visible=False, range=[0, S * sc])
-    fig.update_yaxes(visible=False, range=[S * sc, 0], scaleanchor="x")
-    return _base(fig, title, height=size + 140, margin=dict(l=0, r=0, t=30 if title else 0, b=70))
 
 
 def make_env(name: str, image_size: int):
@@ -769,20 +678,6 @@ def pick_episode(container, path: str, info: dict, key: str) -> tuple[int, dict]
         st.stop()
 
 
-def upscale(img: np.ndarray, size: int = 256) -> np.ndarray:
-    """Nearest-neighbour upscale of (S, S, 3) uint8 to about ``size`` px (integer factor)."""
-    img = np.asarray(img)
-    f = max(1, int(round(size / img.shape[0])))
-    return img.repeat(f, axis=0).repeat(f, axis=1)
-
-
-def png_uri(img: np.ndarray) -> str:
-    from PIL import Image
-    buf = io.BytesIO()
-    Image.fromarray(np.asarray(img, np.uint8)).save(buf, format="PNG", optimize=False)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
-
-
 def show_frames(frames, captions=None, size: int = 128, columns: int | None = None) -> None:
     """A row of crisp frames."""
     frames = list(frames)
@@ -815,97 +710,6 @@ def fmt_s(s: float | None) -> str:
     if s < 3600:
         return f"{int(s // 60)}m{int(s % 60):02d}s"
     return f"{int(s // 3600)}h{int(s % 3600 // 60):02d}m"
-
-
-# ---------------------------------------------------------------------------------------------
-# Plot builders
-# ---------------------------------------------------------------------------------------------
-def _base(fig: go.Figure, title: str | None = None, height: int | None = None, **layout) -> go.Figure:
-    layout.setdefault("margin", dict(l=50, r=15, t=40 if title else 15, b=40))
-    layout.setdefault("legend", dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0))
-    fig.update_layout(template=TEMPLATE, title=dict(text=title, x=0.01, font=dict(size=14)) if title else None,
-                      **({"height": height} if height else {}), **layout)
-    return fig
-
-
-def fig_losses(hist: dict, title: str = "Losses", lam: float | None = None) -> go.Figure:
-    """Total, prediction and SIGReg loss over steps (log y)."""
-    fig = go.Figure()
-    x = hist.get("step", np.zeros(0))
-    for k, name in (("loss", "total loss"), ("pred_loss", "prediction MSE"), ("sigreg", "SIGReg")):
-        if k in hist and len(hist[k]):
-            fig.add_trace(go.Scatter(x=x, y=hist[k], name=name, mode="lines", line=dict(color=COLORS[k], width=1.6)))
-    sub = f" (λ = {lam:g})" if lam is not None else ""
-    return _base(fig, title + sub, xaxis_title="step", yaxis_type="log", uirevision="losses")
-
-
-def fig_sigreg_hist(view: dict | None, title: str = "SIGReg projections",
-                    cols: int = 3, color: str = "#1f77b4") -> go.Figure:
-    """One histogram per random direction (density) with the N(0,1) density and the Epps–Pulley statistic."""
-    if view is not None and not isinstance(view, dict):  # a lewm.diagnostics.SIGRegView
-        view = {"histograms": view.histograms, "statistic": view.statistic, "bin_edges": view.bin_edges,
-                "grid": view.grid, "reference_pdf": view.reference_pdf, "sigreg": view.value}
-    if not view:
-        return _base(go.Figure(), title + " — waiting for the first batch")
-    H = np.asarray(view["histograms"])
-    K = H.shape[0]
-    rows = int(np.ceil(K / cols))
-    stat = np.asarray(view["statistic"])
-    fig = make_subplots(rows=rows, cols=cols, shared_xaxes=True, horizontal_spacing=0.04, vertical_spacing=0.14,
-                        subplot_titles=[f"u{k + 1}: EP = {stat[k]:.2f}" for k in range(K)])
-    edges = np.asarray(view["bin_edges"])
-    centers, width = 0.5 * (edges[1:] + edges[:-1]), edges[1] - edges[0]
-    ymax = float(max(np.asarray(view["reference_pdf"]).max() * 1.6, 0.6))
-    for k in range(K):
-        r, c = k // cols + 1, k % cols + 1
-        fig.add_trace(go.Bar(x=centers, y=H[k], width=width, marker_color=color, opacity=0.75, showlegend=False,
-                             name=f"u{k + 1}"), r, c)
-        fig.add_trace(go.Scatter(x=view["grid"], y=view["reference_pdf"], mode="lines", showlegend=False,
-                                 name="N(0,1)", line=dict(color=COLORS["ref"], width=1.5, dash="dot")), r, c)
-        fig.update_yaxes(range=[0, ymax], showticklabels=c == 1, row=r, col=c)
-    fig.update_annotations(font_size=11)
-    step = f" · step {view['step']}" if "step" in view else ""
-    _base(fig, f"{title}{step} · SIGReg {view.get('sigreg', float('nan')):.2f} · dotted = N(0,1)",
-          bargap=0, uirevision="hist")
-    fig.update_layout(margin=dict(l=35, r=10, t=60, b=25))
-    return fig
-
-
-def fig_series(series: list[tuple[str, np.ndarray, np.ndarray, str]], title: str, ytitle: str = "",
-               log: bool = False, ref: float | None = None, ref_name: str = "") -> go.Figure:
-    fig = go.Figure()
-    for name, x, y, color in series:
-        fig.add_trace(go.Scatter(x=x, y=y, name=name, mode="lines", line=dict(color=color, width=1.8)))
-    if ref is not None:
-        fig.add_hline(y=ref, line=dict(color=COLORS["ref"], dash="dot"), annotation_text=ref_name,
-                      annotation_position="top left")
-    return _base(fig, title, xaxis_title="step", yaxis_title=ytitle, yaxis_type="log" if log else None,
-                 uirevision=title)
-
-
-def fig_spectrum(spectra: list[tuple[str, np.ndarray, str]], title: str = "Covariance spectrum of the latents") -> go.Figure:
-    """Eigenvalues (descending, log y) per run; an isotropic N(0, I) latent has all of them at 1."""
-    fig = go.Figure()
-    for name, ev, color in spectra:
-        ev = np.maximum(np.asarray(ev, np.float64), 1e-12)
-        fig.add_trace(go.Scatter(x=np.arange(1, len(ev) + 1), y=ev, name=name, mode="lines+markers",
-                                 line=dict(color=color, width=1.8), marker=dict(size=4)))
-    fig.add_hline(y=1.0, line=dict(color=COLORS["ref"], dash="dot"), annotation_text="N(0, I) target",
-                  annotation_position="bottom left")
-    return _base(fig, title, xaxis_title="component (sorted)", yaxis_title="variance", yaxis_type="log",
-                 uirevision="spectrum")
-
-
-def fig_image(img: np.ndarray, title: str | None = None, extent: float | None = None, height: int = 360) -> go.Figure:
-    """A crisp image as a Plotly figure; ``extent`` maps pixels to [0, extent] data units (e.g. the
-    224-unit Two-Room canvas) so that state coordinates can be drawn on top."""
-    up = upscale(img, 512)
-    S = up.shape[0]
-    scale = (extent / S) if extent else 1.0
-    fig = go.Figure(go.Image(source=png_uri(up), x0=scale / 2, dx=scale, y0=scale / 2, dy=scale, hoverinfo="skip"))
-    fig.update_xaxes(visible=False, range=[0, S * scale])
-    fig.update_yaxes(visible=False, range=[S * scale, 0], scaleanchor="x")
-    return _base(fig, title, height=height, margin=dict(l=0, r=0, t=30 if title else 0, b=0))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ KNOWN_MODULE_CYCLES: set[frozenset[str]] = set()
 LAZY_CHECKED = ("lewm.checkpoint", "lewm.official", "lewm.errors", "lewm.diagnostics", "lewm.train",
                 "lewm.distributed", "lewm.loss", "lewm.data", "lewm.planning", "lewm.jobs", "lewm.runs",
                 "lewm.progress", "lewm.evaluate", "lewm.validate", "lewm.config", "lewm.env_names",
-                "lewm.devices")
+                "lewm.devices", "lewm.figures", "lewm.report")
 KNOWN_LAZY_CYCLES: set[frozenset[str]] = set()
 
 
@@ -135,7 +135,8 @@ def test_no_import_cycle_through_function_imports_in_checked_modules():
 def test_graph_builder_sees_relative_and_lazy_imports():
     eager, lazy = _graph(lazy=False), _graph(lazy=True)
     assert {"lewm.official", "lewm.errors"} <= eager["lewm.checkpoint"]
-    assert "lewm.diagnostics" in eager["lewm.report"]  # from . import diagnostics as dg
+    assert "lewm.diagnostics" in eager["lewm.report.build"]  # from .. import diagnostics as dg
+    assert "lewm.report.build" in eager["lewm.report"]
     assert "lewm.diagnostics.encoding" in eager["lewm.diagnostics.landscape"]
     assert "lewm.data" not in eager["lewm.diagnostics.dynamics"]
     assert "lewm.data" in lazy["lewm.diagnostics.dynamics"]  # action_stats_of, imported inside a function
@@ -206,12 +207,6 @@ def test_environments_are_reached_only_by_collection_evaluation_and_diagnostics(
     assert not bad, f"modules outside collection/evaluation/diagnostics import lewm.envs: {bad}"
 
 
-def test_no_core_module_over_500_lines():
-    sizes = {str(p.relative_to(ROOT.parent)): len(p.read_text(encoding="utf-8").splitlines()) for p in ROOT.rglob("*.py")}
-    big = {n: s for n, s in sizes.items() if s > 500 and n != "lewm/report.py"}  # report.py: issue 21 point 2
-    assert not big, f"lewm modules over 500 lines: {big}"
-
-
 def test_planning_package_exports_what_its_callers_import():
     import lewm.planning as pl
     missing = [n for n in pl.__all__ if not hasattr(pl, n)]
@@ -222,7 +217,7 @@ def test_planning_package_exports_what_its_callers_import():
     for p in [*repo.glob("lewm/**/*.py"), *repo.glob("app/**/*.py"), *repo.glob("scripts/*.py"), *repo.glob("tests/*.py")]:
         for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and node.module in ("lewm.planning", "planning") and \
-                    (node.module == "lewm.planning" or node.level == 1):
+                    (node.module == "lewm.planning" or (node.level == 1 and p.parent == ROOT)):
                 used |= {a.name for a in node.names}
     assert {"PlannerConfig", "run_episode", "cem", "LatentGoalCost", "setup_plan", "plan_recorded"} <= used
     assert not [n for n in used if not hasattr(pl, n)]
@@ -235,3 +230,24 @@ def test_evaluation_needs_no_trainer():
     bad = _hits(_deps("lewm.evaluate", _graph(lazy=True)), ("lewm.train", "lewm.bench", "lewm.distributed"))
     assert not bad, f"lewm.evaluate imports {sorted(bad)}"
 
+# modules still over the limit, being split elsewhere (issue 21); keep this shrinking
+KNOWN_LARGE: set[str] = set()
+
+
+def test_modules_are_small():
+    sizes = {str(p.relative_to(ROOT)): len(p.read_text(encoding="utf-8").splitlines()) for p in ROOT.rglob("*.py")}
+    big = {n: s for n, s in sizes.items() if s > 500 and n not in KNOWN_LARGE}
+    assert not big, f"lewm modules over 500 lines: {big}"
+
+
+def test_core_has_no_streamlit_and_draws_with_one_figure_package():
+    """The app renders; lewm builds (lewm.figures): no Streamlit, no hand-made PIL charts in the core."""
+    for name, path in MODULES.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        mods = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        mods |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        assert not any(m.split(".")[0] == "streamlit" for m in mods), name
+        if not name.startswith("lewm.figures"):
+            drawing = ("plotly.graph_objects", "plotly.subplots", "plotly.express")
+            assert not any(m.startswith(drawing) for m in mods), f"{name} draws outside lewm.figures"
+    assert "lewm.pngplot" not in MODULES

@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 import common
+from lewm import figures
 from lewm.config import PRESETS, get_preset
 from lewm.diagnostics import collapse_verdict
 from lewm.jobs import ACTIVE
@@ -80,7 +81,7 @@ was_active = any(j.status in ACTIVE for j in pair)
 def live():
     snaps = [j.snapshot() for j in pair]
     cols = st.columns(len(snaps))
-    for s, col, color in zip(snaps, cols, (common.COLORS["on"], common.COLORS["off"])):
+    for s, col, color in zip(snaps, cols, (figures.COLORS["on"], figures.COLORS["off"])):
         with col:
             lam_s = s.params["lambda"]
             st.markdown(f"#### {'SIGReg on' if lam_s > 0 else 'SIGReg off'} · λ = {lam_s:g}")
@@ -104,19 +105,19 @@ def live():
     def series(key):
         return [(f"λ = {s.params['lambda']:g}", s.rank_history.get("step", np.zeros(0)),
                  s.rank_history.get(key, np.zeros(0)), c)
-                for s, c in zip(snaps, (common.COLORS["on"], common.COLORS["off"]))]
+                for s, c in zip(snaps, (figures.COLORS["on"], figures.COLORS["off"]))]
 
-    figs = [common.fig_sigreg_hist(on.view, title=f"λ = {on.params['lambda']:g}", color=common.COLORS["on"]),
-            common.fig_sigreg_hist(off.view, title=f"λ = {off.params['lambda']:g}", color=common.COLORS["off"]),
-            common.fig_series(series("mean_std"), "Latent std (log): collapse = shrinking to a point", "std",
+    figs = [figures.fig_sigreg_hist(on.view, title=f"λ = {on.params['lambda']:g}", color=figures.COLORS["on"]),
+            figures.fig_sigreg_hist(off.view, title=f"λ = {off.params['lambda']:g}", color=figures.COLORS["off"]),
+            figures.fig_series(series("mean_std"), "Latent std (log): collapse = shrinking to a point", "std",
                               log=True, ref=1.0, ref_name="N(0, I)"),
-            common.fig_spectrum([(f"λ = {s.params['lambda']:g}", s.view["spectrum"], c)
-                                 for s, c in zip(snaps, (common.COLORS["on"], common.COLORS["off"])) if s.view],
+            figures.fig_spectrum([(f"λ = {s.params['lambda']:g}", s.view["spectrum"], c)
+                                 for s, c in zip(snaps, (figures.COLORS["on"], figures.COLORS["off"])) if s.view],
                                 title="Singular-value spectrum of the batch latents"),
-            common.fig_series(series("effective_rank"), "Effective rank (scale-free: shrunken noise can still look rich)",
+            figures.fig_series(series("effective_rank"), "Effective rank (scale-free: shrunken noise can still look rich)",
                               "rank"),
-            common.fig_series([(f"λ = {s.params['lambda']:g}", s.history["step"], s.history["pred_loss"], c)
-                               for s, c in zip(snaps, (common.COLORS["on"], common.COLORS["off"]))],
+            figures.fig_series([(f"λ = {s.params['lambda']:g}", s.history["step"], s.history["pred_loss"], c)
+                               for s, c in zip(snaps, (figures.COLORS["on"], figures.COLORS["off"]))],
                               "Prediction loss (log): λ = 0 'wins' by collapsing", "MSE", log=True)]
     common.live_plots(figs, key=f"collapse_live_{g}", height=320, columns=2)
     if was_active and not any(s.active for s in snaps):

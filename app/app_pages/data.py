@@ -1,11 +1,10 @@
 """Data: collect a small dataset (background process, progress bar) and browse its episodes."""
 import os
 
-import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
 import common
+from lewm import figures
 from lewm.envs import list_envs
 from lewm.envs.policies import POLICY_KINDS
 
@@ -85,30 +84,17 @@ def episode_view(episode: dict, env_name: str, state_names) -> None:
     c1, c2 = st.columns([2, 3])
     with c1:
         if env_name == "two_room" and "state" in episode:
-            fig = common.fig_image(episode["pixels"][t], extent=224.0, height=380)
-            xy = episode["state"][:, :2]
-            fig.add_trace(go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="lines", line=dict(color="#1f77b4", width=2),
-                                     name="path", hoverinfo="skip"))
-            fig.add_trace(go.Scatter(x=[xy[t, 0]], y=[xy[t, 1]], mode="markers", name="now",
-                                     marker=dict(size=10, color="rgba(0,0,0,0)", line=dict(color="black", width=2))))
-            fig.update_layout(showlegend=False)
+            fig = figures.fig_episode_canvas(episode["pixels"][t], episode["state"][:, :2], t, extent=224.0)
             st.plotly_chart(fig, key="data_canvas", config={"displayModeBar": False})
         else:
-            st.image(common.upscale(episode["pixels"][t], 384), caption=f"frame {t}/{L - 1}", width=384)
+            st.image(figures.upscale(episode["pixels"][t], 384), caption=f"frame {t}/{L - 1}", width=384)
     with c2:
-        steps = np.arange(L)
-        fa = go.Figure()
-        for i in range(episode["action"].shape[1]):
-            fa.add_trace(go.Scatter(x=steps, y=episode["action"][:, i], name=f"a{i}", mode="lines"))
-        fa.add_vline(x=t, line=dict(color="black", dash="dot"))
-        st.plotly_chart(common._base(fa, "Actions", height=220, xaxis_title="step"), key="data_actions")
+        st.plotly_chart(figures.fig_episode_columns(episode["action"], [f"a{i}" for i in range(episode["action"].shape[1])],
+                                                    "Actions", t=t), key="data_actions")
         if "state" in episode:
-            fs = go.Figure()
             names = state_names or [f"s{i}" for i in range(episode["state"].shape[1])]
-            for i in range(episode["state"].shape[1]):
-                fs.add_trace(go.Scatter(x=steps, y=episode["state"][:, i], name=names[i], mode="lines"))
-            fs.add_vline(x=t, line=dict(color="black", dash="dot"))
-            st.plotly_chart(common._base(fs, "True state", height=240, xaxis_title="step"), key="data_state")
+            st.plotly_chart(figures.fig_episode_columns(episode["state"], names, "True state", t=t, height=240),
+                            key="data_state")
         else:
             st.info("This dataset has no 'state' key (no true physical state to plot).")
 

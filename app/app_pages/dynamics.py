@@ -1,9 +1,9 @@
 """Dynamics: imagined (open-loop) vs actual latent trajectories; surprise under teleport / colour change."""
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
 import common
+from lewm import figures
 from lewm.envs import list_envs
 from lewm.diagnostics import (colour_change, open_loop_dynamics, surprise_trace, teleport,
                               temporal_straightness)
@@ -48,31 +48,14 @@ def imagination(episode: dict, clean) -> None:
     P = lmap.transform(ol.predicted)
     left, right = st.columns([3, 2])
     with left:
-        fig = go.Figure()
-        fig.add_trace(go.Scattergl(x=lmap.coords[:, 0], y=lmap.coords[:, 1], mode="markers", name="dataset",
-                                   marker=dict(size=3, color="rgba(150,150,150,0.25)"), hoverinfo="skip"))
-        fig.add_trace(go.Scatter(x=A[:, 0], y=A[:, 1], mode="lines+markers", name="actual (encoded)",
-                                 line=dict(color="#1f77b4", width=2), marker=dict(size=7),
-                                 text=[f"frame {f}" for f in ol.frames], hovertemplate="%{text}<extra>actual</extra>"))
-        fig.add_trace(go.Scatter(x=P[:, 0], y=P[:, 1], mode="lines+markers", name="imagined (open loop)",
-                                 line=dict(color="#ff7f0e", width=2, dash="dash"), marker=dict(size=7, symbol="diamond"),
-                                 text=[f"step {i + 1}" for i in range(len(P))], hovertemplate="%{text}<extra>imagined</extra>"))
-        for a, p in zip(A, P):
-            fig.add_trace(go.Scatter(x=[a[0], p[0]], y=[a[1], p[1]], mode="lines", showlegend=False, hoverinfo="skip",
-                                     line=dict(color="rgba(0,0,0,0.25)", width=1)))
-        common._base(fig, f"Trajectories in the {lmap.method.upper()} map", height=480, uirevision="dyn",
-                     legend=dict(orientation="h", yanchor="top", y=-0.06, x=0), margin=dict(l=40, r=10, t=40, b=10))
+        fig = figures.fig_map_trajectories(lmap.coords, A, P, ol.frames, method=lmap.method)
         st.plotly_chart(fig, key="dyn_map")
     with right:
-        fe = go.Figure()
         steps = np.arange(1, len(ol.error) + 1)
-        fe.add_trace(go.Scatter(x=steps, y=ol.error, name="imagined vs actual", mode="lines+markers",
-                                line=dict(color="#ff7f0e")))
-        fe.add_trace(go.Scatter(x=steps, y=ol.copy_error, name="'nothing moves' baseline", mode="lines",
-                                line=dict(color="#7f7f7f", dash="dot")))
-        st.plotly_chart(common._base(fe, "Error per imagined step (MSE per dim)", height=300,
-                                     xaxis_title="imagined step", legend=dict(orientation="h", yanchor="top", y=-0.25, x=0),
-                                     margin=dict(l=40, r=10, t=40, b=10)), key="dyn_error")
+        fe = figures.fig_open_loop_error(steps, ol.error, ol.copy_error,
+                                         legend=dict(orientation="h", yanchor="top", y=-0.25, x=0),
+                                         margin=dict(l=40, r=10, t=40, b=10))
+        st.plotly_chart(fe, key="dyn_error")
         st.metric("temporal straightness of this episode's latents", f"{temporal_straightness(clean.latents):.2f}",
                   help="mean cosine between consecutive latent velocities z(t+1) − z(t) along the episode (frames every "
                        "frameskip steps): 1 = straight lines; it rises during training")
@@ -109,13 +92,8 @@ def surprise(episode: dict, clean) -> None:
         traces.append(("teleport", surprise_trace(model, px_tel, episode["action"], cfg), "#d62728"))
     px_col = colour_change(episode["pixels"], int(t), colour_mode)
     traces.append((f"colour ({colour_mode})", surprise_trace(model, px_col, episode["action"], cfg), "#2ca02c"))
-    fsur = go.Figure()
-    for name, tr, color in traces:
-        fsur.add_trace(go.Scatter(x=tr.frames, y=tr.error, name=name, mode="lines+markers", line=dict(color=color),
-                                  marker=dict(size=5)))
-    fsur.add_vline(x=int(t), line=dict(color="black", dash="dot"), annotation_text="perturbation")
-    st.plotly_chart(common._base(fsur, "Surprise along the episode", height=320, xaxis_title="frame",
-                                 yaxis_title="prediction error", yaxis_type="log"), key="dyn_surprise")
+    fsur = figures.fig_surprise_traces([(name, tr.frames, tr.error, color) for name, tr, color in traces], at=int(t))
+    st.plotly_chart(fsur, key="dyn_surprise")
     m = st.columns(len(traces))
     for col, (name, tr, _) in zip(m, traces):
         col.metric(f"surprise at frame {t}: {name}", f"{tr.at(int(t)):.4f}",

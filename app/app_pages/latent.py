@@ -2,10 +2,10 @@
 from types import SimpleNamespace
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
 import common
+from lewm import figures
 
 st.title("Latent space")
 model, cfg, meta, ckpt = common.require_checkpoint()
@@ -49,18 +49,14 @@ lmap = SimpleNamespace(coords=coords, method=map_name)  # what the scatter below
 cvals = {"episode": enc.episode, "time step": enc.step}.get(color_by)
 if cvals is None:
     cvals = enc.state[:, list(enc.state_names).index(color_by)]
-custom = np.column_stack([np.arange(len(enc.latents)), enc.episode, enc.step, enc.state])
-hover = "frame %{customdata[0]} · episode %{customdata[1]} · step %{customdata[2]}<br>" + "<br>".join(
-    f"{n} = %{{customdata[{3 + i}]:.2f}}" for i, n in enumerate(enc.state_names)) + "<extra></extra>"
+custom, hover = figures.point_hover(enc.episode, enc.step, enc.state, enc.state_names)
 
 left, right = st.columns([3, 2])
 with left:
-    fig = go.Figure(go.Scattergl(
-        x=lmap.coords[:, 0], y=lmap.coords[:, 1], mode="markers", customdata=custom, hovertemplate=hover,
-        marker=dict(size=5, color=cvals, colorscale="Viridis", showscale=True, colorbar=dict(title=color_by))))
-    common._base(fig, f"{lmap.method.upper()} of {len(enc.latents):,} latents (D = {enc.latents.shape[1]}) · "
-                      f"click a dot to see its frame", height=560, xaxis_title=f"{lmap.method}-1",
-                 yaxis_title=f"{lmap.method}-2", uirevision="latent", dragmode="pan")
+    fig = figures.fig_latent_map(lmap.coords, cvals, color_by, method=lmap.method,
+                                 title=f"{lmap.method.upper()} of {len(enc.latents):,} latents (D = {enc.latents.shape[1]}) · "
+                                       f"click a dot to see its frame",
+                                 customdata=custom, hovertemplate=hover, uirevision="latent", dragmode="pan")
     event = st.plotly_chart(fig, key="latent_map", on_select="rerun", selection_mode="points")
 with right:
     idx = common.selected_point(event)
@@ -69,7 +65,7 @@ with right:
     st.session_state["latent_pick"] = idx
     st.markdown(f"**Frame {int(enc.frame_index[idx])}** (episode {int(enc.episode[idx])}, step {int(enc.step[idx])})")
     fcol, scol = st.columns([1, 1])
-    fcol.image(common.upscale(enc.pixels[idx], 192), width=192)
+    fcol.image(figures.upscale(enc.pixels[idx], 192), width=192)
     scol.dataframe({"quantity": list(enc.state_names), "value": [float(v) for v in enc.state[idx]]},
                    hide_index=True)
     st.markdown("**Probes** — held-out R² and Pearson r (split by episode)")
@@ -114,4 +110,4 @@ if g1.button("Draw the grid", key="latent_grid_go") or st.session_state.get("lat
                              f"{gw.region_angle[1]:.0f}°",
                              help="Angle between the directions in z that read the quantity in each region "
                                   "alone: 0° = one linear readout serves both, large = the map is bent between them.")
-        st.plotly_chart(common.fig_grid_warp(gw), key="latent_grid_fig")
+        st.plotly_chart(figures.fig_grid_warp(gw), key="latent_grid_fig")

@@ -4,11 +4,11 @@ import threading
 import time
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 import torch
 
 import common
+from lewm import figures
 from lewm.envs import list_envs
 from lewm.planning import canvas_grid, clamp_state, execute_plan, imagine_candidate, plan_recorded, setup_plan
 from lewm.planning import PlannerConfig, run_episode
@@ -83,16 +83,8 @@ elif src == "From the dataset":
 elif src == "Click on the canvas":
     which = st.radio("A click sets the", ["goal", "start"], horizontal=True, key="plan_click_which")
     grid, ext = canvas_grid(env, 46)
-    fig = common.fig_image(env.render_state(np.asarray(st.session_state["plan_start"])), extent=float(ext[1]),
-                           height=420)
-    fig.add_trace(go.Scatter(x=grid[:, 0], y=grid[:, 1], mode="markers", name="click",
-                             marker=dict(size=9, color="rgba(0,0,0,0.01)"),
-                             selected=dict(marker=dict(opacity=0.01)), unselected=dict(marker=dict(opacity=0.01)),
-                             hovertemplate="x = %{x:.0f}, y = %{y:.0f}<extra>click to set</extra>"))
-    g = st.session_state["plan_goal"]
-    fig.add_trace(go.Scatter(x=[g[0]], y=[g[1]], mode="markers", name="goal", hoverinfo="skip",
-                             marker=dict(symbol="x", size=14, color=common.COLORS["goal"])))
-    fig.update_layout(showlegend=False, clickmode="event+select", dragmode=False)
+    fig = figures.fig_click_canvas(env.render_state(np.asarray(st.session_state["plan_start"])), grid,
+                                   st.session_state["plan_goal"], extent=float(ext[1]))
     ev = st.plotly_chart(fig, key=f"plan_canvas_{which}", on_select="rerun", selection_mode="points",
                          config={"displayModeBar": False})
     pts = ev.selection.points if ev and hasattr(ev, "selection") else []
@@ -119,8 +111,8 @@ else:
 start = np.asarray(st.session_state["plan_start"], np.float64)
 goal = np.asarray(st.session_state["plan_goal"], np.float64)
 c1, c2, c3 = st.columns([1, 1, 2])
-c1.image(common.upscale(env.render_state(start), 192), caption="start", width=192)
-c2.image(common.upscale(env.render_state(goal), 192), caption="goal", width=192)
+c1.image(figures.upscale(env.render_state(start), 192), caption="start", width=192)
+c2.image(figures.upscale(env.render_state(goal), 192), caption="goal", width=192)
 with c3:
     st.dataframe({"": names, "start": np.round(start, 2), "goal": np.round(goal, 2)}, hide_index=True)
     st.caption(f"distance by the env's measure: {env.success_distance(start, goal):.2f} "
@@ -134,7 +126,7 @@ with st.expander("What the planner sees: the goal cost over the whole map"):
     if st.button("Compute the landscape", key="plan_land_go") or st.session_state.get("plan_land_shown"):
         st.session_state["plan_land_shown"] = True
         L = common.goal_landscape(ckpt, common.mtime(ckpt), tuple(map(float, goal)), int(n_grid))
-        st.plotly_chart(common.fig_landscape(L, start, names=[names[d] for d in L.dims]), key="plan_land_fig")
+        st.plotly_chart(figures.fig_landscape(L, start, names=[names[d] for d in L.dims]), key="plan_land_fig")
         m1, m2 = st.columns(2)
         m1.metric("Rank correlation with the true distance", f"{L.spearman:.2f}", help="Spearman ρ over valid cells; 1 = perfect")
         m2.metric("Greedy step goes the right way", f"{100 * L.greedy_accuracy:.0f}%",
@@ -223,44 +215,15 @@ def plan_step_view(ps) -> None:
     m[3].metric("candidates", f"{len(costs)} ({len(elite)} elites)")
     left, right = st.columns([3, 2])
     with left:
-        fig = go.Figure()
-        fig.add_trace(go.Scattergl(x=lmap.coords[:, 0], y=lmap.coords[:, 1], mode="markers", name="dataset",
-                                   marker=dict(size=3, color="rgba(150,150,150,0.25)"), hoverinfo="skip"))
-        if v["Z"] is not None:
-            Z = v["Z"]
-            fig.add_trace(go.Scattergl(x=Z[:, 0], y=Z[:, 1], mode="markers", name="candidates (imagined end)",
-                                       marker=dict(size=6, color=costs, colorscale="Plasma", showscale=True,
-                                                   colorbar=dict(title="cost"), opacity=0.7),
-                                       hovertemplate="cost %{marker.color:.3f}<extra></extra>"))
-            fig.add_trace(go.Scattergl(x=Z[elite, 0], y=Z[elite, 1], mode="markers", name="elites",
-                                       marker=dict(size=11, color="rgba(0,0,0,0)", line=dict(color="black", width=1.5))))
-        S2, G2, bi = v["S2"], v["G2"], v["bi"]
-        # WebGL traces draw above SVG ones: keep everything in WebGL so that the goal stays on top
-        fig.add_trace(go.Scattergl(x=np.r_[S2[:, 0], bi[:, 0]], y=np.r_[S2[:, 1], bi[:, 1]], mode="lines+markers",
-                                   name="best candidate's imagined path", line=dict(color="#1f77b4", width=2)))
-        fig.add_trace(go.Scattergl(x=S2[:, 0], y=S2[:, 1], mode="markers", name="start",
-                                   marker=dict(symbol="circle", size=15, color=common.COLORS["start"],
-                                               line=dict(color="black", width=1))))
-        fig.add_trace(go.Scattergl(x=G2[:, 0], y=G2[:, 1], mode="markers", name="goal",
-                                   marker=dict(symbol="star", size=22, color=common.COLORS["goal"],
-                                               line=dict(color="black", width=1))))
-        common._base(fig, f"Iteration {it}/{n_it}: candidates' imagined final latents ({lmap.method.upper()} map)",
-                     height=520, uirevision="plan_map",
-                     legend=dict(orientation="h", yanchor="top", y=-0.06, x=0), margin=dict(l=40, r=10, t=40, b=10))
+        fig = figures.fig_candidates(lmap.coords, v["Z"], costs, elite, v["S2"], v["G2"], v["bi"],
+                                     f"Iteration {it}/{n_it}: candidates' imagined final latents "
+                                     f"({lmap.method.upper()} map)")
         st.plotly_chart(fig, key="plan_map")
     with right:
-        fc = go.Figure()
-        fc.add_trace(go.Histogram(x=costs, nbinsx=40, name="all candidates", marker_color="#9467bd"))
-        fc.add_trace(go.Histogram(x=costs[elite], nbinsx=40, name="elites", marker_color="#ff7f0e"))
-        fc.update_layout(barmode="overlay")
-        common._base(fc, "Cost distribution (‖ẑ_H − z_goal‖²)", height=260, xaxis_title="cost",
-                     legend=dict(orientation="h", yanchor="bottom", y=-0.55, x=0), margin=dict(l=40, r=10, t=40, b=10))
+        fc = figures.fig_cost_hist(costs, elite)
         st.plotly_chart(fc, key="plan_costs")
         best = [w["best_cost"] for w in views]
-        fb = go.Figure(go.Scatter(x=np.arange(1, n_it + 1), y=best, mode="lines+markers", name="best cost"))
-        fb.add_vline(x=it, line=dict(color="black", dash="dot"))
-        st.plotly_chart(common._base(fb, "Best cost per iteration", height=220, xaxis_title="iteration"),
-                        key="plan_best")
+        st.plotly_chart(figures.fig_best_cost(best, it), key="plan_best")
     real, near = v["real"], v["near"]
     P = len(v["bi"])
     st.markdown(f"**The best candidate of iteration {it}**: what the model *imagines* (nearest dataset frame to each "
@@ -306,7 +269,7 @@ if st.button("Run episode", type="primary", icon=":material/smart_toy:", key="pl
         bar.progress(min(k / int(budget), 1.0), text=f"Planning and acting ({pc.solver.upper()}, {dev}): env step "
                                                       f"{k}/{int(budget)} · {time.perf_counter() - t:.0f} s")
         if frame is not None and k != shown:
-            live.image(common.upscale(frame, 192), caption=f"live: step {k}", width=192)
+            live.image(figures.upscale(frame, 192), caption=f"live: step {k}", width=192)
             shown = k
     bar.empty()
     live.empty()
@@ -326,15 +289,13 @@ if pe and pe["key"][:4] == key[:4]:
     a1, a2 = st.columns([3, 2])
     with a1:
         if is_room:
-            fig = common.animation_figure(epr.frames, extent=224.0, states=epr.states, goal_xy=goal[:2],
+            fig = figures.animation_figure(epr.frames, extent=224.0, states=epr.states, goal_xy=goal[:2],
                                           radius=env.success_threshold, size=384, fps=fps,
                                           title="The agent (red) · goal region (orange)")
         else:
-            fig = common.animation_figure(epr.frames, size=384, fps=fps, title="The agent")
+            fig = figures.animation_figure(epr.frames, size=384, fps=fps, title="The agent")
         st.plotly_chart(fig, key="plan_anim", config={"displayModeBar": False})
     with a2:
-        st.image(common.upscale(epr.goal_frame, 192), caption="goal image", width=192)
+        st.image(figures.upscale(epr.goal_frame, 192), caption="goal image", width=192)
         d = [env.success_distance(s, goal) for s in epr.states]
-        fd = go.Figure(go.Scatter(x=np.arange(len(d)), y=d, mode="lines", name="distance"))
-        fd.add_hline(y=env.success_threshold, line=dict(color="green", dash="dot"), annotation_text="success")
-        st.plotly_chart(common._base(fd, "Distance to the goal", height=260, xaxis_title="env step"), key="plan_dist")
+        st.plotly_chart(figures.fig_goal_distance(d, env.success_threshold), key="plan_dist")

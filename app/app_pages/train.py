@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 import common
+from lewm import figures
 from lewm.config import PRESETS, get_preset
 from lewm.jobs import ACTIVE
 from lewm.runs import read_metrics
@@ -122,14 +123,14 @@ else:
         st.progress(s.fraction, text=common.job_status_line(s) + f" · elapsed {common.fmt_s(s.elapsed_s)}")
         if s.status == "starting":
             st.caption("Starting the worker process (importing torch takes a few seconds)…")
-        figs = [common.fig_losses(s.history, lam=s.params.get("lambda")),
-                common.fig_sigreg_hist(s.view)]
+        figs = [figures.fig_losses(s.history, lam=s.params.get("lambda")),
+                figures.fig_sigreg_hist(s.view)]
         rh = s.rank_history
-        rank_series = [("effective rank", rh["step"], rh["effective_rank"], common.COLORS["rank"])] if rh else []
-        f_rank = common.fig_series(rank_series, "Effective rank of the batch latents", "rank",
+        rank_series = [("effective rank", rh["step"], rh["effective_rank"], figures.COLORS["rank"])] if rh else []
+        f_rank = figures.fig_series(rank_series, "Effective rank of the batch latents", "rank",
                                    ref=float(D) if D else None, ref_name=f"D = {D}" if D else "")
-        spectra = [("now", s.view["spectrum"], common.COLORS["on"])] if s.view else []
-        figs += [f_rank, common.fig_spectrum(spectra)]
+        spectra = [("now", s.view["spectrum"], figures.COLORS["on"])] if s.view else []
+        figs += [f_rank, figures.fig_spectrum(spectra)]
         common.live_plots(figs, key=f"train_live_{s.id}", height=330, columns=2)
         if s.status == "failed":
             st.error(f"Training failed: {s.error}")
@@ -154,9 +155,9 @@ with st.expander("Runs on disk (including those of earlier server sessions)"):
     else:
         d = st.selectbox("Run folder", run_dirs, format_func=common.rel, key="train_past")
         h = read_metrics(d)
-        st.plotly_chart(common.fig_losses(h, title=f"Losses of {os.path.basename(d)}"), key="train_past_losses")
+        st.plotly_chart(figures.fig_losses(h, title=f"Losses of {os.path.basename(d)}"), key="train_past_losses")
         if "effective_rank" in h:
             ok = ~np.isnan(h["effective_rank"])
-            st.plotly_chart(common.fig_series([("effective rank", h["step"][ok], h["effective_rank"][ok],
-                                                common.COLORS["rank"])], "Effective rank", "rank"),
+            st.plotly_chart(figures.fig_series([("effective rank", h["step"][ok], h["effective_rank"][ok],
+                                                figures.COLORS["rank"])], "Effective rank", "rank"),
                             key="train_past_rank")

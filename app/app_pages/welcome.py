@@ -2,6 +2,7 @@
 import streamlit as st
 
 import common
+from lewm import figures
 from lewm.diagnostics import collapse_meters, sigreg_view
 from lewm.diagnostics import demo_latents
 
@@ -49,7 +50,7 @@ with c2:
     z = demo_latents(kind, n=1024, dim=16, seed=0)
     view = sigreg_view(z, num_dirs=6, seed=1)
     meters = collapse_meters(z)
-    st.plotly_chart(common.fig_sigreg_hist(view, title="6 random projections", cols=3), key="welcome_hist",
+    st.plotly_chart(figures.fig_sigreg_hist(view, title="6 random projections", cols=3), key="welcome_hist",
                     config={"displayModeBar": False})
     m1, m2, m3 = st.columns(3)
     m1.metric("SIGReg", f"{view.value:.2f}", help="mean Epps–Pulley statistic: near 0 for an N(0, I) cloud, "

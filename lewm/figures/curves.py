@@ -1,0 +1,47 @@
+"""Curves over steps: the training losses, any metric per step (one line per run), and an
+episode's action or state columns with the current step marked."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .style import COLORS, base
+
+
+def fig_losses(hist: dict, title: str = "Losses", lam: float | None = None) -> go.Figure:
+    """Total, prediction and SIGReg loss over ``hist['step']`` (log y); missing keys are skipped."""
+    fig = go.Figure()
+    x = hist.get("step", np.zeros(0))
+    for k, name in (("loss", "total loss"), ("pred_loss", "prediction MSE"), ("sigreg", "SIGReg")):
+        if k in hist and len(hist[k]):
+            fig.add_trace(go.Scatter(x=x, y=hist[k], name=name, mode="lines", line=dict(color=COLORS[k], width=1.6)))
+    sub = f" (λ = {lam:g})" if lam is not None else ""
+    return base(fig, title + sub, xaxis_title="step", yaxis_type="log", uirevision="losses")
+
+
+def fig_series(series: list[tuple[str, np.ndarray, np.ndarray, str]], title: str, ytitle: str = "",
+               log: bool = False, ref: float | None = None, ref_name: str = "") -> go.Figure:
+    """One line per ``(name, step, value, colour)``; ``ref`` draws a dotted horizontal reference."""
+    fig = go.Figure()
+    for name, x, y, color in series:
+        fig.add_trace(go.Scatter(x=x, y=y, name=name, mode="lines", line=dict(color=color, width=1.8)))
+    if ref is not None:
+        fig.add_hline(y=ref, line=dict(color=COLORS["ref"], dash="dot"), annotation_text=ref_name,
+                      annotation_position="top left")
+    return base(fig, title, xaxis_title="step", yaxis_title=ytitle, yaxis_type="log" if log else None,
+                uirevision=title)
+
+
+def fig_episode_columns(values: np.ndarray, names: Sequence[str], title: str, t: int | None = None,
+                        height: int = 220) -> go.Figure:
+    """Each column of ``values`` (L, K) over the episode's steps, named ``names``; a dotted line at step ``t``."""
+    values = np.asarray(values)
+    steps = np.arange(len(values))
+    fig = go.Figure()
+    for i in range(values.shape[1]):
+        fig.add_trace(go.Scatter(x=steps, y=values[:, i], name=names[i], mode="lines"))
+    if t is not None:
+        fig.add_vline(x=t, line=dict(color="black", dash="dot"))
+    return base(fig, title, height=height, xaxis_title="step")

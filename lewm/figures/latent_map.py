@@ -1,0 +1,33 @@
+"""The latent map: every encoded frame as a dot of a 2-D PCA / UMAP map, coloured by a true state
+quantity (or time), with optional trajectories drawn on top."""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .style import base
+
+
+def point_hover(episode: np.ndarray, step: np.ndarray, state: np.ndarray | None, state_names) -> tuple[np.ndarray, str]:
+    """``customdata`` (N, 3 + Q) and the hover template naming each point's frame index, episode,
+    step and true state ``state`` (N, Q) (None: no state)."""
+    cols = [np.arange(len(episode)), episode, step] + ([state] if state is not None else [])
+    custom = np.column_stack(cols)
+    hover = "frame %{customdata[0]} · episode %{customdata[1]} · step %{customdata[2]}"
+    if state is not None:
+        hover += "<br>" + "<br>".join(f"{n} = %{{customdata[{3 + i}]:.2f}}" for i, n in enumerate(state_names))
+    return custom, hover + "<extra></extra>"
+
+
+def fig_latent_map(coords: np.ndarray, colour: np.ndarray, colour_title: str, method: str = "pca",
+                   title: str | None = None, customdata: np.ndarray | None = None, hovertemplate: str | None = None,
+                   trajectories: list[tuple[str, np.ndarray, str]] = (), height: int = 560, **layout) -> go.Figure:
+    """Map points ``coords`` (N, 2) coloured by ``colour`` (N,) (Viridis, colour bar ``colour_title``);
+    each ``(name, xy (P, 2), line colour)`` of ``trajectories`` is drawn on top as lines + markers."""
+    fig = go.Figure(go.Scattergl(
+        x=coords[:, 0], y=coords[:, 1], mode="markers", name="dataset frames", customdata=customdata,
+        hovertemplate=hovertemplate,
+        marker=dict(size=5, color=colour, colorscale="Viridis", showscale=True, colorbar=dict(title=colour_title))))
+    for name, xy, color in trajectories:
+        fig.add_trace(go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="lines+markers", name=name, line_color=color))
+    return base(fig, title, height=height, xaxis_title=f"{method}-1", yaxis_title=f"{method}-2", **layout)

@@ -1,0 +1,21 @@
+"""The house style every figure shares: colours, the Plotly template and :func:`base` (title,
+height, margins, a horizontal legend above the plot)."""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+COLORS = {"loss": "#1f77b4", "pred_loss": "#2ca02c", "sigreg": "#d62728", "rank": "#9467bd",
+          "on": "#1f77b4", "off": "#d62728", "ref": "#444444", "goal": "#ff7f0e", "start": "#2ca02c",
+          "actual": "#1f77b4", "imagined": "#ff7f0e", "baseline": "#7f7f7f", "dataset": "rgba(150,150,150,0.25)"}
+"""Named colours: loss curves, the λ on/off runs of the collapse lab, the N(0, 1) reference, the
+planner's start and goal, actual vs imagined trajectories."""
+TEMPLATE = "plotly_white"
+
+
+def base(fig: go.Figure, title: str | None = None, height: int | None = None, **layout) -> go.Figure:
+    """Apply the house layout to ``fig`` (in place) and return it; ``layout`` overrides any default."""
+    layout.setdefault("margin", dict(l=50, r=15, t=40 if title else 15, b=40))
+    layout.setdefault("legend", dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0))
+    fig.update_layout(template=TEMPLATE, title=dict(text=title, x=0.01, font=dict(size=14)) if title else None,
+                      **({"height": height} if height else {}), **layout)
+    return fig

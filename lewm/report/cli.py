@@ -1,0 +1,49 @@
+"""The ``python -m lewm report`` command line: its arguments and the run that prints the summary."""
+from __future__ import annotations
+
+import argparse
+import os
+
+from .build import MIN_FRAMES, make_report
+from .summary import summary_text
+
+
+def add_report_args(p: argparse.ArgumentParser) -> None:
+    from ..validate import arg_int
+    p.add_argument("--checkpoint", required=True, help="checkpoint file (or a folder holding last.pt)")
+    p.add_argument("--data", default=None,
+                   help="HDF5 episode file (same env and image size as the model); default: the reference.h5 "
+                        "beside the checkpoint, else a few held-out episodes collected now into --out")
+    p.add_argument("--out", required=True, help="output folder (report.json, report.html)")
+    p.add_argument("--episodes", type=arg_int(1, 100_000), default=10,
+                   help="episodes for dynamics and surprise tests (default 10)")
+    p.add_argument("--quick", action="store_true",
+                   help="fewer frames, PCA map, short decoder/MLP training: about a minute on a CPU")
+    p.add_argument("--max-frames", type=arg_int(MIN_FRAMES, 10_000_000), default=None, help="frames to encode for spectra/maps/probes, every "
+                   "frameskip-th frame of whole episodes (default 6000, quick 2000)")
+    p.add_argument("--map", dest="map_method", choices=("pca", "umap"), default=None,
+                   help="latent map method (default umap, quick pca)")
+    p.add_argument("--decoder-steps", type=arg_int(0, 1_000_000), default=None, help="pixel decoder steps (default 800, quick 200)")
+    p.add_argument("--horizon", type=arg_int(1, 1000), default=10, help="open-loop horizon in action blocks (default 10)")
+    p.add_argument("--landscape-goals", type=arg_int(0, 1000), default=8,
+                   help="goals for the planning-cost landscape (0 = skip; needs the env's renderer)")
+    p.add_argument("--seed", type=arg_int(0, 2**31 - 1), default=0)
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
+    p.add_argument("--threads", type=arg_int(1, 1024), default=None, help="torch CPU threads (default: all cores)")
+    p.add_argument("--no-html", action="store_true", help="skip report.html")
+
+
+def run_report(a: argparse.Namespace) -> int:
+    import torch
+
+    from ..validate import check_out_dir
+    check_out_dir(a.out)  # before the work, not after it
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    rep = make_report(a.checkpoint, a.data, a.out, episodes=a.episodes, quick=a.quick, max_frames=a.max_frames,
+                      map_method=a.map_method, decoder_steps=a.decoder_steps, horizon=a.horizon, seed=a.seed,
+                      device=a.device, html=not a.no_html,
+                      landscape_goals=a.landscape_goals)
+    print(summary_text(rep))
+    print(f"-> {os.path.join(a.out, 'report.json')}" + ("" if a.no_html else f", {os.path.join(a.out, 'report.html')}"))
+    return 0

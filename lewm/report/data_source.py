@@ -1,0 +1,50 @@
+"""Which episodes a report is made from when ``--data`` is not given: the reference set shipped
+beside the checkpoint (``reference.h5``), else a few held-out episodes collected now from the
+checkpoint's environment into the output folder (one line says so)."""
+from __future__ import annotations
+
+import os
+
+REFERENCE_NAME = "reference.h5"
+"""The small reference set shipped beside a checkpoint (``scripts/make_reference_sets.py``)."""
+HELDOUT_NAME = "heldout.h5"
+"""Where the episodes collected for a report without data go (inside ``--out``)."""
+HELDOUT_SEED = 123
+"""Collection seed of the held-out episodes (the reference sets' seed; training data uses 0)."""
+HELDOUT_LEN = 100
+"""Steps per collected episode (as the reference sets)."""
+MIN_EPISODES = 8
+"""Fewest episodes collected: with frameskip 5, 8 x 100 steps give the report's 40+ frames."""
+
+
+def reference_beside(checkpoint: str) -> str | None:
+    """``reference.h5`` in the checkpoint's folder (or in the folder given as the checkpoint), if any."""
+    folder = checkpoint if os.path.isdir(checkpoint) else os.path.dirname(os.path.abspath(checkpoint))
+    path = os.path.join(folder, REFERENCE_NAME)
+    return path if os.path.isfile(path) else None
+
+
+def report_data(checkpoint: str, data: str | None, cfg, out: str, episodes: int, say=print) -> str:
+    """The HDF5 file the report reads: ``data`` if given, else the checkpoint's ``reference.h5``,
+    else ``max(episodes, 8)`` expert episodes of ``cfg.env`` collected into ``out/heldout.h5``."""
+    if data:
+        return data
+    ref = reference_beside(checkpoint)
+    if ref is not None:
+        say(f"no --data: using the reference set beside the checkpoint, {ref}")
+        return ref
+    from ..data import DataError
+    from ..envs import list_envs
+    if cfg.env not in list_envs():
+        raise DataError(f"checkpoint {checkpoint}: no --data given, no {REFERENCE_NAME} beside it, and its env "
+                        f"{cfg.env!r} cannot collect episodes: pass --data FILE.h5")
+    from ..collect import collect
+    n = max(int(episodes), MIN_EPISODES)
+    path = os.path.join(out, HELDOUT_NAME)
+    say(f"no --data and no {REFERENCE_NAME} beside the checkpoint: collecting {n} held-out {cfg.env} episodes "
+        f"({HELDOUT_LEN} steps, expert policy, seed {HELDOUT_SEED}) into {path}")
+    os.makedirs(out, exist_ok=True)
+    if os.path.exists(path):
+        os.remove(path)
+    return collect(cfg.env, n, path, image_size=cfg.model.image_size, policy="expert", workers=1,
+                   seed=HELDOUT_SEED, episode_len=HELDOUT_LEN, progress=False)

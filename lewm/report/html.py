@@ -1,0 +1,42 @@
+"""``report.html``: one self-contained page (plotly.js embedded once, no network) with the summary
+lines and every figure of the report, in the order the sections ran."""
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from .summary import clean, summary_text
+
+Section = tuple[str, str, Any]
+"""(heading, a sentence under it or "", a plotly Figure)."""
+
+_STYLE = ("body{font-family:sans-serif;max-width:1200px;margin:auto;padding:0 12px}"
+          "pre{background:#f4f4f4;padding:8px;white-space:pre-wrap}")
+
+
+def render_html(rep: dict, sections: list[Section]) -> str:
+    """The page for the report ``rep`` (the ``report.json`` content) and its figures."""
+    from plotly.offline import get_plotlyjs
+    ck, data = rep["checkpoint"], rep["data"]
+    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>LeWM report</title>",
+             f"<style>{_STYLE}</style>",
+             f"<script type='text/javascript'>{get_plotlyjs()}</script></head><body>",
+             "<h1>LeWM diagnostics</h1>",
+             f"<p>{html.escape(str(ck['path']))} (step {ck['step']}, preset {html.escape(str(ck['preset']))}) "
+             f"on {html.escape(str(data['path']))}</p>",
+             f"<pre>{html.escape(summary_text(clean(rep)))}</pre>"]
+    for title, text, fig in sections:
+        parts.append(f"<h2>{html.escape(title)}</h2>" + (f"<p>{html.escape(text)}</p>" if text else ""))
+        parts.append(fig.to_html(full_html=False, include_plotlyjs=False))
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_html(path: str, rep: dict, sections: list[Section]) -> None:
+    """Write :func:`render_html` to ``path`` as UTF-8 (through a temporary file and ``os.replace``:
+    a reader never sees half a page)."""
+    import os
+    tmp = f"{path}.{os.getpid()}.part"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(render_html(rep, sections))
+    os.replace(tmp, path)

@@ -1,0 +1,76 @@
+"""The report's numbers as text and as JSON: :func:`summary_text` (the lines printed at the end of
+``python -m lewm report`` and shown at the top of ``report.html``) and :func:`clean` (numpy and
+NaN made JSON-safe for ``report.json``)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def clean(x):
+    """JSON-safe: numpy -> python, NaN/inf -> None."""
+    if isinstance(x, dict):
+        return {str(k): clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [clean(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return clean(x.tolist())
+    if isinstance(x, (np.floating, float)):
+        return float(x) if math.isfinite(float(x)) else None
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, np.bool_):
+        return bool(x)
+    return x
+
+
+def _f(v, spec: str = ".3f") -> str:
+    """Format a number that may be None/NaN (JSON null)."""
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "n/a"
+    return format(v, spec)
+
+
+def summary_text(rep: dict) -> str:
+    """A few lines for the terminal."""
+    c, lines = rep["collapse"], []
+    lines.append(f"effective rank {_f(c['effective_rank'], '.2f')} / {c['latent_dim']}  "
+                 f"top-1 {_f(c['top1_fraction'])}  mean cos {_f(c['mean_cosine'])}  mean std {_f(c['mean_std'], '.3g')}  "
+                 f"SIGReg {_f(rep['sigreg']['value'])}")
+    for kind, rows in rep.get("probes", {}).items():
+        lines.append(f"{kind:>6} probe ({rep.get('probe_features', {}).get(kind, 'latent z')}): " + "  ".join(f"{r['quantity']} r={_f(r['pearson_r'])} R²={_f(r['r2'])}"
+                                                     for r in rows))
+    sp = rep.get("probe_spread")
+    if sp:
+        lines.append(f"linear probe on z over {sp['splits']} held-out splits: " + "  ".join(
+            f"{k} r={_f(v['mean'])} [{_f(v['min'])}, {_f(v['max'])}]" for k, v in sp["pearson"].items()))
+    d = rep.get("dynamics")
+    if d and len(d["error_mean"]):
+        lines.append(f"open loop: latent MSE step 1 {_f(d['error_mean'][0], '.4g')}, step {len(d['error_mean'])} "
+                     f"{_f(d['error_mean'][-1], '.4g')} (copy-last baseline {_f(d['copy_error_mean'][-1], '.4g')})")
+        if "probe_position_error" in d:
+            lines.append(f"open loop via probe: position error step 1 {_f(d['probe_position_error'][0], '.3g')}, "
+                         f"step {len(d['error_mean'])} {_f(d['probe_position_error'][-1], '.3g')} "
+                         f"(encoded floor {_f(d['probe_position_error_encoded'][-1], '.3g')})")
+    s = rep.get("straightness")
+    if s:
+        lines.append(f"straightness: latent {_f(s['latent_mean'])}  true state {_f(s['state_mean'])}")
+    for name, t in rep.get("surprise", {}).get("tests", {}).items():
+        lines.append(f"surprise {name}: median ratio {_f(t['median_ratio'], '.2f')}, higher in "
+                     f"{_f(t['fraction_higher'] * 100, '.0f')}% of {t['episodes']} episodes, "
+                     f"p(wilcoxon) {_f(t['p_wilcoxon'], '.3g')}, p(t) {_f(t['p_ttest'], '.3g')}")
+    ls = rep.get("landscape")
+    if ls:
+        lines.append(f"goal-cost landscape ({', '.join(ls['dims'])}): Spearman ρ with the true distance "
+                     f"{_f(ls['spearman_mean'], '.2f')}, greedy step right {_f(ls['greedy_accuracy_mean'] * 100, '.0f')}% "
+                     f"({ls['goals']} goals)")
+    gw = rep.get("grid_warp")
+    if gw:
+        line = (f"state grid in latent space ({', '.join(gw['dims'])}): affine r "
+                + ", ".join(f"{k} {_f(v)}" for k, v in gw["linear_r"].items()))
+        if gw.get("region_angle_deg"):
+            line += ("; per-region readout directions differ by "
+                     + ", ".join(f"{k} {_f(v, '.0f')}°" for k, v in gw["region_angle_deg"].items()))
+        lines.append(line)
+    return "\n".join(lines)

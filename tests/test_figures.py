@@ -1,0 +1,178 @@
+"""lewm.figures: every builder returns a plotly Figure that carries the data it was given (trace
+values equal the input series), with its titles and axes; no Streamlit anywhere in the package."""
+import ast
+import pathlib
+from types import SimpleNamespace
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from lewm import figures as fg
+from lewm import diagnostics as dg
+
+PKG = pathlib.Path(fg.__file__).parent
+RNG = np.random.default_rng(0)
+
+
+def _trace(fig: go.Figure, name: str):
+    hits = [t for t in fig.data if t.name == name]
+    assert len(hits) == 1, f"{name!r} in {[t.name for t in fig.data]}"
+    return hits[0]
+
+
+def test_package_imports_no_streamlit_and_exports_every_name():
+    for p in PKG.glob("*.py"):
+        tree = ast.parse(p.read_text(encoding="utf-8"))
+        mods = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        mods |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        assert not any(m.split(".")[0] == "streamlit" for m in mods), p.name
+    assert all(callable(getattr(fg, n)) or n in ("COLORS", "TEMPLATE") for n in fg.__all__)
+    assert all(getattr(fg, n).__module__.startswith("lewm.figures.") for n in fg.__all__ if n.startswith("fig_"))
+
+
+def test_curves_carry_the_series():
+    hist = {"step": np.arange(5), "loss": RNG.random(5), "pred_loss": RNG.random(5), "sigreg": np.zeros(0)}
+    f = fg.fig_losses(hist, lam=0.1)
+    assert [t.name for t in f.data] == ["total loss", "prediction MSE"]  # an empty series is left out
+    assert np.array_equal(_trace(f, "total loss").y, hist["loss"]) and np.array_equal(f.data[0].x, hist["step"])
+    assert f.layout.title.text == "Losses (λ = 0.1)" and f.layout.yaxis.type == "log"
+    y = RNG.random(4)
+    f = fg.fig_series([("rank", np.arange(4), y, "#123456")], "Rank", "r", ref=2.0, ref_name="max")
+    assert np.array_equal(_trace(f, "rank").y, y) and f.layout.yaxis.title.text == "r"
+    assert f.layout.shapes[0].y0 == 2.0 and f.layout.xaxis.title.text == "step"
+    a = RNG.random((6, 2))
+    f = fg.fig_episode_columns(a, ["a0", "a1"], "Actions", t=3)
+    assert np.array_equal(_trace(f, "a1").y, a[:, 1]) and np.array_equal(f.data[0].x, np.arange(6))
+    assert f.layout.shapes[0].x0 == 3 and f.layout.title.text == "Actions"
+
+
+def test_projections_carry_histograms_and_spectrum():
+    view = dg.sigreg_view(RNG.normal(size=(2, 64, 3)), num_dirs=8, seed=0)  # (T, B, D)
+    f = fg.fig_sigreg_hist(view, title="t", max_dirs=4)
+    bars = [t for t in f.data if isinstance(t, go.Bar)]
+    assert len(bars) == 4
+    for k, b in enumerate(bars):
+        assert np.allclose(b.y, view.histograms[k])
+    assert np.allclose(f.data[1].y, view.reference_pdf) and f.data[1].name == "N(0,1)"
+    assert f"SIGReg {view.value:.2f}" in f.layout.title.text
+    assert f.layout.annotations[0].text == f"u1: EP = {view.statistic[0]:.2f}"
+    d = {"histograms": view.histograms, "statistic": view.statistic, "bin_edges": view.bin_edges, "grid": view.grid,
+         "reference_pdf": view.reference_pdf, "sigreg": view.value, "step": 7}
+    assert "step 7" in fg.fig_sigreg_hist(d).layout.title.text  # the trainer's dict view
+    assert "waiting" in fg.fig_sigreg_hist(None).layout.title.text
+    ev = np.array([2.0, 0.5, 0.0])
+    f = fg.fig_spectrum([("run", ev, "#000")], "spec")
+    assert np.array_equal(f.data[0].x, [1, 2, 3]) and np.allclose(f.data[0].y, [2.0, 0.5, 1e-12])
+    assert f.layout.yaxis.type == "log" and f.layout.title.text == "spec"
+
+
+def test_probes_carry_r_and_r2():
+    res = SimpleNamespace(names=("x", "y"), pearson=np.array([0.9, 0.8]), r2=np.array([0.81, 0.6]),
+                          targets=RNG.random((20, 2)), predictions=RNG.random((20, 2)))
+    f = fg.fig_probes([("linear", res), ("MLP", res)])
+    assert [t.name for t in f.data] == ["linear r", "linear R²", "MLP r", "MLP R²"]
+    assert np.array_equal(_trace(f, "linear R²").y, res.r2) and list(f.data[0].x) == ["x", "y"]
+    f = fg.fig_probe_scatter(res)
+    assert np.array_equal(_trace(f, "y").x, res.targets[:, 1]) and np.array_equal(_trace(f, "y").y, res.predictions[:, 1])
+    assert [a.text for a in f.layout.annotations] == ["x: r=0.900", "y: r=0.800"]
+
+
+def test_dynamics_carry_errors_and_trajectories():
+    s, e, c, p, q = np.arange(1, 4), RNG.random(3), RNG.random(3), RNG.random(3), RNG.random(3)
+    f = fg.fig_open_loop_error(s, e, c)
+    assert len(f.data) == 2 and np.array_equal(f.data[0].y, e) and np.array_equal(f.data[1].y, c)
+    f = fg.fig_open_loop_error(s, e, c, p, q, title=None)
+    assert np.array_equal(_trace(f, "imagined (probe)").y, p) and np.array_equal(_trace(f, "encoded (probe floor)").y, q)
+    assert _trace(f, "imagined (probe)").xaxis == "x2"
+    coords, A, P = RNG.random((30, 2)), RNG.random((3, 2)), RNG.random((3, 2))
+    f = fg.fig_map_trajectories(coords, A, P, frames=[5, 10, 15], method="umap")
+    assert np.array_equal(_trace(f, "imagined (open loop)").x, P[:, 0]) and list(_trace(f, "actual (encoded)").text)[0] == "frame 5"
+    assert len(f.data) == 3 + 3 and f.layout.title.text == "Trajectories in the UMAP map"
+
+
+def test_latent_map_carries_points_colour_and_hover():
+    coords, st = RNG.random((10, 2)), RNG.random((10, 2))
+    custom, hover = fg.point_hover(np.arange(10) // 5, np.arange(10) % 5, st, ["a", "b"])
+    assert custom.shape == (10, 5) and "a = %{customdata[3]:.2f}" in hover
+    f = fg.fig_latent_map(coords, st[:, 0], "a", method="pca", customdata=custom, hovertemplate=hover,
+                          trajectories=[("ep", coords[:3], "black")])
+    assert np.array_equal(f.data[0].x, coords[:, 0]) and np.array_equal(f.data[0].marker.color, st[:, 0])
+    assert f.data[0].marker.colorbar.title.text == "a" and f.layout.xaxis.title.text == "pca-1"
+    assert np.array_equal(_trace(f, "ep").y, coords[:3, 1])
+
+
+def test_surprise_carries_traces_and_ratios():
+    fr, err = np.arange(5), RNG.random(5)
+    f = fg.fig_surprise_traces([("clean", fr, err, "#1f77b4"), ("teleport", fr, 2 * err, None)], at=2)
+    assert np.array_equal(_trace(f, "teleport").y, 2 * err) and f.layout.shapes[0].x0 == 2
+    assert f.layout.yaxis.type == "log"
+    r = RNG.random(8) + 1
+    f = fg.fig_surprise_spikes({"teleport": r}, {"teleport": 0.0039})
+    assert np.array_equal(f.data[0].y, r) and f.data[0].name == "teleport (p=0.0039)"
+
+
+def test_landscape_and_grid_warp_carry_the_grids():
+    n = 4
+    L = SimpleNamespace(xs=np.arange(n) * 10.0, ys=np.arange(n) * 5.0, cost=RNG.random((n, n)),
+                        true_dist=RNG.random((n, n)), goal=np.array([10.0, 5.0]), dims=(0, 1), spearman=0.5)
+    f = fg.fig_landscape(L, start=np.array([0.0, 0.0]), names=("x", "y"))
+    heat = [t for t in f.data if isinstance(t, go.Heatmap)]
+    assert np.array_equal(heat[0].z, L.cost) and np.array_equal(heat[1].z, L.true_dist)
+    assert [t.x[0] for t in f.data if t.name == "goal"] == [10.0, 10.0]
+    f = fg.fig_landscapes([L, L], names=("x", "y"), title="T")
+    assert len([t for t in f.data if isinstance(t, go.Heatmap)]) == 4 and "ρ = 0.50" in f.layout.annotations[0].text
+    valid = np.ones((n, n), bool)
+    valid[0, 0] = False
+    g = SimpleNamespace(xs=L.xs, ys=L.ys, names=("x", "y"), view="z", valid=valid, coords=RNG.random((n, n, 2)))
+    f = fg.fig_grid_warp(g, title="warp")
+    assert len(f.data) == 2 * 2 * n and f.layout.title.text == "warp"
+    row1 = [t for t in f.data if t.xaxis == "x2" and t.name == "y = 5"][0]  # latent panel, row i = 1
+    assert np.array_equal(row1.x, g.coords[1, :, 0])
+    assert np.isnan(f.data[0].x[0])  # an invalid cell breaks the line
+
+
+def test_planning_figures_carry_candidates_and_costs():
+    coords, Z, costs = RNG.random((20, 2)), RNG.random((6, 2)), RNG.random(6)
+    elite = np.array([1, 3])
+    S, G, B = RNG.random((1, 2)), RNG.random((1, 2)), RNG.random((3, 2))
+    f = fg.fig_candidates(coords, Z, costs, elite, S, G, B, "it 1")
+    assert np.array_equal(_trace(f, "candidates (imagined end)").marker.color, costs)
+    assert np.array_equal(_trace(f, "elites").x, Z[elite, 0])
+    assert np.array_equal(_trace(f, "best candidate's imagined path").x, np.r_[S[:, 0], B[:, 0]])
+    assert len(fg.fig_candidates(coords, None, costs, elite, S, G, B, "t").data) == 4
+    f = fg.fig_cost_hist(costs, elite)
+    assert np.array_equal(f.data[0].x, costs) and np.array_equal(f.data[1].x, costs[elite])
+    f = fg.fig_best_cost([3.0, 2.0, 1.5], 2)
+    assert list(f.data[0].y) == [3.0, 2.0, 1.5] and list(f.data[0].x) == [1, 2, 3]
+    f = fg.fig_goal_distance([5.0, 3.0], 1.0)
+    assert list(f.data[0].y) == [5.0, 3.0] and f.layout.shapes[0].y0 == 1.0
+
+
+def test_images_embed_the_frames():
+    import base64
+    import io
+
+    from PIL import Image
+    img = RNG.integers(0, 255, (8, 8, 3), dtype=np.uint8)
+    up = fg.upscale(img, 32)
+    assert up.shape == (32, 32, 3) and np.array_equal(up[::4, ::4], img)
+
+    def decoded(uri):
+        return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))))
+    f = fg.fig_image(img, title="t", extent=224.0)
+    assert np.array_equal(decoded(f.data[0].source)[::64, ::64], img) and f.layout.xaxis.range == (0, 224.0)
+    f = fg.fig_episode_canvas(img, np.array([[1.0, 2.0], [3.0, 4.0]]), 1, extent=224.0)
+    assert list(_trace(f, "path").x) == [1.0, 3.0] and list(_trace(f, "now").y) == [4.0]
+    f = fg.fig_image_grid([[img, img], [img, 255 - img]], ["a", "b"], ["+1", "+2"], title="g", size=16)
+    assert len(f.data) == 4 and np.array_equal(decoded(f.data[3].source)[::2, ::2], 255 - img)
+    assert {a.text for a in f.layout.annotations} == {"a", "b", "+1", "+2"}
+    frames = np.stack([img, 255 - img, img])  # (T, S, S, 3)
+    f = fg.animation_figure(frames, size=16, extent=224.0, states=np.ones((3, 2)), goal_xy=(5.0, 6.0), radius=2.0)
+    assert len(f.frames) == 3 and np.array_equal(decoded(f.frames[1].data[0].source)[::2, ::2], 255 - img)
+    assert len(f.layout.sliders[0].steps) == 3
+
+
+@pytest.mark.parametrize("name", [n for n in fg.__all__ if n.startswith("fig_") or n == "animation_figure"])
+def test_every_builder_is_documented(name):
+    assert (getattr(fg, name).__doc__ or "").strip()
