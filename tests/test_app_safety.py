@@ -214,15 +214,20 @@ def test_failed_upload_is_deleted(tmp_path, monkeypatch):
             def getbuffer():
                 return b"not a checkpoint, not a zip\n" + b"\0" * 12
 
+        real = st.file_uploader
         st.file_uploader = lambda *a, **k: Up()
-        common.sidebar_checkpoint()
+        try:
+            common.sidebar_checkpoint()
+        finally:
+            st.file_uploader = real  # the module is shared with the other tests of this process
 
     at = AppTest.from_function(script, default_timeout=60)
     at.run()
     st.cache_resource.clear()
     _clean(at, "upload")
     assert any("evil.pt" in e.value and "deleted" in e.value for e in at.error), [e.value for e in at.error]
-    assert not list(uploads.glob("*")) if uploads.exists() else True
+    assert uploads.is_dir() and not list(uploads.glob("*"))  # written there, then deleted
+    assert st.file_uploader.__name__ == "file_uploader"  # restored
 
 
 def test_server_binds_loopback_without_usage_stats_from_any_folder(tmp_path):
