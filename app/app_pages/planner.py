@@ -9,6 +9,7 @@ import streamlit as st
 import torch
 
 import common
+import health
 from lewm.envs import list_envs
 from lewm.jobs import canvas_grid, clamp_state, execute_plan, imagine_candidate, plan_recorded, setup_plan
 from lewm.planning import PlannerConfig, run_episode
@@ -54,6 +55,7 @@ if path is None:
     st.stop()
 args = (ckpt, common.mtime(ckpt), path, common.mtime(path), 2000)
 enc = common.encoded_dataset(*args)
+health.badge_for_encoded(*args)
 lmap = common.get_latent_map(*args, "umap") if common.has_latent_map(*args, "umap") else common.get_latent_map(*args, "pca")
 
 # ------------------------------------------------------------------ start and goal

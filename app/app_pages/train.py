@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 import common
+import health
 from lewm.config import PRESETS, get_preset
 from lewm.jobs import ACTIVE, read_metrics
 
@@ -112,17 +113,21 @@ else:
         m[0].metric(f"step (of {s.total})", f"{s.done}")
         m[1].metric("loss", f"{lat.get('loss', float('nan')):.4f}")
         m[2].metric("prediction", f"{lat.get('pred_loss', float('nan')):.4f}")
-        m[3].metric("SIGReg", f"{lat.get('sigreg', float('nan')):.3f}")
+        m[3].metric("SIGReg loss", f"{lat.get('sigreg', float('nan')):.3f}",
+                    help="The loss term: the Epps–Pulley statistic averaged over all the random directions drawn at "
+                         "this step. The histograms' title shows the same statistic on their 6 directions only "
+                         "(another sample): the two numbers differ.")
         er = s.view["effective_rank"] if s.view else float("nan")
         D = s.view["latent_dim"] if s.view else None
         m[4].metric("effective rank", f"{er:.1f}" + (f" / {D}" if D else ""))
         m[5].metric("samples/s", f"{lat.get('samples_per_s', float('nan')):.0f}")
         m[6].metric("ETA", common.fmt_s(s.eta_s) if s.active else "—")
+        health.badge_from_view(s.view)
         st.progress(s.fraction, text=common.job_status_line(s) + f" · elapsed {common.fmt_s(s.elapsed_s)}")
         if s.status == "starting":
             st.caption("Starting the worker process (importing torch takes a few seconds)…")
         figs = [common.fig_losses(s.history, lam=s.params.get("lambda")),
-                common.fig_sigreg_hist(s.view)]
+                common.fig_sigreg_hist(s.view, title="6 random directions (not the loss's sample)")]
         rh = s.rank_history
         rank_series = [("effective rank", rh["step"], rh["effective_rank"], common.COLORS["rank"])] if rh else []
         f_rank = common.fig_series(rank_series, "Effective rank of the batch latents", "rank",
