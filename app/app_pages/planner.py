@@ -340,3 +340,6 @@ if pe and pe["key"][:4] == key[:4]:
         fd = go.Figure(go.Scatter(x=np.arange(len(d)), y=d, mode="lines", name="distance"))
         fd.add_hline(y=env.success_threshold, line=dict(color="green", dash="dot"), annotation_text="success")
         st.plotly_chart(common._base(fd, "Distance to the goal", height=260, xaxis_title="env step"), key="plan_dist")
+    if not epr.success:  # say what the agent saw instead of stopping silently (issue 20)
+        import planner_failure
+        planner_failure.show(model, env, pe, goal, ckpt, names)
