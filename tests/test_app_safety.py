@@ -115,6 +115,8 @@ def _broken_files(runs: str) -> dict[str, str]:
         os.makedirs(os.path.join(runs, f"{name}-ckpt"), exist_ok=True)
         out[f"{name}_ckpt"] = p = os.path.join(runs, f"{name}-ckpt", "last.pt")
         open(p, "wb").write(data)
+        open(os.path.join(runs, f"{name}-ckpt", "metrics.jsonl"), "wb").write(  # the Train page lists the runs
+            data[:300] if name == "junk" else b'{"step": 1, "loss": 0.5}\n[1, 2]\n\xff\xfe')
     ref = open(os.path.join(ROOT, "checkpoints", "two_room", "reference.h5"), "rb").read()
     bad = bytearray(ref)
     import h5py
@@ -167,6 +169,8 @@ def test_every_page_survives_broken_checkpoints_and_datasets(lab_broken, page):
         _clean(at, (page, kind))
         if page in ("latent", "dynamics", "planner"):  # the pages that load it
             assert any(os.path.basename(os.path.dirname(files[kind])) in e.value for e in at.error), (page, kind)
+        if page == "train":  # the newest run folder's damaged metrics.jsonl, listed under "Runs on disk"
+            assert any("metrics.jsonl: unreadable" in e.value for e in at.error), [e.value for e in at.error]
     if page == "welcome":
         return
     at = make(page)

@@ -157,7 +157,11 @@ with st.expander("Runs on disk (including those of earlier server sessions)"):
         st.caption("None yet.")
     else:
         d = st.selectbox("Run folder", run_dirs, format_func=common.rel, key="train_past")
-        h = read_metrics(d)
+        try:
+            h = read_metrics(d)
+        except (ValueError, AttributeError, OSError) as e:  # a damaged metrics.jsonl: say so, keep the page
+            st.error(f"{common.rel(os.path.join(d, 'metrics.jsonl'))}: unreadable ({type(e).__name__}: {e}).")
+            h = {}
         st.plotly_chart(common.fig_losses(h, title=f"Losses of {os.path.basename(d)}"), key="train_past_losses")
         if "effective_rank" in h:
             ok = ~np.isnan(h["effective_rank"])
