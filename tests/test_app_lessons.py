@@ -107,3 +107,16 @@ def test_dynamics_surprise_caption_matches_its_metrics(fresh):
         cap = [c.value for c in at.caption if "surprise" in c.value and "×" in c.value]
         assert cap == [surprise_caption(tel, col, mode)], (cap, tel, col)
         assert f"×{tel:.1f}" in cap[0] and f"×{col:.1f}" in cap[0]
+
+
+@pytest.mark.parametrize("kind,status", [("gaussian", "healthy"), ("collapsed", "collapsed"), ("line", "collapsed")])
+def test_welcome_cloud_verdict_matches_its_picture(fresh, kind, status):
+    """The issue's contradiction: the 'collapsed to a point' cloud reads effective rank ~16/16; the
+    verdict beside it must say collapsed, by scale."""
+    at = fresh("welcome")
+    at.radio(key="welcome_kind").set_value(kind).run()
+    assert not at.exception
+    badge = [m.value for m in at.markdown if "model health:" in m.value]
+    assert len(badge) == 1 and f"**{status}**" in badge[0], badge
+    if kind == "collapsed":
+        assert "(scale)" in badge[0]
