@@ -25,7 +25,7 @@ def surprise_caption(teleport: float | None, colour: float, mode: str = "hue") -
         return (f"Here the colour change ({mode}) surprises the model more ({c}) than the teleport ({t}): its encoder "
                 "never saw these colours in training, so to it the recoloured frame is a bigger break than a jump. "
                 "Surprise measures 'unlike what I predicted', not 'physically impossible'.")
-    more = "a bit more" if teleport > colour else "a bit less"
+    more = "more" if teleport > colour else "less"
     return (f"Here the teleport ({t}) surprises the model {more} than the colour change ({c}), but both spike: "
             "a frame unlike anything seen in training — a jump of position or colours never seen — breaks the "
             "prediction either way. Surprise measures 'unlike what I predicted', not 'physically impossible'.")
