@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -109,7 +110,7 @@ def show_recording(path: str = RECORDING) -> None:
 
     try:
         rec, views = cached(path, common.mtime(path))
-    except (OSError, KeyError, ValueError) as e:
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as e:
         st.warning(f"No recorded comparison to replay (`{common.rel(path)}`: {e}). Make it with "
                    f"`python scripts/record_collapse.py`, or run it live below.")
         return

@@ -120,3 +120,18 @@ def test_welcome_cloud_verdict_matches_its_picture(fresh, kind, status):
     assert len(badge) == 1 and f"**{status}**" in badge[0], badge
     if kind == "collapsed":
         assert "(scale)" in badge[0]
+
+
+def test_damaged_recording_is_a_warning(tmp_path):
+    pytest.importorskip("streamlit")
+    from streamlit.testing.v1 import AppTest
+    bad = tmp_path / "rec.npz"
+    bad.write_bytes(open(collapse_replay.RECORDING, "rb").read()[:5000])  # truncated zip
+
+    def script(path):
+        import collapse_replay
+        collapse_replay.show_recording(path)
+
+    at = AppTest.from_function(script, args=(str(bad),), default_timeout=60)
+    at.run()
+    assert not at.exception and len(at.warning) == 1 and "record_collapse.py" in at.warning[0].value
