@@ -296,7 +296,10 @@ if st.button("Run episode", type="primary", icon=":material/smart_toy:", key="pl
     box = {}
 
     def _run():
-        box["res"] = run_episode(watched, model, cfg, pc, start, goal, budget=int(budget), generator=gen)
+        try:
+            box["res"] = run_episode(watched, model, cfg, pc, start, goal, budget=int(budget), generator=gen)
+        except Exception as e:  # noqa: BLE001 - shown to the user below (a thread cannot call st.*)
+            box["err"] = e
 
     th = threading.Thread(target=_run, daemon=True, name="lab-episode")
     th.start()
@@ -313,7 +316,9 @@ if st.button("Run episode", type="primary", icon=":material/smart_toy:", key="pl
     bar.empty()
     live.empty()
     if "res" not in box:
-        st.error("The episode failed (see the server log).")
+        e = box.get("err")
+        st.error(f"The episode stopped at env step {watched.steps}: "
+                 + (f"{type(e).__name__}: {e}" if e is not None else "the planning thread ended without a result"))
         st.stop()
     st.session_state["plan_episode"] = {"key": key, "res": box["res"], "wall": time.perf_counter() - t}
 pe = st.session_state.get("plan_episode")
