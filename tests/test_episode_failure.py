@@ -1,6 +1,7 @@
 """Why an MPC episode failed (issue 20 point 6): the pure reading on constructed paths, and the
 Planner page's explanation of a real failed episode."""
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -10,6 +11,15 @@ from lewm.diagnostics.episode_failure import (FALSE_MINIMUM, OUT_OF_BUDGET, STUC
 
 L = 50
 t = np.arange(L, dtype=np.float64)
+
+
+@pytest.fixture(autouse=True)
+def _keep_main_module():
+    """AppTest leaves its script module as sys.modules['__main__'] (from_function: a temporary file), and
+    multiprocessing's spawn re-imports __main__ in every worker that later tests start: restore it."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
 
 
 def test_still_approaching_is_out_of_budget():
