@@ -5,6 +5,7 @@ Layout and presentation only: every number shown comes from a ``lewm`` function.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import hashlib
 import json
@@ -31,6 +32,7 @@ from lewm.checkpoint import CheckpointError, batchnorm_note  # noqa: E402
 from lewm.data import DataError  # noqa: E402
 
 import refstore  # noqa: E402  (app/refstore.py: reference sets and stored maps)
+import safety  # noqa: E402  (app/safety.py: typed paths confined to the data folders, broken files)
 
 
 
@@ -449,14 +451,16 @@ def sidebar_checkpoint() -> None:
             up = st.file_uploader("LeWM checkpoint (.pt)", type=["pt", "pth"], key="sb_upload")
             if up is not None and st.session_state.get("_uploaded_name") != (up.name, up.size):
                 dest = lewm_runs.unique_file(os.path.join(runs_dir(), "uploads", lewm_runs.slugify(up.name, 60)))
-                os.makedirs(os.path.dirname(dest), exist_ok=True)
-                with open(dest, "wb") as f:
-                    f.write(up.getbuffer())
-                try:
+                try:  # an upload that cannot be written or loaded is deleted, never left behind
+                    os.makedirs(os.path.dirname(dest), exist_ok=True)
+                    with open(dest, "wb") as f:
+                        f.write(up.getbuffer())
                     load_checkpoint(dest)
-                except CheckpointError as e:
-                    os.remove(dest)
-                    st.error(f"{up.name}: {str(e).split(': ', 1)[-1]}")
+                except Exception as e:  # noqa: BLE001 - whatever the file does, it goes
+                    with contextlib.suppress(OSError):
+                        os.remove(dest)
+                    why = str(e).split(": ", 1)[-1] if isinstance(e, CheckpointError) else f"{type(e).__name__}: {e}"
+                    st.error(f"{up.name}: not loaded ({why}); the upload was deleted.")
                 else:
                     st.session_state["_uploaded_name"] = (up.name, up.size)
                     select_checkpoint(dest)
@@ -497,6 +501,7 @@ def require_checkpoint():
                 "`checkpoints/<env>/model.pt`, or upload one in the sidebar.")
         st.page_link("app_pages/train.py", label="Go to Train (live)", icon=":material/model_training:")
         st.stop()
+    safety.note_file(rel(path))
     try:
         model, cfg, meta = load_checkpoint(path)
     except CheckpointError as e:
@@ -568,9 +573,15 @@ def pick_dataset(key: str, cfg=None, need_state: bool = False, label: str = "Dat
             path = None
             st.info("No dataset yet (looked in runs/data/, data/ and checkpoints/*/reference.h5).")
     with col2:
-        typed = st.text_input("…or a path on this machine", key=f"{key}_path", placeholder="/path/to/file.h5")
+        typed = st.text_input("…or a path on this machine", key=f"{key}_path", placeholder="runs/data/file.h5",
+                              help="Only inside the lab's data folders: " +
+                                   ", ".join(safety.lab_allowed_dirs(settings(), str(ROOT))))
         if typed:
-            path = typed
+            try:  # never any file of the machine: only the lab's data folders (see app/safety.py)
+                path = safety.confine(typed, safety.lab_allowed_dirs(settings(), str(ROOT)), str(ROOT))
+            except safety.PathNotAllowed as e:
+                st.error(str(e), icon=":material/block:")
+                return None, None
     if cfg is not None and st.session_state.get(f"{key}_collect_job"):
         collect_reference_button(cfg, key)  # its progress bar
     elif cfg is not None and allow_collect and (path is None or not dataset_fits(path, cfg)) and \
@@ -579,6 +590,7 @@ def pick_dataset(key: str, cfg=None, need_state: bool = False, label: str = "Dat
         collect_reference_button(cfg, key)
     if path is None:
         return None, None
+    safety.note_file(rel(path))
     try:
         info = dataset_info(path, mtime(path))
     except DataError as e:

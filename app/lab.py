@@ -2,23 +2,42 @@
 
 Pages live in app/app_pages/ (layout only; not "pages/": Streamlit would treat that folder as a
 legacy multipage app and hijack deep links until the entry file has run once); shared helpers in app/common.py; all math in lewm/.
+
+The server's settings (127.0.0.1 only, no usage statistics, no file watcher) come from
+app/.streamlit/config.toml, which Streamlit reads beside the main script wherever it is started from.
+Everything runs under ``if __name__ == "__main__"``: Streamlit runs this file as ``__main__``, while a
+job's spawned worker process imports it as ``__mp_main__`` and must not run the lab (that printed
+"missing ScriptRunContext" warnings by the hundred and cost each worker a page render).
 """
 import sys
 from pathlib import Path
 
 APP_DIR = Path(__file__).resolve().parent
-for p in (str(APP_DIR), str(APP_DIR.parent)):
-    if p not in sys.path:
-        sys.path.insert(0, p)
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
-import streamlit as st  # noqa: E402
 
-import common  # noqa: E402
+def main() -> None:
+    for p in (str(APP_DIR), str(APP_DIR.parent)):
+        if p not in sys.path:
+            sys.path.insert(0, p)
 
-st.set_page_config(page_title="LeWM Lab", page_icon=":material/neurology:", layout="wide")
+    import streamlit as st
 
-pages = [st.Page(path, title=title, icon=icon, default=(i == 0))
-         for i, (path, (title, icon)) in enumerate(common.PAGES.items())]
-nav = st.navigation(pages)
-common.sidebar_checkpoint()
-nav.run()
+    import common
+    import safety
+
+    st.set_page_config(page_title="LeWM Lab", page_icon=":material/neurology:", layout="wide")
+    pages = [st.Page(path, title=title, icon=icon, default=(i == 0))
+             for i, (path, (title, icon)) in enumerate(common.PAGES.items())]
+    nav = st.navigation(pages)
+    addr = st.get_option("server.address")
+    if addr not in LOOPBACK:
+        st.sidebar.warning(f"This server listens on {addr or 'every network interface'}: anyone who can reach this "
+                           "machine can use the lab. Restart it with `--server.address 127.0.0.1`.")
+    with safety.guard():
+        common.sidebar_checkpoint()
+        nav.run()
+
+
+if __name__ == "__main__":
+    main()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import zipfile
 
 import numpy as np
 
@@ -60,5 +61,5 @@ def load_map(path: str, frame_index: np.ndarray, ckpt_sha: str, data_sha: str,
                     or not np.array_equal(z["frame_index"], np.asarray(frame_index))):
                 return None
             return np.asarray(z["coords"], np.float32)
-    except (OSError, KeyError, ValueError):
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):  # missing, stale or damaged
         return None

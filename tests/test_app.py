@@ -116,6 +116,7 @@ def test_train_page_runs_tiny_training(lab, assets, tmp_path):
     no_exception(at)
     assert at.success, [e.value for e in at.error]
     assert "finished at step 25" in at.success[0].value
+    assert any("model health:" in m.value for m in at.markdown)  # the run's health badge (issue 20)
     ckpts = glob.glob(str(tmp_path / "runs" / "*" / "last.pt"))
     assert len(ckpts) == 1
     assert "train_pause" not in keys(at)

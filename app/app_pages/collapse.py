@@ -5,10 +5,11 @@ import time
 import numpy as np
 import streamlit as st
 
+import collapse_replay
 import common
 from lewm import figures
 from lewm.config import PRESETS, get_preset
-from lewm.diagnostics import collapse_verdict
+from lewm.diagnostics.health import COLLAPSED, DIMENSIONAL, health_verdict
 from lewm.jobs import ACTIVE
 
 st.title("Collapse lab")
@@ -18,6 +19,8 @@ st.markdown(
     "drops to ~0 while its latents shrink to a point — the SIGReg histograms become a spike, the spectrum falls "
     "by orders of magnitude. The regularised run keeps its latents close to N(0, I)."
 )
+collapse_replay.show_recording()
+st.subheader("Run it live yourself")
 mgr = common.job_manager()
 
 with st.expander("Start a comparison", expanded=not mgr.groups()):
@@ -87,16 +90,20 @@ def live():
             st.markdown(f"#### {'SIGReg on' if lam_s > 0 else 'SIGReg off'} · λ = {lam_s:g}")
             v = s.view or {}
             std, er, D = v.get("mean_std", float("nan")), v.get("effective_rank", float("nan")), v.get("latent_dim", 0)
-            collapsed, why = collapse_verdict(std, er, D)
+            h = health_verdict(std, er, D)
             m = st.columns(4)
-            m[0].metric("latent std", f"{std:.3f}", help="mean per-dimension std of the batch latents; target 1")
-            m[1].metric("eff. rank", f"{er:.1f}" + (f"/{D}" if D else ""))
-            m[2].metric("SIGReg", f"{v.get('sigreg', float('nan')):.2f}")
+            m[0].metric("latent std", f"{std:.3f}", help="scale: mean per-dimension std of the batch latents; target 1")
+            m[1].metric("eff. rank", f"{er:.1f}" + (f"/{D}" if D else ""),
+                        help="shape (scale-free): how many directions carry the variance; target D")
+            m[2].metric("SIGReg (6 dirs)", f"{v.get('sigreg', float('nan')):.2f}",
+                        help="Epps–Pulley statistic averaged over the 6 directions of the histograms below")
             m[3].metric("pred. MSE", f"{s.latest.get('pred_loss', float('nan')):.0e}")
-            if collapsed:
-                st.error(f"**COLLAPSED** — {why}", icon=":material/warning:")
+            if h.status == COLLAPSED:
+                st.error(f"**COLLAPSED** — {h.why}", icon=":material/warning:")
+            elif h.status == DIMENSIONAL:
+                st.warning(f"**{h.status}** — {h.why}", icon=":material/warning:")
             elif v:
-                st.success(why, icon=":material/check_circle:")
+                st.success(h.why, icon=":material/check_circle:")
             st.progress(s.fraction, text=common.job_status_line(s))
             if s.status == "failed":
                 st.error(s.error)
@@ -109,17 +116,17 @@ def live():
 
     figs = [figures.fig_sigreg_hist(on.view, title=f"λ = {on.params['lambda']:g}", color=figures.COLORS["on"]),
             figures.fig_sigreg_hist(off.view, title=f"λ = {off.params['lambda']:g}", color=figures.COLORS["off"]),
-            figures.fig_series(series("mean_std"), "Latent std (log): collapse = shrinking to a point", "std",
+            figures.fig_series(series("mean_std"), collapse_replay.TITLES["std"], "std",
                               log=True, ref=1.0, ref_name="N(0, I)"),
             figures.fig_spectrum([(f"λ = {s.params['lambda']:g}", s.view["spectrum"], c)
                                  for s, c in zip(snaps, (figures.COLORS["on"], figures.COLORS["off"])) if s.view],
-                                title="Singular-value spectrum of the batch latents"),
-            figures.fig_series(series("effective_rank"), "Effective rank (scale-free: shrunken noise can still look rich)",
-                              "rank"),
+                                title=collapse_replay.TITLES["spectrum"]),
+            figures.fig_series(series("effective_rank"), collapse_replay.TITLES["rank"], "rank"),
             figures.fig_series([(f"λ = {s.params['lambda']:g}", s.history["step"], s.history["pred_loss"], c)
                                for s, c in zip(snaps, (figures.COLORS["on"], figures.COLORS["off"]))],
-                              "Prediction loss (log): λ = 0 'wins' by collapsing", "MSE", log=True)]
+                              collapse_replay.TITLES["pred"], "MSE", log=True)]
     common.live_plots(figs, key=f"collapse_live_{g}", height=320, columns=2)
+    st.caption(collapse_replay.SCALE_VS_SHAPE)
     if was_active and not any(s.active for s in snaps):
         st.rerun()
 

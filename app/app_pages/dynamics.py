@@ -4,6 +4,8 @@ import streamlit as st
 
 import common
 from lewm import figures
+import health
+from captions import surprise_caption
 from lewm.envs import list_envs
 from lewm.diagnostics import (colour_change, open_loop_dynamics, surprise_trace, teleport,
                               temporal_straightness)
@@ -16,6 +18,7 @@ if path is None:
     st.stop()
 fs, H = cfg.model.frameskip, cfg.model.history
 args = (ckpt, common.mtime(ckpt), path, common.mtime(path), 2000)
+health.badge_for_encoded(*args)
 lmap = common.get_latent_map(*args, "umap") if common.has_latent_map(*args, "umap") else common.get_latent_map(*args, "pca")
 
 c1, _ = st.columns([1, 2])
@@ -75,7 +78,8 @@ def surprise(episode: dict, clean) -> None:
     """The perturbation frame and colour mode with the traces they drive: re-runs only this section."""
     st.subheader("Surprise: violation of expectation")
     st.caption("Surprise = one-step prediction error of each frame given the previous ones. A physically impossible "
-               "event (the agent teleports) should make it spike; a mere colour change much less.")
+               "event (the agent teleports) should make it spike; whether a mere colour change does too depends on "
+               "what the encoder learned to ignore — the line under the numbers says what this model did.")
     kept = np.arange(fs * max(H, 1), L, fs)
     if len(kept) == 0:
         st.info("Episode too short for a surprise trace.")
@@ -99,6 +103,8 @@ def surprise(episode: dict, clean) -> None:
         col.metric(f"surprise at frame {t}: {name}", f"{tr.at(int(t)):.4f}",
                    delta=None if name == "clean" else f"×{tr.at(int(t)) / max(clean.at(int(t)), 1e-12):.1f} vs clean",
                    delta_color="off")
+    ratio = {name: tr.at(int(t)) / max(clean.at(int(t)), 1e-12) for name, tr, _ in traces}
+    st.caption(surprise_caption(ratio.get("teleport"), ratio[f"colour ({colour_mode})"], colour_mode))
     frames = [episode["pixels"][t - fs], episode["pixels"][t]]
     caps = [f"t = {t - fs}", f"t = {t} (clean)"]
     if px_tel is not None:

@@ -6,6 +6,7 @@ import streamlit as st
 
 import common
 from lewm import figures
+import health
 
 st.title("Latent space")
 model, cfg, meta, ckpt = common.require_checkpoint()
@@ -25,6 +26,7 @@ method = c2.radio("Map", ["pca", "umap"], format_func=str.upper, horizontal=True
                        "minutes here; it is computed once and stored.")
 args = (ckpt, common.mtime(ckpt), path, common.mtime(path), int(max_frames))
 enc = common.encoded_dataset(*args)
+health.badge_for_encoded(*args)
 names = list(enc.state_names) + ["episode", "time step"]
 color_by = c3.selectbox("Colour by", names, key="latent_color")
 

@@ -9,6 +9,7 @@ import torch
 
 import common
 from lewm import figures
+import health
 from lewm.envs import list_envs
 from lewm.planning import canvas_grid, clamp_state, execute_plan, imagine_candidate, plan_recorded, setup_plan
 from lewm.planning import PlannerConfig, run_episode
@@ -54,6 +55,7 @@ if path is None:
     st.stop()
 args = (ckpt, common.mtime(ckpt), path, common.mtime(path), 2000)
 enc = common.encoded_dataset(*args)
+health.badge_for_encoded(*args)
 lmap = common.get_latent_map(*args, "umap") if common.has_latent_map(*args, "umap") else common.get_latent_map(*args, "pca")
 
 # ------------------------------------------------------------------ start and goal
@@ -257,7 +259,10 @@ if st.button("Run episode", type="primary", icon=":material/smart_toy:", key="pl
     box = {}
 
     def _run():
-        box["res"] = run_episode(watched, model, cfg, pc, start, goal, budget=int(budget), generator=gen)
+        try:
+            box["res"] = run_episode(watched, model, cfg, pc, start, goal, budget=int(budget), generator=gen)
+        except Exception as e:  # noqa: BLE001 - shown to the user below (a thread cannot call st.*)
+            box["err"] = e
 
     th = threading.Thread(target=_run, daemon=True, name="lab-episode")
     th.start()
@@ -274,7 +279,9 @@ if st.button("Run episode", type="primary", icon=":material/smart_toy:", key="pl
     bar.empty()
     live.empty()
     if "res" not in box:
-        st.error("The episode failed (see the server log).")
+        e = box.get("err")
+        st.error(f"The episode stopped at env step {watched.steps}: "
+                 + (f"{type(e).__name__}: {e}" if e is not None else "the planning thread ended without a result"))
         st.stop()
     st.session_state["plan_episode"] = {"key": key, "res": box["res"], "wall": time.perf_counter() - t}
 pe = st.session_state.get("plan_episode")
@@ -299,3 +306,6 @@ if pe and pe["key"][:4] == key[:4]:
         st.image(figures.upscale(epr.goal_frame, 192), caption="goal image", width=192)
         d = [env.success_distance(s, goal) for s in epr.states]
         st.plotly_chart(figures.fig_goal_distance(d, env.success_threshold), key="plan_dist")
+    if not epr.success:  # say what the agent saw instead of stopping silently (issue 20)
+        import planner_failure
+        planner_failure.show(model, env, pe, goal, ckpt, names)

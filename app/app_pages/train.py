@@ -7,6 +7,7 @@ import streamlit as st
 
 import common
 from lewm import figures
+import health
 from lewm.config import PRESETS, get_preset
 from lewm.jobs import ACTIVE
 from lewm.runs import read_metrics
@@ -114,17 +115,21 @@ else:
         m[0].metric(f"step (of {s.total})", f"{s.done}")
         m[1].metric("loss", f"{lat.get('loss', float('nan')):.4f}")
         m[2].metric("prediction", f"{lat.get('pred_loss', float('nan')):.4f}")
-        m[3].metric("SIGReg", f"{lat.get('sigreg', float('nan')):.3f}")
+        m[3].metric("SIGReg loss", f"{lat.get('sigreg', float('nan')):.3f}",
+                    help="The loss term: the Epps–Pulley statistic averaged over all the random directions drawn at "
+                         "this step. The histograms' title shows the same statistic on their 6 directions only "
+                         "(another sample): the two numbers differ.")
         er = s.view["effective_rank"] if s.view else float("nan")
         D = s.view["latent_dim"] if s.view else None
         m[4].metric("effective rank", f"{er:.1f}" + (f" / {D}" if D else ""))
         m[5].metric("samples/s", f"{lat.get('samples_per_s', float('nan')):.0f}")
         m[6].metric("ETA", common.fmt_s(s.eta_s) if s.active else "—")
+        health.badge_from_view(s.view)
         st.progress(s.fraction, text=common.job_status_line(s) + f" · elapsed {common.fmt_s(s.elapsed_s)}")
         if s.status == "starting":
             st.caption("Starting the worker process (importing torch takes a few seconds)…")
         figs = [figures.fig_losses(s.history, lam=s.params.get("lambda")),
-                figures.fig_sigreg_hist(s.view)]
+                figures.fig_sigreg_hist(s.view, title="6 random directions (not the loss's sample)")]
         rh = s.rank_history
         rank_series = [("effective rank", rh["step"], rh["effective_rank"], figures.COLORS["rank"])] if rh else []
         f_rank = figures.fig_series(rank_series, "Effective rank of the batch latents", "rank",
@@ -154,7 +159,11 @@ with st.expander("Runs on disk (including those of earlier server sessions)"):
         st.caption("None yet.")
     else:
         d = st.selectbox("Run folder", run_dirs, format_func=common.rel, key="train_past")
-        h = read_metrics(d)
+        try:
+            h = read_metrics(d)
+        except (ValueError, AttributeError, OSError) as e:  # a damaged metrics.jsonl: say so, keep the page
+            st.error(f"{common.rel(os.path.join(d, 'metrics.jsonl'))}: unreadable ({type(e).__name__}: {e}).")
+            h = {}
         st.plotly_chart(figures.fig_losses(h, title=f"Losses of {os.path.basename(d)}"), key="train_past_losses")
         if "effective_rank" in h:
             ok = ~np.isnan(h["effective_rank"])

@@ -3,6 +3,7 @@ import streamlit as st
 
 import common
 from lewm import figures
+import health
 from lewm.diagnostics import collapse_meters, sigreg_view
 from lewm.diagnostics import demo_latents
 
@@ -55,8 +56,10 @@ with c2:
     m1, m2, m3 = st.columns(3)
     m1.metric("SIGReg", f"{view.value:.2f}", help="mean Epps–Pulley statistic: near 0 for an N(0, I) cloud, "
               "large when it departs")
-    m2.metric("eff. rank", f"{meters.effective_rank:.1f}/16", help="how many directions the cloud really uses")
-    m3.metric("std per dim", f"{meters.mean_std:.2f}", help="target 1")
+    m2.metric("eff. rank (shape)", f"{meters.effective_rank:.1f}/16",
+              help="how many directions the cloud really uses — scale-free: blind to how small the cloud is")
+    m3.metric("std per dim (scale)", f"{meters.mean_std:.2g}", help="how big the cloud is; target 1")
+    health.badge(health.health_verdict(meters.mean_std, meters.effective_rank, 16), "this demo cloud")
     st.caption("1024 samples in 16 dimensions, projected on 6 random unit directions. Grey dots: the N(0,1) "
                "density SIGReg pulls every projection towards. EP = the Epps–Pulley statistic of that projection.")
 

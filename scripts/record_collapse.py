@@ -1,0 +1,100 @@
+"""Record the Collapse lab's lesson once, so the lab replays it instantly (issue 20 point 4).
+
+Two identical cpu-tiny runs on the same small Two-Room data (32 px), differing only in the SIGReg
+weight λ (0.09 vs 0), trained here on CPU with the project's trainer. Every step: the losses;
+every ``--view-every`` steps: the batch latents' scale (mean per-dimension std), shape (effective
+rank) and covariance spectrum; at a few steps: the batch latents themselves (float16), from which
+the lab redraws the SIGReg histograms. Output: app/assets/collapse_recording.npz (~100 KB).
+
+    python scripts/record_collapse.py            # ~1-2 min on one CPU thread
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, ROOT)
+
+
+def record_run(cfg, data: str, steps: int, view_every: int, snap_steps: list[int], out_dir: str) -> dict:
+    import numpy as np
+
+    from lewm.diagnostics import collapse_meters
+    from lewm.train import train
+
+    rec: dict = {"step": [], "loss": [], "pred_loss": [], "sigreg": [], "view_step": [], "mean_std": [],
+                 "effective_rank": [], "spectrum": [], "snap_step": [], "snap": []}
+
+    def on_step(info) -> None:
+        rec["step"].append(int(info.step))
+        for k in ("loss", "pred_loss", "sigreg"):
+            rec[k].append(float(info.metrics.get(k, np.nan)))
+        z = info.latents.float()  # (B, T, D)
+        if info.step == 1 or info.step % view_every == 0 or info.step == steps:
+            cm = collapse_meters(z)
+            rec["view_step"].append(int(info.step))
+            rec["mean_std"].append(cm.mean_std)
+            rec["effective_rank"].append(cm.effective_rank)
+            rec["spectrum"].append(cm.spectrum)
+        if info.step in snap_steps:
+            rec["snap_step"].append(int(info.step))
+            rec["snap"].append(z.numpy().astype(np.float16))
+
+    train(cfg, data, out_dir, steps=steps, on_step=on_step, resume=False, progress=False)
+    return {k: np.asarray(v) for k, v in rec.items()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=os.path.join(ROOT, "app", "assets", "collapse_recording.npz"))
+    ap.add_argument("--steps", type=int, default=600)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--lam", type=float, default=0.09)
+    ap.add_argument("--episodes", type=int, default=40)
+    ap.add_argument("--view-every", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=1)
+    a = ap.parse_args()
+
+    import numpy as np
+    import torch
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    from lewm.collect import collect
+    from lewm.config import get_preset
+
+    t0 = time.perf_counter()
+    snaps = sorted({1, 10, 25, 50, 100, 200, 400, a.steps} & set(range(1, a.steps + 1)))
+    with tempfile.TemporaryDirectory() as tmp:
+        data = os.path.join(tmp, "two_room-32px.h5")
+        collect("two_room", a.episodes, data, image_size=32, workers=1, seed=0, progress=False)
+        out = {}
+        base = get_preset("cpu-tiny")
+        for tag, lam in (("on", a.lam), ("off", 0.0)):
+            cfg = base.with_overrides(model={"history": 1}, sigreg={"weight": lam},
+                                      train={"batch_size": a.batch, "ckpt_every": a.steps, "log_every": 10,
+                                             "steps": a.steps})
+            t = time.perf_counter()
+            r = record_run(cfg, data, a.steps, a.view_every, snaps, os.path.join(tmp, tag))
+            print(f"λ = {lam:g}: {a.steps} steps in {time.perf_counter() - t:.0f} s; final std "
+                  f"{r['mean_std'][-1]:.4f}, effective rank {r['effective_rank'][-1]:.1f}, "
+                  f"prediction MSE {r['pred_loss'][-1]:.2e}", flush=True)
+            out.update({f"{tag}_{k}": v for k, v in r.items()})
+            out[f"{tag}_lambda"] = np.float64(lam)
+    meta = {"env": "two_room", "image_size": 32, "episodes": a.episodes, "preset": "cpu-tiny", "history": 1,
+            "batch_size": a.batch, "steps": a.steps, "latent_dim": int(base.model.latent_dim), "threads": a.threads,
+            "seconds": round(time.perf_counter() - t0, 1), "torch": torch.__version__,
+            "made_by": "scripts/record_collapse.py"}
+    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
+    # float32 series (float16 snapshots): a few hundred KB at most
+    out = {k: (v.astype(np.float32) if v.dtype == np.float64 and v.ndim else v) for k, v in out.items()}
+    np.savez_compressed(a.out, meta=json.dumps(meta), **out)
+    print(f"wrote {a.out} ({os.path.getsize(a.out) / 1024:.0f} KB) in {meta['seconds']:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
