@@ -1,4 +1,5 @@
 import os
+import sys
 
 import pytest
 import torch
@@ -12,3 +13,12 @@ def syn_h5(tmp_path_factory):
     """A small synthetic dot dataset in the HDF5 layout (32 px, 2-D actions, xy state)."""
     from lewm.synthetic import write_synthetic_h5
     return write_synthetic_h5(str(tmp_path_factory.mktemp("data") / "syn.h5"), episodes=12, length=40, image_size=32)
+
+
+@pytest.fixture(autouse=True)
+def _keep_main_module():
+    """AppTest leaves its script module as sys.modules['__main__'] (from_function: a temporary file), and
+    multiprocessing's spawn re-imports __main__ in every worker that later tests start: restore it."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main

@@ -19,15 +19,6 @@ from captions import surprise_caption  # noqa: E402
 APP = os.path.join(ROOT, "app", "lab.py")
 
 
-@pytest.fixture(autouse=True)
-def _keep_main_module():
-    """AppTest leaves its script module as sys.modules['__main__'] (from_function: a temporary file), and
-    multiprocessing's spawn re-imports __main__ in every worker that later tests start: restore it."""
-    main = sys.modules["__main__"]
-    yield
-    sys.modules["__main__"] = main
-
-
 def test_recording_is_small_and_shows_collapse_by_scale():
     assert os.path.getsize(collapse_replay.RECORDING) < 300_000
     rec = collapse_replay.load_recording()

@@ -29,15 +29,6 @@ def tree(tmp_path):
     return root, outside, allowed
 
 
-@pytest.fixture(autouse=True)
-def _keep_main_module():
-    """AppTest leaves its script module as sys.modules['__main__'] (from_function: a temporary file), and
-    multiprocessing's spawn re-imports __main__ in every worker that later tests start: restore it."""
-    main = sys.modules["__main__"]
-    yield
-    sys.modules["__main__"] = main
-
-
 def test_confine_accepts_the_data_folders(tree):
     root, _, allowed = tree
     assert safety.confine("data/ok.h5", allowed, str(root)) == os.path.realpath(root / "data" / "ok.h5")

@@ -13,15 +13,6 @@ L = 50
 t = np.arange(L, dtype=np.float64)
 
 
-@pytest.fixture(autouse=True)
-def _keep_main_module():
-    """AppTest leaves its script module as sys.modules['__main__'] (from_function: a temporary file), and
-    multiprocessing's spawn re-imports __main__ in every worker that later tests start: restore it."""
-    main = sys.modules["__main__"]
-    yield
-    sys.modules["__main__"] = main
-
-
 def test_still_approaching_is_out_of_budget():
     d = 100.0 - 1.5 * t  # falls steadily to 26.5, success below 10
     f = explain_failure(1.0 + 0.02 * d ** 2, d, 10.0)
