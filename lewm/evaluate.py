@@ -181,6 +181,9 @@ def evaluate(ckpt: str, episodes: int = 50, pcfg: PlannerConfig = PlannerConfig(
     pairs = eval_pairs(name, episodes, seed, offset, data)
     gen = torch.Generator(device=dev).manual_seed(seed)
     compiled = compile_rollout and not (dev.type == "cuda" and cuda_graphs)
+    if compile_rollout and not compiled:
+        warnings.warn("--compile: the rollout replays CUDA graphs on this GPU and is not compiled "
+                      "(pass --no-cuda-graphs to plan with the compiled rollout)")
     factory = None
     if compiled:
         from .planning.compiled_cost import compiled_cost_factory

@@ -67,6 +67,12 @@ def collapse_meters(z: ArrayLike, k: int = 5) -> CollapseMeters:
                           total_variance=total, mean_std=float(x.std(0).mean()))
 
 
+POINT_STD = 0.05
+"""Below this mean per-dimension std (target 1) the latents have shrunk to a point."""
+LINE_RANK = 1.5
+"""Below this effective rank the latents lie on a line."""
+
+
 def collapse_verdict(mean_std: float, effective_rank: float, latent_dim: int) -> tuple[bool, str]:
     """Is a batch of latents collapsed? ``(collapsed, one-line reason)``, from two of the meters.
 
@@ -76,8 +82,8 @@ def collapse_verdict(mean_std: float, effective_rank: float, latent_dim: int) ->
     """
     if not (math.isfinite(mean_std) and math.isfinite(effective_rank)):
         return False, "no data yet"
-    if mean_std < 0.05:
+    if mean_std < POINT_STD:
         return True, f"collapsed to a point: latent std {mean_std:.3f} (target 1)"
-    if effective_rank < 1.5:
+    if effective_rank < LINE_RANK:
         return True, f"collapsed to a line: effective rank {effective_rank:.2f} of {latent_dim}"
     return False, f"spread out: std {mean_std:.2f}, effective rank {effective_rank:.1f} of {latent_dim}"

@@ -18,12 +18,9 @@ import math
 from dataclasses import dataclass
 
 from ._common import ArrayLike
+from .collapse import LINE_RANK, POINT_STD, collapse_meters  # the Collapse lab's thresholds: one verdict
 
 HEALTHY, DIMENSIONAL, COLLAPSED, UNKNOWN = "healthy", "dimensional collapse", "collapsed", "unknown"
-POINT_STD = 0.05
-"""Below this mean per-dimension std (target 1) the latents have shrunk to a point."""
-LINE_RANK = 1.5
-"""Below this effective rank the latents lie on a line."""
 DIM_FRACTION = 0.25
 """Below this fraction of the latent dimension D the effective rank is a dimensional collapse (D >= 4)."""
 
@@ -68,6 +65,5 @@ def health_verdict(mean_std: float, effective_rank: float, latent_dim: int) -> H
 
 def latent_health(z: ArrayLike) -> Health:
     """:func:`health_verdict` of latents z (N, D) (or (..., D)), measured as in the Collapse lab."""
-    from .collapse import collapse_meters
     m = collapse_meters(z)
     return health_verdict(m.mean_std, m.effective_rank, len(m.spectrum))
