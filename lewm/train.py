@@ -198,7 +198,8 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
     step, last = start, (dict(loaded[2]["metrics"] or {}) if resuming else {})  # a finished run keeps its metrics
     # a resumed run continues its clock (elapsed_s, a time budget's schedule) and its sample count
     base = float(loaded[2]["metrics"].get("elapsed_s", 0.0)) if resuming and loaded[2]["metrics"] else 0.0
-    stopped, t0, seen = False, time.perf_counter() - base, start * tc.batch_size
+    # (a run continued with --init starts its own clock, so it counts only its own samples)
+    stopped, t0, seen = False, time.perf_counter() - base, (start * tc.batch_size if resuming else 0)
     lazy = dev.type == "cuda" and on_step is None
     loss_v = pred_v = sig_v = gnorm = None
 

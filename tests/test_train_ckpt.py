@@ -254,6 +254,9 @@ def test_init_continues_another_run_on_other_data(tmp_path, syn_h5):
         torch.testing.assert_close(p, q, msg=lambda m: f"{n}: {m}")
     lines = [json.loads(l) for l in open(tmp_path / "b" / "metrics.jsonl")]
     assert lines and lines[0]["step"] > 10  # B's own log only
+    # its throughput counts its own samples only (was A's 10 steps too: a silently inflated samples/s)
+    last = lines[-1]
+    assert last["samples_per_s"] * last["elapsed_s"] == pytest.approx((last["step"] - 10) * cfg.train.batch_size, rel=1e-6)
     with pytest.raises(ValueError, match="more --steps"):
         train(cfg, other, str(tmp_path / "c"), steps=10, progress=False, init=a.checkpoint)
     with pytest.raises(CheckpointError, match="latent_dim"):
