@@ -376,11 +376,11 @@ def _run_compare(a: argparse.Namespace, dev: torch.device) -> int:
     rows = []
     if a.bench_what == "train":
         bf16 = resolve_precision(a.precision, dev, "train")
-        if not bf16:
+        if not bf16 and not a.compile:
             print(f"note: --precision {a.precision} resolves to fp32 for training on {dev}: both paths are the same; "
-                  f"pass --precision bf16 to compare bf16 autocast", flush=True)
+                  f"pass --precision bf16 to compare bf16 autocast, or --compile for compiled training", flush=True)
         for name in a.presets:
-            rows.append(bc.compare_train(name, dev, bf16, batch=a.batch, rounds=a.rounds))
+            rows.append(bc.compare_train(name, dev, bf16, batch=a.batch, rounds=a.rounds, compiled=a.compile))
             print(f"  {name}: x{rows[-1].ratio:.2f}", flush=True)
     else:
         bf16 = resolve_precision(a.precision, dev, "plan")

@@ -154,10 +154,11 @@ def _fast_name(compiled: bool, bf16: bool) -> str:
 
 
 def compare_train(preset: str, dev: torch.device, bf16: bool, batch: int | None = None, rounds: int = 5,
-                  warmup: int = 1, seed: int = 0) -> Comparison:
+                  warmup: int = 1, seed: int = 0, compiled: bool = False) -> Comparison:
     """Full training steps (encode, predict, loss, backward, clip, AdamW) on synthetic frames: fp32
-    against ``bf16`` autocast, two identical models stepping alternately; ``max_abs_err`` compares
-    their first losses (relative)."""
+    eager against the fast path (``bf16`` autocast and/or, with ``compiled``, the model parts through
+    ``torch.compile`` as ``train.compile`` does; compiled during warm-up), two identical models stepping
+    alternately; ``max_abs_err`` compares their first losses (relative)."""
     from .config import get_preset
     from .loss import lewm_loss
     from .model import LeWM
@@ -170,29 +171,37 @@ def compare_train(preset: str, dev: torch.device, bf16: bool, batch: int | None 
                "actions": torch.randn(B, T - 1, mc.action_block_dim, generator=g).to(dev)}  # (B, T-1, K)
     losses = {}
 
-    def make(use_bf16: bool):
+    def make(key: str, use_bf16: bool, use_compile: bool = False):
         torch.manual_seed(seed)
         model = LeWM(mc).to(dev).train()
+        if use_compile:  # in place, as lewm/train.py does: the same parameters, fused kernels
+            for part in (model.encoder, model.projector, model.action_encoder, model.predictor, model.pred_proj):
+                part.compile()
         opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
         sig_gen = torch.Generator(device=dev).manual_seed(seed)
 
         def step():
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_bf16):
                 loss = lewm_loss(model, batch_t, cfg, sig_gen)[0]
-            losses.setdefault(use_bf16, float(loss.detach()))
+            losses.setdefault(key, float(loss.detach()))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
             opt.step()
         return step
 
-    ts = interleaved(make(False), make(bf16), rounds, warmup, dev)
+    ref_step, fast_step = make("ref", False), make("fast", bf16, compiled)
+    if compiled:  # the first calls compile (the forward, then the backward graphs): not timed
+        for _ in range(2):
+            fast_step()
+    ts = interleaved(ref_step, fast_step, rounds, warmup, dev)
     ts = ([B / t for t in ts[0]], [B / t for t in ts[1]])  # samples/s
     ref, fast = ts
     mr, mf = float(np.median(ref)), float(np.median(fast))
-    err = abs(losses[False] - losses[bf16]) / abs(losses[False])
+    err = abs(losses["ref"] - losses["fast"]) / abs(losses["ref"])
+    fast_name = ("bf16" if bf16 else "fp32") + (", compiled" if compiled else "")
     # for training the figure of merit is throughput: ratio = fast samples/s over reference samples/s
-    return Comparison(f"training step (batch {B} x {T} frames), samples/s", preset, "fp32", "bf16" if bf16 else "fp32",
+    return Comparison(f"training step (batch {B} x {T} frames), samples/s", preset, "fp32", fast_name,
                       mr, mf, mf / mr, (min(ref), max(ref)), (min(fast), max(fast)), len(ref), float(err),
                       torch.get_num_threads() if dev.type == "cpu" else 0)
 
