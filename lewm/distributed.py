@@ -167,7 +167,12 @@ def sigreg_global(z: torch.Tensor, num_proj: int = 1024, knots: int = 17, t_max:
     """
     if not is_dist():
         return sigreg(z, num_proj, knots, t_max, generator)
-    z = _as_tbd(z.float())  # (T, b, D)
+    with torch.autocast(z.device.type, enabled=False):  # fp32 inside a bf16 step too, as sigreg.sigreg
+        return _sigreg_global_fp32(_as_tbd(z.float()), num_proj, knots, t_max, generator, group)
+
+
+def _sigreg_global_fp32(z: torch.Tensor, num_proj: int, knots: int, t_max: float, generator, group) -> torch.Tensor:
+    """The body of :func:`sigreg_global` on fp32 latents (T, b, D), autocast off."""
     u = random_directions(z.shape[-1], num_proj, device=z.device, dtype=z.dtype, generator=generator)  # (D, M)
     t, phi, w = quadrature(knots, t_max, device=z.device, dtype=z.dtype)  # (K,) each
     x = (z @ u).unsqueeze(-1) * t  # (T, b, M, K)

@@ -90,6 +90,9 @@ def sigreg_stats(z: torch.Tensor, num_proj: int = 1024, knots: int = 17, t_max: 
 
 def sigreg(z: torch.Tensor, num_proj: int = 1024, knots: int = 17, t_max: float = 3.0,
            generator: torch.Generator | None = None) -> torch.Tensor:
-    """SIGReg loss (scalar) of latents (T, B, D) or (B, D). Differentiable; see module docstring."""
-    z = _as_tbd(z.float())
-    return sigreg_stats(z, num_proj, knots, t_max, generator).value
+    """SIGReg loss (scalar) of latents (T, B, D) or (B, D). Differentiable; see module docstring.
+    Always fp32, also inside a caller's bf16 autocast (which would otherwise run the projection
+    matmul and the statistic in bf16: the NaN spikes users of the official code hit)."""
+    with torch.autocast(z.device.type, enabled=False):
+        z = _as_tbd(z.float())
+        return sigreg_stats(z, num_proj, knots, t_max, generator).value

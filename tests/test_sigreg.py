@@ -88,3 +88,17 @@ def test_seeded_generator_is_deterministic_and_fresh_otherwise():
 def test_bad_shape_is_a_clear_error():
     with pytest.raises(ValueError, match=r"\(T, B, D\)"):
         sigreg(torch.randn(2, 3, 4, 5))
+
+
+def test_stays_fp32_inside_bf16_autocast():
+    """SIGReg is fp32 whatever the caller's precision: under bf16 autocast (as a bf16 training step
+    calls it) the value and the gradient equal the fp32 ones exactly (the projection matmul used to
+    run in bf16: the logged SIGReg came out bf16-rounded, e.g. 1.703125)."""
+    g = torch.Generator().manual_seed(3)
+    z = torch.randn(4, 64, 16, generator=g, requires_grad=True)  # (T, B, D)
+    ref = sigreg(z, num_proj=64, generator=torch.Generator().manual_seed(0))
+    (gref,) = torch.autograd.grad(ref, z)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        val = sigreg(z, num_proj=64, generator=torch.Generator().manual_seed(0))
+    (gval,) = torch.autograd.grad(val, z)
+    assert val.dtype == torch.float32 and torch.equal(val, ref) and torch.equal(gval, gref)
