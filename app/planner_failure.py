@@ -9,7 +9,8 @@ import streamlit as st
 
 from lewm import figures
 
-import common
+import cache
+import discovery
 from lewm.diagnostics.episode_failure import explain_failure, path_goal_cost
 
 
@@ -45,7 +46,7 @@ def show(model, env, pe: dict, goal, ckpt: str, names) -> None:
         st.session_state["plan_fail_land_shown"] = True
     if st.session_state.get("plan_fail_land_shown"):
         try:
-            L = common.goal_landscape(ckpt, common.mtime(ckpt), tuple(map(float, goal)), 24)
+            L = cache.goal_landscape(ckpt, discovery.mtime(ckpt), tuple(map(float, goal)), 24)
         except (KeyError, ValueError) as e:
             st.error(f"No goal-cost landscape for env {env.__class__.__name__}: {e}")
             return
