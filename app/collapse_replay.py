@@ -100,7 +100,7 @@ def show_recording(path: str = RECORDING) -> None:
     """The recorded comparison with a step slider (a fragment: a move redraws only this section)."""
     import streamlit as st
 
-    import common
+    import discovery
     from lewm import figures
     import health
     from lewm.diagnostics.health import health_verdict
@@ -111,9 +111,9 @@ def show_recording(path: str = RECORDING) -> None:
         return rec, _views(rec)
 
     try:
-        rec, views = cached(path, common.mtime(path))
+        rec, views = cached(path, discovery.mtime(path))
     except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        st.warning(f"No recorded comparison to replay (`{common.rel(path)}`: {e}). Make it with "
+        st.warning(f"No recorded comparison to replay (`{discovery.rel(path)}`: {e}). Make it with "
                    f"`python scripts/record_collapse.py`, or run it live below.")
         return
     m = rec.meta

@@ -28,8 +28,9 @@ def badge_from_view(view: dict | None) -> None:
 
 
 def badge_for_encoded(*args) -> None:
-    """The badge of the checkpoint's latents of the page's dataset (``common.meters_of(*args)``, cached)."""
-    import common
-    m = common.meters_of(*args)
+    """The badge of the checkpoint's latents of the page's dataset (``cache.meters_of(*args)``, cached)."""
+    import cache
+    import discovery
+    m = cache.meters_of(*args)
     badge(health_verdict(m.mean_std, m.effective_rank, len(m.spectrum)),
-          f"{len(common.encoded_dataset(*args).latents):,} frames of `{common.rel(args[2])}`")
+          f"{len(cache.encoded_dataset(*args).latents):,} frames of `{discovery.rel(args[2])}`")

@@ -1,7 +1,7 @@
 """LeWM Lab — entry point: `streamlit run app/lab.py [-- --checkpoint FILE --data FILE.h5 --runs DIR]`.
 
 Pages live in app/app_pages/ (layout only; not "pages/": Streamlit would treat that folder as a
-legacy multipage app and hijack deep links until the entry file has run once); shared helpers in app/common.py; all math in lewm/.
+legacy multipage app and hijack deep links until the entry file has run once); shared helpers in app/*.py (common.py, the bootstrap, says which); all math in lewm/.
 
 The server's settings (127.0.0.1 only, no usage statistics, no file watcher) come from
 app/.streamlit/config.toml, which Streamlit reads beside the main script wherever it is started from.
@@ -24,6 +24,7 @@ def main() -> None:
     import streamlit as st
 
     import common
+    import pickers
     import safety
 
     st.set_page_config(page_title="LeWM Lab", page_icon=":material/neurology:", layout="wide")
@@ -35,7 +36,7 @@ def main() -> None:
         st.sidebar.warning(f"This server listens on {addr or 'every network interface'}: anyone who can reach this "
                            "machine can use the lab. Restart it with `--server.address 127.0.0.1`.")
     with safety.guard():
-        common.sidebar_checkpoint()
+        pickers.sidebar_checkpoint()
         nav.run()
 
 

@@ -1,15 +1,16 @@
 """The Planner page's answer to a failed episode (issue 20 point 6): what the agent saw — the goal cost
 along the executed path next to the true distance, where it got stuck, and on demand the goal-cost
-landscape around that point. The reading is lewm.diagnostics.episode_failure (pure); this draws it."""
+landscape around that point. The reading is lewm.diagnostics.episode_failure (pure), the figures
+lewm.figures (fig_failure_path, fig_landscape); this file only lays them out."""
 from __future__ import annotations
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
 from lewm import figures
 
-import common
+import cache
+import discovery
 from lewm.diagnostics.episode_failure import explain_failure, path_goal_cost
 
 
@@ -22,20 +23,7 @@ def show(model, env, pe: dict, goal, ckpt: str, names) -> None:
         pe["failure"] = explain_failure(cost, dist, env.success_threshold, epr.plan_costs)
     f = pe["failure"]
     st.warning(f"**Why it failed: {f.kind}** — {f.why}.", icon=":material/troubleshoot:")
-    x = np.arange(len(f.cost))
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=x, y=f.cost, name="goal cost ‖z(frame) − z_goal‖² (what the agent saw)",
-                             mode="lines", line=dict(color=figures.COLORS["goal"], width=2)))
-    fig.add_trace(go.Scatter(x=x, y=f.distance, name="true distance to the goal", mode="lines", yaxis="y2",
-                             line=dict(color="#1f77b4", width=2, dash="dot")))
-    fig.add_shape(type="line", xref="paper", x0=0, x1=1, yref="y2", y0=env.success_threshold,
-                  y1=env.success_threshold, line=dict(color="green", dash="dot", width=1))  # success below
-    fig.add_vline(x=f.stuck_step, line=dict(color="red", dash="dash", width=1.5),
-                  annotation_text="stuck from here" if f.kind != "out of budget" else "budget ran out")
-    figures.base(fig, "Along the executed path", height=300, xaxis_title="env step",
-                 yaxis=dict(title="goal cost", type="log"), yaxis2=dict(title="distance", overlaying="y", side="right"),
-                 legend=dict(orientation="h", yanchor="top", y=-0.25, x=0), margin=dict(l=50, r=50, t=40, b=10))
-    st.plotly_chart(fig, key="plan_fail_path")
+    st.plotly_chart(figures.fig_failure_path(f, env.success_threshold), key="plan_fail_path")
     if f.kind == "out of budget":
         return
     stuck_state = np.asarray(epr.states[f.stuck_step], np.float64)
@@ -45,7 +33,7 @@ def show(model, env, pe: dict, goal, ckpt: str, names) -> None:
         st.session_state["plan_fail_land_shown"] = True
     if st.session_state.get("plan_fail_land_shown"):
         try:
-            L = common.goal_landscape(ckpt, common.mtime(ckpt), tuple(map(float, goal)), 24)
+            L = cache.goal_landscape(ckpt, discovery.mtime(ckpt), tuple(map(float, goal)), 24)
         except (KeyError, ValueError) as e:
             st.error(f"No goal-cost landscape for env {env.__class__.__name__}: {e}")
             return

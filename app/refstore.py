@@ -1,7 +1,7 @@
 """Reference sets shipped beside each checkpoint, and stored 2-D maps of their latents.
 
 No Streamlit and no math here: file names, content fingerprints and an .npz store, so that
-``scripts/make_reference_sets.py`` (offline) and the lab (``common.py``) agree on them.
+``scripts/make_reference_sets.py`` (offline) and the lab (``cache.py``) agree on them.
 
 - ``checkpoints/<name>/reference.h5``: a few hundred frames with true states (project HDF5 layout).
 - ``checkpoints/<name>/reference_umap.npz`` (shipped) or ``<runs>/cache/umap-<key>.npz`` (computed
@@ -18,7 +18,7 @@ import numpy as np
 
 REFERENCE_NAME = "reference.h5"
 UMAP_NAME = "reference_umap.npz"
-# what the lab encodes for its maps (common.encoded_dataset(..., max_frames)); the script uses the same
+# what the lab encodes for its maps (cache.encoded_dataset(..., max_frames)); the script uses the same
 MAP_MAX_FRAMES = 2000
 
 

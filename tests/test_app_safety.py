@@ -200,7 +200,7 @@ def test_typed_path_outside_the_data_folders_is_refused(lab_broken):
 def test_failed_upload_is_deleted(tmp_path, monkeypatch):
     """The sidebar's upload: a junk .pt is written to runs/uploads/, fails to load, and is deleted."""
     pytest.importorskip("streamlit")
-    import common  # noqa: F401 - the module under test, imported the way the app does
+    import pickers  # noqa: F401 - the module under test, imported the way the app does
     uploads = tmp_path / "runs" / "uploads"
     monkeypatch.setenv("LEWM_LAB_RUNS", str(tmp_path / "runs"))
     from streamlit.testing.v1 import AppTest
@@ -209,7 +209,7 @@ def test_failed_upload_is_deleted(tmp_path, monkeypatch):
 
     def script():
         import streamlit as st
-        import common
+        import pickers
 
         class Up:  # what st.file_uploader returns
             name, size = "evil.pt", 40
@@ -221,7 +221,7 @@ def test_failed_upload_is_deleted(tmp_path, monkeypatch):
         real = st.file_uploader
         st.file_uploader = lambda *a, **k: Up()
         try:
-            common.sidebar_checkpoint()
+            pickers.sidebar_checkpoint()
         finally:
             st.file_uploader = real  # the module is shared with the other tests of this process
 

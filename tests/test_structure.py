@@ -251,3 +251,44 @@ def test_core_has_no_streamlit_and_draws_with_one_figure_package():
             drawing = ("plotly.graph_objects", "plotly.subplots", "plotly.express")
             assert not any(m.startswith(drawing) for m in mods), f"{name} draws outside lewm.figures"
     assert "lewm.pngplot" not in MODULES
+
+
+# ---------------------------------------------------------------------------------------------
+# The app (issue 21): small files, one concept each, imports pointing one way (common is the root)
+# ---------------------------------------------------------------------------------------------
+APP = ROOT.parent / "app"
+APP_MODULES = {p.stem: p for p in APP.glob("*.py")}  # imported by bare name (app/ is on sys.path)
+
+
+def _app_imports(path: pathlib.Path, lazy: bool = False) -> set[str]:
+    """The app modules ``path`` imports (``import X`` / ``from X import y``; ``lazy``: also inside functions)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    out = set()
+    for node in (ast.walk(tree) if lazy else _top_level(tree.body)):
+        if isinstance(node, ast.Import):
+            out |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            out.add(node.module.split(".")[0])
+    return {m for m in out if m in APP_MODULES and APP_MODULES[m] != path}
+
+
+def test_app_files_are_small():
+    sizes = {str(p.relative_to(APP)): len(p.read_text(encoding="utf-8").splitlines()) for p in APP.rglob("*.py")}
+    assert "common.py" in sizes and "app_pages/planner.py" in sizes
+    big = {n: s for n, s in sizes.items() if s > 500}
+    assert not big, f"app files over 500 lines: {big}"
+
+
+def test_app_modules_have_no_import_cycle_and_common_imports_none_of_them():
+    for lazy in (False, True):
+        graph = {m: _app_imports(p, lazy) for m, p in APP_MODULES.items()}
+        assert {"discovery", "cache", "pickers", "widgets"} <= set(graph)
+        assert "common" in graph["discovery"] and "discovery" in graph["cache"]  # the scan sees the arrows
+        cycles = [sorted(c) for c in _cycles(graph)]
+        assert not cycles, f"import cycles among app modules ({'lazy' if lazy else 'top-level'}): {cycles}"
+        assert graph["common"] == set(), f"app/common.py (the bootstrap) imports {graph['common']}"
+    # the pages use the helpers from where they live: nothing is reached through common
+    for p in [*APP.rglob("*.py"), *(ROOT.parent / "tests").glob("test_app*.py")]:
+        text = p.read_text(encoding="utf-8")
+        for name in ("fig_", "lewm_runs", "lewm_jobs", "pick_dataset", "load_checkpoint", "rel(", "mtime("):
+            assert f"common.{name}" not in text, f"{p.name} says common.{name}"

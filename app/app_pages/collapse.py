@@ -7,10 +7,15 @@ import streamlit as st
 
 import collapse_replay
 import common
+import discovery
+import live_plot
+import pickers
+import widgets
 from lewm import figures
 from lewm.config import PRESETS, get_preset
 from lewm.diagnostics.health import COLLAPSED, DIMENSIONAL, health_verdict
 from lewm.jobs import ACTIVE
+from lewm.runs import unique_file
 
 st.title("Collapse lab")
 st.markdown(
@@ -24,10 +29,10 @@ st.subheader("Run it live yourself")
 mgr = common.job_manager()
 
 with st.expander("Start a comparison", expanded=not mgr.groups()):
-    path, info = common.pick_dataset("collapse_data", label="Data (both runs)")
+    path, info = pickers.pick_dataset("collapse_data", label="Data (both runs)")
     if path is None and st.button("Make a small synthetic dataset (moving dot, 32 px)", key="collapse_make_syn"):
         from lewm.synthetic import write_synthetic_h5
-        out = common.lewm_runs.unique_file(os.path.join(common.data_dir(), "synthetic-dot-32px.h5"))
+        out = unique_file(os.path.join(common.data_dir(), "synthetic-dot-32px.h5"))
         write_synthetic_h5(out, episodes=24, length=40, image_size=32)
         st.session_state["collapse_data"] = out
         st.rerun()
@@ -42,7 +47,7 @@ with st.expander("Start a comparison", expanded=not mgr.groups()):
     if st.button("Start both runs", type="primary", disabled=path is None, key="collapse_start"):
         base = get_preset(preset)
         if info["image_size"] != base.model.image_size:
-            st.error(f"{common.rel(path)}: images are {info['image_size']} px but preset '{preset}' expects "
+            st.error(f"{discovery.rel(path)}: images are {info['image_size']} px but preset '{preset}' expects "
                      f"{base.model.image_size} px.")
         elif not mgr.can_start_train(2):
             st.error("Another training run is active on this server; the comparison needs two free slots. "
@@ -104,7 +109,7 @@ def live():
                 st.warning(f"**{h.status}** — {h.why}", icon=":material/warning:")
             elif v:
                 st.success(h.why, icon=":material/check_circle:")
-            st.progress(s.fraction, text=common.job_status_line(s))
+            st.progress(s.fraction, text=widgets.job_status_line(s))
             if s.status == "failed":
                 st.error(s.error)
     on, off = snaps[0], snaps[-1]
@@ -125,7 +130,7 @@ def live():
             figures.fig_series([(f"λ = {s.params['lambda']:g}", s.history["step"], s.history["pred_loss"], c)
                                for s, c in zip(snaps, (figures.COLORS["on"], figures.COLORS["off"]))],
                               collapse_replay.TITLES["pred"], "MSE", log=True)]
-    common.live_plots(figs, key=f"collapse_live_{g}", height=320, columns=2)
+    live_plot.live_plots(figs, key=f"collapse_live_{g}", height=320, columns=2)
     st.caption(collapse_replay.SCALE_VS_SHAPE)
     if was_active and not any(s.active for s in snaps):
         st.rerun()

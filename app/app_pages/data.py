@@ -4,16 +4,21 @@ import os
 import streamlit as st
 
 import common
+import discovery
+import pickers
+import widgets
 from lewm import figures
 from lewm.envs import list_envs
 from lewm.envs.policies import POLICY_KINDS
+from lewm.jobs import ACTIVE
+from lewm.runs import slugify
 
 st.title("Data")
 st.caption("Episodes are stored in one HDF5 file per dataset (pixels, actions, true states), in `runs/data/` by default.")
 mgr = common.job_manager()
 
 # ------------------------------------------------------------------ collect
-with st.expander("Collect a new dataset", expanded=not common.list_datasets()):
+with st.expander("Collect a new dataset", expanded=not discovery.list_datasets()):
     with st.form("collect_form"):
         c1, c2, c3, c4 = st.columns(4)
         env_name = c1.selectbox("Environment", list_envs(), key="data_env")
@@ -28,7 +33,7 @@ with st.expander("Collect a new dataset", expanded=not common.list_datasets()):
                               key="data_fname")
         go_collect = st.form_submit_button("Collect", type="primary")
     if go_collect:
-        name = common.lewm_runs.slugify(fname or f"{env_name}-{image_size}px-{episodes}ep", 60)
+        name = slugify(fname or f"{env_name}-{image_size}px-{episodes}ep", 60)
         if not name.endswith(".h5"):
             name += ".h5"
         job = mgr.start_collect(env_name, int(episodes), os.path.join(common.data_dir(), name),
@@ -37,7 +42,7 @@ with st.expander("Collect a new dataset", expanded=not common.list_datasets()):
         st.rerun()
 
 collect_jobs = mgr.jobs("collect")
-active = [j for j in collect_jobs if j.status in common.lewm_jobs.ACTIVE]
+active = [j for j in collect_jobs if j.status in ACTIVE]
 
 
 @st.fragment(run_every=0.7 if active else None)
@@ -47,12 +52,12 @@ def collect_progress():
         s = j.snapshot()
         if s.active:
             st.progress(s.fraction, text=f"Collecting {s.params['episodes']} {s.params['env']} episodes → "
-                        f"`{common.rel(s.out)}` · {s.done}/{s.total} · ETA {common.fmt_s(s.eta_s)}")
+                        f"`{discovery.rel(s.out)}` · {s.done}/{s.total} · ETA {widgets.fmt_s(s.eta_s)}")
         elif s.status == "finished":
-            st.success(f"Collected {s.total} episodes into `{common.rel(s.out)}` in {common.fmt_s(s.elapsed_s)}.")
+            st.success(f"Collected {s.total} episodes into `{discovery.rel(s.out)}` in {widgets.fmt_s(s.elapsed_s)}.")
         elif s.status == "failed":
-            st.error(f"Collection into `{common.rel(s.out)}` failed: {s.error}")
-    if active and not any(j.status in common.lewm_jobs.ACTIVE for j in jobs_now):
+            st.error(f"Collection into `{discovery.rel(s.out)}` failed: {s.error}")
+    if active and not any(j.status in ACTIVE for j in jobs_now):
         st.rerun()
 
 
@@ -61,7 +66,7 @@ if collect_jobs:
 
 # ------------------------------------------------------------------ browse
 st.subheader("Browse episodes")
-path, info = common.pick_dataset("data_browse", label="Dataset")
+path, info = pickers.pick_dataset("data_browse", label="Dataset")
 if path is None:
     st.stop()
 m = st.columns(5)
@@ -71,7 +76,7 @@ m[2].metric("frames", f"{info['num_frames']:,}")
 m[3].metric("image size", f"{info['image_size']} px")
 m[4].metric("action dim", info["action_dim"])
 
-ep, episode = common.pick_episode(st, path, info, "data_episode")
+ep, episode = widgets.pick_episode(st, path, info, "data_episode")
 L = len(episode["pixels"])
 
 
@@ -100,4 +105,4 @@ def episode_view(episode: dict, env_name: str, state_names) -> None:
 
 
 episode_view(episode, info["env"], info["state_names"])
-st.caption(f"`{common.rel(path)}` · episode {ep}: {L} frames. The last action row is NaN by convention (shown as 0).")
+st.caption(f"`{discovery.rel(path)}` · episode {ep}: {L} frames. The last action row is NaN by convention (shown as 0).")

@@ -2,7 +2,10 @@
 import numpy as np
 import streamlit as st
 
-import common
+import cache
+import discovery
+import pickers
+import widgets
 from lewm import figures
 import health
 from captions import surprise_caption
@@ -11,18 +14,18 @@ from lewm.diagnostics import (colour_change, open_loop_dynamics, surprise_trace,
                               temporal_straightness)
 
 st.title("Dynamics")
-model, cfg, meta, ckpt = common.require_checkpoint()
-common.checkpoint_caption(cfg, meta, ckpt)
-path, info = common.pick_dataset("dyn_data", cfg=cfg, need_state=True)
+model, cfg, meta, ckpt = pickers.require_checkpoint()
+pickers.checkpoint_caption(cfg, meta, ckpt)
+path, info = pickers.pick_dataset("dyn_data", cfg=cfg, need_state=True)
 if path is None:
     st.stop()
 fs, H = cfg.model.frameskip, cfg.model.history
-args = (ckpt, common.mtime(ckpt), path, common.mtime(path), 2000)
+args = (ckpt, discovery.mtime(ckpt), path, discovery.mtime(path), 2000)
 health.badge_for_encoded(*args)
-lmap = common.get_latent_map(*args, "umap") if common.has_latent_map(*args, "umap") else common.get_latent_map(*args, "pca")
+lmap = cache.get_latent_map(*args, "umap") if cache.has_latent_map(*args, "umap") else cache.get_latent_map(*args, "pca")
 
 c1, _ = st.columns([1, 2])
-ep, episode = common.pick_episode(c1, path, info, "dyn_episode")
+ep, episode = widgets.pick_episode(c1, path, info, "dyn_episode")
 L = len(episode["pixels"])
 max_start = L - 1 - fs * H
 if max_start < 0:
@@ -62,12 +65,12 @@ def imagination(episode: dict, clean) -> None:
         st.metric("temporal straightness of this episode's latents", f"{temporal_straightness(clean.latents):.2f}",
                   help="mean cosine between consecutive latent velocities z(t+1) − z(t) along the episode (frames every "
                        "frameskip steps): 1 = straight lines; it rises during training")
-    nf = common.nearest_frames(*args)
+    nf = cache.nearest_frames(*args)
     near = nf.query(ol.predicted, k=1)
     show = np.linspace(0, len(ol.frames) - 1, min(6, len(ol.frames))).round().astype(int)
     st.markdown("**Real frames** (top) and the **nearest dataset frame to each imagined latent** (bottom)")
-    common.show_frames([episode["pixels"][ol.frames[i]] for i in show], [f"t = {ol.frames[i]}" for i in show], size=112)
-    common.show_frames([near.frames[i, 0] for i in show], [f"imagined step {i + 1}" for i in show], size=112)
+    widgets.show_frames([episode["pixels"][ol.frames[i]] for i in show], [f"t = {ol.frames[i]}" for i in show], size=112)
+    widgets.show_frames([near.frames[i, 0] for i in show], [f"imagined step {i + 1}" for i in show], size=112)
 
 
 imagination(episode, clean)
@@ -88,7 +91,7 @@ def surprise(episode: dict, clean) -> None:
     t = c1.select_slider("Perturbation at frame", options=[int(k) for k in kept], value=int(kept[len(kept) // 2]),
                          key="dyn_t")
     colour_mode = c2.radio("Colour change", ["hue", "invert", "gray"], horizontal=True, key="dyn_colour")
-    env = common.make_env(cfg.env, cfg.model.image_size) if cfg.env in list_envs() else None
+    env = cache.make_env(cfg.env, cfg.model.image_size) if cfg.env in list_envs() else None
     traces = [("clean", clean, "#1f77b4")]
     px_tel = None
     if env is not None:
@@ -112,7 +115,7 @@ def surprise(episode: dict, clean) -> None:
         caps.append(f"t = {t} (teleported)")
     frames.append(px_col[t])
     caps.append(f"t = {t} (colour)")
-    common.show_frames(frames, caps, size=112)
+    widgets.show_frames(frames, caps, size=112)
 
 
 surprise(episode, clean)

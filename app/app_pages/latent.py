@@ -4,18 +4,21 @@ from types import SimpleNamespace
 import numpy as np
 import streamlit as st
 
-import common
+import cache
+import discovery
+import pickers
+import widgets
 from lewm import figures
 import health
 
 st.title("Latent space")
-model, cfg, meta, ckpt = common.require_checkpoint()
-common.checkpoint_caption(cfg, meta, ckpt)
+model, cfg, meta, ckpt = pickers.require_checkpoint()
+pickers.checkpoint_caption(cfg, meta, ckpt)
 st.markdown("Every dot is one frame of the dataset, placed by a 2-D map of its latent **z**. If the model has "
             "learned the physics, colouring by a true quantity (e.g. the agent's x position) shows smooth gradients, "
             "and a *linear* probe can read that quantity back from z.")
 
-path, info = common.pick_dataset("latent_data", cfg=cfg, need_state=True, ckpt=ckpt)
+path, info = pickers.pick_dataset("latent_data", cfg=cfg, need_state=True, ckpt=ckpt)
 if path is None:
     st.stop()
 c1, c2, c3 = st.columns([1, 1, 2])
@@ -24,28 +27,28 @@ method = c2.radio("Map", ["pca", "umap"], format_func=str.upper, horizontal=True
                   help="PCA is instant. UMAP shows neighbourhoods better; it ships precomputed for each checkpoint's "
                        "reference set. Otherwise importing it costs ~35 s and the first fit up to a couple of "
                        "minutes here; it is computed once and stored.")
-args = (ckpt, common.mtime(ckpt), path, common.mtime(path), int(max_frames))
-enc = common.encoded_dataset(*args)
+args = (ckpt, discovery.mtime(ckpt), path, discovery.mtime(path), int(max_frames))
+enc = cache.encoded_dataset(*args)
 health.badge_for_encoded(*args)
 names = list(enc.state_names) + ["episode", "time step"]
 color_by = c3.selectbox("Colour by", names, key="latent_color")
 
 coords, map_name = None, "pca"
 if method == "umap":
-    if common.has_latent_map(*args, "umap"):
-        coords, map_name = common.get_latent_map(*args, "umap").coords, "umap"
+    if cache.has_latent_map(*args, "umap"):
+        coords, map_name = cache.get_latent_map(*args, "umap").coords, "umap"
     else:
-        coords = common.stored_umap(*args)
+        coords = cache.stored_umap(*args)
         if coords is not None:
             map_name = "umap"
             st.caption("UMAP stored with this checkpoint's data (computed once, loaded instantly).")
         else:
             st.info("UMAP is not computed yet for this checkpoint and dataset (PCA shown).")
             if st.button("Compute UMAP", type="primary", key="latent_umap"):
-                common.get_latent_map(*args, "umap")
+                cache.get_latent_map(*args, "umap")
                 st.rerun()
 if coords is None:
-    coords = common.get_latent_map(*args, "pca").coords
+    coords = cache.get_latent_map(*args, "pca").coords
 lmap = SimpleNamespace(coords=coords, method=map_name)  # what the scatter below reads
 
 cvals = {"episode": enc.episode, "time step": enc.step}.get(color_by)
@@ -61,7 +64,7 @@ with left:
                                  customdata=custom, hovertemplate=hover, uirevision="latent", dragmode="pan")
     event = st.plotly_chart(fig, key="latent_map", on_select="rerun", selection_mode="points")
 with right:
-    idx = common.selected_point(event)
+    idx = widgets.selected_point(event)
     idx = int(st.session_state.get("latent_pick", 0)) if idx is None else idx
     idx = idx if 0 <= idx < len(enc.latents) else 0  # a pick from another dataset / frame count
     st.session_state["latent_pick"] = idx
@@ -79,12 +82,12 @@ with right:
                       help="z is the planner's latent after the BatchNorm projector; the embedding is the encoder's "
                            "CLS token before it. A low-dimensional z has to fold the state to look Gaussian, so a "
                            "linear read-out of z can be poor while the embedding stays linear.")
-    pr = common.probe_result(*args, kind, feats)
+    pr = cache.probe_result(*args, kind, feats)
     st.dataframe({"quantity": list(pr.names), "R²": np.round(pr.r2, 3), "Pearson r": np.round(pr.pearson, 3)},
                  hide_index=True)
     st.caption(f"{pr.n_train:,} train / {pr.n_test:,} test frames. Paper (Two-Room): linear r = 0.996 for the "
                "agent position.")
-    mt = common.meters_of(*args)
+    mt = cache.meters_of(*args)
     m1, m2 = st.columns(2)
     m1.metric("effective rank", f"{mt.effective_rank:.1f} / {enc.latents.shape[1]}")
     m2.metric("PCs for 90% variance", mt.components_90)
@@ -99,7 +102,7 @@ n_grid = g1.select_slider("Grid points per side", [12, 16, 20, 25, 30], value=20
 if g1.button("Draw the grid", key="latent_grid_go") or st.session_state.get("latent_grid_shown"):
     st.session_state["latent_grid_shown"] = True
     try:
-        gw = common.grid_warp(ckpt, common.mtime(ckpt), int(n_grid))
+        gw = cache.grid_warp(ckpt, discovery.mtime(ckpt), int(n_grid))
     except (KeyError, ValueError) as e:
         st.error(f"Cannot draw a state grid for env {cfg.env!r}: {e}")
     else:

@@ -7,7 +7,10 @@ import numpy as np
 import streamlit as st
 import torch
 
-import common
+import cache
+import discovery
+import pickers
+import widgets
 from lewm import figures
 import health
 from lewm.envs import list_envs
@@ -37,46 +40,46 @@ class WatchedEnv:
         return getattr(self._env, name)
 
 st.title("Planner")
-model, cfg, meta, ckpt = common.require_checkpoint()
-common.checkpoint_caption(cfg, meta, ckpt)
+model, cfg, meta, ckpt = pickers.require_checkpoint()
+pickers.checkpoint_caption(cfg, meta, ckpt)
 if cfg.env not in list_envs():
-    st.error(f"{common.rel(ckpt)}: trained on '{cfg.env or 'unknown'}' data, which has no simulator to plan in. "
+    st.error(f"{discovery.rel(ckpt)}: trained on '{cfg.env or 'unknown'}' data, which has no simulator to plan in. "
              f"Pick a checkpoint of one of {', '.join(list_envs())}.")
     st.stop()
-env = common.make_env(cfg.env, cfg.model.image_size)
+env = cache.make_env(cfg.env, cfg.model.image_size)
 is_room = cfg.env == "two_room"
 names = list(env.state_names)
 
 with st.expander("Reference data (for the latent map and for showing imagined latents as nearest frames)",
-                 expanded=not common.has_matching_dataset(cfg)):
-    path, info = common.pick_dataset("plan_data", cfg=cfg)
+                 expanded=not discovery.has_matching_dataset(cfg)):
+    path, info = pickers.pick_dataset("plan_data", cfg=cfg)
 if path is None:
     st.warning("Pick or collect a reference dataset above (it must match the checkpoint's environment and image size).")
     st.stop()
-args = (ckpt, common.mtime(ckpt), path, common.mtime(path), 2000)
-enc = common.encoded_dataset(*args)
+args = (ckpt, discovery.mtime(ckpt), path, discovery.mtime(path), 2000)
+enc = cache.encoded_dataset(*args)
 health.badge_for_encoded(*args)
-lmap = common.get_latent_map(*args, "umap") if common.has_latent_map(*args, "umap") else common.get_latent_map(*args, "pca")
+lmap = cache.get_latent_map(*args, "umap") if cache.has_latent_map(*args, "umap") else cache.get_latent_map(*args, "pca")
 
 # ------------------------------------------------------------------ start and goal
 st.subheader("1 · Start and goal")
 sources = ["Evaluation pair", "From the dataset"] + (["Click on the canvas"] if is_room else []) + ["Coordinates"]
 src = st.radio("Choose them from", sources, horizontal=True, key="plan_source")
 if "plan_start" not in st.session_state:
-    s0, g0 = common.eval_pairs(cfg.env, 20, 0)[0]
+    s0, g0 = cache.eval_pairs(cfg.env, 20, 0)[0]
     st.session_state["plan_start"], st.session_state["plan_goal"] = list(map(float, s0)), list(map(float, g0))
 
 if src == "Evaluation pair":
-    pairs = common.eval_pairs(cfg.env, 20, 0)
+    pairs = cache.eval_pairs(cfg.env, 20, 0)
     i = st.number_input("Pair (the paper's protocol: goal = state 25 steps later on an expert trajectory)",
                         0, len(pairs) - 1, 0, key="plan_pair")
     st.session_state["plan_start"], st.session_state["plan_goal"] = list(map(float, pairs[i][0])), list(map(float, pairs[i][1]))
 elif src == "From the dataset":
     if not info["has_state"]:
-        st.error(f"{common.rel(path)}: no 'state' key, so start and goal states cannot be read from it.")
+        st.error(f"{discovery.rel(path)}: no 'state' key, so start and goal states cannot be read from it.")
         st.stop()
     c1, c2, c3 = st.columns(3)
-    e, epi = common.pick_episode(c1, path, info, "plan_ep")
+    e, epi = widgets.pick_episode(c1, path, info, "plan_ep")
     off = c3.number_input("Goal = start + … steps", 1, len(epi["state"]) - 1, min(25, len(epi["state"]) - 1),
                           key="plan_off")
     t0 = c2.number_input("Start step", 0, len(epi["state"]) - 1 - off, 0, key="plan_t0")
@@ -127,7 +130,7 @@ with st.expander("What the planner sees: the goal cost over the whole map"):
     n_grid = st.select_slider("Grid", [16, 24, 32, 48], 24, key="plan_land_n")
     if st.button("Compute the landscape", key="plan_land_go") or st.session_state.get("plan_land_shown"):
         st.session_state["plan_land_shown"] = True
-        L = common.goal_landscape(ckpt, common.mtime(ckpt), tuple(map(float, goal)), int(n_grid))
+        L = cache.goal_landscape(ckpt, discovery.mtime(ckpt), tuple(map(float, goal)), int(n_grid))
         st.plotly_chart(figures.fig_landscape(L, start, names=[names[d] for d in L.dims]), key="plan_land_fig")
         m1, m2 = st.columns(2)
         m1.metric("Rank correlation with the true distance", f"{L.spearman:.2f}", help="Spearman ρ over valid cells; 1 = perfect")
@@ -136,7 +139,7 @@ with st.expander("What the planner sees: the goal cost over the whole map"):
 
 # ------------------------------------------------------------------ planner settings
 st.subheader("2 · One plan, step by step")
-shipped = common.evaluated_planner(ckpt)
+shipped = discovery.evaluated_planner(ckpt)
 c = st.columns(7)
 solver = c[0].selectbox("Solver", ["cem", "mppi", "grad"], key="plan_solver",
                         format_func={"cem": "CEM", "mppi": "MPPI", "grad": "gradient (Adam)"}.get)
@@ -157,7 +160,7 @@ try:
 except ValueError as e:
     st.error(str(e))
     st.stop()
-key = (ckpt, common.mtime(ckpt), tuple(start), tuple(goal), pcfg, int(seed))
+key = (ckpt, discovery.mtime(ckpt), tuple(start), tuple(goal), pcfg, int(seed))
 map_id = (args, lmap.method)
 if st.button("Plan", type="primary", icon=":material/psychology:", key="plan_go"):
     def _plan():
@@ -165,7 +168,7 @@ if st.button("Plan", type="primary", icon=":material/psychology:", key="plan_go"
         setup = setup_plan(model, cfg, env, start, goal)
         res = plan_recorded(setup, cfg, pcfg, seed=int(seed))
         return {"key": key, "setup": setup, "res": res, "secs": time.perf_counter() - t, "views": {}}
-    st.session_state["plan_state"] = common.run_with_progress(
+    st.session_state["plan_state"] = cache.run_with_progress(
         _plan, f"Planning in latent space ({pcfg.solver.upper()}: {pcfg.iterations} iterations × "
                f"{pcfg.num_samples} candidates)", est_s=max(0.5, 0.0005 * pcfg.num_samples * pcfg.iterations))
 ps = st.session_state.get("plan_state")
@@ -178,7 +181,7 @@ def iteration_views(ps) -> list[dict]:
     if map_id in ps["views"]:
         return ps["views"][map_id]
     setup, res = ps["setup"], ps["res"]
-    nf = common.nearest_frames(*args)
+    nf = cache.nearest_frames(*args)
 
     def build():
         out = []
@@ -195,7 +198,7 @@ def iteration_views(ps) -> list[dict]:
                 "real": execute_plan(env, cfg, start, goal, best_actions)})
         return out
     n_it = len(res.iterations)
-    views = common.run_with_progress(build, f"Replaying the best candidate of each of the {n_it} iterations "
+    views = cache.run_with_progress(build, f"Replaying the best candidate of each of the {n_it} iterations "
                                             f"(imagined and in the simulator)", est_s=0.15 * n_it)
     ps["views"] = {map_id: views}
     return views
@@ -230,9 +233,9 @@ def plan_step_view(ps) -> None:
     P = len(v["bi"])
     st.markdown(f"**The best candidate of iteration {it}**: what the model *imagines* (nearest dataset frame to each "
                 f"imagined latent, top) and what *really happens* when its actions are executed (bottom).")
-    common.show_frames([setup.start_frame] + [near[i] for i in range(P)] + [setup.goal_frame],
+    widgets.show_frames([setup.start_frame] + [near[i] for i in range(P)] + [setup.goal_frame],
                        ["start"] + [f"imagined {i + 1}" for i in range(P)] + ["goal"], size=96)
-    common.show_frames(list(real["frames"]) + [setup.goal_frame],
+    widgets.show_frames(list(real["frames"]) + [setup.goal_frame],
                        ["start"] + [f"real {i + 1} (d={real['distance'][i + 1]:.0f})" for i in range(P)] + ["goal"],
                        size=96)
 

@@ -6,11 +6,15 @@ import numpy as np
 import streamlit as st
 
 import common
+import discovery
+import live_plot
+import pickers
+import widgets
 from lewm import figures
 import health
 from lewm.config import PRESETS, get_preset
 from lewm.jobs import ACTIVE
-from lewm.runs import read_metrics
+from lewm.runs import read_metrics, unique_file
 
 st.title("Train (live)")
 st.caption("Training runs in a separate process owned by the server: reload the page or open a second tab and it "
@@ -20,11 +24,11 @@ mgr = common.job_manager()
 
 # ------------------------------------------------------------------ new run
 with st.expander("Start a new run", expanded=not mgr.jobs("train")):
-    path, info = common.pick_dataset("train_data", label="Training data")
+    path, info = pickers.pick_dataset("train_data", label="Training data")
     if path is None:
         if st.button("Make a small synthetic dataset (moving dot, 32 px)", key="train_make_syn"):
             from lewm.synthetic import write_synthetic_h5
-            out = common.lewm_runs.unique_file(os.path.join(common.data_dir(), "synthetic-dot-32px.h5"))
+            out = unique_file(os.path.join(common.data_dir(), "synthetic-dot-32px.h5"))
             write_synthetic_h5(out, episodes=24, length=40, image_size=32)
             st.session_state["train_data"] = out
             st.rerun()
@@ -57,7 +61,7 @@ with st.expander("Start a new run", expanded=not mgr.jobs("train")):
     if start and path is not None:
         base = get_preset(preset)
         if info["image_size"] != base.model.image_size:
-            st.error(f"{common.rel(path)}: images are {info['image_size']} px but preset '{preset}' expects "
+            st.error(f"{discovery.rel(path)}: images are {info['image_size']} px but preset '{preset}' expects "
                      f"{base.model.image_size} px. Pick a preset with that image size or collect data at "
                      f"{base.model.image_size} px on the Data page.")
         elif not mgr.can_start_train():
@@ -123,9 +127,9 @@ else:
         D = s.view["latent_dim"] if s.view else None
         m[4].metric("effective rank", f"{er:.1f}" + (f" / {D}" if D else ""))
         m[5].metric("samples/s", f"{lat.get('samples_per_s', float('nan')):.0f}")
-        m[6].metric("ETA", common.fmt_s(s.eta_s) if s.active else "—")
+        m[6].metric("ETA", widgets.fmt_s(s.eta_s) if s.active else "—")
         health.badge_from_view(s.view)
-        st.progress(s.fraction, text=common.job_status_line(s) + f" · elapsed {common.fmt_s(s.elapsed_s)}")
+        st.progress(s.fraction, text=widgets.job_status_line(s) + f" · elapsed {widgets.fmt_s(s.elapsed_s)}")
         if s.status == "starting":
             st.caption("Starting the worker process (importing torch takes a few seconds)…")
         figs = [figures.fig_losses(s.history, lam=s.params.get("lambda")),
@@ -136,15 +140,15 @@ else:
                                    ref=float(D) if D else None, ref_name=f"D = {D}" if D else "")
         spectra = [("now", s.view["spectrum"], figures.COLORS["on"])] if s.view else []
         figs += [f_rank, figures.fig_spectrum(spectra)]
-        common.live_plots(figs, key=f"train_live_{s.id}", height=330, columns=2)
+        live_plot.live_plots(figs, key=f"train_live_{s.id}", height=330, columns=2)
         if s.status == "failed":
             st.error(f"Training failed: {s.error}")
         elif s.status in ("finished", "stopped"):
             ck = s.result["checkpoint"]
-            st.success(f"Run {s.status} at step {s.result['step']}: checkpoint `{common.rel(ck)}` "
+            st.success(f"Run {s.status} at step {s.result['step']}: checkpoint `{discovery.rel(ck)}` "
                        f"(val prediction loss {s.result['metrics'].get('val_pred_loss', float('nan')):.4f}).")
             if st.button("Use this checkpoint in the other pages", key=f"train_use_{s.id}"):
-                common.select_checkpoint(ck)
+                pickers.select_checkpoint(ck)
         if was_active and not s.active:
             st.rerun()  # settle the page (stop polling)
 
@@ -153,16 +157,16 @@ else:
 # ------------------------------------------------------------------ past runs on disk
 with st.expander("Runs on disk (including those of earlier server sessions)"):
     run_dirs = sorted([d for d in (os.path.join(common.runs_dir(), x) for x in os.listdir(common.runs_dir()))
-                       if os.path.exists(os.path.join(d, "metrics.jsonl"))], key=common.mtime, reverse=True) \
+                       if os.path.exists(os.path.join(d, "metrics.jsonl"))], key=discovery.mtime, reverse=True) \
         if os.path.isdir(common.runs_dir()) else []
     if not run_dirs:
         st.caption("None yet.")
     else:
-        d = st.selectbox("Run folder", run_dirs, format_func=common.rel, key="train_past")
+        d = st.selectbox("Run folder", run_dirs, format_func=discovery.rel, key="train_past")
         try:
             h = read_metrics(d)
         except (ValueError, AttributeError, OSError) as e:  # a damaged metrics.jsonl: say so, keep the page
-            st.error(f"{common.rel(os.path.join(d, 'metrics.jsonl'))}: unreadable ({type(e).__name__}: {e}).")
+            st.error(f"{discovery.rel(os.path.join(d, 'metrics.jsonl'))}: unreadable ({type(e).__name__}: {e}).")
             h = {}
         st.plotly_chart(figures.fig_losses(h, title=f"Losses of {os.path.basename(d)}"), key="train_past_losses")
         if "effective_rank" in h:

@@ -14,11 +14,13 @@ Pure functions, data in (arrays, or the small result classes of :mod:`lewm.diagn
 - :mod:`.landscape`    :func:`fig_landscape`, :func:`fig_landscapes`, :func:`fig_grid_warp`;
 - :mod:`.planning`     :func:`fig_click_canvas`, :func:`fig_candidates`, :func:`fig_cost_hist`,
   :func:`fig_best_cost`, :func:`fig_goal_distance`;
+- :mod:`.failure`      :func:`fig_failure_path` (why an episode failed);
 - :mod:`.images`       :func:`fig_image`, :func:`fig_episode_canvas`, :func:`fig_image_grid`,
   :func:`animation_figure`, with :func:`upscale` and :func:`png_uri`.
 """
 from .curves import fig_episode_columns, fig_losses, fig_series
 from .dynamics import fig_map_trajectories, fig_open_loop_error
+from .failure import fig_failure_path
 from .images import animation_figure, fig_episode_canvas, fig_image, fig_image_grid, png_uri, upscale
 from .landscape import fig_grid_warp, fig_landscape, fig_landscapes
 from .latent_map import fig_latent_map, point_hover
@@ -38,5 +40,6 @@ __all__ = [
     "fig_surprise_spikes", "fig_surprise_traces",
     "fig_grid_warp", "fig_landscape", "fig_landscapes",
     "fig_best_cost", "fig_candidates", "fig_click_canvas", "fig_cost_hist", "fig_goal_distance",
+    "fig_failure_path",
     "animation_figure", "fig_episode_canvas", "fig_image", "fig_image_grid", "png_uri", "upscale",
 ]

@@ -1,0 +1,257 @@
+"""The pickers every page shares: the sidebar's checkpoint (remembered in the URL's ``?ckpt=``, with
+an upload), the checkpoint a page requires, and a page's dataset picker that checks the dataset
+fits the checkpoint and offers to collect one that does. Clear errors, never a traceback."""
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from common import ROOT, data_dir, device, job_manager, runs_dir, settings
+from cache import load_checkpoint
+from discovery import dataset_fits, dataset_info, dataset_label, list_checkpoints, list_datasets, mtime, rel
+from lewm import runs as lewm_runs
+from lewm.checkpoint import CheckpointError, batchnorm_note
+from lewm.data import DataError
+from widgets import fmt_s
+
+import refstore  # app/refstore.py: reference sets and stored maps
+import safety  # app/safety.py: typed paths confined to the data folders, broken files
+
+
+CKPT_KEY = "lab_checkpoint"
+
+
+def sidebar_checkpoint() -> None:
+    """The checkpoint selector shared by every page (in the sidebar)."""
+    with st.sidebar:
+        ckpts = list_checkpoints()
+        labels = [lbl for lbl, _ in ckpts]
+        paths = [p for _, p in ckpts]
+        if ckpts:
+            req = st.session_state.pop("_ckpt_request", None)  # a page asked to switch (see select_checkpoint)
+            if req in paths:
+                st.session_state["sb_checkpoint"] = labels[paths.index(req)]
+            elif st.session_state.get("sb_checkpoint") not in labels:
+                # a new browser session: the checkpoint named in the URL (?ckpt=...), else the last one of
+                # this session, else the first (given on the command line, else the best shipped agent)
+                cur = _checkpoint_from_url(paths) or st.session_state.get(CKPT_KEY)
+                st.session_state["sb_checkpoint"] = labels[paths.index(cur) if cur in paths else 0]
+            choice = st.selectbox("Checkpoint", labels, key="sb_checkpoint",
+                                  help="Shipped checkpoints (checkpoints/<env>/model.pt, best evaluated agent first) "
+                                       "and your runs (runs/*/last.pt). Remembered in the page's URL.")
+            st.session_state[CKPT_KEY] = paths[labels.index(choice)]
+            if st.query_params.get(CKPT_PARAM) != rel(st.session_state[CKPT_KEY]):
+                st.query_params[CKPT_PARAM] = rel(st.session_state[CKPT_KEY])
+        else:
+            st.caption("No checkpoint yet: train one on the Train page.")
+            st.session_state[CKPT_KEY] = None
+        with st.expander("Upload a checkpoint"):
+            up = st.file_uploader("LeWM checkpoint (.pt)", type=["pt", "pth"], key="sb_upload")
+            if up is not None and st.session_state.get("_uploaded_name") != (up.name, up.size):
+                dest = lewm_runs.unique_file(os.path.join(runs_dir(), "uploads", lewm_runs.slugify(up.name, 60)))
+                try:  # an upload that cannot be written or loaded is deleted, never left behind
+                    os.makedirs(os.path.dirname(dest), exist_ok=True)
+                    with open(dest, "wb") as f:
+                        f.write(up.getbuffer())
+                    load_checkpoint(dest)
+                except Exception as e:  # noqa: BLE001 - whatever the file does, it goes
+                    with contextlib.suppress(OSError):
+                        os.remove(dest)
+                    why = str(e).split(": ", 1)[-1] if isinstance(e, CheckpointError) else f"{type(e).__name__}: {e}"
+                    st.error(f"{up.name}: not loaded ({why}); the upload was deleted.")
+                else:
+                    st.session_state["_uploaded_name"] = (up.name, up.size)
+                    select_checkpoint(dest)
+        st.caption(f"device: `{device()}`")
+
+
+CKPT_PARAM = "ckpt"  # the URL query parameter that remembers the checkpoint across reloads
+
+
+def _checkpoint_from_url(paths: list[str]) -> str | None:
+    """The known checkpoint named by ``?ckpt=`` (a path relative to the repo, or absolute), or None."""
+    v = st.query_params.get(CKPT_PARAM)
+    if not v:
+        return None
+    for cand in (v, str(ROOT / v)):
+        a = os.path.abspath(cand)
+        if a in paths:
+            return a
+    return None
+
+
+def select_checkpoint(path: str) -> None:
+    """Make ``path`` the sidebar's checkpoint (the selectbox is updated on the rerun)."""
+    st.session_state["_ckpt_request"] = path
+    st.session_state[CKPT_KEY] = path
+    st.rerun()
+
+
+def current_checkpoint() -> str | None:
+    return st.session_state.get(CKPT_KEY)
+
+
+def require_checkpoint():
+    """(model, cfg, meta, path) of the sidebar checkpoint; an error/info message and stop otherwise."""
+    path = current_checkpoint()
+    if not path:
+        st.info("No checkpoint is available yet. Train one on **Train (live)**, put a shipped checkpoint in "
+                "`checkpoints/<env>/model.pt`, or upload one in the sidebar.")
+        st.page_link("app_pages/train.py", label="Go to Train (live)", icon=":material/model_training:")
+        st.stop()
+    safety.note_file(rel(path))
+    try:
+        model, cfg, meta = load_checkpoint(path)
+    except CheckpointError as e:
+        st.error(str(e))
+        st.stop()
+    return model, cfg, meta, path
+
+
+def checkpoint_caption(cfg, meta, path) -> None:
+    st.caption(f"Checkpoint `{rel(path)}` · env **{cfg.env or '?'}** · {cfg.model.image_size}px · "
+               f"D={cfg.model.latent_dim} · history {cfg.model.history} · step {meta['step']} · preset {cfg.preset}")
+    note = batchnorm_note(meta)
+    if note:
+        st.warning(f"This checkpoint: {note}.")
+
+
+def pick_dataset(key: str, cfg=None, need_state: bool = False, label: str = "Dataset",
+                 allow_collect: bool = True, ckpt: str | None = None):
+    """Select an HDF5 dataset; with ``cfg``, check it matches the checkpoint's env and image size.
+
+    With ``cfg`` the matching datasets come first (the checkpoint's own reference set first of all),
+    and when the checkpoint changes a selection that no longer matches moves to the first matching
+    one. Returns (path, info) or (None, None) after showing why (st.error / st.info).
+    """
+    options = list_datasets()
+    custom = st.session_state.get(f"{key}_custom")
+    if custom and custom not in options:
+        options = [custom] + options
+    _collected_for(key)
+    req = st.session_state.pop(f"{key}_request", None)  # e.g. a dataset just collected for this view
+    if req and req not in options:
+        options = [req] + options
+    own = refstore.reference_of(ckpt or current_checkpoint() or "") if cfg is not None else None
+    if cfg is not None:  # prefer datasets that fit the checkpoint; its own reference set first
+        options = sorted(options, key=lambda p: (not dataset_fits(p, cfg), p != own))
+        tag = (cfg.env, cfg.model.image_size, ckpt or current_checkpoint())
+        if req in options:
+            st.session_state[key] = req
+        elif st.session_state.get(f"{key}_for") != tag:  # a new checkpoint (or the first visit)
+            cur = st.session_state.get(key)
+            if cur not in options or not dataset_fits(cur, cfg):
+                st.session_state[key] = next((p for p in options if dataset_fits(p, cfg)), options[0] if options else None)
+        st.session_state[f"{key}_for"] = tag
+    elif req in options:
+        st.session_state[key] = req
+    elif current_checkpoint() and st.session_state.get(f"{key}_for") != current_checkpoint():
+        # first visit, or a new checkpoint while a shipped reference set is shown: the checkpoint's own
+        own = refstore.reference_of(current_checkpoint())
+        cur = st.session_state.get(key)
+        if own in options and (cur is None or Path(cur).name == refstore.REFERENCE_NAME):
+            st.session_state[key] = own
+        st.session_state[f"{key}_for"] = current_checkpoint()
+    if st.session_state.get(key) is not None and st.session_state.get(key) not in options:
+        del st.session_state[key]  # a dataset that disappeared
+    col1, col2 = st.columns([3, 2])
+    with col1:
+        if options:
+            path = st.selectbox(label, options, format_func=dataset_label, key=key)
+        else:
+            path = None
+            st.info("No dataset yet (looked in runs/data/, data/ and checkpoints/*/reference.h5).")
+    with col2:
+        typed = st.text_input("…or a path on this machine", key=f"{key}_path", placeholder="runs/data/file.h5",
+                              help="Only inside the lab's data folders: " +
+                                   ", ".join(safety.lab_allowed_dirs(settings(), str(ROOT))))
+        if typed:
+            try:  # never any file of the machine: only the lab's data folders (see app/safety.py)
+                path = safety.confine(typed, safety.lab_allowed_dirs(settings(), str(ROOT)), str(ROOT))
+            except safety.PathNotAllowed as e:
+                st.error(str(e), icon=":material/block:")
+                return None, None
+    if cfg is not None and st.session_state.get(f"{key}_collect_job"):
+        collect_reference_button(cfg, key)  # its progress bar
+    elif cfg is not None and allow_collect and (path is None or not dataset_fits(path, cfg)) and \
+            not any(dataset_fits(p, cfg) for p in options):
+        st.info(f"No {cfg.env} dataset at {cfg.model.image_size}px is known yet (none ships with this checkpoint).")
+        collect_reference_button(cfg, key)
+    if path is None:
+        return None, None
+    safety.note_file(rel(path))
+    try:
+        info = dataset_info(path, mtime(path))
+    except DataError as e:
+        st.error(str(e))
+        return None, None
+    if cfg is not None:
+        if cfg.env and info["env"] and info["env"] != cfg.env:
+            st.error(f"{rel(path)}: this dataset comes from environment '{info['env']}' but the checkpoint "
+                     f"was trained on '{cfg.env}'. Pick a {cfg.env} dataset (or collect one on the Data page).")
+            return None, None
+        if info["image_size"] != cfg.model.image_size:
+            st.error(f"{rel(path)}: images are {info['image_size']}x{info['image_size']} but the checkpoint expects "
+                     f"{cfg.model.image_size}x{cfg.model.image_size} (key 'pixels'). Collect at image size "
+                     f"{cfg.model.image_size}.")
+            return None, None
+    if need_state and not info["has_state"]:
+        st.error(f"{rel(path)}: no 'state' key; this view needs the true physical state of every frame.")
+        return None, None
+    return path, info
+
+
+def _collected_for(key: str) -> None:
+    """If the collect job started for the view ``key`` has finished, ask the view to select its file
+    (before its selectbox is drawn)."""
+    job_id = st.session_state.get(f"{key}_collect_job")
+    if not job_id:
+        return
+    job = next((j for j in job_manager().jobs("collect") if j.id == job_id), None)
+    s = job.snapshot() if job is not None else None
+    if s is None or not s.active:
+        st.session_state.pop(f"{key}_collect_job", None)
+        if s is not None and s.status == "finished":
+            st.session_state[f"{key}_request"] = s.out
+        elif s is not None:
+            st.session_state[f"{key}_collect_error"] = f"Collection into `{rel(s.out)}` {s.status}: {s.error or ''}"
+
+
+def collect_reference_button(cfg, key: str) -> None:
+    """Offer to collect a small dataset matching the checkpoint, in the background with a progress
+    bar; when it is done, the view selects it (through ``{key}_request``: the selectbox of ``key``
+    is already drawn on this run, so its state cannot be set here)."""
+    from lewm.envs import list_envs
+    if cfg.env not in list_envs():
+        return
+    mgr = job_manager()
+    job_key = f"{key}_collect_job"
+    job = next((j for j in mgr.jobs("collect") if j.id == st.session_state.get(job_key)), None)
+    err = st.session_state.pop(f"{key}_collect_error", None)
+    if err:
+        st.error(err)
+    if job is None:
+        if st.button(f"Collect {REF_EPISODES} {cfg.env} episodes at {cfg.model.image_size}px now",
+                     key=f"{key}_collect", help="In the background (a few seconds to a minute); the view uses them "
+                                                "as soon as they are written."):
+            out = os.path.join(data_dir(), f"{cfg.env}-{cfg.model.image_size}px-ref.h5")
+            job = mgr.start_collect(cfg.env, REF_EPISODES, out, image_size=cfg.model.image_size, seed=123)
+            st.session_state[job_key] = job.id
+            st.rerun()
+        return
+
+    @st.fragment(run_every=0.7 if job.snapshot().active else None)
+    def _progress():
+        s = job.snapshot()
+        if s.active:
+            st.progress(s.fraction, text=f"Collecting {REF_EPISODES} {cfg.env} episodes → `{rel(s.out)}` · "
+                                         f"episode {s.done}/{s.total} · ETA {fmt_s(s.eta_s)}")
+        else:  # finished or failed: the page re-runs and _collected_for selects the file / says why
+            st.rerun(scope="app")
+    _progress()
+
+
+REF_EPISODES = 60

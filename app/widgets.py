@@ -1,0 +1,60 @@
+"""Small page widgets: an episode picker, a row of crisp frames, the point clicked on a chart, a
+duration, a job's status line."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+import common  # noqa: F401  (first: puts the repo on sys.path)
+from lewm.figures import upscale
+
+
+def pick_episode(container, path: str, info: dict, key: str) -> tuple[int, dict]:
+    """Episode number input + load; a bad file shows st.error and stops the page."""
+    from lewm.data import DataError, load_episode
+    ep = int(container.number_input("Episode", 0, info["num_episodes"] - 1, 0, key=key))
+    try:
+        return ep, load_episode(path, ep)
+    except DataError as e:
+        st.error(str(e))
+        st.stop()
+
+
+def show_frames(frames, captions=None, size: int = 128, columns: int | None = None) -> None:
+    """A row of crisp frames."""
+    frames = list(frames)
+    if not frames:
+        return
+    cols = st.columns(columns or len(frames))
+    for i, fr in enumerate(frames):
+        with cols[i % len(cols)]:
+            st.image(upscale(fr, size), caption=None if captions is None else captions[i], width=size)
+
+
+def selected_point(event, curve: int = 0) -> int | None:
+    """Index of the first clicked/selected point of trace ``curve`` in a st.plotly_chart event, or None."""
+    try:
+        pts = event.selection.points
+    except AttributeError:
+        return None
+    for p in pts or []:
+        if int(p.get("curve_number", 0)) == curve and p.get("point_index") is not None:
+            return int(p["point_index"])
+    return None
+
+
+def fmt_s(s: float | None) -> str:
+    if s is None or not np.isfinite(s):
+        return "—"
+    s = float(s)
+    if s < 60:
+        return f"{s:.0f} s"
+    if s < 3600:
+        return f"{int(s // 60)}m{int(s % 60):02d}s"
+    return f"{int(s // 3600)}h{int(s % 3600 // 60):02d}m"
+
+
+def job_status_line(snap) -> str:
+    icon = {"starting": ":material/hourglass_top:", "running": ":material/play_arrow:", "paused": ":material/pause:",
+            "finished": ":material/check_circle:", "stopped": ":material/stop_circle:", "failed": ":material/error:"}
+    return f"{icon.get(snap.status, '')} **{snap.status}** · step {snap.done}/{snap.total}"
