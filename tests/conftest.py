@@ -15,6 +15,15 @@ def syn_h5(tmp_path_factory):
     return write_synthetic_h5(str(tmp_path_factory.mktemp("data") / "syn.h5"), episodes=12, length=40, image_size=32)
 
 
+@pytest.fixture
+def one_thread():
+    """Tiny convolutions run far faster on one thread than on two busy ones."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(autouse=True)
 def _keep_main_module():
     """AppTest leaves its script module as sys.modules['__main__'] (from_function: a temporary file), and

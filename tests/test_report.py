@@ -21,15 +21,6 @@ KEYS = {"checkpoint", "data", "settings", "frames_encoded", "collapse", "sigreg"
         "timings_s", "files"}
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny convolutions run far faster on one thread than on two busy ones."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _tiny_checkpoint(path, env="synthetic_dot"):
     from lewm import checkpoint
     torch.manual_seed(0)
