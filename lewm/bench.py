@@ -375,11 +375,12 @@ def _run_compare(a: argparse.Namespace, dev: torch.device) -> int:
         raise ValueError(f"--rounds must be >= 3 for a median and a spread, got {a.rounds}")
     rows = []
     if a.bench_what == "train":
-        bf16 = resolve_precision(a.precision, dev, "train")
-        if not bf16 and not a.compile:
-            print(f"note: --precision {a.precision} resolves to fp32 for training on {dev}: both paths are the same; "
-                  f"pass --precision bf16 to compare bf16 autocast, or --compile for compiled training", flush=True)
+        from .config import get_preset
         for name in a.presets:
+            bf16 = resolve_precision(a.precision, dev, "train", model_width=get_preset(name).model.enc_dim)
+            if not bf16 and not a.compile:
+                print(f"note: --precision {a.precision} resolves to fp32 for training {name} on {dev}: both paths are "
+                      f"the same; pass --precision bf16 to compare bf16 autocast, or --compile", flush=True)
             rows.append(bc.compare_train(name, dev, bf16, batch=a.batch, rounds=a.rounds, compiled=a.compile))
             print(f"  {name}: x{rows[-1].ratio:.2f}", flush=True)
     else:

@@ -186,7 +186,7 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
     gen = torch.Generator().manual_seed(tc.seed + start + 1_000_003 * ctx.rank)
     sig_gen = torch.Generator(device=dev).manual_seed(tc.seed + 7919 + start)
     batches = _batches(ds, local_bs, gen, tc.num_workers, dev)
-    amp = resolve_precision(tc.precision, dev)
+    amp = resolve_precision(tc.precision, dev, "train", model_width=mc.enc_dim)
     bar = None
     if progress and _is_rank0():
         from tqdm.auto import tqdm
