@@ -103,6 +103,7 @@ def show_recording(path: str = RECORDING) -> None:
     import discovery
     from lewm import figures
     import health
+    import safety
     from lewm.diagnostics.health import health_verdict
 
     @st.cache_resource(show_spinner=False)
@@ -124,7 +125,7 @@ def show_recording(path: str = RECORDING) -> None:
                "Want to watch it happen? **Run it live yourself** below.")
     colors = (figures.COLORS["on"], figures.COLORS["off"])
 
-    @st.fragment
+    @safety.fragment
     def replay() -> None:
         steps = rec.snap_steps
         step = st.select_slider("Training step", options=steps, value=steps[-1], key="collapse_rec_step")

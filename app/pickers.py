@@ -243,7 +243,7 @@ def collect_reference_button(cfg, key: str) -> None:
             st.rerun()
         return
 
-    @st.fragment(run_every=0.7 if job.snapshot().active else None)
+    @safety.fragment(run_every=0.7 if job.snapshot().active else None)
     def _progress():
         s = job.snapshot()
         if s.active:

@@ -105,11 +105,13 @@ def note_file(path: str | None) -> None:
 
 
 @contextlib.contextmanager
-def guard():
+def guard(fresh: bool = True):
     """Run a page: an exception caused by a broken checkpoint or dataset becomes one ``st.error``
-    naming the file; anything else propagates (Streamlit shows it: a bug to fix, not to hide)."""
+    naming the file; anything else propagates (Streamlit shows it: a bug to fix, not to hide).
+    ``fresh``: forget the files noted so far (a page run); a fragment's re-run keeps its page's."""
     import streamlit as st
-    st.session_state[_IN_USE] = []
+    if fresh or _IN_USE not in st.session_state:
+        st.session_state[_IN_USE] = []
     try:
         yield
     except Exception as e:  # noqa: BLE001 - Streamlit's stop/rerun are BaseExceptions and pass through
@@ -117,6 +119,24 @@ def guard():
         if msg is None:
             raise
         st.error(msg, icon=":material/broken_image:")
+
+
+def fragment(func=None, *, run_every=None):
+    """``st.fragment`` under :func:`guard`. A fragment re-runs on its own (its widgets, ``run_every``)
+    without the page around it, so the page's guard does not see its exceptions: without this a
+    dataset that breaks while a fragment re-reads it showed a traceback. Use as ``@safety.fragment``
+    or ``@safety.fragment(run_every=1.0)``."""
+    import functools
+
+    import streamlit as st
+
+    def wrap(f):
+        @functools.wraps(f)
+        def guarded(*args, **kwargs):
+            with guard(fresh=False):
+                return f(*args, **kwargs)
+        return st.fragment(guarded, run_every=run_every)
+    return wrap(func) if func is not None else wrap
 
 
 def lab_allowed_dirs(settings: dict, root: str) -> list[str]:

@@ -276,3 +276,45 @@ def test_spawned_workers_do_not_run_the_lab():
     r = subprocess.run([sys.executable, "-c", code, APP], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["False", "False"] and "ScriptRunContext" not in r.stderr, (r.stdout, r.stderr)
+
+
+def test_a_fragment_turns_a_broken_file_into_one_error_on_its_own():
+    """safety.fragment: a fragment re-runs without its page (so without the page's guard); a broken
+    file read inside it is still one st.error naming the file, never a traceback, and the page's
+    noted files are kept for the message."""
+    pytest.importorskip("streamlit")
+    import safety  # noqa: F401 - imported the way the app does
+    from streamlit.testing.v1 import AppTest
+
+    def script():
+        import streamlit as st
+        import safety
+        from lewm.data import DataError
+
+        safety.note_file("runs/page.h5")  # noted by the page before the fragment runs
+
+        @safety.fragment
+        def part():
+            st.write("fragment ran")
+            raise DataError("runs/broken.h5: missing key 'pixels' (expected an episode file of `lewm collect`)")
+
+        part()
+        st.write("after the fragment")
+
+    at = AppTest.from_function(script, default_timeout=60)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [e.value for e in at.error] == ["runs/broken.h5: missing key 'pixels' (expected an episode file of "
+                                           "`lewm collect`)"]
+    assert [m.value for m in at.markdown] == ["fragment ran", "after the fragment"]
+    assert at.session_state["_safety_files"] == ["runs/page.h5"]  # the page's files survive the fragment's guard
+
+
+def test_every_fragment_of_the_lab_is_guarded():
+    """No bare ``@st.fragment`` in app/: each one is ``@safety.fragment`` (see the test above)."""
+    import pathlib
+    app = pathlib.Path(__file__).resolve().parents[1] / "app"
+    bare = [str(p.relative_to(app)) for p in app.rglob("*.py") if "st.fragment" in p.read_text()
+            and p.name != "safety.py"]
+    assert not bare, bare
+    assert sum(p.read_text().count("@safety.fragment") for p in app.rglob("*.py")) >= 9

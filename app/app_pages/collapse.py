@@ -10,6 +10,7 @@ import common
 import discovery
 import live_plot
 import pickers
+import safety
 import widgets
 from lewm import figures
 from lewm.config import PRESETS, get_preset
@@ -85,7 +86,7 @@ if any(j.status in ACTIVE for j in pair) and st.button("Stop both", icon=":mater
 was_active = any(j.status in ACTIVE for j in pair)
 
 
-@st.fragment(run_every=1.0 if was_active else None)
+@safety.fragment(run_every=1.0 if was_active else None)
 def live():
     snaps = [j.snapshot() for j in pair]
     cols = st.columns(len(snaps))

@@ -6,6 +6,7 @@ import streamlit as st
 import common
 import discovery
 import pickers
+import safety
 import widgets
 from lewm import figures
 from lewm.envs import list_envs
@@ -45,7 +46,7 @@ collect_jobs = mgr.jobs("collect")
 active = [j for j in collect_jobs if j.status in ACTIVE]
 
 
-@st.fragment(run_every=0.7 if active else None)
+@safety.fragment(run_every=0.7 if active else None)
 def collect_progress():
     jobs_now = mgr.jobs("collect")[:3]
     for j in jobs_now:
@@ -80,7 +81,7 @@ ep, episode = widgets.pick_episode(st, path, info, "data_episode")
 L = len(episode["pixels"])
 
 
-@st.fragment
+@safety.fragment
 def episode_view(episode: dict, env_name: str, state_names) -> None:
     """The frame scrubber and what it drives: each move re-runs only this fragment (the episode is
     already loaded)."""

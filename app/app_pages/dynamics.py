@@ -5,6 +5,7 @@ import streamlit as st
 import cache
 import discovery
 import pickers
+import safety
 import widgets
 from lewm import figures
 import health
@@ -34,7 +35,7 @@ if max_start < 0:
 clean = surprise_trace(model, episode["pixels"], episode["action"], cfg)  # once per episode (both sections)
 
 
-@st.fragment
+@safety.fragment
 def imagination(episode: dict, clean) -> None:
     """Start frame and horizon sliders with what they drive: a move re-runs only this section."""
     c2, c3 = st.columns(2)
@@ -76,7 +77,7 @@ def imagination(episode: dict, clean) -> None:
 imagination(episode, clean)
 
 # ------------------------------------------------------------------ surprise
-@st.fragment
+@safety.fragment
 def surprise(episode: dict, clean) -> None:
     """The perturbation frame and colour mode with the traces they drive: re-runs only this section."""
     st.subheader("Surprise: violation of expectation")

@@ -10,6 +10,7 @@ import torch
 import cache
 import discovery
 import pickers
+import safety
 import widgets
 from lewm import figures
 import health
@@ -204,7 +205,7 @@ def iteration_views(ps) -> list[dict]:
     return views
 
 
-@st.fragment
+@safety.fragment
 def plan_step_view(ps) -> None:
     """The iteration slider and everything it drives: re-runs alone (no page re-run) on each move."""
     setup, res = ps["setup"], ps["res"]

@@ -9,6 +9,7 @@ import common
 import discovery
 import live_plot
 import pickers
+import safety
 import widgets
 from lewm import figures
 import health
@@ -111,7 +112,7 @@ else:
         st.rerun()
     was_active = job.status in ACTIVE
 
-    @st.fragment(run_every=1.0 if was_active else None)
+    @safety.fragment(run_every=1.0 if was_active else None)
     def live():
         s = job.snapshot()
         lat = s.latest
