@@ -145,6 +145,7 @@ def test_planning_figures_carry_candidates_and_costs():
     assert np.array_equal(f.data[0].x, costs) and np.array_equal(f.data[1].x, costs[elite])
     f = fg.fig_best_cost([3.0, 2.0, 1.5], 2)
     assert list(f.data[0].y) == [3.0, 2.0, 1.5] and list(f.data[0].x) == [1, 2, 3]
+    assert list(f.data[1].x) == [2] and list(f.data[1].y) == [2.0]  # the shown iteration is marked
     f = fg.fig_goal_distance([5.0, 3.0], 1.0)
     assert list(f.data[0].y) == [5.0, 3.0] and f.layout.shapes[0].y0 == 1.0
 

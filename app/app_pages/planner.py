@@ -175,6 +175,9 @@ if st.button("Plan", type="primary", icon=":material/psychology:", key="plan_go"
 ps = st.session_state.get("plan_state")
 
 
+FRAME_PX = 96  # the step-through's frame strips
+
+
 def iteration_views(ps) -> list[dict]:
     """Everything the iteration slider shows, computed once per plan (and map): for every iteration the
     candidates on the map, the best candidate's imagined path and nearest frames, and what its actions
@@ -191,12 +194,15 @@ def iteration_views(ps) -> list[dict]:
             elite = rec.elite_idx.numpy()
             best_actions = rec.candidates[elite[0]] if rec.candidates is not None else res.actions.cpu()
             best_imag = imagine_candidate(setup, best_actions)
+            near = nf.query(best_imag, k=1).frames[:, 0]
+            real = execute_plan(env, cfg, start, goal, best_actions)
             out.append({
                 "costs": rec.costs.numpy(), "elite": elite, "best_cost": rec.best_cost,
                 "Z": None if rec.final_latents is None else lmap.transform(rec.final_latents.numpy()),
-                "S2": S2, "G2": G2, "bi": lmap.transform(best_imag),
-                "near": nf.query(best_imag, k=1).frames[:, 0],
-                "real": execute_plan(env, cfg, start, goal, best_actions)})
+                "S2": S2, "G2": G2, "bi": lmap.transform(best_imag), "real": real,
+                # the two strips of frames, PNG-encoded here once: a slider move only shows them
+                "near_png": widgets.frame_pngs([setup.start_frame, *near, setup.goal_frame], FRAME_PX),
+                "real_png": widgets.frame_pngs([*real["frames"], setup.goal_frame], FRAME_PX)})
         return out
     n_it = len(res.iterations)
     views = cache.run_with_progress(build, f"Replaying the best candidate of each of the {n_it} iterations "
@@ -230,15 +236,14 @@ def plan_step_view(ps) -> None:
         st.plotly_chart(fc, key="plan_costs")
         best = [w["best_cost"] for w in views]
         st.plotly_chart(figures.fig_best_cost(best, it), key="plan_best")
-    real, near = v["real"], v["near"]
+    real = v["real"]
     P = len(v["bi"])
     st.markdown(f"**The best candidate of iteration {it}**: what the model *imagines* (nearest dataset frame to each "
                 f"imagined latent, top) and what *really happens* when its actions are executed (bottom).")
-    widgets.show_frames([setup.start_frame] + [near[i] for i in range(P)] + [setup.goal_frame],
-                       ["start"] + [f"imagined {i + 1}" for i in range(P)] + ["goal"], size=96)
-    widgets.show_frames(list(real["frames"]) + [setup.goal_frame],
+    widgets.show_frames(v["near_png"], ["start"] + [f"imagined {i + 1}" for i in range(P)] + ["goal"], size=FRAME_PX)
+    widgets.show_frames(v["real_png"],
                        ["start"] + [f"real {i + 1} (d={real['distance'][i + 1]:.0f})" for i in range(P)] + ["goal"],
-                       size=96)
+                       size=FRAME_PX)
 
 
 if ps and ps["key"] == key:
