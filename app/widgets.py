@@ -20,30 +20,15 @@ def pick_episode(container, path: str, info: dict, key: str) -> tuple[int, dict]
         st.stop()
 
 
-def frame_pngs(frames, size: int = 128) -> list[bytes]:
-    """Frames (S, S, 3) upscaled and PNG-encoded once, for a step-through's precomputed records:
-    :func:`show_frames` then shows them without encoding again (~7 ms a frame saved per move)."""
-    import io
-
-    from PIL import Image
-    out = []
-    for fr in frames:
-        buf = io.BytesIO()
-        Image.fromarray(upscale(fr, size)).save(buf, format="PNG")
-        out.append(buf.getvalue())
-    return out
-
-
 def show_frames(frames, captions=None, size: int = 128, columns: int | None = None) -> None:
-    """A row of crisp frames: (S, S, 3) arrays, or PNG bytes from :func:`frame_pngs`."""
+    """A row of crisp frames."""
     frames = list(frames)
     if not frames:
         return
     cols = st.columns(columns or len(frames))
     for i, fr in enumerate(frames):
         with cols[i % len(cols)]:
-            st.image(fr if isinstance(fr, bytes) else upscale(fr, size),
-                     caption=None if captions is None else captions[i], width=size)
+            st.image(upscale(fr, size), caption=None if captions is None else captions[i], width=size)
 
 
 def selected_point(event, curve: int = 0) -> int | None:

@@ -169,7 +169,7 @@ def test_lab_in_chromium(server):
         _wait_idle(page, 120_000)
         t = time.perf_counter()
         page.get_by_role("button", name="Plan", exact=True).click()
-        expect(page.get_by_text("best cost this iteration")).to_be_visible(timeout=120_000)
+        expect(page.get_by_text("final plan cost")).to_be_visible(timeout=120_000)
         _wait_idle(page, 120_000)
         timings["planner_step_s"] = round(time.perf_counter() - t, 2)
         assert page.get_by_test_id("stException").count() == 0

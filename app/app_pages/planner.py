@@ -10,7 +10,6 @@ import torch
 import cache
 import discovery
 import pickers
-import safety
 import widgets
 from lewm import figures
 import health
@@ -175,13 +174,11 @@ if st.button("Plan", type="primary", icon=":material/psychology:", key="plan_go"
 ps = st.session_state.get("plan_state")
 
 
-FRAME_PX = 96  # the step-through's frame strips
-
-
-def iteration_views(ps) -> list[dict]:
-    """Everything the iteration slider shows, computed once per plan (and map): for every iteration the
-    candidates on the map, the best candidate's imagined path and nearest frames, and what its actions
-    really do in the simulator. Moving the slider then only redraws."""
+def iteration_figure(ps):
+    """The step-through of one plan, built once per plan (and map): for every CEM iteration the
+    candidates on the map, their costs, the best candidate's imagined path, its nearest dataset frames
+    and what its actions really do in the simulator, all in one figure (lewm.figures.fig_cem_iterations)
+    whose own slider steps through the iterations in the browser: a move needs no server round trip."""
     if map_id in ps["views"]:
         return ps["views"][map_id]
     setup, res = ps["setup"], ps["res"]
@@ -189,61 +186,43 @@ def iteration_views(ps) -> list[dict]:
 
     def build():
         out = []
-        S2, G2 = lmap.transform(setup.z_start[None]), lmap.transform(setup.z_goal[None])
         for rec in res.iterations:
             elite = rec.elite_idx.numpy()
             best_actions = rec.candidates[elite[0]] if rec.candidates is not None else res.actions.cpu()
             best_imag = imagine_candidate(setup, best_actions)
             near = nf.query(best_imag, k=1).frames[:, 0]
             real = execute_plan(env, cfg, start, goal, best_actions)
+            P = len(best_imag)
             out.append({
                 "costs": rec.costs.numpy(), "elite": elite, "best_cost": rec.best_cost,
                 "Z": None if rec.final_latents is None else lmap.transform(rec.final_latents.numpy()),
-                "S2": S2, "G2": G2, "bi": lmap.transform(best_imag), "real": real,
-                # the two strips of frames, PNG-encoded here once: a slider move only shows them
-                "near_png": widgets.frame_pngs([setup.start_frame, *near, setup.goal_frame], FRAME_PX),
-                "real_png": widgets.frame_pngs([*real["frames"], setup.goal_frame], FRAME_PX)})
-        return out
+                "bi": lmap.transform(best_imag),
+                "imagined": [setup.start_frame, *near, setup.goal_frame],
+                "imagined_labels": ["start"] + [f"imagined {i + 1}" for i in range(P)] + ["goal"],
+                "real": [*real["frames"], setup.goal_frame],
+                "real_labels": ["start"] + [f"real {i + 1} (d={real['distance'][i + 1]:.0f})" for i in range(P)]
+                               + ["goal"]})
+        return figures.fig_cem_iterations(lmap.coords, out, lmap.transform(setup.z_start[None]),
+                                          lmap.transform(setup.z_goal[None]), f"{lmap.method.upper()} map")
     n_it = len(res.iterations)
-    views = cache.run_with_progress(build, f"Replaying the best candidate of each of the {n_it} iterations "
-                                            f"(imagined and in the simulator)", est_s=0.15 * n_it)
-    ps["views"] = {map_id: views}
-    return views
+    fig = cache.run_with_progress(build, f"Replaying the best candidate of each of the {n_it} iterations "
+                                          f"(imagined and in the simulator)", est_s=0.15 * n_it)
+    ps["views"] = {map_id: fig}
+    return fig
 
 
-@safety.fragment
 def plan_step_view(ps) -> None:
-    """The iteration slider and everything it drives: re-runs alone (no page re-run) on each move."""
-    setup, res = ps["setup"], ps["res"]
-    views = iteration_views(ps)
-    n_it = len(views)
-    it = st.slider("Iteration", 1, n_it, n_it, key="plan_iter") if n_it > 1 else 1
-    v = views[it - 1]
-    costs, elite = v["costs"], v["elite"]
-    m = st.columns(4)
-    m[0].metric("best cost this iteration", f"{v['best_cost']:.3f}")
-    m[1].metric("final plan cost", f"{res.cost:.3f}")
-    m[2].metric("planning time", f"{res.seconds:.2f} s")
-    m[3].metric("candidates", f"{len(costs)} ({len(elite)} elites)")
-    left, right = st.columns([3, 2])
-    with left:
-        fig = figures.fig_candidates(lmap.coords, v["Z"], costs, elite, v["S2"], v["G2"], v["bi"],
-                                     f"Iteration {it}/{n_it}: candidates' imagined final latents "
-                                     f"({lmap.method.upper()} map)")
-        st.plotly_chart(fig, key="plan_map")
-    with right:
-        fc = figures.fig_cost_hist(costs, elite)
-        st.plotly_chart(fc, key="plan_costs")
-        best = [w["best_cost"] for w in views]
-        st.plotly_chart(figures.fig_best_cost(best, it), key="plan_best")
-    real = v["real"]
-    P = len(v["bi"])
-    st.markdown(f"**The best candidate of iteration {it}**: what the model *imagines* (nearest dataset frame to each "
-                f"imagined latent, top) and what *really happens* when its actions are executed (bottom).")
-    widgets.show_frames(v["near_png"], ["start"] + [f"imagined {i + 1}" for i in range(P)] + ["goal"], size=FRAME_PX)
-    widgets.show_frames(v["real_png"],
-                       ["start"] + [f"real {i + 1} (d={real['distance'][i + 1]:.0f})" for i in range(P)] + ["goal"],
-                       size=FRAME_PX)
+    """The plan's numbers and its step-through figure (stepped through in the browser)."""
+    res = ps["res"]
+    m = st.columns(3)
+    m[0].metric("final plan cost", f"{res.cost:.3f}")
+    m[1].metric("planning time", f"{res.seconds:.2f} s")
+    m[2].metric("iterations", f"{len(res.iterations)}")
+    st.caption("Move the figure's **Iteration** slider to watch CEM converge: the candidates' "
+               "imagined end points on the map, their costs, and below, what the best candidate of that iteration "
+               "*imagines* (the nearest dataset frame to each imagined latent) and what *really happens* when its "
+               "actions are executed.")
+    st.plotly_chart(iteration_figure(ps), key="plan_iterations")
 
 
 if ps and ps["key"] == key:

@@ -12,8 +12,7 @@ Pure functions, data in (arrays, or the small result classes of :mod:`lewm.diagn
 - :mod:`.latent_map`   :func:`fig_latent_map`, :func:`point_hover`;
 - :mod:`.surprise`     :func:`fig_surprise_traces`, :func:`fig_surprise_spikes`;
 - :mod:`.landscape`    :func:`fig_landscape`, :func:`fig_landscapes`, :func:`fig_grid_warp`;
-- :mod:`.planning`     :func:`fig_click_canvas`, :func:`fig_candidates`, :func:`fig_cost_hist`,
-  :func:`fig_best_cost`, :func:`fig_goal_distance`;
+- :mod:`.planning`     :func:`fig_click_canvas`, :func:`fig_cem_iterations`, :func:`fig_goal_distance`;
 - :mod:`.failure`      :func:`fig_failure_path` (why an episode failed);
 - :mod:`.images`       :func:`fig_image`, :func:`fig_episode_canvas`, :func:`fig_image_grid`,
   :func:`animation_figure`, with :func:`upscale` and :func:`png_uri`.
@@ -24,7 +23,7 @@ from .failure import fig_failure_path
 from .images import animation_figure, fig_episode_canvas, fig_image, fig_image_grid, png_uri, upscale
 from .landscape import fig_grid_warp, fig_landscape, fig_landscapes
 from .latent_map import fig_latent_map, point_hover
-from .planning import fig_best_cost, fig_candidates, fig_click_canvas, fig_cost_hist, fig_goal_distance
+from .planning import fig_cem_iterations, fig_click_canvas, fig_goal_distance
 from .probes import fig_probe_scatter, fig_probes
 from .projections import fig_sigreg_hist, fig_spectrum
 from .style import COLORS, TEMPLATE, base
@@ -39,7 +38,7 @@ __all__ = [
     "fig_latent_map", "point_hover",
     "fig_surprise_spikes", "fig_surprise_traces",
     "fig_grid_warp", "fig_landscape", "fig_landscapes",
-    "fig_best_cost", "fig_candidates", "fig_click_canvas", "fig_cost_hist", "fig_goal_distance",
+    "fig_cem_iterations", "fig_click_canvas", "fig_goal_distance",
     "fig_failure_path",
     "animation_figure", "fig_episode_canvas", "fig_image", "fig_image_grid", "png_uri", "upscale",
 ]
