@@ -41,10 +41,6 @@ def test_curves_carry_the_series():
     f = fg.fig_series([("rank", np.arange(4), y, "#123456")], "Rank", "r", ref=2.0, ref_name="max")
     assert np.array_equal(_trace(f, "rank").y, y) and f.layout.yaxis.title.text == "r"
     assert f.layout.shapes[0].y0 == 2.0 and f.layout.xaxis.title.text == "step"
-    a = RNG.random((6, 2))
-    f = fg.fig_episode_columns(a, ["a0", "a1"], "Actions", t=3)
-    assert np.array_equal(_trace(f, "a1").y, a[:, 1]) and np.array_equal(f.data[0].x, np.arange(6))
-    assert f.layout.shapes[0].x0 == 3 and f.layout.title.text == "Actions"
 
 
 def test_projections_carry_histograms_and_spectrum():
@@ -214,8 +210,6 @@ def test_images_embed_the_frames():
         return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))))
     f = fg.fig_image(img, title="t", extent=224.0)
     assert np.array_equal(decoded(f.data[0].source)[::64, ::64], img) and f.layout.xaxis.range == (0, 224.0)
-    f = fg.fig_episode_canvas(img, np.array([[1.0, 2.0], [3.0, 4.0]]), 1, extent=224.0)
-    assert list(_trace(f, "path").x) == [1.0, 3.0] and list(_trace(f, "now").y) == [4.0]
     f = fg.fig_image_grid([[img, img], [img, 255 - img]], ["a", "b"], ["+1", "+2"], title="g", size=16)
     assert len(f.data) == 4 and np.array_equal(decoded(f.data[3].source)[::2, ::2], 255 - img)
     assert {a.text for a in f.layout.annotations} == {"a", "b", "+1", "+2"}
@@ -228,3 +222,34 @@ def test_images_embed_the_frames():
 @pytest.mark.parametrize("name", [n for n in fg.__all__ if n.startswith("fig_") or n == "animation_figure"])
 def test_every_builder_is_documented(name):
     assert (getattr(fg, name).__doc__ or "").strip()
+
+
+def test_episode_scrubber_steps_restyle_the_frame_and_the_markers():
+    """fig_episode_scrubber: one slider step per frame; step k shows frame k (decoded PNG equal),
+    rings the state path's point k and moves both "now" lines to k; opens on t."""
+    import base64
+    import io
+
+    from PIL import Image
+    L = 5
+    frames = RNG.integers(0, 255, (L, 8, 8, 3), dtype=np.uint8)
+    actions, states = RNG.random((L, 2)), RNG.random((L, 3)) * 224
+    f = fg.fig_episode_scrubber(frames, actions, states, ["x", "y", "z"], extent=224.0, t=2)
+    steps = f.layout.sliders[0].steps
+    assert len(steps) == L and f.layout.sliders[0].active == 2 and f.layout.title.text == "Frame 2/4"
+    assert np.array_equal(_trace(f, "path").x, states[:, 0]) and np.array_equal(_trace(f, "a1").y, actions[:, 1])
+    assert np.array_equal(_trace(f, "z").y, states[:, 2])
+
+    def decoded(uri):
+        return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))))
+    for k, st in enumerate(steps):
+        restyle, relayout, idx = st.args
+        names = [f.data[i].name for i in idx]
+        assert names == ["frame", "now", "step", "step"] and relayout == {"title.text": f"Frame {k}/{L - 1}"}
+        assert np.array_equal(decoded(restyle["source"][0]), frames[k])
+        assert restyle["x"][1] == [states[k, 0]] and restyle["y"][1] == [states[k, 1]]
+        assert restyle["x"][2] == [k, k] and restyle["x"][3] == [k, k]
+        assert restyle["y"][3] == [states.min(), states.max()]
+    # without states or a canvas: the frame and the actions only
+    f = fg.fig_episode_scrubber(frames, actions)
+    assert [f.data[i].name for i in f.layout.sliders[0].steps[0].args[2]] == ["frame", "step"]

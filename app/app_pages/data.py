@@ -81,29 +81,18 @@ ep, episode = widgets.pick_episode(st, path, info, "data_episode")
 L = len(episode["pixels"])
 
 
-@safety.fragment
 def episode_view(episode: dict, env_name: str, state_names) -> None:
-    """The frame scrubber and what it drives: each move re-runs only this fragment (the episode is
-    already loaded)."""
-    L = len(episode["pixels"])
-    t = st.slider("Frame", 0, L - 1, 0, key="data_frame", help="Scrub through the episode")
-    c1, c2 = st.columns([2, 3])
-    with c1:
-        if env_name == "two_room" and "state" in episode:
-            fig = figures.fig_episode_canvas(episode["pixels"][t], episode["state"][:, :2], t, extent=224.0)
-            st.plotly_chart(fig, key="data_canvas", config={"displayModeBar": False})
-        else:
-            st.image(figures.upscale(episode["pixels"][t], 384), caption=f"frame {t}/{L - 1}", width=384)
-    with c2:
-        st.plotly_chart(figures.fig_episode_columns(episode["action"], [f"a{i}" for i in range(episode["action"].shape[1])],
-                                                    "Actions", t=t), key="data_actions")
-        if "state" in episode:
-            names = state_names or [f"s{i}" for i in range(episode["state"].shape[1])]
-            st.plotly_chart(figures.fig_episode_columns(episode["state"], names, "True state", t=t, height=240),
-                            key="data_state")
-        else:
-            st.info("This dataset has no 'state' key (no true physical state to plot).")
+    """The episode as one figure scrubbed in the browser: its slider restyles the frame and the step
+    markers (no server round trip per move)."""
+    state = episode.get("state")
+    over = env_name == "two_room" and state is not None  # Two-Room frames span its 224-unit canvas
+    fig = figures.fig_episode_scrubber(episode["pixels"], episode["action"], state, state_names,
+                                       extent=224.0 if over else None)
+    st.plotly_chart(fig, key="data_episode_fig")
+    if state is None:
+        st.info("This dataset has no 'state' key (no true physical state to plot).")
 
 
 episode_view(episode, info["env"], info["state_names"])
-st.caption(f"`{discovery.rel(path)}` · episode {ep}: {L} frames. The last action row is NaN by convention (shown as 0).")
+st.caption(f"`{discovery.rel(path)}` · episode {ep}: {L} frames; scrub with the figure's slider. The last action row "
+           f"is NaN by convention (shown as 0).")

@@ -5,7 +5,8 @@ Pure functions, data in (arrays, or the small result classes of :mod:`lewm.diagn
 ``st.plotly_chart``, the report writes them into one ``report.html``). One module per family:
 
 - :mod:`.style`        ``COLORS``, ``TEMPLATE``, :func:`base` (the shared layout);
-- :mod:`.curves`       :func:`fig_losses`, :func:`fig_series`, :func:`fig_episode_columns`;
+- :mod:`.curves`       :func:`fig_losses`, :func:`fig_series`;
+- :mod:`.episode`      :func:`fig_episode_scrubber`;
 - :mod:`.projections`  :func:`fig_sigreg_hist` (SIGReg's projections vs N(0, 1)), :func:`fig_spectrum`;
 - :mod:`.probes`       :func:`fig_probes` (held-out r / R² bars), :func:`fig_probe_scatter`;
 - :mod:`.dynamics`     :func:`fig_open_loop_error`, :func:`fig_map_trajectories`;
@@ -14,13 +15,14 @@ Pure functions, data in (arrays, or the small result classes of :mod:`lewm.diagn
 - :mod:`.landscape`    :func:`fig_landscape`, :func:`fig_landscapes`, :func:`fig_grid_warp`;
 - :mod:`.planning`     :func:`fig_click_canvas`, :func:`fig_cem_iterations`, :func:`fig_goal_distance`;
 - :mod:`.failure`      :func:`fig_failure_path` (why an episode failed);
-- :mod:`.images`       :func:`fig_image`, :func:`fig_episode_canvas`, :func:`fig_image_grid`,
+- :mod:`.images`       :func:`fig_image`, :func:`fig_image_grid`,
   :func:`animation_figure`, with :func:`upscale` and :func:`png_uri`.
 """
-from .curves import fig_episode_columns, fig_losses, fig_series
+from .curves import fig_losses, fig_series
+from .episode import fig_episode_scrubber
 from .dynamics import fig_map_trajectories, fig_open_loop_error
 from .failure import fig_failure_path
-from .images import animation_figure, fig_episode_canvas, fig_image, fig_image_grid, png_uri, upscale
+from .images import animation_figure, fig_image, fig_image_grid, png_uri, upscale
 from .landscape import fig_grid_warp, fig_landscape, fig_landscapes
 from .latent_map import fig_latent_map, point_hover
 from .planning import fig_cem_iterations, fig_click_canvas, fig_goal_distance
@@ -31,7 +33,7 @@ from .surprise import fig_surprise_spikes, fig_surprise_traces
 
 __all__ = [
     "COLORS", "TEMPLATE", "base",
-    "fig_episode_columns", "fig_losses", "fig_series",
+    "fig_losses", "fig_series", "fig_episode_scrubber",
     "fig_sigreg_hist", "fig_spectrum",
     "fig_probe_scatter", "fig_probes",
     "fig_map_trajectories", "fig_open_loop_error",
@@ -40,5 +42,5 @@ __all__ = [
     "fig_grid_warp", "fig_landscape", "fig_landscapes",
     "fig_cem_iterations", "fig_click_canvas", "fig_goal_distance",
     "fig_failure_path",
-    "animation_figure", "fig_episode_canvas", "fig_image", "fig_image_grid", "png_uri", "upscale",
+    "animation_figure", "fig_image", "fig_image_grid", "png_uri", "upscale",
 ]

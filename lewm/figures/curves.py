@@ -1,5 +1,4 @@
-"""Curves over steps: the training losses, any metric per step (one line per run), and an
-episode's action or state columns with the current step marked."""
+"""Curves over steps: the training losses and any metric per step (one line per run)."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -32,16 +31,3 @@ def fig_series(series: list[tuple[str, np.ndarray, np.ndarray, str]], title: str
                       annotation_position="top left")
     return base(fig, title, xaxis_title="step", yaxis_title=ytitle, yaxis_type="log" if log else None,
                 uirevision=title)
-
-
-def fig_episode_columns(values: np.ndarray, names: Sequence[str], title: str, t: int | None = None,
-                        height: int = 220) -> go.Figure:
-    """Each column of ``values`` (L, K) over the episode's steps, named ``names``; a dotted line at step ``t``."""
-    values = np.asarray(values)
-    steps = np.arange(len(values))
-    fig = go.Figure()
-    for i in range(values.shape[1]):
-        fig.add_trace(go.Scatter(x=steps, y=values[:, i], name=names[i], mode="lines"))
-    if t is not None:
-        fig.add_vline(x=t, line=dict(color="black", dash="dot"))
-    return base(fig, title, height=height, xaxis_title="step")

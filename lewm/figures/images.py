@@ -43,18 +43,6 @@ def fig_image(img: np.ndarray, title: str | None = None, extent: float | None = 
     return base(fig, title, height=height, margin=dict(l=0, r=0, t=30 if title else 0, b=0))
 
 
-def fig_episode_canvas(frame: np.ndarray, xy: np.ndarray, t: int, extent: float, height: int = 380) -> go.Figure:
-    """Frame ``t`` of an episode with the whole path ``xy`` (L, 2) in state units drawn on top and
-    the current position ringed."""
-    fig = fig_image(frame, extent=extent, height=height)
-    fig.add_trace(go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="lines", line=dict(color=COLORS["actual"], width=2),
-                             name="path", hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=[xy[t, 0]], y=[xy[t, 1]], mode="markers", name="now",
-                             marker=dict(size=10, color="rgba(0,0,0,0)", line=dict(color="black", width=2))))
-    fig.update_layout(showlegend=False)
-    return fig
-
-
 def fig_image_grid(rows: list[list[np.ndarray]], row_titles: list[str], col_titles: list[str],
                    title: str | None = None, size: int = 96) -> go.Figure:
     """A grid of frames: ``rows[r][c]`` (S, S, 3) uint8, one title per row (left) and per column (top)."""
