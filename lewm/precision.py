@@ -21,29 +21,27 @@ from .config import PRECISIONS
 
 
 @functools.lru_cache(maxsize=1)
-def cpu_has_bf16() -> bool:
-    """Whether this CPU multiplies bf16 natively (Linux ``/proc/cpuinfo`` flags ``avx512_bf16`` or ``amx_bf16``)."""
+def _cpu_flags() -> frozenset[str]:
+    """The CPU feature flags of Linux ``/proc/cpuinfo`` (empty elsewhere)."""
     try:
         with open("/proc/cpuinfo") as f:
-            flags = next((line for line in f if line.startswith("flags")), "")
+            return frozenset(next((line for line in f if line.startswith("flags")), "").split())
     except OSError:
-        return False
-    return " avx512_bf16" in flags or " amx_bf16" in flags
+        return frozenset()
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU multiplies bf16 natively (flags ``avx512_bf16`` or ``amx_bf16``)."""
+    return bool({"avx512_bf16", "amx_bf16"} & _cpu_flags())
+
+
+def cpu_has_amx_bf16() -> bool:
+    """Whether this CPU has AMX bf16 tiles (flag ``amx_bf16``)."""
+    return "amx_bf16" in _cpu_flags()
 
 
 TRAIN_BF16_MIN_WIDTH = 128
 """The narrowest encoder (``model.enc_dim``) that ``auto`` trains in bf16 on an AMX CPU (cpu-small's)."""
-
-
-@functools.lru_cache(maxsize=1)
-def cpu_has_amx_bf16() -> bool:
-    """Whether this CPU has AMX bf16 tiles (``/proc/cpuinfo`` flag ``amx_bf16``)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((line for line in f if line.startswith("flags")), "")
-    except OSError:
-        return False
-    return " amx_bf16" in flags
 
 
 def resolve_precision(precision: str, device, workload: str = "train", model_width: int | None = None) -> bool:
