@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 ENV=${1:?usage: scripts/reproduce.sh two_room|pusht|reacher}
 PY=.venv/bin/python
 case "$ENV" in
-  # exactly the settings of the shipped checkpoints
+  # exactly the settings of the shipped checkpoints (fp32: they were trained before bf16 training on AMX CPUs,
+  # which --precision auto now picks for cpu-small and wider models)
   # Two-Room: 8-px patches (16-px patches let the encoder drop the dot's y), D=2 with a strong SIGReg (lambda 1: at D=2
   # a weaker one bends or drops a coordinate, lambda 2 under-fits; at D>=3 it folds the map): see README.
   # Two stages: 2600 steps on expert-heavy data (door crossings: the map forms around the door), then continued
@@ -17,26 +18,26 @@ case "$ENV" in
   # slide along it), which un-pinches the fan around the wall (linear probe x 0.952 -> 0.962, y 0.920 -> 0.963).
   # ~2 steps/s on both cores (22 + 25 + 9 min), ~1 step/s on one.
   two_room) COLLECT="--episodes 2000 --mix-random 0.3 --seed 1"
-            TRAIN="--history 1 --latent-dim 2 --lambda 1.0 --batch-size 128 --steps 2600 --set model.patch_size=8 --threads 2"
+            TRAIN="--history 1 --latent-dim 2 --lambda 1.0 --batch-size 128 --steps 2600 --set model.patch_size=8 --threads 2 --precision fp32"
             STAGE2_COLLECT="--episodes 2000 --mix-random 0.85 --seed 5"
-            STAGE2_TRAIN="--history 1 --latent-dim 2 --lambda 1.0 --batch-size 128 --steps 5500 --set model.patch_size=8 --threads 2"
+            STAGE2_TRAIN="--history 1 --latent-dim 2 --lambda 1.0 --batch-size 128 --steps 5500 --set model.patch_size=8 --threads 2 --precision fp32"
             STAGE3_COLLECT="--episodes 2000 --policy wall_slide --seed 13"
-            STAGE3_TRAIN="--history 1 --latent-dim 2 --lambda 1.0 --batch-size 128 --steps 6500 --set model.patch_size=8 --threads 2"
+            STAGE3_TRAIN="--history 1 --latent-dim 2 --lambda 1.0 --batch-size 128 --steps 6500 --set model.patch_size=8 --threads 2 --precision fp32"
             EVAL="--receding-horizon 1 --cost-steps all" ;;
   # PushT, the CPU recipe: 8-px patches, ~1.1 steps/s on one core (43 min); it rebuilds the previous CPU agent
   # (32% / 18% on eval seeds 0 / 1). The shipped checkpoints/pusht is GPU-trained: VARIANTS=B bash scripts/gpu_train.sh pusht
   # (variant B, 42% / 38%) on a machine with a CUDA GPU; see docs/gpu.md.
   pusht)    COLLECT="--episodes 1200"
-            TRAIN="--history 3 --latent-dim 8 --batch-size 64 --steps 2500 --set model.patch_size=8 --threads 1"
+            TRAIN="--history 3 --latent-dim 8 --batch-size 64 --steps 2500 --set model.patch_size=8 --threads 1 --precision fp32"
             EVAL="--iterations 30 --receding-horizon 5" ;;
   # Reacher: the observations omit the target dot (env reacher_no_target; with the dot the latent encodes it and
   # ignores the arm, see README). ~3.4 steps/s on one core (39 min). A second stage continues the first stage's
   # exported model (fp16 weights, fresh optimizer state: how it was done) to step 11000 on data whose episodes are
   # half random: the predictor then knows the wide action sequences CEM tries (docs/reacher_findings.md), 6% -> 18%.
   reacher)  GEN_ENV=reacher_no_target; COLLECT="--episodes 1200"
-            TRAIN="--history 3 --latent-dim 4 --batch-size 64 --steps 8000 --threads 1"
+            TRAIN="--history 3 --latent-dim 4 --batch-size 64 --steps 8000 --threads 1 --precision fp32"
             STAGE2_COLLECT="--episodes 1200 --mix-random 0.5 --seed 7"; STAGE2_FROM_EXPORT=1
-            STAGE2_TRAIN="--history 3 --latent-dim 4 --batch-size 64 --steps 11000 --threads 1"
+            STAGE2_TRAIN="--history 3 --latent-dim 4 --batch-size 64 --steps 11000 --threads 1 --precision fp32"
             EVAL="--receding-horizon 5" ;;
   *) echo "unknown env $ENV"; exit 2 ;;
 esac
