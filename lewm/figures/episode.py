@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .images import png_uri
-from .style import COLORS, base
+from .style import COLORS, base, update_slider
 
 
 def _now_line(values: np.ndarray, t: int) -> tuple[list, list]:
@@ -64,16 +64,13 @@ def fig_episode_scrubber(frames: np.ndarray, actions: np.ndarray, states: np.nda
     idx = [i for i, _ in moving]
     attrs = sorted({a for _, fns in moving for a in fns})
 
-    def step(k: int) -> dict:
-        restyle = {a: [fns[a](k) if a in fns else None for _, fns in moving] for a in attrs}
-        return dict(method="update", label=str(k), args=[restyle, {"title.text": f"Frame {k}/{L - 1}"}, idx])
+    def step(k: int) -> tuple[str, dict, dict]:
+        """(label, restyle, relayout) of step ``k``; a label every few steps (each is still a stop)."""
+        label = str(k) if k % every == 0 or k == L - 1 else ""
+        return label, {a: [fns[a](k) if a in fns else None for _, fns in moving] for a in attrs}, \
+            {"title.text": f"Frame {k}/{L - 1}"}
 
-    every = max(1, L // 40)  # a label every few steps; each step is still a stop of the slider
-    sl_steps = [step(k) for k in range(L)]
-    for k, s in enumerate(sl_steps):
-        if k % every and k != L - 1:
-            s["label"] = ""
-    fig.update_layout(sliders=[dict(active=t, x=0.0, len=1.0, y=-0.08, yanchor="top", pad=dict(t=0, b=0),
-                                    currentvalue=dict(visible=False), steps=sl_steps)])
+    every = max(1, L // 40)
+    fig.update_layout(sliders=[update_slider([step(k) for k in range(L)], idx, t, -0.08)])
     return base(fig, f"Frame {t}/{L - 1}", height=height, margin=dict(l=10, r=10, t=40, b=70),
                 legend=dict(orientation="v", yanchor="top", y=1.0, x=1.01, xanchor="left"))

@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .images import fig_image
-from .style import COLORS, base
+from .style import COLORS, base, update_slider
 
 
 def fig_click_canvas(frame: np.ndarray, grid: np.ndarray, goal, extent: float, height: int = 420) -> go.Figure:
@@ -129,17 +129,15 @@ def fig_cem_iterations(coords: np.ndarray, iterations: list[dict], start: np.nda
         return (f"Iteration {v['k']}/{n}: best cost {v['best_cost']:.3f}, "
                 f"{len(v['costs'])} candidates ({len(v['elite'])} elites)")
 
-    def step(v: dict) -> dict:
-        """A slider step that restyles only the moving traces (``Plotly.update``: ~50 ms in headless
-        Chromium, where a full animate/react redraw of this figure took 150-340 ms)."""
+    def step(v: dict) -> tuple[str, dict, dict]:
+        """(label, restyle, relayout) of iteration ``v``: only the moving traces change."""
         js = [tr.to_plotly_json() for tr in moving(v)]
         # every attribute any moving trace sets, for all of them (None = unset, as it was)
         restyle = {a: [_nested(t, a) for t in js] for a in ("x", "y", "marker.color", "source")}
         relayout = {"title.text": title(v), **{f"{ax}.ticktext": v[key] for ax, key in strip_axes}}
-        return dict(method="update", label=str(v["k"]), args=[restyle, relayout, moving_idx])
+        return str(v["k"]), restyle, relayout
 
-    fig.update_layout(sliders=[dict(active=n - 1, x=0.0, len=1.0, y=1.1, yanchor="bottom", pad=dict(t=0, b=0),
-                                    currentvalue=dict(visible=False), steps=[step(v) for v in iterations])])
+    fig.update_layout(sliders=[update_slider([step(v) for v in iterations], moving_idx, n - 1, 1.1, "bottom")])
     base(fig, title(iterations[-1]), height=height,
          legend=dict(orientation="h", yanchor="bottom", y=1.04, x=0, xanchor="left"),
          margin=dict(l=40, r=10, t=175, b=30))
