@@ -7,6 +7,8 @@ pairs) with three costs, on the same start/goal pairs:
 - ``true-dynamics``: each candidate is played in a copy of the environment from the current true
   state, its last frame rendered and encoded, and scored with the agent's own latent cost
   ‖z(frame_P) − z_goal‖²: a perfect predictor, the learned cost;
+- ``oracle``: true dynamics and the true cost (the env's distance to the goal state): what the
+  planner itself reaches with a perfect model — the ceiling of this CEM/MPC setting;
 - ``true-cost``: the predictor imagines as usual, an MLP probe (fitted here on held-out episodes)
   reads the state from the imagined last latent, and the env's own distance to the goal state scores
   it (for Reacher the sum of squared wrapped joint errors): the learned predictor, a perfect cost
@@ -87,7 +89,7 @@ def main(argv=None) -> int:
     p.add_argument("--iterations", type=int, default=10)
     p.add_argument("--receding-horizon", type=int, default=5)
     p.add_argument("--modes", nargs="+", default=["learned", "true-dynamics", "true-cost"],
-                   choices=["learned", "true-dynamics", "true-cost"])
+                   choices=["learned", "true-dynamics", "true-cost", "oracle"])
     p.add_argument("--probe-episodes", type=int, default=120, help="expert episodes to fit the true-cost probe on")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", default=None)
@@ -144,7 +146,9 @@ def main(argv=None) -> int:
                     sim.set_state(start)
                     for u in seq:
                         sim.step(u)
-                    last.append(sim.render())
+                    last.append(sim.get_state() if mode == "oracle" else sim.render())
+                if mode == "oracle":  # true dynamics, true cost
+                    return torch.as_tensor(true_cost_distance(env, np.stack(last), goal_state), dtype=torch.float32)
                 zf = encode_frames(model_, np.stack(last))  # (N, D)
                 return ((zf - z_goal.reshape(1, -1)) ** 2).sum(-1), zf
             return cost
