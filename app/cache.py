@@ -215,6 +215,30 @@ def grid_warp(ckpt: str, ckpt_stamp: float, n: int):
                           f"Rendering and encoding a {n}×{n} grid of true states", GRID_S_PER_CELL * n * n + 0.5)
 
 
+OPEN_LOOP_S_PER_START = 0.07  # one open-loop rollout of 10 blocks, PushT's model, one thread (measured, loaded CPU)
+
+
+def imagination(ckpt: str, ckpt_stamp: float, data: str, data_stamp: float, max_frames: int, episode: int,
+                horizon: int, lmap):
+    """Every start frame's open-loop imagination of one episode, placed on ``lmap`` with the nearest
+    dataset frames (``lewm.figures.imagined_starts``), computed once behind a progress bar."""
+    from lewm.data import load_episode
+    from lewm.diagnostics import open_loop_sweep, sweep_starts
+    from lewm.figures import imagined_starts
+    model, cfg, _ = load_checkpoint(ckpt)
+    ep = load_episode(data, episode)
+    starts = sweep_starts(len(ep["pixels"]), cfg)
+    nf = nearest_frames(ckpt, ckpt_stamp, data, data_stamp, max_frames)
+
+    def work():
+        res = open_loop_sweep(model, ep["pixels"], ep["action"], cfg, starts, horizon)
+        return imagined_starts(res, lmap, nf, ep["pixels"])
+    return _computed_once(("imagination", ckpt, ckpt_stamp, data, data_stamp, int(max_frames), int(episode), int(horizon),
+                           lmap.method, len(lmap.coords)), work,
+                          f"Imagining episode {episode} open loop from {len(starts)} start frames",
+                          OPEN_LOOP_S_PER_START * len(starts) + 0.5)
+
+
 @st.cache_data(show_spinner=False, max_entries=8)
 def eval_pairs(env_name: str, n: int, seed: int):
     from lewm.evaluate import eval_pairs as _pairs

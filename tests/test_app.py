@@ -193,8 +193,15 @@ def test_latent_page_rejects_other_env_dataset(lab, assets):
 def test_dynamics_page(lab):
     at = lab("app_pages/dynamics.py")
     no_exception(at)
-    assert {"dyn_data", "dyn_episode", "dyn_start", "dyn_t", "dyn_colour"} <= keys(at)
-    assert len(at.get("plotly_chart")) >= 3  # map, error per step, surprise trace
+    assert {"dyn_data", "dyn_episode", "dyn_horizon", "dyn_t", "dyn_colour"} <= keys(at)
+    assert len(at.get("plotly_chart")) >= 2  # the imagination scrubber, the surprise traces
+    # the imagination of every start frame is one figure whose own slider steps through them in the browser
+    import json
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    (fig,) = [f for f in specs if f["layout"].get("sliders")]
+    labels = [st["label"] for st in fig["layout"]["sliders"][0]["steps"]]
+    assert labels[0] == "0" and len(labels) >= 2 and all(int(b) > int(a) for a, b in zip(labels, labels[1:]))
+    assert fig["layout"]["title"]["text"] == f"Start frame 0/{labels[-1]}"
 
 
 def test_planner_page_plans_step_by_step(lab):

@@ -152,7 +152,9 @@ def test_lab_in_chromium(server):
         timings["train_first_live_update_s"] = round(time.perf_counter() - t, 2)
         page.wait_for_timeout(1500)
         _shot(page, "03-train-live")
-        expect(page.get_by_text("Run finished")).to_be_visible(timeout=120_000)
+        # a real checkpoint's preset trains the 150 steps slower than the tiny asset's
+        expect(page.get_by_text("Run finished")).to_be_visible(
+            timeout=600_000 if os.environ.get("LEWM_TEST_CHECKPOINT") else 120_000)
         timings["train_finished_s"] = round(time.perf_counter() - t, 2)
         _wait_idle(page)
         page.wait_for_timeout(1000)

@@ -2,7 +2,8 @@
 data collected, headless Chromium (playwright).
 
 Measures the seconds from `streamlit run` to a plot on each page (test-output/fresh_timings.json),
-plans once and moves the Planner's iteration slider (in the browser: no server round trip), switches the
+plans once and moves the in-browser sliders (Data's episode frames, Dynamics' start frames, the Planner's
+iterations: no server round trip), switches the
 checkpoint in the sidebar and checks that a reload keeps it (URL ?ckpt=). No exception box anywhere.
 """
 from __future__ import annotations
@@ -112,6 +113,10 @@ def test_fresh_clone_in_chromium(fresh_server):
             if name == "data":  # the episode's own slider: frames scrubbed in the browser
                 labels = [x for x in page.locator(".js-plotly-plot .slider-label").all_text_contents() if x]
                 T["data_scrub_moves_s"] = _slider_moves(page, "Frame", [labels[1], labels[2], labels[-1], labels[0]])
+            if name == "dynamics":  # imagination from every start frame, scrubbed in the browser
+                labels = [x for x in page.locator(".js-plotly-plot .slider-label").all_text_contents() if x]
+                T["dynamics_start_moves_s"] = _slider_moves(page, "Start frame",
+                                                            [labels[1], labels[2], labels[-1], labels[0]])
         t = time.perf_counter()
         page.get_by_role("button", name="Plan", exact=True).click()
         expect(page.get_by_text("final plan cost")).to_be_visible(timeout=120_000)
@@ -151,3 +156,4 @@ def test_fresh_clone_in_chromium(fresh_server):
     assert T["welcome_plot_s"] < 60
     assert max(T["planner_iteration_moves_s"]) < 1.5  # in the browser, not a page re-run (was 4.7 s)
     assert max(T["data_scrub_moves_s"]) < 1.5
+    assert max(T["dynamics_start_moves_s"]) < 1.5  # was a fragment re-run: 1.0-1.5 s under load

@@ -62,3 +62,27 @@ def test_temporal_straightness_known_paths():
     circle = np.stack([np.cos(theta * t[:, 0]), np.sin(theta * t[:, 0])], 1)
     assert dg.temporal_straightness(circle) == pytest.approx(math.cos(theta), abs=1e-9)
     assert math.isnan(dg.temporal_straightness(np.zeros((2, 3))))
+
+
+def test_sweep_starts_step_by_frameskip_and_leave_one_imagined_step():
+    model = PositionWorld(history=2, frameskip=3, gain=1.0)
+    cfg = world_cfg(model)
+    # 31 frames, history 2 x frameskip 3: the last start with one imagined step is 31 - 1 - 6 = 24
+    assert dg.sweep_starts(31, cfg).tolist() == list(range(0, 25, 3))
+    assert dg.sweep_starts(31, cfg, max_starts=4).tolist() == [0, 9, 18]  # 9 starts -> every 3rd block
+    assert dg.sweep_starts(6, cfg).tolist() == []  # too short for any imagined step
+
+
+def test_open_loop_sweep_is_open_loop_dynamics_from_each_start():
+    ep = position_episode(np.random.default_rng(1), length=31)
+    model = PositionWorld(history=2, frameskip=3, gain=0.7)
+    cfg = world_cfg(model)
+    starts = dg.sweep_starts(31, cfg)
+    sweep = dg.open_loop_sweep(model, ep["pixels"], ep["action"], cfg, starts, horizon=4)
+    assert [int(r.context_frames[0]) for r in sweep] == starts.tolist()
+    for s, r in zip(starts, sweep):
+        want = min(4, (31 - 1 - int(s)) // 3 - 1)  # the horizon, or what the episode leaves
+        ref = dg.open_loop_dynamics(model, ep["pixels"], ep["action"], cfg, start=int(s), horizon=want)
+        assert len(r.frames) == want
+        np.testing.assert_allclose(r.predicted, ref.predicted)
+        np.testing.assert_allclose(r.error, ref.error)

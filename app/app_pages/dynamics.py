@@ -11,8 +11,7 @@ from lewm import figures
 import health
 from captions import surprise_caption
 from lewm.envs import list_envs
-from lewm.diagnostics import (colour_change, open_loop_dynamics, surprise_trace, teleport,
-                              temporal_straightness)
+from lewm.diagnostics import colour_change, surprise_trace, teleport, temporal_straightness
 
 st.title("Dynamics")
 model, cfg, meta, ckpt = pickers.require_checkpoint()
@@ -37,41 +36,24 @@ clean = surprise_trace(model, episode["pixels"], episode["action"], cfg)  # once
 
 @safety.fragment
 def imagination(episode: dict, clean) -> None:
-    """Start frame and horizon sliders with what they drive: a move re-runs only this section."""
-    c2, c3 = st.columns(2)
-    start = c2.slider("Start frame", 0, max_start, 0, key="dyn_start")
-    avail = (L - 1 - start) // fs - (H - 1)
+    """The horizon slider with the scrubber it drives: every start frame's imagination is computed once,
+    then the figure's own slider steps through the start frames in the browser (no server round trip)."""
+    avail = (L - 1) // fs - (H - 1)  # imagined steps left after the first start frame
+    c2, _ = st.columns(2)
     if avail > 1:
-        horizon = c3.slider("Imagined steps (blocks of frameskip actions)", 1, avail, min(avail, 10), key="dyn_horizon")
-    else:  # a slider needs min < max: near the end of the episode only one step can be imagined
+        horizon = c2.slider("Imagined steps (blocks of frameskip actions)", 1, avail, min(avail, 10), key="dyn_horizon")
+    else:  # a slider needs min < max
         horizon = 1
-        c3.caption("Imagined steps: 1 (the start frame is near the end of the episode)")
-
+        c2.caption("Imagined steps: 1 (the episode is short)")
     st.subheader("Imagination vs reality")
-    st.caption(f"The predictor sees the first {H} frame(s) and then only the actions: it rolls forward open loop "
-               f"({horizon} steps of {fs} actions). Blue: the encoder's latents of what really happened; orange: imagined.")
-    ol = open_loop_dynamics(model, episode["pixels"], episode["action"], cfg, start=start, horizon=horizon)
-    A = lmap.transform(ol.actual)
-    P = lmap.transform(ol.predicted)
-    left, right = st.columns([3, 2])
-    with left:
-        fig = figures.fig_map_trajectories(lmap.coords, A, P, ol.frames, method=lmap.method)
-        st.plotly_chart(fig, key="dyn_map")
-    with right:
-        steps = np.arange(1, len(ol.error) + 1)
-        fe = figures.fig_open_loop_error(steps, ol.error, ol.copy_error,
-                                         legend=dict(orientation="h", yanchor="top", y=-0.25, x=0),
-                                         margin=dict(l=40, r=10, t=40, b=10))
-        st.plotly_chart(fe, key="dyn_error")
-        st.metric("temporal straightness of this episode's latents", f"{temporal_straightness(clean.latents):.2f}",
-                  help="mean cosine between consecutive latent velocities z(t+1) − z(t) along the episode (frames every "
-                       "frameskip steps): 1 = straight lines; it rises during training")
-    nf = cache.nearest_frames(*args)
-    near = nf.query(ol.predicted, k=1)
-    show = np.linspace(0, len(ol.frames) - 1, min(6, len(ol.frames))).round().astype(int)
-    st.markdown("**Real frames** (top) and the **nearest dataset frame to each imagined latent** (bottom)")
-    widgets.show_frames([episode["pixels"][ol.frames[i]] for i in show], [f"t = {ol.frames[i]}" for i in show], size=112)
-    widgets.show_frames([near.frames[i, 0] for i in show], [f"imagined step {i + 1}" for i in show], size=112)
+    st.caption(f"The predictor sees {H} frame(s) from the start frame and then only the actions: it rolls forward "
+               f"open loop ({horizon} steps of {fs} actions, fewer near the episode's end). Blue: the encoder's latents "
+               "of what really happened; orange: imagined. Drag the slider under the figure to move the start frame.")
+    starts = cache.imagination(*args, ep, horizon, lmap)
+    st.plotly_chart(figures.fig_imagination_scrubber(lmap.coords, starts, method=lmap.method), key="dyn_scrub")
+    st.metric("temporal straightness of this episode's latents", f"{temporal_straightness(clean.latents):.2f}",
+              help="mean cosine between consecutive latent velocities z(t+1) − z(t) along the episode (frames every "
+                   "frameskip steps): 1 = straight lines; it rises during training")
 
 
 imagination(episode, clean)

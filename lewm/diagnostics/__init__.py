@@ -10,7 +10,7 @@ by the app and by ``python -m lewm report``, one instrument per module:
 3. :mod:`.latent_map`    :func:`fit_latent_map`: 2-D PCA / UMAP map with ``.transform``;
    :mod:`.encoding`      :func:`encode_frames`, :func:`encode_dataset`: latents + true state of a file;
 4. :mod:`.probes`        :func:`probe`, :func:`probe_spread`: held-out R² and Pearson r, split by episode;
-5. :mod:`.dynamics`      :func:`open_loop_dynamics`, :func:`temporal_straightness`;
+5. :mod:`.dynamics`      :func:`open_loop_dynamics`, :func:`open_loop_sweep`, :func:`temporal_straightness`;
 6. :mod:`.surprise`      :func:`surprise_trace`, :func:`surprise_test` (paired one-sided test), with
    :mod:`.perturbations` :func:`teleport`, :func:`colour_change`, :func:`render_mismatch`;
 7. :mod:`.decoder`       :func:`train_decoder` / :func:`decode` (pixel decoder on detached latents);
@@ -25,7 +25,8 @@ T time, L raw episode length, S image side, Q state dim, P imagined steps, H pre
 from ._common import ArrayLike
 from .collapse import CollapseMeters, collapse_meters, collapse_verdict
 from .decoder import LatentDecoder, _upsampling_plan, decode, train_decoder  # noqa: F401 (private, read by tests)
-from .dynamics import OpenLoopResult, action_blocks, open_loop_dynamics, temporal_straightness
+from .dynamics import (OpenLoopResult, action_blocks, open_loop_dynamics, open_loop_sweep, sweep_starts,
+                       temporal_straightness)
 from .examples import demo_latents
 from .encoding import EncodedDataset, encode_dataset, encode_frames, encode_frames_both
 from .grid_warp import GridWarp, LinearReadout, linear_readout, readout_angle, state_grid_warp
@@ -44,7 +45,7 @@ __all__ = [
     "CollapseMeters", "collapse_meters", "collapse_verdict",
     "demo_latents",
     "LatentDecoder", "decode", "train_decoder",
-    "OpenLoopResult", "action_blocks", "open_loop_dynamics", "temporal_straightness",
+    "OpenLoopResult", "action_blocks", "open_loop_dynamics", "open_loop_sweep", "sweep_starts", "temporal_straightness",
     "EncodedDataset", "encode_dataset", "encode_frames", "encode_frames_both",
     "GridWarp", "LinearReadout", "linear_readout", "readout_angle", "state_grid_warp",
     "GoalLandscape", "goal_cost_landscape", "goal_cost_landscapes", "landscape_score", "landscape_summary",

@@ -2,7 +2,8 @@
 
 :func:`open_loop_dynamics` encodes ``history`` context frames, imagines the following frames with
 the predictor alone (no re-encoding) and compares them with their encodings, next to the 'nothing
-moves' baseline; :func:`temporal_straightness` measures how straight a latent trajectory is.
+moves' baseline; :func:`open_loop_sweep` does it from every few start frames (what the lab's scrubber steps through);
+:func:`temporal_straightness` measures how straight a latent trajectory is.
 :func:`action_blocks` builds the predictor's action inputs exactly as training does.
 """
 from __future__ import annotations
@@ -80,6 +81,26 @@ def open_loop_dynamics(model, pixels: ArrayLike, actions: ArrayLike, cfg, start:
     cos = F.cosine_similarity(pred, actual, dim=-1)  # (P,)
     return OpenLoopResult(context_frames=frames[:H], frames=frames[H:], actual=actual.numpy(),
                           predicted=pred.numpy(), error=err.numpy(), copy_error=copy.numpy(), cosine=cos.numpy())
+
+
+def sweep_starts(length: int, cfg, max_starts: int = 40) -> np.ndarray:
+    """Start frames an open-loop sweep visits in an episode of ``length`` frames: every ``frameskip``
+    frames (every few blocks when there would be more than ``max_starts``), each leaving at least one
+    imagined step. (n,) int, empty when the episode is too short."""
+    H, fs = cfg.model.history, cfg.model.frameskip
+    last = length - 1 - fs * H  # the last start with one imagined step
+    if last < 0:
+        return np.zeros(0, int)
+    stride = fs * max(1, int(np.ceil((last // fs + 1) / max_starts)))
+    return np.arange(0, last + 1, stride)
+
+
+def open_loop_sweep(model, pixels: ArrayLike, actions: ArrayLike, cfg, starts, horizon: int) -> list[OpenLoopResult]:
+    """:func:`open_loop_dynamics` from each of ``starts``, imagining ``horizon`` steps or as many as
+    the episode leaves after that start."""
+    H, fs, L = cfg.model.history, cfg.model.frameskip, len(pixels)
+    return [open_loop_dynamics(model, pixels, actions, cfg, start=int(s),
+                               horizon=min(int(horizon), (L - 1 - int(s)) // fs - (H - 1))) for s in starts]
 
 
 def temporal_straightness(z: ArrayLike, eps: float = 1e-8) -> float:

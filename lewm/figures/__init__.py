@@ -10,6 +10,7 @@ Pure functions, data in (arrays, or the small result classes of :mod:`lewm.diagn
 - :mod:`.projections`  :func:`fig_sigreg_hist` (SIGReg's projections vs N(0, 1)), :func:`fig_spectrum`;
 - :mod:`.probes`       :func:`fig_probes` (held-out r / R² bars), :func:`fig_probe_scatter`;
 - :mod:`.dynamics`     :func:`fig_open_loop_error`, :func:`fig_map_trajectories`;
+- :mod:`.imagination`  :func:`fig_imagination_scrubber` (open-loop imagination from every start frame), :func:`imagined_starts`;
 - :mod:`.latent_map`   :func:`fig_latent_map`, :func:`point_hover`;
 - :mod:`.surprise`     :func:`fig_surprise_traces`, :func:`fig_surprise_spikes`;
 - :mod:`.landscape`    :func:`fig_landscape`, :func:`fig_landscapes`, :func:`fig_grid_warp`;
@@ -22,6 +23,7 @@ from .curves import fig_losses, fig_series
 from .episode import fig_episode_scrubber
 from .dynamics import fig_map_trajectories, fig_open_loop_error
 from .failure import fig_failure_path
+from .imagination import ImaginedStart, fig_imagination_scrubber, imagined_starts
 from .images import animation_figure, fig_image, fig_image_grid, png_uri, upscale
 from .landscape import fig_grid_warp, fig_landscape, fig_landscapes
 from .latent_map import fig_latent_map, point_hover
@@ -36,7 +38,7 @@ __all__ = [
     "fig_losses", "fig_series", "fig_episode_scrubber",
     "fig_sigreg_hist", "fig_spectrum",
     "fig_probe_scatter", "fig_probes",
-    "fig_map_trajectories", "fig_open_loop_error",
+    "fig_map_trajectories", "fig_open_loop_error", "ImaginedStart", "fig_imagination_scrubber", "imagined_starts",
     "fig_latent_map", "point_hover",
     "fig_surprise_spikes", "fig_surprise_traces",
     "fig_grid_warp", "fig_landscape", "fig_landscapes",
