@@ -1,3 +1,5 @@
+"""lewm.train: training reduces the loss, saves and resumes; divergence stops cleanly; BatchNorm recalibration;
+--init; the compiled path; the train CLI's precision."""
 import json
 import os
 
@@ -7,60 +9,8 @@ import torch
 from lewm import checkpoint
 from lewm.checkpoint import CheckpointError
 from lewm.config import get_preset
-from lewm.data import DataError, WindowDataset
+from lewm.data import WindowDataset
 from lewm.train import TrainingDiverged, train
-
-
-def test_window_dataset_blocks_actions(syn_h5):
-    import h5py
-    ds = WindowDataset(syn_h5, history=2, frameskip=3, split="all")
-    it = ds[0]
-    assert it["pixels"].shape == (3, 3, 32, 32) and it["pixels"].dtype == torch.uint8
-    assert it["actions"].shape == (2, 6)
-    with h5py.File(syn_h5) as f:
-        raw = f["action"][0:6]
-        px = f["pixels"][[0, 3, 6]]
-    want = ds.action_stats.normalize(raw).reshape(2, 6)
-    torch.testing.assert_close(it["actions"], torch.from_numpy(want).float())
-    assert (it["pixels"].permute(0, 2, 3, 1).numpy() == px).all()
-    # streaming path gives the same item as the in-RAM path
-    ds2 = WindowDataset(syn_h5, history=2, frameskip=3, split="all", max_ram_bytes=0)
-    assert not ds2.in_memory
-    for k in ("pixels", "actions", "state"):
-        torch.testing.assert_close(ds2[5][k], ds[5][k])
-
-
-def test_split_is_by_episode(syn_h5):
-    tr = WindowDataset(syn_h5, 1, 5, split="train", val_fraction=0.25)
-    va = WindowDataset(syn_h5, 1, 5, split="val", val_fraction=0.25)
-    assert set(tr.episodes).isdisjoint(va.episodes) and len(va.episodes) == 3
-    shared = WindowDataset(syn_h5, 1, 5, split="val", val_fraction=0.25, share=tr)
-    assert shared._ram is tr._ram and shared.action_stats is tr.action_stats
-    assert (shared.starts == va.starts).all()
-
-
-def test_bad_files_give_clear_errors(tmp_path, syn_h5):
-    import h5py
-    bad = tmp_path / "bad.h5"
-    with h5py.File(bad, "w") as f:
-        f["pixels"] = torch.zeros(4, 8, 8, 3, dtype=torch.uint8).numpy()
-        f["ep_len"] = [4]
-        f["ep_offset"] = [0]
-    with pytest.raises(DataError, match=r"bad\.h5.*missing.*action"):
-        WindowDataset(str(bad), 1, 1)
-    with pytest.raises(DataError, match="no such"):
-        WindowDataset(str(tmp_path / "nope.h5"), 1, 1)
-    with pytest.raises(DataError, match="model expects 64x64"):
-        WindowDataset(syn_h5, 1, 1, image_size=64)
-    with pytest.raises(DataError, match="long enough"):
-        WindowDataset(syn_h5, 10, 5)
-    nan = tmp_path / "nan.h5"
-    import shutil
-    shutil.copy(syn_h5, nan)
-    with h5py.File(nan, "a") as f:
-        f["action"][3] = float("nan")
-    with pytest.raises(DataError, match="row 3"):
-        WindowDataset(str(nan), 1, 1)
 
 
 def test_train_reduces_loss_saves_and_resumes(tmp_path, syn_h5):
@@ -96,40 +46,6 @@ def test_nan_loss_stops_with_clear_message_and_keeps_checkpoint(tmp_path, syn_h5
     with pytest.raises(TrainingDiverged, match="last good checkpoint"):
         train(cfg.with_overrides(train={"lr": 1e30}), syn_h5, out, steps=30, progress=False, resume=False)
     assert checkpoint.load(os.path.join(out, "last.pt"))[2]["step"] == good
-
-
-def test_checkpoint_errors(tmp_path, syn_h5):
-    cfg = get_preset("cpu-tiny")
-    from lewm.model import LeWM
-    m = LeWM(cfg.model)
-    p = str(tmp_path / "c.pt")
-    checkpoint.save(p, m, cfg, step=3)
-    assert not [f for f in os.listdir(tmp_path) if f.startswith(".tmp")]
-    m2, _, meta = checkpoint.load(p)
-    for k, v in m.state_dict().items():
-        torch.testing.assert_close(m2.state_dict()[k], v)
-    with pytest.raises(CheckpointError, match="not found"):
-        checkpoint.load(str(tmp_path / "missing.pt"))
-    data = open(p, "rb").read()
-    open(tmp_path / "trunc.pt", "wb").write(data[: len(data) // 2])
-    with pytest.raises(CheckpointError, match="trunc.pt.*truncated or corrupted"):
-        checkpoint.load(str(tmp_path / "trunc.pt"))
-    open(tmp_path / "junk.pt", "wb").write(b"hello world")
-    with pytest.raises(CheckpointError, match="junk.pt"):
-        checkpoint.load(str(tmp_path / "junk.pt"))
-    torch.save({"a": torch.zeros(1)}, tmp_path / "foreign.pt")
-    with pytest.raises(CheckpointError, match="not a LeWM checkpoint"):
-        checkpoint.load(str(tmp_path / "foreign.pt"))
-    # wrong architecture: weights of one preset under another's config
-    blob = torch.load(p, weights_only=True)
-    blob["state_dict"] = {k: v for k, v in blob["state_dict"].items() if "predictor" not in k}
-    torch.save(blob, tmp_path / "arch.pt")
-    with pytest.raises(CheckpointError, match="do not match the architecture"):
-        checkpoint.load(str(tmp_path / "arch.pt"))
-    # half-precision shipping format loads back to fp32 close to the original
-    checkpoint.save(str(tmp_path / "h.pt"), m, cfg, half=True)
-    mh = checkpoint.load(str(tmp_path / "h.pt"))[0]
-    assert next(mh.parameters()).dtype == torch.float32
 
 
 def _bn_inputs(model, batches):
@@ -217,13 +133,6 @@ def test_training_saves_recalibrated_batchnorm_and_export_can_redo_it(tmp_path, 
     assert "'two_room'" in err and "'synthetic_dot'" in err
 
 
-def test_batchnorm_note_flags_only_old_checkpoints_of_ours():
-    from lewm.checkpoint import batchnorm_note
-    assert "export" in batchnorm_note({"metrics": {"pred_loss": 0.1, "step": 5}})
-    assert batchnorm_note({"metrics": {"pred_loss": 0.1, "bn_recalibration_frames": 512}}) is None
-    assert batchnorm_note({"metrics": {}}) is None and batchnorm_note({}) is None  # e.g. imported weights
-
-
 def test_init_continues_another_run_on_other_data(tmp_path, syn_h5):
     """--init: weights, optimizer and step of run A, continued on run B's data (actions z-scored
     with B's data, as a resumed run would); clear errors otherwise."""
@@ -268,7 +177,7 @@ def test_init_continues_another_run_on_other_data(tmp_path, syn_h5):
         train(cfg, other, str(tmp_path / "e"), steps=20, progress=False, init=a.checkpoint)
 
 
-@pytest.mark.slow  # torch.compile on the CPU: ~80 s of C++ compilation.  pytest -m slow tests/test_train_ckpt.py
+@pytest.mark.slow  # torch.compile on the CPU: ~80 s of C++ compilation.  pytest -m slow tests/test_train.py
 def test_compiled_training_recalibrates_eagerly(tmp_path, syn_h5, monkeypatch):
     """train.compile=true: the checkpoint-time BatchNorm recalibration and the final validation run
     eagerly (force_eager), so they compile no graphs of their own; the saved weights are finite."""
