@@ -356,3 +356,14 @@ def check_dataset(path: str, *, flag: str = "--data", env: str | None = None, im
         msg = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
         raise DataError(f"{path}: not a readable episode file (truncated or foreign?): {msg}") from None
     return info
+
+
+def check_batch_fits(batch_size: int, windows: int, path: str) -> int:
+    """A training batch draws (with replacement) from the training split's windows: a batch larger
+    than the split is the same few windows repeated, gigabytes per step for nothing (it looked like
+    a hang). Refuse it, naming both numbers; return ``batch_size``."""
+    from .data import DataError
+    if windows and batch_size > windows:
+        raise DataError(f"{path}: train.batch_size {batch_size} is larger than the {windows} training windows "
+                        f"of the file; lower --batch-size to at most {windows} or use more data")
+    return batch_size
