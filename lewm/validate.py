@@ -119,6 +119,19 @@ def check_fields(obj, section: str) -> None:
         check_value(f"{section}.{f.name}", getattr(obj, f.name), f.metadata.get("range"), kind)
 
 
+def check_action_stats(mean, std, action_dim: int) -> None:
+    """``action_mean`` / ``action_std`` (the training data's action z-scoring): each empty (identity:
+    not yet trained) or ``action_dim`` finite numbers, every std > 0. A shorter list would broadcast
+    silently and a zero std would blow actions up to inf: both planned garbage without a word."""
+    for name, vals in (("action_mean", mean), ("action_std", std)):
+        if vals and len(vals) != action_dim:
+            raise ValueError(f"{name} has {len(vals)} number(s) but model.action_dim is {action_dim}")
+        if not all(math.isfinite(v) for v in vals):
+            raise ValueError(f"{name} must be finite numbers, got {list(vals)}")
+    if std and min(std) <= 0:
+        raise ValueError(f"action_std must be > 0 in every dimension, got {list(std)}")
+
+
 def parse_bool(raw: str, where: str) -> bool:
     """'true/false/1/0/yes/no/on/off' (any case) -> bool; anything else is an error, not False."""
     s = str(raw).strip().lower()
@@ -244,13 +257,31 @@ def check_in_file(path: str, flag: str) -> str:
     return path
 
 
+_PRECIOUS = {b"\x89HDF\r\n\x1a\n": "an HDF5 episode file", b"PK\x03\x04": "a checkpoint"}
+
+
+def _precious_kind(path: str) -> str | None:
+    """'an HDF5 episode file' / 'a checkpoint' when ``path`` is one (by its first bytes), else None."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError:
+        return None
+    return next((what for magic, what in _PRECIOUS.items() if head.startswith(magic)), None)
+
+
 def check_out_file(path: str, flag: str = "--out", *, make_parent: bool = False, force: bool | None = None,
-                   inputs: dict[str, str | None] | None = None) -> str:
+                   inputs: dict[str, str | None] | None = None, text: bool = False) -> str:
     """An output file: not a folder; its folder exists (or, with ``make_parent``, can be made) and
     can be written. ``force=False``: an existing file is refused (``--force`` to overwrite).
-    ``inputs`` ({flag: path}): files the command reads, which the output must not overwrite."""
+    ``inputs`` ({flag: path}): files the command reads, which the output must not overwrite.
+    ``text``: the output is a small text file (JSON): it never replaces a dataset or a checkpoint."""
     if not path:
         raise ValueError(f"{flag}: no file given")
+    kind = _precious_kind(path) if text and os.path.isfile(path) else None
+    if kind:
+        raise FileExistsError(f"{flag} {path}: is {kind}; writing the JSON there would destroy it, "
+                              f"choose another {flag}")
     for in_flag, in_path in (inputs or {}).items():
         if in_path and os.path.exists(in_path) and os.path.realpath(in_path) == os.path.realpath(path):
             raise ValueError(f"{flag} {path}: is the {in_flag} file; writing it would destroy the input, "
