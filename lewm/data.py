@@ -50,6 +50,9 @@ def open_h5(path: str):
     except FileNotFoundError:
         raise DataError(f"{path}: no such dataset file") from None
     except OSError as e:
+        if "unable to lock file" in str(e):  # errno 11: a writer holds it (a collect or an editor)
+            raise DataError(f"{path}: another process has the file open for writing (HDF5 lock); wait for "
+                            f"it to finish, or read a copy") from None
         raise DataError(f"{path}: not a readable HDF5 file ({e})") from None
 
 

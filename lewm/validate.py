@@ -278,14 +278,14 @@ def check_out_file(path: str, flag: str = "--out", *, make_parent: bool = False,
     ``text``: the output is a small text file (JSON): it never replaces a dataset or a checkpoint."""
     if not path:
         raise ValueError(f"{flag}: no file given")
-    kind = _precious_kind(path) if text and os.path.isfile(path) else None
-    if kind:
-        raise FileExistsError(f"{flag} {path}: is {kind}; writing the JSON there would destroy it, "
-                              f"choose another {flag}")
     for in_flag, in_path in (inputs or {}).items():
         if in_path and os.path.exists(in_path) and os.path.realpath(in_path) == os.path.realpath(path):
             raise ValueError(f"{flag} {path}: is the {in_flag} file; writing it would destroy the input, "
                              f"choose another {flag}")
+    kind = _precious_kind(path) if text and os.path.isfile(path) else None
+    if kind:
+        raise FileExistsError(f"{flag} {path}: is {kind}; writing the JSON there would destroy it, "
+                              f"choose another {flag}")
     if os.path.isdir(path):
         raise ValueError(f"{flag} {path}: is a folder, expected a file name (e.g. {os.path.join(path, 'out.json')})")
     if force is False and os.path.exists(path):

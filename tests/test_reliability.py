@@ -198,3 +198,38 @@ def test_eval_interrupted_before_any_episode_writes_nothing(ckpt, tmp_path, monk
     out = str(tmp_path / "ev.json")
     assert main(["eval", "--checkpoint", ckpt, "--episodes", "2", "--out", out]) == 130
     assert not os.path.exists(out) and "interrupted" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------
+# The lab's path check: what is not a path is refused, never turned into one
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("typed", [None, b"/tmp/x.h5", 5, "\ud800.h5", "data/\x00.h5"])
+def test_confine_refuses_what_is_not_a_path(typed, tmp_path):
+    from app import safety
+    with pytest.raises(safety.PathNotAllowed, match="not a (valid )?path"):
+        safety.confine(typed, [str(tmp_path)], str(tmp_path))
+
+
+def test_a_dataset_being_written_is_named_as_such(syn_h5, tmp_path, capsys):
+    """A file another process holds open for writing (HDF5's lock): say so, not 'not readable'."""
+    p = str(tmp_path / "busy.h5")
+    shutil.copy(syn_h5, p)
+    import multiprocessing as mp
+    ctx = mp.get_context("spawn")
+    ready, done = ctx.Event(), ctx.Event()
+    w = ctx.Process(target=_hold_for_writing, args=(p, ready, done))
+    w.start()
+    try:
+        assert ready.wait(30)
+        rc = main(["train", "--preset", "cpu-tiny", "--data", p, "--out", str(tmp_path / "r")])
+        line = _one_error_line(capsys.readouterr().err)
+        assert rc == 2 and p in line and "open for writing" in line
+    finally:
+        done.set()
+        w.join(30)
+
+
+def _hold_for_writing(path, ready, done):
+    with h5py.File(path, "a"):
+        ready.set()
+        done.wait(30)
