@@ -202,6 +202,14 @@ def check_device(spec: str, flag: str = "--device"):
     return dev
 
 
+def model_parameters(mc) -> int:
+    """Parameters of a LeWM with ModelConfig ``mc``, counted on the meta device (nothing allocated)."""
+    import torch
+    from .model import LeWM
+    with torch.device("meta"):
+        return sum(p.numel() for p in LeWM(mc).parameters())
+
+
 def check_train_memory(cfg, dev) -> int:
     """Refuse a training whose activations cannot fit: a lower bound of what backward must keep
     (the encoder's residual stream, fp32, at every block: batch x (history+1) frames x patches x
@@ -211,6 +219,8 @@ def check_train_memory(cfg, dev) -> int:
     patches = (mc.image_size // mc.patch_size) ** 2 + 1
     batch = max(1, tc.batch_size // max(1, int(os.environ.get("WORLD_SIZE", "1") or 1)))  # per rank (torchrun)
     need = 4 * batch * (mc.history + 1) * patches * mc.enc_dim * mc.enc_depth
+    weights = 16 * model_parameters(mc)  # fp32 weights, gradients and AdamW's two moments
+    need += weights
     try:
         if dev.type == "cuda":
             have, where = torch.cuda.get_device_properties(dev).total_memory, f"{dev} has"
@@ -219,6 +229,10 @@ def check_train_memory(cfg, dev) -> int:
     except (ValueError, OSError, AttributeError, RuntimeError):
         return need
     if need > have:
+        if weights > have:
+            raise ValueError(f"the model has {weights / 16 / 1e9:.2f} billion parameters: training needs "
+                             f"{weights / 2**30:.1f} GiB for them (weights, gradients, AdamW state) but {where} "
+                             f"{have / 2**30:.1f} GiB; lower the model.* widths (--set) or pick a smaller --preset")
         raise ValueError(f"model.image_size {mc.image_size} / patch_size {mc.patch_size} ({patches - 1} patches) at "
                          f"batch size {batch} needs at least {need / 2**30:.1f} GiB for its activations but "
                          f"{where} {have / 2**30:.1f} GiB; lower --batch-size or the image size, or raise the patch size")

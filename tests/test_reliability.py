@@ -233,3 +233,61 @@ def _hold_for_writing(path, ready, done):
     with h5py.File(path, "a"):
         ready.set()
         done.wait(30)
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings that were silently replaced: a pinned action size, an edited checkpoint step
+# ---------------------------------------------------------------------------------------------
+def test_a_pinned_action_dim_must_be_the_datas(syn_h5, tmp_path, capsys):
+    rc = main(["train", "--preset", "cpu-tiny", "--data", syn_h5, "--out", str(tmp_path / "r"),
+               "--set", "model.action_dim=5"])
+    line = _one_error_line(capsys.readouterr().err)
+    assert rc == 2 and "actions have 2 dims (key 'action')" in line and "expects 5" in line
+
+
+@pytest.mark.parametrize("step,metrics,words", [(-5, "{}", "its step must be a whole number >= 0, got -5"),
+                                                (2.5, "{}", "its step must be"),
+                                                (3, "[1, 2]", "its metrics are not a JSON object"),
+                                                (3, "{nope", "its metrics are not a JSON object")])
+def test_an_edited_checkpoint_step_or_metrics_is_refused(step, metrics, words, ckpt, syn_h5, tmp_path, capsys):
+    blob = torch.load(ckpt, map_location="cpu", weights_only=False)
+    blob["step"], blob["metrics"] = step, metrics
+    torch.save(blob, ckpt)
+    rc = main(["eval", "--checkpoint", ckpt, "--episodes", "1"])
+    line = _one_error_line(capsys.readouterr().err)
+    assert rc == 2 and ckpt in line and words in line
+
+
+# ---------------------------------------------------------------------------------------------
+# Memory: a model too big is refused before it is built; an allocator's refusal is one line
+# ---------------------------------------------------------------------------------------------
+def test_a_model_too_big_for_memory_is_refused_before_building(syn_h5, tmp_path, capsys):
+    """--set model.pred_dim_head=1e8 was a traceback from the CPU allocator (76.8 GB)."""
+    rc = main(["train", "--preset", "cpu-tiny", "--data", syn_h5, "--out", str(tmp_path / "r"),
+               "--set", "model.pred_dim_head=100000000"])
+    line = _one_error_line(capsys.readouterr().err)
+    assert rc == 2 and "billion parameters" in line and "GiB" in line
+    assert not os.path.exists(tmp_path / "r")
+
+
+@pytest.mark.parametrize("exc,expected", [
+    (RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory"), True),
+    (MemoryError(), True),
+    (torch.cuda.OutOfMemoryError("CUDA out of memory"), True),
+    (RuntimeError("shape mismatch"), False),  # a bug: keeps its traceback
+])
+def test_out_of_memory_is_one_line_other_errors_are_bugs(exc, expected, monkeypatch, capsys):
+    import lewm.cli as cli
+
+    def boom(a):
+        raise exc
+
+    monkeypatch.setitem(cli.COMMANDS, "export", ("lewm.cli", "add_export_args", "run_export", "x"))
+    monkeypatch.setattr(cli, "run_export", boom)
+    argv = ["export", "--checkpoint", "c.pt", "--out", "o.pt"]
+    if not expected:
+        with pytest.raises(RuntimeError, match="shape mismatch"):
+            main(argv)
+        return
+    assert main(argv) == 2
+    assert "out of memory" in _one_error_line(capsys.readouterr().err)
