@@ -60,6 +60,8 @@ def read_raw(path: str) -> dict:
             if os.path.exists(os.path.join(path, name)):
                 return read_raw(os.path.join(path, name))
         raise CheckpointError(f"{path}: a folder with no last.pt or model.pt inside")
+    if not os.path.isfile(path):  # a pipe would block the read for ever
+        raise CheckpointError(f"{path}: is a device or pipe, not a checkpoint file")
     with open(path, "rb") as f:
         if f.read(8) == b"\x89HDF\r\n\x1a\n":
             raise CheckpointError(f"{path}: is an HDF5 episode file, not a checkpoint (pass it as --data)")

@@ -260,6 +260,15 @@ def existing_ancestor(path: str) -> str:
     return p
 
 
+def not_regular(path: str, flag: str, error: type = ValueError) -> str:
+    """Refuse an existing path that is neither a folder nor a regular file: a device (/dev/null) or
+    a pipe. Reading a pipe blocks for ever; writing one atomically would replace the device node
+    (as root: /dev/null became a checkpoint). Returns ``path``."""
+    if os.path.exists(path) and not os.path.isdir(path) and not os.path.isfile(path):
+        raise error(f"{flag} {path}: is a device or pipe, not a regular file; give a file path")
+    return path
+
+
 def check_in_file(path: str, flag: str) -> str:
     """An input file: exists and is a file."""
     if not path:
@@ -268,7 +277,7 @@ def check_in_file(path: str, flag: str) -> str:
         raise FileNotFoundError(f"{flag} {path}: no such file")
     if os.path.isdir(path):
         raise ValueError(f"{flag} {path}: is a folder, expected a file")
-    return path
+    return not_regular(path, flag)
 
 
 _PRECIOUS = {b"\x89HDF\r\n\x1a\n": "an HDF5 episode file", b"PK\x03\x04": "a checkpoint"}
@@ -300,6 +309,7 @@ def check_out_file(path: str, flag: str = "--out", *, make_parent: bool = False,
     if kind:
         raise FileExistsError(f"{flag} {path}: is {kind}; writing the JSON there would destroy it, "
                               f"choose another {flag}")
+    not_regular(path, flag)
     if os.path.isdir(path):
         raise ValueError(f"{flag} {path}: is a folder, expected a file name (e.g. {os.path.join(path, 'out.json')})")
     if force is False and os.path.exists(path):
@@ -356,6 +366,7 @@ def check_dataset(path: str, *, flag: str = "--data", env: str | None = None, im
         raise DataError(f"{flag} {path}: no such dataset file")
     if os.path.isdir(path):
         raise DataError(f"{flag} {path}: is a folder, expected an HDF5 episode file")
+    not_regular(path, flag, DataError)
     with open(path, "rb") as f:
         if f.read(4) == b"PK\x03\x04":  # torch.save's zip
             raise DataError(f"{flag} {path}: is a checkpoint, not an HDF5 episode file "

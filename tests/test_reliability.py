@@ -291,3 +291,31 @@ def test_out_of_memory_is_one_line_other_errors_are_bugs(exc, expected, monkeypa
         return
     assert main(argv) == 2
     assert "out of memory" in _one_error_line(capsys.readouterr().err)
+
+
+# ---------------------------------------------------------------------------------------------
+# Devices and pipes: never read (blocks for ever), never replaced (as root, /dev/null became a file)
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture
+def fifo(tmp_path):
+    p = str(tmp_path / "pipe.h5")
+    os.mkfifo(p)
+    return p
+
+
+@pytest.mark.parametrize("argv", [
+    lambda f, c, d, t: ["train", "--preset", "cpu-tiny", "--data", f, "--out", t + "/r"],
+    lambda f, c, d, t: ["eval", "--checkpoint", f, "--episodes", "1"],
+    lambda f, c, d, t: ["eval", "--checkpoint", c, "--episodes", "1", "--data", f],
+    lambda f, c, d, t: ["train", "--preset", "cpu-tiny", "--data", d, "--out", t + "/r", "--init", f],
+    lambda f, c, d, t: ["collect", "--env", "two_room", "--episodes", "1", "--out", f, "--no-progress"],
+    lambda f, c, d, t: ["export", "--checkpoint", c, "--out", f, "--force"],
+    lambda f, c, d, t: ["eval", "--checkpoint", c, "--episodes", "1", "--out", f],
+    lambda f, c, d, t: ["bench", "train", "--presets", "cpu-tiny", "--steps", "1", "--json", f],
+], ids=["train --data", "eval --checkpoint", "eval --data", "train --init", "collect --out", "export --out",
+        "eval --out", "bench --json"])
+def test_a_pipe_is_refused_as_input_and_output(argv, fifo, ckpt, syn_h5, tmp_path, capsys):
+    rc = main(argv(fifo, ckpt, syn_h5, str(tmp_path)))
+    line = _one_error_line(capsys.readouterr().err)
+    assert rc == 2 and fifo in line and ("device or pipe" in line or "not a regular file" in line)
+    assert not os.path.isfile(fifo) and os.path.exists(fifo)  # still the pipe
