@@ -68,6 +68,7 @@ def run_train(a: argparse.Namespace) -> int:
     from . import validate
     from .config import apply_set_overrides, follow_data_image_size, get_preset
     from .devices import resolve_device
+    from .model import parameter_count
     from .train import train
     cfg = get_preset(a.preset)
     model_o = {k: v for k, v in {"history": a.history, "latent_dim": a.latent_dim, "frameskip": a.frameskip}.items() if v is not None}
@@ -87,7 +88,7 @@ def run_train(a: argparse.Namespace) -> int:
             print(note)
     # everything is checked before any work: the device, the output folder, the data (and, in
     # train(), the environment of a run resumed or continued from a checkpoint)
-    validate.check_train_memory(cfg, resolve_device(a.device))
+    validate.check_train_memory(cfg, resolve_device(a.device), params=parameter_count(cfg.model))
     validate.check_out_dir(a.out)
     prev = os.path.join(a.out, "last.pt") if not a.no_resume and os.path.exists(os.path.join(a.out, "last.pt")) else a.init
     env = None

@@ -202,24 +202,18 @@ def check_device(spec: str, flag: str = "--device"):
     return dev
 
 
-def model_parameters(mc) -> int:
-    """Parameters of a LeWM with ModelConfig ``mc``, counted on the meta device (nothing allocated)."""
-    import torch
-    from .model import LeWM
-    with torch.device("meta"):
-        return sum(p.numel() for p in LeWM(mc).parameters())
-
-
-def check_train_memory(cfg, dev) -> int:
+def check_train_memory(cfg, dev, params: int = 0) -> int:
     """Refuse a training whose activations cannot fit: a lower bound of what backward must keep
     (the encoder's residual stream, fp32, at every block: batch x (history+1) frames x patches x
-    enc_dim x enc_depth) against the device's memory (RAM for the CPU). Returns the bound in bytes."""
+    enc_dim x enc_depth) plus the ``params`` parameters' weights, gradients and AdamW moments
+    (:func:`lewm.model.parameter_count`) against the device's memory (RAM for the CPU). Returns the
+    bound in bytes."""
     import torch
     mc, tc = cfg.model, cfg.train
     patches = (mc.image_size // mc.patch_size) ** 2 + 1
     batch = max(1, tc.batch_size // max(1, int(os.environ.get("WORLD_SIZE", "1") or 1)))  # per rank (torchrun)
     need = 4 * batch * (mc.history + 1) * patches * mc.enc_dim * mc.enc_depth
-    weights = 16 * model_parameters(mc)  # fp32 weights, gradients and AdamW's two moments
+    weights = 16 * params  # fp32 weights, gradients and AdamW's two moments
     need += weights
     try:
         if dev.type == "cuda":
