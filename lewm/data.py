@@ -116,6 +116,14 @@ def validate_file(path: str, image_size: int | None = None) -> dict:
         }
 
 
+def _episode_rows(n: int, ep_off: np.ndarray, ep_len: np.ndarray) -> np.ndarray:
+    """(n,) bool: the rows that belong to an episode (a difference array: no loop over episodes)."""
+    d = np.zeros(n + 1, dtype=np.int64)
+    np.add.at(d, ep_off, 1)
+    np.add.at(d, ep_off + ep_len, -1)
+    return np.cumsum(d)[:n] > 0
+
+
 def compute_action_stats(path: str, ep_len: np.ndarray, ep_off: np.ndarray, chunk: int = 1 << 20) -> tuple[ActionStats, int]:
     """Mean/std of valid actions, chunked. NaN rows at episode ends are skipped; NaN rows inside
     an episode raise DataError naming the row. Returns (stats, number of boundary NaN rows)."""
@@ -124,17 +132,19 @@ def compute_action_stats(path: str, ep_len: np.ndarray, ep_off: np.ndarray, chun
         n, A = act.shape
         last_rows = np.zeros(n, dtype=bool)
         last_rows[ep_off + ep_len - 1] = True
+        in_ep = _episode_rows(n, ep_off, ep_len)  # rows of no episode are never read: not checked, not counted
         s, ss, cnt, boundary_nans = np.zeros(A), np.zeros(A), 0, 0
         for lo in range(0, n, chunk):
             a = np.asarray(act[lo:lo + chunk], dtype=np.float64)  # (c, A)
-            bad = ~np.isfinite(a).all(axis=1)
+            used = in_ep[lo:lo + len(a)]
+            bad = ~np.isfinite(a).all(axis=1) & used
             inner = bad & ~last_rows[lo:lo + len(a)]
             if inner.any():
                 row = lo + int(np.flatnonzero(inner)[0])
                 raise DataError(f"{path}: key 'action' has NaN/inf at row {row}, inside an episode "
                                 f"(only the last row of an episode may be NaN)")
             boundary_nans += int(bad.sum())
-            good = a[~bad]
+            good = a[~bad & used]
             s += good.sum(0)
             ss += (good**2).sum(0)
             cnt += len(good)

@@ -319,3 +319,22 @@ def test_a_pipe_is_refused_as_input_and_output(argv, fifo, ckpt, syn_h5, tmp_pat
     line = _one_error_line(capsys.readouterr().err)
     assert rc == 2 and fifo in line and ("device or pipe" in line or "not a regular file" in line)
     assert not os.path.isfile(fifo) and os.path.exists(fifo)  # still the pipe
+
+
+def test_rows_of_no_episode_are_neither_checked_nor_counted(tmp_path, syn_h5):
+    """Episodes shorter than their slots leave rows that no window reads: their NaN actions are not
+    'inside an episode' and their values do not enter the action statistics."""
+    from lewm.data import compute_action_stats
+    p = str(tmp_path / "gaps.h5")
+    shutil.copy(syn_h5, p)
+    with h5py.File(p, "a") as f:
+        n = len(f["ep_len"])
+        _replace(f, "ep_len", np.full(n, 30, np.int32))
+        _replace(f, "ep_offset", np.arange(n) * 40)
+        a = f["action"][:]
+        a[35::40] = np.nan  # in the gaps
+        a[36::40] = 1e6  # in the gaps: would wreck the statistics
+        _replace(f, "action", a)
+    check_dataset(p)
+    stats, _ = compute_action_stats(p, np.full(n, 30), np.arange(n) * 40)
+    assert np.all(np.isfinite(stats.mean)) and np.all(np.abs(stats.mean) < 10)
