@@ -53,13 +53,24 @@ def is_inside(path: str, folder: str) -> bool:
         return False
 
 
+def _encodable(p: str) -> bool:
+    """A name the file system can take (a lone surrogate such as '\\ud800' cannot)."""
+    try:
+        os.fsencode(p)
+    except UnicodeError:
+        return False
+    return True
+
+
 def confine(path: str, allowed: list[str], base: str) -> str:
     """The resolved absolute path of ``path`` (relative paths are relative to ``base``, the
     project), if it lies inside one of the ``allowed`` (resolved) folders once ``..`` and symbolic
     links are followed; raises :class:`PathNotAllowed` otherwise."""
+    if not isinstance(path, (str, os.PathLike)):  # None, bytes, numbers: str() would invent a path
+        raise PathNotAllowed(f"{path!r}: not a path")
     if not str(path).strip():
         raise PathNotAllowed("empty path")
-    if "\x00" in str(path):
+    if "\x00" in str(path) or not _encodable(str(path)):
         raise PathNotAllowed(f"{path!r}: not a valid path")
     real = _real(path, base)
     if any(is_inside(real, d) for d in allowed):

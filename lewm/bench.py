@@ -316,7 +316,7 @@ def run_bench(a: argparse.Namespace) -> int:
     from .validate import check_out_file
     if a.json:
         ins = {f"--checkpoint {c}": c for c in getattr(a, "checkpoint", None) or []}
-        check_out_file(a.json, "--json", inputs=ins)  # before the benchmark, not after it
+        check_out_file(a.json, "--json", inputs=ins, text=True)  # before the benchmark, not after it
     if a.bench_what == "plan" and a.topk > a.samples:
         raise ValueError(f"--topk must be <= --samples ({a.samples}), got {a.topk}")
     if a.bench_what == "plan" and a.compile in ("cuda-graphs", "reduce-overhead") and \

@@ -60,6 +60,8 @@ def read_raw(path: str) -> dict:
             if os.path.exists(os.path.join(path, name)):
                 return read_raw(os.path.join(path, name))
         raise CheckpointError(f"{path}: a folder with no last.pt or model.pt inside")
+    if not os.path.isfile(path):  # a pipe would block the read for ever
+        raise CheckpointError(f"{path}: is a device or pipe, not a checkpoint file")
     with open(path, "rb") as f:
         if f.read(8) == b"\x89HDF\r\n\x1a\n":
             raise CheckpointError(f"{path}: is an HDF5 episode file, not a checkpoint (pass it as --data)")
@@ -103,9 +105,22 @@ def load(path: str, device: str | torch.device = "cpu", strict: bool = True):
         first = [l.strip() for l in str(e).splitlines() if l.strip()][:2]
         raise CheckpointError(f"{path}: weights do not match the architecture in its config: {' '.join(first)[:300]}") from None
     model.to(device).eval()
-    meta = {"step": int(blob.get("step", 0)), "metrics": json.loads(blob.get("metrics", "{}")),
-            "path": path, "optimizer": blob.get("optimizer")}
-    return model, cfg, meta
+    return model, cfg, _meta(blob, path)
+
+
+def _meta(blob: dict, path: str) -> dict:
+    """The step (a whole number >= 0) and metrics (a JSON object) of a checkpoint dict, or a
+    CheckpointError naming the file: an edited step would shift a resumed run's schedule silently."""
+    step = blob.get("step", 0)
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise CheckpointError(f"{path}: its step must be a whole number >= 0, got {step!r}")
+    try:
+        metrics = json.loads(blob.get("metrics", "{}") or "{}")
+    except (TypeError, ValueError):
+        metrics = None
+    if not isinstance(metrics, dict):
+        raise CheckpointError(f"{path}: its metrics are not a JSON object; the file was edited or damaged")
+    return {"step": step, "metrics": metrics, "path": path, "optimizer": blob.get("optimizer")}
 
 
 def batchnorm_note(meta: dict) -> str | None:

@@ -56,6 +56,11 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                         "(repeatable; fields are listed in lewm/config.py)")
 
 
+def _pinned(overrides: list[str], key: str) -> bool:
+    """Whether ``--set key=...`` is among ``overrides`` (the user pinned that field)."""
+    return any(o.partition("=")[0].strip() == key for o in overrides)
+
+
 def run_train(a: argparse.Namespace) -> int:
     """Also the entry point of data-parallel runs: ``torchrun --nproc_per_node N -m lewm train ...``
     (``--batch-size`` is the global batch; every rank takes batch/N)."""
@@ -63,6 +68,7 @@ def run_train(a: argparse.Namespace) -> int:
     from . import validate
     from .config import apply_set_overrides, follow_data_image_size, get_preset
     from .devices import resolve_device
+    from .model import parameter_count
     from .train import train
     cfg = get_preset(a.preset)
     model_o = {k: v for k, v in {"history": a.history, "latent_dim": a.latent_dim, "frameskip": a.frameskip}.items() if v is not None}
@@ -74,7 +80,7 @@ def run_train(a: argparse.Namespace) -> int:
     cfg = apply_set_overrides(cfg, a.overrides)  # --set section.field=value
     # the preset follows the data's image size (a 64-px file of another tool trains as is) unless
     # --set model.image_size pins it
-    pinned = any(o.partition("=")[0].strip() == "model.image_size" for o in a.overrides)
+    pinned = _pinned(a.overrides, "model.image_size")
     size = validate.data_image_size(a.data) if os.path.isfile(a.data) else None
     if size is not None:
         cfg, note = follow_data_image_size(cfg, size, a.data, pinned=pinned)
@@ -82,7 +88,7 @@ def run_train(a: argparse.Namespace) -> int:
             print(note)
     # everything is checked before any work: the device, the output folder, the data (and, in
     # train(), the environment of a run resumed or continued from a checkpoint)
-    validate.check_train_memory(cfg, resolve_device(a.device))
+    validate.check_train_memory(cfg, resolve_device(a.device), params=parameter_count(cfg.model))
     validate.check_out_dir(a.out)
     prev = os.path.join(a.out, "last.pt") if not a.no_resume and os.path.exists(os.path.join(a.out, "last.pt")) else a.init
     env = None
@@ -93,8 +99,10 @@ def run_train(a: argparse.Namespace) -> int:
             env = json.loads(raw["config"]).get("env") or None
         except (KeyError, TypeError, ValueError, AttributeError):
             raise checkpoint.CheckpointError(f"{prev}: its config cannot be read") from None
+    # an action size pinned with --set must be the data's (else training would silently take the data's)
     validate.check_dataset(a.data, image_size=cfg.model.image_size, env=env,
-                           who=f"the run in {prev}" if env else f"--preset {a.preset}")
+                           action_dim=cfg.model.action_dim if _pinned(a.overrides, "model.action_dim") else None,
+                           who=f"the run in {prev}" if env else f"--preset {a.preset} --set model.action_dim")
     if a.threads:
         torch.set_num_threads(a.threads)
     res = train(cfg, a.data, a.out, steps=a.steps, device=a.device, resume=not a.no_resume, init=a.init)
@@ -121,7 +129,7 @@ def add_export_args(p: argparse.ArgumentParser) -> None:
 
 def run_export(a: argparse.Namespace) -> int:
     from . import checkpoint, validate
-    validate.check_out_file(a.out, force=a.force)
+    validate.check_out_file(a.out, force=a.force, inputs={"--checkpoint": a.checkpoint, "--data": a.data})
     model, cfg, meta = checkpoint.load(a.checkpoint)
     if a.data:
         validate.check_dataset(a.data, env=cfg.env, image_size=cfg.model.image_size,
@@ -187,6 +195,10 @@ def main(argv: list[str] | None = None) -> int:
         with faults.terminate_as_exception():  # SIGTERM unwinds like Ctrl-C: temp files, workers, locks cleaned
             return int(handlers[a.command](a) or 0)
     except expected as e:
+        return faults.report_error(e)
+    except (MemoryError, RuntimeError) as e:  # out of memory: the machine's limit; any other one is a bug
+        if not faults.is_out_of_memory(e):
+            raise
         return faults.report_error(e)
     except (KeyboardInterrupt, faults.Terminated) as e:
         print("interrupted" if isinstance(e, KeyboardInterrupt) else "error: terminated (SIGTERM); partial "

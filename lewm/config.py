@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from .env_names import env_key
-from .validate import check_fields, parse_bool, ranged
+from .validate import check_action_stats, check_fields, parse_bool, ranged
 
 PRECISIONS = ("auto", "fp32", "bf16")
 
@@ -185,6 +185,7 @@ class LeWMConfig:
     def __post_init__(self) -> None:
         if self.env:  # one spelling per environment, whatever the data file or the user wrote
             object.__setattr__(self, "env", env_key(self.env))
+        check_action_stats(self.action_mean, self.action_std, self.model.action_dim)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -210,13 +211,11 @@ class LeWMConfig:
 
     def with_overrides(self, **sections: dict[str, Any]) -> "LeWMConfig":
         """``cfg.with_overrides(model={"history": 1}, train={"lr": 1e-3})``."""
-        out = self
-        for name, kv in sections.items():
-            if isinstance(kv, dict):
-                out = replace(out, **{name: replace(getattr(out, name), **kv)})
-            else:
-                out = replace(out, **{name: kv})
-        return out
+        # one replace for everything: checks that span sections (action stats vs model.action_dim)
+        # see the finished config, not a half-updated one
+        new = {name: replace(getattr(self, name), **kv) if isinstance(kv, dict) else kv
+               for name, kv in sections.items()}
+        return replace(self, **new)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -50,7 +50,30 @@ def open_h5(path: str):
     except FileNotFoundError:
         raise DataError(f"{path}: no such dataset file") from None
     except OSError as e:
+        if "unable to lock file" in str(e):  # errno 11: a writer holds it (a collect or an editor)
+            raise DataError(f"{path}: another process has the file open for writing (HDF5 lock); wait for "
+                            f"it to finish, or read a copy") from None
         raise DataError(f"{path}: not a readable HDF5 file ({e})") from None
+
+
+def _episode_index(path: str, ds, key: str) -> np.ndarray:
+    """``ep_len`` / ``ep_offset`` as int64: a 1-D array of whole numbers, or a DataError naming the key."""
+    if ds.ndim != 1 or ds.dtype.kind not in "iu":
+        raise DataError(f"{path}: key {key!r} must be a 1-D array of whole numbers (one per episode), "
+                        f"got {ds.dtype} {ds.shape}")
+    return np.asarray(ds[:], dtype=np.int64)
+
+
+def _check_disjoint(path: str, ep_off: np.ndarray, ep_len: np.ndarray) -> None:
+    """Episodes may come in any order but must not share rows (else a window mixes two episodes)."""
+    order = np.argsort(ep_off, kind="stable")
+    ends, starts = (ep_off + ep_len)[order][:-1], ep_off[order][1:]
+    clash = np.flatnonzero(ends > starts)
+    if clash.size:
+        a, b = int(order[clash[0]]), int(order[clash[0] + 1])
+        raise DataError(f"{path}: episodes {a} and {b} overlap (keys 'ep_offset'/'ep_len': rows "
+                        f"{int(ep_off[a])}..{int(ep_off[a] + ep_len[a]) - 1} and {int(ep_off[b])}..); "
+                        f"every row must belong to one episode at most")
 
 
 def validate_file(path: str, image_size: int | None = None) -> dict:
@@ -68,8 +91,7 @@ def validate_file(path: str, image_size: int | None = None) -> dict:
             raise DataError(f"{path}: key 'action' must be float (N, A), got {act.dtype} {act.shape}")
         if act.shape[0] != px.shape[0]:
             raise DataError(f"{path}: key 'action' has {act.shape[0]} rows but 'pixels' has {px.shape[0]}")
-        ep_len = np.asarray(f["ep_len"][:], dtype=np.int64)
-        ep_off = np.asarray(f["ep_offset"][:], dtype=np.int64)
+        ep_len, ep_off = _episode_index(path, f["ep_len"], "ep_len"), _episode_index(path, f["ep_offset"], "ep_offset")
         if ep_len.shape != ep_off.shape:
             raise DataError(f"{path}: 'ep_len' {ep_len.shape} and 'ep_offset' {ep_off.shape} differ")
         if len(ep_len) == 0:
@@ -79,6 +101,7 @@ def validate_file(path: str, image_size: int | None = None) -> dict:
             raise DataError(f"{path}: 'ep_len' of episode {e} is {int(ep_len[e])}; every episode needs >= 1 frame")
         if (ep_off + ep_len).max() > px.shape[0] or ep_off.min() < 0:
             raise DataError(f"{path}: 'ep_offset'/'ep_len' point past the {px.shape[0]} rows of 'pixels'")
+        _check_disjoint(path, ep_off, ep_len)
         if image_size is not None and px.shape[1] != image_size:
             raise DataError(f"{path}: images are {px.shape[1]}x{px.shape[1]} but the model expects "
                             f"{image_size}x{image_size} (key 'pixels'); collect at --image-size {image_size}")
@@ -93,6 +116,14 @@ def validate_file(path: str, image_size: int | None = None) -> dict:
         }
 
 
+def _episode_rows(n: int, ep_off: np.ndarray, ep_len: np.ndarray) -> np.ndarray:
+    """(n,) bool: the rows that belong to an episode (a difference array: no loop over episodes)."""
+    d = np.zeros(n + 1, dtype=np.int64)
+    np.add.at(d, ep_off, 1)
+    np.add.at(d, ep_off + ep_len, -1)
+    return np.cumsum(d)[:n] > 0
+
+
 def compute_action_stats(path: str, ep_len: np.ndarray, ep_off: np.ndarray, chunk: int = 1 << 20) -> tuple[ActionStats, int]:
     """Mean/std of valid actions, chunked. NaN rows at episode ends are skipped; NaN rows inside
     an episode raise DataError naming the row. Returns (stats, number of boundary NaN rows)."""
@@ -101,17 +132,19 @@ def compute_action_stats(path: str, ep_len: np.ndarray, ep_off: np.ndarray, chun
         n, A = act.shape
         last_rows = np.zeros(n, dtype=bool)
         last_rows[ep_off + ep_len - 1] = True
+        in_ep = _episode_rows(n, ep_off, ep_len)  # rows of no episode are never read: not checked, not counted
         s, ss, cnt, boundary_nans = np.zeros(A), np.zeros(A), 0, 0
         for lo in range(0, n, chunk):
             a = np.asarray(act[lo:lo + chunk], dtype=np.float64)  # (c, A)
-            bad = ~np.isfinite(a).all(axis=1)
+            used = in_ep[lo:lo + len(a)]
+            bad = ~np.isfinite(a).all(axis=1) & used
             inner = bad & ~last_rows[lo:lo + len(a)]
             if inner.any():
                 row = lo + int(np.flatnonzero(inner)[0])
                 raise DataError(f"{path}: key 'action' has NaN/inf at row {row}, inside an episode "
                                 f"(only the last row of an episode may be NaN)")
             boundary_nans += int(bad.sum())
-            good = a[~bad]
+            good = a[~bad & used]
             s += good.sum(0)
             ss += (good**2).sum(0)
             cnt += len(good)

@@ -194,26 +194,31 @@ def evaluate(ckpt: str, episodes: int = 50, pcfg: PlannerConfig = PlannerConfig(
     if progress:
         from tqdm.auto import tqdm
         it = tqdm(it, desc=f"eval {name} ({pcfg.solver})", unit="ep", dynamic_ncols=True)
-    n_ok = 0
-    for i in it:
-        s, g = pairs[i]
-        ep = run_episode(env, model, cfg, pcfg, s, g, budget=budget, generator=gen, precision=precision,
-                         cuda_graphs=cuda_graphs, cost_factory=factory)
-        n_ok += ep.success
-        secs += ep.plan_seconds
-        per.append({"episode": i, "success": bool(ep.success), "steps": ep.steps,
-                    "first_success_step": ep.first_success_step,
-                    "final_distance": float(env.success_distance(ep.states[-1], g)),
-                    "start_distance": float(env.success_distance(s, g)),
-                    "plans": len(ep.plan_seconds)})
-        if hasattr(env, "fingertip_distance"):  # arms: how far the tip ends from the goal's tip, and its best
-            per[-1]["final_fingertip_distance"] = env.fingertip_distance(ep.states[-1], g)
-            per[-1]["best_fingertip_distance"] = min(env.fingertip_distance(x, g) for x in ep.states)
-        if gif_dir and i < gifs:
-            os.makedirs(gif_dir, exist_ok=True)
-            save_gif(ep, os.path.join(gif_dir, f"{name}_ep{i:02d}_{'ok' if ep.success else 'fail'}.gif"))
-        if progress:
-            it.set_postfix(success=f"{n_ok}/{i + 1}")
+    n_ok, interrupted = 0, False
+    try:  # Ctrl-C keeps the finished episodes: a partial result, marked so
+        for i in it:
+            s, g = pairs[i]
+            ep = run_episode(env, model, cfg, pcfg, s, g, budget=budget, generator=gen, precision=precision,
+                             cuda_graphs=cuda_graphs, cost_factory=factory)
+            n_ok += ep.success
+            secs += ep.plan_seconds
+            per.append({"episode": i, "success": bool(ep.success), "steps": ep.steps,
+                        "first_success_step": ep.first_success_step,
+                        "final_distance": float(env.success_distance(ep.states[-1], g)),
+                        "start_distance": float(env.success_distance(s, g)),
+                        "plans": len(ep.plan_seconds)})
+            if hasattr(env, "fingertip_distance"):  # arms: how far the tip ends from the goal's tip, and its best
+                per[-1]["final_fingertip_distance"] = env.fingertip_distance(ep.states[-1], g)
+                per[-1]["best_fingertip_distance"] = min(env.fingertip_distance(x, g) for x in ep.states)
+            if gif_dir and i < gifs:
+                os.makedirs(gif_dir, exist_ok=True)
+                save_gif(ep, os.path.join(gif_dir, f"{name}_ep{i:02d}_{'ok' if ep.success else 'fail'}.gif"))
+            if progress:
+                it.set_postfix(success=f"{n_ok}/{i + 1}")
+    except KeyboardInterrupt:
+        if not per:
+            raise
+        interrupted = True
     secs = np.asarray(secs) if secs else np.zeros(1)
     tips = {}
     if per and "final_fingertip_distance" in per[0]:
@@ -221,7 +226,9 @@ def evaluate(ckpt: str, episodes: int = 50, pcfg: PlannerConfig = PlannerConfig(
         bd = np.array([p["best_fingertip_distance"] for p in per])  # (E,)
         tips = {"fingertip_distance_median": float(np.median(fd)), "fingertip_within_0.02": float(np.mean(fd < 0.02)),
                 "best_fingertip_distance_median": float(np.median(bd)), "best_fingertip_within_0.02": float(np.mean(bd < 0.02))}
-    return {**tips, "checkpoint": ckpt, "env": name, "episodes": episodes, "solver": pcfg.solver,
+    partial = {"interrupted": True, "episodes_requested": episodes} if interrupted else {}
+    episodes = len(per)
+    return {**tips, **partial, "checkpoint": ckpt, "env": name, "episodes": episodes, "solver": pcfg.solver,
             "success_rate": n_ok / max(episodes, 1), "successes": n_ok,
             "plan_seconds_median": float(np.median(secs)), "plan_seconds_p90": float(np.percentile(secs, 90)),
             "plans": int(len(secs)), "budget": budget, "goal_offset": offset, "seed": seed,
@@ -280,7 +287,7 @@ def run_eval(a: argparse.Namespace) -> int:
     pcfg, line = resolve_planner(a.checkpoint, a.protocol, {f: getattr(a, dest) for dest, f in FLAGS.items()})
     # outputs and inputs are checked before the (long) evaluation, not after it
     if a.out:
-        validate.check_out_file(a.out, inputs={"--checkpoint": a.checkpoint, "--data": a.data})
+        validate.check_out_file(a.out, inputs={"--checkpoint": a.checkpoint, "--data": a.data}, text=True)
     if a.gif:
         validate.check_out_dir(a.gif, "--gif")
     resolve_device(a.device)
@@ -300,4 +307,8 @@ def run_eval(a: argparse.Namespace) -> int:
         print(f"{res['env']}: success {res['successes']}/{res['episodes']} = {100 * res['success_rate']:.0f}%  "
               f"plan time median {res['plan_seconds_median']:.3f} s, p90 {res['plan_seconds_p90']:.3f} s "
               f"({res['solver']}, {res['device']})")
+    if res.get("interrupted"):
+        print(f"interrupted after {res['episodes']} of {res['episodes_requested']} episodes: the result above "
+              f"(and --out) covers those only (\"interrupted\": true)", file=sys.stderr)
+        return 130
     return 0

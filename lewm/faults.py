@@ -41,6 +41,12 @@ class RunLocked(RuntimeError):
     """Another live process is training into the same folder."""
 
 
+def is_out_of_memory(e: BaseException) -> bool:
+    """A machine limit, not a bug: MemoryError, CUDA OOM, or the CPU allocator's refusal."""
+    return isinstance(e, MemoryError) or type(e).__name__ == "OutOfMemoryError" or (
+        isinstance(e, RuntimeError) and "can't allocate memory" in str(e))
+
+
 def one_line(e: BaseException) -> str:
     """The message of an expected failure as one line naming the file, what happened, what to do."""
     text = str(e)
@@ -52,6 +58,9 @@ def one_line(e: BaseException) -> str:
         if e.strerror and where:
             hint = "; choose a place you can write" if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS) else ""
             return f"{where}: {e.strerror}{hint}"
+    if is_out_of_memory(e):
+        return ("out of memory: the machine (or GPU) could not allocate the tensors this command needs; "
+                "lower --batch-size / --samples / the model or image size (nothing was written)")
     if isinstance(e, KeyError):
         text = str(e.args[0]) if e.args else text
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]

@@ -423,3 +423,10 @@ class LeWM(nn.Module):
 
 def build_model(cfg: ModelConfig) -> LeWM:
     return LeWM(cfg)
+
+
+def parameter_count(mc: ModelConfig) -> int:
+    """Parameters of a LeWM with config ``mc``, counted on the meta device (nothing is allocated:
+    a model too large for the machine is measured before it is built)."""
+    with torch.device("meta"):
+        return sum(p.numel() for p in LeWM(mc).parameters())

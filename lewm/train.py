@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import checkpoint, distributed, faults
+from . import checkpoint, distributed, faults, validate
 from .config import LeWMConfig
 from .precision import resolve_precision
 from .data import WindowDataset, action_stats_of, batch_iterator  # noqa: F401  (action_stats_of re-exported)
@@ -125,6 +125,7 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
     # trains on (saved in its config for planning); the action encoder absorbs the small shift
     ds = WindowDataset(data, mc.history, mc.frameskip, split="train", val_fraction=tc.val_fraction,
                        seed=tc.seed, image_size=mc.image_size, max_ram_bytes=int(tc.ram_limit_gb * 2**30))
+    validate.check_batch_fits(local_bs, len(ds), data)
     if init_cfg is not None and init_cfg.env and init_cfg.env != ds.env:
         raise ValueError(f"--init {init} was trained on env {init_cfg.env!r} but {data} holds {ds.env!r}: "
                          f"continue a run on data of its own environment")

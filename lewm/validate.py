@@ -119,6 +119,19 @@ def check_fields(obj, section: str) -> None:
         check_value(f"{section}.{f.name}", getattr(obj, f.name), f.metadata.get("range"), kind)
 
 
+def check_action_stats(mean, std, action_dim: int) -> None:
+    """``action_mean`` / ``action_std`` (the training data's action z-scoring): each empty (identity:
+    not yet trained) or ``action_dim`` finite numbers, every std > 0. A shorter list would broadcast
+    silently and a zero std would blow actions up to inf: both planned garbage without a word."""
+    for name, vals in (("action_mean", mean), ("action_std", std)):
+        if vals and len(vals) != action_dim:
+            raise ValueError(f"{name} has {len(vals)} number(s) but model.action_dim is {action_dim}")
+        if not all(math.isfinite(v) for v in vals):
+            raise ValueError(f"{name} must be finite numbers, got {list(vals)}")
+    if std and min(std) <= 0:
+        raise ValueError(f"action_std must be > 0 in every dimension, got {list(std)}")
+
+
 def parse_bool(raw: str, where: str) -> bool:
     """'true/false/1/0/yes/no/on/off' (any case) -> bool; anything else is an error, not False."""
     s = str(raw).strip().lower()
@@ -189,15 +202,19 @@ def check_device(spec: str, flag: str = "--device"):
     return dev
 
 
-def check_train_memory(cfg, dev) -> int:
+def check_train_memory(cfg, dev, params: int = 0) -> int:
     """Refuse a training whose activations cannot fit: a lower bound of what backward must keep
     (the encoder's residual stream, fp32, at every block: batch x (history+1) frames x patches x
-    enc_dim x enc_depth) against the device's memory (RAM for the CPU). Returns the bound in bytes."""
+    enc_dim x enc_depth) plus the ``params`` parameters' weights, gradients and AdamW moments
+    (:func:`lewm.model.parameter_count`) against the device's memory (RAM for the CPU). Returns the
+    bound in bytes."""
     import torch
     mc, tc = cfg.model, cfg.train
     patches = (mc.image_size // mc.patch_size) ** 2 + 1
     batch = max(1, tc.batch_size // max(1, int(os.environ.get("WORLD_SIZE", "1") or 1)))  # per rank (torchrun)
     need = 4 * batch * (mc.history + 1) * patches * mc.enc_dim * mc.enc_depth
+    weights = 16 * params  # fp32 weights, gradients and AdamW's two moments
+    need += weights
     try:
         if dev.type == "cuda":
             have, where = torch.cuda.get_device_properties(dev).total_memory, f"{dev} has"
@@ -206,6 +223,10 @@ def check_train_memory(cfg, dev) -> int:
     except (ValueError, OSError, AttributeError, RuntimeError):
         return need
     if need > have:
+        if weights > have:
+            raise ValueError(f"the model has {weights / 16 / 1e9:.2f} billion parameters: training needs "
+                             f"{weights / 2**30:.1f} GiB for them (weights, gradients, AdamW state) but {where} "
+                             f"{have / 2**30:.1f} GiB; lower the model.* widths (--set) or pick a smaller --preset")
         raise ValueError(f"model.image_size {mc.image_size} / patch_size {mc.patch_size} ({patches - 1} patches) at "
                          f"batch size {batch} needs at least {need / 2**30:.1f} GiB for its activations but "
                          f"{where} {have / 2**30:.1f} GiB; lower --batch-size or the image size, or raise the patch size")
@@ -233,6 +254,15 @@ def existing_ancestor(path: str) -> str:
     return p
 
 
+def not_regular(path: str, flag: str, error: type = ValueError) -> str:
+    """Refuse an existing path that is neither a folder nor a regular file: a device (/dev/null) or
+    a pipe. Reading a pipe blocks for ever; writing one atomically would replace the device node
+    (as root: /dev/null became a checkpoint). Returns ``path``."""
+    if os.path.exists(path) and not os.path.isdir(path) and not os.path.isfile(path):
+        raise error(f"{flag} {path}: is a device or pipe, not a regular file; give a file path")
+    return path
+
+
 def check_in_file(path: str, flag: str) -> str:
     """An input file: exists and is a file."""
     if not path:
@@ -241,20 +271,39 @@ def check_in_file(path: str, flag: str) -> str:
         raise FileNotFoundError(f"{flag} {path}: no such file")
     if os.path.isdir(path):
         raise ValueError(f"{flag} {path}: is a folder, expected a file")
-    return path
+    return not_regular(path, flag)
+
+
+_PRECIOUS = {b"\x89HDF\r\n\x1a\n": "an HDF5 episode file", b"PK\x03\x04": "a checkpoint"}
+
+
+def _precious_kind(path: str) -> str | None:
+    """'an HDF5 episode file' / 'a checkpoint' when ``path`` is one (by its first bytes), else None."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError:
+        return None
+    return next((what for magic, what in _PRECIOUS.items() if head.startswith(magic)), None)
 
 
 def check_out_file(path: str, flag: str = "--out", *, make_parent: bool = False, force: bool | None = None,
-                   inputs: dict[str, str | None] | None = None) -> str:
+                   inputs: dict[str, str | None] | None = None, text: bool = False) -> str:
     """An output file: not a folder; its folder exists (or, with ``make_parent``, can be made) and
     can be written. ``force=False``: an existing file is refused (``--force`` to overwrite).
-    ``inputs`` ({flag: path}): files the command reads, which the output must not overwrite."""
+    ``inputs`` ({flag: path}): files the command reads, which the output must not overwrite.
+    ``text``: the output is a small text file (JSON): it never replaces a dataset or a checkpoint."""
     if not path:
         raise ValueError(f"{flag}: no file given")
     for in_flag, in_path in (inputs or {}).items():
         if in_path and os.path.exists(in_path) and os.path.realpath(in_path) == os.path.realpath(path):
             raise ValueError(f"{flag} {path}: is the {in_flag} file; writing it would destroy the input, "
                              f"choose another {flag}")
+    kind = _precious_kind(path) if text and os.path.isfile(path) else None
+    if kind:
+        raise FileExistsError(f"{flag} {path}: is {kind}; writing the JSON there would destroy it, "
+                              f"choose another {flag}")
+    not_regular(path, flag)
     if os.path.isdir(path):
         raise ValueError(f"{flag} {path}: is a folder, expected a file name (e.g. {os.path.join(path, 'out.json')})")
     if force is False and os.path.exists(path):
@@ -311,6 +360,7 @@ def check_dataset(path: str, *, flag: str = "--data", env: str | None = None, im
         raise DataError(f"{flag} {path}: no such dataset file")
     if os.path.isdir(path):
         raise DataError(f"{flag} {path}: is a folder, expected an HDF5 episode file")
+    not_regular(path, flag, DataError)
     with open(path, "rb") as f:
         if f.read(4) == b"PK\x03\x04":  # torch.save's zip
             raise DataError(f"{flag} {path}: is a checkpoint, not an HDF5 episode file "
@@ -356,3 +406,14 @@ def check_dataset(path: str, *, flag: str = "--data", env: str | None = None, im
         msg = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
         raise DataError(f"{path}: not a readable episode file (truncated or foreign?): {msg}") from None
     return info
+
+
+def check_batch_fits(batch_size: int, windows: int, path: str) -> int:
+    """A training batch draws (with replacement) from the training split's windows: a batch larger
+    than the split is the same few windows repeated, gigabytes per step for nothing (it looked like
+    a hang). Refuse it, naming both numbers; return ``batch_size``."""
+    from .data import DataError
+    if windows and batch_size > windows:
+        raise DataError(f"{path}: train.batch_size {batch_size} is larger than the {windows} training windows "
+                        f"of the file; lower --batch-size to at most {windows} or use more data")
+    return batch_size

@@ -1,0 +1,340 @@
+"""Issue 16, round 2 ("nothing lost, nothing silent"): the classes of failure a second hostile
+session found. Each expected failure is one line ``error: ...`` naming the file or field, exit 2,
+and leaves every input intact; an interrupted evaluation keeps what it finished."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from types import SimpleNamespace
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from lewm.cli import main
+from lewm.config import LeWMConfig, ModelConfig
+from lewm.data import DataError
+from lewm.validate import check_dataset
+
+SHIPPED = os.path.join(os.path.dirname(__file__), "..", "checkpoints", "two_room", "model.pt")
+
+
+def _one_error_line(err: str) -> str:
+    lines = [ln for ln in err.splitlines() if ln.strip() and "%|" not in ln and "Warning" not in ln
+             and "warnings.warn" not in ln]
+    assert "Traceback" not in err and len(lines) == 1 and lines[0].startswith("error: "), err
+    return lines[0]
+
+
+def _replace(f: h5py.File, key: str, value) -> None:
+    del f[key]
+    f[key] = value
+
+
+# ---------------------------------------------------------------------------------------------
+# Episode index: 1-D whole numbers, episodes that do not share rows
+# ---------------------------------------------------------------------------------------------
+LAYOUTS = {  # name -> (edit of a 4 x 40-frame file, words the error must contain)
+    "overlapping episodes": (lambda f: _replace(f, "ep_offset", np.array([0, 20, 40, 60])), "overlap"),
+    "ep_len float": (lambda f: _replace(f, "ep_len", np.array([40.7, 40, 40, 39.2])), "'ep_len' must be a 1-D array"),
+    "ep_len 2-D": (lambda f: (_replace(f, "ep_len", np.full((2, 2), 40, np.int32)),
+                              _replace(f, "ep_offset", np.array([[0, 40], [80, 120]]))), "'ep_len' must be a 1-D"),
+    "ep_len scalar": (lambda f: (_replace(f, "ep_len", np.int32(160)), _replace(f, "ep_offset", np.int64(0))),
+                      "'ep_len' must be a 1-D"),
+    "ep_offset float": (lambda f: _replace(f, "ep_offset", np.array([0.0, 40, 80, 120])), "'ep_offset' must be"),
+}
+
+
+@pytest.fixture(scope="module")
+def layouts(tmp_path_factory, syn_h5):
+    """One broken copy of the synthetic file per entry of LAYOUTS (the first 4 episodes of 40 frames)."""
+    d = tmp_path_factory.mktemp("layouts")
+    out = {}
+    for name, (edit, _) in LAYOUTS.items():
+        p = str(d / (name.replace(" ", "_") + ".h5"))
+        shutil.copy(syn_h5, p)
+        with h5py.File(p, "a") as f:
+            _replace(f, "ep_len", np.full(4, 40, np.int32))
+            _replace(f, "ep_offset", np.arange(4) * 40)
+            edit(f)
+        out[name] = p
+    return out
+
+
+@pytest.mark.parametrize("name", list(LAYOUTS))
+def test_bad_episode_index_is_named(name, layouts):
+    with pytest.raises(DataError, match=LAYOUTS[name][1]):
+        check_dataset(layouts[name])
+
+
+def test_bad_episode_index_through_the_cli(layouts, tmp_path, capsys):
+    """The 2-D ep_len was a traceback (IndexError) in train."""
+    rc = main(["train", "--preset", "cpu-tiny", "--data", layouts["ep_len 2-D"], "--out", str(tmp_path / "r")])
+    assert rc == 2 and "'ep_len'" in _one_error_line(capsys.readouterr().err)
+
+
+def test_episodes_in_any_order_are_fine(tmp_path, syn_h5):
+    p = str(tmp_path / "rev.h5")
+    shutil.copy(syn_h5, p)
+    with h5py.File(p, "a") as f:
+        n = len(f["ep_len"])
+        _replace(f, "ep_offset", f["ep_offset"][:][::-1].copy())
+        _replace(f, "ep_len", f["ep_len"][:][::-1].copy())
+    assert check_dataset(p)["num_episodes"] == n
+
+
+# ---------------------------------------------------------------------------------------------
+# A batch far larger than the data (gigabytes per step: it looked like a hang)
+# ---------------------------------------------------------------------------------------------
+def test_batch_larger_than_the_training_windows_is_refused(syn_h5, tmp_path, capsys):
+    out = str(tmp_path / "r")
+    rc = main(["train", "--preset", "cpu-tiny", "--data", syn_h5, "--out", out, "--batch-size", "100000"])
+    line = _one_error_line(capsys.readouterr().err)
+    assert rc == 2 and "train.batch_size 100000" in line and "training windows" in line
+    assert not os.path.exists(os.path.join(out, "last.pt"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Outputs that would destroy an input or another dataset / checkpoint
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture
+def ckpt(tmp_path):
+    p = str(tmp_path / "model.pt")
+    shutil.copy(SHIPPED, p)
+    return p
+
+
+def _sig(path: str) -> bytes:
+    return open(path, "rb").read()
+
+
+def test_export_never_overwrites_its_checkpoint_even_with_force(ckpt, capsys):
+    before = _sig(ckpt)
+    rc = main(["export", "--checkpoint", ckpt, "--out", ckpt, "--force"])
+    assert rc == 2 and "is the --checkpoint file" in _one_error_line(capsys.readouterr().err)
+    assert _sig(ckpt) == before
+
+
+@pytest.mark.parametrize("victim", ["dataset", "checkpoint"])
+@pytest.mark.parametrize("cmd", ["bench train", "eval"])
+def test_a_json_output_never_replaces_a_dataset_or_checkpoint(cmd, victim, ckpt, syn_h5, tmp_path, capsys):
+    """`bench train --json x.h5` used to overwrite the dataset with the benchmark's rows."""
+    target = str(tmp_path / ("v.h5" if victim == "dataset" else "v.pt"))
+    shutil.copy(syn_h5 if victim == "dataset" else ckpt, target)
+    before = _sig(target)
+    argv = (["bench", "train", "--presets", "cpu-tiny", "--steps", "1", "--warmup", "0", "--json", target]
+            if cmd == "bench train" else ["eval", "--checkpoint", ckpt, "--episodes", "1", "--out", target])
+    rc = main(argv)
+    line = _one_error_line(capsys.readouterr().err)
+    assert rc == 2 and target in line and ("HDF5" in line if victim == "dataset" else "a checkpoint" in line)
+    assert _sig(target) == before
+
+
+# ---------------------------------------------------------------------------------------------
+# Action statistics that would broadcast or divide by zero without a word
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("mean,std,words", [
+    ((0.0,), (1.0, 1.0), "action_mean has 1 number(s) but model.action_dim is 2"),
+    ((0.0, 0.0), (1.0, 0.0), "action_std must be > 0"),
+    ((0.0, float("nan")), (1.0, 1.0), "action_mean must be finite"),
+    ((), (1.0, 1.0, 1.0), "action_std has 3"),
+])
+def test_action_stats_must_fit_the_model(mean, std, words):
+    with pytest.raises(ValueError, match=words.replace("(", r"\(").replace(")", r"\)")):
+        LeWMConfig(model=ModelConfig(action_dim=2), action_mean=mean, action_std=std)
+
+
+def test_a_checkpoint_with_edited_action_stats_is_refused(ckpt, capsys):
+    blob = torch.load(ckpt, map_location="cpu", weights_only=False)
+    cfg = json.loads(blob["config"])
+    cfg["action_mean"] = [0.0]
+    blob["config"] = json.dumps(cfg)
+    torch.save(blob, ckpt)
+    rc = main(["eval", "--checkpoint", ckpt, "--episodes", "1"])
+    line = _one_error_line(capsys.readouterr().err)
+    assert rc == 2 and ckpt in line and "action_mean has 1 number(s)" in line
+
+
+def test_with_overrides_checks_the_finished_config():
+    """Setting action_mean and action_std together (training does) is not checked half-way."""
+    cfg = LeWMConfig(model=ModelConfig(action_dim=3))
+    out = cfg.with_overrides(env="two_room", action_mean=(0.0, 0.0, 0.0), action_std=(1.0, 1.0, 1.0))
+    assert out.action_std == (1.0, 1.0, 1.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Ctrl-C during eval: the finished episodes are written, marked interrupted
+# ---------------------------------------------------------------------------------------------
+def test_interrupted_eval_keeps_its_finished_episodes(ckpt, tmp_path, monkeypatch, capsys):
+    import lewm.evaluate as ev
+    calls = []
+
+    def fake_episode(env, model, cfg, pcfg, s, g, **kw):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return SimpleNamespace(success=len(calls) == 1, plan_seconds=[0.01], steps=3, first_success_step=None,
+                               states=[s, g])
+
+    monkeypatch.setattr(ev, "run_episode", fake_episode)
+    out = str(tmp_path / "ev.json")
+    rc = main(["eval", "--checkpoint", ckpt, "--episodes", "5", "--budget", "3", "--out", out])
+    err = capsys.readouterr().err
+    assert rc == 130 and "interrupted after 2 of 5 episodes" in err
+    res = json.load(open(out))
+    assert res["interrupted"] is True and res["episodes"] == 2 and res["episodes_requested"] == 5
+    assert len(res["per_episode"]) == 2 and res["successes"] == 1 and res["success_rate"] == 0.5
+
+
+def test_eval_interrupted_before_any_episode_writes_nothing(ckpt, tmp_path, monkeypatch, capsys):
+    import lewm.evaluate as ev
+
+    def interrupt(*a, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ev, "run_episode", interrupt)
+    out = str(tmp_path / "ev.json")
+    assert main(["eval", "--checkpoint", ckpt, "--episodes", "2", "--out", out]) == 130
+    assert not os.path.exists(out) and "interrupted" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------
+# The lab's path check: what is not a path is refused, never turned into one
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("typed", [None, b"/tmp/x.h5", 5, "\ud800.h5", "data/\x00.h5"])
+def test_confine_refuses_what_is_not_a_path(typed, tmp_path):
+    from app import safety
+    with pytest.raises(safety.PathNotAllowed, match="not a (valid )?path"):
+        safety.confine(typed, [str(tmp_path)], str(tmp_path))
+
+
+def test_a_dataset_being_written_is_named_as_such(syn_h5, tmp_path, capsys):
+    """A file another process holds open for writing (HDF5's lock): say so, not 'not readable'."""
+    p = str(tmp_path / "busy.h5")
+    shutil.copy(syn_h5, p)
+    import multiprocessing as mp
+    ctx = mp.get_context("spawn")
+    ready, done = ctx.Event(), ctx.Event()
+    w = ctx.Process(target=_hold_for_writing, args=(p, ready, done))
+    w.start()
+    try:
+        assert ready.wait(30)
+        rc = main(["train", "--preset", "cpu-tiny", "--data", p, "--out", str(tmp_path / "r")])
+        line = _one_error_line(capsys.readouterr().err)
+        assert rc == 2 and p in line and "open for writing" in line
+    finally:
+        done.set()
+        w.join(30)
+
+
+def _hold_for_writing(path, ready, done):
+    with h5py.File(path, "a"):
+        ready.set()
+        done.wait(30)
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings that were silently replaced: a pinned action size, an edited checkpoint step
+# ---------------------------------------------------------------------------------------------
+def test_a_pinned_action_dim_must_be_the_datas(syn_h5, tmp_path, capsys):
+    rc = main(["train", "--preset", "cpu-tiny", "--data", syn_h5, "--out", str(tmp_path / "r"),
+               "--set", "model.action_dim=5"])
+    line = _one_error_line(capsys.readouterr().err)
+    assert rc == 2 and "actions have 2 dims (key 'action')" in line and "expects 5" in line
+
+
+@pytest.mark.parametrize("step,metrics,words", [(-5, "{}", "its step must be a whole number >= 0, got -5"),
+                                                (2.5, "{}", "its step must be"),
+                                                (3, "[1, 2]", "its metrics are not a JSON object"),
+                                                (3, "{nope", "its metrics are not a JSON object")])
+def test_an_edited_checkpoint_step_or_metrics_is_refused(step, metrics, words, ckpt, syn_h5, tmp_path, capsys):
+    blob = torch.load(ckpt, map_location="cpu", weights_only=False)
+    blob["step"], blob["metrics"] = step, metrics
+    torch.save(blob, ckpt)
+    rc = main(["eval", "--checkpoint", ckpt, "--episodes", "1"])
+    line = _one_error_line(capsys.readouterr().err)
+    assert rc == 2 and ckpt in line and words in line
+
+
+# ---------------------------------------------------------------------------------------------
+# Memory: a model too big is refused before it is built; an allocator's refusal is one line
+# ---------------------------------------------------------------------------------------------
+def test_a_model_too_big_for_memory_is_refused_before_building(syn_h5, tmp_path, capsys):
+    """--set model.pred_dim_head=1e8 was a traceback from the CPU allocator (76.8 GB)."""
+    rc = main(["train", "--preset", "cpu-tiny", "--data", syn_h5, "--out", str(tmp_path / "r"),
+               "--set", "model.pred_dim_head=100000000"])
+    line = _one_error_line(capsys.readouterr().err)
+    assert rc == 2 and "billion parameters" in line and "GiB" in line
+    assert not os.path.exists(tmp_path / "r")
+
+
+@pytest.mark.parametrize("exc,expected", [
+    (RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory"), True),
+    (MemoryError(), True),
+    (torch.cuda.OutOfMemoryError("CUDA out of memory"), True),
+    (RuntimeError("shape mismatch"), False),  # a bug: keeps its traceback
+])
+def test_out_of_memory_is_one_line_other_errors_are_bugs(exc, expected, monkeypatch, capsys):
+    import lewm.cli as cli
+
+    def boom(a):
+        raise exc
+
+    monkeypatch.setitem(cli.COMMANDS, "export", ("lewm.cli", "add_export_args", "run_export", "x"))
+    monkeypatch.setattr(cli, "run_export", boom)
+    argv = ["export", "--checkpoint", "c.pt", "--out", "o.pt"]
+    if not expected:
+        with pytest.raises(RuntimeError, match="shape mismatch"):
+            main(argv)
+        return
+    assert main(argv) == 2
+    assert "out of memory" in _one_error_line(capsys.readouterr().err)
+
+
+# ---------------------------------------------------------------------------------------------
+# Devices and pipes: never read (blocks for ever), never replaced (as root, /dev/null became a file)
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture
+def fifo(tmp_path):
+    p = str(tmp_path / "pipe.h5")
+    os.mkfifo(p)
+    return p
+
+
+@pytest.mark.parametrize("argv", [
+    lambda f, c, d, t: ["train", "--preset", "cpu-tiny", "--data", f, "--out", t + "/r"],
+    lambda f, c, d, t: ["eval", "--checkpoint", f, "--episodes", "1"],
+    lambda f, c, d, t: ["eval", "--checkpoint", c, "--episodes", "1", "--data", f],
+    lambda f, c, d, t: ["train", "--preset", "cpu-tiny", "--data", d, "--out", t + "/r", "--init", f],
+    lambda f, c, d, t: ["collect", "--env", "two_room", "--episodes", "1", "--out", f, "--no-progress"],
+    lambda f, c, d, t: ["export", "--checkpoint", c, "--out", f, "--force"],
+    lambda f, c, d, t: ["eval", "--checkpoint", c, "--episodes", "1", "--out", f],
+    lambda f, c, d, t: ["bench", "train", "--presets", "cpu-tiny", "--steps", "1", "--json", f],
+], ids=["train --data", "eval --checkpoint", "eval --data", "train --init", "collect --out", "export --out",
+        "eval --out", "bench --json"])
+def test_a_pipe_is_refused_as_input_and_output(argv, fifo, ckpt, syn_h5, tmp_path, capsys):
+    rc = main(argv(fifo, ckpt, syn_h5, str(tmp_path)))
+    line = _one_error_line(capsys.readouterr().err)
+    assert rc == 2 and fifo in line and ("device or pipe" in line or "not a regular file" in line)
+    assert not os.path.isfile(fifo) and os.path.exists(fifo)  # still the pipe
+
+
+def test_rows_of_no_episode_are_neither_checked_nor_counted(tmp_path, syn_h5):
+    """Episodes shorter than their slots leave rows that no window reads: their NaN actions are not
+    'inside an episode' and their values do not enter the action statistics."""
+    from lewm.data import compute_action_stats
+    p = str(tmp_path / "gaps.h5")
+    shutil.copy(syn_h5, p)
+    with h5py.File(p, "a") as f:
+        n = len(f["ep_len"])
+        _replace(f, "ep_len", np.full(n, 30, np.int32))
+        _replace(f, "ep_offset", np.arange(n) * 40)
+        a = f["action"][:]
+        a[35::40] = np.nan  # in the gaps
+        a[36::40] = 1e6  # in the gaps: would wreck the statistics
+        _replace(f, "action", a)
+    check_dataset(p)
+    stats, _ = compute_action_stats(p, np.full(n, 30), np.arange(n) * 40)
+    assert np.all(np.isfinite(stats.mean)) and np.all(np.abs(stats.mean) < 10)
