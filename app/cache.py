@@ -219,14 +219,13 @@ OPEN_LOOP_S_PER_START = 0.07  # one open-loop rollout of 10 blocks, PushT's mode
 
 
 def imagination(ckpt: str, ckpt_stamp: float, data: str, data_stamp: float, max_frames: int, episode: int,
-                horizon: int, lmap):
+                ep: dict, horizon: int, lmap):
     """Every start frame's open-loop imagination of one episode, placed on ``lmap`` with the nearest
-    dataset frames (``lewm.figures.imagined_starts``), computed once behind a progress bar."""
-    from lewm.data import load_episode
+    dataset frames (``lewm.figures.imagined_starts``), computed once behind a progress bar. ``ep`` is
+    episode number ``episode`` as the page loaded it."""
     from lewm.diagnostics import open_loop_sweep, sweep_starts
     from lewm.figures import imagined_starts
     model, cfg, _ = load_checkpoint(ckpt)
-    ep = load_episode(data, episode)
     starts = sweep_starts(len(ep["pixels"]), cfg)
     nf = nearest_frames(ckpt, ckpt_stamp, data, data_stamp, max_frames)
 

@@ -49,7 +49,7 @@ def imagination(episode: dict, clean) -> None:
     st.caption(f"The predictor sees {H} frame(s) from the start frame and then only the actions: it rolls forward "
                f"open loop ({horizon} steps of {fs} actions, fewer near the episode's end). Blue: the encoder's latents "
                "of what really happened; orange: imagined. Drag the slider under the figure to move the start frame.")
-    starts = cache.imagination(*args, ep, horizon, lmap)
+    starts = cache.imagination(*args, ep, episode, horizon, lmap)
     st.plotly_chart(figures.fig_imagination_scrubber(lmap.coords, starts, method=lmap.method), key="dyn_scrub")
     st.metric("temporal straightness of this episode's latents", f"{temporal_straightness(clean.latents):.2f}",
               help="mean cosine between consecutive latent velocities z(t+1) − z(t) along the episode (frames every "

@@ -109,11 +109,11 @@ def fig_imagination_scrubber(coords: np.ndarray, starts: list[ImaginedStart], me
     add(go.Scatter(x=step_x(r0), y=r0.copy_error, name="'nothing moves' baseline", mode="lines",
                    line=dict(color=COLORS["baseline"], dash="dot")), 1, 2,
         {"x": step_x, "y": lambda r: np.asarray(r.copy_error).tolist()})
-    by_start = {id(r): k for k, r in enumerate(starts)}
+    strips = {r.start: u for r, u in zip(starts, uris)}  # start frames are distinct
     add(go.Image(source=uris[active][0], hoverinfo="skip", name="real"), 2, 1,
-        {"source": lambda r: uris[by_start[id(r)]][0]})
+        {"source": lambda r: strips[r.start][0]})
     add(go.Image(source=uris[active][1], hoverinfo="skip", name="nearest"), 3, 1,
-        {"source": lambda r: uris[by_start[id(r)]][1]})
+        {"source": lambda r: strips[r.start][1]})
 
     top = max(max(float(np.max(r.error)), float(np.max(r.copy_error))) for r in starts)
     P_max = max(len(r.frames) for r in starts)
