@@ -276,11 +276,13 @@ def add_collect_args(p: argparse.ArgumentParser) -> None:
     from .env_names import env_key, spellings_help
     from .envs import list_envs
     from .envs.policies import POLICY_KINDS
-    p.add_argument("--env", required=True, type=env_key, choices=list_envs(),
-                   help="environment: " + spellings_help())
+    p.add_argument("--env", required=True, type=_env_arg,
+                   help="environment: " + spellings_help(installed=list_envs()))
     from .validate import arg_float, arg_int
     p.add_argument("--episodes", type=arg_int(1, 10_000_000), required=True, help="number of episodes")
-    p.add_argument("--out", required=True, help="output .h5 file (written atomically)")
+    p.add_argument("--out", required=True, help="output .h5 file (written atomically; an existing file is "
+                   "refused unless --force)")
+    p.add_argument("--force", action="store_true", help="replace an existing --out file")
     p.add_argument("--image-size", type=arg_int(8, 1024), default=64, help="rendered image size in pixels (default 64)")
     p.add_argument("--policy", default="expert", choices=POLICY_KINDS, help="data policy (default expert)")
     p.add_argument("--mix-random", type=arg_float(0, 1), default=0.0,
@@ -294,7 +296,23 @@ def add_collect_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def _env_arg(name: str) -> str:
+    """``--env``: any spelling of an installed environment -> its canonical name; an optional one
+    that is not installed says which package brings it."""
+    from .env_names import CANONICAL_ENVS, env_key
+    from .envs import list_envs
+    from .envs.gym_pusht import INSTALL_HINT
+    key = env_key(name)
+    if key in list_envs():
+        return key
+    if key in CANONICAL_ENVS:
+        raise argparse.ArgumentTypeError(f"{key}: {INSTALL_HINT}")
+    raise argparse.ArgumentTypeError(f"unknown environment {name!r}; expected one of {', '.join(list_envs())}")
+
+
 def run_collect(a: argparse.Namespace) -> int:
+    from .validate import check_out_file
+    check_out_file(a.out, make_parent=True, force=a.force)  # an existing dataset is never replaced silently
     t = time.perf_counter()
     path = collect(a.env, a.episodes, a.out, image_size=a.image_size, policy=a.policy, workers=a.workers,
                    seed=a.seed, episode_len=a.episode_len, progress=not a.no_progress, mix_random=a.mix_random,

@@ -13,8 +13,9 @@ from .validate import check_device
 
 
 def resolve_device(device: str | None) -> torch.device:
-    """'auto'/None -> cuda if available, else mps, else cpu."""
-    if device in (None, "", "auto"):
+    """'auto'/None -> cuda if available, else mps, else cpu. An empty string is not 'auto': it is
+    refused like any other non-device (a script's unset variable should not pick a device)."""
+    if device is None or device == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
         if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():

@@ -38,7 +38,11 @@ def env_key(name: str) -> str:
     return re.sub(r"[\s.-]+", "_", s)
 
 
-def spellings_help() -> str:
-    """One line for ``--help``: the canonical names and that other spellings are accepted."""
-    return (f"{', '.join(n for n in CANONICAL_ENVS)} (the field's spellings are accepted too: tworoom, "
+def spellings_help(installed=None) -> str:
+    """One line for ``--help``: the canonical names (``installed``: only those, the others marked as
+    optional) and that other spellings are accepted."""
+    names = [n for n in CANONICAL_ENVS if installed is None or n in installed]
+    missing = [n for n in CANONICAL_ENVS if installed is not None and n not in installed]
+    extra = f"; {', '.join(missing)} with requirements-field.txt" if missing else ""
+    return (f"{', '.join(names)}{extra} (the field's spellings are accepted too: tworoom, "
             f"TwoRoom, two-room, PushT, push-t, Reacher, ...)")

@@ -117,6 +117,9 @@ def eval_pairs(env_name: str, episodes: int, seed: int = 0, offset: int = 25, da
             ok = np.flatnonzero(lens > offset)
             if len(ok) == 0:
                 raise ValueError(f"{data}: no episode longer than {offset} steps (key 'ep_len')")
+            if episodes > len(ok):  # allowed, but the result is not `episodes` independent trajectories
+                warnings.warn(f"{data}: {episodes} evaluation pairs drawn from only {len(ok)} usable episodes "
+                              f"(longer than {offset} steps): several pairs share an episode")
             for _ in range(episodes):
                 e = int(rng.choice(ok))
                 t = int(rng.integers(0, lens[e] - offset))

@@ -69,6 +69,25 @@ def _is_rank0() -> bool:
         torch.distributed.get_rank() == 0
 
 
+# how a run is driven, not what it optimises: changing these on a resume needs no note
+_OPERATIONAL = {"steps", "time_budget_s", "num_workers", "compile", "precision", "log_every", "ckpt_every",
+                "keep_snapshots", "ram_limit_gb"}
+
+
+def changed_settings(saved: LeWMConfig, new: LeWMConfig) -> list[str]:
+    """The optimisation settings (``train.*`` and ``sigreg.*``) in which ``new`` differs from the
+    checkpoint's ``saved`` config, as ``'train.lr 0.0005 -> 0.00015'``. Resuming or continuing
+    with other settings is allowed; the trainer prints these so it never happens silently."""
+    out = []
+    for section in ("train", "sigreg"):
+        old_s, new_s = getattr(saved, section), getattr(new, section)
+        for f in dataclasses.fields(old_s):
+            a, b = getattr(old_s, f.name), getattr(new_s, f.name)
+            if f.name not in _OPERATIONAL and a != b:
+                out.append(f"{section}.{f.name} {a} -> {b}")
+    return out
+
+
 def train(cfg: LeWMConfig, data: str, out: str, *, steps: int | None = None, device: str | None = None,
           on_step: Callable[[StepInfo], Any] | None = None, resume: bool = True, progress: bool = True,
           stop_event=None, pause_event=None, val_batches: int = 4, init: str | None = None) -> TrainResult:
@@ -167,6 +186,9 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
         start = meta["step"]
         if _is_rank0():
             print(f"{'resuming from' if resuming else 'continuing from'} {src} at step {start}")
+            changed = changed_settings(cfg_saved, cfg)
+            if changed:  # allowed (a new stage may change the optimisation), but never silently
+                print(f"note: {src} ran with other settings; continuing with the new ones: {', '.join(changed)}")
     if not resuming and os.path.exists(metrics_path) and _is_rank0():
         os.remove(metrics_path)
     elif resuming and _is_rank0():  # lines logged after the checkpoint would repeat their steps

@@ -9,8 +9,10 @@ def test_resolve_device():
     assert resolve_device("cpu") == torch.device("cpu")
     want = "cuda" if torch.cuda.is_available() else (
         "mps" if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available() else "cpu")
-    for auto in (None, "", "auto"):
+    for auto in (None, "auto"):
         assert resolve_device(auto) == torch.device(want)
+    with pytest.raises(ValueError, match="is not a device"):  # an unset shell variable is not 'auto'
+        resolve_device("")
     if not torch.cuda.is_available():
         with pytest.raises(ValueError):
             resolve_device("cuda")

@@ -338,3 +338,73 @@ def test_rows_of_no_episode_are_neither_checked_nor_counted(tmp_path, syn_h5):
     check_dataset(p)
     stats, _ = compute_action_stats(p, np.full(n, 30), np.arange(n) * 40)
     assert np.all(np.isfinite(stats.mean)) and np.all(np.abs(stats.mean) < 10)
+
+
+# ---------------------------------------------------------------------------------------------
+# Round 3: what round 2 left "by design" -- nothing replaced, nothing changed silently
+# ---------------------------------------------------------------------------------------------
+def _collect_argv(out: str, *extra: str) -> list[str]:
+    return ["collect", "--env", "two_room", "--episodes", "1", "--episode-len", "4", "--image-size", "16",
+            "--workers", "1", "--no-progress", "--out", out, *extra]
+
+
+def test_collect_never_replaces_a_dataset_without_force(syn_h5, tmp_path, capsys):
+    """`collect --out data.h5` over a 2000-episode file replaced it: now refused unless --force."""
+    target = str(tmp_path / "data.h5")
+    shutil.copy(syn_h5, target)
+    before = _sig(target)
+    rc = main(_collect_argv(target))
+    line = _one_error_line(capsys.readouterr().err)
+    assert rc == 2 and target in line and "--force" in line and _sig(target) == before
+    assert main(_collect_argv(target, "--force")) == 0
+    with h5py.File(target, "r") as f:
+        assert f.attrs["env"] == "two_room" and len(f["ep_len"]) == 1
+
+
+def test_an_optional_env_that_is_not_installed_names_its_package(tmp_path, capsys):
+    from lewm.envs import list_envs
+    if "gym_pusht" in list_envs():
+        pytest.skip("gym-pusht is installed here")
+    argv = _collect_argv(str(tmp_path / "g.h5"))
+    argv[argv.index("two_room")] = "gym_pusht"
+    rc = main(argv)
+    line = _one_error_line(capsys.readouterr().err)
+    assert rc == 2 and "requirements-field.txt" in line and not os.path.exists(tmp_path / "g.h5")
+
+
+@pytest.mark.parametrize("argv", [["train", "--preset", "cpu-tiny", "--steps", "1"], ["eval", "--episodes", "1"]])
+def test_an_empty_device_is_not_auto(argv, ckpt, syn_h5, tmp_path, capsys):
+    """`--device ''` (a script's unset variable) used to mean auto."""
+    extra = ["--data", syn_h5, "--out", str(tmp_path / "r")] if argv[0] == "train" else ["--checkpoint", ckpt]
+    rc = main(argv + extra + ["--device", ""])
+    assert rc == 2 and "is not a device" in _one_error_line(capsys.readouterr().err)
+
+
+def test_changed_settings_name_what_an_optimisation_stage_changes():
+    from lewm.config import get_preset
+    from lewm.train import changed_settings
+    cfg = get_preset("cpu-tiny")
+    new = cfg.with_overrides(train={"lr": cfg.train.lr / 2, "batch_size": 7, "steps": 99, "time_budget_s": 60.0},
+                             sigreg={"weight": 0.5})
+    got = changed_settings(cfg, new)
+    assert got == [f"train.lr {cfg.train.lr} -> {cfg.train.lr / 2}", f"train.batch_size {cfg.train.batch_size} -> 7",
+                   f"sigreg.weight {cfg.sigreg.weight} -> 0.5"]
+    assert changed_settings(cfg, cfg.with_overrides(train={"steps": 5, "num_workers": 2})) == []
+
+
+def test_resuming_with_another_learning_rate_says_so(syn_h5, tmp_path, capsys, one_thread):
+    """Resuming with another batch size or learning rate continued silently with the new ones."""
+    out = str(tmp_path / "run")
+    base = ["train", "--preset", "cpu-tiny", "--data", syn_h5, "--out", out, "--batch-size", "4"]
+    assert main(base + ["--steps", "1"]) == 0
+    capsys.readouterr()
+    assert main(base + ["--steps", "2", "--lr", "1e-4"]) == 0
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("note:")]
+    assert len(lines) == 1 and "train.lr" in lines[0] and "-> 0.0001" in lines[0], lines
+
+
+def test_eval_with_more_pairs_than_episodes_warns(syn_h5):
+    from lewm.evaluate import eval_pairs
+    with pytest.warns(UserWarning, match="drawn from only 12 usable episodes"):
+        pairs = eval_pairs("two_room", 30, data=syn_h5, offset=25)
+    assert len(pairs) == 30
