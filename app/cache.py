@@ -238,6 +238,24 @@ def imagination(ckpt: str, ckpt_stamp: float, data: str, data_stamp: float, max_
                           OPEN_LOOP_S_PER_START * len(starts) + 0.5)
 
 
+SURPRISE_S_PER_FRAME = 0.25  # recolour + teleport + 2 surprise traces, PushT's model, one thread, loaded CPU (measured)
+
+
+def surprise_sweep(ckpt: str, ckpt_stamp: float, data: str, data_stamp: float, episode: int, ep: dict,
+                   colour_mode: str):
+    """The episode perturbed at each of its sweep frames (``lewm.diagnostics.perturbation_sweep``),
+    computed once behind a progress bar; ``ep`` is episode number ``episode`` as the page loaded it."""
+    from lewm.diagnostics import perturbation_sweep, sweep_frames
+    from lewm.envs import list_envs
+    model, cfg, _ = load_checkpoint(ckpt)
+    frames = sweep_frames(len(ep["pixels"]), cfg)
+    env = make_env(cfg.env, cfg.model.image_size) if cfg.env in list_envs() else None
+    return _computed_once(("surprise", ckpt, ckpt_stamp, data, data_stamp, int(episode), colour_mode),
+                          lambda: perturbation_sweep(model, cfg, ep, frames, env, colour_mode),
+                          f"Perturbing episode {episode} at {len(frames)} frames (teleport, recolour) and measuring "
+                          "the surprise of each", SURPRISE_S_PER_FRAME * len(frames) + 0.5)
+
+
 @st.cache_data(show_spinner=False, max_entries=8)
 def eval_pairs(env_name: str, n: int, seed: int):
     from lewm.evaluate import eval_pairs as _pairs

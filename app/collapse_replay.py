@@ -136,7 +136,7 @@ def show_recording(path: str = RECORDING) -> None:
                 i = r.at(step)
                 D = r.spectrum.shape[1]
                 st.markdown(f"#### {'SIGReg on' if r.lam > 0 else 'SIGReg off'} · λ = {r.lam:g} · step {step}")
-                mc = st.columns(4)
+                mc = st.columns(2) + st.columns(2)  # 2 x 2: four in a half-page column truncate their values
                 mc[0].metric("latent std (scale)", f"{r.mean_std[i]:.3g}", help="mean per-dimension std; target 1")
                 mc[1].metric("eff. rank (shape)", f"{r.effective_rank[i]:.1f}/{D}",
                              help="scale-free: how many directions carry the variance; target D")

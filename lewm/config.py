@@ -325,3 +325,22 @@ def apply_set_overrides(cfg: "LeWMConfig", items) -> "LeWMConfig":
             raise ValueError(f"--set {item!r}: {section}.{name} takes {kind}, got {raw!r}") from None
         cfg = cfg.with_overrides(**{section: {name: val}})
     return cfg
+
+
+# how a run is driven, not what it optimises: changing these on a resume needs no note
+_OPERATIONAL = {"steps", "time_budget_s", "num_workers", "compile", "precision", "log_every", "ckpt_every",
+                "keep_snapshots", "ram_limit_gb"}
+
+
+def changed_settings(saved: LeWMConfig, new: LeWMConfig) -> list[str]:
+    """The optimisation settings (``train.*`` and ``sigreg.*``) in which ``new`` differs from the
+    checkpoint's ``saved`` config, as ``'train.lr 0.0005 -> 0.00015'``. Resuming or continuing
+    with other settings is allowed; the trainer prints these so it never happens silently."""
+    out = []
+    for section in ("train", "sigreg"):
+        old_s, new_s = getattr(saved, section), getattr(new, section)
+        for f in dataclasses.fields(old_s):
+            a, b = getattr(old_s, f.name), getattr(new_s, f.name)
+            if f.name not in _OPERATIONAL and a != b:
+                out.append(f"{section}.{f.name} {a} -> {b}")
+    return out

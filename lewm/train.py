@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from . import checkpoint, distributed, faults, validate
-from .config import LeWMConfig
+from .config import LeWMConfig, changed_settings
 from .precision import resolve_precision
 from .data import WindowDataset, action_stats_of, batch_iterator  # noqa: F401  (action_stats_of re-exported)
 from .devices import resolve_device  # noqa: F401  (re-exported: lewm.train.resolve_device, app/ and report use it)
@@ -67,25 +67,6 @@ def lr_at(step: int, cfg, elapsed_s: float | None = None) -> float:
 def _is_rank0() -> bool:
     return not (torch.distributed.is_available() and torch.distributed.is_initialized()) or \
         torch.distributed.get_rank() == 0
-
-
-# how a run is driven, not what it optimises: changing these on a resume needs no note
-_OPERATIONAL = {"steps", "time_budget_s", "num_workers", "compile", "precision", "log_every", "ckpt_every",
-                "keep_snapshots", "ram_limit_gb"}
-
-
-def changed_settings(saved: LeWMConfig, new: LeWMConfig) -> list[str]:
-    """The optimisation settings (``train.*`` and ``sigreg.*``) in which ``new`` differs from the
-    checkpoint's ``saved`` config, as ``'train.lr 0.0005 -> 0.00015'``. Resuming or continuing
-    with other settings is allowed; the trainer prints these so it never happens silently."""
-    out = []
-    for section in ("train", "sigreg"):
-        old_s, new_s = getattr(saved, section), getattr(new, section)
-        for f in dataclasses.fields(old_s):
-            a, b = getattr(old_s, f.name), getattr(new_s, f.name)
-            if f.name not in _OPERATIONAL and a != b:
-                out.append(f"{section}.{f.name} {a} -> {b}")
-    return out
 
 
 def train(cfg: LeWMConfig, data: str, out: str, *, steps: int | None = None, device: str | None = None,

@@ -1,6 +1,7 @@
 """Regenerate the static chart PNGs of the docs from the same Plotly figures the lab and the report draw.
 
-    .venv/bin/python scripts/doc_figures.py            # writes assets/landscape_patch16.png, landscape_patch8.png
+    .venv/bin/python scripts/doc_figures.py            # writes assets/landscape_patch16.png, landscape_patch8.png,
+                                                       # assets/grid_warp_two_room.png
     .venv/bin/python scripts/doc_figures.py --out /tmp/figs
 
 The PNGs are written by kaleido (requirements-dev.txt) through the system Chromium (`/usr/bin/chromium`,
@@ -8,7 +9,8 @@ or the browser named by $BROWSER_PATH); nothing is drawn by hand. The landscapes
 Two-Room agents kept in git history (docs/two_room.md, "patch size decides which coordinates are seen"):
 the checkpoints are read with `git show COMMIT:checkpoints/two_room/model.pt`, and the figure is the
 report's goal-cost landscape section (`lewm.diagnostics.goal_cost_landscapes` over the first 8 protocol
-goals of eval seed 0, a 24x24 grid, `lewm.figures.fig_landscapes` of the first 4).
+goals of eval seed 0, a 24x24 grid, `lewm.figures.fig_landscapes` of the first 4). The grid warp is the
+report's section of the same name (`lewm.report.build.grid_warp_section`) for the shipped Two-Room agent.
 """
 from __future__ import annotations
 
@@ -70,6 +72,19 @@ def landscape_figure(ckpt: str, label: str, goals: int = 8, seed: int = 0):
     return figures.fig_landscapes(ls[:4], names=names, title=title), s
 
 
+def grid_warp_figure(ckpt: str):
+    """The report's grid-warp figure for ``ckpt`` (-> go.Figure, its JSON numbers)."""
+    import torch
+
+    from lewm import checkpoint
+    from lewm.report.build import grid_warp_section
+    torch.set_num_threads(1)
+    model, cfg, _ = checkpoint.load(ckpt)
+    model.eval()
+    out, fig = grid_warp_section(model, cfg, cfg.env, lambda *a: None)
+    return fig, out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default=os.path.join(ROOT, "assets"), help="folder for the PNGs (default: assets/)")
@@ -83,6 +98,10 @@ def main() -> None:
             path = os.path.join(a.out, name)
             fig.write_image(path, width=a.width, scale=1)
             print(f"{path}: spearman {s['spearman']:.3f}, greedy {s['greedy_accuracy']:.3f}")
+    fig, g = grid_warp_figure(os.path.join(ROOT, "checkpoints", "two_room", "model.pt"))
+    path = os.path.join(a.out, "grid_warp_two_room.png")
+    fig.write_image(path, width=a.width, scale=1)
+    print(f"{path}: affine r {g['linear_r']}")
 
 
 if __name__ == "__main__":

@@ -193,15 +193,19 @@ def test_latent_page_rejects_other_env_dataset(lab, assets):
 def test_dynamics_page(lab):
     at = lab("app_pages/dynamics.py")
     no_exception(at)
-    assert {"dyn_data", "dyn_episode", "dyn_horizon", "dyn_t", "dyn_colour"} <= keys(at)
-    assert len(at.get("plotly_chart")) >= 2  # the imagination scrubber, the surprise traces
+    assert {"dyn_data", "dyn_episode", "dyn_horizon", "dyn_colour"} <= keys(at)
+    assert len(at.get("plotly_chart")) >= 2  # the imagination scrubber, the surprise scrubber
     # the imagination of every start frame is one figure whose own slider steps through them in the browser
     import json
     specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-    (fig,) = [f for f in specs if f["layout"].get("sliders")]
+    fig, sur = [f for f in specs if f["layout"].get("sliders")]
     labels = [st["label"] for st in fig["layout"]["sliders"][0]["steps"]]
     assert labels[0] == "0" and len(labels) >= 2 and all(int(b) > int(a) for a, b in zip(labels, labels[1:]))
     assert fig["layout"]["title"]["text"] == f"Start frame 0/{labels[-1]}"
+    # the surprise of every perturbation frame, moved by the figure's own slider
+    frames = [int(st["label"]) for st in sur["layout"]["sliders"][0]["steps"]]
+    assert len(frames) >= 2 and all(b > a for a, b in zip(frames, frames[1:]))
+    assert sur["layout"]["title"]["text"].startswith(f"Perturbation at frame {frames[len(frames) // 2]}/{frames[-1]}: teleport ×")
 
 
 def test_planner_page_plans_step_by_step(lab):

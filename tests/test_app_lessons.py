@@ -102,9 +102,9 @@ def test_dynamics_surprise_caption_matches_its_metrics(fresh):
     for mode in ("hue", "invert", "gray"):
         at.radio(key="dyn_colour").set_value(mode).run()
         assert not at.exception
-        deltas = {m.label.split(": ", 1)[1]: m.proto.delta for m in at.metric if m.label.startswith("surprise at frame")}
-        tel = float(re.search(r"×([\d.]+)", deltas["teleport"]).group(1))
-        col = float(re.search(r"×([\d.]+)", deltas[f"colour ({mode})"]).group(1))
+        vals = {m.label: float(m.value.lstrip("×")) for m in at.metric if m.label.startswith("surprise ")}
+        (tel,) = [v for k, v in vals.items() if k.startswith("surprise teleport / clean, median of")]
+        (col,) = [v for k, v in vals.items() if k.startswith(f"surprise colour ({mode}) / clean, median of")]
         cap = [c.value for c in at.caption if "surprise" in c.value and "×" in c.value]
         assert cap == [surprise_caption(tel, col, mode)], (cap, tel, col)
         assert f"×{tel:.1f}" in cap[0] and f"×{col:.1f}" in cap[0]

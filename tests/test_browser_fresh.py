@@ -2,8 +2,8 @@
 data collected, headless Chromium (playwright).
 
 Measures the seconds from `streamlit run` to a plot on each page (test-output/fresh_timings.json),
-plans once and moves the in-browser sliders (Data's episode frames, Dynamics' start frames, the Planner's
-iterations: no server round trip), switches the
+plans once and moves the in-browser sliders (Data's episode frames, Dynamics' start frames and perturbation
+frames, the Planner's iterations: no server round trip), switches the
 checkpoint in the sidebar and checks that a reload keeps it (URL ?ckpt=). No exception box anywhere.
 """
 from __future__ import annotations
@@ -68,13 +68,16 @@ def fresh_server(tmp_path):
         stop_server(proc, log)
 
 
-def _slider_moves(page, prefix: str, wants: list[str]) -> list[float]:
-    """Click a Plotly figure's slider rail above each label of ``wants`` in turn; each move's seconds
-    from the click until the figure's title shows "{prefix} {label}/"."""
-    rail = page.locator(".js-plotly-plot .slider-rail-touch-rect").first.bounding_box()
+def _slider_moves(page, prefix: str, wants: list[str], plot: int | None = None) -> list[float]:
+    """Click a Plotly figure's slider rail (the first on the page, or the ``plot``-th figure's) above
+    each label of ``wants`` in turn; each move's seconds from the click until the figure's title
+    shows "{prefix} {label}/"."""
+    fig = page.locator(".js-plotly-plot") if plot is None else page.locator(".js-plotly-plot").nth(plot)
+    fig.locator(".slider-rail-touch-rect").first.scroll_into_view_if_needed()  # a click needs it on screen
+    rail = fig.locator(".slider-rail-touch-rect").first.bounding_box()
     moves = []
     for want in wants:
-        box = page.locator(".js-plotly-plot .slider-label").filter(has_text=re.compile(f"^{want}$")).first.bounding_box()
+        box = fig.locator(".slider-label").filter(has_text=re.compile(f"^{want}$")).first.bounding_box()
         t = time.perf_counter()
         page.mouse.click(box["x"] + box["width"] / 2, rail["y"] + rail["height"] / 2)
         page.wait_for_function(
@@ -115,8 +118,14 @@ def test_fresh_clone_in_chromium(fresh_server):
                 T["data_scrub_moves_s"] = _slider_moves(page, "Frame", [labels[1], labels[2], labels[-1], labels[0]])
             if name == "dynamics":  # imagination from every start frame, scrubbed in the browser
                 labels = [x for x in page.locator(".js-plotly-plot .slider-label").all_text_contents() if x]
+                labels = [x for x in page.locator(".js-plotly-plot").nth(0).locator(".slider-label").all_text_contents() if x]
                 T["dynamics_start_moves_s"] = _slider_moves(page, "Start frame",
-                                                            [labels[1], labels[2], labels[-1], labels[0]])
+                                                            [labels[1], labels[2], labels[-1], labels[0]], plot=0)
+                sur = [x for x in page.locator(".js-plotly-plot").nth(1).locator(".slider-label").all_text_contents() if x]
+                T["surprise_frame_moves_s"] = _slider_moves(page, "Perturbation at frame",
+                                                            [sur[1], sur[2], sur[-1], sur[0]], plot=1)
+                no_exception(page, "dynamics after moving the perturbation frame")
+            page.screenshot(path=os.path.join(OUT, f"fresh-{name}.png"), full_page=True)
         t = time.perf_counter()
         page.get_by_role("button", name="Plan", exact=True).click()
         expect(page.get_by_text("final plan cost")).to_be_visible(timeout=120_000)
@@ -124,13 +133,23 @@ def test_fresh_clone_in_chromium(fresh_server):
         T["planner_plan_to_plot_s"] = time.perf_counter() - t
         T["planner_plot_from_start_s"] = time.perf_counter() - t0
         _quiet(page)
-        page.screenshot(path=os.path.join(OUT, "fresh-planner.png"), full_page=True)
         # the step-through figure's own slider (in the browser: no server round trip)
         titles = page.evaluate("[...document.querySelectorAll('.js-plotly-plot .gtitle')].map(e => e.textContent)")
         n = int(next(m.group(1) for t in titles for m in [re.search(r"Iteration \d+/(\d+)", t)] if m))
         moves = _slider_moves(page, "Iteration", [str(k) for k in (1, min(2, n), min(3, n), n)])
         T["planner_iteration_moves_s"] = moves
         no_exception(page, "planner after slider moves")
+        page.get_by_role("heading", name="2 · One plan, step by step").evaluate("e => e.scrollIntoView({block: 'start'})")
+        page.screenshot(path=os.path.join(OUT, "fresh-planner.png"), full_page=True)
+
+        # the collapse lesson replays its recorded run at once (no training)
+        t = time.perf_counter()
+        page.goto(f"{url}/collapse")
+        expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=120_000)
+        T["collapse_open_s"] = time.perf_counter() - t
+        _quiet(page)
+        no_exception(page, "collapse")
+        page.screenshot(path=os.path.join(OUT, "fresh-collapse.png"), full_page=True)
 
         # switch the checkpoint in the sidebar; a reload keeps it (URL), the dataset follows it
         page.goto(f"{url}/latent")
@@ -157,3 +176,4 @@ def test_fresh_clone_in_chromium(fresh_server):
     assert max(T["planner_iteration_moves_s"]) < 1.5  # in the browser, not a page re-run (was 4.7 s)
     assert max(T["data_scrub_moves_s"]) < 1.5
     assert max(T["dynamics_start_moves_s"]) < 1.5  # was a fragment re-run: 1.0-1.5 s under load
+    assert max(T["surprise_frame_moves_s"]) < 1.5  # was a fragment re-run: 0.37-0.88 s under load

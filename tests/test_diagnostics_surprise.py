@@ -53,3 +53,37 @@ def test_surprise_spikes_on_teleport_and_colour_in_a_known_world():
     assert math.isnan(p_w) and math.isnan(p_t)
     p_w, _ = dg.paired_one_sided(np.array([0.0, 0.1, -0.2, 0.3, -0.1, 0.05]), np.zeros(6))
     assert p_w > 0.2
+
+
+def test_sweep_frames_are_kept_frames_with_history_before_them():
+    cfg = get_preset("cpu-tiny").with_overrides(model={"history": 3, "frameskip": 5})
+    assert dg.sweep_frames(40, cfg).tolist() == [15, 20, 25, 30, 35]
+    assert dg.sweep_frames(15, cfg).tolist() == []  # no kept frame with 3 before it
+    many = dg.sweep_frames(1000, cfg, most=6)  # evenly spread, first and last kept
+    assert many.tolist() == [15 + 5 * round(i * 196 / 5) for i in range(6)] == [15, 210, 405, 605, 800, 995]
+
+
+def test_perturbation_sweep_moves_the_perturbation_along_one_episode():
+    """In a known world (the exact model of a dot's position): at each frame t the teleported trace spikes by
+    exactly the squared mirror jump, nothing is surprising before t, and the recoloured trace
+    equals the surprise trace of the recoloured episode computed directly."""
+    model = PositionWorld(history=2, frameskip=3, gain=1.0)
+    cfg = world_cfg(model)
+    ep = position_episode(np.random.default_rng(4))
+    frames = dg.sweep_frames(len(ep["pixels"]), cfg)
+    assert frames.tolist() == list(range(6, 31, 3))
+    seen = []
+    stops = dg.perturbation_sweep(model, cfg, ep, frames, env=StubEnv(), colour_mode="invert", on_frame=seen.append)
+    assert [r.t for r in stops] == frames.tolist() and seen == list(range(len(frames)))
+    lo, hi = ep["state"].min(0), ep["state"].max(0)
+    for r in stops:
+        jump = lo + hi - 2 * ep["state"][r.t]  # to the mirror image inside the episode's range
+        assert r.teleport.at(r.t) == pytest.approx(float((jump ** 2).mean()), rel=1e-5)
+        before = (r.teleport.frames > 0) & (r.teleport.frames < r.t)  # frame 0 has no prediction (NaN)
+        np.testing.assert_allclose(r.teleport.error[before], 0.0, atol=1e-9)
+        want = dg.surprise_trace(model, dg.colour_change(ep["pixels"], r.t, "invert"), ep["action"], cfg)
+        np.testing.assert_array_equal(r.colour.error, want.error)
+        assert np.array_equal(r.colour_frame, dg.colour_change(ep["pixels"], r.t, "invert")[r.t])
+        assert np.array_equal(r.teleport_frame, StubEnv().render_state(ep["state"][r.t] + jump))
+    no_env = dg.perturbation_sweep(model, cfg, ep, frames[:2])
+    assert all(r.teleport is None and r.teleport_frame is None for r in no_env)

@@ -382,7 +382,7 @@ def test_an_empty_device_is_not_auto(argv, ckpt, syn_h5, tmp_path, capsys):
 
 def test_changed_settings_name_what_an_optimisation_stage_changes():
     from lewm.config import get_preset
-    from lewm.train import changed_settings
+    from lewm.config import changed_settings
     cfg = get_preset("cpu-tiny")
     new = cfg.with_overrides(train={"lr": cfg.train.lr / 2, "batch_size": 7, "steps": 99, "time_budget_s": 60.0},
                              sigreg={"weight": 0.5})

@@ -10,8 +10,7 @@ import widgets
 from lewm import figures
 import health
 from captions import surprise_caption
-from lewm.envs import list_envs
-from lewm.diagnostics import colour_change, surprise_trace, teleport, temporal_straightness
+from lewm.diagnostics import surprise_trace, sweep_frames, temporal_straightness
 
 st.title("Dynamics")
 model, cfg, meta, ckpt = pickers.require_checkpoint()
@@ -61,44 +60,28 @@ imagination(episode, clean)
 # ------------------------------------------------------------------ surprise
 @safety.fragment
 def surprise(episode: dict, clean) -> None:
-    """The perturbation frame and colour mode with the traces they drive: re-runs only this section."""
+    """The colour mode with the scrubbed figure it drives: every perturbation frame is computed once,
+    then the figure's own slider moves the perturbation in the browser (no server round trip)."""
     st.subheader("Surprise: violation of expectation")
     st.caption("Surprise = one-step prediction error of each frame given the previous ones. A physically impossible "
                "event (the agent teleports) should make it spike; whether a mere colour change does too depends on "
-               "what the encoder learned to ignore — the line under the numbers says what this model did.")
-    kept = np.arange(fs * max(H, 1), L, fs)
-    if len(kept) == 0:
+               "what the encoder learned to ignore. Drag the slider under the figure to move the perturbation; "
+               "the numbers under it summarise every perturbation frame.")
+    if len(sweep_frames(L, cfg)) == 0:
         st.info("Episode too short for a surprise trace.")
         return
-    c1, c2 = st.columns(2)
-    t = c1.select_slider("Perturbation at frame", options=[int(k) for k in kept], value=int(kept[len(kept) // 2]),
-                         key="dyn_t")
-    colour_mode = c2.radio("Colour change", ["hue", "invert", "gray"], horizontal=True, key="dyn_colour")
-    env = cache.make_env(cfg.env, cfg.model.image_size) if cfg.env in list_envs() else None
-    traces = [("clean", clean, "#1f77b4")]
-    px_tel = None
-    if env is not None:
-        px_tel, _ = teleport(episode["pixels"], episode["state"], int(t), env, goal_state=episode.get("goal_state"))
-        traces.append(("teleport", surprise_trace(model, px_tel, episode["action"], cfg), "#d62728"))
-    px_col = colour_change(episode["pixels"], int(t), colour_mode)
-    traces.append((f"colour ({colour_mode})", surprise_trace(model, px_col, episode["action"], cfg), "#2ca02c"))
-    fsur = figures.fig_surprise_traces([(name, tr.frames, tr.error, color) for name, tr, color in traces], at=int(t))
-    st.plotly_chart(fsur, key="dyn_surprise")
-    m = st.columns(len(traces))
-    for col, (name, tr, _) in zip(m, traces):
-        col.metric(f"surprise at frame {t}: {name}", f"{tr.at(int(t)):.4f}",
-                   delta=None if name == "clean" else f"×{tr.at(int(t)) / max(clean.at(int(t)), 1e-12):.1f} vs clean",
-                   delta_color="off")
-    ratio = {name: tr.at(int(t)) / max(clean.at(int(t)), 1e-12) for name, tr, _ in traces}
-    st.caption(surprise_caption(ratio.get("teleport"), ratio[f"colour ({colour_mode})"], colour_mode))
-    frames = [episode["pixels"][t - fs], episode["pixels"][t]]
-    caps = [f"t = {t - fs}", f"t = {t} (clean)"]
-    if px_tel is not None:
-        frames.append(px_tel[t])
-        caps.append(f"t = {t} (teleported)")
-    frames.append(px_col[t])
-    caps.append(f"t = {t} (colour)")
-    widgets.show_frames(frames, caps, size=112)
+    colour_mode = st.radio("Colour change", ["hue", "invert", "gray"], horizontal=True, key="dyn_colour")
+    stops = cache.surprise_sweep(ckpt, discovery.mtime(ckpt), path, discovery.mtime(path), ep, episode, colour_mode)
+    st.plotly_chart(figures.fig_surprise_scrubber(clean.frames, clean.error, episode["pixels"], stops, fs, colour_mode),
+                    key="dyn_surprise")
+    ratios = {"colour": np.median([r.colour.at(r.t) / max(clean.at(r.t), 1e-12) for r in stops])}
+    if stops[0].teleport is not None:
+        ratios["teleport"] = np.median([r.teleport.at(r.t) / max(clean.at(r.t), 1e-12) for r in stops])
+    cols = st.columns(len(ratios))
+    for col, name in zip(cols, sorted(ratios, key=lambda k: k != "teleport")):
+        label = "teleport" if name == "teleport" else f"colour ({colour_mode})"
+        col.metric(f"surprise {label} / clean, median of {len(stops)} frames", f"×{ratios[name]:.1f}")
+    st.caption(surprise_caption(ratios.get("teleport"), ratios["colour"], colour_mode))
 
 
 surprise(episode, clean)

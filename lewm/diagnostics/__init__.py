@@ -11,7 +11,8 @@ by the app and by ``python -m lewm report``, one instrument per module:
    :mod:`.encoding`      :func:`encode_frames`, :func:`encode_dataset`: latents + true state of a file;
 4. :mod:`.probes`        :func:`probe`, :func:`probe_spread`: held-out R² and Pearson r, split by episode;
 5. :mod:`.dynamics`      :func:`open_loop_dynamics`, :func:`open_loop_sweep`, :func:`temporal_straightness`;
-6. :mod:`.surprise`      :func:`surprise_trace`, :func:`surprise_test` (paired one-sided test), with
+6. :mod:`.surprise`      :func:`surprise_trace`, :func:`surprise_test` (paired one-sided test),
+                         :func:`perturbation_sweep` (one episode, the perturbation moved along it), with
    :mod:`.perturbations` :func:`teleport`, :func:`colour_change`, :func:`render_mismatch`;
 7. :mod:`.decoder`       :func:`train_decoder` / :func:`decode` (pixel decoder on detached latents);
    :mod:`.neighbours`    :class:`NearestFrames` (nearest dataset frame by latent L2);
@@ -38,7 +39,8 @@ from .perturbations import (DotRenderer, colour_change, default_teleport_dims, r
                             teleport)
 from .probes import ProbeResult, ProbeSpread, pearson_r, probe, probe_spread, r2_score_cols, split_indices
 from .projections import SIGRegView, normal_pdf, sigreg_view
-from .surprise import PerturbationTest, SurpriseTrace, paired_one_sided, surprise_test, surprise_trace
+from .surprise import (PerturbationTest, PerturbedAt, SurpriseTrace, paired_one_sided, perturbation_sweep,
+                       surprise_test, surprise_trace, sweep_frames)
 
 __all__ = [
     "ArrayLike",
@@ -54,5 +56,6 @@ __all__ = [
     "DotRenderer", "colour_change", "default_teleport_dims", "render_mismatch", "renderer_for", "teleport",
     "ProbeResult", "ProbeSpread", "pearson_r", "probe", "probe_spread", "r2_score_cols", "split_indices",
     "SIGRegView", "normal_pdf", "sigreg_view",
-    "PerturbationTest", "SurpriseTrace", "paired_one_sided", "surprise_test", "surprise_trace",
+    "PerturbationTest", "PerturbedAt", "SurpriseTrace", "paired_one_sided", "perturbation_sweep", "surprise_test",
+    "surprise_trace", "sweep_frames",
 ]

@@ -193,3 +193,53 @@ def surprise_test(model, cfg, episodes: Sequence[dict], env=None, *, t: int | Se
                                   traces=r["traces"],
                                   render_mismatch=float(np.max(r["mismatch"])) if r["mismatch"] else 0.0)
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# One episode, the perturbation moved along it (what the lab's Dynamics page scrubs)
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class PerturbedAt:
+    """The episode perturbed at raw frame ``t``: its surprise traces and perturbed frames at ``t``."""
+
+    t: int
+    colour: SurpriseTrace
+    colour_frame: np.ndarray
+    """(S, S, 3) uint8: frame t recoloured."""
+    teleport: SurpriseTrace | None = None
+    """None without a renderer (no env or no states)."""
+    teleport_frame: np.ndarray | None = None
+    """(S, S, 3) uint8: frame t with the agent teleported."""
+
+
+def sweep_frames(L: int, cfg, most: int = 24) -> np.ndarray:
+    """Raw frames of an ``L``-frame episode where a perturbation can go: kept frames (every
+    ``frameskip``) with at least ``history`` kept frames before them; at most ``most``, evenly
+    spread (always the first and the last). -> (n,) int, possibly empty."""
+    H, fs = cfg.model.history, cfg.model.frameskip
+    kept = np.arange(fs * max(H, 1), L, fs)  # (n,)
+    if len(kept) > most:
+        kept = kept[np.unique(np.linspace(0, len(kept) - 1, most).round().astype(int))]
+    return kept
+
+
+def perturbation_sweep(model, cfg, episode: dict, frames: Sequence[int], env=None, colour_mode: str = "hue",
+                       on_frame=None) -> list[PerturbedAt]:
+    """For each raw frame ``t`` of ``frames`` (see :func:`sweep_frames`): the surprise trace of
+    ``episode`` (a :func:`lewm.data.load_episode` dict) recoloured from t on (``colour_mode``) and,
+    with ``env`` and states, teleported from t on (the mirror jump of :func:`teleport`, bounds = the
+    episode's state range). ``on_frame(i)`` is called after each frame (a progress bar)."""
+    px, act = _np(episode["pixels"], np.uint8), _np(episode["action"])  # (L, S, S, 3), (L, A)
+    states = episode.get("state")
+    out = []
+    for i, t in enumerate(frames):
+        t = int(t)
+        pc = colour_change(px, t, colour_mode)
+        rec = PerturbedAt(t=t, colour=surprise_trace(model, pc, act, cfg), colour_frame=pc[t])
+        if env is not None and states is not None:
+            pt, _ = teleport(px, states, t, env, goal_state=episode.get("goal_state"))
+            rec.teleport, rec.teleport_frame = surprise_trace(model, pt, act, cfg), pt[t]
+        out.append(rec)
+        if on_frame is not None:
+            on_frame(i)
+    return out

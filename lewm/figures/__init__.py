@@ -12,7 +12,7 @@ Pure functions, data in (arrays, or the small result classes of :mod:`lewm.diagn
 - :mod:`.dynamics`     :func:`fig_open_loop_error`, :func:`fig_map_trajectories`;
 - :mod:`.imagination`  :func:`fig_imagination_scrubber` (open-loop imagination from every start frame), :func:`imagined_starts`;
 - :mod:`.latent_map`   :func:`fig_latent_map`, :func:`point_hover`;
-- :mod:`.surprise`     :func:`fig_surprise_traces`, :func:`fig_surprise_spikes`;
+- :mod:`.surprise`     :func:`fig_surprise_traces`, :func:`fig_surprise_spikes`, :func:`fig_surprise_scrubber`;
 - :mod:`.landscape`    :func:`fig_landscape`, :func:`fig_landscapes`, :func:`fig_grid_warp`;
 - :mod:`.planning`     :func:`fig_click_canvas`, :func:`fig_cem_iterations`, :func:`fig_goal_distance`;
 - :mod:`.failure`      :func:`fig_failure_path` (why an episode failed);
@@ -31,7 +31,7 @@ from .planning import fig_cem_iterations, fig_click_canvas, fig_goal_distance
 from .probes import fig_probe_scatter, fig_probes
 from .projections import fig_sigreg_hist, fig_spectrum
 from .style import COLORS, TEMPLATE, base
-from .surprise import fig_surprise_spikes, fig_surprise_traces
+from .surprise import fig_surprise_scrubber, fig_surprise_spikes, fig_surprise_traces
 
 __all__ = [
     "COLORS", "TEMPLATE", "base",
@@ -40,7 +40,7 @@ __all__ = [
     "fig_probe_scatter", "fig_probes",
     "fig_map_trajectories", "fig_open_loop_error", "ImaginedStart", "fig_imagination_scrubber", "imagined_starts",
     "fig_latent_map", "point_hover",
-    "fig_surprise_spikes", "fig_surprise_traces",
+    "fig_surprise_scrubber", "fig_surprise_spikes", "fig_surprise_traces",
     "fig_grid_warp", "fig_landscape", "fig_landscapes",
     "fig_cem_iterations", "fig_click_canvas", "fig_goal_distance",
     "fig_failure_path",

@@ -60,10 +60,10 @@ def _nanmean_padded(rows: list[np.ndarray]) -> np.ndarray:
 def make_report(checkpoint: str, data: str | None, out: str, *, episodes: int = 10, quick: bool = False,
                 max_frames: int | None = None, map_method: str | None = None, decoder_steps: int | None = None,
                 horizon: int = 10, seed: int = 0, device: str = "auto", html: bool = True,
-                progress: bool = True, landscape_goals: int = 8) -> dict[str, Any]:
+                progress: bool = True, landscape_goals: int = 8, plotly_js: str | None = None) -> dict[str, Any]:
     """Run every diagnostic on ``checkpoint`` with the episodes of ``data`` (None: see
-    :func:`lewm.report.data_source.report_data`); write ``report.json`` (and ``report.html``) into
-    ``out`` and return the ``report.json`` content."""
+    :func:`lewm.report.data_source.report_data`); write ``report.json`` (and ``report.html``, with
+    plotly.js embedded or loaded from ``plotly_js``) into ``out`` and return the ``report.json`` content."""
     from .. import checkpoint as ckpt
     from ..data import load_episode
     from ..devices import resolve_device
@@ -311,7 +311,7 @@ def make_report(checkpoint: str, data: str | None, out: str, *, episodes: int = 
 
     # -- how a grid of true states is warped in latent space ------------------------------------------
     t0 = time.perf_counter()
-    warp = _grid_warp_section(model, cfg, env_name, say)
+    warp = grid_warp_section(model, cfg, env_name, say)
     if warp is not None:
         rep["grid_warp"], fig = warp
         sections.append(("A grid of true states in latent space", "Straight, parallel rows = a latent linear "
@@ -325,7 +325,7 @@ def make_report(checkpoint: str, data: str | None, out: str, *, episodes: int = 
         files.insert(0, HELDOUT_NAME)
     rep["files"] = files + ["report.json"]
     if html:
-        write_html(os.path.join(out, "report.html"), rep, sections)
+        write_html(os.path.join(out, "report.html"), rep, sections, plotly_js)
     rep = clean(rep)
     from ..faults import write_atomic
     write_atomic(os.path.join(out, "report.json"), json.dumps(rep, indent=1))
@@ -354,7 +354,7 @@ def _landscape_section(model, cfg, env_name: str, n_goals: int, seed: int, say):
     return out, fg.fig_landscapes(ls[:4], names=out["dims"], title=title)
 
 
-def _grid_warp_section(model, cfg, env_name: str, say, n: int = 25):
+def grid_warp_section(model, cfg, env_name: str, say, n: int = 25):
     """A grid of true states (the landscape's two components) drawn in latent space, with affine
     readouts over the whole grid and per region (e.g. per room): the JSON numbers and a figure."""
     from ..envs import list_envs, make

@@ -1,5 +1,7 @@
 """``report.html``: one self-contained page (plotly.js embedded once, no network) with the summary
-lines and every figure of the report, in the order the sections ran."""
+lines and every figure of the report, in the order the sections ran. ``plotly_js`` (a path relative
+to the page, or a URL) loads plotly.js from there instead: the shipped reports share one copy
+(``checkpoints/plotly.min.js``) rather than carrying 4.8 MB each."""
 from __future__ import annotations
 
 import html
@@ -14,13 +16,16 @@ _STYLE = ("body{font-family:sans-serif;max-width:1200px;margin:auto;padding:0 12
           "pre{background:#f4f4f4;padding:8px;white-space:pre-wrap}")
 
 
-def render_html(rep: dict, sections: list[Section]) -> str:
-    """The page for the report ``rep`` (the ``report.json`` content) and its figures."""
+def render_html(rep: dict, sections: list[Section], plotly_js: str | None = None) -> str:
+    """The page for the report ``rep`` (the ``report.json`` content) and its figures; plotly.js
+    embedded, or loaded from ``plotly_js``."""
     from plotly.offline import get_plotlyjs
     ck, data = rep["checkpoint"], rep["data"]
+    script = (f"<script type='text/javascript'>{get_plotlyjs()}</script>" if plotly_js is None else
+              f"<script type='text/javascript' src='{html.escape(plotly_js, quote=True)}'></script>")
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>LeWM report</title>",
              f"<style>{_STYLE}</style>",
-             f"<script type='text/javascript'>{get_plotlyjs()}</script></head><body>",
+             f"{script}</head><body>",
              "<h1>LeWM diagnostics</h1>",
              f"<p>{html.escape(str(ck['path']))} (step {ck['step']}, preset {html.escape(str(ck['preset']))}) "
              f"on {html.escape(str(data['path']))}</p>",
@@ -32,11 +37,11 @@ def render_html(rep: dict, sections: list[Section]) -> str:
     return "\n".join(parts)
 
 
-def write_html(path: str, rep: dict, sections: list[Section]) -> None:
+def write_html(path: str, rep: dict, sections: list[Section], plotly_js: str | None = None) -> None:
     """Write :func:`render_html` to ``path`` as UTF-8 (through a temporary file and ``os.replace``:
     a reader never sees half a page)."""
     import os
     tmp = f"{path}.{os.getpid()}.part"
     with open(tmp, "w", encoding="utf-8") as f:
-        f.write(render_html(rep, sections))
+        f.write(render_html(rep, sections, plotly_js))
     os.replace(tmp, path)
