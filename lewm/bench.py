@@ -304,7 +304,8 @@ def add_bench_args(p: argparse.ArgumentParser) -> None:
                             "interleaved in one process; print the ratio (lewm/bench_compare.py)")
         s.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
                        help="the fast path's precision for --compare (auto: lewm/precision.py)")
-        s.add_argument("--rounds", type=int, default=7, help="--compare: timed rounds of each path (default 7)")
+        s.add_argument("--rounds", type=arg_int(3, 100_000), default=7,
+                       help="--compare: timed rounds of each path (default 7; at least 3 for a median and a spread)")
         s.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
         s.add_argument("--threads", type=arg_int(1, 1024), default=None, help="torch CPU threads")
         s.add_argument("--tf32", action="store_true", help="allow TF32 for fp32 matmuls on CUDA")
@@ -314,7 +315,7 @@ def add_bench_args(p: argparse.ArgumentParser) -> None:
 def run_bench(a: argparse.Namespace) -> int:
     from .devices import resolve_device
     from .validate import check_out_file
-    if a.json:
+    if a.json is not None:  # an empty --json (a script's unset variable) is an error, not "no output"
         ins = {f"--checkpoint {c}": c for c in getattr(a, "checkpoint", None) or []}
         check_out_file(a.json, "--json", inputs=ins, text=True)  # before the benchmark, not after it
     if a.bench_what == "plan" and a.topk > a.samples:

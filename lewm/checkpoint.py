@@ -53,6 +53,8 @@ def save(path: str, model: LeWM, config: LeWMConfig, step: int = 0, metrics: dic
 
 def read_raw(path: str) -> dict:
     """Load the checkpoint dict, turning every failure into one CheckpointError line."""
+    if not path:
+        raise CheckpointError("--checkpoint: no file given (an empty path)")
     if not os.path.exists(path):
         raise CheckpointError(f"{path}: checkpoint file not found")
     if os.path.isdir(path):
@@ -94,11 +96,18 @@ def load(path: str, device: str | torch.device = "cpu", strict: bool = True):
         return official.load_official(path, device, strict=strict)
     blob = read_raw(path)
     try:
-        cfg = LeWMConfig.from_dict(json.loads(blob["config"]))
+        raw = json.loads(blob["config"])
+        cfg = LeWMConfig.from_dict(raw)
     except (ValueError, TypeError, KeyError) as e:
         raise CheckpointError(f"{path}: its config cannot be read: {e}") from None
+    if "model" not in raw:  # the defaults would be another architecture: a long list of missing weights
+        raise CheckpointError(f"{path}: its config has no 'model' section (the architecture); the file was edited or damaged")
     model = LeWM(cfg.model)
     sd = {k: v.float() if v.is_floating_point() else v for k, v in blob["state_dict"].items()}
+    bad = next((k for k, v in sd.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
+    if bad is not None:  # planning and diagnostics on NaN weights ran to a meaningless result
+        raise CheckpointError(f"{path}: weight {bad!r} holds NaN/inf; the file is damaged or its run diverged "
+                              f"(use an earlier checkpoint)")
     try:
         model.load_state_dict(sd, strict=strict)
     except RuntimeError as e:

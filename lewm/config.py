@@ -200,6 +200,11 @@ class LeWMConfig:
                 raise ValueError(f"config section '{where}' has unknown field(s) {sorted(unknown)}")
             return klass(**sub)
 
+        if not isinstance(d, dict):
+            raise ValueError(f"the config must be a JSON object, got {type(d).__name__}")
+        bad = [k for k in ("model", "sigreg", "train") if k in d and not isinstance(d[k], dict)]
+        if bad:
+            raise ValueError(f"config section '{bad[0]}' must be a JSON object, got {type(d[bad[0]]).__name__}")
         d = dict(d)
         model = build(ModelConfig, d.pop("model", {}), "model")
         sig = build(SIGRegConfig, d.pop("sigreg", {}), "sigreg")

@@ -106,14 +106,33 @@ def validate_file(path: str, image_size: int | None = None) -> dict:
             raise DataError(f"{path}: images are {px.shape[1]}x{px.shape[1]} but the model expects "
                             f"{image_size}x{image_size} (key 'pixels'); collect at --image-size {image_size}")
         state = f["state"] if "state" in f else None
-        names = f.attrs.get("state_names", "")
+        names = _str_attr(path, "state_names", f.attrs.get("state_names"), "x,y")
+        env = _str_attr(path, "env", f.attrs.get("env"), "two_room")
         return {
             "num_frames": int(px.shape[0]), "image_size": int(px.shape[1]), "action_dim": int(act.shape[1]),
             "num_episodes": int(len(ep_len)), "ep_len": ep_len, "ep_offset": ep_off,
-            "env": env_key(f.attrs["env"]) if f.attrs.get("env") else "", "has_state": state is not None,
-            "state_names": tuple(n for n in str(names).split(",") if n),
+            "env": env_key(env) if env.strip() else "", "has_state": state is not None,
+            "state_names": tuple(n for n in names.split(",") if n),
             "pixel_bytes": int(np.prod(px.shape)),
         }
+
+
+def _str_attr(path: str, name: str, raw, example: str) -> str:
+    """A text attribute ('' when absent). Another tool's fixed-length string (bytes) is decoded;
+    anything else is an error, not the name "b'two_room'" or "5"."""
+    if raw is None:
+        return ""
+    if isinstance(raw, np.ndarray) and raw.shape in ((), (1,)):
+        raw = raw.reshape(-1)[0] if raw.shape else raw[()]
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raw = None
+    if not isinstance(raw, str):
+        raise DataError(f"{path}: attribute {name!r} must be a string, got {raw!r:.60}; "
+                        f"set it, e.g. f.attrs[{name!r}] = {example!r}")
+    return raw
 
 
 def _episode_rows(n: int, ep_off: np.ndarray, ep_len: np.ndarray) -> np.ndarray:

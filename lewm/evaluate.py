@@ -289,9 +289,10 @@ def run_eval(a: argparse.Namespace) -> int:
     from .devices import resolve_device
     pcfg, line = resolve_planner(a.checkpoint, a.protocol, {f: getattr(a, dest) for dest, f in FLAGS.items()})
     # outputs and inputs are checked before the (long) evaluation, not after it
-    if a.out:
+    # an empty --out / --gif (a script's unset variable) is an error, not "no output"
+    if a.out is not None:
         validate.check_out_file(a.out, inputs={"--checkpoint": a.checkpoint, "--data": a.data}, text=True)
-    if a.gif:
+    if a.gif is not None:
         validate.check_out_dir(a.gif, "--gif")
     resolve_device(a.device)
     if a.threads:

@@ -254,6 +254,28 @@ def existing_ancestor(path: str) -> str:
     return p
 
 
+_TMP_MARGIN = 16
+"""Bytes a temporary sibling adds to a file name (``out.<pid>.tmp``, ``.tmp-XXXXXXXX.part``)."""
+
+
+def _check_name_lengths(path: str, flag: str, margin: int = 0) -> None:
+    """Refuse a path whose new parts are longer than the file system allows (ENAMETOOLONG used to
+    surface after the work, naming a temporary file). ``margin``: bytes that the temporary sibling
+    written first adds to the last part (an output file)."""
+    full = os.path.abspath(path)
+    anc = existing_ancestor(os.path.dirname(full) if margin else full)
+    try:
+        limit = os.pathconf(anc, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    parts = [] if anc == full else os.path.relpath(full, anc).split(os.sep)
+    for i, part in enumerate(parts):
+        n, room = len(os.fsencode(part)), limit - (margin if i == len(parts) - 1 else 0)
+        if n > room:
+            raise ValueError(f"{flag} {path}: a name of {n} bytes ({part[:20]}...); this file system takes "
+                             f"at most {room} there; choose a shorter name")
+
+
 def not_regular(path: str, flag: str, error: type = ValueError) -> str:
     """Refuse an existing path that is neither a folder nor a regular file: a device (/dev/null) or
     a pipe. Reading a pipe blocks for ever; writing one atomically would replace the device node
@@ -308,6 +330,7 @@ def check_out_file(path: str, flag: str = "--out", *, make_parent: bool = False,
         raise ValueError(f"{flag} {path}: is a folder, expected a file name (e.g. {os.path.join(path, 'out.json')})")
     if force is False and os.path.exists(path):
         raise FileExistsError(f"{flag} {path}: exists; pass --force to overwrite it")
+    _check_name_lengths(path, flag, margin=_TMP_MARGIN)
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.exists(parent):
         if not make_parent:
@@ -328,6 +351,7 @@ def check_out_dir(path: str, flag: str = "--out") -> str:
     anc = existing_ancestor(path)
     if not os.path.isdir(anc):
         raise ValueError(f"{flag} {path}: {anc} is a file, not a folder")
+    _check_name_lengths(path, flag)
     _writable_dir(anc, f"{flag} {path}")
     return path
 

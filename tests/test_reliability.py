@@ -408,3 +408,88 @@ def test_eval_with_more_pairs_than_episodes_warns(syn_h5):
     with pytest.warns(UserWarning, match="drawn from only 12 usable episodes"):
         pairs = eval_pairs("two_room", 30, data=syn_h5, offset=25)
     assert len(pairs) == 30
+
+
+# ---------------------------------------------------------------------------------------------
+# Round 4: names too long, foreign attributes, edited checkpoint configs, NaN weights, empty flags
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("argv", [
+    lambda c, d, n: ["eval", "--checkpoint", c, "--episodes", "1", "--out", n + ".json"],
+    lambda c, d, n: ["bench", "train", "--presets", "cpu-tiny", "--steps", "1", "--json", n + ".json"],
+    lambda c, d, n: ["export", "--checkpoint", c, "--out", n + ".pt"],
+    lambda c, d, n: ["train", "--preset", "cpu-tiny", "--data", d, "--out", n + "/run"],
+    lambda c, d, n: ["collect", "--env", "two_room", "--episodes", "1", "--no-progress", "--out", n + ".h5"],
+    lambda c, d, n: ["report", "--checkpoint", c, "--data", d, "--out", n],
+], ids=["eval --out", "bench --json", "export --out", "train --out", "collect --out", "report --out"])
+def test_a_name_too_long_is_refused_before_the_work(argv, ckpt, syn_h5, tmp_path, capsys):
+    """ENAMETOOLONG surfaced after the evaluation / benchmark / report, naming a temporary file."""
+    name = str(tmp_path / ("n" * 300))
+    rc = main(argv(ckpt, syn_h5, name))
+    line = _one_error_line(capsys.readouterr().err)
+    assert rc == 2 and "a name of 30" in line and "bytes" in line and os.listdir(tmp_path) == ["model.pt"]
+
+
+@pytest.mark.parametrize("attr,value,expect", [
+    ("env", np.bytes_(b"two_room"), "two_room"),  # another tool's fixed-length string: decoded
+    ("env", np.int64(5), "attribute 'env' must be a string, got"),
+    ("env", np.array([b"two_room", b"pusht"]), "attribute 'env' must be a string, got"),
+    ("state_names", np.array([1, 2]), "attribute 'state_names' must be a string"),
+])
+def test_a_foreign_env_attribute_is_decoded_or_refused(attr, value, expect, tmp_path, syn_h5):
+    """`b'two_room'` and `5` used to become the run's environment name without a word."""
+    p = str(tmp_path / "a.h5")
+    shutil.copy(syn_h5, p)
+    with h5py.File(p, "a") as f:
+        f.attrs[attr] = value
+    if expect == "two_room":
+        assert check_dataset(p)["env"] == "two_room"
+        return
+    with pytest.raises(DataError, match=expect):
+        check_dataset(p)
+
+
+def _edit_ckpt(path: str, edit) -> None:
+    blob = torch.load(path, map_location="cpu", weights_only=False)
+    edit(blob)
+    torch.save(blob, path)
+
+
+@pytest.mark.parametrize("edit,words", [
+    (lambda b: b.__setitem__("config", "[1, 2]"), "the config must be a JSON object, got list"),
+    (lambda b: b.__setitem__("config", json.dumps({**json.loads(b["config"]), "model": None})),
+     "config section 'model' must be a JSON object"),
+    (lambda b: b.__setitem__("config", json.dumps({k: v for k, v in json.loads(b["config"]).items() if k != "model"})),
+     "its config has no 'model' section"),
+    (lambda b: b["state_dict"][next(iter(b["state_dict"]))].fill_(float("nan")), "holds NaN/inf"),
+], ids=["config a list", "section null", "no model section", "NaN weights"])
+@pytest.mark.parametrize("cmd", ["eval", "export"])
+def test_an_edited_or_damaged_checkpoint_is_one_line(edit, words, cmd, ckpt, tmp_path, capsys):
+    """A NaN checkpoint planned to 0% success (and exported) without a word; the config ones were
+    'cannot convert dictionary update sequence element #0' or 600 missing weight names."""
+    _edit_ckpt(ckpt, edit)
+    argv = (["eval", "--checkpoint", ckpt, "--episodes", "1"] if cmd == "eval"
+            else ["export", "--checkpoint", ckpt, "--out", str(tmp_path / "x.pt")])
+    rc = main(argv)
+    line = _one_error_line(capsys.readouterr().err)
+    assert rc == 2 and ckpt in line and words in line and not os.path.exists(tmp_path / "x.pt")
+
+
+@pytest.mark.parametrize("argv,words", [
+    (lambda c: ["eval", "--checkpoint", c, "--episodes", "1", "--out", ""], "--out: no file given"),
+    (lambda c: ["eval", "--checkpoint", c, "--episodes", "1", "--gif", ""], "--gif: no folder given"),
+    (lambda c: ["bench", "train", "--presets", "cpu-tiny", "--steps", "1", "--json", ""], "--json: no file given"),
+    (lambda c: ["eval", "--checkpoint", "", "--episodes", "1"], "--checkpoint: no file given"),
+    (lambda c: ["bench", "plan", "--preset", "cpu-tiny", "--rounds", "-1"], "--rounds must be in [3, 100000]"),
+])
+def test_an_empty_output_or_ignored_flag_is_an_error(argv, words, ckpt, capsys):
+    """`--out ''` (a script's unset variable) ran the whole evaluation and wrote nothing; `--rounds -1`
+    without --compare was accepted and ignored."""
+    rc = main(argv(ckpt))
+    assert rc == 2 and words in _one_error_line(capsys.readouterr().err)
+
+
+def test_the_report_says_what_the_data_cut_from_episodes_and_horizon():
+    from lewm.report.build import _cut_note
+    assert _cut_note(10, 10, 10, 7) == "; --horizon 10 is cut to 7 blocks, the longest its episodes allow"
+    assert _cut_note(50, 4, 5, 7) == " (--episodes 50: the file has only 4 long enough)"
+    assert _cut_note(4, 4, 5, 7) == ""

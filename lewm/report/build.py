@@ -46,6 +46,14 @@ def pick_episodes(data: str, cfg, n: int, seed: int = 0) -> tuple[list[int], lis
     return chosen, [e in val_set for e in chosen]
 
 
+def _cut_note(episodes: int, got: int, horizon: int, longest: int) -> str:
+    """What the data cut from the asked --episodes / --horizon ('' when nothing): said, not silent."""
+    fewer = f" (--episodes {episodes}: the file has only {got} long enough)" if got < episodes else ""
+    shorter = (f"; --horizon {horizon} is cut to {longest} blocks, the longest its episodes allow"
+               if 0 < longest < horizon else "")
+    return fewer + shorter
+
+
 def _nanmean_padded(rows: list[np.ndarray]) -> np.ndarray:
     """Mean over rows of unequal length (P_i,) -> (max P_i,), ignoring the missing tail entries."""
     P = max((len(r) for r in rows), default=0)
@@ -173,8 +181,9 @@ def make_report(checkpoint: str, data: str | None, out: str, *, episodes: int = 
     t0 = time.perf_counter()
     ep_ids, held_out = pick_episodes(data, cfg, episodes, seed)
     eps = [load_episode(data, e) for e in ep_ids]
-    say(f"[4/8] open-loop dynamics and straightness on {len(eps)} episodes")
     H, fs = cfg.model.history, cfg.model.frameskip
+    longest = max(((len(ep["pixels"]) - 1) // fs - (H - 1) for ep in eps), default=0)
+    say(f"[4/8] open-loop dynamics and straightness on {len(eps)} episodes{_cut_note(episodes, len(eps), horizon, longest)}")
     dyn, straight, straight_state, probe_err, probe_err_enc = [], [], [], [], []
     pos_dims = dg.default_teleport_dims(enc.state_names) if enc.state is not None else []
     pos_cols, pos_names = list(pos_dims), [enc.state_names[i] for i in pos_dims]  # columns of `lin`'s targets
