@@ -399,7 +399,7 @@ def _run_compare(a: argparse.Namespace, dev: torch.device) -> int:
             print(f"  {label}: x{rows[-len(a.iterations) - 1].ratio:.2f} per CEM iteration", flush=True)
     print(bc.format_comparisons(rows))
     print(f"device: {device_name(dev)}; each figure the median of {a.rounds} interleaved rounds after warm-up")
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump({"device": device_name(dev), "rows": [r.as_dict() for r in rows]}, f, indent=2)
+    if a.json:  # through a temporary file: a kill never leaves half a JSON
+        from .faults import write_atomic
+        write_atomic(a.json, json.dumps({"device": device_name(dev), "rows": [r.as_dict() for r in rows]}, indent=2))
     return 0

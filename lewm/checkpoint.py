@@ -16,7 +16,7 @@ import torch
 
 from . import official
 from .config import LeWMConfig
-from .errors import CheckpointError
+from .errors import CheckpointError, check_finite_weights
 from .model import LeWM
 
 __all__ = ["CheckpointError", "FORMAT", "VERSION", "batchnorm_note", "load", "read_raw", "save"]
@@ -104,10 +104,7 @@ def load(path: str, device: str | torch.device = "cpu", strict: bool = True):
         raise CheckpointError(f"{path}: its config has no 'model' section (the architecture); the file was edited or damaged")
     model = LeWM(cfg.model)
     sd = {k: v.float() if v.is_floating_point() else v for k, v in blob["state_dict"].items()}
-    bad = next((k for k, v in sd.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
-    if bad is not None:  # planning and diagnostics on NaN weights ran to a meaningless result
-        raise CheckpointError(f"{path}: weight {bad!r} holds NaN/inf; the file is damaged or its run diverged "
-                              f"(use an earlier checkpoint)")
+    check_finite_weights(sd, path)
     try:
         model.load_state_dict(sd, strict=strict)
     except RuntimeError as e:

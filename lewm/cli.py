@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.util
 import json
@@ -105,13 +106,44 @@ def run_train(a: argparse.Namespace) -> int:
                            who=f"the run in {prev}" if env else f"--preset {a.preset} --set model.action_dim")
     if a.threads:
         torch.set_num_threads(a.threads)
-    res = train(cfg, a.data, a.out, steps=a.steps, device=a.device, resume=not a.no_resume, init=a.init)
+    with _ctrl_c_stops_after_the_step() as stop:
+        res = train(cfg, a.data, a.out, steps=a.steps, device=a.device, resume=not a.no_resume, init=a.init,
+                    stop_event=stop)
     m = res.metrics
     if int(os.environ.get("RANK", "0")) != 0:  # torchrun: rank 0 reports
         return 0
+    if res.stopped:
+        print(f"interrupted at step {res.step}: saved {res.checkpoint}; the same command resumes from it",
+              file=sys.stderr)
+        return 130
     print(f"done: step {res.step}  loss {m.get('loss', float('nan')):.4f}  pred {m.get('pred_loss', float('nan')):.4f}  "
           f"sigreg {m.get('sigreg', float('nan')):.4f}  eff.rank {m.get('effective_rank', float('nan')):.1f}  -> {res.checkpoint}")
     return 0
+
+
+@contextlib.contextmanager
+def _ctrl_c_stops_after_the_step():
+    """A single-process training run: the first Ctrl-C sets the yielded event, so the trainer stops
+    at the next step boundary and saves ``last.pt`` (no step since the last checkpoint is lost; a
+    save inside an optimizer step could not be trusted); a second Ctrl-C interrupts at once. Under
+    torchrun, or off the main thread, yields None (Ctrl-C interrupts as usual)."""
+    import signal
+    import threading
+    if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1 or threading.current_thread() is not threading.main_thread():
+        yield None
+        return
+    stop = threading.Event()
+
+    def first(signum, frame):
+        stop.set()
+        signal.signal(signal.SIGINT, previous)
+        print("\nCtrl-C: stopping after this step and saving last.pt (Ctrl-C again to abort now)", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def add_export_args(p: argparse.ArgumentParser) -> None:

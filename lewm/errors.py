@@ -4,3 +4,12 @@ from __future__ import annotations
 
 class CheckpointError(ValueError):
     """A checkpoint cannot be used; the message names the file and the problem."""
+
+
+def check_finite_weights(state_dict: dict, path: str) -> None:
+    """Raise :class:`CheckpointError` naming the first floating-point weight of ``state_dict`` that
+    holds NaN/inf: planning and diagnostics on such weights run to a meaningless result."""
+    bad = next((k for k, v in state_dict.items() if v.is_floating_point() and not bool(v.isfinite().all())), None)
+    if bad is not None:
+        raise CheckpointError(f"{path}: weight {bad!r} holds NaN/inf; the file is damaged or its run diverged "
+                              f"(use an earlier checkpoint)")

@@ -34,7 +34,7 @@ from typing import Any
 import torch
 
 from .env_names import env_key
-from .errors import CheckpointError
+from .errors import CheckpointError, check_finite_weights
 from .config import LeWMConfig, ModelConfig, get_preset
 from .model import LeWM
 
@@ -352,6 +352,7 @@ def load_official(path: str, device: str | torch.device = "cpu", *, strict: bool
         raise CheckpointError(f"{w_path}: {len(missing)} parameter(s) of the model get no official weight: "
                               + ", ".join(missing))
     sd = {k: (v.float() if v.is_floating_point() else v) for k, v in mapped.items() if k in ours}
+    check_finite_weights(sd, w_path)
     model.load_state_dict(sd, strict=strict)
     model.to(device).eval()
     for n in notes:

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -126,6 +127,9 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
     ds = WindowDataset(data, mc.history, mc.frameskip, split="train", val_fraction=tc.val_fraction,
                        seed=tc.seed, image_size=mc.image_size, max_ram_bytes=int(tc.ram_limit_gb * 2**30))
     validate.check_batch_fits(local_bs, len(ds), data)
+    if np.all(ds.action_stats.std <= 1e-6) and _is_rank0():  # allowed (a world without control), never silent
+        warnings.warn(f"{data}: every action dimension is constant: the predictor cannot learn what actions do, "
+                      f"and a planner on this model has nothing to choose")
     if init_cfg is not None and init_cfg.env and init_cfg.env != ds.env:
         raise ValueError(f"--init {init} was trained on env {init_cfg.env!r} but {data} holds {ds.env!r}: "
                          f"continue a run on data of its own environment")

@@ -237,6 +237,25 @@ def test_sigterm_training_releases_lock(tmp_path, syn_h5):
     assert not os.path.exists(os.path.join(out, ".lock")) and not _tmp_files(out)
 
 
+def test_ctrl_c_stops_training_after_the_step_and_saves_it(tmp_path, syn_h5):
+    """Ctrl-C lost every step since the last checkpoint (up to ckpt_every - 1): now the first one stops
+    at the next step boundary and saves last.pt at that step; the same command resumes from it."""
+    out = str(tmp_path / "int")
+    args = ["train", "--preset", "cpu-tiny", "--data", syn_h5, "--out", out, "--steps", "100000", "--threads", "1",
+            "--set", "train.ckpt_every=100000", "--set", "train.log_every=1"]
+    with open(tmp_path / "log.txt", "w") as log:
+        p = _spawn(args, log)
+        _wait_for(lambda: os.path.exists(os.path.join(out, "metrics.jsonl")) and len(_steps(out)) >= 3, 120,
+                  "three logged steps", p)
+        p.send_signal(signal.SIGINT)
+        rc = p.wait(timeout=60)
+    text = open(tmp_path / "log.txt").read()
+    assert rc == 130 and "Traceback" not in text and "interrupted at step" in text, text[-2000:]
+    step = checkpoint.load(os.path.join(out, "last.pt"))[2]["step"]
+    assert step >= 3 and step >= max(_steps(out)) and f"interrupted at step {step}" in text
+    assert not os.path.exists(os.path.join(out, ".lock")) and not _tmp_files(out)
+
+
 # ---------------------------------------------------------------------------------------------
 # (b) collect with 2 workers: SIGTERM and kill -9
 # ---------------------------------------------------------------------------------------------

@@ -183,3 +183,13 @@ def test_lab_checkpoints_are_not_mistaken_for_official(tmp_path):
     torch.save(dict(LeWM(cfg.model).state_dict()), tmp_path / "renamed.pt")
     with pytest.raises(CheckpointError, match="looks like official LeWM weights"):
         checkpoint.load(str(tmp_path / "renamed.pt"))
+
+
+def test_official_weights_with_nan_are_refused(tmp_path):
+    """The lab's own checkpoints were checked for NaN/inf weights; the official-format loader was not."""
+    mc = _tiny_model_cfg()
+    sd = dict(_source_model(mc).state_dict())
+    sd["predictor.transformer.norm.weight"] = torch.full_like(sd["predictor.transformer.norm.weight"], float("nan"))
+    folder = _write_release(tmp_path / "lewm-pusht", sd, _official_config(mc))
+    with pytest.raises(checkpoint.CheckpointError, match=r"'predictor.transformer.norm.weight' holds NaN/inf"):
+        checkpoint.load(folder)

@@ -493,3 +493,14 @@ def test_the_report_says_what_the_data_cut_from_episodes_and_horizon():
     assert _cut_note(10, 10, 10, 7) == "; --horizon 10 is cut to 7 blocks, the longest its episodes allow"
     assert _cut_note(50, 4, 5, 7) == " (--episodes 50: the file has only 4 long enough)"
     assert _cut_note(4, 4, 5, 7) == ""
+
+
+def test_constant_actions_train_with_a_warning(syn_h5, tmp_path, one_thread):
+    """Round 4 found it: a dataset whose actions never vary trained without a word."""
+    p = str(tmp_path / "still.h5")
+    shutil.copy(syn_h5, p)
+    with h5py.File(p, "a") as f:
+        f["action"][...] = 0.25
+    with pytest.warns(UserWarning, match="every action dimension is constant"):
+        assert main(["train", "--preset", "cpu-tiny", "--data", p, "--out", str(tmp_path / "r"), "--steps", "1",
+                     "--batch-size", "4"]) == 0
