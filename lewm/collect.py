@@ -114,7 +114,8 @@ def _split(n: int, k: int) -> list[tuple[int, int]]:
 
 def collect(env_name: str, episodes: int, out: str, image_size: int = 64, policy: str = "expert",
             workers: int = 2, seed: int = 0, episode_len: int | None = None, progress: bool = True,
-            mix_random: float = 0.0, env_kwargs: dict | None = None, compression: str = "gzip") -> str:
+            mix_random: float = 0.0, env_kwargs: dict | None = None, compression: str = "gzip",
+            force: bool = False) -> str:
     """Collect ``episodes`` episodes of ``episode_len`` frames (default: the env's
     ``max_episode_steps``) with ``policy`` (``"expert"``/``"random"``; a fraction ``mix_random`` of
     the episodes uses the random policy instead) into ``out``. ``compression``: 'gzip' (level 1, the
@@ -130,6 +131,10 @@ def collect(env_name: str, episodes: int, out: str, image_size: int = 64, policy
     env_kwargs = dict(env_kwargs or {})
     if policy not in POLICY_KINDS:
         raise ValueError(f"unknown policy {policy!r}; valid: {', '.join(POLICY_KINDS)}")
+    from .validate import Range, check_value
+    check_value("episodes", episodes, Range(lo=1), int)  # 1.7 or True collected 1 episode silently
+    if episode_len is not None:
+        check_value("episode_len", episode_len, Range(lo=2), int)  # 2.5 collected 2 frames, 0 the default
     episodes, workers = int(episodes), max(1, int(workers))
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
@@ -148,7 +153,7 @@ def collect(env_name: str, episodes: int, out: str, image_size: int = 64, policy
     workers = min(workers, E)
     out = os.fspath(out)
     from .validate import check_out_file
-    check_out_file(out, make_parent=True)  # not a folder, a place that can be written
+    check_out_file(out, "out", make_parent=True, force=bool(force))  # never replaces a dataset unasked
     _check_space(out, N * S * S * 3 // (3 if compression == "gzip" else 1))
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     tmp = f"{out}.{os.getpid()}.tmp"
@@ -315,7 +320,7 @@ def run_collect(a: argparse.Namespace) -> int:
     check_out_file(a.out, make_parent=True, force=a.force)  # an existing dataset is never replaced silently
     t = time.perf_counter()
     path = collect(a.env, a.episodes, a.out, image_size=a.image_size, policy=a.policy, workers=a.workers,
-                   seed=a.seed, episode_len=a.episode_len, progress=not a.no_progress, mix_random=a.mix_random,
+                   force=a.force, seed=a.seed, episode_len=a.episode_len, progress=not a.no_progress, mix_random=a.mix_random,
                    compression=a.compression)
     import h5py
     with h5py.File(path, "r") as f:

@@ -10,6 +10,7 @@ blocks (the ``frameskip`` raw actions between two kept frames, concatenated, z-s
 """
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass
 
@@ -45,6 +46,8 @@ class ActionStats:
 def open_h5(path: str):
     """Open an HDF5 file for reading; a missing or unreadable file raises DataError naming it."""
     import h5py
+    if os.path.isdir(path):  # h5py's message for a folder is errno 21 spread over several lines
+        raise DataError(f"{path}: is a folder, expected an HDF5 episode file (.h5) inside it")
     try:
         return h5py.File(path, "r")
     except FileNotFoundError:

@@ -162,6 +162,11 @@ def evaluate(ckpt: str, episodes: int = 50, pcfg: PlannerConfig = PlannerConfig(
     ``compile_rollout``: plan with the compiled rollout (``lewm.planning.compiled_cost``; not with CUDA graphs)."""
     from .envs import make
     from .devices import resolve_device
+    from .planning.env_space import check_planner
+    from .validate import Range, check_value
+    for where, v in (("episodes", episodes), ("budget", budget), ("offset", offset)):  # before the work: 0
+        check_value(where, v, Range(lo=1), int)  # episodes was a 0 % result, offset 0 a 100 % one
+    check_planner(pcfg)
     dev = resolve_device(device)
     model, cfg, meta = checkpoint.load(ckpt, device=dev)
     note = checkpoint.batchnorm_note(meta)

@@ -318,3 +318,47 @@ def test_every_fragment_of_the_lab_is_guarded():
             and p.name != "safety.py"]
     assert not bare, bare
     assert sum(p.read_text().count("@safety.fragment") for p in app.rglob("*.py")) >= 9
+
+
+# ----------------------------------------------------------------------------- round 5 (issue 16)
+def test_planner_says_when_it_changes_what_was_typed(lab_broken):
+    """Elites above Samples planned with fewer elites, and Coordinates outside the rooms were moved
+    inside, both without a word: each is now a warning naming the field, the value and what is used."""
+    make, _ = lab_broken
+    at = make("planner")
+    at.number_input(key="plan_samples").set_value(10).run()
+    at.number_input(key="plan_topk").set_value(50).run()
+    _clean(at, "elites")
+    assert [w.value for w in at.warning] == ["Elites 50 is more than Samples 10: planning with 10 elites "
+                                             "(Elites must be at most Samples)."]
+    at.radio(key="plan_source").set_value("Coordinates").run()
+    at.number_input(key="plan_s_agent_x").set_value(1e9).run()
+    _clean(at, "coordinates")
+    warns = [w.value for w in at.warning]
+    assert any(w.startswith("Start agent_x = 1e+09 is outside the rooms (") and w.endswith("): using 203.")
+               for w in warns), warns
+    assert at.session_state["plan_start"][0] == 203.0
+
+
+def test_train_form_refuses_a_batch_larger_than_the_data_before_starting(lab_broken, tmp_path):
+    """A batch larger than the training windows started a worker that failed with the CLI's
+    "--batch-size"; a typed folder showed h5py's multi-line errno 21."""
+    from lewm.synthetic import write_synthetic_h5
+    make, _ = lab_broken
+    small = os.path.join(os.environ["LEWM_LAB_RUNS"], "data", "two-episodes.h5")
+    write_synthetic_h5(small, episodes=2, length=20, image_size=32)
+    at = make("train")
+    at.text_input(key="train_data_path").set_value(small).run()
+    at.number_input(key="train_batch").set_value(4096)
+    at.number_input(key="train_steps").set_value(10)
+    next(b for b in at.button if b.label == "Start training").click().run()
+    _clean(at, "batch")
+    errs = [e.value for e in at.error if "metrics.jsonl" not in e.value]  # the fixture's damaged run folder
+    assert len(errs) == 1 and errs[0].startswith("Batch size 4096 is larger than the 15 training windows of ") \
+        and errs[0].endswith("use at most 15, or more data."), errs
+    assert "train_job" not in at.session_state  # no worker was started
+    at = make("data")
+    at.text_input(key="data_browse_path").set_value("checkpoints/two_room/").run()
+    _clean(at, "folder")
+    assert [e.value for e in at.error] == [os.path.join(ROOT, "checkpoints", "two_room") +
+                                           ": is a folder, expected an HDF5 episode file (.h5) inside it"]

@@ -116,7 +116,7 @@ def test_failure_with_workers_keeps_old_file_and_stops_workers(tmp_path, monkeyp
 
     monkeypatch.setattr(C, "_write_episode", flaky)
     with pytest.raises(KeyboardInterrupt):
-        C.collect("two_room", 6, str(out), image_size=SIZE, workers=2, episode_len=L, progress=False)
+        C.collect("two_room", 6, str(out), image_size=SIZE, workers=2, episode_len=L, progress=False, force=True)
     assert out.read_bytes() == b"previous content"  # the old file is untouched
     assert not glob.glob(str(out) + "*tmp")
     assert mp.active_children() == []

@@ -504,3 +504,107 @@ def test_constant_actions_train_with_a_warning(syn_h5, tmp_path, one_thread):
     with pytest.warns(UserWarning, match="every action dimension is constant"):
         assert main(["train", "--preset", "cpu-tiny", "--data", p, "--out", str(tmp_path / "r"), "--steps", "1",
                      "--batch-size", "4"]) == 0
+
+
+# ----------------------------------------------------------------------------- round 5: the Python API
+@pytest.fixture(scope="module")
+def shipped_planning():
+    from lewm import checkpoint
+    from lewm.envs import make
+    from lewm.planning import PlannerConfig, setup_plan
+    model, cfg, _ = checkpoint.load(SHIPPED)
+    env = make("two_room", image_size=cfg.model.image_size)
+    return model, cfg, env, setup_plan(model, cfg, env, [50.0, 50.0], [150.0, 150.0]), \
+        PlannerConfig(num_samples=10, topk=2, iterations=1, horizon=2)
+
+
+def test_round5_planning_arguments_are_one_value_error_naming_them(shipped_planning):
+    """Wrong shapes / types given to lewm.planning were reshape, conv-channel, AttributeError or
+    IndexError messages deep inside, or (NaN states, NaN actions, budget 0) a result without a word."""
+    from lewm.planning import (clamp_state, execute_plan, imagine_candidate, latent_distances, plan,
+                               plan_recorded, run_episode, setup_plan)
+    model, cfg, env, setup, pc = shipped_planning
+    K, ok = cfg.model.action_block_dim, [50.0, 50.0]
+    cases = [
+        (lambda: setup_plan(model, cfg, env, [1.0, 2.0, 3.0], ok), r"^start_state: expected 2 finite numbers \(agent_x, agent_y\), got shape \(3,\)"),
+        (lambda: setup_plan(model, cfg, env, ok, [np.nan, 5.0]), r"^goal_state: .*got \[nan, 5.0\]"),
+        (lambda: setup_plan(model, cfg, env, "50,50", ok), r"^start_state: expected 2 finite numbers"),
+        (lambda: clamp_state(env, 5.0), r"^state: .*got shape \(\)"),
+        (lambda: plan_recorded(setup, cfg, None), r"^pcfg: expected a lewm.planning.PlannerConfig"),
+        (lambda: run_episode(env, model, cfg, {"num_samples": 10}, ok, ok), r"^pcfg: .*got dict"),
+        (lambda: run_episode(env, model, cfg, pc, ok, [150.0, 150.0], budget=0), r"^budget must be >= 1, got 0"),
+        (lambda: run_episode(env, model, cfg, pc, ok, [np.inf, 1.0], budget=2), r"^goal_state: "),
+        (lambda: imagine_candidate(setup, np.zeros((3, 7))), rf"^actions: expected a \(P, {K}\) array .*got shape \(3, 7\)"),
+        (lambda: imagine_candidate(setup, np.zeros((0, K))), r"got shape \(0, 10\)"),
+        (lambda: imagine_candidate(setup, np.full((2, K), np.nan)), r"^actions: holds NaN/inf"),
+        (lambda: execute_plan(env, cfg, ok, ok, np.zeros(K)), r"got shape \(10,\)"),
+        (lambda: latent_distances(np.zeros((5, 7)), np.zeros(2)), r"^latent_distances: .*must share D"),
+        (lambda: plan(setup.cost, 0, K, pc), r"^plan: horizon must be >= 1, got 0"),
+        (lambda: plan(setup.cost, 2, 0, pc), r"^plan: action_dim must be >= 1, got 0"),
+    ]
+    for fn, pattern in cases:
+        with pytest.raises(ValueError, match=pattern):
+            fn()
+
+
+def test_round5_diagnostics_arguments_are_one_value_error(shipped_planning):
+    """IndexError / torch permute / LinAlgError deep inside, or a silently unchanged episode."""
+    from lewm.diagnostics import (collapse_meters, colour_change, encode_frames, goal_cost_landscape,
+                                  perturbation_sweep, state_grid_warp)
+    model, cfg, env, _, _ = shipped_planning
+    px = np.zeros((6, 64, 64, 3), np.uint8)
+    ep = {"pixels": px, "action": np.zeros((6, 2), np.float32)}
+    cases = [
+        (lambda: goal_cost_landscape(model, env, [150.0, 150.0], n=4, dims=(0, 5)), r"^dims: expected two different state components in 0..1"),
+        (lambda: state_grid_warp(model, env, n=4, dims=(1, 1)), r"^dims: "),
+        (lambda: encode_frames(model, px[0]), r"^pixels: expected frames \(N, S, S, 3\), got shape \(64, 64, 3\)"),
+        (lambda: collapse_meters(np.full((20, 8), np.nan)), r"^collapse_meters: the latents hold NaN/inf \(20 of 20 rows\)"),
+        (lambda: colour_change(px, 100), r"^colour change time 100 must be inside the episode \(0..5\)"),
+        (lambda: colour_change(px, -1), r"^colour change time -1"),
+        (lambda: perturbation_sweep(model, cfg, ep, [2, 100]), r"^frames: \[100\] outside the episode's 6 frames"),
+    ]
+    for fn, pattern in cases:
+        with pytest.raises(ValueError, match=pattern):
+            fn()
+
+
+@pytest.mark.parametrize("kw, pattern", [
+    ({"episodes": 0}, r"^episodes must be >= 1, got 0"),  # was success_rate 0.0 of 0 episodes
+    ({"episodes": 1.5}, r"^episodes must be a whole number, got 1.5"),  # was a TypeError in eval_pairs
+    ({"budget": 0}, r"^budget must be >= 1"),
+    ({"offset": 0}, r"^offset must be >= 1, got 0"),  # goal = start: a 100 % success rate
+    ({"pcfg": {"solver": "cem"}}, r"^pcfg: expected a lewm.planning.PlannerConfig"),
+])
+def test_round5_evaluate_refuses_arguments_that_gave_a_meaningless_rate(kw, pattern):
+    from lewm.evaluate import evaluate
+    with pytest.raises(ValueError, match=pattern):
+        evaluate(SHIPPED, **{"episodes": 1, "progress": False, **kw})
+
+
+def test_round5_collect_api_never_replaces_a_dataset_and_counts_whole_episodes(tmp_path):
+    """lewm.collect.collect replaced an existing dataset without a word (the CLI refused it without
+    --force); 1.7 or True episodes and episode_len 2.5 were truncated silently."""
+    from lewm.collect import collect
+    out = tmp_path / "keep.h5"
+    out.write_bytes(b"precious")
+    with pytest.raises(FileExistsError, match=r"^out .*keep.h5: exists; pass --force"):
+        collect("two_room", 1, str(out), image_size=16, episode_len=4, workers=1, progress=False)
+    assert out.read_bytes() == b"precious"
+    for kw, pattern in (({"episodes": 1.7}, r"^episodes must be a whole number, got 1.7"),
+                        ({"episodes": True}, r"^episodes must be a whole number, got True"),
+                        ({"episode_len": 2.5}, r"^episode_len must be a whole number, got 2.5"),
+                        ({"episode_len": 0}, r"^episode_len must be >= 2, got 0")):
+        with pytest.raises(ValueError, match=pattern):
+            collect("two_room", **{"episodes": 1, "out": str(tmp_path / "n.h5"), "image_size": 16,
+                                   "episode_len": 4, "workers": 1, "progress": False, **kw})
+    assert not (tmp_path / "n.h5").exists()
+    collect("two_room", 1, str(out), image_size=16, episode_len=4, workers=1, progress=False, force=True)
+    with h5py.File(out) as f:
+        assert f["ep_len"][:].tolist() == [4]
+
+
+def test_round5_a_folder_given_as_a_dataset_is_one_line(tmp_path):
+    """h5py's errno-21 message spread over lines ("file read failed: time = ..."); the lab showed it."""
+    from lewm.data import open_h5
+    with pytest.raises(DataError, match=r"is a folder, expected an HDF5 episode file \(.h5\) inside it$"):
+        open_h5(str(tmp_path))

@@ -112,6 +112,11 @@ else:
         g = [st.number_input(n, value=float(v), key=f"plan_g_{n}") for n, v in zip(names, st.session_state["plan_goal"])]
     st.session_state["plan_start"] = list(map(float, clamp_state(env, s)))
     st.session_state["plan_goal"] = list(map(float, clamp_state(env, g)))
+    for what, typed, used in (("Start", s, st.session_state["plan_start"]), ("Goal", g, st.session_state["plan_goal"])):
+        for n, v, u in zip(names, typed, used):  # clamped into the rooms: say so, never silently
+            if v != u:
+                lo, hi = env.state_bounds[0][names.index(n)], env.state_bounds[1][names.index(n)]
+                st.warning(f"{what} {n} = {v:g} is outside the rooms ({lo:g} to {hi:g}): using {u:g}.")
 
 start = np.asarray(st.session_state["plan_start"], np.float64)
 goal = np.asarray(st.session_state["plan_goal"], np.float64)
@@ -154,6 +159,9 @@ cost_steps = c[6].selectbox(
     help="‖ẑ − z_goal‖² on the last imagined block only (the paper), or averaged over every imagined block, "
          "which rewards reaching the goal early instead of spreading the move over the whole horizon. "
          "The default is what this checkpoint's eval.json used.")
+if topk > samples:  # CEM keeps at most every sample: say that fewer elites are used, never silently
+    st.warning(f"Elites {int(topk)} is more than Samples {int(samples)}: planning with {int(samples)} elites "
+               f"(Elites must be at most Samples).")
 try:
     pcfg = PlannerConfig(solver=solver, num_samples=int(samples), topk=int(min(topk, samples)), iterations=int(iters),
                          horizon=int(horizon), cost_steps=cost_steps)

@@ -1,6 +1,7 @@
 """Train (live): background training with live losses, SIGReg histograms, effective rank, ETA."""
 import os
 import time
+import warnings
 
 import numpy as np
 import streamlit as st
@@ -22,6 +23,27 @@ st.caption("Training runs in a separate process owned by the server: reload the 
            "is still there. Every run gets its own folder in `runs/`; a finished run appears in the sidebar's "
            "checkpoint list.")
 mgr = common.job_manager()
+
+
+def _data_fits(path: str, base, history: int, batch: int) -> str | None:
+    """Why the run would fail on this data at once (no window of history x frameskip frames, or a batch
+    larger than the training windows), in the form's own words; None when it fits. Checked before the
+    worker starts (it said it after the start, with the CLI's flag names)."""
+    from lewm.data import DataError, WindowDataset
+    fs = base.model.frameskip
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # skipped short episodes: the run itself says so
+            ds = WindowDataset(path, history, fs, split="train", val_fraction=base.train.val_fraction,
+                               seed=base.train.seed, max_ram_bytes=0)  # indexes only: no pixel read
+    except DataError as e:
+        return f"{e} (History (frames) {history} x the preset's frameskip {fs}: use a smaller History or longer episodes)"
+    if batch > len(ds):
+        whose = "" if int(st.session_state.get("train_batch") or 0) else " (the preset's; 0 = the preset's value)"
+        return (f"Batch size {batch}{whose} is larger than the {len(ds)} training windows of {discovery.rel(path)}: "
+                f"use at most {len(ds)}, or more data.")
+    return None
+
 
 # ------------------------------------------------------------------ new run
 with st.expander("Start a new run", expanded=not mgr.jobs("train")):
@@ -65,6 +87,8 @@ with st.expander("Start a new run", expanded=not mgr.jobs("train")):
             st.error(f"{discovery.rel(path)}: images are {info['image_size']} px but preset '{preset}' expects "
                      f"{base.model.image_size} px. Pick a preset with that image size or collect data at "
                      f"{base.model.image_size} px on the Data page.")
+        elif (why := _data_fits(path, base, int(history), int(batch) or base.train.batch_size)) is not None:
+            st.error(why)
         elif not mgr.can_start_train():
             st.error("Two training runs are already active on this server (2 CPU cores). Stop one or wait.")
         else:

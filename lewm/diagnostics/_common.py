@@ -59,6 +59,10 @@ def _state_grid(env, n: int, dims, lo, hi, base_state) -> tuple[tuple[int, int],
     and ``hi`` (default ``env.state_bounds``, else 0..224), other components from ``base_state``:
     (dims, xs (n,), ys (n,), states (n*n, Q) row-major with rows = ys)."""
     dims = tuple(env.landscape_dims if dims is None else dims)
+    q = int(env.state_dim)
+    if len(dims) != 2 or not all(isinstance(d, (int, np.integer)) and 0 <= d < q for d in dims) or dims[0] == dims[1]:
+        raise ValueError(f"dims: expected two different state components in 0..{q - 1} "
+                         f"({', '.join(env.state_names)}), got {dims!r}")
     base = np.asarray(base_state, np.float64).reshape(-1)  # (Q,)
     bounds = env.state_bounds
     lo = np.asarray(lo if lo is not None else [bounds[0][d] if bounds else 0.0 for d in dims], np.float64)

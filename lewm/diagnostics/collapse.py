@@ -51,6 +51,8 @@ def collapse_meters(z: ArrayLike, k: int = 5) -> CollapseMeters:
     n, D = x.shape
     if n < 2:
         raise ValueError(f"collapse_meters needs at least 2 latents, got {n}")
+    if not np.isfinite(x).all():  # was LinAlgError "failed to converge" from the eigensolver
+        raise ValueError(f"collapse_meters: the latents hold NaN/inf ({int((~np.isfinite(x)).any(1).sum())} of {n} rows)")
     ev = covariance_spectrum(torch.from_numpy(x)).numpy()  # (D,) descending
     total = float(ev.sum())
     frac = ev / total if total > 0 else np.r_[1.0, np.zeros(D - 1)]  # (D,)

@@ -45,6 +45,9 @@ def _encode_batches(model: nn.Module, pixels: ArrayLike, batch: int, fn) -> list
     one list of CPU float32 chunks per output."""
     dev = _device_of(model)
     px = pixels if isinstance(pixels, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(pixels))
+    if px.ndim != 4:  # one frame (S, S, 3) was a permute error inside torch
+        raise ValueError(f"pixels: expected frames (N, S, S, 3), got shape {tuple(px.shape)} "
+                         f"(one frame: pixels[None])")
     chunks: list[list[torch.Tensor]] = []
     with _eval_mode(model):
         for lo in range(0, len(px), batch):

@@ -134,6 +134,8 @@ def colour_change(pixels: ArrayLike, t: int, mode: str = "hue") -> np.ndarray:
     change colour; ``invert``: 255 − pixel (negative image); ``gray``: luminance only.
     """
     px = _np(pixels, np.uint8).copy()  # (L, S, S, 3)
+    if not 0 <= int(t) < len(px):  # t=100 changed nothing, t=-1 only the last frame, silently
+        raise ValueError(f"colour change time {t} must be inside the episode (0..{len(px) - 1})")
     if mode == "hue":
         px[t:] = px[t:][..., [2, 0, 1]]  # new G = old R, new B = old G, new R = old B
     elif mode == "invert":

@@ -232,6 +232,9 @@ def perturbation_sweep(model, cfg, episode: dict, frames: Sequence[int], env=Non
     px, act = _np(episode["pixels"], np.uint8), _np(episode["action"])  # (L, S, S, 3), (L, A)
     states = episode.get("state")
     out = []
+    bad = [int(t) for t in frames if not 0 <= int(t) < len(px)]
+    if bad:  # was an IndexError after the first frames' work
+        raise ValueError(f"frames: {bad[:5]} outside the episode's {len(px)} frames (0..{len(px) - 1})")
     for i, t in enumerate(frames):
         t = int(t)
         pc = colour_change(px, t, colour_mode)

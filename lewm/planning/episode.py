@@ -18,9 +18,10 @@ from ..config import LeWMConfig
 from ..data import action_stats_of
 from ..model import LeWM
 from ..precision import resolve_precision
+from ..validate import Range, check_value
 from .config import PlannerConfig
 from .cost import LatentGoalCost
-from .env_space import action_bounds, to_pixels_tensor
+from .env_space import action_bounds, check_planner, check_state, to_pixels_tensor
 from .graphed_cost import graphed_goal_cost
 from .records import PlanResult
 from .solvers import plan
@@ -60,6 +61,9 @@ def run_episode(env, model: LeWM, cfg: LeWMConfig, pcfg: PlannerConfig, start_st
     ``cost_factory(model, z_hist, z_goal, a_hist, steps) -> cost_fn`` replaces the world-model cost
     (diagnostics: e.g. the true dynamics with the learned cost, ``scripts/oracle_split.py``).
     """
+    check_planner(pcfg)
+    check_value("budget", budget, Range(lo=1), int)  # 0 or -5 returned an episode of no step
+    start_state, goal_state = check_state(env, start_state, "start_state"), check_state(env, goal_state, "goal_state")
     mc = cfg.model
     dev = next(model.parameters()).device
     bf16 = resolve_precision(precision, dev, "plan")
@@ -67,7 +71,7 @@ def run_episode(env, model: LeWM, cfg: LeWMConfig, pcfg: PlannerConfig, start_st
     stats = action_stats_of(cfg)
     bounds = action_bounds(stats, mc.frameskip)
     k, A, K = mc.frameskip, mc.action_dim, mc.action_block_dim
-    obs, info = env.reset(state=np.asarray(start_state), goal=np.asarray(goal_state))
+    obs, info = env.reset(state=start_state, goal=goal_state)
     goal_frame = env.render_state(goal_state)
     with torch.no_grad():
         z_goal = model.encode(to_pixels_tensor(goal_frame[None], dev))[0, 0]  # (D,)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+from ..validate import Range, check_value
+
 from .cem import cem
 from .config import PlannerConfig
 from .grad import grad_plan
@@ -14,4 +16,8 @@ SOLVERS = {"cem": cem, "mppi": mppi, "grad": grad_plan}
 
 def plan(cost_fn: Callable, horizon: int, action_dim: int, cfg: PlannerConfig, **kw) -> PlanResult:
     """Dispatch to the solver named in ``cfg.solver``."""
+    for name, v in (("horizon", horizon), ("action_dim", action_dim)):
+        check_value(f"plan: {name}", v, Range(lo=1), int)
+    if not isinstance(cfg, PlannerConfig):
+        raise ValueError(f"plan: cfg must be a lewm.planning.PlannerConfig, got {type(cfg).__name__}")
     return SOLVERS[cfg.solver](cost_fn, horizon, action_dim, cfg, **kw)

@@ -16,7 +16,7 @@ import torch
 
 from ..data import action_stats_of
 from .cost import LatentGoalCost
-from .env_space import action_bounds, to_pixels_tensor
+from .env_space import action_bounds, check_actions, check_planner, check_state, to_pixels_tensor
 from .records import PlanResult
 from .solvers import plan
 
@@ -42,8 +42,8 @@ class PlanSetup:
 def setup_plan(model, cfg, env, start_state, goal_state) -> PlanSetup:
     """Render and encode start and goal; build the latent goal cost of :mod:`lewm.planning`."""
     dev = next(model.parameters()).device
-    start_frame = env.render_state(np.asarray(start_state, np.float64))  # (S, S, 3)
-    goal_frame = env.render_state(np.asarray(goal_state, np.float64))  # (S, S, 3)
+    start_frame = env.render_state(check_state(env, start_state, "start_state"))  # (S, S, 3)
+    goal_frame = env.render_state(check_state(env, goal_state, "goal_state"))  # (S, S, 3)
     with torch.no_grad():
         z = model.encode(to_pixels_tensor(np.stack([start_frame, goal_frame]), dev))[0]  # (2, D)
     cost = LatentGoalCost(model, z[None, :1], z[1])
@@ -56,6 +56,7 @@ def plan_recorded(setup: PlanSetup, cfg, pcfg, seed: int = 0) -> PlanResult:
 
     Returns the :class:`lewm.planning.PlanResult` with ``imagined`` filled in.
     """
+    check_planner(pcfg)
     dev = setup.cost.z_goal.device
     gen = torch.Generator(device=dev).manual_seed(int(seed))
     res = plan(setup.cost, pcfg.horizon, cfg.model.action_block_dim, pcfg, bounds=setup.bounds, generator=gen,
@@ -68,7 +69,8 @@ def plan_recorded(setup: PlanSetup, cfg, pcfg, seed: int = 0) -> PlanResult:
 def imagine_candidate(setup: PlanSetup, actions) -> np.ndarray:
     """Imagined latents (P, D) of one normalised action sequence (P, K)."""
     dev = setup.cost.z_goal.device
-    a = torch.as_tensor(np.asarray(actions), dtype=torch.float32, device=dev)  # (P, K)
+    K = int(setup.bounds[0].numel() if hasattr(setup.bounds[0], "numel") else np.size(setup.bounds[0]))
+    a = torch.as_tensor(check_actions(actions, K), device=dev)  # (P, K)
     with torch.no_grad():
         return setup.cost.imagine(a[None])[0].float().cpu().numpy()  # (P, D)
 
@@ -81,8 +83,9 @@ def execute_plan(env, cfg, start_state, goal_state, actions) -> dict[str, np.nda
     """
     stats = action_stats_of(cfg)
     k, A = cfg.model.frameskip, cfg.model.action_dim
-    acts = np.asarray(actions.detach().cpu() if hasattr(actions, "detach") else actions, np.float32)  # (P, K)
-    obs, info = env.reset(state=np.asarray(start_state), goal=np.asarray(goal_state))
+    acts = check_actions(actions, cfg.model.action_block_dim)  # (P, K)
+    start_state, goal_state = check_state(env, start_state, "start_state"), check_state(env, goal_state, "goal_state")
+    obs, info = env.reset(state=start_state, goal=goal_state)
     frames, states, all_states = [obs], [info["state"]], [info["state"]]
     for block in acts:
         raw = np.clip(stats.denormalize(block.reshape(k, A)), -1.0, 1.0)  # (k, A)
@@ -98,7 +101,11 @@ def execute_plan(env, cfg, start_state, goal_state, actions) -> dict[str, np.nda
 
 def latent_distances(z: np.ndarray, z_goal: np.ndarray) -> np.ndarray:
     """Squared L2 distance of each latent z (N, D) to z_goal (D,): the planner's cost."""
-    z = np.asarray(z, np.float32).reshape(-1, np.asarray(z_goal).shape[-1])  # (N, D)
+    D = np.asarray(z_goal).shape[-1]
+    if np.asarray(z_goal).ndim != 1 or np.asarray(z).shape[-1] != D:
+        raise ValueError(f"latent_distances: z (N, D) and z_goal (D,) must share D, got {np.asarray(z).shape} "
+                         f"and {np.asarray(z_goal).shape}")
+    z = np.asarray(z, np.float32).reshape(-1, D)  # (N, D)
     return ((z - np.asarray(z_goal, np.float32)[None]) ** 2).sum(-1)  # (N,)
 
 
@@ -118,7 +125,7 @@ def canvas_grid(env, n: int = 40) -> tuple[np.ndarray, np.ndarray] | None:
 def clamp_state(env, state) -> np.ndarray:
     """Make a user-entered state valid by rendering rules (canvas envs, Two-Room: the position
     inside the walls' range)."""
-    s = np.asarray(state, np.float64).copy()
+    s = check_state(env, state, "state").copy()
     if getattr(env, "canvas", None) is not None and env.state_bounds is not None:
         lo, hi = env.state_bounds
         s[:2] = np.clip(s[:2], lo[:2], hi[:2])
