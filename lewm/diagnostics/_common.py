@@ -72,3 +72,19 @@ def _state_grid(env, n: int, dims, lo, hi, base_state) -> tuple[tuple[int, int],
     states = np.repeat(base[None], n * n, 0)  # (n*n, Q)
     states[:, dims[0]], states[:, dims[1]] = X.ravel(), Y.ravel()
     return dims, xs, ys, states
+
+
+def check_episode(pixels: ArrayLike, actions: ArrayLike, cfg, start: int = 0) -> None:
+    """One ValueError naming the argument for an episode the instruments cannot read: ``pixels``
+    (L, S, S, 3) at the model's image size, ``actions`` (L, A) with the model's action size, and
+    0 <= ``start`` < L (a negative start is not counted from the end)."""
+    shape = tuple(np.shape(pixels))
+    S = cfg.model.image_size
+    if len(shape) != 4 or shape[1:] != (S, S, 3):
+        raise ValueError(f"pixels must have shape (L, {S}, {S}, 3) for this model, got {shape}")
+    a = tuple(np.shape(actions))
+    if len(a) != 2 or a[1] != cfg.model.action_dim or a[0] < shape[0] - 1:
+        raise ValueError(f"actions must have shape ({shape[0]}, {cfg.model.action_dim}) for these "
+                         f"{shape[0]} frames, got {a}")
+    if not isinstance(start, (int, np.integer)) or not 0 <= int(start) < shape[0]:
+        raise ValueError(f"start must be a frame index in 0..{shape[0] - 1}, got {start!r}")

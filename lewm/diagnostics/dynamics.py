@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._common import ArrayLike, _device_of, _eval_mode, _np
+from ._common import ArrayLike, _device_of, _eval_mode, _np, check_episode
 from .encoding import encode_frames
 
 
@@ -60,6 +60,7 @@ def open_loop_dynamics(model, pixels: ArrayLike, actions: ArrayLike, cfg, start:
     pixels (L, S, S, 3) uint8, actions (L, A) raw; ``horizon`` None = as far as the episode goes.
     """
     from ..data import action_stats_of
+    check_episode(pixels, actions, cfg, start)
     H, fs = cfg.model.history, cfg.model.frameskip
     L = len(pixels)
     avail = (L - 1 - start) // fs - (H - 1)
@@ -110,6 +111,8 @@ def temporal_straightness(z: ArrayLike, eps: float = 1e-8) -> float:
     latent does not move (|v| < eps) are skipped. NaN when fewer than 3 frames.
     """
     x = _np(z, np.float64)  # (T, D)
+    if x.ndim != 2:
+        raise ValueError(f"temporal_straightness expects latents z of shape (T, D), got {x.shape}")
     v = np.diff(x, axis=0)  # (T-1, D)
     if len(v) < 2:
         return float("nan")

@@ -92,6 +92,8 @@ def encode_dataset(model: nn.Module, h5_path: str, max_frames: int = 5000, batch
     encoding still covers the data set; whole episodes keep a split by episode meaningful.
     """
     from ..data import open_h5, validate_file
+    if not isinstance(max_frames, (int, np.integer)) or max_frames < 1:
+        raise ValueError(f"max_frames must be a whole number >= 1, got {max_frames!r}")
     info = validate_file(h5_path)
     ep_len, ep_off = info["ep_len"], info["ep_offset"]
     order = np.random.default_rng(seed).permutation(len(ep_len)) if episodes is None else np.asarray(episodes)

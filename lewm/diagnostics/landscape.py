@@ -55,6 +55,10 @@ def goal_cost_landscape(model, env, goal_state: ArrayLike, n: int = 32, dims: tu
     ``env.state_bounds``, else [0, 224]). Pass the same ``cache`` dict for several goals: grids
     whose states are identical (e.g. every Two-Room goal) are rendered and encoded once."""
     goal = np.asarray(goal_state, np.float64).reshape(-1)  # (Q,)
+    Q = getattr(env, "state_dim", None)
+    if Q is not None and len(goal) != Q:
+        raise ValueError(f"goal_state must have the env's {Q} state components ({', '.join(getattr(env, 'state_names', []))}), "
+                         f"got {len(goal)}")
     dims, xs, ys, states = _state_grid(env, n, dims, lo, hi, goal if base_state is None else base_state)
     key = (states.tobytes(), batch)
     if cache is not None and key in cache:

@@ -32,6 +32,8 @@ def fit_latent_map(z: ArrayLike, method: str = "pca", seed: int = 0, *, n_neighb
                    min_dist: float = 0.1) -> LatentMap:
     """Fit a 2-D map of latents z (N, D) by PCA or UMAP (umap-learn, imported only when asked)."""
     x = _as_2d(z)  # (N, D)
+    if len(x) < 3:
+        raise ValueError(f"fit_latent_map needs at least 3 latents to place on a map, got {len(x)}")
     method = method.lower()
     if method == "pca":
         from sklearn.decomposition import PCA

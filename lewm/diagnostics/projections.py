@@ -56,6 +56,8 @@ def sigreg_view(z: ArrayLike, num_dirs: int = 8, *, seed: int = 0,
     The statistics come from :func:`lewm.sigreg.sigreg_stats` (same directions, same quadrature
     as the training loss). ``generator`` (CPU) wins over ``seed``.
     """
+    if not isinstance(num_dirs, (int, np.integer)) or num_dirs < 1:
+        raise ValueError(f"num_dirs must be a whole number >= 1, got {num_dirs!r}")
     zt = _torch(z)  # (B, D) or (T, B, D)
     if zt.dim() not in (2, 3):
         raise ValueError(f"sigreg_view expects (B, D) or (T, B, D) latents, got {tuple(zt.shape)}")

@@ -13,7 +13,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ._common import ArrayLike, _device_of, _eval_mode, _np
+from ._common import ArrayLike, _device_of, _eval_mode, _np, check_episode
 from .dynamics import action_blocks
 from .encoding import encode_frames
 from .perturbations import colour_change, render_mismatch, teleport
@@ -47,6 +47,7 @@ def surprise_trace(model, pixels: ArrayLike, actions: ArrayLike, cfg, start: int
     exactly as in training.
     """
     from ..data import action_stats_of
+    check_episode(pixels, actions, cfg, start)
     H, fs = cfg.model.history, cfg.model.frameskip
     L = len(pixels)
     n = (L - 1 - start) // fs + 1

@@ -113,6 +113,8 @@ def canvas_grid(env, n: int = 40) -> tuple[np.ndarray, np.ndarray] | None:
     """A grid of clickable positions (n*n, 2) in state coordinates and the canvas extent, for
     environments whose first two state components are a position on the rendered canvas (those
     with a ``canvas`` side, Two-Room). None for other environments."""
+    if not isinstance(n, (int, np.integer)) or n < 2:
+        raise ValueError(f"canvas_grid needs n >= 2 points per side, got {n!r}")
     canvas = getattr(env, "canvas", None)
     if canvas is None or env.state_bounds is None:
         return None
