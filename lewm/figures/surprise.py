@@ -95,8 +95,8 @@ def fig_surprise_scrubber(clean_frames: np.ndarray, clean_error: np.ndarray, pix
     uris = {r.t: images(r) for r in stops}  # perturbation frames are distinct
     fig.add_trace(go.Image(source=uris[r0.t], hoverinfo="skip", name="frames"), 2, 1)
     moving.append((len(fig.data) - 1, {"source": lambda r: uris[r.t]}))
-    n_img = 4 if tele else 3
     slots = [s for s in IMAGE_SLOTS if tele or s != "teleported"]
+    n_img = len(slots)
     fig.update_xaxes(title_text="frame", row=1, col=1)
     fig.update_yaxes(title_text="prediction error", type="log", range=[np.log10(lo), np.log10(hi)], row=1, col=1)
     fig.update_xaxes(tickvals=[(S + GAP) * i + S / 2 for i in range(n_img)], ticktext=slots, showgrid=False,
