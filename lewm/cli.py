@@ -116,8 +116,14 @@ def run_train(a: argparse.Namespace) -> int:
         print(f"interrupted at step {res.step}: saved {res.checkpoint}; the same command resumes from it",
               file=sys.stderr)
         return 130
-    print(f"done: step {res.step}  loss {m.get('loss', float('nan')):.4f}  pred {m.get('pred_loss', float('nan')):.4f}  "
-          f"sigreg {m.get('sigreg', float('nan')):.4f}  eff.rank {m.get('effective_rank', float('nan')):.1f}  -> {res.checkpoint}")
+    shown = [f"{label} {m[key]:{fmt}}" for label, key, fmt in
+             (("loss", "loss", ".4f"), ("pred", "pred_loss", ".4f"), ("sigreg", "sigreg", ".4f"),
+              ("eff.rank", "effective_rank", ".1f")) if key in m]  # a metric not logged is left out, not "nan"
+    print(f"done: step {res.step}  {'  '.join(shown)}  -> {res.checkpoint}")
+    target = a.steps if a.steps is not None else cfg.train.steps
+    if res.step < target and cfg.train.time_budget_s:
+        print(f"note: stopped at step {res.step} of {target}: train.time_budget_s="
+              f"{cfg.train.time_budget_s:g} s ran out; the same command with a larger budget continues", file=sys.stderr)
     return 0
 
 

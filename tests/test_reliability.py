@@ -568,6 +568,47 @@ def test_round5_diagnostics_arguments_are_one_value_error(shipped_planning):
             fn()
 
 
+def test_round5_leftovers_in_the_diagnostics_api_are_one_value_error(shipped_planning):
+    """Episode shape / start, num_dirs, max_frames, probe rows and names, a map of < 3 latents, a goal
+    of the wrong size and canvas n: each was an IndexError, a reshape error or a silent result."""
+    from lewm.diagnostics import (encode_dataset, fit_latent_map, goal_cost_landscape, open_loop_dynamics,
+                                  probe, sigreg_view, surprise_trace, temporal_straightness)
+    from lewm.planning.stepwise import canvas_grid
+    model, cfg, env, _, _ = shipped_planning
+    S = cfg.model.image_size
+    px, act = np.zeros((12, S, S, 3), np.uint8), np.zeros((12, 2), np.float32)
+    z = np.random.default_rng(0).normal(size=(20, 4))
+    cases = [
+        (lambda: open_loop_dynamics(model, px[:, :32], act, cfg), rf"^pixels must have shape \(L, {S}, {S}, 3\)"),
+        (lambda: open_loop_dynamics(model, px, act[:, :1], cfg), r"^actions must have shape \(12, 2\)"),
+        (lambda: surprise_trace(model, px, act, cfg, start=-1), r"^start must be a frame index in 0..11, got -1"),
+        (lambda: surprise_trace(model, px, act, cfg, start=12), r"^start must be a frame index"),
+        (lambda: temporal_straightness(z[0]), r"^temporal_straightness expects latents z of shape \(T, D\)"),
+        (lambda: sigreg_view(z, num_dirs=0), r"^num_dirs must be a whole number >= 1, got 0"),
+        (lambda: encode_dataset(model, "unused.h5", max_frames=0), r"^max_frames must be a whole number >= 1"),
+        (lambda: probe(z, np.zeros((19, 2))), r"^probe: 20 latents but 19 states"),
+        (lambda: probe(z, np.zeros((20, 2)), state_names=["x"]), r"^probe: 1 state_names for 2 state columns"),
+        (lambda: fit_latent_map(z[:2]), r"^fit_latent_map needs at least 3 latents .* got 2"),
+        (lambda: goal_cost_landscape(model, env, [1.0, 2.0, 3.0], n=4), r"^goal_state must have the env's 2 state components"),
+        (lambda: canvas_grid(env, n=1), r"^canvas_grid needs n >= 2 points per side, got 1"),
+    ]
+    for fn, pattern in cases:
+        with pytest.raises(ValueError, match=pattern):
+            fn()
+
+
+def test_a_run_stopped_by_its_time_budget_says_so(syn_h5, tmp_path, capsys, monkeypatch):
+    """A run cut short by train.time_budget_s printed 'done: step N ... eff.rank nan' as if finished."""
+    import lewm.train as train_mod
+    clock = iter(range(0, 10**6, 1000))  # every reading of the clock is 1000 s later
+    monkeypatch.setattr(train_mod.time, "perf_counter", lambda: float(next(clock)))
+    assert main(["train", "--preset", "cpu-tiny", "--data", syn_h5, "--out", str(tmp_path / "r"), "--steps", "5",
+                 "--batch-size", "4", "--set", "train.time_budget_s=1500"]) == 0
+    out, err = capsys.readouterr()
+    assert "nan" not in out and "done: step" in out
+    assert "of 5: train.time_budget_s=1500 s ran out" in err
+
+
 @pytest.mark.parametrize("kw, pattern", [
     ({"episodes": 0}, r"^episodes must be >= 1, got 0"),  # was success_rate 0.0 of 0 episodes
     ({"episodes": 1.5}, r"^episodes must be a whole number, got 1.5"),  # was a TypeError in eval_pairs

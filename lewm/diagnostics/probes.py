@@ -117,8 +117,6 @@ def probe(z: ArrayLike, state: ArrayLike, state_names: Sequence[str] | None = No
         raise ValueError(f"probe: {len(x)} latents but {len(y)} states; give one state row per latent")
     if state_names is not None and len(state_names) != y.shape[1]:
         raise ValueError(f"probe: {len(state_names)} state_names for {y.shape[1]} state columns")
-    if len(x) != len(y):
-        raise ValueError(f"probe: {len(x)} latents but {len(y)} states")
     names = tuple(state_names) if state_names is not None else tuple(f"s{i}" for i in range(y.shape[1]))
     tr, te = split_indices(len(x), test_fraction, seed, groups)
     if kind == "linear":
