@@ -78,11 +78,18 @@ def run_train(a: argparse.Namespace) -> int:
                                  "precision": a.precision}.items() if v is not None}
     sig_o = {"weight": a.lam} if a.lam is not None else {}
     cfg = cfg.with_overrides(model=model_o, train=train_o, sigreg=sig_o)
-    cfg = apply_set_overrides(cfg, a.overrides)  # --set section.field=value
     # the preset follows the data's image size (a 64-px file of another tool trains as is) unless
     # --set model.image_size pins it
     pinned = _pinned(a.overrides, "model.image_size")
     size = validate.data_image_size(a.data) if os.path.isfile(a.data) else None
+    items = list(a.overrides)
+    if size is not None and not pinned and _pinned(items, "model.patch_size"):
+        # a patch size given with --set is checked against the data's image size, not the preset's
+        items = [f"model.image_size={size}"] + items
+        if int(os.environ.get("RANK", "0")) == 0:
+            print(f"model.image_size {cfg.model.image_size} -> {size}: the image size of {a.data} (preset "
+                  f"{cfg.preset}; --set model.image_size=N pins it)")
+    cfg = apply_set_overrides(cfg, items)  # --set section.field=value
     if size is not None:
         cfg, note = follow_data_image_size(cfg, size, a.data, pinned=pinned)
         if note and int(os.environ.get("RANK", "0")) == 0:

@@ -309,6 +309,7 @@ def follow_data_image_size(cfg: "LeWMConfig", image_size: int, source: str,
 def apply_set_overrides(cfg: "LeWMConfig", items) -> "LeWMConfig":
     """Apply ``section.field=value`` strings to a config; values are parsed as the field's type.
     Unknown sections/fields or unparsable values raise a ValueError that names them."""
+    pending: dict[str, dict] = {}
     for item in items or []:
         key, sep, raw = item.partition("=")
         section, dot, name = key.strip().partition(".")
@@ -328,8 +329,10 @@ def apply_set_overrides(cfg: "LeWMConfig", items) -> "LeWMConfig":
                 raise
             kind = {int: "an integer", float: "a number"}.get(t, t.__name__)
             raise ValueError(f"--set {item!r}: {section}.{name} takes {kind}, got {raw!r}") from None
-        cfg = cfg.with_overrides(**{section: {name: val}})
-    return cfg
+        pending.setdefault(section, {})[name] = val
+    # applied together, so the finished config is checked, not each step of the way (an image size
+    # and a patch size that fit only together)
+    return cfg.with_overrides(**pending) if pending else cfg
 
 
 # how a run is driven, not what it optimises: changing these on a resume needs no note

@@ -597,6 +597,21 @@ def test_round5_leftovers_in_the_diagnostics_api_are_one_value_error(shipped_pla
             fn()
 
 
+def test_set_overrides_are_checked_together_and_against_the_datas_image_size(syn_h5, tmp_path, capsys):
+    """--set model.patch_size=48 --set model.image_size=96 failed on the first item (32 px preset), and a
+    patch size given for 64-px data was checked against the preset's 32 px ("image_size 32 is not ...")."""
+    from lewm.config import apply_set_overrides, get_preset
+    cfg = apply_set_overrides(get_preset("cpu-tiny"), ["model.patch_size=48", "model.image_size=96"])
+    assert (cfg.model.image_size, cfg.model.patch_size) == (96, 48)
+    from lewm.synthetic import write_synthetic_h5
+    data = write_synthetic_h5(str(tmp_path / "s64.h5"), episodes=4, length=20, image_size=64)  # preset: 32 px
+    args = ["train", "--preset", "cpu-tiny", "--data", data, "--steps", "1", "--batch-size", "4"]
+    assert main(args + ["--out", str(tmp_path / "a"), "--set", "model.patch_size=48"]) == 2
+    assert "model.image_size 64 is not a multiple of model.patch_size 48" in _one_error_line(capsys.readouterr().err)
+    assert main(args + ["--out", str(tmp_path / "b"), "--set", "model.patch_size=16"]) == 0  # 32 % 16 == 64 % 16 == 0
+    assert "model.image_size 32 -> 64" in capsys.readouterr().out
+
+
 def test_a_run_stopped_by_its_time_budget_says_so(syn_h5, tmp_path, capsys, monkeypatch):
     """A run cut short by train.time_budget_s printed 'done: step N ... eff.rank nan' as if finished."""
     import lewm.train as train_mod
