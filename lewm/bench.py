@@ -313,7 +313,7 @@ def add_bench_args(p: argparse.ArgumentParser) -> None:
 
 
 def run_bench(a: argparse.Namespace) -> int:
-    from .devices import resolve_device
+    from .devices import resolve_device, set_threads
     from .validate import check_out_file
     if a.json is not None:  # an empty --json (a script's unset variable) is an error, not "no output"
         ins = {f"--checkpoint {c}": c for c in getattr(a, "checkpoint", None) or []}
@@ -323,8 +323,7 @@ def run_bench(a: argparse.Namespace) -> int:
     if a.bench_what == "plan" and a.compile in ("cuda-graphs", "reduce-overhead") and \
             resolve_device(a.device).type != "cuda":
         raise ValueError(f"--compile {a.compile} needs a CUDA device; use --compile none on {a.device}")
-    if a.threads:
-        torch.set_num_threads(a.threads)
+    set_threads(a.threads)
     if a.tf32:
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True

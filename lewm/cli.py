@@ -68,7 +68,7 @@ def run_train(a: argparse.Namespace) -> int:
     import torch
     from . import validate
     from .config import apply_set_overrides, follow_data_image_size, get_preset
-    from .devices import resolve_device
+    from .devices import resolve_device, set_threads
     from .model import parameter_count
     from .train import train
     cfg = get_preset(a.preset)
@@ -111,8 +111,7 @@ def run_train(a: argparse.Namespace) -> int:
     validate.check_dataset(a.data, image_size=cfg.model.image_size, env=env,
                            action_dim=cfg.model.action_dim if _pinned(a.overrides, "model.action_dim") else None,
                            who=f"the run in {prev}" if env else f"--preset {a.preset} --set model.action_dim")
-    if a.threads:
-        torch.set_num_threads(a.threads)
+    set_threads(a.threads)
     with _ctrl_c_stops_after_the_step() as stop:
         res = train(cfg, a.data, a.out, steps=a.steps, device=a.device, resume=not a.no_resume, init=a.init,
                     stop_event=stop)
@@ -181,10 +180,9 @@ def run_export(a: argparse.Namespace) -> int:
                                action_dim=cfg.model.action_dim, who=f"checkpoint {a.checkpoint}")
     metrics = dict(meta["metrics"] or {})
     if a.data:
-        import torch
+        from .devices import set_threads
         from .train import recalibrate_from_data
-        if a.threads:
-            torch.set_num_threads(a.threads)
+        set_threads(a.threads)
         frames = recalibrate_from_data(model, cfg, a.data, batches=a.bn_batches)
         metrics["bn_recalibration_frames"] = frames
         print(f"BatchNorm statistics re-estimated on {frames} frames of {a.data}")

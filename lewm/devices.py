@@ -35,3 +35,17 @@ def device_name(dev: torch.device) -> str:
     except OSError:
         pass
     return f"{dev.type.upper()} {name} ({torch.get_num_threads()} threads)"
+
+
+def set_threads(n: int | None) -> None:
+    """``torch.set_num_threads(n)`` for ``--threads`` (None or 0: leave torch's default). More threads
+    than the machine's cores is allowed but named: oversubscribed cores run matmuls many times slower."""
+    import os
+    import warnings
+    if not n:
+        return
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if n > cores:
+        warnings.warn(f"--threads {n} is more than the {cores} CPU cores this process may use; "
+                      f"oversubscribed cores are slower, not faster (try --threads {cores})", stacklevel=2)
+    torch.set_num_threads(n)

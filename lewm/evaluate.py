@@ -291,7 +291,7 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
 
 def run_eval(a: argparse.Namespace) -> int:
     from . import validate
-    from .devices import resolve_device
+    from .devices import resolve_device, set_threads
     pcfg, line = resolve_planner(a.checkpoint, a.protocol, {f: getattr(a, dest) for dest, f in FLAGS.items()})
     # outputs and inputs are checked before the (long) evaluation, not after it
     # an empty --out / --gif (a script's unset variable) is an error, not "no output"
@@ -300,8 +300,7 @@ def run_eval(a: argparse.Namespace) -> int:
     if a.gif is not None:
         validate.check_out_dir(a.gif, "--gif")
     resolve_device(a.device)
-    if a.threads:
-        torch.set_num_threads(a.threads)
+    set_threads(a.threads)
     print(line, file=sys.stderr if a.json else sys.stdout)
     res = evaluate(a.checkpoint, a.episodes, pcfg, a.seed, a.data, a.budget, device=a.device,
                    gif_dir=a.gif, progress=not a.json or sys.stderr.isatty(), env_name=a.env,

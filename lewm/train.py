@@ -92,7 +92,9 @@ def train(cfg: LeWMConfig, data: str, out: str, *, steps: int | None = None, dev
     writes files. ``stop_event``/``pause_event`` are for single-process runs.
     """
     ctx = distributed.init_from_env(resolve_device(device))
+    made = not os.path.exists(out)
     lock = faults.RunLock(out) if ctx.rank == 0 else None  # one training per folder
+    ok = False
     try:
         if lock is not None:
             lock.acquire()
@@ -101,10 +103,13 @@ def train(cfg: LeWMConfig, data: str, out: str, *, steps: int | None = None, dev
                      stop_event=stop_event, pause_event=pause_event, val_batches=val_batches, init=init)
         if ctx.enabled:  # rank 0 is still validating and saving: leave together
             torch.distributed.barrier()
+        ok = True
         return res
     finally:
         if lock is not None:
             lock.release()
+        if not ok and made and ctx.rank == 0 and os.path.isdir(out) and not os.listdir(out):
+            os.rmdir(out)  # a run refused before its first write leaves no empty folder behind
         distributed.shutdown(ctx)
 
 

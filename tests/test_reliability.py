@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import warnings
 from types import SimpleNamespace
 
 import h5py
@@ -610,6 +611,32 @@ def test_set_overrides_are_checked_together_and_against_the_datas_image_size(syn
     assert "model.image_size 64 is not a multiple of model.patch_size 48" in _one_error_line(capsys.readouterr().err)
     assert main(args + ["--out", str(tmp_path / "b"), "--set", "model.patch_size=16"]) == 0  # 32 % 16 == 64 % 16 == 0
     assert "model.image_size 32 -> 64" in capsys.readouterr().out
+
+
+def test_a_refused_run_leaves_no_empty_out_folder(syn_h5, tmp_path, capsys):
+    """--init of another architecture was refused after the run lock had made --out: an empty folder stayed."""
+    args = ["train", "--preset", "cpu-tiny", "--data", syn_h5, "--batch-size", "4"]
+    assert main(args + ["--out", str(tmp_path / "a"), "--steps", "1", "--latent-dim", "8"]) == 0
+    capsys.readouterr()
+    out = tmp_path / "never"
+    assert main(args + ["--out", str(out), "--steps", "3", "--init", str(tmp_path / "a" / "last.pt")]) == 2
+    assert "different architecture" in _one_error_line(capsys.readouterr().err)
+    assert not out.exists()
+
+
+def test_more_threads_than_cores_is_named(monkeypatch):
+    """--threads 999 on 2 cores was taken silently: oversubscription makes matmuls many times slower."""
+    import lewm.devices as devices
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    before = torch.get_num_threads()
+    try:
+        with pytest.warns(UserWarning, match=r"--threads 999 is more than the 2 CPU cores .* \(try --threads 2\)"):
+            devices.set_threads(999)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            devices.set_threads(2)
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_a_run_stopped_by_its_time_budget_says_so(syn_h5, tmp_path, capsys, monkeypatch):
