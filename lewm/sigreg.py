@@ -26,6 +26,8 @@ import torch
 def random_directions(dim: int, num_proj: int, *, device=None, dtype=torch.float32,
                       generator: torch.Generator | None = None) -> torch.Tensor:
     """M unit directions in R^D as the columns of a (D, M) matrix."""
+    if not isinstance(num_proj, int) or num_proj < 1:
+        raise ValueError(f"SIGReg num_proj must be a whole number >= 1, got {num_proj!r}")
     gen_device = generator.device if generator is not None else device
     u = torch.randn(dim, num_proj, generator=generator, device=gen_device, dtype=dtype)  # (D, M)
     u = u.to(device)
@@ -34,6 +36,10 @@ def random_directions(dim: int, num_proj: int, *, device=None, dtype=torch.float
 
 def quadrature(knots: int, t_max: float, *, device=None, dtype=torch.float32):
     """Knots t (K,), the N(0,1) characteristic function φ(t) (K,) and weights (K,) with w(t) folded in."""
+    if not isinstance(knots, int) or knots < 2:
+        raise ValueError(f"SIGReg knots must be a whole number >= 2 (the trapezoid rule needs two ends), got {knots!r}")
+    if not t_max > 0:
+        raise ValueError(f"SIGReg t_max must be > 0 (the integral over [0, t_max] is 0 otherwise), got {t_max!r}")
     t = torch.linspace(0.0, t_max, knots, device=device, dtype=dtype)  # (K,)
     dt = t_max / (knots - 1)
     trap = torch.full((knots,), 2.0 * dt, device=device, dtype=dtype)  # doubled: even integrand
@@ -58,9 +64,11 @@ def epps_pulley(h: torch.Tensor, knots: int = 17, t_max: float = 3.0) -> torch.T
 
 def _as_tbd(z: torch.Tensor) -> torch.Tensor:
     if z.dim() == 2:
-        return z.unsqueeze(0)  # (1, B, D)
+        z = z.unsqueeze(0)  # (1, B, D)
     if z.dim() != 3:
         raise ValueError(f"SIGReg expects latents of shape (T, B, D) or (B, D), got {tuple(z.shape)}")
+    if z.shape[1] < 1 or z.shape[2] < 1:
+        raise ValueError(f"SIGReg needs at least one latent of at least one dimension, got shape {tuple(z.shape)}")
     return z
 
 

@@ -12,10 +12,10 @@ def test_helpers():
     lo, hi = torch.tensor([-1.0, 0.0, 0.0]), torch.tensor([1.0, 0.2, 4.0])
     torch.testing.assert_close(clip(a, (lo, hi)), torch.tensor([[-1.0, 0.2, 4.0]]))
     assert clip(a, None) is a
-    costs = torch.tensor([1.0, 2.0])
-    assert evaluate_cost(lambda x: costs, a) == (costs, None)
+    costs, two = torch.tensor([1.0, 2.0]), torch.zeros(2, 3)  # two candidates, two costs
+    assert evaluate_cost(lambda x: costs, two) == (costs, None)
     z = torch.zeros(2, 3)
-    c, zf = evaluate_cost(lambda x: (costs, z), a)
+    c, zf = evaluate_cost(lambda x: (costs, z), two)
     assert c is costs and zf is z
     init = torch.ones(2, 3)
     mean, b = prepare(2, 3, init, (-1.0, 1.0), "cpu", torch.float32)

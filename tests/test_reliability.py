@@ -639,6 +639,30 @@ def test_more_threads_than_cores_is_named(monkeypatch):
         torch.set_num_threads(before)
 
 
+def test_round6_sigreg_and_planner_arguments_are_one_value_error():
+    """num_proj 0, t_max 0 and an empty batch gave NaN or 0 without a word, knots 1 a ZeroDivisionError; a cost
+    function of the wrong shape or type an IndexError / AttributeError, and an all-NaN cost a plan of random actions."""
+    from lewm.planning import PlannerConfig, plan
+    from lewm.sigreg import sigreg
+    z, pc = torch.randn(16, 8), PlannerConfig(num_samples=10, topk=2, iterations=2)
+    cases = [
+        (lambda: sigreg(z, num_proj=0), r"^SIGReg num_proj must be a whole number >= 1, got 0"),
+        (lambda: sigreg(z, knots=1), r"^SIGReg knots must be a whole number >= 2"),
+        (lambda: sigreg(z, t_max=0.0), r"^SIGReg t_max must be > 0"),
+        (lambda: sigreg(torch.randn(0, 8)), r"^SIGReg needs at least one latent"),
+        (lambda: plan(lambda a: a.sum(), 3, 2, pc), r"^cost_fn must return a torch tensor of costs of shape \(10,\)"),
+        (lambda: plan(lambda a: (a ** 2).sum((1, 2)).numpy(), 3, 2, pc), r"^cost_fn must return a torch tensor .* ndarray"),
+        (lambda: plan(lambda a: torch.full((len(a),), float("nan")), 3, 2, pc), r"^cost_fn returned NaN/inf for all 10"),
+    ]
+    for fn, pattern in cases:
+        with pytest.raises(ValueError, match=pattern):
+            fn()
+    # NaN for some candidates: those are never elites, and the plan is the finite candidates' optimum
+    res = plan(lambda a: torch.where(a[:, 0, 0] > 0, float("nan"), (a ** 2).sum((1, 2))), 3, 2,
+               PlannerConfig(num_samples=200, topk=10, iterations=5))
+    assert np.isfinite(res.cost) and all(bool((it.costs[it.elite_idx].isfinite()).all()) for it in res.iterations)
+
+
 def test_a_run_stopped_by_its_time_budget_says_so(syn_h5, tmp_path, capsys, monkeypatch):
     """A run cut short by train.time_budget_s printed 'done: step N ... eff.rank nan' as if finished."""
     import lewm.train as train_mod

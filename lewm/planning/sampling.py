@@ -16,11 +16,24 @@ from .records import IterationRecord, PlanResult
 
 
 def evaluate_cost(cost_fn, a: torch.Tensor):
-    """``cost_fn(a)`` as ``(costs (N,), final latents (N, D) or None)``."""
+    """``cost_fn(a)`` as ``(costs (N,), final latents (N, D) or None)``.
+
+    A cost that is not a (N,) tensor is one ValueError; NaN costs count as +inf (never an elite),
+    and a cost that is NaN/inf for every candidate is one ValueError, not a plan of random actions."""
     out = cost_fn(a)
-    if isinstance(out, tuple):
-        return out[0], out[1]
-    return out, None
+    costs, zf = (out[0], out[1]) if isinstance(out, tuple) else (out, None)
+    N = a.shape[0]
+    if not isinstance(costs, torch.Tensor) or tuple(costs.shape) != (N,):
+        got = f"shape {tuple(costs.shape)}" if hasattr(costs, "shape") else type(costs).__name__
+        raise ValueError(f"cost_fn must return a torch tensor of costs of shape ({N},), one per candidate; got "
+                         f"{type(costs).__name__} of {got}")
+    finite = torch.isfinite(costs)  # (N,)
+    if not bool(finite.any()):
+        raise ValueError(f"cost_fn returned NaN/inf for all {N} candidates: the model or the goal holds "
+                         "non-finite values (check the checkpoint and the goal frame)")
+    if not bool(finite.all()):
+        costs = torch.where(torch.isnan(costs), torch.full_like(costs, float("inf")), costs)
+    return costs, zf
 
 
 def clip(a: torch.Tensor, bounds) -> torch.Tensor:
