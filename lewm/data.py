@@ -190,6 +190,13 @@ class WindowDataset(torch.utils.data.Dataset):
                  episodes: np.ndarray | None = None, share: "WindowDataset | None" = None):
         """``share``: another split of the same file whose validation, action statistics and
         in-RAM arrays are reused (nothing is read again)."""
+        for name, v in (("history", history), ("frameskip", frameskip)):
+            if not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"WindowDataset: {name} must be a whole number >= 1, got {v!r}")
+        if split not in ("train", "val", "all"):
+            raise ValueError(f"WindowDataset: split must be 'train', 'val' or 'all', got {split!r}")
+        if not 0.0 <= val_fraction < 1.0:
+            raise ValueError(f"WindowDataset: val_fraction must be in [0, 1), got {val_fraction!r}")
         self.path, self.history, self.frameskip = path, history, frameskip
         info = share.info if share is not None else validate_file(path, image_size)
         self.info = info

@@ -663,6 +663,24 @@ def test_round6_sigreg_and_planner_arguments_are_one_value_error():
     assert np.isfinite(res.cost) and all(bool((it.costs[it.elite_idx].isfinite()).all()) for it in res.iterations)
 
 
+def test_round6_env_states_and_window_arguments_are_checked(syn_h5):
+    """A NaN start or goal state was drawn and stepped without a word; WindowDataset took history 0,
+    frameskip 0 and val_fraction 1.5, and split='nope' was a bare KeyError."""
+    from lewm.data import WindowDataset
+    from lewm.envs import make
+    env = make("two_room", image_size=64)
+    with pytest.raises(ValueError, match=r"^two_room: state must be finite, got \[nan, 1.0\]"):
+        env.reset(state=[np.nan, 1.0])
+    with pytest.raises(ValueError, match=r"^two_room: goal must be finite"):
+        env.reset(goal=[np.inf, 1.0])
+    for kw, pattern in [({"history": 0}, r"history must be a whole number >= 1, got 0"),
+                        ({"frameskip": 0}, r"frameskip must be a whole number >= 1, got 0"),
+                        ({"split": "nope"}, r"split must be 'train', 'val' or 'all', got 'nope'"),
+                        ({"val_fraction": 1.5}, r"val_fraction must be in \[0, 1\), got 1.5")]:
+        with pytest.raises(ValueError, match="^WindowDataset: " + pattern):
+            WindowDataset(syn_h5, **{"history": 1, "frameskip": 1, **kw})
+
+
 def test_a_run_stopped_by_its_time_budget_says_so(syn_h5, tmp_path, capsys, monkeypatch):
     """A run cut short by train.time_budget_s printed 'done: step N ... eff.rank nan' as if finished."""
     import lewm.train as train_mod

@@ -104,12 +104,16 @@ class Env:
         s = np.asarray(state, np.float64).reshape(-1)
         if s.shape != (self.state_dim,):
             raise ValueError(f"{self.name}: state must have {self.state_dim} values {self.state_names}, got {s.shape}")
+        if not np.isfinite(s).all():  # a NaN state renders and steps without a word otherwise
+            raise ValueError(f"{self.name}: state must be finite, got {s.tolist()}")
         self._set_state(s)
 
     def set_goal(self, goal_state) -> None:
         g = np.asarray(goal_state, np.float32).reshape(-1)
         if g.shape != (self.state_dim,):
             raise ValueError(f"{self.name}: goal must have {self.state_dim} values {self.state_names}, got {g.shape}")
+        if not np.isfinite(g).all():
+            raise ValueError(f"{self.name}: goal must be finite, got {g.tolist()}")
         self.goal_state = g.copy()
 
     def is_success(self, state=None, goal=None) -> bool:
