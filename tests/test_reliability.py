@@ -681,6 +681,15 @@ def test_round6_env_states_and_window_arguments_are_checked(syn_h5):
             WindowDataset(syn_h5, **{"history": 1, "frameskip": 1, **kw})
 
 
+def test_report_refuses_a_plotly_js_path_that_is_not_there(syn_h5, tmp_path, capsys):
+    """--plotly-js ../nope/plotly.js wrote a report.html whose charts never draw, without a word."""
+    out = tmp_path / "rep"
+    assert main(["report", "--checkpoint", SHIPPED, "--data", syn_h5, "--out", str(out),
+                 "--plotly-js", "../nope/plotly.js"]) == 2
+    err = _one_error_line(capsys.readouterr().err)
+    assert f"no file at {tmp_path / 'nope' / 'plotly.js'}" in err and not (out / "report.html").exists()
+
+
 def test_a_run_stopped_by_its_time_budget_says_so(syn_h5, tmp_path, capsys, monkeypatch):
     """A run cut short by train.time_budget_s printed 'done: step N ... eff.rank nan' as if finished."""
     import lewm.train as train_mod

@@ -40,9 +40,15 @@ def run_report(a: argparse.Namespace) -> int:
     import torch
 
     from ..validate import check_out_dir
+    from ..devices import set_threads
     check_out_dir(a.out)  # before the work, not after it
-    if a.threads:
-        torch.set_num_threads(a.threads)
+    src = a.plotly_js
+    if src and "://" not in src and not src.startswith("//"):  # a local path, relative to report.html
+        where = os.path.normpath(os.path.join(a.out, src))
+        if not os.path.isfile(where):
+            raise ValueError(f"--plotly-js {src}: no file at {where} (the path is taken relative to --out "
+                             f"{a.out}); the report would show no charts")
+    set_threads(a.threads)
     rep = make_report(a.checkpoint, a.data, a.out, episodes=a.episodes, quick=a.quick, max_frames=a.max_frames,
                       map_method=a.map_method, decoder_steps=a.decoder_steps, horizon=a.horizon, seed=a.seed,
                       device=a.device, html=not a.no_html, plotly_js=a.plotly_js,
