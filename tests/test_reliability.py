@@ -657,6 +657,14 @@ def test_round6_sigreg_and_planner_arguments_are_one_value_error():
     for fn, pattern in cases:
         with pytest.raises(ValueError, match=pattern):
             fn()
+    from lewm import checkpoint
+    from lewm.diagnostics import encode_frames
+    model, _, _ = checkpoint.load(SHIPPED)
+    for px, pattern in [(np.random.rand(2, 64, 64, 3).astype(np.float32), r"^pixels: expected uint8 frames \(0..255\), got torch.float32"),
+                        (np.full((2, 64, 64, 3), np.nan, np.float32), r"^pixels: expected uint8 frames"),
+                        (np.zeros((2, 3, 64, 64), np.uint8), r"^pixels: expected frames \(N, S, S, 3\) with channels last")]:
+        with pytest.raises(ValueError, match=pattern):  # floats in [0, 1] were taken as normalised: a wrong z
+            encode_frames(model, px)
     # NaN for some candidates: those are never elites, and the plan is the finite candidates' optimum
     res = plan(lambda a: torch.where(a[:, 0, 0] > 0, float("nan"), (a ** 2).sum((1, 2))), 3, 2,
                PlannerConfig(num_samples=200, topk=10, iterations=5))

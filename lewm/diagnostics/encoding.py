@@ -48,6 +48,11 @@ def _encode_batches(model: nn.Module, pixels: ArrayLike, batch: int, fn) -> list
     if px.ndim != 4:  # one frame (S, S, 3) was a permute error inside torch
         raise ValueError(f"pixels: expected frames (N, S, S, 3), got shape {tuple(px.shape)} "
                          f"(one frame: pixels[None])")
+    if px.shape[-1] != 3:  # channels first was reported by the model as a transposed shape
+        raise ValueError(f"pixels: expected frames (N, S, S, 3) with channels last, got shape {tuple(px.shape)}")
+    if px.dtype != torch.uint8:  # the model takes float input as already normalised: 0..1 frames would be wrong
+        raise ValueError(f"pixels: expected uint8 frames (0..255), got {px.dtype}; convert with "
+                         f"(frames * 255).round().astype(np.uint8) if they are floats in [0, 1]")
     chunks: list[list[torch.Tensor]] = []
     with _eval_mode(model):
         for lo in range(0, len(px), batch):
