@@ -67,7 +67,7 @@ def run_train(a: argparse.Namespace) -> int:
     (``--batch-size`` is the global batch; every rank takes batch/N)."""
     import torch
     from . import validate
-    from .config import apply_set_overrides, follow_data_image_size, get_preset
+    from .config import apply_set_overrides, follow_data_image_size, get_preset, image_size_note
     from .devices import resolve_device, set_threads
     from .model import parameter_count
     from .train import train
@@ -87,8 +87,7 @@ def run_train(a: argparse.Namespace) -> int:
         # a patch size given with --set is checked against the data's image size, not the preset's
         items = [f"model.image_size={size}"] + items
         if int(os.environ.get("RANK", "0")) == 0:
-            print(f"model.image_size {cfg.model.image_size} -> {size}: the image size of {a.data} (preset "
-                  f"{cfg.preset}; --set model.image_size=N pins it)")
+            print(image_size_note(cfg, size, a.data))
     cfg = apply_set_overrides(cfg, items)  # --set section.field=value
     if size is not None:
         cfg, note = follow_data_image_size(cfg, size, a.data, pinned=pinned)

@@ -301,9 +301,13 @@ def follow_data_image_size(cfg: "LeWMConfig", image_size: int, source: str,
         hint = f" (e.g. {' or '.join(map(str, sorted(near)))})" if near else ""
         raise ValueError(f"{source}: images are {S}x{S} but model.patch_size {p} (preset {cfg.preset}) does not "
                          f"divide {S}; pass --set model.patch_size=N with N dividing {S}{hint}")
-    note = (f"model.image_size {mc.image_size} -> {S}: the image size of {source} (preset {cfg.preset}; "
-            f"--set model.image_size=N pins it)")
-    return cfg.with_overrides(model={"image_size": S}), note
+    return cfg.with_overrides(model={"image_size": S}), image_size_note(cfg, S, source)
+
+
+def image_size_note(cfg: "LeWMConfig", image_size: int, source: str) -> str:
+    """The one line a command prints when the preset's image size gives way to the data's."""
+    return (f"model.image_size {cfg.model.image_size} -> {image_size}: the image size of {source} (preset "
+            f"{cfg.preset}; --set model.image_size=N pins it)")
 
 
 def apply_set_overrides(cfg: "LeWMConfig", items) -> "LeWMConfig":

@@ -5,7 +5,9 @@
 """
 from __future__ import annotations
 
+import os
 import platform
+import warnings
 
 import torch
 
@@ -40,8 +42,6 @@ def device_name(dev: torch.device) -> str:
 def set_threads(n: int | None) -> None:
     """``torch.set_num_threads(n)`` for ``--threads`` (None or 0: leave torch's default). More threads
     than the machine's cores is allowed but named: oversubscribed cores run matmuls many times slower."""
-    import os
-    import warnings
     if not n:
         return
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

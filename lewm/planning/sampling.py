@@ -27,12 +27,12 @@ def evaluate_cost(cost_fn, a: torch.Tensor):
         got = f"shape {tuple(costs.shape)}" if hasattr(costs, "shape") else type(costs).__name__
         raise ValueError(f"cost_fn must return a torch tensor of costs of shape ({N},), one per candidate; got "
                          f"{type(costs).__name__} of {got}")
-    finite = torch.isfinite(costs)  # (N,)
-    if not bool(finite.any()):
+    n_finite = int(torch.isfinite(costs).sum())  # one device sync per call on the planning loop
+    if n_finite == 0:
         raise ValueError(f"cost_fn returned NaN/inf for all {N} candidates: the model or the goal holds "
                          "non-finite values (check the checkpoint and the goal frame)")
-    if not bool(finite.all()):
-        costs = torch.where(torch.isnan(costs), torch.full_like(costs, float("inf")), costs)
+    if n_finite < N:
+        costs = torch.where(torch.isnan(costs), float("inf"), costs)  # inf stays inf, NaN becomes inf
     return costs, zf
 
 

@@ -37,10 +37,8 @@ def add_report_args(p: argparse.ArgumentParser) -> None:
 
 
 def run_report(a: argparse.Namespace) -> int:
-    import torch
-
-    from ..validate import check_out_dir
     from ..devices import set_threads
+    from ..validate import check_out_dir
     check_out_dir(a.out)  # before the work, not after it
     src = a.plotly_js
     if src and "://" not in src and not src.startswith("//"):  # a local path, relative to report.html
