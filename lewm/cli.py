@@ -49,9 +49,9 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compile", action="store_true",
                    help="torch.compile the model parts (one-off compile time; for long GPU runs)")
     p.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16"],
-                   help="compute precision (default auto: bf16 autocast on CUDA GPUs and on CPUs with AMX for "
-                        "models at least cpu-small wide, fp32 elsewhere, where bf16 training is slower; see "
-                        "lewm/precision.py)")
+                   help="compute precision (default auto: bf16 autocast on CUDA GPUs and on CPUs with native bf16 "
+                        "(avx512_bf16/AMX) for models at least cpu-small wide; fp32 elsewhere, where bf16 "
+                        "training is slower; see lewm/precision.py)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.FIELD=VALUE",
                    help="override any config field, e.g. --set model.patch_size=8 --set sigreg.num_proj=512 "
                         "(repeatable; fields are listed in lewm/config.py)")

@@ -148,7 +148,7 @@ class TrainConfig:
     precision: str = ranged("auto", choices=PRECISIONS)
     """Compute precision of the encoder, predictor and projectors: 'fp32', 'bf16' (autocast; SIGReg,
     the losses, BatchNorm statistics and the optimizer stay fp32) or 'auto' = bf16 on CUDA GPUs and,
-    for encoders at least 128 wide, on CPUs with AMX; fp32 elsewhere (lewm/precision.py). Checkpoints are precision-independent (fp32 master weights). Allowed: 'auto', 'fp32' or 'bf16'."""
+    for encoders at least 128 wide, on CPUs with native bf16 (avx512_bf16 / AMX); fp32 elsewhere (lewm/precision.py). Checkpoints are precision-independent (fp32 master weights). Allowed: 'auto', 'fp32' or 'bf16'."""
     time_budget_s: float = ranged(0.0, lo=10, hi=7 * 86400, zero_ok=True)
     """Wall-clock budget in seconds (0 = none; allowed 0 or >= 10). When set, the cosine schedule
     runs on elapsed time instead of steps and training stops at the budget (or at ``steps``,

@@ -276,7 +276,8 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
                    "two-room, PushT, ...); must be the one it was trained on")
     p.add_argument("--device", default="auto")
     p.add_argument("--precision", default="fp32", choices=["auto", "fp32", "bf16"],
-                   help="model rollouts in fp32 (default) or bf16 autocast; auto = bf16 on CUDA")
+                   help="model rollouts in fp32 (default: the reference) or bf16 autocast; auto = bf16 on CUDA "
+                        "and on CPUs with native bf16 (lewm/precision.py)")
     p.add_argument("--no-cuda-graphs", action="store_true",
                    help="on CUDA, launch the rollout's kernels eagerly instead of replaying CUDA graphs")
     p.add_argument("--compile", action="store_true",

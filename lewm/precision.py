@@ -5,13 +5,13 @@ and projectors (their matmuls); SIGReg, the losses, BatchNorm statistics, the op
 statistics stay fp32, and checkpoints hold fp32 weights whatever the precision.
 
 ``auto`` is measured, not assumed: on CUDA GPUs bf16 for everything; on a CPU with native bf16
-(``avx512_bf16`` / AMX) bf16 for planning — a lean rollout runs 1.5–2x faster on this project's CPU.
-Training in bf16 pays only on a CPU with AMX tiles (``amx_bf16``: a 2048² bf16 matmul at 1,123
-GFLOP/s against 173 in fp32 on one thread) and for models at least ``TRAIN_BF16_MIN_WIDTH`` wide: on
-such a CPU, with attention kept fp32 under autograd (``lewm.model.attention``), bf16 trained gpu-small
-(D = 192, batch 128, 2 threads) 2.53x faster, the paper preset 2.1x and cpu-small 1.34x, but cpu-tiny
-(width 32) 0.76x. On CPUs with ``avx512_bf16`` alone bf16 training was slower (0.62x at cpu-small),
-so fp32 there. Elsewhere fp32.
+(``avx512_bf16`` / AMX) bf16 for planning — a lean rollout runs 1.5–2x faster on this project's CPU —
+and bf16 for training models at least ``TRAIN_BF16_MIN_WIDTH`` wide. With attention kept fp32 under
+autograd (``lewm.model.attention``: PyTorch's CPU bf16 flash-attention backward was 17x slower than
+fp32's), bf16 training measured on an AMD EPYC with ``avx512_bf16`` only (one thread, docs/benchmarks.md):
+cpu-small 1.85x, gpu-small 1.97x, the paper preset 1.67x, but cpu-tiny (width 32) 0.81x; on an Intel
+Xeon with AMX tiles: gpu-small 2.53x, paper 2.1x, cpu-small 1.34x, cpu-tiny 0.76x. Narrow models stay
+fp32 (their small matmuls gain less than the casts cost). Elsewhere fp32.
 """
 from __future__ import annotations
 
@@ -35,13 +35,8 @@ def cpu_has_bf16() -> bool:
     return bool({"avx512_bf16", "amx_bf16"} & _cpu_flags())
 
 
-def cpu_has_amx_bf16() -> bool:
-    """Whether this CPU has AMX bf16 tiles (flag ``amx_bf16``)."""
-    return "amx_bf16" in _cpu_flags()
-
-
 TRAIN_BF16_MIN_WIDTH = 128
-"""The narrowest encoder (``model.enc_dim``) that ``auto`` trains in bf16 on an AMX CPU (cpu-small's)."""
+"""The narrowest encoder (``model.enc_dim``) that ``auto`` trains in bf16 on a bf16 CPU (cpu-small's)."""
 
 
 def resolve_precision(precision: str, device, workload: str = "train", model_width: int | None = None) -> bool:
@@ -60,4 +55,4 @@ def resolve_precision(precision: str, device, workload: str = "train", model_wid
         return False
     if workload == "plan":
         return cpu_has_bf16()
-    return cpu_has_amx_bf16() and (model_width or 0) >= TRAIN_BF16_MIN_WIDTH
+    return cpu_has_bf16() and (model_width or 0) >= TRAIN_BF16_MIN_WIDTH

@@ -225,6 +225,8 @@ def test_planner_page_plans_step_by_step(lab):
     assert [st["label"] for st in steps] == ["1", "2", "3"]
     assert fig["layout"]["title"]["text"].startswith("Iteration 3/3")
     assert all(st["args"][1]["title.text"].startswith(f"Iteration {st['label']}/3") for st in steps)
+    # the episode runs on the fast path by default (auto: bf16 rollouts on a bf16 CPU or a GPU, lewm/precision.py)
+    assert at.selectbox(key="plan_precision").value == "auto"
     at.number_input(key="plan_budget").set_value(10).run()
     at.button(key="plan_run").click().run()
     no_exception(at)
