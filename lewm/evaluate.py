@@ -29,7 +29,8 @@ PROTOCOLS = ("shipped", "paper")
 """``shipped``: the agent's own settings (eval.json / checkpoint), else the defaults; ``paper``:
 the paper's solver (CEM 300 / top 30 / 30 iterations, horizon 5, re-plan every 5 blocks)."""
 FLAGS = {"solver": "solver", "samples": "num_samples", "topk": "topk", "iterations": "iterations",
-         "horizon": "horizon", "receding_horizon": "receding_horizon", "cost_steps": "cost_steps"}
+         "horizon": "horizon", "receding_horizon": "receding_horizon", "cost_steps": "cost_steps",
+         "stop_tol": "stop_tol"}
 """argparse destination -> PlannerConfig field, for the flags that set planner settings."""
 
 
@@ -96,8 +97,9 @@ def resolve_planner(ckpt: str, protocol: str = "shipped", flags: dict | None = N
     inv = {v: k for k, v in FLAGS.items()}
     over = ", ".join("--" + inv[f].replace("_", "-") for f in given)
     line = (f"planner: {pcfg.solver} {pcfg.num_samples} samples / top {pcfg.topk} / {pcfg.iterations} iterations, "
-            f"horizon {pcfg.horizon}, re-plan every {pcfg.receding_horizon}, cost on {pcfg.cost_steps} "
-            f"— from {where}" + (f", overridden by {over}" if over else ""))
+            f"horizon {pcfg.horizon}, re-plan every {pcfg.receding_horizon}, cost on {pcfg.cost_steps}"
+            + (f", early stop when the mean moves < {pcfg.stop_tol:g}" if pcfg.stop_tol > 0 else "")
+            + f" — from {where}" + (f", overridden by {over}" if over else ""))
     return pcfg, line
 
 
@@ -197,7 +199,7 @@ def evaluate(ckpt: str, episodes: int = 50, pcfg: PlannerConfig = PlannerConfig(
         from .planning.compiled_cost import compiled_cost_factory
         from .precision import resolve_precision
         factory = compiled_cost_factory(bf16=resolve_precision(precision, dev, "plan"))
-    per, secs = [], []
+    per, secs, iters = [], [], []
     it = range(episodes)
     if progress:
         from tqdm.auto import tqdm
@@ -210,6 +212,7 @@ def evaluate(ckpt: str, episodes: int = 50, pcfg: PlannerConfig = PlannerConfig(
                              cuda_graphs=cuda_graphs, cost_factory=factory)
             n_ok += ep.success
             secs += ep.plan_seconds
+            iters += ep.plan_iterations
             per.append({"episode": i, "success": bool(ep.success), "steps": ep.steps,
                         "first_success_step": ep.first_success_step,
                         "final_distance": float(env.success_distance(ep.states[-1], g)),
@@ -239,7 +242,8 @@ def evaluate(ckpt: str, episodes: int = 50, pcfg: PlannerConfig = PlannerConfig(
     return {**tips, **partial, "checkpoint": ckpt, "env": name, "episodes": episodes, "solver": pcfg.solver,
             "success_rate": n_ok / max(episodes, 1), "successes": n_ok,
             "plan_seconds_median": float(np.median(secs)), "plan_seconds_p90": float(np.percentile(secs, 90)),
-            "plans": int(len(secs)), "budget": budget, "goal_offset": offset, "seed": seed,
+            "plans": int(len(secs)), "plan_iterations_mean": float(np.mean(iters)) if iters else 0.0,
+            "budget": budget, "goal_offset": offset, "seed": seed,
             "device": str(dev), "device_name": _device_name(dev), "precision": precision,
             "cuda_graphs": bool(cuda_graphs and dev.type == "cuda"), "compiled_rollout": compiled,
             "planner": asdict(pcfg), "per_episode": per}
@@ -251,7 +255,7 @@ def _device_name(dev) -> str:
 
 
 def add_eval_args(p: argparse.ArgumentParser) -> None:
-    from .validate import arg_int
+    from .validate import arg_float, arg_int
     p.add_argument("--checkpoint", required=True, help="checkpoint file (or a run folder with last.pt)")
     p.add_argument("--episodes", type=arg_int(1, 100_000), default=50)
     p.add_argument("--protocol", default="shipped", choices=PROTOCOLS,
@@ -269,6 +273,9 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
                    help="blocks executed per plan (at most --horizon; default 1)")
     p.add_argument("--cost-steps", default=None, choices=["last", "all"],
                    help="goal cost on the last imagined block (the paper; default) or averaged over all blocks")
+    p.add_argument("--stop-tol", type=arg_float(0, 10), default=None,
+                   help="CEM/MPPI early stop: end a plan once an iteration moves the sampling mean by less than "
+                        "this (normalised action units; default 0 = off, as the paper); e.g. 0.05")
     p.add_argument("--budget", type=arg_int(1, 100_000), default=50, help="env steps per episode")
     p.add_argument("--data", default=None, help="HDF5 with 'state' to draw start/goal pairs from "
                    "(default: fresh expert trajectories of the checkpoint's environment)")

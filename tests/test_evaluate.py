@@ -2,6 +2,7 @@
 settings stored in the checkpoint), flags override them one by one, ``--protocol paper`` selects
 the paper's solver, and one line says which settings were used and from where."""
 import json
+from dataclasses import asdict
 import os
 import pathlib
 import shutil
@@ -88,7 +89,7 @@ def test_eval_cli_replays_the_shipped_settings_and_says_so(tmp_path, capsys):
     with open(out) as f:
         res = json.load(f)
     assert res["env"] == "two_room" and res["planner_source"] == printed[0]
-    assert res["planner"] == {**_shipped_settings(), "num_samples": 8, "topk": 2, "iterations": 1}
+    assert res["planner"] == asdict(PlannerConfig(**{**_shipped_settings(), "num_samples": 8, "topk": 2, "iterations": 1}))
     out2 = str(tmp_path / "p.json")
     assert main(["eval", "--checkpoint", str(folder / "model.pt"), "--protocol", "paper", "--out", out2, *fast]) == 0
     with open(out2) as f:

@@ -31,3 +31,23 @@ def test_cem_small_bounded_run_reproduces_stored_plan():
             0.005150817334651947, 0.4482432007789612, 0.468198299407959, -0.46883273124694824]
     np.testing.assert_allclose(res.actions.flatten().numpy(), want, rtol=0, atol=1e-6)
     assert res.cost == pytest.approx(0.8659707307815552, rel=1e-6)
+
+
+def test_cem_early_stop_settles_at_the_known_minimum_in_fewer_iterations():
+    """stop_tol: the loop ends once an update moves the mean by less than the tolerance; the plan still sits at
+    the quadratic's known minimum (the target, inside the box), and tol 0 runs every iteration as before."""
+    cfg = PlannerConfig(iterations=60, num_samples=300, topk=30, min_std=0.01)
+    full = cem(quadratic, P, K, cfg, generator=torch.Generator().manual_seed(1))
+    assert len(full.iterations) == 60
+    from dataclasses import replace
+    early = cem(quadratic, P, K, replace(cfg, stop_tol=0.01), generator=torch.Generator().manual_seed(1))
+    n = len(early.iterations)
+    assert 2 <= n < 60
+    moved = (early.iterations[-1].mean - early.iterations[-2].mean).abs().max()
+    assert moved < 0.01  # it stopped because the mean had settled, not before
+    assert all((b.mean - a.mean).abs().max() >= 0.01 for a, b in zip(early.iterations[:-2], early.iterations[1:-1]))
+    torch.testing.assert_close(early.actions, TARGET, atol=0.05, rtol=0)  # at the known minimum
+    # the same iterations as the full run up to the stop (same generator, same draws)
+    torch.testing.assert_close(early.iterations[-1].mean, full.iterations[n - 1].mean)
+    with pytest.raises(ValueError, match="stop_tol"):
+        PlannerConfig(stop_tol=-0.1)

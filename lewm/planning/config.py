@@ -44,6 +44,12 @@ class PlannerConfig:
     """MPC: action blocks executed before re-planning. Allowed: [1, horizon]."""
     warm_start: bool = True
     """MPC: initialise each plan with the previous plan shifted by the executed blocks."""
+    stop_tol: float = ranged(0.0, lo=0.0)
+    """CEM / MPPI early stop: end the plan once an iteration moves the sampling mean by less than this
+    (largest change of any action number, in normalised action units), i.e. the elites have settled.
+    0 = off: every plan runs all ``iterations`` (the default and the paper's protocol). In MPC the
+    warm-started mean is often right already, so most plans stop after 2-3 iterations. Costs one
+    host sync per iteration when on. Allowed: >= 0 (try 0.05, the default ``min_std``)."""
     cost_steps: str = ranged("last", choices=COST_STEPS)
     """Which imagined latents the goal cost reads: 'last' = ``‖ẑ_P − z_goal‖²`` only (the paper,
     DESIGN §2), or 'all' = the mean of ``‖ẑ_p − z_goal‖²`` over the P imagined blocks. A

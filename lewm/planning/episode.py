@@ -44,6 +44,8 @@ class EpisodeResult:
     goal_frame: np.ndarray
     first_success_step: int | None = None
     plans: list[PlanResult] = field(default_factory=list)
+    plan_iterations: list[int] = field(default_factory=list)
+    """Solver iterations each plan ran (fewer than ``pcfg.iterations`` when ``stop_tol`` stopped it early)."""
 
 
 def run_episode(env, model: LeWM, cfg: LeWMConfig, pcfg: PlannerConfig, start_state, goal_state,
@@ -77,7 +79,7 @@ def run_episode(env, model: LeWM, cfg: LeWMConfig, pcfg: PlannerConfig, start_st
         z_goal = model.encode(to_pixels_tensor(goal_frame[None], dev))[0, 0]  # (D,)
     frames, states, actions = [obs], [info["state"]], []
     z_ctx, a_ctx = [], []  # latents of block-boundary frames, normalised blocks between them
-    secs, costs, plans = [], [], []
+    secs, costs, plans, iters = [], [], [], []
     mean = None
     success, first = bool(info["success"]), (0 if info["success"] else None)
     steps = 0
@@ -102,6 +104,7 @@ def run_episode(env, model: LeWM, cfg: LeWMConfig, pcfg: PlannerConfig, start_st
             plans.append(res)
         secs.append(res.seconds)
         costs.append(res.cost)
+        iters.append(len(res.iterations))
         R = pcfg.receding_horizon
         for b in range(R):
             block = res.actions[b]  # (K,)
@@ -125,4 +128,5 @@ def run_episode(env, model: LeWM, cfg: LeWMConfig, pcfg: PlannerConfig, start_st
         shifted = res.actions[R:]
         mean = torch.cat([shifted, torch.zeros(R, K, device=dev)], 0)  # (P, K) warm start
     return EpisodeResult(success, steps, np.stack(frames), np.stack(states),
-                         np.asarray(actions, np.float32).reshape(-1, A), secs, costs, goal_frame, first, plans)
+                         np.asarray(actions, np.float32).reshape(-1, A), secs, costs, goal_frame, first, plans,
+                         iters)

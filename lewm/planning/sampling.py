@@ -63,7 +63,8 @@ def randn(shape, generator, device, dtype) -> torch.Tensor:
 def sampling_planner(update: Callable, cost_fn: Callable, horizon: int, action_dim: int, cfg: PlannerConfig,
                      init_mean, bounds, generator, device, dtype, record: bool) -> PlanResult:
     """Shared loop of the sampling planners: sample around (mean, std), clip, keep the mean as
-    candidate 0, score, then ``update(cand, costs, elite) -> (mean, std)``; the plan is the final mean."""
+    candidate 0, score, then ``update(cand, costs, elite) -> (mean, std)``; the plan is the final mean.
+    With ``cfg.stop_tol > 0`` the loop ends early once an update moves the mean by less than it."""
     t0 = time.perf_counter()
     P, K, N = horizon, action_dim, cfg.num_samples
     mean, bounds = prepare(P, K, init_mean, bounds, device, dtype)
@@ -76,10 +77,13 @@ def sampling_planner(update: Callable, cost_fn: Callable, horizon: int, action_d
         costs, zf = evaluate_cost(cost_fn, cand)  # (N,), (N, D)
         costs = costs.float()
         elite = torch.topk(costs, cfg.topk, largest=False).indices  # (k,)
+        prev = mean
         mean, std = update(cand, costs, elite)  # (P, K), (P, K)
         std = std.clamp_min(cfg.min_std)
         on_device.append((costs, elite, mean, std, cand if record else None,
                           zf if (record and zf is not None) else None))
+        if cfg.stop_tol > 0 and float((mean - prev).abs().max()) < cfg.stop_tol:  # settled: stop early
+            break
     final_cost, _ = evaluate_cost(cost_fn, mean[None])
     recs = [IterationRecord(c.cpu(), e.cpu(), m.cpu(), sd.cpu(), float(c[e[0]]),
                             cd.cpu() if cd is not None else None, z.cpu() if z is not None else None)
