@@ -204,20 +204,35 @@ class _CausalAttention(nn.Module):
         self.to_qkv = nn.Linear(dim, 3 * heads * dim_head, bias=False)
         self.to_out = nn.Sequential(nn.Linear(heads * dim_head, dim), nn.Dropout(dropout))
 
-    def forward(self, x: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, last_only: bool = False, prefix_kv=None, keep_kv: list | None = None
+                ) -> torch.Tensor:
         """x (B, T, W) -> (B, T, W); with ``last_only`` just the last position's output (B, 1, W),
-        which attends to every position (the causal mask is then all ones)."""
+        which attends to every position (the causal mask is then all ones).
+
+        ``prefix_kv``: keys and values (each (1 or B, h, S, dh)) of S earlier positions that every
+        position here follows: a context shared by all B rows, computed once (``LeWM._lean_rollout``);
+        ``keep_kv``: a list that receives this call's own (keys, values)."""
         B, T, _ = x.shape
         qkv = self.to_qkv(self.norm(x)).view(B, T, 3, self.heads, self.dim_head)  # (B, T, 3, h, dh)
         q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each (B, h, T, dh)
+        if keep_kv is not None:
+            keep_kv.append((k, v))
+        S, mask = 0, None
+        if prefix_kv is not None:
+            kp, vp = prefix_kv  # (1 or B, h, S, dh)
+            S = kp.shape[2]
+            k, v = (torch.cat([p.expand(B, -1, -1, -1), t], dim=2) for p, t in ((kp, k), (vp, v)))  # (B, h, S+T, dh)
         if last_only:
             q, causal = q[:, :, -1:], False  # (B, h, 1, dh)
+        elif S:  # position i of this call is position S+i of the sequence: it sees keys 0..S+i
+            mask, causal = torch.ones(T, S + T, dtype=torch.bool, device=x.device).tril(S), False  # (T, S+T)
         else:
             causal = True
-        if T == 1 and not (self.training and self.dropout > 0):
+        if S + T == 1 and not (self.training and self.dropout > 0):
             o = v  # (B, h, 1, dh): one frame attends only to itself, the softmax is 1 (exact, and ~12% of a CPU plan)
         else:
-            o = attention(q, k, v, is_causal=causal, dropout_p=self.dropout if self.training else 0.0)  # (B, h, Tq, dh)
+            o = attention(q, k, v, attn_mask=mask, is_causal=causal,
+                          dropout_p=self.dropout if self.training else 0.0)  # (B, h, Tq, dh)
         return self.to_out(o.transpose(1, 2).reshape(B, o.shape[2], -1))  # (B, Tq, W)
 
 
@@ -249,13 +264,15 @@ class AdaLNBlock(nn.Module):
         nn.init.zeros_(self.adaLN_modulation[1].bias)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor | None, mod: torch.Tensor | None = None,
-                last_only: bool = False) -> torch.Tensor:
+                last_only: bool = False, prefix_kv=None, keep_kv: list | None = None) -> torch.Tensor:
         """x (B, T, W), action embeddings c (B, T, W) -> (B, T, W). ``mod``: the modulation
         ``adaLN_modulation(c)`` (B, T, 6W) computed beforehand (a rollout reuses it across steps);
-        ``last_only``: return only the last position (B, 1, W)."""
+        ``last_only``: return only the last position (B, 1, W); ``prefix_kv`` / ``keep_kv``: see
+        ``_CausalAttention``."""
         mod = self.adaLN_modulation(c) if mod is None else mod  # (B, T, 6W)
         s1, sc1, g1, s2, sc2, g2 = mod.chunk(6, dim=-1)  # 6 x (B, T, W)
-        h = self.attn(modulate(self.norm1(x), s1, sc1), last_only=last_only)  # (B, T or 1, W)
+        h = self.attn(modulate(self.norm1(x), s1, sc1), last_only=last_only, prefix_kv=prefix_kv,
+                      keep_kv=keep_kv)  # (B, T or 1, W)
         if last_only:
             x, g1, s2, sc2, g2 = (t[:, -1:] for t in (x, g1, s2, sc2, g2))  # the last position only
         x = x + g1 * h  # (B, T, W)
@@ -269,12 +286,15 @@ class _Transformer(nn.Module):
         self.norm = nn.LayerNorm(cfg.pred_dim)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor | None, mods: list[torch.Tensor] | None = None,
-                last_only: bool = False) -> torch.Tensor:
+                last_only: bool = False, prefix_kvs: list | None = None, keep_kvs: list | None = None
+                ) -> torch.Tensor:
         """``mods``: per-layer modulations (see ``AdaLNBlock``); ``last_only``: the last layer
-        computes (and the stack returns) only the last position (B, 1, W)."""
+        computes (and the stack returns) only the last position (B, 1, W); ``prefix_kvs`` /
+        ``keep_kvs``: per-layer shared-context keys and values (see ``_CausalAttention``)."""
         n = len(self.layers)
         for i, blk in enumerate(self.layers):
-            x = blk(x, c, None if mods is None else mods[i], last_only=last_only and i == n - 1)
+            x = blk(x, c, None if mods is None else mods[i], last_only=last_only and i == n - 1,
+                    prefix_kv=None if prefix_kvs is None else prefix_kvs[i], keep_kv=keep_kvs)
         return self.norm(x)
 
 
@@ -291,13 +311,16 @@ class Predictor(nn.Module):
         self.transformer = _Transformer(cfg)
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None, mods: list[torch.Tensor] | None = None,
-                last_only: bool = False) -> torch.Tensor:
-        """z (B, T, D), action embeddings c (B, T, W) -> (B, T, D) (``last_only``: (B, 1, D))."""
-        T = z.shape[1]
-        if T > self.pos_embedding.shape[1]:
-            raise ValueError(f"predictor context is {self.pos_embedding.shape[1]} frames, got {T}")
-        x = self.dropout(self.input_proj(z) + self.pos_embedding[:, :T])  # (B, T, W)
-        return self.output_proj(self.transformer(x, c, mods, last_only))  # (B, T or 1, D)
+                last_only: bool = False, prefix_kvs: list | None = None, keep_kvs: list | None = None
+                ) -> torch.Tensor:
+        """z (B, T, D), action embeddings c (B, T, W) -> (B, T, D) (``last_only``: (B, 1, D)).
+        ``prefix_kvs``: per-layer keys/values of S earlier frames (then z holds frames S..S+T-1);
+        ``keep_kvs``: a list that receives every layer's (keys, values) (see ``_CausalAttention``)."""
+        S, T = (0 if prefix_kvs is None else prefix_kvs[0][0].shape[2]), z.shape[1]
+        if S + T > self.pos_embedding.shape[1]:
+            raise ValueError(f"predictor context is {self.pos_embedding.shape[1]} frames, got {S + T}")
+        x = self.dropout(self.input_proj(z) + self.pos_embedding[:, S:S + T])  # (B, T, W)
+        return self.output_proj(self.transformer(x, c, mods, last_only, prefix_kvs, keep_kvs))  # (B, T or 1, D)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -371,9 +394,9 @@ class LeWM(nn.Module):
         """
         N, P, K = action_blocks.shape
         H = self.cfg.history
-        z, a_prev = self.rollout_window(z_hist, act_hist, action_blocks)
         if lean and not self.training:
-            return self._lean_rollout(z, a_prev, action_blocks)
+            return self._lean_rollout(*self.context_window(z_hist, act_hist, action_blocks), action_blocks)
+        z, a_prev = self.rollout_window(z_hist, act_hist, action_blocks)
         out = []
         for p in range(P):
             a = torch.cat([a_prev, action_blocks[:, p:p + 1]], dim=1)  # (N, w, K)
@@ -388,12 +411,23 @@ class LeWM(nn.Module):
         """The context as every candidate sees it: z_hist (1 or N, H0, D), act_hist (1 or N, H0-1, K)
         or None, action_blocks (N, P, K) -> (z (N, <=H, D), a_prev (N, <=H-1, K)), the last ``history``
         frames and the actions between them."""
+        N = action_blocks.shape[0]
+        z, a_prev = self.context_window(z_hist, act_hist, action_blocks)  # (B, w, D), (B, w-1, K)
+        return z.expand(N, -1, -1), a_prev.expand(N, -1, -1)
+
+    def context_window(self, z_hist: torch.Tensor, act_hist: torch.Tensor | None,
+                       action_blocks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``rollout_window`` before the broadcast to N candidates: (z (B, <=H, D), a_prev (B, <=H-1, K))
+        with B = 1 when the context is common to all candidates (a plan's), else N."""
         N, _, K = action_blocks.shape
         H = self.cfg.history
-        z = z_hist.expand(N, -1, -1) if z_hist.shape[0] == 1 else z_hist  # (N, H0, D)
         if act_hist is None:
-            act_hist = action_blocks.new_zeros(N, z.shape[1] - 1, K)
-        a_prev = act_hist.expand(N, -1, -1) if act_hist.shape[0] == 1 else act_hist  # (N, H0-1, K)
+            act_hist = action_blocks.new_zeros(z_hist.shape[0], z_hist.shape[1] - 1, K)
+        B = max(z_hist.shape[0], act_hist.shape[0])
+        if {z_hist.shape[0], act_hist.shape[0]} - {1, N}:
+            raise ValueError(f"context batch must be 1 or the {N} candidates: z_hist {tuple(z_hist.shape)}, "
+                             f"act_hist {tuple(act_hist.shape)}")
+        z, a_prev = z_hist.expand(B, -1, -1), act_hist.expand(B, -1, -1)  # (B, H0, D), (B, H0-1, K)
         return z[:, -H:], a_prev[:, max(0, a_prev.shape[1] - H + 1):]
 
     def _lean_rollout(self, z: torch.Tensor, a_prev: torch.Tensor, action_blocks: torch.Tensor) -> torch.Tensor:
@@ -402,22 +436,38 @@ class LeWM(nn.Module):
         - the action embeddings and every layer's AdaLN modulation depend on an action block alone,
           so they are computed once for the whole sequence (context actions, then the P candidate
           blocks) instead of again at every step for every slot of the sliding window;
+        - a context common to all candidates (B = 1) is computed once, not N times: its actions'
+          modulations, and in every window the leading context frames whose action is a context
+          action (causal attention: they see only each other, so they are the same for every
+          candidate). They run at batch 1 and hand their keys and values to the candidates' frames;
         - only the last position's prediction is used, so the last layer, the output projection and
           the BatchNorm projector run on that position alone.
-        z (N, H0, D), a_prev (N, H0-1, K), action_blocks (N, P, K) -> (N, P, D).
+        z (B, w, D), a_prev (B, w-1, K) with B = 1 or N, action_blocks (N, P, K) -> (N, P, D).
         """
         N, P, _ = action_blocks.shape
-        H, h0 = self.cfg.history, a_prev.shape[1]
-        c = self.action_encoder(torch.cat([a_prev, action_blocks], dim=1))  # (N, h0+P, W)
-        mods = [blk.adaLN_modulation(c) for blk in self.predictor.transformer.layers]  # each (N, h0+P, 6W)
-        out = []
+        H, h0 = self.cfg.history, a_prev.shape[1]  # frames 0..h0 are the context; frame j has action j
+        layers = self.predictor.transformer.layers
+        mods_ctx = [blk.adaLN_modulation(self.action_encoder(a_prev)) for blk in layers] if h0 else []  # (B, h0, 6W)
+        c = self.action_encoder(action_blocks)  # (N, P, W)
+        mods = [blk.adaLN_modulation(c) for blk in layers]  # each (N, P, 6W)
+        if h0:
+            mods = [torch.cat([mc.expand(N, -1, -1), m], dim=1) for mc, m in zip(mods_ctx, mods)]  # (N, h0+P, 6W)
+        shared = z.shape[0] == 1 and N > 1
+        out = []  # imagined frames h0+1, h0+2, ... each (N, 1, D)
         for p in range(P):
-            w = z.shape[1]  # frames in the window; their actions end with block p (index h0 + p)
-            lo, hi = h0 + p - (w - 1), h0 + p + 1
-            h = self.predictor(z, None, [m[:, lo:hi] for m in mods], last_only=True)  # (N, 1, D)
-            z_next = self.pred_proj(h)  # (N, 1, D)
-            out.append(z_next)
-            z = torch.cat([z, z_next], dim=1)[:, -H:]  # (N, <=H, D)
+            hi = h0 + p + 1  # the window ends with frame h0+p, whose action is candidate block p
+            lo = max(0, hi - H)
+            s = max(0, h0 - lo) if shared else 0  # leading frames with a context action: common to all
+            frames = [z[:, lo + s:h0 + 1].expand(N, -1, -1)] if lo + s <= h0 else []  # (N, <=h0+1, D)
+            frames += out[max(0, lo - h0 - 1):]
+            zw = torch.cat(frames, dim=1)  # (N, w - s, D)
+            prefix = None
+            if s:
+                prefix = []
+                self.predictor(z[:, lo:lo + s], None, [m[:, lo:lo + s] for m in mods_ctx], keep_kvs=prefix)  # (1, s, D)
+            h = self.predictor(zw, None, [m[:, lo + s:hi] for m in mods], last_only=True,
+                               prefix_kvs=prefix)  # (N, 1, D)
+            out.append(self.pred_proj(h))  # (N, 1, D)
         return torch.cat(out, dim=1)  # (N, P, D)
 
 

@@ -58,7 +58,7 @@ class CompiledGoalCost(LatentGoalCost):
         with torch.autocast(self.device_type, dtype=torch.bfloat16, enabled=self.bf16):
             if actions.shape[0] < MIN_CANDIDATES or torch.is_grad_enabled():
                 return super().imagine(actions)
-            z, a_prev = self.model.rollout_window(self.z_hist, self.act_hist, actions)  # (N, H0, D), (N, H0-1, K)
+            z, a_prev = self.model.context_window(self.z_hist, self.act_hist, actions)  # (B, H0, D), (B, H0-1, K)
             return compiled_rollout(self.model)(z.contiguous(), a_prev.contiguous(), actions)  # (N, P, D)
 
 
