@@ -172,7 +172,8 @@ def add_export_args(p: argparse.ArgumentParser) -> None:
 
 def run_export(a: argparse.Namespace) -> int:
     from . import checkpoint, validate
-    validate.check_out_file(a.out, force=a.force, inputs={"--checkpoint": a.checkpoint, "--data": a.data})
+    validate.check_out_file(a.out, force=a.force, inputs={"--checkpoint": a.checkpoint, "--data": a.data},
+                            writes="a checkpoint")
     model, cfg, meta = checkpoint.load(a.checkpoint)
     if a.data:
         validate.check_dataset(a.data, env=cfg.env, image_size=cfg.model.image_size,

@@ -153,7 +153,8 @@ def collect(env_name: str, episodes: int, out: str, image_size: int = 64, policy
     workers = min(workers, E)
     out = os.fspath(out)
     from .validate import check_out_file
-    check_out_file(out, "out", make_parent=True, force=bool(force))  # never replaces a dataset unasked
+    check_out_file(out, "out", make_parent=True, force=bool(force),  # never replaces a dataset unasked
+                   writes="an HDF5 episode file")
     _check_space(out, N * S * S * 3 // (3 if compression == "gzip" else 1))
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     tmp = f"{out}.{os.getpid()}.tmp"
@@ -317,7 +318,8 @@ def _env_arg(name: str) -> str:
 
 def run_collect(a: argparse.Namespace) -> int:
     from .validate import check_out_file
-    check_out_file(a.out, make_parent=True, force=a.force)  # an existing dataset is never replaced silently
+    check_out_file(a.out, make_parent=True, force=a.force,  # an existing dataset is never replaced silently
+                   writes="an HDF5 episode file")
     t = time.perf_counter()
     path = collect(a.env, a.episodes, a.out, image_size=a.image_size, policy=a.policy, workers=a.workers,
                    force=a.force, seed=a.seed, episode_len=a.episode_len, progress=not a.no_progress, mix_random=a.mix_random,

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from .env_names import env_key
-from .validate import check_action_stats, check_fields, parse_bool, ranged
+from .validate import check_action_stats, check_fields, number_tuple, parse_bool, ranged
 
 PRECISIONS = ("auto", "fp32", "bf16")
 
@@ -183,8 +183,17 @@ class LeWMConfig:
     """Per-dimension std of raw actions in the training data."""
 
     def __post_init__(self) -> None:
+        for name, klass in (("model", ModelConfig), ("sigreg", SIGRegConfig), ("train", TrainConfig)):
+            if not isinstance(getattr(self, name), klass):  # a dict was an AttributeError on model.action_dim
+                raise ValueError(f"{name} must be a {klass.__name__}, got {type(getattr(self, name)).__name__} "
+                                 f"(build it with {klass.__name__}(**fields), or use LeWMConfig.from_dict)")
+        for name in ("env", "preset"):  # env=5 was stored as the environment '5'
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(f"{name} must be a string, got {getattr(self, name)!r}")
         if self.env:  # one spelling per environment, whatever the data file or the user wrote
             object.__setattr__(self, "env", env_key(self.env))
+        for name in ("action_mean", "action_std"):  # a numpy array: "truth value ... is ambiguous"
+            object.__setattr__(self, name, number_tuple(name, getattr(self, name)))
         check_action_stats(self.action_mean, self.action_std, self.model.action_dim)
 
     def to_dict(self) -> dict[str, Any]:
@@ -209,9 +218,6 @@ class LeWMConfig:
         model = build(ModelConfig, d.pop("model", {}), "model")
         sig = build(SIGRegConfig, d.pop("sigreg", {}), "sigreg")
         train = build(TrainConfig, d.pop("train", {}), "train")
-        for k in ("action_mean", "action_std"):
-            if k in d:
-                d[k] = tuple(float(x) for x in d[k])
         return build(cls, {**d, "model": model, "sigreg": sig, "train": train}, "top level")
 
     def with_overrides(self, **sections: dict[str, Any]) -> "LeWMConfig":

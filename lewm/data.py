@@ -59,12 +59,30 @@ def open_h5(path: str):
         raise DataError(f"{path}: not a readable HDF5 file ({e})") from None
 
 
+def h5_dataset(path: str, f, key: str):
+    """``f[key]`` as an HDF5 dataset, or a DataError naming the key: a group there (another tool's
+    nesting) was an AttributeError, a dangling or external link h5py's 'component not found'."""
+    import h5py
+    try:
+        obj = f[key]
+    except (KeyError, OSError) as e:
+        msg = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+        raise DataError(f"{path}: key {key!r} cannot be opened (a broken or external link?): {msg}") from None
+    if not isinstance(obj, h5py.Dataset):
+        raise DataError(f"{path}: key {key!r} is an HDF5 {type(obj).__name__.lower()}, expected a dataset "
+                        f"(an array) at the top of the file")
+    return obj
+
+
 def _episode_index(path: str, ds, key: str) -> np.ndarray:
     """``ep_len`` / ``ep_offset`` as int64: a 1-D array of whole numbers, or a DataError naming the key."""
     if ds.ndim != 1 or ds.dtype.kind not in "iu":
         raise DataError(f"{path}: key {key!r} must be a 1-D array of whole numbers (one per episode), "
                         f"got {ds.dtype} {ds.shape}")
-    return np.asarray(ds[:], dtype=np.int64)
+    raw = ds[:]
+    if raw.size and raw.dtype.kind == "u" and int(raw.max()) > np.iinfo(np.int64).max:  # would wrap negative
+        raise DataError(f"{path}: key {key!r} holds {int(raw.max())}, more rows than any file has")
+    return np.asarray(raw, dtype=np.int64)
 
 
 def _check_disjoint(path: str, ep_off: np.ndarray, ep_len: np.ndarray) -> None:
@@ -85,16 +103,20 @@ def validate_file(path: str, image_size: int | None = None) -> dict:
         missing = [k for k in REQUIRED_KEYS if k not in f]
         if missing:
             raise DataError(f"{path}: missing dataset key(s) {missing}; expected {list(REQUIRED_KEYS)}")
-        px, act = f["pixels"], f["action"]
+        px, act = h5_dataset(path, f, "pixels"), h5_dataset(path, f, "action")
         if px.dtype != np.uint8 or px.ndim != 4 or px.shape[-1] != 3:
             raise DataError(f"{path}: key 'pixels' must be uint8 (N, S, S, 3), got {px.dtype} {px.shape}")
         if px.shape[1] != px.shape[2]:
             raise DataError(f"{path}: key 'pixels' must hold square images, got {px.shape[1]}x{px.shape[2]}")
         if act.ndim != 2 or act.dtype.kind != "f":
             raise DataError(f"{path}: key 'action' must be float (N, A), got {act.dtype} {act.shape}")
+        if act.shape[1] < 1:  # trained until model.action_dim refused 0, after the statistics
+            raise DataError(f"{path}: key 'action' has no column {act.shape}; expected (N, A) with A >= 1 "
+                            f"action dimensions")
         if act.shape[0] != px.shape[0]:
             raise DataError(f"{path}: key 'action' has {act.shape[0]} rows but 'pixels' has {px.shape[0]}")
-        ep_len, ep_off = _episode_index(path, f["ep_len"], "ep_len"), _episode_index(path, f["ep_offset"], "ep_offset")
+        ep_len = _episode_index(path, h5_dataset(path, f, "ep_len"), "ep_len")
+        ep_off = _episode_index(path, h5_dataset(path, f, "ep_offset"), "ep_offset")
         if ep_len.shape != ep_off.shape:
             raise DataError(f"{path}: 'ep_len' {ep_len.shape} and 'ep_offset' {ep_off.shape} differ")
         if len(ep_len) == 0:
@@ -108,8 +130,15 @@ def validate_file(path: str, image_size: int | None = None) -> dict:
         if image_size is not None and px.shape[1] != image_size:
             raise DataError(f"{path}: images are {px.shape[1]}x{px.shape[1]} but the model expects "
                             f"{image_size}x{image_size} (key 'pixels'); collect at --image-size {image_size}")
-        state = f["state"] if "state" in f else None
+        state = h5_dataset(path, f, "state") if "state" in f else None
+        if state is not None and state.dtype.kind not in "iuf":  # complex lost its imaginary part silently
+            raise DataError(f"{path}: key 'state' must hold real numbers (int or float), got {state.dtype}")
         names = _str_attr(path, "state_names", f.attrs.get("state_names"), "x,y")
+        n_names = len([n for n in names.split(",") if n])
+        if state is not None and state.ndim == 2 and n_names and n_names != state.shape[1]:
+            # the report's probes failed after encoding ("3 state_names for 2 state columns")
+            raise DataError(f"{path}: attribute 'state_names' names {n_names} components ({names!r}) but key "
+                            f"'state' has {state.shape[1]} columns; fix the attribute (comma-separated)")
         env = _str_attr(path, "env", f.attrs.get("env"), "two_room")
         return {
             "num_frames": int(px.shape[0]), "image_size": int(px.shape[1]), "action_dim": int(act.shape[1]),

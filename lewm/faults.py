@@ -205,11 +205,11 @@ def truncate_metrics(path: str, last_step: int) -> int:
     if not os.path.exists(path):
         return 0
     keep, dropped = [], 0
-    with open(path) as f:
+    with open(path, errors="replace") as f:  # bytes that are not UTF-8 make a line unreadable, not the resume
         for line in f:
             try:
                 ok = int(json.loads(line)["step"]) <= last_step
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError, OverflowError):  # OverflowError: "step": 1e400
                 ok = False
             if ok:
                 keep.append(line if line.endswith("\n") else line + "\n")

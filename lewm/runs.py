@@ -60,14 +60,21 @@ def read_metrics(out_dir: str, max_points: int = 2000) -> dict[str, np.ndarray]:
     if not os.path.exists(path):
         return {}
     recs = []
-    with open(path) as f:
+    with open(path) as f:  # bytes that are not UTF-8: a UnicodeDecodeError the run page shows as "unreadable"
         for line in f:
             try:
-                recs.append(json.loads(line))
+                rec = json.loads(line)
             except json.JSONDecodeError:
                 continue  # a line being written
+            if not isinstance(rec, dict):  # a list or a number on a line was an AttributeError
+                raise ValueError(f"{path}: a line holds {type(rec).__name__} {line.strip()[:40]!r}, expected a JSON "
+                                 "object of metrics per line")
+            # numbers only: "0.5" (a string) or true were plotted as 0.5 and 1.0
+            rec = {k: v for k, v in rec.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+            if not (isinstance(rec.get("step"), float) and not np.isfinite(rec["step"])):  # 1e400: a point at inf
+                recs.append(rec)
     if not recs:
         return {}
     idx = downsample_indices(len(recs), max_points)
-    keys = sorted({k for r in recs for k, v in r.items() if isinstance(v, (int, float))})
+    keys = sorted({k for r in recs for k in r})
     return {k: np.asarray([recs[i].get(k, np.nan) for i in idx], np.float64) for k in keys}

@@ -62,7 +62,14 @@ def epps_pulley(h: torch.Tensor, knots: int = 17, t_max: float = 3.0) -> torch.T
     return n * (err * w).sum(dim=-1)  # (..., M)
 
 
+def _check_tensor(z) -> None:
+    if not isinstance(z, torch.Tensor):  # a numpy array was "'str' object has no attribute 'type'"
+        raise TypeError(f"SIGReg expects a torch tensor of latents, got {type(z).__name__} "
+                        f"(convert with torch.as_tensor(z, dtype=torch.float32))")
+
+
 def _as_tbd(z: torch.Tensor) -> torch.Tensor:
+    _check_tensor(z)
     if z.dim() == 2:
         z = z.unsqueeze(0)  # (1, B, D)
     if z.dim() != 3:
@@ -101,6 +108,7 @@ def sigreg(z: torch.Tensor, num_proj: int = 1024, knots: int = 17, t_max: float 
     """SIGReg loss (scalar) of latents (T, B, D) or (B, D). Differentiable; see module docstring.
     Always fp32, also inside a caller's bf16 autocast (which would otherwise run the projection
     matmul and the statistic in bf16: the NaN spikes users of the official code hit)."""
+    _check_tensor(z)
     with torch.autocast(z.device.type, enabled=False):
         z = _as_tbd(z.float())
         return sigreg_stats(z, num_proj, knots, t_max, generator).value

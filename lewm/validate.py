@@ -75,6 +75,8 @@ class Range:
 
 
 def _num(x) -> str:
+    if isinstance(x, int):  # 2**63 - 1 was "9.22337e+18"
+        return str(x)
     return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
 
 
@@ -110,13 +112,43 @@ def check_value(where: str, value, rng: Range | None, kind: type | None = None):
     return value
 
 
+def _plain(value, kind: type | None):
+    """A numpy scalar (``np.int64(32)``, ``np.float32(1e-3)``, ``np.True_``) as the plain Python
+    number of ``kind``: numpy scalars passed every check but were not JSON-serialisable, so the
+    checkpoint could not be written at the end of the run."""
+    import numpy as np
+    if isinstance(value, np.generic):
+        if kind is bool and isinstance(value, np.bool_):
+            return bool(value)
+        if kind in (int, float) and isinstance(value, (np.integer, np.floating)) and not isinstance(value, np.bool_):
+            return value.item()
+    return value
+
+
 def check_fields(obj, section: str) -> None:
     """Check every field of dataclass instance ``obj`` against its type (taken from the field's
-    default) and its declared range; the message names ``section.field``."""
+    default) and its declared range; the message names ``section.field``. A numpy scalar is
+    stored as the plain Python number (a config must stay JSON-serialisable)."""
     for f in fields(obj):
         default = f.default
         kind = type(default) if isinstance(default, (bool, int, float, str)) else None
-        check_value(f"{section}.{f.name}", getattr(obj, f.name), f.metadata.get("range"), kind)
+        value = getattr(obj, f.name)
+        plain = _plain(value, kind)
+        if plain is not value:
+            object.__setattr__(obj, f.name, plain)
+        check_value(f"{section}.{f.name}", plain, f.metadata.get("range"), kind)
+
+
+def number_tuple(where: str, vals) -> tuple[float, ...]:
+    """A list / tuple / 1-D array of finite-or-not numbers as a tuple of Python floats (``action_mean``,
+    ``action_std``); anything else (a string, a number, a 2-D array) is one ValueError naming ``where``."""
+    import numpy as np
+    if isinstance(vals, (str, bytes)) or not isinstance(vals, (list, tuple, np.ndarray)):
+        raise ValueError(f"{where} must be a list of numbers (one per action dimension), got {vals!r:.60}")
+    arr = np.asarray(vals, dtype=object)
+    if arr.ndim != 1 or not all(isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) for v in arr):
+        raise ValueError(f"{where} must be a list of numbers (one per action dimension), got {vals!r:.60}")
+    return tuple(float(v) for v in arr)
 
 
 def check_action_stats(mean, std, action_dim: int) -> None:
@@ -310,21 +342,26 @@ def _precious_kind(path: str) -> str | None:
 
 
 def check_out_file(path: str, flag: str = "--out", *, make_parent: bool = False, force: bool | None = None,
-                   inputs: dict[str, str | None] | None = None, text: bool = False) -> str:
+                   inputs: dict[str, str | None] | None = None, text: bool = False, writes: str | None = None) -> str:
     """An output file: not a folder; its folder exists (or, with ``make_parent``, can be made) and
     can be written. ``force=False``: an existing file is refused (``--force`` to overwrite).
     ``inputs`` ({flag: path}): files the command reads, which the output must not overwrite.
-    ``text``: the output is a small text file (JSON): it never replaces a dataset or a checkpoint."""
+    ``text``: the output is a small text file (JSON): it never replaces a dataset or a checkpoint.
+    ``writes``: 'a checkpoint' / 'an HDF5 episode file': the output never replaces a file of the
+    other kind, even with ``--force`` (``export --out data.h5 --force`` replaced a dataset)."""
     if not path:
         raise ValueError(f"{flag}: no file given")
+    if path.endswith(("/", os.sep)) and not os.path.isdir(path):  # h5py / mkstemp failed after the work
+        raise ValueError(f"{flag} {path}: ends with '/', a folder name; expected a file name "
+                         f"(e.g. {os.path.join(path, 'out.pt' if writes == 'a checkpoint' else 'out.h5')})")
     for in_flag, in_path in (inputs or {}).items():
         if in_path and os.path.exists(in_path) and os.path.realpath(in_path) == os.path.realpath(path):
             raise ValueError(f"{flag} {path}: is the {in_flag} file; writing it would destroy the input, "
                              f"choose another {flag}")
-    kind = _precious_kind(path) if text and os.path.isfile(path) else None
-    if kind:
-        raise FileExistsError(f"{flag} {path}: is {kind}; writing the JSON there would destroy it, "
-                              f"choose another {flag}")
+    kind = _precious_kind(path) if (text or writes) and os.path.isfile(path) else None
+    if kind and kind != writes:
+        raise FileExistsError(f"{flag} {path}: is {kind}; writing {writes or 'the JSON'} there would destroy it "
+                              f"(--force replaces only a file of the same kind), choose another {flag}")
     not_regular(path, flag)
     if os.path.isdir(path):
         raise ValueError(f"{flag} {path}: is a folder, expected a file name (e.g. {os.path.join(path, 'out.json')})")
@@ -379,7 +416,7 @@ def check_dataset(path: str, *, flag: str = "--data", env: str | None = None, im
     states, and data of another environment (``env``), image size or action size than ``who``'s.
     """
     import numpy as np
-    from .data import DataError, open_h5, validate_file
+    from .data import DataError, h5_dataset, open_h5, validate_file
     if not os.path.exists(path):
         raise DataError(f"{flag} {path}: no such dataset file")
     if os.path.isdir(path):
@@ -410,7 +447,7 @@ def check_dataset(path: str, *, flag: str = "--data", env: str | None = None, im
                     raise DataError(f"{path}: no 'state' key; start and goal need the true states "
                                     f"(collect the data with python -m lewm collect)")
             else:
-                st = f["state"]
+                st = h5_dataset(path, f, "state")
                 if st.ndim != 2 or st.shape[0] != info["num_frames"]:
                     raise DataError(f"{path}: key 'state' must be (N, Q) with N = {info['num_frames']} rows "
                                     f"like 'pixels', got {st.shape}")

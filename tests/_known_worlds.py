@@ -18,6 +18,7 @@ class PositionWorld(nn.Module):
         return LeWM.rollout(self, z_hist, action_blocks, act_hist, lean=False)
 
     rollout_window = LeWM.rollout_window  # the context expansion the loop starts from
+    context_window = LeWM.context_window
 
     def __init__(self, history=2, frameskip=3, gain=1.0):
         super().__init__()

@@ -176,8 +176,8 @@ def test_interrupted_eval_keeps_its_finished_episodes(ckpt, tmp_path, monkeypatc
         calls.append(1)
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return SimpleNamespace(success=len(calls) == 1, plan_seconds=[0.01], steps=3, first_success_step=None,
-                               states=[s, g])
+        return SimpleNamespace(success=len(calls) == 1, plan_seconds=[0.01], plan_iterations=[10], steps=3,
+                               first_success_step=None, states=[s, g])
 
     monkeypatch.setattr(ev, "run_episode", fake_episode)
     out = str(tmp_path / "ev.json")
@@ -750,3 +750,178 @@ def test_round5_a_folder_given_as_a_dataset_is_one_line(tmp_path):
     from lewm.data import open_h5
     with pytest.raises(DataError, match=r"is a folder, expected an HDF5 episode file \(.h5\) inside it$"):
         open_h5(str(tmp_path))
+
+
+# ----------------------------------------------------------------------------- round 7 (session 14)
+def _r7_variant(src: str, dst, edit) -> str:
+    p = str(dst)
+    shutil.copy(src, p)
+    with h5py.File(p, "a") as f:
+        edit(f)
+    return p
+
+
+@pytest.mark.parametrize("edit,words", [
+    (lambda f: (f.__delitem__("pixels"), f.create_group("pixels")), "key 'pixels' is an HDF5 group, expected a dataset"),
+    (lambda f: (f.__delitem__("ep_len"), f.create_group("ep_len")), "key 'ep_len' is an HDF5 group"),
+    (lambda f: (f.__delitem__("state"), f.create_group("state")), "key 'state' is an HDF5 group"),
+    (lambda f: (f.__delitem__("pixels"), f.__setitem__("pixels", h5py.SoftLink("/nope"))),
+     "key 'pixels' cannot be opened (a broken or external link?)"),
+    (lambda f: _replace(f, "action", np.zeros((len(f["pixels"]), 0), np.float32)), "key 'action' has no column"),
+    (lambda f: _replace(f, "state", f["state"][:] > 0), "key 'state' must hold real numbers (int or float), got bool"),
+    (lambda f: _replace(f, "state", f["state"][:].astype(np.complex64)), "got complex64"),
+    (lambda f: f.attrs.__setitem__("state_names", "x,y,z"),
+     "attribute 'state_names' names 3 components ('x,y,z') but key 'state' has 2 columns"),
+    (lambda f: _replace(f, "ep_len", np.array([2**63 + 5] + [1] * (len(f["ep_len"]) - 1), np.uint64)),
+     "key 'ep_len' holds 9223372036854775813"),
+], ids=["pixels a group", "ep_len a group", "state a group", "dangling link", "0 action columns", "bool states",
+        "complex states", "3 names for 2 columns", "uint64 ep_len"])
+def test_round7_foreign_hdf5_layouts_are_one_line(edit, words, syn_h5, tmp_path, capsys):
+    """A group where a dataset belongs was an AttributeError traceback in train; complex states lost their
+    imaginary part silently; 0 action columns trained until model.action_dim refused 0; 3 state names for 2
+    columns failed the report half-way ("probe: 3 state_names for 2 state columns")."""
+    p = _r7_variant(syn_h5, tmp_path / "v.h5", edit)
+    rc = main(["train", "--preset", "cpu-tiny", "--data", p, "--out", str(tmp_path / "r"), "--steps", "1"])
+    line = _one_error_line(capsys.readouterr().err)
+    assert rc == 2 and p in line and words in line and not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("argv,words", [
+    (lambda c, t: ["export", "--checkpoint", c, "--out", t + "/nd/"], "ends with '/', a folder name; expected a file name"),
+    (lambda c, t: _collect_argv(t + "/nd/"), "ends with '/', a folder name"),
+    (lambda c, t: ["export", "--checkpoint", c, "--out", t + "/data.h5", "--force"],
+     "is an HDF5 episode file; writing a checkpoint there would destroy it"),
+    (lambda c, t: _collect_argv(c, "--force"), "is a checkpoint; writing an HDF5 episode file there would destroy it"),
+    (lambda c, t: _collect_argv(t + "/x.h5", "--seed", str(2**70)), "--seed must be in [0, 9223372036854775807]"),
+], ids=["export to new/", "collect to new/", "export --force onto a dataset", "collect --force onto a checkpoint",
+        "huge seed range"])
+def test_round7_outputs_of_another_kind_or_a_folder_name(argv, words, ckpt, syn_h5, tmp_path, capsys):
+    """`--out new/` failed after the work naming a temporary file ('.tmp-xxxx.pt: Not a directory', h5py's
+    errno 2); `--force` replaced a dataset with a checkpoint (and the reverse); a range read 9.22337e+18."""
+    shutil.copy(syn_h5, tmp_path / "data.h5")
+    before = {p: _sig(p) for p in (ckpt, str(tmp_path / "data.h5"))}
+    rc = main(argv(ckpt, str(tmp_path)))
+    assert rc == 2 and words in _one_error_line(capsys.readouterr().err)
+    assert all(_sig(p) == b for p, b in before.items()) and not (tmp_path / "nd").exists()
+
+
+def test_round7_a_damaged_metrics_log_neither_stops_a_resume_nor_the_run_page(syn_h5, tmp_path, capsys, one_thread):
+    """Bytes that are not UTF-8 stopped the resume with "error: 'utf-8' codec can't decode" (no file named),
+    `"step": 1e400` was an OverflowError traceback; the lab's reader failed on a JSON list or number line and
+    plotted the string "0.5" and true as numbers."""
+    from lewm.runs import read_metrics
+    out = tmp_path / "run"
+    base = ["train", "--preset", "cpu-tiny", "--data", syn_h5, "--out", str(out), "--batch-size", "4"]
+    assert main(base + ["--steps", "2"]) == 0
+    log = out / "metrics.jsonl"
+    good = log.read_bytes()
+    log.write_bytes(good + b'\xff\xfe garbage\n{"step": 1e400}\n[1, 2]\n5\n{"step": 9, "loss": "0.5", "pred_loss": true}\n')
+    with pytest.raises(UnicodeDecodeError):  # the run page shows "metrics.jsonl: unreadable (...)", not a silent gap
+        read_metrics(str(out))
+    log.write_bytes(good + b'{"step": 1e400}\n[1, 2]\n')
+    with pytest.raises(ValueError, match=r"metrics.jsonl: a line holds list '\[1, 2\]', expected a JSON object"):
+        read_metrics(str(out))
+    log.write_bytes(good + b'{"step": 1e400}\n{"step": 9, "loss": "0.5", "pred_loss": true}\n')
+    got = read_metrics(str(out))
+    assert got["step"].tolist() == [1.0, 2.0, 9.0] and np.isnan(got["loss"][2]) and np.isnan(got["pred_loss"][2])
+    log.write_bytes(good + b'\xff\xfe garbage\n{"step": 1e400}\n[1, 2]\n5\n{"step": 9, "loss": "0.5", "pred_loss": true}\n')
+    capsys.readouterr()
+    assert main(base + ["--steps", "3"]) == 0
+    steps = [json.loads(ln)["step"] for ln in log.read_text().splitlines()]
+    assert steps == [1, 2, 3]
+
+
+def test_round7_config_values_from_numpy_or_of_the_wrong_kind():
+    """np.int64 / np.float32 fields passed the checks but the checkpoint's JSON could not be written at the end
+    of a run; an action_mean array was "truth value of an array is ambiguous", a dict section an AttributeError,
+    env=5 became the environment '5'."""
+    from lewm.config import SIGRegConfig, TrainConfig
+    from lewm.planning import PlannerConfig
+    cfg = LeWMConfig(model=ModelConfig(latent_dim=np.int64(32), action_dim=2), train=TrainConfig(compile=np.bool_(False)),
+                     sigreg=SIGRegConfig(weight=np.float32(0.5)), action_mean=np.zeros(2), action_std=np.ones(2))
+    json.dumps(cfg.to_dict())
+    assert type(cfg.model.latent_dim) is int and cfg.action_std == (1.0, 1.0)
+    assert type(PlannerConfig(num_samples=np.int64(10), topk=2).num_samples) is int
+    for kw, pattern in [({"model": {"latent_dim": 8}}, r"^model must be a ModelConfig, got dict"),
+                        ({"env": 5}, r"^env must be a string, got 5"),
+                        ({"preset": None}, r"^preset must be a string"),
+                        ({"action_mean": "00", "action_std": (1.0, 1.0)}, r"^action_mean must be a list of numbers")]:
+        with pytest.raises(ValueError, match=pattern):
+            LeWMConfig(**kw)
+    with pytest.raises(ValueError, match=r"^action_std must be a list of numbers .* got 5"):
+        LeWMConfig.from_dict({"action_std": 5})
+
+
+def test_round7_solver_arguments_are_checked_before_the_first_candidate():
+    """bounds lo > hi planned a constant sequence without a word; NaN bounds or a NaN init_mean blamed "the model
+    or the goal"; a wrong-shape init_mean was a broadcast error, a numpy one an AttributeError; the grad solver on
+    a cost without gradient was autograd's "element 0 of tensors does not require grad"."""
+    from lewm.planning import PlannerConfig, cem, grad_plan, mppi, plan
+    cost = lambda a: (a ** 2).sum((1, 2))  # noqa: E731
+    pc = PlannerConfig(num_samples=10, topk=2, iterations=1)
+    for solver in ("cem", "mppi", "grad"):
+        c = PlannerConfig(solver=solver, num_samples=10, topk=2, iterations=1)
+        with pytest.raises(ValueError, match=r"^bounds: lo must be <= hi in every dimension"):
+            plan(cost, 3, 2, c, bounds=(1.0, -1.0))
+        with pytest.raises(ValueError, match=r"^init_mean: holds NaN/inf"):
+            plan(cost, 3, 2, c, init_mean=torch.full((3, 2), float("nan")))
+    cases = [
+        (lambda: plan(cost, 3, 2, pc, bounds=(float("nan"), 1.0)), r"^bounds: must be finite"),
+        (lambda: plan(cost, 3, 2, pc, bounds=(torch.zeros(3), torch.ones(3))), r"^bounds: lo and hi must be one number or 2"),
+        (lambda: plan(cost, 3, 2, pc, bounds=1.0), r"^bounds: expected a pair \(lo, hi\)"),
+        (lambda: plan(cost, 3, 2, pc, init_mean=torch.zeros(4, 2)), r"^init_mean: expected a \(3, 2\) tensor .* got shape \(4, 2\)"),
+        (lambda: plan(cost, 3, 2, pc, dtype=torch.int64), r"^dtype must be a floating torch dtype"),
+        (lambda: mppi(cost, 3, 2, pc, bounds=(1.0, -1.0)), r"^bounds: lo must be <= hi"),
+        (lambda: cem(cost, 3, 2, pc, bounds=(1.0, -1.0)), r"^bounds: lo must be <= hi"),
+        (lambda: grad_plan(lambda a: (a.detach() ** 2).sum((1, 2)), 3, 2, PlannerConfig(solver="grad", iterations=1)),
+         r"^solver 'grad' needs a differentiable cost_fn"),
+    ]
+    for fn, pattern in cases:
+        with pytest.raises(ValueError, match=pattern):
+            fn()
+    assert plan(cost, 3, 2, pc, init_mean=np.zeros((3, 2), np.float32)).actions.shape == (3, 2)  # numpy is converted
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # one restart: torch's "degrees of freedom <= 0" warning at every step
+        plan(cost, 3, 2, PlannerConfig(solver="grad", grad_restarts=1, iterations=1))
+
+
+def test_round7_diagnostics_envs_and_sigreg_arguments_are_one_error(shipped_planning, syn_h5):
+    """sklearn's NaN paragraph / '0 sample(s)' / PCA n_components messages, NaN surprise from NaN actions,
+    NaN teleports and landscapes without a word, broadcast and range() errors, a numpy array given to SIGReg
+    ("'str' object has no attribute 'type'"), env.step's reshape error and numpy's seed message."""
+    from lewm.diagnostics import (encode_dataset, encode_frames, fit_latent_map, goal_cost_landscape, linear_readout,
+                                  paired_one_sided, probe, sigreg_view, split_indices, surprise_trace, teleport)
+    from lewm.envs import make
+    from lewm.sigreg import sigreg
+    model, cfg, env, _, _ = shipped_planning
+    S, z = cfg.model.image_size, np.random.default_rng(0).normal(size=(20, 4))
+    px, act = np.zeros((12, S, S, 3), np.uint8), np.zeros((12, 2), np.float32)
+    act_nan = act.copy()
+    act_nan[3] = np.nan
+    small = make("two_room", image_size=32)
+    cases = [
+        (lambda: probe(z[:3], np.zeros((3, 2))), r"^probe needs at least 4 latents"),
+        (lambda: probe(z, np.full((20, 2), np.nan)), r"^probe: the states hold NaN/inf \(20 of 20 rows\)"),
+        (lambda: fit_latent_map(np.full((10, 4), np.nan)), r"^fit_latent_map: the latents hold NaN/inf"),
+        (lambda: fit_latent_map(z[:, :1]), r"^fit_latent_map needs latents of at least 2 dimensions"),
+        (lambda: sigreg_view(np.full((10, 4), np.nan)), r"^sigreg_view: the latents hold NaN/inf"),
+        (lambda: split_indices(10, test_fraction=1.5), r"^test_fraction must be in \(0, 1\), got 1.5"),
+        (lambda: surprise_trace(model, px, act_nan, cfg), r"^actions hold NaN/inf at row 3"),
+        (lambda: teleport(px, np.zeros((12, 2)), 3, env, delta=[np.nan, 0.0]), r"^teleport delta must be finite"),
+        (lambda: goal_cost_landscape(model, env, [np.nan, 50.0], n=3), r"^goal_state must be finite"),
+        (lambda: paired_one_sided(np.ones(3), np.ones(4)), r"^paired_one_sided needs two 1-D arrays of the same length"),
+        (lambda: linear_readout(z[:1], np.zeros((1, 2))), r"^linear_readout needs >= 3 latents"),
+        (lambda: encode_frames(model, px, batch=0), r"^batch must be a whole number >= 1, got 0"),
+        (lambda: encode_dataset(model, syn_h5, max_frames=10), r"images are 32x32 but the model expects 64x64"),
+        (lambda: small.step(np.zeros(3)), r"^two_room: action must be 2 numbers in \[-1, 1\], got shape \(3,\)"),
+        (lambda: small.reset(seed=-1), r"^two_room: seed must be a whole number >= 0 \(or None\), got -1"),
+        (lambda: small.reset(seed=1.5), r"^two_room: seed must be a whole number"),
+    ]
+    for fn, pattern in cases:
+        with pytest.raises(ValueError, match=pattern):
+            fn()
+    act_end = act.copy()
+    act_end[-1] = np.nan  # the file layout's convention: the last row of an episode may be NaN
+    surprise_trace(model, px, act_end, cfg)
+    with pytest.raises(TypeError, match=r"^SIGReg expects a torch tensor of latents, got ndarray"):
+        sigreg(np.random.randn(16, 4))

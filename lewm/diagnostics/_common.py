@@ -54,6 +54,16 @@ def _as_2d(z: ArrayLike) -> np.ndarray:
     return a.reshape(-1, a.shape[-1])
 
 
+def _finite(a: np.ndarray, what: str) -> np.ndarray:
+    """``a`` unchanged, or one ValueError naming ``what`` when it holds NaN/inf (scikit-learn's
+    "Input X contains NaN ... HistGradientBoosting" paragraph, or a result of NaN without a word)."""
+    bad = ~np.isfinite(a)
+    if bad.any():
+        rows = int(bad.reshape(len(a), -1).any(1).sum()) if a.ndim > 1 else int(bad.sum())
+        raise ValueError(f"{what} hold NaN/inf ({rows} of {len(a)} rows); pass finite values")
+    return a
+
+
 def _state_grid(env, n: int, dims, lo, hi, base_state) -> tuple[tuple[int, int], np.ndarray, np.ndarray, np.ndarray]:
     """An n×n grid over state components ``dims`` (default ``env.landscape_dims``) between ``lo``
     and ``hi`` (default ``env.state_bounds``, else 0..224), other components from ``base_state``:
@@ -86,5 +96,10 @@ def check_episode(pixels: ArrayLike, actions: ArrayLike, cfg, start: int = 0) ->
     if len(a) != 2 or a[1] != cfg.model.action_dim or a[0] < shape[0] - 1:
         raise ValueError(f"actions must have shape ({shape[0]}, {cfg.model.action_dim}) for these "
                          f"{shape[0]} frames, got {a}")
+    act = np.asarray(actions.detach().cpu() if hasattr(actions, "detach") else actions, np.float64)
+    if not np.isfinite(act[: shape[0] - 1]).all():  # the last row may be NaN (the file layout's convention)
+        row = int(np.flatnonzero(~np.isfinite(act[: shape[0] - 1]).all(1))[0])
+        raise ValueError(f"actions hold NaN/inf at row {row} (only the last row of an episode may): the "
+                         f"predicted latents and the surprise would be NaN")
     if not isinstance(start, (int, np.integer)) or not 0 <= int(start) < shape[0]:
         raise ValueError(f"start must be a frame index in 0..{shape[0] - 1}, got {start!r}")

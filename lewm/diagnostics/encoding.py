@@ -43,6 +43,8 @@ def _encode_batches(model: nn.Module, pixels: ArrayLike, batch: int, fn) -> list
     """Run ``fn(model, x)`` on uint8 frames (N, S, S, 3) in eval mode, ``batch`` frames at a time,
     with ``x`` (b, 3, S, S) on the model's device; ``fn`` returns a tuple of (b, ·) tensors. Returns
     one list of CPU float32 chunks per output."""
+    if not isinstance(batch, (int, np.integer)) or isinstance(batch, bool) or batch < 1:  # range() arg 3 must not be zero
+        raise ValueError(f"batch must be a whole number >= 1, got {batch!r}")
     dev = _device_of(model)
     px = pixels if isinstance(pixels, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(pixels))
     if px.ndim != 4:  # one frame (S, S, 3) was a permute error inside torch
@@ -99,7 +101,9 @@ def encode_dataset(model: nn.Module, h5_path: str, max_frames: int = 5000, batch
     from ..data import open_h5, validate_file
     if not isinstance(max_frames, (int, np.integer)) or max_frames < 1:
         raise ValueError(f"max_frames must be a whole number >= 1, got {max_frames!r}")
-    info = validate_file(h5_path)
+    # a file of another image size: "encoder expects 32x32 images" after the first batch, naming no file
+    size = getattr(getattr(model, "cfg", None), "image_size", None)
+    info = validate_file(h5_path, size if isinstance(size, int) else None)
     ep_len, ep_off = info["ep_len"], info["ep_offset"]
     order = np.random.default_rng(seed).permutation(len(ep_len)) if episodes is None else np.asarray(episodes)
     rows, eps, steps, n = [], [], [], 0

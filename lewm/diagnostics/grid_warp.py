@@ -31,7 +31,11 @@ class LinearReadout:
 def linear_readout(z: ArrayLike, targets: ArrayLike) -> LinearReadout:
     """Fit ``targets`` (N, C) ≈ z (N, D) @ Wᵀ + b by least squares; r and W per target column."""
     Z = _as_2d(z).astype(np.float64)  # (N, D)
-    Y = np.asarray(targets, np.float64).reshape(len(Z), -1)  # (N, C)
+    Y = np.asarray(targets, np.float64)
+    if len(Z) < 3 or len(Y) != len(Z):  # 1 row gave r = 0 without a word, other counts a reshape error
+        raise ValueError(f"linear_readout needs >= 3 latents and one target row per latent, got {len(Z)} latents "
+                         f"and {len(Y)} target rows")
+    Y = Y.reshape(len(Z), -1)  # (N, C)
     A = np.concatenate([Z, np.ones((len(Z), 1))], 1)  # (N, D+1)
     coef, *_ = np.linalg.lstsq(A, Y, rcond=None)  # (D+1, C)
     return LinearReadout(r=pearson_r(A @ coef, Y), weights=coef[:-1].T.copy())

@@ -59,6 +59,8 @@ def goal_cost_landscape(model, env, goal_state: ArrayLike, n: int = 32, dims: tu
     if Q is not None and len(goal) != Q:
         raise ValueError(f"goal_state must have the env's {Q} state components ({', '.join(getattr(env, 'state_names', []))}), "
                          f"got {len(goal)}")
+    if not np.isfinite(goal).all():  # a landscape of NaN distances (and a NaN column of costs) without a word
+        raise ValueError(f"goal_state must be finite, got {goal.tolist()}")
     dims, xs, ys, states = _state_grid(env, n, dims, lo, hi, goal if base_state is None else base_state)
     key = (states.tobytes(), batch)
     if cache is not None and key in cache:

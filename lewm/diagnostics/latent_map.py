@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import ArrayLike, _as_2d
+from ._common import ArrayLike, _as_2d, _finite
 
 
 class LatentMap:
@@ -34,6 +34,9 @@ def fit_latent_map(z: ArrayLike, method: str = "pca", seed: int = 0, *, n_neighb
     x = _as_2d(z)  # (N, D)
     if len(x) < 3:
         raise ValueError(f"fit_latent_map needs at least 3 latents to place on a map, got {len(x)}")
+    if x.shape[1] < 2:  # PCA's "n_components=2 must be between 0 and min(n_samples, n_features)=1"
+        raise ValueError(f"fit_latent_map needs latents of at least 2 dimensions for a 2-D map, got {x.shape[1]}")
+    _finite(x, "fit_latent_map: the latents")
     method = method.lower()
     if method == "pca":
         from sklearn.decomposition import PCA

@@ -118,6 +118,8 @@ def teleport(pixels: ArrayLike, states: ArrayLike, t: int, env, delta: ArrayLike
     if delta is None:
         delta = lo[dims] + hi[dims] - 2 * st[t, dims]  # mirror image of s_t
     delta = _np(delta, np.float64).reshape(len(dims))
+    if not np.isfinite(delta).all():  # NaN positions were rendered without a word
+        raise ValueError(f"teleport delta must be finite, got {delta.tolist()}")
     moved = st[t:, dims] + delta  # (L-t, |dims|)
     st[t:, dims] = np.clip(moved, lo[dims], hi[dims]) if clip else moved
     render = _renderer(env)

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ._common import ArrayLike, _as_2d, _np
+from ._common import ArrayLike, _as_2d, _finite, _np
 
 
 @dataclass
@@ -82,6 +82,8 @@ def split_indices(n: int, test_fraction: float = 0.2, seed: int = 0,
 
     Kept by hand on purpose: sklearn's ``GroupShuffleSplit`` / ``train_test_split`` draw other rows
     (legacy RandomState, other rounding of the test size), which would move every stored probe figure."""
+    if not 0.0 < float(test_fraction) < 1.0:  # 1.5 or 0 gave a split of one row without a word
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
     rng = np.random.default_rng(seed)
     if groups is not None:
         g = np.asarray(groups)
@@ -115,6 +117,10 @@ def probe(z: ArrayLike, state: ArrayLike, state_names: Sequence[str] | None = No
     y = y[:, None] if y.ndim == 1 else y  # (N, Q)
     if len(y) != len(x):
         raise ValueError(f"probe: {len(x)} latents but {len(y)} states; give one state row per latent")
+    if len(x) < 4:  # 1-3 rows: sklearn's "0 sample(s)", or an r of 0 from one held-out row
+        raise ValueError(f"probe needs at least 4 latents (>= 2 to fit, >= 2 to score), got {len(x)}")
+    _finite(x, "probe: the latents")
+    _finite(y, "probe: the states")
     if state_names is not None and len(state_names) != y.shape[1]:
         raise ValueError(f"probe: {len(state_names)} state_names for {y.shape[1]} state columns")
     names = tuple(state_names) if state_names is not None else tuple(f"s{i}" for i in range(y.shape[1]))

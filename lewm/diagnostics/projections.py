@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from ..sigreg import sigreg_stats
-from ._common import ArrayLike, _as_2d, _torch
+from ._common import ArrayLike, _as_2d, _finite, _torch
 
 
 def normal_pdf(x: np.ndarray) -> np.ndarray:
@@ -61,6 +61,8 @@ def sigreg_view(z: ArrayLike, num_dirs: int = 8, *, seed: int = 0,
     zt = _torch(z)  # (B, D) or (T, B, D)
     if zt.dim() not in (2, 3):
         raise ValueError(f"sigreg_view expects (B, D) or (T, B, D) latents, got {tuple(zt.shape)}")
+    if not bool(torch.isfinite(zt).all()):  # a value and histograms of NaN without a word
+        _finite(zt.reshape(-1, zt.shape[-1]).numpy(), "sigreg_view: the latents")
     gen = generator if generator is not None else torch.Generator().manual_seed(int(seed))
     st = sigreg_stats(zt, num_proj=num_dirs, knots=knots, t_max=t_max, generator=gen)
     proj = st.projections.reshape(-1, num_dirs).numpy()  # (T*B, K)

@@ -111,6 +111,9 @@ def paired_one_sided(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     """(Wilcoxon signed-rank p, paired t-test p) for H1: a > b. NaN where a test cannot run."""
     from scipy import stats
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.shape != b.shape or a.ndim != 1:  # numpy's "operands could not be broadcast together"
+        raise ValueError(f"paired_one_sided needs two 1-D arrays of the same length (paired values), "
+                         f"got shapes {a.shape} and {b.shape}")
     p_w = p_t = float("nan")
     if len(a) >= 2 and np.any(a != b):
         try:

@@ -58,6 +58,8 @@ class Env:
         """Start an episode. ``seed`` reseeds the env's generator (same seed ⇒ same episode);
         ``state``/``goal`` override the sampled start state / goal state."""
         if seed is not None:
+            if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:  # numpy's own words
+                raise ValueError(f"{self.name}: seed must be a whole number >= 0 (or None), got {seed!r}")
             self.np_random = np.random.default_rng(seed)
         rng = self.np_random
         start = self._sample_state(rng) if state is None else np.asarray(state, np.float64)
@@ -72,7 +74,14 @@ class Env:
                      "distance": self.success_distance(st, self.goal_state)}
 
     def step(self, action) -> tuple[np.ndarray | None, float, bool, bool, dict[str, Any]]:
-        a = np.array(action, dtype=np.float64).reshape(self.action_dim)
+        try:
+            a = np.array(action, dtype=np.float64)
+        except (TypeError, ValueError):
+            a = None
+        if a is None or a.size != self.action_dim or a.ndim > 1:  # "cannot reshape array of size 3 into shape (2,)"
+            raise ValueError(f"{self.name}: action must be {self.action_dim} numbers in [-1, 1], got "
+                             f"{'shape ' + str(a.shape) if a is not None else repr(action)[:60]}")
+        a = a.reshape(self.action_dim)
         if np.isnan(a).any():
             a[np.isnan(a)] = 0.0  # NaN actions act as zero (±inf is clipped to ±1)
         a = np.minimum(np.maximum(a, -1.0), 1.0)

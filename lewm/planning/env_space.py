@@ -64,3 +64,34 @@ def check_planner(pcfg, name: str = "pcfg"):
         raise ValueError(f"{name}: expected a lewm.planning.PlannerConfig (e.g. PlannerConfig(num_samples=300)), "
                          f"got {type(pcfg).__name__}")
     return pcfg
+
+
+def check_plan_inputs(horizon: int, action_dim: int, init_mean, bounds, dtype=torch.float32):
+    """The optional arguments of a solver, checked before the first candidate: ``init_mean`` a finite
+    (horizon, action_dim) tensor (a numpy array is converted), ``bounds`` a pair (lo, hi) of numbers or
+    (action_dim,) vectors, finite, lo <= hi, ``dtype`` floating. Returns ``(init_mean, bounds)``.
+    Before: lo > hi planned a constant sequence and NaN bounds or a NaN ``init_mean`` blamed "the model
+    or the goal"; a wrong shape was a broadcast error, a numpy ``init_mean`` an AttributeError."""
+    P, K = horizon, action_dim
+    if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise ValueError(f"dtype must be a floating torch dtype (torch.float32), got {dtype}")
+    if init_mean is not None:
+        if isinstance(init_mean, np.ndarray):
+            init_mean = torch.from_numpy(np.asarray(init_mean, np.float32))
+        if not isinstance(init_mean, torch.Tensor) or tuple(init_mean.shape) != (P, K):
+            got = f"shape {tuple(init_mean.shape)}" if hasattr(init_mean, "shape") else type(init_mean).__name__
+            raise ValueError(f"init_mean: expected a ({P}, {K}) tensor (horizon x action block), got {got}")
+        if not bool(torch.isfinite(init_mean).all()):
+            raise ValueError("init_mean: holds NaN/inf; pass finite action blocks (or None: start from zeros)")
+    if bounds is not None:
+        try:
+            lo, hi = (torch.as_tensor(b).detach().cpu().to(torch.float64).reshape(-1) for b in bounds)
+        except (TypeError, ValueError, RuntimeError):
+            raise ValueError(f"bounds: expected a pair (lo, hi) of numbers or ({K},) vectors, got {bounds!r:.80}") from None
+        if lo.numel() not in (1, K) or hi.numel() not in (1, K):
+            raise ValueError(f"bounds: lo and hi must be one number or {K} numbers each, got {lo.numel()} and {hi.numel()}")
+        if not (bool(torch.isfinite(lo).all()) and bool(torch.isfinite(hi).all())):
+            raise ValueError(f"bounds: must be finite, got lo {lo.tolist()}, hi {hi.tolist()}")
+        if bool((lo > hi).any()):
+            raise ValueError(f"bounds: lo must be <= hi in every dimension, got lo {lo.tolist()}, hi {hi.tolist()}")
+    return init_mean, bounds

@@ -12,6 +12,7 @@ from typing import Callable
 import torch
 
 from .config import PlannerConfig
+from .env_space import check_plan_inputs
 from .records import IterationRecord, PlanResult
 from .sampling import clip, evaluate_cost, prepare, randn
 
@@ -21,6 +22,7 @@ def grad_plan(cost_fn: Callable, horizon: int, action_dim: int, cfg: PlannerConf
               device=None, dtype=torch.float32, record: bool = False) -> PlanResult:
     """Adam on the action sequence through the differentiable cost, from ``grad_restarts`` starts
     (the first is ``init_mean``); each iteration is one Adam step. Returns the best sequence."""
+    init_mean, bounds = check_plan_inputs(horizon, action_dim, init_mean, bounds, dtype)
     t0 = time.perf_counter()
     P, K, R = horizon, action_dim, cfg.grad_restarts
     mean, bounds = prepare(P, K, init_mean, bounds, device, dtype)
@@ -33,6 +35,9 @@ def grad_plan(cost_fn: Callable, horizon: int, action_dim: int, cfg: PlannerConf
     for it in range(steps):
         with torch.enable_grad():
             costs, zf = evaluate_cost(cost_fn, a)  # (R,)
+            if not costs.requires_grad:  # "element 0 of tensors does not require grad" from autograd
+                raise ValueError("solver 'grad' needs a differentiable cost_fn (its costs carry no gradient: "
+                                 "computed under no_grad or from detached actions); use solver 'cem' or 'mppi'")
             opt.zero_grad()
             costs.sum().backward()
         opt.step()
@@ -40,7 +45,8 @@ def grad_plan(cost_fn: Callable, horizon: int, action_dim: int, cfg: PlannerConf
             a.copy_(clip(a, bounds))
         order = torch.argsort(costs.detach())
         recs.append(IterationRecord(costs.detach().cpu(), order[: min(cfg.topk, R)].cpu(),
-                                    a.detach()[order[0]].cpu(), a.detach().std(0).cpu(),
+                                    a.detach()[order[0]].cpu(),
+                                    (a.detach().std(0) if R > 1 else torch.zeros_like(a.detach()[0])).cpu(),  # 1 start: no spread
                                     float(costs.detach().min()), a.detach().cpu() if record else None,
                                     zf.detach().cpu() if (record and zf is not None) else None))
     with torch.no_grad():
