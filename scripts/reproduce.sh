@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 ENV=${1:?usage: scripts/reproduce.sh two_room|pusht|reacher}
 PY=.venv/bin/python
 case "$ENV" in
-  # exactly the settings of the shipped checkpoints (fp32: they were trained before bf16 training on AMX CPUs,
+  # exactly the settings of the shipped checkpoints (fp32: they were trained before bf16 training on CPUs with native bf16,
   # which --precision auto now picks for cpu-small and wider models)
   # Two-Room: 8-px patches (16-px patches let the encoder drop the dot's y), D=2 with a strong SIGReg (lambda 1: at D=2
   # a weaker one bends or drops a coordinate, lambda 2 under-fits; at D>=3 it folds the map): see README.
