@@ -447,7 +447,8 @@ class LeWM(nn.Module):
         N, P, _ = action_blocks.shape
         H, h0 = self.cfg.history, a_prev.shape[1]  # frames 0..h0 are the context; frame j has action j
         layers = self.predictor.transformer.layers
-        mods_ctx = [blk.adaLN_modulation(self.action_encoder(a_prev)) for blk in layers] if h0 else []  # (B, h0, 6W)
+        c_ctx = self.action_encoder(a_prev) if h0 else None  # (B, h0, W)
+        mods_ctx = [blk.adaLN_modulation(c_ctx) for blk in layers] if h0 else []  # each (B, h0, 6W)
         c = self.action_encoder(action_blocks)  # (N, P, W)
         mods = [blk.adaLN_modulation(c) for blk in layers]  # each (N, P, 6W)
         if h0:

@@ -19,7 +19,6 @@ from typing import Callable
 import torch
 
 from .config import PlannerConfig
-from .env_space import check_plan_inputs
 from .records import PlanResult
 from .sampling import sampling_planner
 
@@ -29,8 +28,6 @@ def cem(cost_fn: Callable, horizon: int, action_dim: int, cfg: PlannerConfig = P
         device=None, dtype=torch.float32, record: bool = False) -> PlanResult:
     """Cross-entropy method: refit (mean, std) to the top-k candidates. The current mean is always
     candidate 0; the plan is the final mean."""
-    init_mean, bounds = check_plan_inputs(horizon, action_dim, init_mean, bounds, dtype)
-
     def update(cand, costs, elite):
         el = cand[elite]  # (k, P, K)
         return el.mean(0), el.std(0, unbiased=False)  # (P, K), (P, K)

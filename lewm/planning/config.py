@@ -47,9 +47,10 @@ class PlannerConfig:
     stop_tol: float = ranged(0.0, lo=0.0)
     """CEM / MPPI early stop: end the plan once an iteration moves the sampling mean by less than this
     (largest change of any action number, in normalised action units), i.e. the elites have settled.
-    0 = off: every plan runs all ``iterations`` (the default and the paper's protocol). In MPC the
-    warm-started mean is often right already, so most plans stop after 2-3 iterations. Costs one
-    host sync per iteration when on. Allowed: >= 0 (try 0.05, the default ``min_std``)."""
+    0 = off: every plan runs all ``iterations`` (the default and the paper's protocol). For long plans
+    (30+ iterations): on the shipped agents the mean still moves 0.27-0.41 per iteration at iteration
+    10, so a tolerance of 0.05 never fires there (docs/benchmarks.md). Costs one host sync per
+    iteration when on. Allowed: >= 0."""
     cost_steps: str = ranged("last", choices=COST_STEPS)
     """Which imagined latents the goal cost reads: 'last' = ``‖ẑ_P − z_goal‖²`` only (the paper,
     DESIGN §2), or 'all' = the mean of ``‖ẑ_p − z_goal‖²`` over the P imagined blocks. A

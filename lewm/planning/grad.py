@@ -12,7 +12,6 @@ from typing import Callable
 import torch
 
 from .config import PlannerConfig
-from .env_space import check_plan_inputs
 from .records import IterationRecord, PlanResult
 from .sampling import clip, evaluate_cost, prepare, randn
 
@@ -22,7 +21,6 @@ def grad_plan(cost_fn: Callable, horizon: int, action_dim: int, cfg: PlannerConf
               device=None, dtype=torch.float32, record: bool = False) -> PlanResult:
     """Adam on the action sequence through the differentiable cost, from ``grad_restarts`` starts
     (the first is ``init_mean``); each iteration is one Adam step. Returns the best sequence."""
-    init_mean, bounds = check_plan_inputs(horizon, action_dim, init_mean, bounds, dtype)
     t0 = time.perf_counter()
     P, K, R = horizon, action_dim, cfg.grad_restarts
     mean, bounds = prepare(P, K, init_mean, bounds, device, dtype)

@@ -11,7 +11,6 @@ from typing import Callable
 import torch
 
 from .config import PlannerConfig
-from .env_space import check_plan_inputs
 from .records import PlanResult
 from .sampling import sampling_planner
 
@@ -20,7 +19,6 @@ def mppi(cost_fn: Callable, horizon: int, action_dim: int, cfg: PlannerConfig = 
          init_mean: torch.Tensor | None = None, bounds=None, generator: torch.Generator | None = None,
          device=None, dtype=torch.float32, record: bool = False) -> PlanResult:
     """Model-predictive path integral: exponentially weighted average of sampled sequences."""
-    init_mean, bounds = check_plan_inputs(horizon, action_dim, init_mean, bounds, dtype)
     def update(cand, costs, elite):
         spread = (costs.max() - costs.min()).clamp_min(1e-8)
         w = torch.softmax(-(costs - costs.min()) / (cfg.temperature * spread), dim=0)[:, None, None]  # (N, 1, 1)

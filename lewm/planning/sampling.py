@@ -12,6 +12,7 @@ from typing import Callable
 import torch
 
 from .config import PlannerConfig
+from .env_space import check_plan_inputs
 from .records import IterationRecord, PlanResult
 
 
@@ -45,7 +46,9 @@ def clip(a: torch.Tensor, bounds) -> torch.Tensor:
 
 
 def prepare(P: int, K: int, init_mean, bounds, device, dtype):
-    """The starting mean (P, K) (zeros, or a copy of ``init_mean``) and the bounds on its device."""
+    """The starting mean (P, K) (zeros, or a copy of ``init_mean``) and the bounds on its device; every
+    solver starts here, so the arguments are checked here (``check_plan_inputs``), once per plan."""
+    init_mean, bounds = check_plan_inputs(P, K, init_mean, bounds, dtype)
     mean = torch.zeros(P, K, device=device, dtype=dtype) if init_mean is None else init_mean.to(device, dtype).clone()
     if bounds is not None:
         bounds = tuple(torch.as_tensor(b, device=device, dtype=dtype).expand(K) for b in bounds)

@@ -3,13 +3,10 @@ from __future__ import annotations
 
 from typing import Callable
 
-import torch
-
 from ..validate import Range, check_value
 
 from .cem import cem
 from .config import PlannerConfig
-from .env_space import check_plan_inputs
 from .grad import grad_plan
 from .mppi import mppi
 from .records import PlanResult
@@ -23,6 +20,4 @@ def plan(cost_fn: Callable, horizon: int, action_dim: int, cfg: PlannerConfig, *
         check_value(f"plan: {name}", v, Range(lo=1), int)
     if not isinstance(cfg, PlannerConfig):
         raise ValueError(f"plan: cfg must be a lewm.planning.PlannerConfig, got {type(cfg).__name__}")
-    kw["init_mean"], kw["bounds"] = check_plan_inputs(horizon, action_dim, kw.get("init_mean"), kw.get("bounds"),
-                                                      kw.get("dtype", torch.float32))
     return SOLVERS[cfg.solver](cost_fn, horizon, action_dim, cfg, **kw)
