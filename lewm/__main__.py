@@ -1,5 +1,31 @@
+import os
 import sys
 
-from .cli import main
+# tqdm's parameters that TQDM_<NAME> environment variables set, and the type tqdm converts them to
+# when it is imported (by torch, before any command runs)
+_TQDM_NUMBERS = {"mininterval": float, "maxinterval": float, "miniters": float, "smoothing": float, "delay": float,
+                 "total": float, "ncols": int, "nrows": int, "position": int, "initial": int, "unit_divisor": int}
+
+
+def _check_tqdm_env() -> None:
+    """Exit with one line for a TQDM_* number that tqdm cannot read (was: a ValueError traceback
+    from inside ``import torch``)."""
+    for name, kind in _TQDM_NUMBERS.items():
+        raw = os.environ.get(f"TQDM_{name.upper()}")
+        if raw is None:
+            continue
+        try:
+            kind(raw)
+        except ValueError:
+            sys.stderr.write(f"error: environment variable TQDM_{name.upper()}={raw!r} is not "
+                             f"{'a whole number' if kind is int else 'a number'} (tqdm reads it for its progress "
+                             f"bars); set it to one, e.g. TQDM_{name.upper()}={'1' if kind is int else '30'}, "
+                             f"or unset it\n")
+            sys.exit(2)
+
+
+_check_tqdm_env()
+
+from .cli import main  # noqa: E402  (after the check: the commands import torch, which imports tqdm)
 
 sys.exit(main())

@@ -302,22 +302,32 @@ def add_bench_args(p: argparse.ArgumentParser) -> None:
         s.add_argument("--compare", action="store_true",
                        help="time the plain fp32 path (the reference) and the fast path (lean rollout + --precision) "
                             "interleaved in one process; print the ratio (lewm/bench_compare.py)")
-        s.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
-                       help="the fast path's precision for --compare (auto: lewm/precision.py)")
+        s.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16"],
+                       help="the fast path's precision for --compare (default auto: lewm/precision.py)")
         s.add_argument("--rounds", type=arg_int(3, 100_000), default=7,
                        help="--compare: timed rounds of each path (default 7; at least 3 for a median and a spread)")
         s.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
         s.add_argument("--threads", type=arg_int(1, 1024), default=None, help="torch CPU threads")
         s.add_argument("--tf32", action="store_true", help="allow TF32 for fp32 matmuls on CUDA")
         s.add_argument("--json", default=None, help="also write the rows to this JSON file")
+        s.add_argument("--force", action="store_true",
+                       help="let --json replace a JSON file of no kind the lab writes, or a run's own file")
 
 
 def run_bench(a: argparse.Namespace) -> int:
     from .devices import resolve_device, set_threads
+    from .runs import BENCH_RESULT
     from .validate import check_out_file
+    if a.force and a.json is None:
+        raise ValueError("--force lets --json replace an existing file; without --json it does nothing (drop it)")
     if a.json is not None:  # an empty --json (a script's unset variable) is an error, not "no output"
         ins = {f"--checkpoint {c}": c for c in getattr(a, "checkpoint", None) or []}
-        check_out_file(a.json, "--json", inputs=ins, text=True)  # before the benchmark, not after it
+        check_out_file(a.json, "--json", force=a.force or None, inputs=ins,  # before the benchmark, not after it
+                       writes=BENCH_RESULT)
+    if a.precision is not None and not a.compare:  # was: ignored without a word
+        alt = "--amp (bf16 autocast)" if a.bench_what == "plan" else "--no-amp (fp32 on CUDA)"
+        raise ValueError(f"--precision {a.precision} sets the fast path of --compare only; add --compare, "
+                         f"or drop it (without --compare: {alt})")
     if a.bench_what == "plan" and a.topk > a.samples:
         raise ValueError(f"--topk must be <= --samples ({a.samples}), got {a.topk}")
     if a.bench_what == "plan" and a.compile in ("cuda-graphs", "reduce-overhead") and \
@@ -374,17 +384,18 @@ def _run_compare(a: argparse.Namespace, dev: torch.device) -> int:
     if a.rounds < 3:
         raise ValueError(f"--rounds must be >= 3 for a median and a spread, got {a.rounds}")
     rows = []
+    precision = a.precision or "auto"
     if a.bench_what == "train":
         from .config import get_preset
         for name in a.presets:
-            bf16 = resolve_precision(a.precision, dev, "train", model_width=get_preset(name).model.enc_dim)
+            bf16 = resolve_precision(precision, dev, "train", model_width=get_preset(name).model.enc_dim)
             if not bf16 and not a.compile:
-                print(f"note: --precision {a.precision} resolves to fp32 for training {name} on {dev}: both paths are "
+                print(f"note: --precision {precision} resolves to fp32 for training {name} on {dev}: both paths are "
                       f"the same; pass --precision bf16 to compare bf16 autocast, or --compile", flush=True)
             rows.append(bc.compare_train(name, dev, bf16, batch=a.batch, rounds=a.rounds, compiled=a.compile))
             print(f"  {name}: x{rows[-1].ratio:.2f}", flush=True)
     else:
-        bf16 = resolve_precision(a.precision, dev, "plan")
+        bf16 = resolve_precision(precision, dev, "plan")
         if a.compile not in ("none", "default"):
             raise ValueError(f"bench plan --compare takes --compile default (the compiled rollout, "
                              f"lewm/planning/compiled_cost.py) or none, got --compile {a.compile}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import tempfile
 import zipfile
 
@@ -18,8 +19,9 @@ from . import official
 from .config import LeWMConfig
 from .errors import CheckpointError, check_finite_weights
 from .model import LeWM
+from .runs import file_kind
 
-__all__ = ["CheckpointError", "FORMAT", "VERSION", "batchnorm_note", "load", "read_raw", "save"]
+__all__ = ["CheckpointError", "FORMAT", "VERSION", "batchnorm_note", "load", "load_optimizer", "read_raw", "save"]
 
 FORMAT = "lewm-checkpoint"
 VERSION = 1
@@ -65,10 +67,22 @@ def read_raw(path: str) -> dict:
     if not os.path.isfile(path):  # a pipe would block the read for ever
         raise CheckpointError(f"{path}: is a device or pipe, not a checkpoint file")
     with open(path, "rb") as f:
-        if f.read(8) == b"\x89HDF\r\n\x1a\n":
-            raise CheckpointError(f"{path}: is an HDF5 episode file, not a checkpoint (pass it as --data)")
+        head = f.read(8)
+    if head == b"\x89HDF\r\n\x1a\n":
+        raise CheckpointError(f"{path}: is an HDF5 episode file, not a checkpoint (pass it as --data)")
+    if head and not head.startswith((b"PK\x03\x04", b"\x80")):  # torch.save's zip, or its legacy pickle
+        # was: torch's advice to load it with weights_only=False (which would run any code in it)
+        raise CheckpointError(f"{path}: not a checkpoint, it is {file_kind(path)}; pass a .pt file written by "
+                              f"train or export")
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        if "weights_only" not in str(e) and "Weights only" not in str(e):
+            raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupted?): "
+                                  f"{str(e).splitlines()[0][:200] if str(e) else 'UnpicklingError'}") from None
+        # torch's message advises weights_only=False, which runs the file's code: never for a foreign file
+        raise CheckpointError(f"{path}: not a LeWM checkpoint: it holds Python objects other than tensors and "
+                              f"numbers (a file of another program), which are never unpickled here") from None
     except (zipfile.BadZipFile, RuntimeError, EOFError, OSError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupted?): {msg}") from None
@@ -103,7 +117,7 @@ def load(path: str, device: str | torch.device = "cpu", strict: bool = True):
     if "model" not in raw:  # the defaults would be another architecture: a long list of missing weights
         raise CheckpointError(f"{path}: its config has no 'model' section (the architecture); the file was edited or damaged")
     model = LeWM(cfg.model)
-    sd = {k: v.float() if v.is_floating_point() else v for k, v in blob["state_dict"].items()}
+    sd = _state_dict(blob, path, model)
     check_finite_weights(sd, path)
     try:
         model.load_state_dict(sd, strict=strict)
@@ -112,6 +126,47 @@ def load(path: str, device: str | torch.device = "cpu", strict: bool = True):
         raise CheckpointError(f"{path}: weights do not match the architecture in its config: {' '.join(first)[:300]}") from None
     model.to(device).eval()
     return model, cfg, _meta(blob, path)
+
+
+def _state_dict(blob: dict, path: str, model: LeWM) -> dict:
+    """The checkpoint's weights as fp32 (fp16 exports widened), or one CheckpointError naming the file:
+    a ``state_dict`` that is not a dict of tensors (was: AttributeError / KeyError), or a weight of
+    another kind than the model's (an int64 weight was cast silently by ``load_state_dict``)."""
+    raw = blob.get("state_dict")
+    if not isinstance(raw, dict) or not all(isinstance(k, str) and torch.is_tensor(v) for k, v in raw.items()):
+        got = "missing" if raw is None else f"a {type(raw).__name__}" + ("" if not isinstance(raw, dict) else
+                                                                         " holding other things than tensors")
+        raise CheckpointError(f"{path}: its 'state_dict' (the weights) must be a dict of tensors, got {got}; "
+                              f"the file was edited or damaged (use another checkpoint)")
+    want = model.state_dict()
+    bad = next((k for k, v in raw.items() if k in want and v.is_floating_point() != want[k].is_floating_point()), None)
+    if bad is not None:
+        raise CheckpointError(f"{path}: weight {bad!r} is stored as {raw[bad].dtype} but the model's is "
+                              f"{want[bad].dtype}; the file was edited or damaged (use another checkpoint)")
+    return {k: v.float() if v.is_floating_point() else v for k, v in raw.items()}
+
+
+def load_optimizer(opt: torch.optim.Optimizer, state, path: str) -> None:
+    """Load the optimizer state saved in checkpoint ``path`` into ``opt`` (resuming or continuing a
+    run), or one CheckpointError naming the file and what to do (was: an AttributeError for an
+    edited entry, torch's size message without the file for another model's state)."""
+    what = None
+    try:
+        opt.load_state_dict(state)
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError, RuntimeError) as e:
+        what = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
+    else:  # as many weights but other shapes: AdamW would fail at its first step
+        for p in (p for g in opt.param_groups for p in g["params"]):
+            shapes = {tuple(v.shape) for v in opt.state.get(p, {}).values() if torch.is_tensor(v) and v.dim() > 0}
+            wrong = sorted(shapes - {tuple(p.shape)})
+            if wrong:
+                what = f"moments of shape {wrong[0]} for a weight of shape {tuple(p.shape)}"
+                break
+    if what is not None:
+        raise CheckpointError(f"{path}: its optimizer state does not fit the model ({what}); the file was edited or "
+                              f"comes from another model. Keep its weights without it: python -m lewm export "
+                              f"--checkpoint {path} --out W.pt --fp32, then train --init W.pt --out ANOTHER_FOLDER "
+                              f"(or pass --no-resume to start over)")
 
 
 def _meta(blob: dict, path: str) -> dict:

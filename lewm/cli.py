@@ -57,6 +57,39 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                         "(repeatable; fields are listed in lewm/config.py)")
 
 
+TRAIN_FLAGS = {  # flag -> (argparse destination, the config field it sets)
+    "--history": ("history", "model.history"), "--latent-dim": ("latent_dim", "model.latent_dim"),
+    "--frameskip": ("frameskip", "model.frameskip"), "--lr": ("lr", "train.lr"),
+    "--batch-size": ("batch_size", "train.batch_size"), "--seed": ("seed", "train.seed"),
+    "--workers": ("workers", "train.num_workers"), "--steps": ("steps", "train.steps"),
+    "--compile": ("compile", "train.compile"), "--precision": ("precision", "train.precision"),
+    "--lambda": ("lam", "sigreg.weight"),
+}
+
+
+def _flag_settings(a: argparse.Namespace) -> dict[str, dict]:
+    """The config fields the training flags given set, by section: ``{"train": {"lr": 0.001}}``."""
+    out: dict[str, dict] = {}
+    for dest, key in TRAIN_FLAGS.values():
+        v = getattr(a, dest)
+        if v is not None and v is not False:  # not given (--compile: store_true)
+            section, _, name = key.partition(".")
+            out.setdefault(section, {})[name] = v
+    return out
+
+
+def _check_flags_agree_with_set(a: argparse.Namespace, cfg) -> None:
+    """A field given both by its flag and by ``--set`` with another value is refused, naming both
+    (was: --steps won over --set train.steps, --set won over the other flags, without a word)."""
+    for flag, (dest, key) in TRAIN_FLAGS.items():
+        v = getattr(a, dest)
+        section, _, name = key.partition(".")
+        final = getattr(getattr(cfg, section), name)
+        if v is not None and v is not False and _pinned(a.overrides, key) and final != v:
+            given = flag if v is True else f"{flag} {v}"
+            raise ValueError(f"{given} and --set {key}={final} give {key} two values; give it once")
+
+
 def _pinned(overrides: list[str], key: str) -> bool:
     """Whether ``--set key=...`` is among ``overrides`` (the user pinned that field)."""
     return any(o.partition("=")[0].strip() == key for o in overrides)
@@ -71,13 +104,7 @@ def run_train(a: argparse.Namespace) -> int:
     from .devices import resolve_device, set_threads
     from .model import parameter_count
     from .train import train
-    cfg = get_preset(a.preset)
-    model_o = {k: v for k, v in {"history": a.history, "latent_dim": a.latent_dim, "frameskip": a.frameskip}.items() if v is not None}
-    train_o = {k: v for k, v in {"lr": a.lr, "batch_size": a.batch_size, "seed": a.seed,
-                                 "num_workers": a.workers, "compile": a.compile or None,
-                                 "precision": a.precision}.items() if v is not None}
-    sig_o = {"weight": a.lam} if a.lam is not None else {}
-    cfg = cfg.with_overrides(model=model_o, train=train_o, sigreg=sig_o)
+    cfg = get_preset(a.preset).with_overrides(**_flag_settings(a))
     # the preset follows the data's image size (a 64-px file of another tool trains as is) unless
     # --set model.image_size pins it
     pinned = _pinned(a.overrides, "model.image_size")
@@ -89,6 +116,7 @@ def run_train(a: argparse.Namespace) -> int:
         if int(os.environ.get("RANK", "0")) == 0:
             print(image_size_note(cfg, size, a.data))
     cfg = apply_set_overrides(cfg, items)  # --set section.field=value
+    _check_flags_agree_with_set(a, cfg)
     if size is not None:
         cfg, note = follow_data_image_size(cfg, size, a.data, pinned=pinned)
         if note and int(os.environ.get("RANK", "0")) == 0:
@@ -165,15 +193,20 @@ def add_export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default=None,
                    help="HDF5 file the model was trained on: re-estimate the BatchNorm running statistics "
                         "on it before exporting (checkpoints from before train.bn_recalibrate_batches need this)")
-    p.add_argument("--bn-batches", type=arg_int(1, 100_000), default=32, help="training batches for --data (default 32)")
+    p.add_argument("--bn-batches", type=arg_int(1, 100_000), default=None,
+                   help="training batches for --data (default 32; at most one pass over its windows)")
     p.add_argument("--threads", type=arg_int(1, 1024), default=None, help="torch CPU threads")
     p.add_argument("--force", action="store_true")
 
 
 def run_export(a: argparse.Namespace) -> int:
     from . import checkpoint, validate
+    from .runs import CHECKPOINT
+    if a.bn_batches is not None and not a.data:  # was: ignored without a word
+        raise ValueError(f"--bn-batches {a.bn_batches} needs --data (the training file to re-estimate the BatchNorm "
+                         f"statistics on); add --data or drop --bn-batches")
     validate.check_out_file(a.out, force=a.force, inputs={"--checkpoint": a.checkpoint, "--data": a.data},
-                            writes="a checkpoint")
+                            writes=CHECKPOINT)
     model, cfg, meta = checkpoint.load(a.checkpoint)
     if a.data:
         validate.check_dataset(a.data, env=cfg.env, image_size=cfg.model.image_size,
@@ -183,7 +216,7 @@ def run_export(a: argparse.Namespace) -> int:
         from .devices import set_threads
         from .train import recalibrate_from_data
         set_threads(a.threads)
-        frames = recalibrate_from_data(model, cfg, a.data, batches=a.bn_batches)
+        frames = recalibrate_from_data(model, cfg, a.data, batches=a.bn_batches or 32)
         metrics["bn_recalibration_frames"] = frames
         print(f"BatchNorm statistics re-estimated on {frames} frames of {a.data}")
     checkpoint.save(a.out, model, cfg, meta["step"], metrics, half=not a.fp32)

@@ -31,7 +31,6 @@ import traceback
 
 import numpy as np
 
-FORMAT_VERSION = 1
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
@@ -90,6 +89,8 @@ def _worker(env_name, env_kwargs, image_size, policy, seed, length, mix_random, 
         for i in range(start, end):
             q.put(("ep", run_episode(env, i, seed, length, policy, mix_random)))
         q.put(("done", start))
+    except ValueError as e:  # bad input: the parent raises it as the one line it is, not a wrapped traceback
+        q.put(("invalid", str(e)))
     except BaseException:  # report, then exit: the parent raises
         q.put(("error", f"worker for episodes [{start}, {end}) failed:\n{traceback.format_exc()}"))
 
@@ -125,7 +126,7 @@ def collect(env_name: str, episodes: int, out: str, image_size: int = 64, policy
     from tqdm.auto import tqdm
 
     from .envs import make
-    from .envs.policies import POLICY_KINDS
+    from .envs.policies import POLICY_KINDS, make_policy
     from .faults import check_terminated
 
     env_kwargs = dict(env_kwargs or {})
@@ -145,6 +146,7 @@ def collect(env_name: str, episodes: int, out: str, image_size: int = 64, policy
     if not 0.0 <= mix_random <= 1.0:
         raise ValueError(f"mix_random must be in [0, 1], got {mix_random}")
     env = make(env_name, image_size=image_size, **env_kwargs)  # validates the name early
+    make_policy(env, policy, np.random.default_rng(0))  # and the policy's env (was: a worker's traceback)
     L = int(episode_len or env.max_episode_steps)
     if L < 2:
         raise ValueError(f"episode_len must be >= 2 frames, got {L}")
@@ -152,9 +154,11 @@ def collect(env_name: str, episodes: int, out: str, image_size: int = 64, policy
     N = E * L
     workers = min(workers, E)
     out = os.fspath(out)
+    from .data import FORMAT_VERSION
+    from .runs import DATASET
     from .validate import check_out_file
     check_out_file(out, "out", make_parent=True, force=bool(force),  # never replaces a dataset unasked
-                   writes="an HDF5 episode file")
+                   writes=DATASET)
     _check_space(out, N * S * S * 3 // (3 if compression == "gzip" else 1))
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     tmp = f"{out}.{os.getpid()}.tmp"
@@ -221,6 +225,8 @@ def collect(env_name: str, episodes: int, out: str, image_size: int = 64, policy
                         continue
                     if kind == "error":
                         raise RuntimeError(msg)
+                    if kind == "invalid":
+                        raise ValueError(msg)
                     if kind == "done":
                         done += 1
                         continue
@@ -317,9 +323,10 @@ def _env_arg(name: str) -> str:
 
 
 def run_collect(a: argparse.Namespace) -> int:
+    from .runs import DATASET
     from .validate import check_out_file
     check_out_file(a.out, make_parent=True, force=a.force,  # an existing dataset is never replaced silently
-                   writes="an HDF5 episode file")
+                   writes=DATASET)
     t = time.perf_counter()
     path = collect(a.env, a.episodes, a.out, image_size=a.image_size, policy=a.policy, workers=a.workers,
                    force=a.force, seed=a.seed, episode_len=a.episode_len, progress=not a.no_progress, mix_random=a.mix_random,

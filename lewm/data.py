@@ -26,12 +26,32 @@ class DataError(ValueError):
     """A dataset file is unusable; the message names the file and the key."""
 
 
+def _whole(who: str, name: str, v, lo: int) -> int:
+    """``v`` as an int >= ``lo``, or one ValueError naming it (True was taken as 1, 1.5 and '1' were
+    h5py's "Selection can't process 1.5" or a comparison TypeError)."""
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+        raise ValueError(f"{who}: {name} must be a whole number >= {lo}, got {v!r}")
+    return int(v)
+
+
 @dataclass(frozen=True)
 class ActionStats:
     mean: np.ndarray
     """(A,) per-dimension mean of the valid raw actions."""
     std: np.ndarray
     """(A,) per-dimension std (floored at 1e-6)."""
+
+    def __post_init__(self):
+        # was: std 0 z-scored every action to -inf/NaN, a wrong width a broadcast error at the first batch
+        mean, std = np.asarray(self.mean), np.asarray(self.std)
+        if mean.ndim != 1 or mean.shape != std.shape or mean.size < 1:
+            raise ValueError(f"ActionStats: mean and std must be two 1-D arrays of one value per action "
+                             f"dimension, got shapes {mean.shape} and {std.shape}")
+        if not (np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
+            raise ValueError(f"ActionStats: mean must be finite and std finite and > 0, got mean "
+                             f"{mean.tolist()} std {std.tolist()}")
+        object.__setattr__(self, "mean", mean)
+        object.__setattr__(self, "std", std)
 
     def normalize(self, a: np.ndarray) -> np.ndarray:
         return (a - self.mean) / self.std
@@ -97,8 +117,34 @@ def _check_disjoint(path: str, ep_off: np.ndarray, ep_len: np.ndarray) -> None:
                         f"every row must belong to one episode at most")
 
 
+FORMAT_VERSION = 1
+"""The episode-file layout ``collect`` writes (attribute ``lewm_format_version``); a newer one is refused."""
+
+
+def _format_version(path: str, f) -> int | None:
+    """The ``lewm_format_version`` attribute of a file this lab's ``collect`` wrote (None: another
+    tool's file). A newer version than this code writes is refused (it was never read)."""
+    raw = f.attrs.get("lewm_format_version")
+    if raw is None:
+        return None
+    if isinstance(raw, np.ndarray) and raw.shape in ((), (1,)):
+        raw = raw.reshape(-1)[0]
+    if isinstance(raw, (bool, np.bool_)) or not isinstance(raw, (int, np.integer)) or raw < 1:
+        raise DataError(f"{path}: attribute 'lewm_format_version' must be a whole number >= 1, got {raw!r:.60}")
+    if raw > FORMAT_VERSION:
+        raise DataError(f"{path}: written in episode-file format {int(raw)} (attribute 'lewm_format_version') but "
+                        f"this lewm reads format {FORMAT_VERSION} at most; update lewm, or re-collect the file")
+    return int(raw)
+
+
 def validate_file(path: str, image_size: int | None = None) -> dict:
-    """Check the layout; return basic facts. Raises DataError naming the file and key."""
+    """Check the layout; return basic facts. Raises DataError naming the file and key.
+
+    Files written by ``python -m lewm collect`` (attribute ``lewm_format_version``) are also checked
+    for a format newer than this code (``eval`` checks their states against the world:
+    ``lewm.evaluate.check_world_states``)."""
+    if image_size is not None:  # 0 suggested "collect at --image-size 0"
+        _whole("validate_file", "image_size", image_size, 8)
     with open_h5(path) as f:
         missing = [k for k in REQUIRED_KEYS if k not in f]
         if missing:
@@ -133,19 +179,28 @@ def validate_file(path: str, image_size: int | None = None) -> dict:
         state = h5_dataset(path, f, "state") if "state" in f else None
         if state is not None and state.dtype.kind not in "iuf":  # complex lost its imaginary part silently
             raise DataError(f"{path}: key 'state' must hold real numbers (int or float), got {state.dtype}")
+        version = _format_version(path, f)
         names = _str_attr(path, "state_names", f.attrs.get("state_names"), "x,y")
         n_names = len([n for n in names.split(",") if n])
         if state is not None and state.ndim == 2 and n_names and n_names != state.shape[1]:
             # the report's probes failed after encoding ("3 state_names for 2 state columns")
             raise DataError(f"{path}: attribute 'state_names' names {n_names} components ({names!r}) but key "
                             f"'state' has {state.shape[1]} columns; fix the attribute (comma-separated)")
+        goal = h5_dataset(path, f, "goal_state") if "goal_state" in f else None
+        if goal is not None:  # was never checked: load_episode returned 5 numbers for a 2-D env
+            q = state.shape[1] if state is not None and state.ndim == 2 else None
+            if goal.ndim != 2 or goal.shape[0] != len(ep_len) or (q is not None and goal.shape[1] != q) \
+                    or goal.dtype.kind not in "iuf":
+                want = f"({len(ep_len)}, {q if q is not None else 'Q'})"
+                raise DataError(f"{path}: key 'goal_state' must be real numbers {want}: one goal state per episode "
+                                f"as wide as 'state', got {goal.dtype} {goal.shape}")
         env = _str_attr(path, "env", f.attrs.get("env"), "two_room")
         return {
             "num_frames": int(px.shape[0]), "image_size": int(px.shape[1]), "action_dim": int(act.shape[1]),
             "num_episodes": int(len(ep_len)), "ep_len": ep_len, "ep_offset": ep_off,
             "env": env_key(env) if env.strip() else "", "has_state": state is not None,
             "state_names": tuple(n for n in names.split(",") if n),
-            "pixel_bytes": int(np.prod(px.shape)),
+            "pixel_bytes": int(np.prod(px.shape)), "format_version": version,
         }
 
 
@@ -219,15 +274,21 @@ class WindowDataset(torch.utils.data.Dataset):
                  episodes: np.ndarray | None = None, share: "WindowDataset | None" = None):
         """``share``: another split of the same file whose validation, action statistics and
         in-RAM arrays are reused (nothing is read again)."""
-        for name, v in (("history", history), ("frameskip", frameskip)):
-            if not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"WindowDataset: {name} must be a whole number >= 1, got {v!r}")
+        for name, v in (("history", history), ("frameskip", frameskip)):  # True was taken as 1
+            _whole("WindowDataset", name, v, 1)
+        _whole("WindowDataset", "seed", seed, 0)  # was numpy's "expected non-negative integer"
         if split not in ("train", "val", "all"):
             raise ValueError(f"WindowDataset: split must be 'train', 'val' or 'all', got {split!r}")
         if not 0.0 <= val_fraction < 1.0:
             raise ValueError(f"WindowDataset: val_fraction must be in [0, 1), got {val_fraction!r}")
         self.path, self.history, self.frameskip = path, history, frameskip
         info = share.info if share is not None else validate_file(path, image_size)
+        if action_stats is not None:  # a wrong width was a broadcast error at the first batch
+            if not isinstance(action_stats, ActionStats):
+                raise TypeError(f"WindowDataset: action_stats must be an ActionStats, got {type(action_stats).__name__}")
+            if action_stats.mean.shape != (info["action_dim"],):
+                raise ValueError(f"WindowDataset: action_stats has {action_stats.mean.size} dimensions but {path} "
+                                 f"has {info['action_dim']}-dim actions (key 'action')")
         self.info = info
         self.env = info["env"]
         self.image_size, self.action_dim = info["image_size"], info["action_dim"]
@@ -249,6 +310,8 @@ class WindowDataset(torch.utils.data.Dataset):
             n_val = int(round(val_fraction * E)) if E > 1 else 0
             n_val = min(max(n_val, 1 if val_fraction > 0 and E > 1 else 0), E - 1)
             episodes = {"train": perm[n_val:], "val": perm[:n_val], "all": np.arange(E)}[split]
+        else:
+            episodes = _episode_list(path, episodes, E)
         self.episodes = np.sort(np.asarray(episodes, dtype=np.int64))
         usable = ep_len[self.episodes] > self.span
         if not usable.all():
@@ -334,9 +397,31 @@ class WindowDataset(torch.utils.data.Dataset):
         return out
 
 
+def _episode_list(path: str, episodes, E: int) -> np.ndarray:
+    """Explicit episode indices: 1-D whole numbers in 0..E-1, each once, at least one (an index past
+    the end was an IndexError, -1 silently the last episode, [0, 0] counted its windows twice)."""
+    e = np.asarray(episodes)
+    if e.ndim != 1 or (e.size and e.dtype.kind not in "iu"):
+        raise ValueError(f"WindowDataset: episodes must be a 1-D list of episode indices (whole numbers), "
+                         f"got {e.dtype} {e.shape}")
+    if e.size == 0:
+        raise ValueError(f"WindowDataset: episodes is empty; pass indices in 0..{E - 1} (or None for the split)")
+    bad = e[(e < 0) | (e >= E)]
+    if bad.size:
+        raise ValueError(f"WindowDataset: episode {int(bad[0])} is not in {path} (episodes 0..{E - 1}; key 'ep_len')")
+    if len(np.unique(e)) != len(e):
+        vals, counts = np.unique(e, return_counts=True)
+        raise ValueError(f"WindowDataset: episode {int(vals[counts > 1][0])} is listed more than once in episodes "
+                         f"(its windows would count twice)")
+    return e.astype(np.int64)
+
+
 def load_episode(path: str, episode: int) -> dict[str, np.ndarray]:
     """One whole episode: pixels (L, S, S, 3) uint8, action (L, A) (NaN zeroed), and when the file
     has them its state (L, Q) and the episode's goal_state (Q,) (what the env drew as the target)."""
+    if isinstance(episode, (bool, np.bool_)) or not isinstance(episode, (int, np.integer)):
+        # 1.5 and '1' were h5py / comparison errors, True episode 1
+        raise TypeError(f"load_episode: episode must be a whole number (an episode index), got {episode!r:.40}")
     with open_h5(path) as f:
         E = len(f["ep_len"])
         if not 0 <= episode < E:
@@ -345,13 +430,20 @@ def load_episode(path: str, episode: int) -> dict[str, np.ndarray]:
         out = {"pixels": f["pixels"][off:off + n], "action": np.nan_to_num(f["action"][off:off + n].astype(np.float32))}
         if "state" in f:
             out["state"] = f["state"][off:off + n].astype(np.float32)
-        if "goal_state" in f and len(f["goal_state"]) == E:
-            out["goal_state"] = f["goal_state"][episode].astype(np.float32)
+        if "goal_state" in f:
+            goal = f["goal_state"]
+            if goal.ndim != 2 or len(goal) != E or ("state" in f and goal.shape[1] != out["state"].shape[-1]):
+                raise DataError(f"{path}: key 'goal_state' must be ({E}, Q): one goal per episode as wide as "
+                                f"'state', got {goal.shape}")
+            out["goal_state"] = goal[int(episode)].astype(np.float32)
         return out
 
 
 def batch_iterator(ds: WindowDataset, batch_size: int, generator: torch.Generator, num_workers: int = 0):
-    """Endless stream of random batches; vectorised in RAM, a DataLoader when streaming."""
+    """Endless stream of random batches; vectorised in RAM, a DataLoader when streaming. (A generator:
+    its arguments are checked at the first batch, as the emptiness of ``ds`` always was.)"""
+    _whole("batch_iterator", "batch_size", batch_size, 1)  # 0 gave empty batches, -3 a torch RuntimeError
+    _whole("batch_iterator", "num_workers", num_workers, 0)
     if len(ds) == 0:
         raise DataError(f"{ds.path}: the split holds no window")
     if ds.in_memory:

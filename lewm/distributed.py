@@ -166,7 +166,7 @@ def sigreg_global(z: torch.Tensor, num_proj: int = 1024, knots: int = 17, t_max:
     must be seeded identically on every rank. Without a process group this is ``sigreg.sigreg``.
     """
     if not is_dist():
-        return sigreg(z, num_proj, knots, t_max, generator)
+        return sigreg(z, num_proj, knots, t_max, generator, check_finite=False)  # a training loss: the trainer checks
     with torch.autocast(z.device.type, enabled=False):  # fp32 inside a bf16 step too, as sigreg.sigreg
         return _sigreg_global_fp32(_as_tbd(z.float()), num_proj, knots, t_max, generator, group)
 

@@ -32,6 +32,13 @@ FLAGS = {"solver": "solver", "samples": "num_samples", "topk": "topk", "iteratio
          "horizon": "horizon", "receding_horizon": "receding_horizon", "cost_steps": "cost_steps",
          "stop_tol": "stop_tol"}
 """argparse destination -> PlannerConfig field, for the flags that set planner settings."""
+FLAG_OF = {field: "--" + dest.replace("_", "-") for dest, field in FLAGS.items()}
+"""PlannerConfig field -> the flag that sets it (``num_samples`` -> ``--samples``)."""
+SOLVER_USES = {  # the flag-set settings each solver reads; given for another one, a flag is refused
+    "cem": set(FLAGS.values()),
+    "mppi": set(FLAGS.values()) - {"topk"},  # soft elites: every sample weighs
+    "grad": set(FLAGS.values()) - {"num_samples", "topk", "stop_tol"},  # Adam from grad_restarts starts
+}
 
 
 def shipped_planner(ckpt: str) -> tuple[dict | None, str | None]:
@@ -41,6 +48,9 @@ def shipped_planner(ckpt: str) -> tuple[dict | None, str | None]:
     A present but unusable eval.json is an error naming it."""
     folder = ckpt if os.path.isdir(ckpt) else (os.path.dirname(ckpt) or ".")
     path = os.path.join(folder, "eval.json")
+    if os.path.exists(path) and not os.path.isfile(path):  # was: a folder read as "no eval.json", defaults used
+        raise ValueError(f"{path}: is a folder (or a device), not the planner settings file eval reads beside the "
+                         f"checkpoint; remove or rename it, or pass --protocol paper")
     if os.path.isfile(path):
         try:
             with open(path) as f:
@@ -80,27 +90,68 @@ def resolve_planner(ckpt: str, protocol: str = "shipped", flags: dict | None = N
         unknown = sorted(set(base) - known)
         if unknown:
             raise ValueError(f"{where}: unknown planner setting(s) {unknown}; known: {sorted(known)}")
+        _check_stored(base, where)
     given = {k: v for k, v in (flags or {}).items() if v is not None}
     merged = {**base, **given}
-    n, k = merged.get("num_samples", 300), merged.get("topk", 30)
-    if isinstance(n, int) and isinstance(k, int) and k > n:
-        raise ValueError(f"--topk must be <= --samples ({n}), got {k}" + ("" if {"topk", "num_samples"} <= set(given)
-                         else f" (settings from {where} and the flags)"))
-    h, r = merged.get("horizon", 5), merged.get("receding_horizon", 1)
-    if isinstance(h, int) and isinstance(r, int) and r > h:
-        raise ValueError(f"--receding-horizon must be <= --horizon ({h}), got {r}" + ("" if {"horizon",
-                         "receding_horizon"} <= set(given) else f" (settings from {where} and the flags)"))
+    solver = merged.get("solver", "cem")
+    ignored = [f for f in given if f not in SOLVER_USES.get(solver, SOLVER_USES["cem"])]
+    if ignored:  # was: --stop-tol with grad was printed in the planner line and had no effect
+        it = "them" if len(ignored) > 1 else "it"
+        raise ValueError(f"{', '.join(FLAG_OF[f] for f in ignored)}: the {solver} solver{'' if 'solver' in given else f' (from {where})'} does not "
+                         f"use {it}; drop {it}, or pass --solver cem")
+    if solver != "cem" and merged.get("topk", 30) > merged.get("num_samples", 300):
+        merged["topk"] = merged["num_samples"]  # CEM's elites: unused by this solver, kept valid
+    for small, big in (("topk", "num_samples"), ("receding_horizon", "horizon")):
+        _check_at_most(small, big, merged, set(given), where)
     try:
         pcfg = PlannerConfig(**merged)
     except ValueError as e:
         raise ValueError(f"{where}: {e}") from None
-    inv = {v: k for k, v in FLAGS.items()}
-    over = ", ".join("--" + inv[f].replace("_", "-") for f in given)
-    line = (f"planner: {pcfg.solver} {pcfg.num_samples} samples / top {pcfg.topk} / {pcfg.iterations} iterations, "
-            f"horizon {pcfg.horizon}, re-plan every {pcfg.receding_horizon}, cost on {pcfg.cost_steps}"
-            + (f", early stop when the mean moves < {pcfg.stop_tol:g}" if pcfg.stop_tol > 0 else "")
+    over = ", ".join(FLAG_OF[f] for f in given)
+    stop = pcfg.stop_tol > 0 and "stop_tol" in SOLVER_USES[pcfg.solver]
+    line = (f"planner: {_solver_words(pcfg)}, horizon {pcfg.horizon}, re-plan every {pcfg.receding_horizon}, "
+            f"cost on {pcfg.cost_steps}" + (f", early stop when the mean moves < {pcfg.stop_tol:g}" if stop else "")
             + f" — from {where}" + (f", overridden by {over}" if over else ""))
     return pcfg, line
+
+
+def _solver_words(pcfg: PlannerConfig) -> str:
+    """The sampling settings the chosen solver uses, in words (only those: the line says what runs)."""
+    if pcfg.solver == "grad":
+        return (f"grad {pcfg.grad_restarts} restarts / {pcfg.iterations} iterations "
+                f"({3 * pcfg.iterations} Adam steps, lr {pcfg.grad_lr:g})")
+    if pcfg.solver == "mppi":
+        return f"mppi {pcfg.num_samples} samples / {pcfg.iterations} iterations, temperature {pcfg.temperature:g}"
+    return f"cem {pcfg.num_samples} samples / top {pcfg.topk} / {pcfg.iterations} iterations"
+
+
+def _check_stored(base: dict, where: str) -> None:
+    """Each stored planner setting alone, naming where it was read (was: "--topk must be <= --samples
+    (-5)" for a num_samples of -5 in a checkpoint, blaming flags never given)."""
+    from .validate import check_value
+    for f in fields(PlannerConfig):
+        if f.name in base:
+            kind = type(f.default) if isinstance(f.default, (bool, int, float, str)) else None
+            try:
+                check_value(f"planner.{f.name}", base[f.name], f.metadata.get("range"), kind)
+            except ValueError as e:
+                raise ValueError(f"{where}: {e}; fix it, remove it, or pass --protocol paper") from None
+
+
+def _check_at_most(small: str, big: str, merged: dict, given: set, where: str) -> None:
+    """``merged[small] <= merged[big]`` (topk / num_samples, receding_horizon / horizon), or a ValueError
+    naming the flags or the file each value came from."""
+    d = asdict(PlannerConfig())
+    s, b = merged.get(small, d[small]), merged.get(big, d[big])
+    if not (isinstance(s, int) and isinstance(b, int)) or s <= b:
+        return
+    flag = FLAG_OF
+    if {small, big} <= given:
+        raise ValueError(f"{flag[small]} must be <= {flag[big]} ({b}), got {s}")
+    if {small, big} & given:
+        raise ValueError(f"{flag[small]} must be <= {flag[big]} ({b}), got {s} (settings from {where} and the flags)")
+    raise ValueError(f"{where}: planner.{small} {s} must be <= planner.{big} {b} (a setting it leaves out takes the "
+                     f"library default); fix it, or pass {flag[small]} / {flag[big]}")
 
 
 def eval_pairs(env_name: str, episodes: int, seed: int = 0, offset: int = 25, data: str | None = None,
@@ -146,6 +197,38 @@ def eval_pairs(env_name: str, episodes: int, seed: int = 0, offset: int = 25, da
     return pairs
 
 
+def check_world_states(path: str, env) -> None:
+    """States (and goal states) of a file this lab collected (attribute ``lewm_format_version``) must
+    be states ``env`` can be in: a file whose states were scaled x100 evaluated at 0% without a word
+    (every start and goal was off the map). Other tools' files are not checked (their states may use
+    other units). Raises DataError naming the file, key and row."""
+    from .data import DataError, h5_dataset, open_h5
+    env_name = env.name
+    with open_h5(path) as f:
+        if f.attrs.get("lewm_format_version") is None:
+            return
+        state = h5_dataset(path, f, "state") if "state" in f else None
+        goal = h5_dataset(path, f, "goal_state") if "goal_state" in f else None
+        for key, ds in (("state", state), ("goal_state", goal)):
+            if ds is None or ds.ndim != 2 or ds.shape[1] != env.state_dim:
+                continue
+            for lo in range(0, ds.shape[0], 1 << 18):
+                block = np.asarray(ds[lo:lo + (1 << 18)], np.float64)
+                if key == "goal_state":  # goals may leave parts "don't care" (PushT's NaN agent): the env decides
+                    for i in np.flatnonzero(~np.asarray(env.valid_states(block), bool)):  # usually none
+                        try:
+                            env.set_goal(block[i])
+                        except ValueError as e:
+                            raise DataError(f"{path}: key 'goal_state' row {lo + i} is not a {env_name} goal state "
+                                            f"({str(e).split(': ', 1)[-1]}); re-collect the file") from None
+                    continue
+                bad = ~np.asarray(env.valid_states(block), bool) & np.isfinite(block).all(1)  # NaN: check_dataset's words
+                if bad.any():
+                    row = lo + int(np.flatnonzero(bad)[0])
+                    raise DataError(f"{path}: key 'state' row {row} = {block[row - lo].tolist()} is outside the {env_name} "
+                                    f"world ({int(bad.sum())} row(s) in this block): {env.world}; re-collect the file")
+
+
 def save_gif(ep: EpisodeResult, path: str, scale: int = 4, fps: int = 10) -> str:
     """Episode frames (left) next to the goal frame (right), nearest-neighbour upscaled."""
     import imageio.v2 as imageio
@@ -188,6 +271,7 @@ def evaluate(ckpt: str, episodes: int = 50, pcfg: PlannerConfig = PlannerConfig(
         from .validate import check_dataset
         check_dataset(data, env=name, need_state=True, state_dim=env.state_dim,
                       who=f"the evaluation ({'--env' if env_name else 'checkpoint ' + str(ckpt)})")
+        check_world_states(data, env)
     pairs = eval_pairs(name, episodes, seed, offset, data)
     gen = torch.Generator(device=dev).manual_seed(seed)
     compiled = compile_rollout and not (dev.type == "cuda" and cuda_graphs)
@@ -294,7 +378,10 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
                    help="torch CPU threads (1 is fastest for the planner's small matmuls when the cores are shared)")
     p.add_argument("--gif", default=None, help="folder: save the first episodes as GIFs")
     p.add_argument("--json", action="store_true", help="print one JSON object (and nothing else on stdout)")
-    p.add_argument("--out", default=None, help="also write the JSON to this file")
+    p.add_argument("--out", default=None, help="also write the JSON to this file (never over a file of another "
+                   "kind; over a run's or checkpoint's own file, e.g. the eval.json beside it, only with --force)")
+    p.add_argument("--force", action="store_true",
+                   help="let --out replace the eval.json beside a checkpoint (its shipped planner settings and results)")
 
 
 def run_eval(a: argparse.Namespace) -> int:
@@ -303,8 +390,12 @@ def run_eval(a: argparse.Namespace) -> int:
     pcfg, line = resolve_planner(a.checkpoint, a.protocol, {f: getattr(a, dest) for dest, f in FLAGS.items()})
     # outputs and inputs are checked before the (long) evaluation, not after it
     # an empty --out / --gif (a script's unset variable) is an error, not "no output"
+    if a.force and a.out is None:
+        raise ValueError("--force lets --out replace a checkpoint's eval.json; without --out it does nothing (drop it)")
     if a.out is not None:
-        validate.check_out_file(a.out, inputs={"--checkpoint": a.checkpoint, "--data": a.data}, text=True)
+        from .runs import EVAL_RESULT
+        validate.check_out_file(a.out, force=a.force or None, inputs={"--checkpoint": a.checkpoint, "--data": a.data},
+                                writes=EVAL_RESULT)
     if a.gif is not None:
         validate.check_out_dir(a.gif, "--gif")
     resolve_device(a.device)

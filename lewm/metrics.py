@@ -4,12 +4,27 @@ from __future__ import annotations
 import torch
 
 
+def _as_rows(z: torch.Tensor, centered: bool, who: str) -> torch.Tensor:
+    """z (..., D) as float64 rows (n, D), or one error naming what is wrong: a 1-D tensor was one
+    row of D values (rank 1.0), one latent a covariance of zeros, NaN a LinAlgError."""
+    if not isinstance(z, torch.Tensor):
+        raise TypeError(f"{who} expects a torch tensor of latents (..., D), got {type(z).__name__}")
+    if z.dim() < 2 or z.shape[-1] < 1:
+        raise ValueError(f"{who} expects latents of shape (N, D) or (..., D), got {tuple(z.shape)}")
+    x = z.reshape(-1, z.shape[-1]).double()  # (n, D)
+    if len(x) < (2 if centered else 1):
+        raise ValueError(f"{who} needs at least 2 latents for a covariance (one has no spread), got {len(x)}")
+    if not bool(torch.isfinite(x).all()):  # the eigensolver syncs anyway: no extra stall
+        raise ValueError(f"{who}: the latents hold {int((~torch.isfinite(x)).sum())} NaN/inf values")
+    return x
+
+
 def covariance_spectrum(z: torch.Tensor, centered: bool = True) -> torch.Tensor:
-    """Eigenvalues (descending) of the covariance of z (..., D) flattened to (n, D).
+    """Eigenvalues (descending) of the covariance of z (..., D) flattened to (n, D), n >= 2 finite rows.
 
     ``centered=False`` uses the raw second moment E[z zᵀ] instead, which keeps the mean: latents
-    collapsed onto one point then have one dominant eigenvalue."""
-    x = z.reshape(-1, z.shape[-1]).double()  # (n, D)
+    collapsed onto one point then have one dominant eigenvalue (one row is then enough)."""
+    x = _as_rows(z, centered, "covariance_spectrum")  # (n, D)
     if centered:
         x = x - x.mean(0, keepdim=True)
     cov = x.T @ x / max(x.shape[0] - 1, 1)  # (D, D)
@@ -21,7 +36,8 @@ def effective_rank(z: torch.Tensor, eps: float = 1e-12, centered: bool = True) -
 
     Isotropic data in D dims gives ≈ D; rank-1 data gives 1. The centred version is scale-free:
     latents that shrink to a point but keep isotropic jitter still score high. ``centered=False``
-    (second-moment rank) exposes that collapse: all latents ≈ one vector c ⇒ ≈ 1.
+    (second-moment rank) exposes that collapse: all latents ≈ one vector c ⇒ ≈ 1. Latents that do
+    not vary at all (zero spectrum) score 1.
     """
     ev = covariance_spectrum(z, centered)
     total = ev.sum()

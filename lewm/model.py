@@ -4,11 +4,10 @@ Shape letters used in comments: B batch, T time (frames), N candidates, P plan s
 L tokens, D latent dim, E encoder width, W predictor width, K action-block dim (frameskip * A),
 C channels, S image side.
 
-Parameter names mirror the official LeWM checkpoints where that costs nothing: the encoder uses
-Hugging Face ViT names (``encoder.embeddings.*``, ``encoder.encoder.layer.N.*``), the predictor
-uses ``predictor.transformer.layers.N.{attn,mlp,adaLN_modulation}``, the projectors
-``projector.net.{0,1,3}`` / ``pred_proj.net.{0,1,3}`` and the action encoder
-``action_encoder.{patch_embed,embed.0,embed.2}``.
+Parameter names mirror the official LeWM checkpoints: Hugging Face ViT names in the encoder
+(``encoder.embeddings.*``, ``encoder.encoder.layer.N.*``), ``predictor.transformer.layers.N.{attn,
+mlp,adaLN_modulation}``, ``projector.net.{0,1,3}``, ``pred_proj.net.{0,1,3}`` and
+``action_encoder.{patch_embed,embed.0,embed.2}``. Inputs are checked in :mod:`lewm.model_inputs`.
 """
 from __future__ import annotations
 
@@ -17,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import ModelConfig
+from .model_inputs import check_action_blocks, check_latents, check_pixels
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -204,15 +204,22 @@ class _CausalAttention(nn.Module):
         self.to_qkv = nn.Linear(dim, 3 * heads * dim_head, bias=False)
         self.to_out = nn.Sequential(nn.Linear(heads * dim_head, dim), nn.Dropout(dropout))
 
-    def forward(self, x: torch.Tensor, last_only: bool = False, prefix_kv=None, keep_kv: list | None = None
-                ) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, last_only: bool = False, prefix_kv=None, keep_kv: list | None = None,
+                lean: bool = False) -> torch.Tensor:
         """x (B, T, W) -> (B, T, W); with ``last_only`` just the last position's output (B, 1, W),
-        which attends to every position (the causal mask is then all ones).
+        which attends to every position (the causal mask is then all ones). ``lean``: the planning
+        rollout's inference shortcuts (below); the reference path keeps the plain computation.
 
         ``prefix_kv``: keys and values (each (1 or B, h, S, dh)) of S earlier positions that every
         position here follows: a context shared by all B rows, computed once (``LeWM._lean_rollout``);
         ``keep_kv``: a list that receives this call's own (keys, values)."""
         B, T, _ = x.shape
+        if lean and T == 1 and prefix_kv is None and keep_kv is None and not torch.is_grad_enabled():
+            # One frame sees only itself: the output is its value (exact). Only the value third of to_qkv,
+            # as 2-D matmuls (inductor lowers a (B, 1, W) input to a slow decomposed bmm on a CPU).
+            hd = self.heads * self.dim_head
+            v = F.linear(self.norm(x).view(B, -1), self.to_qkv.weight[2 * hd:])  # (B, h*dh)
+            return self.to_out(v).view(B, 1, -1)  # (B, 1, W)
         qkv = self.to_qkv(self.norm(x)).view(B, T, 3, self.heads, self.dim_head)  # (B, T, 3, h, dh)
         q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each (B, h, T, dh)
         if keep_kv is not None:
@@ -233,7 +240,8 @@ class _CausalAttention(nn.Module):
         else:
             o = attention(q, k, v, attn_mask=mask, is_causal=causal,
                           dropout_p=self.dropout if self.training else 0.0)  # (B, h, Tq, dh)
-        return self.to_out(o.transpose(1, 2).reshape(B, o.shape[2], -1))  # (B, Tq, W)
+        Tq = o.shape[2]  # 2-D for to_out: inductor lowers a (B, 1, h*dh) input to a slow decomposed bmm
+        return self.to_out(o.transpose(1, 2).reshape(B * Tq, -1)).view(B, Tq, -1)  # (B, Tq, W)
 
 
 class _FeedForward(nn.Module):
@@ -264,7 +272,8 @@ class AdaLNBlock(nn.Module):
         nn.init.zeros_(self.adaLN_modulation[1].bias)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor | None, mod: torch.Tensor | None = None,
-                last_only: bool = False, prefix_kv=None, keep_kv: list | None = None) -> torch.Tensor:
+                last_only: bool = False, prefix_kv=None, keep_kv: list | None = None, lean: bool = False
+                ) -> torch.Tensor:
         """x (B, T, W), action embeddings c (B, T, W) -> (B, T, W). ``mod``: the modulation
         ``adaLN_modulation(c)`` (B, T, 6W) computed beforehand (a rollout reuses it across steps);
         ``last_only``: return only the last position (B, 1, W); ``prefix_kv`` / ``keep_kv``: see
@@ -272,7 +281,7 @@ class AdaLNBlock(nn.Module):
         mod = self.adaLN_modulation(c) if mod is None else mod  # (B, T, 6W)
         s1, sc1, g1, s2, sc2, g2 = mod.chunk(6, dim=-1)  # 6 x (B, T, W)
         h = self.attn(modulate(self.norm1(x), s1, sc1), last_only=last_only, prefix_kv=prefix_kv,
-                      keep_kv=keep_kv)  # (B, T or 1, W)
+                      keep_kv=keep_kv, lean=lean)  # (B, T or 1, W)
         if last_only:
             x, g1, s2, sc2, g2 = (t[:, -1:] for t in (x, g1, s2, sc2, g2))  # the last position only
         x = x + g1 * h  # (B, T, W)
@@ -286,15 +295,15 @@ class _Transformer(nn.Module):
         self.norm = nn.LayerNorm(cfg.pred_dim)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor | None, mods: list[torch.Tensor] | None = None,
-                last_only: bool = False, prefix_kvs: list | None = None, keep_kvs: list | None = None
-                ) -> torch.Tensor:
+                last_only: bool = False, prefix_kvs: list | None = None, keep_kvs: list | None = None,
+                lean: bool = False) -> torch.Tensor:
         """``mods``: per-layer modulations (see ``AdaLNBlock``); ``last_only``: the last layer
         computes (and the stack returns) only the last position (B, 1, W); ``prefix_kvs`` /
         ``keep_kvs``: per-layer shared-context keys and values (see ``_CausalAttention``)."""
         n = len(self.layers)
         for i, blk in enumerate(self.layers):
             x = blk(x, c, None if mods is None else mods[i], last_only=last_only and i == n - 1,
-                    prefix_kv=None if prefix_kvs is None else prefix_kvs[i], keep_kv=keep_kvs)
+                    prefix_kv=None if prefix_kvs is None else prefix_kvs[i], keep_kv=keep_kvs, lean=lean)
         return self.norm(x)
 
 
@@ -311,16 +320,17 @@ class Predictor(nn.Module):
         self.transformer = _Transformer(cfg)
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None, mods: list[torch.Tensor] | None = None,
-                last_only: bool = False, prefix_kvs: list | None = None, keep_kvs: list | None = None
-                ) -> torch.Tensor:
+                last_only: bool = False, prefix_kvs: list | None = None, keep_kvs: list | None = None,
+                lean: bool = False) -> torch.Tensor:
         """z (B, T, D), action embeddings c (B, T, W) -> (B, T, D) (``last_only``: (B, 1, D)).
+        ``lean``: the planning rollout's inference shortcuts (``_CausalAttention``).
         ``prefix_kvs``: per-layer keys/values of S earlier frames (then z holds frames S..S+T-1);
         ``keep_kvs``: a list that receives every layer's (keys, values) (see ``_CausalAttention``)."""
         S, T = (0 if prefix_kvs is None else prefix_kvs[0][0].shape[2]), z.shape[1]
         if S + T > self.pos_embedding.shape[1]:
             raise ValueError(f"predictor context is {self.pos_embedding.shape[1]} frames, got {S + T}")
         x = self.dropout(self.input_proj(z) + self.pos_embedding[:, S:S + T])  # (B, T, W)
-        return self.output_proj(self.transformer(x, c, mods, last_only, prefix_kvs, keep_kvs))  # (B, T or 1, D)
+        return self.output_proj(self.transformer(x, c, mods, last_only, prefix_kvs, keep_kvs, lean))  # (B, T or 1, D)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -358,8 +368,7 @@ class LeWM(nn.Module):
         uint8 pixels are scaled and ImageNet-normalised here; float pixels are taken as already
         normalised (the official checkpoints' convention).
         """
-        if pixels.dim() != 5 or pixels.shape[2] != 3:
-            raise ValueError(f"encode expects pixels of shape (B, T, 3, S, S), got {tuple(pixels.shape)}")
+        pixels = check_pixels(pixels, self.cfg.image_size, self.pixel_mean.dtype)
         B, T = pixels.shape[:2]
         x = self.normalize_pixels(pixels.flatten(0, 1))  # (B*T, 3, S, S)
         h = self.encoder(x)  # (B*T, E)
@@ -370,12 +379,11 @@ class LeWM(nn.Module):
 
         Output t is the prediction of z_{t+1} from z_{<=t} and a_{<=t} (causal).
         """
+        dt = self.pixel_mean.dtype
+        z = check_latents(z, self.cfg.latent_dim, dt)
+        actions = check_action_blocks(actions, self.cfg.action_block_dim, dt)
         if actions.shape[:2] != z.shape[:2]:
             raise ValueError(f"z {tuple(z.shape)} and actions {tuple(actions.shape)} disagree on (B, T)")
-        if actions.shape[-1] != self.cfg.action_block_dim:
-            raise ValueError(f"action blocks must have {self.cfg.action_block_dim} numbers "
-                             f"(frameskip {self.cfg.frameskip} x action_dim {self.cfg.action_dim}), "
-                             f"got {actions.shape[-1]}")
         c = self.action_encoder(actions)  # (B, T, W)
         h = self.predictor(z, c)  # (B, T, D)
         return self.pred_proj(h)  # (B, T, D)
@@ -392,6 +400,14 @@ class LeWM(nn.Module):
         (the default) the shared work is done once (``_lean_rollout``); ``lean=False`` is the plain
         loop over ``predict`` windows (the reference the benchmarks compare against).
         """
+        dt = getattr(self, "pixel_mean", torch.empty(0)).dtype  # the weights' (a duck-typed test model has none)
+        z_hist = check_latents(z_hist, self.cfg.latent_dim, dt, "z_hist")
+        action_blocks = check_action_blocks(action_blocks, self.cfg.action_block_dim, dt, "action_blocks")
+        if act_hist is not None:
+            act_hist = check_action_blocks(act_hist, self.cfg.action_block_dim, dt, "act_hist", allow_empty_time=True)
+            if act_hist.shape[1] != z_hist.shape[1] - 1:
+                raise ValueError(f"act_hist: expected one action block between each two of the {z_hist.shape[1]} "
+                                 f"context frames ({z_hist.shape[1] - 1}), got {act_hist.shape[1]}")
         N, P, K = action_blocks.shape
         H = self.cfg.history
         if lean and not self.training:
@@ -433,15 +449,14 @@ class LeWM(nn.Module):
     def _lean_rollout(self, z: torch.Tensor, a_prev: torch.Tensor, action_blocks: torch.Tensor) -> torch.Tensor:
         """``rollout`` in eval mode, computing each quantity once (same numbers to ~1e-6):
 
-        - the action embeddings and every layer's AdaLN modulation depend on an action block alone,
-          so they are computed once for the whole sequence (context actions, then the P candidate
-          blocks) instead of again at every step for every slot of the sliding window;
+        - the action embeddings and every layer's AdaLN modulation depend on an action block alone:
+          computed once for the whole sequence (all layers in one matmul), not at every window step;
         - a context common to all candidates (B = 1) is computed once, not N times: its actions'
           modulations, and in every window the leading context frames whose action is a context
           action (causal attention: they see only each other, so they are the same for every
           candidate). They run at batch 1 and hand their keys and values to the candidates' frames;
-        - only the last position's prediction is used, so the last layer, the output projection and
-          the BatchNorm projector run on that position alone.
+        - only the last position's prediction is used: the last layer, the output projection and the
+          projector run on it alone (with history 1, attention is the value alone, ``lean``).
         z (B, w, D), a_prev (B, w-1, K) with B = 1 or N, action_blocks (N, P, K) -> (N, P, D).
         """
         N, P, _ = action_blocks.shape
@@ -450,7 +465,9 @@ class LeWM(nn.Module):
         c_ctx = self.action_encoder(a_prev) if h0 else None  # (B, h0, W)
         mods_ctx = [blk.adaLN_modulation(c_ctx) for blk in layers] if h0 else []  # each (B, h0, 6W)
         c = self.action_encoder(action_blocks)  # (N, P, W)
-        mods = [blk.adaLN_modulation(c) for blk in layers]  # each (N, P, 6W)
+        lin = [blk.adaLN_modulation[1] for blk in layers]  # every layer's modulation in one matmul (N*P rows)
+        mods = list(F.linear(F.silu(c), torch.cat([m.weight for m in lin]), torch.cat([m.bias for m in lin])
+                             ).split(6 * c.shape[-1], dim=-1))  # each (N, P, 6W)
         if h0:
             mods = [torch.cat([mc.expand(N, -1, -1), m], dim=1) for mc, m in zip(mods_ctx, mods)]  # (N, h0+P, 6W)
         shared = z.shape[0] == 1 and N > 1
@@ -467,7 +484,7 @@ class LeWM(nn.Module):
                 prefix = []
                 self.predictor(z[:, lo:lo + s], None, [m[:, lo:lo + s] for m in mods_ctx], keep_kvs=prefix)  # (1, s, D)
             h = self.predictor(zw, None, [m[:, lo + s:hi] for m in mods], last_only=True,
-                               prefix_kvs=prefix)  # (N, 1, D)
+                               prefix_kvs=prefix, lean=True)  # (N, 1, D)
             out.append(self.pred_proj(h))  # (N, 1, D)
         return torch.cat(out, dim=1)  # (N, P, D)
 

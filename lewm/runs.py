@@ -1,10 +1,14 @@
-"""Run folders and files on disk: safe names, never overwriting, reading a run's metrics back.
+"""Run folders and files on disk: safe names, never overwriting, what a file is, reading a run's
+metrics back.
 
 Every training run and collected file gets its own fresh name (created exclusively), so several
-browser sessions or commands can work side by side without touching each other's files.
+browser sessions or commands can work side by side without touching each other's files. What an
+existing file holds (:func:`file_kind`) and whether it belongs to a run's folder (:func:`run_file`)
+decide what an output of the command line may replace (``lewm.validate.check_out_file``).
 """
 from __future__ import annotations
 
+import codecs
 import glob
 import json
 import os
@@ -78,3 +82,106 @@ def read_metrics(out_dir: str, max_points: int = 2000) -> dict[str, np.ndarray]:
     idx = downsample_indices(len(recs), max_points)
     keys = sorted({k for r in recs for k in r})
     return {k: np.asarray([recs[i].get(k, np.nan) for i in idx], np.float64) for k in keys}
+
+
+# What an output writes, and what an existing file is (:func:`file_kind`): an output replaces only a
+# file of its own kind (with --force where the command asks for it), never one of another kind.
+CHECKPOINT = "a checkpoint"
+DATASET = "an HDF5 episode file"
+EVAL_RESULT = "an evaluation result"
+BENCH_RESULT = "a benchmark result"
+JSON_FILE = "a JSON file of no kind the lab writes"
+JSON_OUTPUTS = (EVAL_RESULT, BENCH_RESULT)
+"""The kinds written as JSON: they may replace a JSON file of no known kind (with --force)."""
+_MAGIC = {b"\x89HDF\r\n\x1a\n": DATASET, b"PK\x03\x04": CHECKPOINT}
+_JSON_KINDS = (  # (keys the JSON object holds, what it is); the first match wins
+    (("planner",), EVAL_RESULT),  # eval --out, and the eval.json beside a shipped checkpoint
+    (("rows",), BENCH_RESULT),
+    (("frames_encoded",), "a report's results (report.json)"),
+    (("model", "train"), "a run's config (config.json)"),
+)
+_KIND_READ_LIMIT = 32 << 20
+"""Bytes of a file read to tell its kind (the lab's JSON outputs are far smaller)."""
+
+
+def file_kind(path: str) -> str | None:
+    """What the existing file ``path`` holds, in words (``'an HDF5 episode file'``, ``'a run's config
+    (config.json)'``, ``'a JSON-lines log ...'``, ``'a text file (not JSON)'`` ...), from its first
+    bytes and, for text, its content; None for an empty or unreadable file."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8192)
+            kind = next((what for magic, what in _MAGIC.items() if head.startswith(magic)), None)
+            if kind or not head:
+                return kind
+            try:  # incremental: a character cut at the end of the sample is not an error
+                codecs.getincrementaldecoder("utf-8")().decode(head)
+            except UnicodeDecodeError:
+                return "a binary file of unknown kind"
+            if b"\x00" in head:
+                return "a binary file of unknown kind"
+            head += f.read(_KIND_READ_LIMIT + 1 - len(head))
+    except OSError:
+        return None
+    text = head.decode("utf-8", "replace")
+    if len(head) <= _KIND_READ_LIMIT:
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            pass
+        else:
+            keys = doc if isinstance(doc, dict) else {}
+            return next((what for need, what in _JSON_KINDS if all(k in keys for k in need)), JSON_FILE)
+    first, _, rest = text.strip().partition("\n")
+    try:
+        json.loads(first)
+    except ValueError:
+        return "a text file (not JSON)"
+    return "a JSON-lines log (like a run's metrics.jsonl)" if rest.strip() else "a text file (not JSON)"
+
+
+_RUN_FILES = {  # file name -> what it is to the folder it sits in
+    "eval.json": "the planner settings and results of the checkpoint beside it (eval reads its settings from it)",
+    "last.pt": "a run's training checkpoint (its resume point, with the optimizer state)",
+    "model.pt": "the checkpoint of its folder",
+    "metrics.jsonl": "a run's metrics log",
+    "config.json": "a run's config",
+    "report.json": "a report's results",
+    "report.html": "a report's page",
+}
+_FOLDER_MARKS = ("last.pt", "model.pt", "metrics.jsonl", "report.json")
+"""Files that make a folder a run's, a shipped checkpoint's or a report's."""
+
+
+def run_file(path: str) -> str | None:
+    """What ``path`` is to its folder when it is one of the files of a run, a shipped checkpoint or
+    a report (``eval.json`` beside ``model.pt``, a run's ``metrics.jsonl``, ...), else None."""
+    name = os.path.basename(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if name not in _RUN_FILES or not any(m != name and os.path.isfile(os.path.join(folder, m)) for m in _FOLDER_MARKS):
+        return None
+    return _RUN_FILES[name]
+
+
+def example_name(folder: str, writes: str | None) -> str:
+    """A file name to suggest inside ``folder`` for an output of kind ``writes`` (was: out.json for HDF5)."""
+    return os.path.join(folder, "out." + {CHECKPOINT: "pt", DATASET: "h5"}.get(writes, "json"))
+
+
+def check_replaceable(path: str, flag: str, writes: str | None, force: bool | None) -> None:
+    """May an output of kind ``writes`` (None: unchecked) replace the existing file ``path``? Never one
+    of another kind, even with ``force`` (``export --out data.h5 --force`` replaced a dataset,
+    ``collect --out run/metrics.jsonl --force`` a run's log), except a JSON file of no known kind under
+    a JSON output with ``force``; a file of a run's, a checkpoint's or a report's folder (:func:`run_file`)
+    only with ``force``. Raises FileExistsError naming the file, what it is and what to do."""
+    kind = file_kind(path) if writes else None
+    if kind and kind != writes:
+        if not (kind == JSON_FILE and writes in JSON_OUTPUTS):
+            raise FileExistsError(f"{flag} {path}: is {kind}; writing {writes} there would destroy it "
+                                  f"(--force replaces only a file of the same kind), choose another {flag}")
+        if not force:
+            raise FileExistsError(f"{flag} {path}: is {kind}, not {writes}; pass --force to replace it, "
+                                  f"or choose another {flag}")
+    why = run_file(path)
+    if why and not force:  # was: eval --out beside the checkpoint replaced its shipped eval.json silently
+        raise FileExistsError(f"{flag} {path}: is {why}; pass --force to replace it, or choose another {flag}")

@@ -28,6 +28,8 @@ def random_directions(dim: int, num_proj: int, *, device=None, dtype=torch.float
     """M unit directions in R^D as the columns of a (D, M) matrix."""
     if not isinstance(num_proj, int) or num_proj < 1:
         raise ValueError(f"SIGReg num_proj must be a whole number >= 1, got {num_proj!r}")
+    if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:  # 0 gave (0, M) directions of NaN norm
+        raise ValueError(f"SIGReg directions need a latent dimension (dim) >= 1, got {dim!r}")
     gen_device = generator.device if generator is not None else device
     u = torch.randn(dim, num_proj, generator=generator, device=gen_device, dtype=dtype)  # (D, M)
     u = u.to(device)
@@ -53,6 +55,11 @@ def epps_pulley(h: torch.Tensor, knots: int = 17, t_max: float = 3.0) -> torch.T
 
     h: (..., B, M) samples along dim -2. Returns (..., M) statistics (already multiplied by B).
     """
+    if not isinstance(h, torch.Tensor):
+        raise TypeError(f"epps_pulley expects a torch tensor of samples (..., B, M), got {type(h).__name__}")
+    if h.dim() < 2 or h.shape[-2] < 1:  # a 1-D tensor was an IndexError (use h[:, None] for one projection)
+        raise ValueError(f"epps_pulley expects samples of shape (..., B, M) with B >= 1 (one column per "
+                         f"projection; h[:, None] for a single one), got {tuple(h.shape)}")
     n = h.shape[-2]
     t, phi, w = quadrature(knots, t_max, device=h.device, dtype=h.dtype)
     x = h.unsqueeze(-1) * t  # (..., B, M, K)
@@ -93,10 +100,21 @@ class SIGRegStats:
     """(D, M) unit directions used."""
 
 
+def _refuse_nonfinite(z: torch.Tensor) -> None:
+    """A measurement of NaN/inf latents would be NaN without a word: one line instead."""
+    bad = ~torch.isfinite(z)
+    if bool(bad.any()):
+        raise ValueError(f"SIGReg: the latents hold {int(bad.sum())} NaN/inf values of {z.numel()} "
+                         f"(shape {tuple(z.shape)}); check the encoder's weights or the frames")
+
+
 def sigreg_stats(z: torch.Tensor, num_proj: int = 1024, knots: int = 17, t_max: float = 3.0,
-                 generator: torch.Generator | None = None) -> SIGRegStats:
-    """SIGReg with its per-projection statistics and the projections themselves."""
+                 generator: torch.Generator | None = None, *, check_finite: bool = True) -> SIGRegStats:
+    """SIGReg with its per-projection statistics and the projections themselves. NaN/inf latents are
+    refused (``check_finite``) unless the caller guards the result itself, as training does."""
     z = _as_tbd(z)  # (T, B, D)
+    if check_finite:
+        _refuse_nonfinite(z)
     u = random_directions(z.shape[-1], num_proj, device=z.device, dtype=z.dtype, generator=generator)
     h = z @ u  # (T, B, M)
     stat = epps_pulley(h, knots, t_max)  # (T, M)
@@ -104,11 +122,15 @@ def sigreg_stats(z: torch.Tensor, num_proj: int = 1024, knots: int = 17, t_max: 
 
 
 def sigreg(z: torch.Tensor, num_proj: int = 1024, knots: int = 17, t_max: float = 3.0,
-           generator: torch.Generator | None = None) -> torch.Tensor:
+           generator: torch.Generator | None = None, *, check_finite: bool = True) -> torch.Tensor:
     """SIGReg loss (scalar) of latents (T, B, D) or (B, D). Differentiable; see module docstring.
     Always fp32, also inside a caller's bf16 autocast (which would otherwise run the projection
-    matmul and the statistic in bf16: the NaN spikes users of the official code hit)."""
+    matmul and the statistic in bf16: the NaN spikes users of the official code hit).
+
+    ``check_finite``: refuse NaN/inf latents with one line. The training loss turns it off: the
+    check reads the tensor back (a device sync per step), and the trainer already stops on a
+    non-finite loss, naming the last finite checkpoint."""
     _check_tensor(z)
     with torch.autocast(z.device.type, enabled=False):
         z = _as_tbd(z.float())
-        return sigreg_stats(z, num_proj, knots, t_max, generator).value
+        return sigreg_stats(z, num_proj, knots, t_max, generator, check_finite=check_finite).value

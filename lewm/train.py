@@ -172,11 +172,15 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
                              f"least {meta['step']} steps, or pass --no-resume / another --out to start over")
         model.load_state_dict(m2.state_dict())
         if meta["optimizer"] is not None:
-            opt.load_state_dict(meta["optimizer"])
+            checkpoint.load_optimizer(opt, meta["optimizer"], src)
         start = meta["step"]
         if _is_rank0():
             print(f"{'resuming from' if resuming else 'continuing from'} {src} at step {start}")
             changed = changed_settings(cfg_saved, cfg)
+            if cfg_saved.action_std and (cfg_saved.action_mean, cfg_saved.action_std) != (cfg.action_mean, cfg.action_std):
+                was, now = (", ".join(f"{v:.4g}" for v in c.action_mean + c.action_std) for c in (cfg_saved, cfg))
+                changed.append(f"the action statistics (mean, std), re-estimated on --data {data} (other data than "
+                               f"the run's?): {was} -> {now}")  # by design (another --data, mostly), never silently
             if changed:  # allowed (a new stage may change the optimisation), but never silently
                 print(f"note: {src} ran with other settings; continuing with the new ones: {', '.join(changed)}")
     if not resuming and os.path.exists(metrics_path) and _is_rank0():
@@ -362,8 +366,7 @@ class _recalibrated:
         return False
 
 
-def _eager():
-    """Context in which ``torch.compile``-d modules run eagerly (no recompilation)."""
+def _eager():  # a context in which ``torch.compile``-d modules run eagerly (no recompilation)
     return torch.compiler.set_stance("force_eager")
 
 
@@ -459,20 +462,19 @@ def recalibrate_batchnorm(model: LeWM, batches, max_batches: int | None = None) 
 
 def recalibrate_from_data(model: LeWM, cfg: LeWMConfig, data: str, batches: int = 32,
                           batch_size: int | None = None, seed: int = 0) -> int:
-    """:func:`recalibrate_batchnorm` on ``batches`` random training windows of the HDF5 file
-    ``data`` (normalised with the checkpoint's own action statistics). Returns frames seen."""
+    """:func:`recalibrate_batchnorm` on ``batches`` (at most one pass) random training windows of the
+    HDF5 file ``data`` (normalised with the checkpoint's own action statistics). Returns frames seen."""
     mc = cfg.model
+    validate.check_dataset(data, env=cfg.env, action_dim=mc.action_dim)  # data of the checkpoint's env and actions
     ds = WindowDataset(data, mc.history, mc.frameskip, split="all", image_size=mc.image_size,
                        action_stats=action_stats_of(cfg))
-    if cfg.env and ds.env and ds.env != cfg.env:
-        raise ValueError(f"{data}: holds {ds.env!r} episodes (attribute 'env'); the checkpoint was trained "
-                         f"on {cfg.env!r}: recalibrate on the data it was trained on")
-    if ds.action_dim != mc.action_dim:
-        raise ValueError(f"{data}: actions have {ds.action_dim} dims (key 'action'); the checkpoint "
-                         f"expects {mc.action_dim}: recalibrate on the data it was trained on")
     dev = next(model.parameters()).device
-    return recalibrate_batchnorm(model, _device_batches(ds, batch_size or cfg.train.batch_size,
-                                                        torch.Generator().manual_seed(seed), batches, dev))
+    bs = min(batch_size or cfg.train.batch_size, max(len(ds), 1))
+    if batches > (one_pass := -(-len(ds) // bs)):  # was: 1.2 M frames "seen" of a 400-frame file, for minutes
+        warnings.warn(f"{data}: its {len(ds)} windows fill {one_pass} batches of {bs}; BatchNorm statistics are "
+                      f"re-estimated on those {one_pass}, not {batches} (more would repeat the same windows)")
+        batches = one_pass
+    return recalibrate_batchnorm(model, _device_batches(ds, bs, torch.Generator().manual_seed(seed), batches, dev))
 
 
 def _device_batches(ds: WindowDataset, batch_size: int, gen: torch.Generator, n: int, dev):

@@ -10,11 +10,13 @@
   before any work: readable (not truncated, not foreign), the layout keys, finite states, and the
   environment / image size / action size of the checkpoint that will use it.
 - **Outputs.** ``check_out_file`` / ``check_out_dir``: refuse a folder where a file is expected
-  (or the reverse), a missing parent folder, a place that cannot be written, before the work.
+  (or the reverse), a missing parent folder, a place that cannot be written, a symbolic link, a
+  blank or space-padded name, before the work; an output replaces only a file of its own kind, and
+  a file of a run's folder only with ``--force`` (``lewm.runs.check_replaceable``).
 - **Devices.** ``check_device``: ``cuda`` on a machine without CUDA is a clear error.
 
 A leaf module: it imports from :mod:`lewm` only the leaf :mod:`lewm.env_names` at load time, and
-:mod:`lewm.data` inside functions, so that :mod:`lewm.config` can import it.
+:mod:`lewm.data` / :mod:`lewm.runs` inside functions, so that :mod:`lewm.config` can import it.
 """
 from __future__ import annotations
 
@@ -162,6 +164,15 @@ def check_action_stats(mean, std, action_dim: int) -> None:
             raise ValueError(f"{name} must be finite numbers, got {list(vals)}")
     if std and min(std) <= 0:
         raise ValueError(f"action_std must be > 0 in every dimension, got {list(std)}")
+    # was: 1e-30 / 1e30 planned actions of 0 or of the box's corners (0 % without a word), a mean of 1e30
+    # NaN costs blamed on the model. Any real action scale fits (a constant action's std is 1e-6 in float32)
+    lo, hi = 1e-7, 1e6
+    if std and not all(lo <= v <= hi for v in std):
+        raise ValueError(f"action_std must be in [{lo:g}, {hi:g}] in every dimension (the spread of the training "
+                         f"data's actions; outside it planned actions z-score to nothing or to infinity), got {list(std)}")
+    if mean and max(abs(v) for v in mean) > hi:
+        raise ValueError(f"action_mean must be within +-{hi:g} in every dimension (the mean of the training "
+                         f"data's actions; beyond it the planner's float32 actions overflow), got {list(mean)}")
 
 
 def parse_bool(raw: str, where: str) -> bool:
@@ -290,10 +301,11 @@ _TMP_MARGIN = 16
 """Bytes a temporary sibling adds to a file name (``out.<pid>.tmp``, ``.tmp-XXXXXXXX.part``)."""
 
 
-def _check_name_lengths(path: str, flag: str, margin: int = 0) -> None:
-    """Refuse a path whose new parts are longer than the file system allows (ENAMETOOLONG used to
-    surface after the work, naming a temporary file). ``margin``: bytes that the temporary sibling
-    written first adds to the last part (an output file)."""
+def _check_new_names(path: str, flag: str, margin: int = 0) -> None:
+    """Refuse, before the work, new names (and the last one) no one meant: padded with spaces (``--out
+    'run14 '`` made a folder that looks like ``run14``), ``-`` (not standard output here), a dangling
+    symbolic link (``File exists`` after the work), longer than the file system allows (ENAMETOOLONG
+    after the work). ``margin``: bytes a temporary sibling adds to the last part (an output file)."""
     full = os.path.abspath(path)
     anc = existing_ancestor(os.path.dirname(full) if margin else full)
     try:
@@ -301,7 +313,18 @@ def _check_name_lengths(path: str, flag: str, margin: int = 0) -> None:
     except (OSError, ValueError):
         limit = 255
     parts = [] if anc == full else os.path.relpath(full, anc).split(os.sep)
+    last = os.path.basename(full)
+    if last == "-":
+        raise ValueError(f"{flag} -: '-' (standard output) is not supported; give a file or folder name")
+    for part in {*parts, last}:
+        if part != part.strip():
+            what = "is only spaces" if not part.strip() else "begins or ends with a space"
+            raise ValueError(f"{flag} {path!r}: the name {part!r} {what} (a quoting slip?); give a name without them")
     for i, part in enumerate(parts):
+        where = os.path.join(anc, *parts[:i + 1])
+        if os.path.islink(where):  # exists() is False for a link to nowhere
+            raise ValueError(f"{flag} {path}: {where} is a symbolic link to {os.readlink(where)}, which does not "
+                             f"exist; create its target first, or give another place")
         n, room = len(os.fsencode(part)), limit - (margin if i == len(parts) - 1 else 0)
         if n > room:
             raise ValueError(f"{flag} {path}: a name of {n} bytes ({part[:20]}...); this file system takes "
@@ -328,46 +351,37 @@ def check_in_file(path: str, flag: str) -> str:
     return not_regular(path, flag)
 
 
-_PRECIOUS = {b"\x89HDF\r\n\x1a\n": "an HDF5 episode file", b"PK\x03\x04": "a checkpoint"}
-
-
-def _precious_kind(path: str) -> str | None:
-    """'an HDF5 episode file' / 'a checkpoint' when ``path`` is one (by its first bytes), else None."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(8)
-    except OSError:
-        return None
-    return next((what for magic, what in _PRECIOUS.items() if head.startswith(magic)), None)
-
-
 def check_out_file(path: str, flag: str = "--out", *, make_parent: bool = False, force: bool | None = None,
-                   inputs: dict[str, str | None] | None = None, text: bool = False, writes: str | None = None) -> str:
-    """An output file: not a folder; its folder exists (or, with ``make_parent``, can be made) and
-    can be written. ``force=False``: an existing file is refused (``--force`` to overwrite).
+                   inputs: dict[str, str | None] | None = None, writes: str | None = None) -> str:
+    """An output file: not a folder, not a symbolic link; its folder exists (or, with ``make_parent``,
+    can be made) and can be written. ``force``: the command's ``--force`` (None: it has none and
+    replaces an existing file of its kind; False: an existing file is refused).
     ``inputs`` ({flag: path}): files the command reads, which the output must not overwrite.
-    ``text``: the output is a small text file (JSON): it never replaces a dataset or a checkpoint.
-    ``writes``: 'a checkpoint' / 'an HDF5 episode file': the output never replaces a file of the
-    other kind, even with ``--force`` (``export --out data.h5 --force`` replaced a dataset)."""
+    ``writes``: what the output is (``lewm.runs.CHECKPOINT`` ...): an existing file of another kind,
+    or of a run's folder, is replaced as :func:`lewm.runs.check_replaceable` allows."""
+    from .runs import check_replaceable, example_name
     if not path:
         raise ValueError(f"{flag}: no file given")
+    if os.path.islink(path):  # os.replace would replace the link and leave its target as it was
+        target = os.readlink(path)
+        raise ValueError(f"{flag} {path}: is a symbolic link to {target}"
+                         f"{'' if os.path.exists(path) else ' (which does not exist)'}; writing would replace "
+                         f"the link, not its target: give the target's path itself, or remove the link")
     if path.endswith(("/", os.sep)) and not os.path.isdir(path):  # h5py / mkstemp failed after the work
         raise ValueError(f"{flag} {path}: ends with '/', a folder name; expected a file name "
-                         f"(e.g. {os.path.join(path, 'out.pt' if writes == 'a checkpoint' else 'out.h5')})")
+                         f"(e.g. {example_name(path, writes)})")
+    _check_new_names(path, flag, margin=_TMP_MARGIN)
     for in_flag, in_path in (inputs or {}).items():
         if in_path and os.path.exists(in_path) and os.path.realpath(in_path) == os.path.realpath(path):
             raise ValueError(f"{flag} {path}: is the {in_flag} file; writing it would destroy the input, "
                              f"choose another {flag}")
-    kind = _precious_kind(path) if (text or writes) and os.path.isfile(path) else None
-    if kind and kind != writes:
-        raise FileExistsError(f"{flag} {path}: is {kind}; writing {writes or 'the JSON'} there would destroy it "
-                              f"(--force replaces only a file of the same kind), choose another {flag}")
     not_regular(path, flag)
     if os.path.isdir(path):
-        raise ValueError(f"{flag} {path}: is a folder, expected a file name (e.g. {os.path.join(path, 'out.json')})")
+        raise ValueError(f"{flag} {path}: is a folder, expected a file name (e.g. {example_name(path, writes)})")
+    if os.path.isfile(path):
+        check_replaceable(path, flag, writes, force)
     if force is False and os.path.exists(path):
         raise FileExistsError(f"{flag} {path}: exists; pass --force to overwrite it")
-    _check_name_lengths(path, flag, margin=_TMP_MARGIN)
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.exists(parent):
         if not make_parent:
@@ -380,15 +394,16 @@ def check_out_file(path: str, flag: str = "--out", *, make_parent: bool = False,
 
 
 def check_out_dir(path: str, flag: str = "--out") -> str:
-    """An output folder: not a file; it (or the folder it will be made in) can be written."""
+    """An output folder: not a file; it (or the folder it will be made in) can be written. A symbolic
+    link to a folder is that folder; one to nowhere is refused."""
     if not path:
         raise ValueError(f"{flag}: no folder given")
     if os.path.exists(path) and not os.path.isdir(path):
         raise ValueError(f"{flag} {path}: is a file, expected a folder")
+    _check_new_names(path, flag)
     anc = existing_ancestor(path)
     if not os.path.isdir(anc):
         raise ValueError(f"{flag} {path}: {anc} is a file, not a folder")
-    _check_name_lengths(path, flag)
     _writable_dir(anc, f"{flag} {path}")
     return path
 

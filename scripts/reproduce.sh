@@ -66,5 +66,5 @@ for STAGE in 2 3; do  # later stages: the same run continued (--init) on other d
 done
 # --data: BatchNorm statistics re-estimated on 32 batches (training already saves them re-estimated on 16)
 $PY -m lewm export --checkpoint "$RUN/last.pt" --out "checkpoints/$ENV/model.pt" --data "$DATA" --force
-$PY -m lewm eval --checkpoint "checkpoints/$ENV/model.pt" --episodes 50 --seed 0 $EVAL --threads 1 --json --out "checkpoints/$ENV/eval.json" > /dev/null
+$PY -m lewm eval --checkpoint "checkpoints/$ENV/model.pt" --episodes 50 --seed 0 $EVAL --threads 1 --json --out "checkpoints/$ENV/eval.json" --force > /dev/null
 $PY -c "import json; d=json.load(open('checkpoints/$ENV/eval.json')); print(f\"$ENV: success {d['success_rate']:.0%}, plan median {d['plan_seconds_median']:.2f} s\")"

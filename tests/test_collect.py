@@ -105,7 +105,9 @@ def test_failure_leaves_no_file(tmp_path, monkeypatch):
 
 def test_failure_with_workers_keeps_old_file_and_stops_workers(tmp_path, monkeypatch):
     out = tmp_path / "old.h5"
-    out.write_bytes(b"previous content")
+    with h5py.File(out, "w") as f:  # a dataset: --force replaces only a file of the same kind
+        f["previous"] = np.arange(3)
+    previous = out.read_bytes()
     real, calls = C._write_episode, []
 
     def flaky(f, ep, length):
@@ -117,7 +119,7 @@ def test_failure_with_workers_keeps_old_file_and_stops_workers(tmp_path, monkeyp
     monkeypatch.setattr(C, "_write_episode", flaky)
     with pytest.raises(KeyboardInterrupt):
         C.collect("two_room", 6, str(out), image_size=SIZE, workers=2, episode_len=L, progress=False, force=True)
-    assert out.read_bytes() == b"previous content"  # the old file is untouched
+    assert out.read_bytes() == previous  # the old file is untouched
     assert not glob.glob(str(out) + "*tmp")
     assert mp.active_children() == []
 

@@ -61,7 +61,9 @@ def test_temporal_straightness_known_paths():
     theta = 0.3
     circle = np.stack([np.cos(theta * t[:, 0]), np.sin(theta * t[:, 0])], 1)
     assert dg.temporal_straightness(circle) == pytest.approx(math.cos(theta), abs=1e-9)
-    assert math.isnan(dg.temporal_straightness(np.zeros((2, 3))))
+    assert math.isnan(dg.temporal_straightness(np.zeros((5, 3))))  # a frozen latent has no direction
+    with pytest.raises(ValueError, match="at least 3 frames"):
+        dg.temporal_straightness(np.zeros((2, 3)))
 
 
 def test_sweep_starts_step_by_frameskip_and_leave_one_imagined_step():

@@ -64,8 +64,9 @@ def test_settings_stored_in_the_checkpoint_then_the_defaults(tmp_path):
     ("{not json", "eval.json: not readable JSON"),
     (json.dumps({"success_rate": 1.0}), "eval.json: no 'planner' object"),
     (json.dumps({"planner": {"iterations": 3, "elites": 4}}), r"eval.json: unknown planner setting\(s\) \['elites'\]"),
-    (json.dumps({"planner": {"iterations": 0}}), "eval.json: planner.iterations must be >= 1, got 0"),
-    (json.dumps({"planner": {"num_samples": 20}}), r"--topk must be <= --samples \(20\), got 30 \(settings from "),
+    (json.dumps({"planner": {"iterations": 0}}), r"eval.json: planner.iterations must be in \[1, 10000\], got 0"),
+    (json.dumps({"planner": {"num_samples": 20}}),  # no flag given: the file is named, not --topk (round 8)
+     r"eval.json: planner.topk 30 must be <= planner.num_samples 20 \(a setting it leaves out takes the library default\)"),
 ])
 def test_an_unusable_eval_json_is_one_clear_error(tmp_path, doc, match):
     (tmp_path / "eval.json").write_text(doc)

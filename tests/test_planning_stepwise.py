@@ -67,6 +67,8 @@ def test_canvas_grid_and_clamp_state_two_room_only():
     np.testing.assert_allclose(grid[:3], [[21.0, 21.0], [66.5, 21.0], [112.0, 21.0]])
     np.testing.assert_allclose(extent, [0.0, 224.0])
     np.testing.assert_allclose(clamp_state(tr, [0.0, 300.0]), [LO, HI])
+    inside_wall = clamp_state(tr, [112.0, 150.0])  # a click on the wall: the nearest free spot (12 units away)
+    assert tr.valid_states(inside_wall[None])[0] and np.linalg.norm(inside_wall - [112.0, 150.0]) <= 13.0
     assert canvas_grid(pt) is None
     s = np.asarray(pt.get_state(), np.float64) + 1e6
     np.testing.assert_array_equal(clamp_state(pt, s), s)  # not a canvas env: left alone

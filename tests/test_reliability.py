@@ -728,10 +728,12 @@ def test_round5_collect_api_never_replaces_a_dataset_and_counts_whole_episodes(t
     --force); 1.7 or True episodes and episode_len 2.5 were truncated silently."""
     from lewm.collect import collect
     out = tmp_path / "keep.h5"
-    out.write_bytes(b"precious")
+    with h5py.File(out, "w") as f:  # an HDF5 file: --force replaces only a file of the same kind (round 8)
+        f["precious"] = np.arange(3)
+    precious = out.read_bytes()
     with pytest.raises(FileExistsError, match=r"^out .*keep.h5: exists; pass --force"):
         collect("two_room", 1, str(out), image_size=16, episode_len=4, workers=1, progress=False)
-    assert out.read_bytes() == b"precious"
+    assert out.read_bytes() == precious
     for kw, pattern in (({"episodes": 1.7}, r"^episodes must be a whole number, got 1.7"),
                         ({"episodes": True}, r"^episodes must be a whole number, got True"),
                         ({"episode_len": 2.5}, r"^episode_len must be a whole number, got 2.5"),
@@ -925,3 +927,114 @@ def test_round7_diagnostics_envs_and_sigreg_arguments_are_one_error(shipped_plan
     surprise_trace(model, px, act_end, cfg)
     with pytest.raises(TypeError, match=r"^SIGReg expects a torch tensor of latents, got ndarray"):
         sigreg(np.random.randn(16, 4))
+
+
+# ----------------------------------------------------------------------------- round 8 (session 15)
+def test_round8_diagnostics_that_answered_nan_or_empty_now_refuse(shipped_planning):
+    """Round 7 left these answering NaN or an empty result where nothing can be measured: a 1-frame
+    surprise trace, the straightness of 2 frames, no episodes / no landscapes, a split of one row, a
+    decoder trained for 0 steps, SIGReg of NaN latents, an image size of 8.5 drawn at 8."""
+    from lewm.diagnostics import (landscape_summary, split_indices, surprise_test, surprise_trace,
+                                  temporal_straightness, train_decoder)
+    from lewm.envs import make
+    from lewm.sigreg import sigreg, sigreg_stats
+    model, cfg, _, _, _ = shipped_planning
+    S = cfg.model.image_size
+    z = np.random.default_rng(0).normal(size=(20, 4)).astype(np.float32)
+    frames = np.zeros((20, 16, 16, 3), np.uint8)
+    nan_z = torch.zeros(8, 4)
+    nan_z[2, 1] = float("nan")
+    cases = [
+        (lambda: surprise_trace(model, np.zeros((1, S, S, 3), np.uint8), np.zeros((1, 2)), cfg),
+         r"^surprise_trace needs at least 2 kept frames"),
+        (lambda: temporal_straightness(np.zeros((2, 3))), r"^temporal_straightness needs at least 3 frames"),
+        (lambda: surprise_test(model, cfg, []), r"^surprise_test needs at least one episode"),
+        (lambda: landscape_summary([]), r"^landscape_summary needs at least one goal landscape"),
+        (lambda: split_indices(1), r"^split_indices needs at least 2 rows"),
+        (lambda: train_decoder(z, frames, steps=0), r"^train_decoder: steps must be a whole number >= 1, got 0"),
+        (lambda: train_decoder(z, frames, steps=2, lr=float("nan")), r"^train_decoder: lr must be a finite number"),
+        (lambda: train_decoder(z[:1], frames[:1], steps=2), r"^train_decoder: latents must be \(N, D\) with N >= 2"),
+        (lambda: train_decoder(np.where(z > 2, np.nan, z), frames, steps=2), r"^train_decoder: the latents hold"),
+        (lambda: sigreg(nan_z), r"^SIGReg: the latents hold 1 NaN/inf values of 32"),
+        (lambda: sigreg_stats(nan_z), r"^SIGReg: the latents hold 1 NaN/inf"),
+        (lambda: make("two_room", image_size=8.5), r"^image_size must be a whole number of pixels >= 8, got 8.5"),
+        (lambda: make("two_room", image_size=7.5), r"^image_size must be a whole number of pixels >= 8, got 7.5"),
+    ]
+    for fn, pattern in cases:
+        with pytest.raises(ValueError, match=pattern):
+            fn()
+    with pytest.warns(UserWarning, match="all 10 rows are in one group"):
+        split_indices(10, groups=np.zeros(10))
+    # the training loss keeps NaN flowing to the trainer's own guard (no device sync per step)
+    assert torch.isnan(sigreg(nan_z, check_finite=False))
+    assert make("two_room", image_size=np.int64(16)).image_size == 16
+
+
+def test_round8_model_operations_name_the_argument(shipped_planning):
+    """LeWM.encode / predict / rollout: torch's dtype, conv-channel and matmul messages (float64 or int
+    inputs, a wrong latent or block width, empty batches, numpy arrays) and 0-255 float frames encoded
+    as garbage. Whole numbers and float64 are converted; fp32 / bf16 pass as they are."""
+    model, cfg, _, _, _ = shipped_planning
+    S, D, K = cfg.model.image_size, cfg.model.latent_dim, cfg.model.action_block_dim
+    px = torch.randint(0, 256, (2, 1, 3, S, S), dtype=torch.uint8)
+    z = torch.randn(2, 1, D)
+    cases = [
+        (lambda: model.encode(px.float()), ValueError, r"^pixels: float frames must be ImageNet-normalised"),
+        (lambda: model.encode(px.long()), TypeError, r"^pixels: expected uint8 \(0-255\) or float"),
+        (lambda: model.encode(px[:0]), ValueError, r"^pixels: expected shape \(B, T, 3, 64, 64\) with at least one"),
+        (lambda: model.encode(px[:, :, :, :16, :16]), ValueError, r"^pixels: the model was trained on 64x64 frames"),
+        (lambda: model.predict(torch.randn(2, 1, D + 1), torch.randn(2, 1, K)), ValueError, r"^z: expected shape \(B, T, 2\)"),
+        (lambda: model.predict(z, torch.randn(2, 1, K + 1)), ValueError, r"^actions: expected shape \(B, T, 10\)"),
+        (lambda: model.rollout(torch.randn(1, 1, D), torch.randn(3, 0, K)), ValueError, r"^action_blocks: .* dimension 1"),
+        (lambda: model.rollout(torch.randn(1, 1, D), torch.randn(3, 2, K + 1)), ValueError, r"^action_blocks: expected"),
+        (lambda: model.rollout(torch.randn(1, 1, D), np.zeros((3, 2, K))), TypeError, r"^action_blocks: expected a torch tensor"),
+        (lambda: model.rollout(torch.randn(1, 0, D), torch.randn(3, 2, K)), ValueError, r"^z_hist: .* dimension 1"),
+        (lambda: model.rollout(torch.randn(1, 2, D), torch.randn(3, 2, K), torch.randn(1, 2, K)), ValueError,
+         r"^act_hist: expected one action block between each two of the 2 context frames"),
+    ]
+    with torch.no_grad():
+        for fn, exc, pattern in cases:
+            with pytest.raises(exc, match=pattern):
+                fn()
+        want = model.predict(z, torch.ones(2, 1, K))
+        torch.testing.assert_close(model.predict(z.double(), torch.ones(2, 1, K, dtype=torch.long)), want)
+
+
+def test_round8_planning_arguments(shipped_planning):
+    """A goal of another width failed at the first call, 1e10 samples in the allocator, init_std 1e30 was
+    blamed on the model, generator=5 and device='meta' were torch errors, a context with autograd history
+    broke the grad solver, frameskip 0 gave empty bounds, and a two_room model planned in a pusht world."""
+    from lewm.data import ActionStats
+    from lewm.envs import make
+    from lewm.planning import PlannerConfig, cem, plan
+    from lewm.planning.cost import LatentGoalCost
+    from lewm.planning.env_space import action_bounds
+    from lewm.planning.episode import run_episode
+    model, cfg, _, _, pcfg = shipped_planning
+    D, K = cfg.model.latent_dim, cfg.model.action_block_dim
+    cost = LatentGoalCost(model, torch.randn(1, 1, D), torch.randn(1, D))
+    cases = [
+        (lambda: LatentGoalCost(model, torch.randn(1, 1, D), torch.randn(1, D + 1)), ValueError, r"^z_goal: expected 2 numbers"),
+        (lambda: PlannerConfig(num_samples=10**10), ValueError, r"^planner.num_samples must be in \[1, 100000\]"),
+        (lambda: PlannerConfig(init_std=1e30), ValueError, r"^planner.init_std must be in \(0, 100\]"),
+        (lambda: PlannerConfig(grad_lr=1e30), ValueError, r"^planner.grad_lr must be in \(0, 10\]"),
+        (lambda: cem(cost, 2, K, pcfg, generator=5), TypeError, r"^generator must be a torch.Generator"),
+        (lambda: cem(cost, 2, K, pcfg, device="meta"), ValueError, r"^device 'meta' holds no numbers"),
+        (lambda: action_bounds(ActionStats(np.zeros(2, np.float32), np.ones(2, np.float32)), 0), ValueError,
+         r"^frameskip must be a whole number >= 1, got 0"),
+    ]
+    for fn, exc, pattern in cases:
+        with pytest.raises(exc, match=pattern):
+            fn()
+    with torch.no_grad():
+        assert cem(cost, 2, K, pcfg, dtype=torch.float64).actions.dtype == torch.float64
+    z_enc = model.encode(torch.randint(0, 256, (1, 1, 3, 64, 64), dtype=torch.uint8))  # carries autograd history
+    grad = PlannerConfig(solver="grad", iterations=2, grad_restarts=2, horizon=2, num_samples=10, topk=2)
+    plan(LatentGoalCost(model, z_enc, torch.randn(1, D)), 2, K, grad)
+    from lewm.planning import setup_plan
+    with pytest.raises(ValueError, match=r"^start_state: \[112.0, 30.0\] is outside the two_room world"):
+        setup_plan(model, cfg, make("two_room", image_size=64), [112.0, 30.0], [100.0, 100.0])  # inside the wall
+    env = make("pusht", image_size=64)
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"^the model was trained on 'two_room' but the environment is 'pusht'"):
+        run_episode(env, model, cfg, pcfg, env.get_state(), env.get_state(), budget=5)

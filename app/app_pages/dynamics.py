@@ -50,7 +50,9 @@ def imagination(episode: dict, clean) -> None:
                "of what really happened; orange: imagined. Drag the slider under the figure to move the start frame.")
     starts = cache.imagination(*args, ep, episode, horizon, lmap)
     st.plotly_chart(figures.fig_imagination_scrubber(lmap.coords, starts, method=lmap.method), key="dyn_scrub")
-    st.metric("temporal straightness of this episode's latents", f"{temporal_straightness(clean.latents):.2f}",
+    straight = temporal_straightness(clean.latents) if len(clean.latents) >= 3 else float("nan")
+    st.metric("temporal straightness of this episode's latents",
+              f"{straight:.2f}" if straight == straight else "— (needs 3 kept frames)",
               help="mean cosine between consecutive latent velocities z(t+1) − z(t) along the episode (frames every "
                    "frameskip steps): 1 = straight lines; it rises during training")
 

@@ -54,11 +54,20 @@ def _as_2d(z: ArrayLike) -> np.ndarray:
     return a.reshape(-1, a.shape[-1])
 
 
-def _finite(a: np.ndarray, what: str) -> np.ndarray:
-    """``a`` unchanged, or one ValueError naming ``what`` when it holds NaN/inf (scikit-learn's
-    "Input X contains NaN ... HistGradientBoosting" paragraph, or a result of NaN without a word)."""
-    bad = ~np.isfinite(a)
-    if bad.any():
+def _whole(v, what: str, lo: int = 1) -> int:
+    """``v`` as an int >= ``lo``, or one ValueError "``what`` must be a whole number >= lo" (0 answered
+    an empty result, 2.5 was truncated, True counted as 1, numpy/Python errors came from deeper)."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < lo:
+        raise ValueError(f"{what} must be a whole number >= {lo}, got {v!r}")
+    return int(v)
+
+
+def _finite(a: np.ndarray | torch.Tensor, what: str) -> np.ndarray | torch.Tensor:
+    """``a`` (an array or a tensor) unchanged, or one ValueError naming ``what`` when it holds NaN/inf
+    (scikit-learn's "Input X contains NaN ... HistGradientBoosting" paragraph, or a result of NaN
+    without a word)."""
+    bad = ~torch.isfinite(a) if isinstance(a, torch.Tensor) else ~np.isfinite(a)
+    if bool(bad.any()):
         rows = int(bad.reshape(len(a), -1).any(1).sum()) if a.ndim > 1 else int(bad.sum())
         raise ValueError(f"{what} hold NaN/inf ({rows} of {len(a)} rows); pass finite values")
     return a

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from ..metrics import covariance_spectrum, effective_rank
-from ._common import ArrayLike, _as_2d
+from ._common import ArrayLike, _as_2d, _whole
 
 
 @dataclass
@@ -49,6 +49,7 @@ def collapse_meters(z: ArrayLike, k: int = 5) -> CollapseMeters:
     """Collapse diagnostics of latents z (N, D) (or (..., D), flattened)."""
     x = _as_2d(z).astype(np.float64)  # (n, D)
     n, D = x.shape
+    _whole(k, "collapse_meters: k (the top-k variance)")  # 0 and -1 were read as 1
     if n < 2:
         raise ValueError(f"collapse_meters needs at least 2 latents, got {n}")
     if not np.isfinite(x).all():  # was LinAlgError "failed to converge" from the eigensolver
@@ -75,6 +76,25 @@ LINE_RANK = 1.5
 """Below this effective rank the latents lie on a line."""
 
 
+def check_meters(who: str, mean_std, effective_rank, latent_dim) -> tuple[float, float, int] | None:
+    """The two meters and D as (std, rank, D), None when a meter is NaN (nothing measured yet), or one
+    ValueError: D < 1, a negative std or a rank outside [0, D] (a std of -1 read as "collapsed to a
+    point", a rank of 100 "of 16" as spread out, D = 0 skipped the shape tests)."""
+    try:
+        s, r = float(mean_std), float(effective_rank)
+    except (TypeError, ValueError):
+        raise ValueError(f"{who}: mean_std and effective_rank must be numbers, got {mean_std!r:.40} and "
+                         f"{effective_rank!r:.40}") from None
+    if not (math.isfinite(s) and math.isfinite(r)):
+        return None
+    D = _whole(latent_dim, f"{who}: latent_dim (the latents' D)")
+    if s < 0:
+        raise ValueError(f"{who}: mean_std is a standard deviation (>= 0), got {s:g}")
+    if not 0 <= r <= D * (1 + 1e-6):
+        raise ValueError(f"{who}: effective_rank must be in [0, latent_dim = {D}], got {r:g}")
+    return s, r, D
+
+
 def collapse_verdict(mean_std: float, effective_rank: float, latent_dim: int) -> tuple[bool, str]:
     """Is a batch of latents collapsed? ``(collapsed, one-line reason)``, from two of the meters.
 
@@ -82,8 +102,10 @@ def collapse_verdict(mean_std: float, effective_rank: float, latent_dim: int) ->
     cloud shrinking to a point (std → 0, the prediction loss then goes to 0 for free) or folding
     onto very few directions (effective rank → 1).
     """
-    if not (math.isfinite(mean_std) and math.isfinite(effective_rank)):
+    checked = check_meters("collapse_verdict", mean_std, effective_rank, latent_dim)
+    if checked is None:
         return False, "no data yet"
+    mean_std, effective_rank, latent_dim = checked
     if mean_std < POINT_STD:
         return True, f"collapsed to a point: latent std {mean_std:.3f} (target 1)"
     if effective_rank < LINE_RANK:

@@ -65,9 +65,20 @@ def train_decoder(latents: ArrayLike, pixels: ArrayLike, steps: int = 800, *, ba
     The latents are copied and detached first: no gradient ever reaches a world model. Plain MSE
     on [0, 1] pixels, Adam with a cosine schedule. The decoder's loss history is in ``.history``.
     """
+    for name, v, lo in (("steps", steps, 1), ("batch_size", batch_size, 1), ("width", width, 1)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:  # steps=0 was an untrained decoder
+            raise ValueError(f"train_decoder: {name} must be a whole number >= {lo}, got {v!r}")
+    if not (isinstance(lr, (int, float, np.floating)) and np.isfinite(lr) and lr > 0):
+        raise ValueError(f"train_decoder: lr must be a finite number > 0, got {lr!r}")
     z = _torch(latents, device=device)  # (N, D) detached copy
     px = pixels if isinstance(pixels, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(pixels))
     px = px.to(device)  # (N, S, S, 3) uint8
+    if z.dim() != 2 or len(z) < 2:
+        raise ValueError(f"train_decoder: latents must be (N, D) with N >= 2 (their spread normalises them), got {tuple(z.shape)}")
+    if not bool(torch.isfinite(z).all()):
+        raise ValueError(f"train_decoder: the latents hold {int((~torch.isfinite(z)).sum())} NaN/inf values")
+    if px.dim() != 4 or px.shape[-1] != 3 or px.shape[1] != px.shape[2]:
+        raise ValueError(f"train_decoder: frames must be (N, S, S, 3) uint8, got shape {tuple(px.shape)}")
     if len(z) != len(px):
         raise ValueError(f"train_decoder: {len(z)} latents but {len(px)} frames")
     torch.manual_seed(seed)
@@ -101,7 +112,11 @@ def decode(decoder: LatentDecoder, z: ArrayLike, batch: int = 256) -> np.ndarray
     """Latents (N, D) (or (D,)) -> uint8 frames (N, S, S, 3)."""
     dev = _device_of(decoder)
     zt = _torch(z, device=dev)
+    given = tuple(zt.shape)
     zt = zt[None] if zt.dim() == 1 else zt.reshape(-1, zt.shape[-1])  # (N, D)
+    if zt.shape[-1] != decoder.latent_dim:  # was torch's "size of tensor a (17) must match ... (16)"
+        raise ValueError(f"decode: the decoder was trained on {decoder.latent_dim}-dim latents, got latents of "
+                         f"shape {given}")
     out = []
     with _eval_mode(decoder):
         for lo in range(0, len(zt), batch):

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._common import ArrayLike, _device_of, _eval_mode, _np, check_episode
+from ._common import ArrayLike, _device_of, _eval_mode, _np, _whole, check_episode
 from .encoding import encode_frames
 
 
@@ -24,6 +24,7 @@ def action_blocks(actions: ArrayLike, frames: np.ndarray, frameskip: int, stats)
     actions (L, A) raw (row i is applied after frame i) -> (n, frameskip * A) float32, exactly as
     :class:`lewm.data.WindowDataset` builds them (NaN rows zeroed before normalising).
     """
+    _whole(frameskip, "action_blocks: frameskip")  # 0 was a numpy reduction error
     a = np.nan_to_num(_np(actions))  # (L, A)
     rows = np.asarray(frames)[:, None] + np.arange(frameskip)  # (n, fs)
     if len(rows) and rows.max() >= len(a):
@@ -88,6 +89,7 @@ def sweep_starts(length: int, cfg, max_starts: int = 40) -> np.ndarray:
     """Start frames an open-loop sweep visits in an episode of ``length`` frames: every ``frameskip``
     frames (every few blocks when there would be more than ``max_starts``), each leaving at least one
     imagined step. (n,) int, empty when the episode is too short."""
+    _whole(max_starts, "sweep_starts: max_starts")  # 0 was a ZeroDivisionError
     H, fs = cfg.model.history, cfg.model.frameskip
     last = length - 1 - fs * H  # the last start with one imagined step
     if last < 0:
@@ -108,14 +110,15 @@ def temporal_straightness(z: ArrayLike, eps: float = 1e-8) -> float:
     """Mean cosine between consecutive latent velocities v_t = z_{t+1} - z_t of z (T, D).
 
     1 = the trajectory is a straight line at every step; ≈ 0 for a random walk. Steps where the
-    latent does not move (|v| < eps) are skipped. NaN when fewer than 3 frames.
+    latent does not move (|v| < eps) are skipped; NaN when it never moves (a frozen latent has no
+    direction). Needs at least 3 frames (two velocities to compare).
     """
     x = _np(z, np.float64)  # (T, D)
     if x.ndim != 2:
         raise ValueError(f"temporal_straightness expects latents z of shape (T, D), got {x.shape}")
+    if len(x) < 3:  # was NaN without a word
+        raise ValueError(f"temporal_straightness needs at least 3 frames (two velocities to compare), got {len(x)}")
     v = np.diff(x, axis=0)  # (T-1, D)
-    if len(v) < 2:
-        return float("nan")
     n = np.linalg.norm(v, axis=1)  # (T-1,)
     ok = (n[:-1] > eps) & (n[1:] > eps)
     if not ok.any():

@@ -48,13 +48,28 @@ def path_goal_cost(model, frames, goal_frame, batch: int = 256) -> np.ndarray:
     return ((z - zg) ** 2).sum(-1).numpy().astype(np.float64)
 
 
+def _numbers(x, what: str) -> np.ndarray:
+    """``x`` as a finite float64 vector, or one ValueError naming ``what`` (numpy's "could not convert
+    string to float", or a NaN distance read as "distance nan")."""
+    try:
+        a = np.asarray(x, np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise ValueError(f"explain_failure: {what} must be a list of numbers, got {x!r:.60}") from None
+    if not np.isfinite(a).all():
+        raise ValueError(f"explain_failure: {what} holds NaN/inf at step(s) {np.flatnonzero(~np.isfinite(a))[:5].tolist()}")
+    return a
+
+
 def explain_failure(cost, distance, threshold: float, plan_costs=None) -> EpisodeFailure:
     """Name the failure of an episode from its per-step goal ``cost`` and true ``distance`` (L,),
     the env's success ``threshold`` and, optionally, the best imagined cost of each plan."""
-    c = np.asarray(cost, np.float64).reshape(-1)
-    d = np.asarray(distance, np.float64).reshape(-1)
+    c, d = _numbers(cost, "cost"), _numbers(distance, "distance")
     if len(c) != len(d) or len(d) < 2:
         raise ValueError(f"cost and distance need the same length >= 2, got {len(c)} and {len(d)}")
+    if isinstance(threshold, (bool, np.bool_)) or not isinstance(threshold, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(threshold) or threshold < 0:  # 'x' was a format-code error, NaN "success below nan"
+        raise ValueError(f"explain_failure: threshold must be a finite number >= 0 (the env's success distance), "
+                         f"got {threshold!r}")
     L = len(d)
     tol = max(BAND * float(d.max() - d.min()), 1e-9)
     # settled: the first step from which every later distance stays within tol of each other
@@ -75,7 +90,7 @@ def explain_failure(cost, distance, threshold: float, plan_costs=None) -> Episod
                f"{c0:.3g}: the world model believes it has nearly arrived — a false minimum of its latent distance")
         return EpisodeFailure(FALSE_MINIMUM, why, stuck, best, c, d)
     why = f"{at} while the goal cost stays at {c_end:.3g} ({100 * c_end / c0:.0f}% of the start's {c0:.3g})"
-    pc = None if plan_costs is None else np.asarray(plan_costs, np.float64).reshape(-1)
+    pc = None if plan_costs is None else _numbers(plan_costs, "plan_costs")
     if pc is not None and len(pc):
         tail = pc[-max(1, len(pc) * (L - stuck) // L):]  # the plans made while settled
         p = float(np.mean(tail))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._common import _whole
+
 
 def demo_latents(kind: str, n: int = 1024, dim: int = 16, seed: int = 0) -> np.ndarray:
     """Example latent clouds (n, dim) for explaining SIGReg.
@@ -16,6 +18,7 @@ def demo_latents(kind: str, n: int = 1024, dim: int = 16, seed: int = 0) -> np.n
     the same vector; ``line``: dimensional collapse onto one direction; ``scaled``: Gaussian but
     with std 0.3 and shifted by 1 — wrong scale and mean.
     """
+    _whole(n, "demo_latents: n"), _whole(dim, "demo_latents: dim")  # 0: an empty cloud, -5: numpy's message
     rng = np.random.default_rng(seed)
     if kind == "gaussian":
         z = rng.standard_normal((n, dim))  # (n, dim)

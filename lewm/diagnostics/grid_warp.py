@@ -6,6 +6,7 @@ latent space (z, or its top-2 principal components); affine readouts over the gr
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -43,9 +44,16 @@ def linear_readout(z: ArrayLike, targets: ArrayLike) -> LinearReadout:
 
 def readout_angle(w1: np.ndarray, w2: np.ndarray) -> float:
     """Angle in degrees (0..180) between two readout directions (D,): 0 = one linear readout
-    serves both regions, large = the map is bent between them."""
+    serves both regions, large = the map is bent between them. NaN when either has no direction: a
+    zero vector (with a warning; it was 90° without a word) or NaN weights (a region too small to fit)."""
     a, b = np.asarray(w1, np.float64), np.asarray(w2, np.float64)
-    c = float(a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-300))
+    if a.ndim != 1 or a.shape != b.shape or a.size < 1:  # was matmul's gufunc message
+        raise ValueError(f"readout_angle needs two directions of one length (D,), got shapes {a.shape} and {b.shape}")
+    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    if na == 0 or nb == 0:
+        warnings.warn("readout_angle: a zero readout direction has no angle (NaN)")
+        return float("nan")
+    c = float(a @ b / (na * nb))
     return float(np.degrees(np.arccos(np.clip(c, -1.0, 1.0))))
 
 

@@ -14,11 +14,12 @@ The same two measures as the Collapse lab, read against SIGReg's target N(0, I):
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from ._common import ArrayLike
-from .collapse import LINE_RANK, POINT_STD, collapse_meters  # the Collapse lab's thresholds: one verdict
+from .collapse import LINE_RANK, POINT_STD, check_meters, collapse_meters  # the Collapse lab's thresholds: one verdict
 
 HEALTHY, DIMENSIONAL, COLLAPSED, UNKNOWN = "healthy", "dimensional collapse", "collapsed", "unknown"
 DIM_FRACTION = 0.25
@@ -44,12 +45,15 @@ class Health:
 
 
 def health_verdict(mean_std: float, effective_rank: float, latent_dim: int) -> Health:
-    """The verdict from the latents' mean per-dimension std and effective rank (see the module doc)."""
-    D = int(latent_dim)
-    s, r = float(mean_std), float(effective_rank)
-    if not (math.isfinite(s) and math.isfinite(r)):
-        return Health(UNKNOWN, "no finite latents to measure yet", s, r, D)
-    of = f" of {D}" if D else ""
+    """The verdict from the latents' mean per-dimension std and effective rank (see the module doc).
+    NaN measures (nothing measured yet) give ``unknown``; otherwise ``latent_dim`` must be the
+    latents' D >= 1, the std >= 0 and the rank within [0, D]."""
+    checked = check_meters("health_verdict", mean_std, effective_rank, latent_dim)
+    if checked is None:
+        D = int(latent_dim) if isinstance(latent_dim, (int, np.integer)) else 0
+        return Health(UNKNOWN, "no finite latents to measure yet", float(mean_std), float(effective_rank), D)
+    s, r, D = checked
+    of = f" of {D}"
     if s < POINT_STD:
         why = (f"collapsed to a point (scale): latent std {s:.3g}, target 1 — the effective rank {r:.1f}{of} "
                f"only measures the shape of what is left")

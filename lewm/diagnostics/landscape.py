@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ._common import ArrayLike, _state_grid
+from ._common import ArrayLike, _state_grid, _whole
 from .encoding import encode_frames
 
 
@@ -39,7 +39,7 @@ class GoalLandscape:
 
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     from scipy.stats import spearmanr
-    if len(a) < 3:
+    if len(a) < 3:  # e.g. a grid almost all inside a wall: documented NaN
         return float("nan")
     return float(spearmanr(a, b).statistic)
 
@@ -61,6 +61,12 @@ def goal_cost_landscape(model, env, goal_state: ArrayLike, n: int = 32, dims: tu
                          f"got {len(goal)}")
     if not np.isfinite(goal).all():  # a landscape of NaN distances (and a NaN column of costs) without a word
         raise ValueError(f"goal_state must be finite, got {goal.tolist()}")
+    if hasattr(env, "valid_states") and not bool(np.asarray(env.valid_states(goal[None])).reshape(-1)[0]):
+        # (1e6, 1e6) was scored against a grid it is not on
+        raise ValueError(f"goal_state {goal.tolist()} is outside the world"
+                         + (f": {env.world}" if getattr(env, "world", "") else ""))
+    _whole(n, "goal_cost_landscape: n (grid points per side; a rank correlation and a greedy step need "
+              "neighbours)", 3)  # n=1: one cell, Spearman NaN
     dims, xs, ys, states = _state_grid(env, n, dims, lo, hi, goal if base_state is None else base_state)
     key = (states.tobytes(), batch)
     if cache is not None and key in cache:
@@ -102,6 +108,8 @@ def goal_cost_landscapes(model, env, goals: Sequence[ArrayLike], n: int = 24, **
 
 def landscape_summary(ls: Sequence[GoalLandscape]) -> dict[str, Any]:
     """Mean Spearman ρ and greedy-step accuracy over landscapes (plus the per-goal values)."""
+    if len(ls) == 0:  # was NaN means of no goals, with numpy's "Mean of empty slice"
+        raise ValueError("landscape_summary needs at least one goal landscape, got none")
     rho, greedy = [l.spearman for l in ls], [l.greedy_accuracy for l in ls]
     return {"spearman": float(np.nanmean(rho)), "greedy_accuracy": float(np.nanmean(greedy)), "goals": len(ls),
             "spearman_per_goal": rho, "greedy_accuracy_per_goal": greedy}

@@ -43,6 +43,9 @@ def fit_latent_map(z: ArrayLike, method: str = "pca", seed: int = 0, *, n_neighb
         red = PCA(n_components=2, random_state=seed)
         coords = red.fit_transform(x)  # (N, 2)
     elif method == "umap":
+        if len(x) < 4:  # 3 rows were scipy's "Cannot use scipy.linalg.eigh for sparse A with k >= N"
+            raise ValueError(f"fit_latent_map: UMAP needs at least 4 latents (its spectral layout), got {len(x)}; "
+                             f"use method='pca'")
         import umap  # slow import (numba): only here
         import warnings
         red = umap.UMAP(n_components=2, n_neighbors=int(min(n_neighbors, len(x) - 1)), min_dist=min_dist,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._common import ArrayLike, _torch
+from ._common import ArrayLike, _finite, _torch, _whole
 
 
 @dataclass
@@ -24,14 +24,24 @@ class NearestFrames:
 
     def __init__(self, latents: ArrayLike, frames: ArrayLike | None = None):
         self.latents = _torch(latents)  # (N, D)
+        if self.latents.dim() != 2 or len(self.latents) < 1:  # an empty set answered every query with nothing
+            raise ValueError(f"NearestFrames needs stored latents of shape (N, D) with N >= 1, got "
+                             f"{tuple(self.latents.shape)}")
+        _finite(self.latents, "NearestFrames: the stored latents")  # NaN distances otherwise
         self.frames = None if frames is None else np.asarray(frames)  # (N, S, S, 3)
         if self.frames is not None and len(self.frames) != len(self.latents):
             raise ValueError(f"NearestFrames: {len(self.latents)} latents but {len(self.frames)} frames")
 
     def query(self, z: ArrayLike, k: int = 1) -> NearestResult:
-        """z (M, D) or (D,) -> the k nearest stored frames of each."""
+        """z (M, D) or (D,) -> the k nearest stored frames of each (k >= 1; at most all N of them)."""
+        _whole(k, "NearestFrames.query: k")  # 0 answered nothing
         q = _torch(z)
         q = q[None] if q.dim() == 1 else q  # (M, D)
+        D = self.latents.shape[1]
+        if q.dim() != 2 or q.shape[1] != D:  # was torch.cdist's "X1 and X2 must have the same number of columns"
+            raise ValueError(f"NearestFrames.query: z must be (M, {D}) or ({D},) like the stored latents, got "
+                             f"{tuple(_torch(z).shape)}")
+        _finite(q, "NearestFrames.query: z")
         k = int(min(k, len(self.latents)))
         d = torch.cdist(q.double(), self.latents.double())  # (M, N)
         dist, idx = d.topk(k, dim=1, largest=False)  # (M, k)

@@ -16,6 +16,9 @@ from ._common import ArrayLike, _np
 def default_teleport_dims(state_names: Sequence[str]) -> list[int]:
     """The position components a teleport moves: the object's (block_x/y) if there is one,
     else the agent's (agent_x/y), else the first two components."""
+    if isinstance(state_names, (str, bytes)):  # 'agent_x,agent_y' was iterated letter by letter
+        raise TypeError(f"state_names must be a sequence of names, not one string {state_names!r:.60} "
+                        f"(a file's attribute: split it on commas)")
     names = list(state_names)
     for pair in (("block_x", "block_y"), ("agent_x", "agent_y"), ("x", "y")):
         if all(p in names for p in pair):
@@ -78,6 +81,18 @@ class _goal_drawn:
         return False
 
 
+def _frame_indices(frames, L: int, what: str) -> np.ndarray:
+    """Frame indices as ints in 0..L-1, or one ValueError naming ``what`` (100 was an IndexError and
+    -1 silently the last frame)."""
+    f = np.asarray(frames)
+    if f.ndim != 1 or (f.size and f.dtype.kind not in "iu"):
+        raise ValueError(f"{what} must be a list of frame indices (whole numbers), got {frames!r:.60}")
+    bad = f[(f < 0) | (f >= L)]
+    if bad.size:
+        raise ValueError(f"{what}: {bad[:5].tolist()} outside the episode's {L} frames (0..{L - 1})")
+    return f
+
+
 def render_mismatch(pixels: ArrayLike, states: ArrayLike, env, frames: Sequence[int],
                     goal_state: ArrayLike | None = None) -> float:
     """Fraction of pixels (0–1) that differ by more than 8/255 in some channel between recorded
@@ -86,6 +101,12 @@ def render_mismatch(pixels: ArrayLike, states: ArrayLike, env, frames: Sequence[
     target drawn elsewhere: a small dot is ~0.5% of a 64² frame)."""
     render = _renderer(env)
     px, st = _np(pixels, np.uint8), _np(states, np.float64)
+    q = getattr(env, "state_dim", None)
+    if st.ndim != 2 or len(st) != len(px) or (q is not None and st.shape[1] != q):
+        want = f"({len(px)}, {q if q is not None else 'Q'})"  # was the env's reshape message for one row
+        raise ValueError(f"render_mismatch: states must be {want}: one state of the env's {q or 'Q'} components "
+                         f"per frame, got {st.shape}")
+    frames = [int(i) for i in _frame_indices(frames, len(px), "render_mismatch: frames")]
     with _goal_drawn(env, goal_state):
         d = [(np.abs(render(st[i]).astype(np.int16) - px[i].astype(np.int16)).max(-1) > 8).mean() for i in frames]
     return float(np.mean(d)) if d else 0.0

@@ -47,14 +47,40 @@ class ProbeResult:
         return [{"quantity": n, "r2": float(a), "pearson_r": float(b)} for n, a, b in zip(self.names, self.r2, self.pearson)]
 
 
+def _paired_columns(pred, true, who: str) -> tuple[np.ndarray, np.ndarray]:
+    """pred and true as float64 (n, Q) of one shape, n >= 2, finite; else one ValueError (a shape
+    mismatch was sklearn's "inconsistent numbers of samples", scipy's broadcast error or an IndexError)."""
+    a, b = np.asarray(pred, np.float64), np.asarray(true, np.float64)
+    if a.shape != b.shape or a.ndim not in (1, 2) or len(a) < 2:
+        raise ValueError(f"{who} needs pred and true of one shape (n,) or (n, Q) with n >= 2, got "
+                         f"{a.shape} and {b.shape}")
+    a, b = a.reshape(len(a), -1), b.reshape(len(b), -1)  # (n, Q)
+    _finite(a, f"{who}: pred")
+    _finite(b, f"{who}: true")
+    return a, b
+
+
+def _constant_truth(b: np.ndarray, who: str) -> np.ndarray:
+    """(Q,) bool: the true columns with (almost) no spread, where a score measures nothing: NaN
+    there, with a warning (was 0 without a word, which reads as "not decodable")."""
+    const = len(b) * b.var(0) <= 1e-12
+    if const.any():
+        warnings.warn(f"{who}: true column(s) {np.flatnonzero(const).tolist()} are constant: nothing to "
+                      f"predict there, the score is NaN")
+    return const
+
+
 def pearson_r(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
-    """Column-wise Pearson r (:func:`scipy.stats.pearsonr`) of (n, Q) arrays; 0 where either column
-    is constant (√(SS_pred · SS_true) ≤ 1e-12), where scipy would give NaN."""
+    """Column-wise Pearson r (:func:`scipy.stats.pearsonr`) of (n, Q) arrays of one shape (or (n,)).
+
+    A constant *true* column has no correlation to measure: NaN there, with a warning. A constant
+    *prediction* of a varying truth (a probe that reads nothing, e.g. from collapsed latents) scores 0,
+    where scipy would give NaN."""
     from scipy import stats
-    a = np.asarray(pred, np.float64).reshape(len(pred), -1)  # (n, Q)
-    b = np.asarray(true, np.float64).reshape(len(true), -1)  # (n, Q)
-    ok = np.sqrt(len(a) * a.var(0) * len(b) * b.var(0)) > 1e-12  # (Q,) neither column constant
-    r = np.zeros(a.shape[1])  # (Q,)
+    a, b = _paired_columns(pred, true, "pearson_r")  # (n, Q)
+    const = _constant_truth(b, "pearson_r")
+    ok = (len(a) * a.var(0) > 1e-12) & ~const  # (Q,) neither column constant
+    r = np.where(const, np.nan, 0.0)  # (Q,)
     if ok.any():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", stats.NearConstantInputWarning)
@@ -64,15 +90,14 @@ def pearson_r(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
 
 def r2_score_cols(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
     """Column-wise R² = 1 - SS_res / SS_tot (:func:`sklearn.metrics.r2_score`, one per column) of
-    (n, Q) arrays; 0 for a constant true column (SS_tot ≤ 1e-12), where sklearn gives 1, 0 or a huge
-    negative number."""
+    (n, Q) arrays of one shape (or (n,)); NaN, with a warning, for a constant true column
+    (SS_tot ≤ 1e-12), where sklearn gives 1, 0 or a huge negative number."""
     from sklearn.metrics import r2_score
-    p = np.asarray(pred, np.float64).reshape(len(pred), -1)  # (n, Q)
-    t = np.asarray(true, np.float64).reshape(len(true), -1)  # (n, Q)
-    ok = len(t) * t.var(0) > 1e-12  # (Q,) SS_tot > 1e-12
-    r2 = np.zeros(t.shape[1])  # (Q,)
-    if ok.any():
-        r2[ok] = r2_score(t[:, ok], p[:, ok], multioutput="raw_values")
+    p, t = _paired_columns(pred, true, "r2_score_cols")  # (n, Q)
+    const = _constant_truth(t, "r2_score_cols")
+    r2 = np.full(t.shape[1], np.nan)  # (Q,)
+    if (~const).any():
+        r2[~const] = r2_score(t[:, ~const], p[:, ~const], multioutput="raw_values")
     return r2 if np.ndim(true) > 1 else r2.reshape(())
 
 
@@ -84,6 +109,8 @@ def split_indices(n: int, test_fraction: float = 0.2, seed: int = 0,
     (legacy RandomState, other rounding of the test size), which would move every stored probe figure."""
     if not 0.0 < float(test_fraction) < 1.0:  # 1.5 or 0 gave a split of one row without a word
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
+    if int(n) < 2:  # one row gave an empty test set without a word
+        raise ValueError(f"split_indices needs at least 2 rows to hold one out, got {n}")
     rng = np.random.default_rng(seed)
     if groups is not None:
         g = np.asarray(groups)
@@ -92,6 +119,8 @@ def split_indices(n: int, test_fraction: float = 0.2, seed: int = 0,
             n_test = min(max(int(round(test_fraction * len(uniq))), 1), len(uniq) - 1)
             test = np.isin(g, uniq[:n_test])
             return np.flatnonzero(~test), np.flatnonzero(test)
+        warnings.warn(f"split_indices: all {len(g)} rows are in one group (episode), so the split is by row: "
+                      "frames of that episode land on both sides and the held-out score is optimistic")
     perm = rng.permutation(n)
     n_test = min(max(int(round(test_fraction * n)), 1), n - 1)
     return np.sort(perm[n_test:]), np.sort(perm[:n_test])

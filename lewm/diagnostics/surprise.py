@@ -13,7 +13,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ._common import ArrayLike, _device_of, _eval_mode, _np, check_episode
+from ._common import ArrayLike, _device_of, _eval_mode, _np, _whole, check_episode
 from .dynamics import action_blocks
 from .encoding import encode_frames
 from .perturbations import colour_change, render_mismatch, teleport
@@ -53,9 +53,10 @@ def surprise_trace(model, pixels: ArrayLike, actions: ArrayLike, cfg, start: int
     n = (L - 1 - start) // fs + 1
     frames = start + fs * np.arange(n)  # (n,)
     z = encode_frames(model, _np(pixels, np.uint8)[frames])  # (n, D)
-    err = np.full(n, np.nan, np.float32)
-    if n < 2:
-        return SurpriseTrace(frames, err, z.numpy())
+    if n < 2:  # was an all-NaN trace without a word
+        raise ValueError(f"surprise_trace needs at least 2 kept frames (one to predict from, one to predict): "
+                         f"{L} frames from start {start} every frameskip {fs} keep {n}")
+    err = np.full(n, np.nan, np.float32)  # the first kept frame has nothing before it
     blocks = action_blocks(actions, frames[:-1], fs, action_stats_of(cfg))  # (n-1, K)
     dev = _device_of(model)
     w = min(H, n - 1)
@@ -145,6 +146,8 @@ def surprise_test(model, cfg, episodes: Sequence[dict], env=None, *, t: int | Se
     all the given states. Returns {name: PerturbationTest}.
     """
     H, fs = cfg.model.history, cfg.model.frameskip
+    if len(episodes) == 0:  # was an empty result (and NaN statistics) without a word
+        raise ValueError("surprise_test needs at least one episode, got none")
     names = [p for p in perturbations if p != "teleport" or env is not None]
     if "teleport" in names and bounds is None:
         all_st = np.concatenate([_np(e["state"]) for e in episodes])  # (ΣL, Q)
@@ -219,7 +222,9 @@ class PerturbedAt:
 def sweep_frames(L: int, cfg, most: int = 24) -> np.ndarray:
     """Raw frames of an ``L``-frame episode where a perturbation can go: kept frames (every
     ``frameskip``) with at least ``history`` kept frames before them; at most ``most``, evenly
-    spread (always the first and the last). -> (n,) int, possibly empty."""
+    spread (always the first and, when ``most`` >= 2, the last). -> (n,) int, possibly empty (an
+    episode too short for one)."""
+    _whole(most, "sweep_frames: most")  # 0 returned no frame
     H, fs = cfg.model.history, cfg.model.frameskip
     kept = np.arange(fs * max(H, 1), L, fs)  # (n,)
     if len(kept) > most:

@@ -11,6 +11,10 @@ Subclasses set the class attributes ``name``, ``state_names``, ``action_dim``,
 - ``_apply_action(action)``                  (advance one control step; action clipped to [-1, 1])
 - ``_draw(state)``                           → uint8 (S, S, 3); must not change the simulator
 - ``success_distance(state, goal)``          → float (and ``success_threshold``)
+
+and, where not every finite state is possible, ``valid_states`` (with ``world``, its words) and
+``_render_problem``: ``set_state``/``reset``/``set_goal`` refuse states ``valid_states`` refuses and
+``render_state`` states it cannot draw, each with one ValueError naming the state and the world.
 """
 from __future__ import annotations
 
@@ -19,6 +23,37 @@ from typing import Any
 import numpy as np
 
 from .spaces import Box
+
+MAX_IMAGE_SIZE = 1024
+"""Largest ``image_size`` an environment renders (the model's own limit, ``ModelConfig.image_size``):
+10**6 was a 2.7 TiB MemoryError in the constructor."""
+
+
+def check_seed(who: str, seed) -> None:
+    """None or a whole number >= 0, else one ValueError naming ``who`` (not numpy's "expected
+    non-negative integer")."""
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+        raise ValueError(f"{who}: seed must be a whole number >= 0 (or None), got {seed!r}")
+
+
+def check_flag(who: str, name: str, value) -> bool:
+    """A real bool (numpy's too): the string 'no' was True."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{who}: {name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def check_supersample(who: str, supersample) -> int:
+    """None (2x) or a whole number in 1..8 (0 was 2x without a word, -1 a PIL error)."""
+    if supersample is None:
+        return 2
+    if isinstance(supersample, bool) or not isinstance(supersample, (int, np.integer)) or not 1 <= supersample <= 8:
+        raise ValueError(f"{who}: supersample must be a whole number in 1..8 (or None for 2), got {supersample!r}")
+    return int(supersample)
+
+
+def _fmt(s: np.ndarray) -> str:
+    return "[" + ", ".join(f"{v:.6g}" for v in np.asarray(s, np.float64).reshape(-1)) + "]"
 
 
 class Env:
@@ -35,15 +70,25 @@ class Env:
     canvas: float | None = None
     """Side of the drawing canvas when the first two state components are a position on it (in
     canvas units, whatever the rendered size: Two-Room's 224); None = the state is not a position."""
+    world: str = ""
+    """In words, which states ``valid_states`` accepts (quoted when a start or goal state is refused)."""
 
     def __init__(self, image_size: int = 64, max_episode_steps: int | None = None,
                  terminate_on_success: bool = False, seed: int | None = None):
-        if int(image_size) < 8:
-            raise ValueError(f"image_size must be >= 8, got {image_size}")
+        if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)) or image_size < 8:
+            # 8.5 was drawn at 8 without a word, and 7.5 said "must be >= 8"
+            raise ValueError(f"image_size must be a whole number of pixels >= 8, got {image_size!r}")
+        if image_size > MAX_IMAGE_SIZE:
+            raise ValueError(f"image_size must be at most {MAX_IMAGE_SIZE} pixels (the model's limit), got {image_size!r}")
         self.image_size = int(image_size)
-        if max_episode_steps is not None:
+        if max_episode_steps is not None:  # 0, -3 and 2.7 (kept as 2) were taken
+            if isinstance(max_episode_steps, bool) or not isinstance(max_episode_steps, (int, np.integer)) \
+                    or max_episode_steps < 1:
+                raise ValueError(f"{self.name}: max_episode_steps must be a whole number >= 1 (or None for "
+                                 f"{type(self).max_episode_steps}), got {max_episode_steps!r}")
             self.max_episode_steps = int(max_episode_steps)
-        self.terminate_on_success = bool(terminate_on_success)
+        self.terminate_on_success = check_flag(self.name, "terminate_on_success", terminate_on_success)
+        check_seed(self.name, seed)  # was numpy's "expected non-negative integer"
         self.render_on_step = True
         """When False, ``step`` returns ``obs=None`` (physics only, e.g. for fast evaluation loops)."""
         self.state_dim = len(self.state_names)
@@ -56,13 +101,13 @@ class Env:
     # ----------------------------------------------------------------- gym-style API
     def reset(self, seed: int | None = None, state=None, goal=None) -> tuple[np.ndarray | None, dict]:
         """Start an episode. ``seed`` reseeds the env's generator (same seed ⇒ same episode);
-        ``state``/``goal`` override the sampled start state / goal state."""
+        ``state``/``goal`` override the sampled start state / goal state (both must be states the
+        simulator can be in: ``valid_states``; else one ValueError naming the state and the world)."""
+        check_seed(self.name, seed)  # numpy's own words otherwise
         if seed is not None:
-            if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:  # numpy's own words
-                raise ValueError(f"{self.name}: seed must be a whole number >= 0 (or None), got {seed!r}")
             self.np_random = np.random.default_rng(seed)
         rng = self.np_random
-        start = self._sample_state(rng) if state is None else np.asarray(state, np.float64)
+        start = self._sample_state(rng) if state is None else state
         self.set_state(start)
         if goal is None:
             goal = self._sample_goal(rng, self._get_state())
@@ -74,6 +119,9 @@ class Env:
                      "distance": self.success_distance(st, self.goal_state)}
 
     def step(self, action) -> tuple[np.ndarray | None, float, bool, bool, dict[str, Any]]:
+        """One control step. ``truncated`` is True from step ``max_episode_steps`` on. Stepping past it is
+        allowed and keeps ``truncated`` True (unlike gymnasium's ``TimeLimit``, which leaves it undefined):
+        collect's ``--episode-len`` and the planner's ``budget`` set their own episode length."""
         try:
             a = np.array(action, dtype=np.float64)
         except (TypeError, ValueError):
@@ -101,41 +149,76 @@ class Env:
         return self._draw(self._get_state())
 
     def render_state(self, state) -> np.ndarray:
-        """uint8 (S, S, 3) image of an arbitrary ``state`` (the env itself is not disturbed)."""
-        return self._draw(np.asarray(state, np.float64).reshape(self.state_dim))
+        """uint8 (S, S, 3) image of an arbitrary ``state`` (the env itself is not disturbed). The state
+        need not be one the simulator can be in (a landscape grid crosses walls), but it must be
+        drawable: a NaN or off-canvas state was the empty background without a word."""
+        s = self._as_state(state, "render_state: state")
+        problem = self._render_problem(s)
+        if problem:
+            raise ValueError(f"{self.name}: render_state: state {_fmt(s)} {problem}")
+        return self._draw(s)
 
     def get_state(self) -> np.ndarray:
         """float32 (state_dim,) true state, components named by ``state_names``."""
         return np.asarray(self._get_state(), np.float32)
 
     def set_state(self, state) -> None:
-        """Restore a state exactly: ``get_state()`` afterwards returns the same float32 vector."""
-        s = np.asarray(state, np.float64).reshape(-1)
-        if s.shape != (self.state_dim,):
-            raise ValueError(f"{self.name}: state must have {self.state_dim} values {self.state_names}, got {s.shape}")
-        if not np.isfinite(s).all():  # a NaN state renders and steps without a word otherwise
-            raise ValueError(f"{self.name}: state must be finite, got {s.tolist()}")
+        """Restore a state exactly: ``get_state()`` afterwards returns the same float32 vector. The
+        state must be one the simulator can be in (``valid_states``, described by ``world``)."""
+        s = self._check_in_world(self._as_state(state, "state"), "state")
         self._set_state(s)
 
     def set_goal(self, goal_state) -> None:
-        g = np.asarray(goal_state, np.float32).reshape(-1)
-        if g.shape != (self.state_dim,):
-            raise ValueError(f"{self.name}: goal must have {self.state_dim} values {self.state_names}, got {g.shape}")
-        if not np.isfinite(g).all():
-            raise ValueError(f"{self.name}: goal must be finite, got {g.tolist()}")
-        self.goal_state = g.copy()
+        """The goal state: a state the simulator can be in (as ``set_state``)."""
+        g = self._check_in_world(self._as_state(goal_state, "goal"), "goal")
+        self.goal_state = g.astype(np.float32)
 
     def is_success(self, state=None, goal=None) -> bool:
-        s = self.get_state() if state is None else np.asarray(state, np.float64)
-        g = self.goal_state if goal is None else np.asarray(goal, np.float64)
+        s = self.get_state() if state is None else state
+        g = self.goal_state if goal is None else goal
         return bool(self.success_distance(s, g) < self.success_threshold)
+
+    # ----------------------------------------------------------------- argument checks
+    def _as_state(self, state, what: str) -> np.ndarray:
+        """``state`` as a float64 (state_dim,) vector, or one ValueError naming ``what`` (not numpy's
+        "could not convert string to float" or a reshape error)."""
+        try:
+            s = np.asarray(state, np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            s = None
+        if s is None or s.shape != (self.state_dim,):
+            got = f"{s.shape}" if s is not None else f"{state!r:.60}"
+            raise ValueError(f"{self.name}: {what} must have {self.state_dim} values {self.state_names}, got {got}")
+        return s
+
+    def _check_in_world(self, s: np.ndarray, what: str) -> np.ndarray:
+        """``s`` unchanged, or one ValueError: NaN/inf, or a state ``valid_states`` refuses (a dot at
+        (1e6, -1e6) or inside Two-Room's wall was accepted and drawn nowhere / stepped through walls)."""
+        if not np.isfinite(s).all():  # a NaN state renders and steps without a word otherwise
+            raise ValueError(f"{self.name}: {what} must be finite, got {s.tolist()}")
+        if not bool(np.asarray(self.valid_states(s[None])).reshape(-1)[0]):
+            raise ValueError(f"{self.name}: {what} {_fmt(s)} is outside the world: {self.world or 'valid_states refuses it'}")
+        return s
+
+    def _state_goal(self, state, goal) -> tuple[np.ndarray, np.ndarray]:
+        """(state, goal) as finite float64 vectors for a distance (was an IndexError for a short one,
+        and a NaN goal made ``is_success`` False without a word)."""
+        s, g = self._as_state(state, "state"), self._as_state(goal, "goal")
+        for what, v in (("state", s), ("goal", g)):
+            if not np.isfinite(v).all():
+                raise ValueError(f"{self.name}: {what} must be finite, got {v.tolist()}")
+        return s, g
+
+    def _render_problem(self, s: np.ndarray) -> str | None:
+        """Why ``s`` cannot be drawn (None: it can). Default: NaN/inf."""
+        return None if np.isfinite(s).all() else "must be finite (a NaN state draws nothing)"
 
     def success_distance(self, state, goal) -> float:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def valid_states(self, states) -> np.ndarray:
-        """(N,) bool: which of ``states`` (N, Q) the simulator can be in (default: all)."""
-        return np.ones(len(np.asarray(states).reshape(-1, self.state_dim)), bool)
+        """(N,) bool: which of ``states`` (N, Q) the simulator can be in (default: the finite ones)."""
+        return np.isfinite(np.asarray(states, np.float64).reshape(-1, self.state_dim)).all(1)
 
     def probe_quantities(self, states) -> dict[str, np.ndarray]:
         """Extra probe targets derived from ``states`` (N, Q): {name: (N,)}. Angles wrap at ±π, so a

@@ -25,7 +25,7 @@ import math
 import numpy as np
 
 from .pusht import ACTION_SCALE, AGENT_HI, AGENT_LO, ANGLE_TOL, GOAL_POSE, POS_TOL, PushT
-from .base import Env, wrap_angle
+from .base import Env
 
 INSTALL_HINT = "the gym_pusht environment needs the optional field packages: pip install -r requirements-field.txt"
 
@@ -42,6 +42,10 @@ class GymPushT(Env):
     name = "gym_pusht"
     state_names = PushT.state_names
     state_bounds = PushT.state_bounds
+    world = PushT.world
+    valid_states = PushT.valid_states  # the same arena and the same checks of start, goal and drawn states
+    _render_problem = PushT._render_problem
+    _goal_vector = PushT._goal_vector
     landscape_dims = (2, 3)
     action_dim = 2
     max_episode_steps = 200
@@ -102,12 +106,11 @@ class GymPushT(Env):
         return PushT.success_distance(self, state, goal)
 
     def angle_error(self, state, goal) -> float:
-        s, g = np.asarray(state, np.float64), np.asarray(goal, np.float64)
-        return float(abs(wrap_angle(s[4] - (g[2] if g.shape == (3,) else g[4]))))
+        return PushT.angle_error(self, state, goal)
 
     def is_success(self, state=None, goal=None) -> bool:
-        s = self.get_state() if state is None else np.asarray(state, np.float64)
-        g = self.goal_state if goal is None else np.asarray(goal, np.float64)
+        s = self.get_state() if state is None else state
+        g = self.goal_state if goal is None else goal
         return bool(self.success_distance(s, g) < POS_TOL and self.angle_error(s, g) < ANGLE_TOL)
 
     def probe_quantities(self, states) -> dict[str, np.ndarray]:

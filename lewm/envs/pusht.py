@@ -43,7 +43,7 @@ import numpy as np
 import pymunk
 from PIL import Image, ImageDraw
 
-from .base import Env, wrap_angle
+from .base import Env, _fmt, check_supersample, wrap_angle
 
 WORLD = 512.0
 AGENT_R = 15.0
@@ -56,6 +56,12 @@ WALLS = (((5, 506), (5, 5)), ((5, 5), (506, 5)), ((506, 5), (506, 506)), ((5, 50
 AGENT_LO, AGENT_HI = 22.0, 490.0  # the PD target stays where the disk fits inside the walls
 POS_TOL, ANGLE_TOL = 20.0, math.pi / 9
 TWO_PI = 2 * math.pi
+MAX_ANGLE = 1e6  # rad: the block angle wraps, but 1e9 is no angle anyone measured
+MAX_SPEED = 1e4  # world units/s: the PD agent tops out near 500
+WORLD_TEXT = (f"agent and block positions in [0, {WORLD:g}] (the arena), |block_angle| <= {MAX_ANGLE:g} rad, "
+              f"|agent_vx|, |agent_vy| <= {MAX_SPEED:g}")
+_POS, _AGENT, _BLOCK = [0, 1, 2, 3], [0, 1], [2, 3, 4]
+_STAND_IN = np.array([WORLD / 2, WORLD / 2, WORLD / 2, WORLD / 2, 0.0, 0.0, 0.0])  # for NaN = "don't care" parts
 
 BG_RGB = (255, 255, 255)
 WALL_RGB = (211, 211, 211)  # LightGray
@@ -113,6 +119,7 @@ class PushT(Env):
     state_bounds = ((AGENT_LO, AGENT_LO, AGENT_LO, AGENT_LO, -np.pi, -1.0, -1.0),
                     (AGENT_HI, AGENT_HI, AGENT_HI, AGENT_HI, np.pi, 1.0, 1.0))
     landscape_dims = (2, 3)  # the block position; the agent stays where the goal has it
+    world = WORLD_TEXT
     action_dim = 2
     max_episode_steps = 200
     success_threshold = POS_TOL
@@ -121,7 +128,7 @@ class PushT(Env):
                  terminate_on_success: bool = False, seed: int | None = None, supersample: int | None = None):
         super().__init__(image_size, max_episode_steps, terminate_on_success, seed)
         # supersampling = anti-aliasing; 2x is plenty at every size and keeps rendering fast
-        self.supersample = int(supersample) if supersample else 2
+        self.supersample = check_supersample(self.name, supersample)
         self._bg = _background(self.image_size, self.supersample)
         self._build(np.array([256.0, 400.0, 256.0, 300.0, 0.0, 0.0, 0.0]))
         self.goal_state = self._goal_from(np.asarray(GOAL_POSE))
@@ -184,22 +191,60 @@ class PushT(Env):
     def _sample_goal(self, rng: np.random.Generator, state: np.ndarray) -> np.ndarray:
         return self._goal_from(np.asarray(GOAL_POSE))
 
+    # ----------------------------------------------------------------- validity
+    def valid_states(self, states) -> np.ndarray:
+        """(N,) bool: finite, positions in the arena, a block angle that is an angle, a speed the PD
+        agent can have (1e9 positions were taken and drawn nowhere)."""
+        s = np.asarray(states, np.float64).reshape(-1, self.state_dim)
+        with np.errstate(invalid="ignore"):
+            return (np.isfinite(s).all(1) & ((s[:, _POS] >= 0) & (s[:, _POS] <= WORLD)).all(1)
+                    & (np.abs(s[:, 4]) <= MAX_ANGLE) & (np.abs(s[:, 5:7]) <= MAX_SPEED).all(1))
+
+    def _render_problem(self, s: np.ndarray) -> str | None:
+        """NaN agent or block components are not drawn (a goal's "don't care" agent); ±inf, nothing
+        to draw, or a part off the arena is refused (1e30 drew the empty arena)."""
+        drawn = [grp for grp in (_AGENT, _BLOCK) if not np.isnan(s[grp]).all()]
+        if not drawn:
+            return "has neither an agent nor a block to draw (all NaN)"
+        for grp in drawn:
+            if not np.isfinite(s[grp]).all():
+                return "must be finite (NaN only for a whole part left undrawn: agent xy or block pose)"
+        if not self.valid_states(np.where(np.isnan(s), _STAND_IN, s)[None])[0]:
+            return f"is outside the world: {self.world}"
+        return None
+
     # ----------------------------------------------------------------- goal / success
-    def _goal_from(self, goal) -> np.ndarray:
-        g = np.asarray(goal, np.float32).reshape(-1)
+    def _goal_vector(self, goal, what: str = "goal") -> np.ndarray:
+        """``goal`` as float64 (7,): a block pose (3,) gets "don't care" (NaN) agent components.
+        The block pose must be finite; agent components finite or NaN; never ±inf."""
+        try:
+            g = np.asarray(goal, np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            g = None
+        if g is None or g.shape not in ((3,), (self.state_dim,)):
+            got = f"{g.shape}" if g is not None else f"{goal!r:.60}"
+            raise ValueError(f"{self.name}: {what} must be a block pose (3,) (block_x, block_y, block_angle) or a "
+                             f"state {self.state_names}, got {got}")
         if g.shape == (3,):  # block pose only: agent components "don't care"
-            return np.array([np.nan, np.nan, g[0], g[1], g[2], np.nan, np.nan], np.float32)
-        if g.shape != (self.state_dim,):
-            raise ValueError(f"pusht: goal must be a block pose (3,) or a state {self.state_names}, got {g.shape}")
-        return g.copy()
+            g = np.array([np.nan, np.nan, g[0], g[1], g[2], np.nan, np.nan])
+        if not np.isfinite(g[_BLOCK]).all() or np.isinf(g).any():
+            raise ValueError(f"{self.name}: {what} must have a finite block pose and finite (or NaN: don't care) agent "
+                             f"components, got {g.tolist()}")
+        return g
+
+    def _goal_from(self, goal) -> np.ndarray:
+        g = self._goal_vector(goal)
+        if not self.valid_states(np.where(np.isnan(g), _STAND_IN, g)[None])[0]:
+            raise ValueError(f"{self.name}: goal {_fmt(g)} is outside the world: {self.world}")
+        return g.astype(np.float32)
 
     def set_goal(self, goal_state) -> None:
         self.goal_state = self._goal_from(goal_state)
 
     def success_distance(self, state, goal) -> float:
-        s, g = np.asarray(state, np.float64), np.asarray(goal, np.float64)
-        if g.shape == (3,):
-            g = self._goal_from(g).astype(np.float64)
+        s, g = self._as_state(state, "state"), self._goal_vector(goal)
+        if not np.isfinite(s).all():
+            raise ValueError(f"{self.name}: state must be finite, got {s.tolist()}")
         d = s[:4] - g[:4]
         d = d[np.isfinite(d)]
         return float(np.sqrt(np.sum(d * d)))
@@ -210,13 +255,12 @@ class PushT(Env):
         return {"cos_block_angle": np.cos(a), "sin_block_angle": np.sin(a)}
 
     def angle_error(self, state, goal) -> float:
-        s, g = np.asarray(state, np.float64), np.asarray(goal, np.float64)
-        ga = g[2] if g.shape == (3,) else g[4]
-        return float(abs(wrap_angle(s[4] - ga)))
+        s, g = self._as_state(state, "state"), self._goal_vector(goal)
+        return float(abs(wrap_angle(s[4] - g[4])))
 
     def is_success(self, state=None, goal=None) -> bool:
-        s = self.get_state() if state is None else np.asarray(state, np.float64)
-        g = self.goal_state if goal is None else np.asarray(goal, np.float64)
+        s = self.get_state() if state is None else state
+        g = self.goal_state if goal is None else goal
         return bool(self.success_distance(s, g) < POS_TOL and self.angle_error(s, g) < ANGLE_TOL)
 
     # ----------------------------------------------------------------- rendering

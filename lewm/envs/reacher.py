@@ -20,7 +20,7 @@ import math
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .base import Env, wrap_angle
+from .base import Env, check_flag, check_supersample, wrap_angle
 
 L1, L2 = 0.10, 0.11
 M1, M2 = 1.0, 1.0
@@ -30,6 +30,7 @@ MAX_VEL = 8.0
 DT, SUBSTEPS = 0.01, 5
 JOINT_TOL = 0.05
 ARENA = 0.25  # half-width of the square arena shown (world units)
+MAX_ANGLE = 1e6  # rad: angles wrap, but 1e20 is no angle anyone measured (and no float holds its phase)
 
 # constant terms of the mass matrix (uniform rods, centres at half length)
 _LC1, _LC2 = L1 / 2, L2 / 2
@@ -78,6 +79,8 @@ class Reacher(Env):
     name = "reacher"
     state_names = ("q1", "q2", "dq1", "dq2")
     state_bounds = ((-np.pi, -np.pi, -1.0, -1.0), (np.pi, np.pi, 1.0, 1.0))
+    world = (f"joint angles q1, q2 within ±{MAX_ANGLE:g} rad (they wrap to [-π, π)) and joint speeds "
+             f"|dq1|, |dq2| <= {MAX_VEL:g} rad/s (the simulator's clip)")
     action_dim = 2
     max_episode_steps = 200
     success_threshold = JOINT_TOL
@@ -86,8 +89,8 @@ class Reacher(Env):
                  terminate_on_success: bool = False, seed: int | None = None,
                  draw_target: bool = True, supersample: int | None = None):
         super().__init__(image_size, max_episode_steps, terminate_on_success, seed)
-        self.draw_target = bool(draw_target)
-        self.supersample = int(supersample) if supersample else 2
+        self.draw_target = check_flag(self.name, "draw_target", draw_target)
+        self.supersample = check_supersample(self.name, supersample)
         self._bg = _background(self.image_size, self.supersample)
         self._q = [0.0, 0.0, 0.0, 0.0]
 
@@ -96,7 +99,24 @@ class Reacher(Env):
         return np.array(self._q, np.float64)
 
     def _set_state(self, state: np.ndarray) -> None:
-        self._q = [float(v) for v in state[:4]]
+        q = np.array(state[:4], np.float64)
+        # angles wrap (1e20 was kept as given); values within rounding of ±π stay as they are, so that
+        # set_state(get_state()) round-trips exactly (a float32 π is a hair above π)
+        far = np.abs(q[:2]) > np.pi + 1e-6
+        q[:2] = np.where(far, wrap_angle(q[:2]), q[:2])
+        self._q = [float(v) for v in q]
+
+    def valid_states(self, states) -> np.ndarray:
+        """(N,) bool: finite, angles within ±MAX_ANGLE (they wrap), joint speeds within the clip."""
+        s = np.asarray(states, np.float64).reshape(-1, self.state_dim)
+        with np.errstate(invalid="ignore"):
+            return (np.isfinite(s).all(1) & (np.abs(s[:, :2]) <= MAX_ANGLE).all(1)
+                    & (np.abs(s[:, 2:4]) <= MAX_VEL + 1e-6).all(1))
+
+    def _render_problem(self, s: np.ndarray) -> str | None:
+        if not np.isfinite(s[:2]).all() or np.abs(s[:2]).max() > MAX_ANGLE:  # velocities are not drawn
+            return f"must have finite joint angles within ±{MAX_ANGLE:g} rad (a NaN arm draws nothing)"
+        return None
 
     def _sample_state(self, rng: np.random.Generator) -> np.ndarray:
         q = rng.uniform(-math.pi, math.pi, size=2)
@@ -132,7 +152,7 @@ class Reacher(Env):
         self._q = [q1, q2, w1, w2]
 
     def joint_errors(self, state, goal) -> np.ndarray:
-        s, g = np.asarray(state, np.float64), np.asarray(goal, np.float64)
+        s, g = self._state_goal(state, goal)
         return np.abs(wrap_angle(s[:2] - g[:2]))
 
     def success_distance(self, state, goal) -> float:
@@ -141,7 +161,7 @@ class Reacher(Env):
     def fingertip_distance(self, state, goal) -> float:
         """Distance between the fingertip and the goal configuration's fingertip (world units; the arm
         is 0.21 long). Reported beside the joint test: a reach can look right while the elbow is off."""
-        s, g = np.asarray(state, np.float64), np.asarray(goal, np.float64)
+        s, g = self._state_goal(state, goal)
         _, t = forward_kinematics(float(s[0]), float(s[1]))
         _, tg = forward_kinematics(float(g[0]), float(g[1]))
         return float(math.hypot(t[0] - tg[0], t[1] - tg[1]))

@@ -103,11 +103,16 @@ class TwoRoom(Env):
     success_threshold = 16.0
     state_bounds = ((LO, LO), (HI, HI))
     canvas = CANVAS
+    world = (f"the dot's centre must be in [{LO:g}, {HI:g}] x [{LO:g}, {HI:g}] and not inside the wall "
+             f"({ZONE_X[0]:g} < agent_x < {ZONE_X[1]:g} away from the door {DOOR_Y[0]:g} <= agent_y <= {DOOR_Y[1]:g})")
 
     def __init__(self, image_size: int = 64, max_episode_steps: int | None = None,
                  terminate_on_success: bool = False, seed: int | None = None,
                  other_room_prob: float = 0.5):
         super().__init__(image_size, max_episode_steps, terminate_on_success, seed)
+        if isinstance(other_room_prob, bool) or not isinstance(other_room_prob, (int, float, np.integer, np.floating)) \
+                or not 0.0 <= other_room_prob <= 1.0:  # 5 was taken as "always"
+            raise ValueError(f"two_room: other_room_prob must be a probability in [0, 1], got {other_room_prob!r}")
         self.other_room_prob = float(other_room_prob)
         self._pos = np.array([60.0, 112.0])
         S = self.image_size
@@ -161,15 +166,21 @@ class TwoRoom(Env):
         return (x > MID_X).astype(np.int64), ("left room", "right room")
 
     def success_distance(self, state, goal) -> float:
-        s, g = np.asarray(state, np.float64), np.asarray(goal, np.float64)
+        s, g = self._state_goal(state, goal)
         return float(np.hypot(s[0] - g[0], s[1] - g[1]))
+
+    def _render_problem(self, s: np.ndarray) -> str | None:
+        """Inside the wall is drawable (landscape grids cross it); off the canvas is not (1e300 drew
+        the empty rooms)."""
+        problem = super()._render_problem(s)  # NaN/inf
+        if problem is None and not ((0.0 <= s[:2]) & (s[:2] <= CANVAS)).all():
+            problem = f"is off the canvas: the dot's centre must be in [0, {CANVAS:g}] x [0, {CANVAS:g}]"
+        return problem
 
     # ----------------------------------------------------------------- rendering
     def _draw(self, state: np.ndarray) -> np.ndarray:
         img = self._bg.copy()
-        ax, ay = float(state[0]), float(state[1])
-        if not (np.isfinite(ax) and np.isfinite(ay)):
-            return img
+        ax, ay = float(state[0]), float(state[1])  # finite and on the canvas (render_state checks)
         u, r = self._u, 4.0 * SIGMA  # beyond 4σ the dot changes no pixel value
         x0, x1 = np.searchsorted(u, ax - r), np.searchsorted(u, ax + r)
         y0, y1 = np.searchsorted(u, ay - r), np.searchsorted(u, ay + r)

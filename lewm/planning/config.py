@@ -24,22 +24,25 @@ class PlannerConfig:
     """'cem' | 'mppi' | 'grad'."""
     horizon: int = ranged(5, lo=1, hi=1000)
     """Planning horizon P in action blocks (each block = frameskip env steps). Allowed: [1, 1000]."""
-    num_samples: int = ranged(300, lo=1)
-    """Candidate action sequences per iteration (CEM / MPPI). Allowed: >= 1."""
-    topk: int = ranged(30, lo=1)
+    num_samples: int = ranged(300, lo=1, hi=100_000)
+    """Candidate action sequences per iteration (CEM / MPPI). Allowed: [1, 100000] (1e10 was taken and
+    failed in the allocator)."""
+    topk: int = ranged(30, lo=1, hi=100_000)
     """Elites kept per CEM iteration. Allowed: [1, num_samples]."""
-    iterations: int = ranged(10, lo=1)
-    """Optimisation iterations per plan (the paper: 30 for PushT, 10 otherwise). Allowed: >= 1."""
-    init_std: float = ranged(1.0, lo=0.0, lo_open=True)
-    """Initial sampling std in the normalised action space. Allowed: > 0."""
-    min_std: float = ranged(0.05, lo=0.0)
-    """Floor on the sampling std (keeps exploring). Allowed: >= 0."""
+    iterations: int = ranged(10, lo=1, hi=10_000)
+    """Optimisation iterations per plan (the paper: 30 for PushT, 10 otherwise). Allowed: [1, 10000]."""
+    init_std: float = ranged(1.0, lo=0.0, hi=100.0, lo_open=True)
+    """Initial sampling std in the normalised action space (z-scored: the action box spans a few
+    units). Allowed: (0, 100]."""
+    min_std: float = ranged(0.05, lo=0.0, hi=100.0)
+    """Floor on the sampling std (keeps exploring). Allowed: [0, 100]."""
     temperature: float = ranged(0.1, lo=0.0, lo_open=True)
     """MPPI: softmax temperature, relative to the spread of the iteration's costs. Allowed: > 0."""
-    grad_lr: float = ranged(0.1, lo=0.0, lo_open=True)
-    """Gradient planner: Adam learning rate on the actions. Allowed: > 0."""
-    grad_restarts: int = ranged(16, lo=1)
-    """Gradient planner: parallel random initialisations (the best one is returned). Allowed: >= 1."""
+    grad_lr: float = ranged(0.1, lo=0.0, hi=10.0, lo_open=True)
+    """Gradient planner: Adam learning rate on the actions (Adam's step is about lr per iteration, in
+    normalised action units). Allowed: (0, 10]."""
+    grad_restarts: int = ranged(16, lo=1, hi=100_000)
+    """Gradient planner: parallel random initialisations (the best one is returned). Allowed: [1, 100000]."""
     receding_horizon: int = ranged(1, lo=1)
     """MPC: action blocks executed before re-planning. Allowed: [1, horizon]."""
     warm_start: bool = True

@@ -25,9 +25,14 @@ class LatentGoalCost:
             raise ValueError(f"steps must be 'last' or 'all', got {steps!r}")
         self.steps, self.lean = steps, lean  # lean=False: the plain rollout (benchmarks' reference)
         self.model = model
-        self.z_hist = z_hist  # (1, H0, D)
-        self.z_goal = z_goal.reshape(1, -1)  # (1, D)
-        self.act_hist = act_hist  # (1, H0-1, K) or None
+        # The context is fixed: detached, so the 'grad' solver's backward reaches only the actions (a
+        # z_hist encoded outside no_grad was "Trying to backward through the graph a second time")
+        self.z_hist = z_hist.detach()  # (1, H0, D)
+        self.z_goal = z_goal.detach().reshape(1, -1)  # (1, D)
+        self.act_hist = None if act_hist is None else act_hist.detach()  # (1, H0-1, K)
+        if self.z_goal.shape[1] != self.z_hist.shape[-1]:  # was a broadcast error at the first call
+            raise ValueError(f"z_goal: expected {self.z_hist.shape[-1]} numbers (the latent dimension of z_hist), "
+                             f"got shape {tuple(z_goal.shape)}")
 
     def imagine(self, actions: torch.Tensor) -> torch.Tensor:
         kw = {} if self.lean else {"lean": False}  # duck-typed models (tests' analytic ones) take no flag

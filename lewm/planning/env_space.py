@@ -13,6 +13,8 @@ from ..data import ActionStats
 
 def action_bounds(stats: ActionStats, frameskip: int, low: float = -1.0, high: float = 1.0):
     """Normalised-space bounds (lo (K,), hi (K,)) of a block of ``frameskip`` raw actions in [low, high]."""
+    if isinstance(frameskip, bool) or not isinstance(frameskip, (int, np.integer)) or frameskip < 1:
+        raise ValueError(f"frameskip must be a whole number >= 1, got {frameskip!r}")  # 0 gave empty bounds
     lo = torch.as_tensor(np.tile((low - stats.mean) / stats.std, frameskip), dtype=torch.float32)  # (K,)
     hi = torch.as_tensor(np.tile((high - stats.mean) / stats.std, frameskip), dtype=torch.float32)  # (K,)
     return lo, hi
@@ -24,9 +26,11 @@ def to_pixels_tensor(frames: np.ndarray, device) -> torch.Tensor:
 
 
 # ------------------------------------------------------------------ arguments of the public functions
-def check_state(env, state, name: str) -> np.ndarray:
+def check_state(env, state, name: str, in_world: bool = False) -> np.ndarray:
     """``state`` as a float64 vector of the env's ``state_dim`` finite numbers, or one ValueError naming
-    ``name``, what was given and what is expected (not a reshape error deep inside the renderer)."""
+    ``name``, what was given and what is expected (not a reshape error deep inside the renderer).
+    ``in_world``: also a state the env can be in (``valid_states``; a plan from inside Two-Room's wall
+    was drawn and planned without a word)."""
     q = int(env.state_dim)
     names = ", ".join(getattr(env, "state_names", ()) or ())
     want = f"{q} finite numbers" + (f" ({names})" if names else "")
@@ -38,6 +42,9 @@ def check_state(env, state, name: str) -> np.ndarray:
         raise ValueError(f"{name}: expected {want}, got shape {s.shape}")
     if not np.isfinite(s).all():
         raise ValueError(f"{name}: expected {want}, got {s.tolist()}")
+    if in_world and hasattr(env, "valid_states") and not bool(np.asarray(env.valid_states(s[None])).reshape(-1)[0]):
+        world = getattr(env, "world", None) or "valid_states refuses it"
+        raise ValueError(f"{name}: {s.tolist()} is outside the {getattr(env, 'name', 'env')} world: {world}")
     return s
 
 

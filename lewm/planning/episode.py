@@ -16,6 +16,7 @@ import torch
 
 from ..config import LeWMConfig
 from ..data import action_stats_of
+from ..env_names import env_key
 from ..model import LeWM
 from ..precision import resolve_precision
 from ..validate import Range, check_value
@@ -65,7 +66,12 @@ def run_episode(env, model: LeWM, cfg: LeWMConfig, pcfg: PlannerConfig, start_st
     """
     check_planner(pcfg)
     check_value("budget", budget, Range(lo=1), int)  # 0 or -5 returned an episode of no step
-    start_state, goal_state = check_state(env, start_state, "start_state"), check_state(env, goal_state, "goal_state")
+    start_state = check_state(env, start_state, "start_state", in_world=True)
+    goal_state = check_state(env, goal_state, "goal_state", in_world=True)
+    if cfg.env and getattr(env, "name", None) and env_key(cfg.env) != env_key(env.name):
+        # was: a two_room model planned in a pusht world without a word (0% success)
+        raise ValueError(f"the model was trained on {cfg.env!r} but the environment is {env.name!r}; "
+                         f"plan in make({cfg.env!r})")
     mc = cfg.model
     dev = next(model.parameters()).device
     bf16 = resolve_precision(precision, dev, "plan")

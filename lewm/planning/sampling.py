@@ -49,6 +49,8 @@ def prepare(P: int, K: int, init_mean, bounds, device, dtype):
     """The starting mean (P, K) (zeros, or a copy of ``init_mean``) and the bounds on its device; every
     solver starts here, so the arguments are checked here (``check_plan_inputs``), once per plan."""
     init_mean, bounds = check_plan_inputs(P, K, init_mean, bounds, dtype)
+    if device is not None and torch.device(device).type == "meta":  # failed deep inside the cost
+        raise ValueError("device 'meta' holds no numbers to plan with; use 'cpu' or 'cuda'")
     mean = torch.zeros(P, K, device=device, dtype=dtype) if init_mean is None else init_mean.to(device, dtype).clone()
     if bounds is not None:
         bounds = tuple(torch.as_tensor(b, device=device, dtype=dtype).expand(K) for b in bounds)
@@ -58,6 +60,9 @@ def prepare(P: int, K: int, init_mean, bounds, device, dtype):
 def randn(shape, generator, device, dtype) -> torch.Tensor:
     """Standard normal noise drawn by ``generator`` on its own device, then moved to ``device``: a
     CPU generator gives the same candidates whether the model runs on the CPU or a GPU."""
+    if generator is not None and not isinstance(generator, torch.Generator):  # was: AttributeError 'device'
+        raise TypeError(f"generator must be a torch.Generator (torch.Generator().manual_seed(0)) or None, "
+                        f"got {type(generator).__name__}")
     gdev = generator.device if generator is not None else device
     return torch.randn(shape, generator=generator, device=gdev, dtype=dtype).to(device)
 

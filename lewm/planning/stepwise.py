@@ -42,8 +42,8 @@ class PlanSetup:
 def setup_plan(model, cfg, env, start_state, goal_state) -> PlanSetup:
     """Render and encode start and goal; build the latent goal cost of :mod:`lewm.planning`."""
     dev = next(model.parameters()).device
-    start_frame = env.render_state(check_state(env, start_state, "start_state"))  # (S, S, 3)
-    goal_frame = env.render_state(check_state(env, goal_state, "goal_state"))  # (S, S, 3)
+    start_frame = env.render_state(check_state(env, start_state, "start_state", in_world=True))  # (S, S, 3)
+    goal_frame = env.render_state(check_state(env, goal_state, "goal_state", in_world=True))  # (S, S, 3)
     with torch.no_grad():
         z = model.encode(to_pixels_tensor(np.stack([start_frame, goal_frame]), dev))[0]  # (2, D)
     cost = LatentGoalCost(model, z[None, :1], z[1])
@@ -84,7 +84,8 @@ def execute_plan(env, cfg, start_state, goal_state, actions) -> dict[str, np.nda
     stats = action_stats_of(cfg)
     k, A = cfg.model.frameskip, cfg.model.action_dim
     acts = check_actions(actions, cfg.model.action_block_dim)  # (P, K)
-    start_state, goal_state = check_state(env, start_state, "start_state"), check_state(env, goal_state, "goal_state")
+    start_state = check_state(env, start_state, "start_state", in_world=True)
+    goal_state = check_state(env, goal_state, "goal_state", in_world=True)
     obs, info = env.reset(state=start_state, goal=goal_state)
     frames, states, all_states = [obs], [info["state"]], [info["state"]]
     for block in acts:
@@ -125,10 +126,19 @@ def canvas_grid(env, n: int = 40) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def clamp_state(env, state) -> np.ndarray:
-    """Make a user-entered state valid by rendering rules (canvas envs, Two-Room: the position
-    inside the walls' range)."""
+    """Make a user-entered state valid (canvas envs): the position clipped to the world's range, then,
+    if it is still not a state the env can be in (Two-Room: a click inside the wall), moved to the
+    nearest position that is, on a ring search out to a quarter of the canvas."""
     s = check_state(env, state, "state").copy()
     if getattr(env, "canvas", None) is not None and env.state_bounds is not None:
         lo, hi = env.state_bounds
         s[:2] = np.clip(s[:2], lo[:2], hi[:2])
+        if not bool(env.valid_states(s[None])[0]):
+            ang = np.linspace(0, 2 * np.pi, 16, endpoint=False)
+            for r in np.arange(1.0, env.canvas / 4, 1.0):  # the nearest ring with a valid point
+                cand = np.repeat(s[None], len(ang), 0)  # (16, Q)
+                cand[:, :2] = np.clip(s[:2] + r * np.stack([np.cos(ang), np.sin(ang)], 1), lo[:2], hi[:2])
+                ok = np.flatnonzero(env.valid_states(cand))
+                if len(ok):
+                    return cand[ok[0]]
     return s

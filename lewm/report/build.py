@@ -110,9 +110,11 @@ def make_report(checkpoint: str, data: str | None, out: str, *, episodes: int = 
     rep["frames_encoded"] = int(len(enc.latents))
     if len(enc.latents) < MIN_FRAMES:
         from ..data import DataError
+        # was: "or a larger --max-frames" also when the file, not the cap, ran out (it cannot help)
+        fix = ("use a larger data file (more episodes)" if len(enc.latents) < max_frames
+               else f"use a larger --max-frames (at least {MIN_FRAMES})")
         raise DataError(f"{data}: only {len(enc.latents)} frames encoded (every {cfg.model.frameskip}th frame, "
-                        f"--max-frames {max_frames}); the probes and statistics need at least {MIN_FRAMES}: "
-                        f"use a larger data file or a larger --max-frames")
+                        f"--max-frames {max_frames}); the probes and statistics need at least {MIN_FRAMES}: {fix}")
     os.makedirs(out, exist_ok=True)  # only now: a refused report leaves nothing behind
     timings["encode"] = time.perf_counter() - t0
 
@@ -208,10 +210,11 @@ def make_report(checkpoint: str, data: str | None, out: str, *, episodes: int = 
         dyn.append(r)
         frames = fs * np.arange((L - 1) // fs + 1)  # kept frames
         z = dg.encode_frames(model, ep["pixels"][frames]).numpy()  # (n, D)
-        straight.append(dg.temporal_straightness(z))
+        short = len(frames) < 3  # straightness compares two velocities: NaN marks a too-short episode
+        straight.append(float("nan") if short else dg.temporal_straightness(z))
         if "state" in ep:
-            straight_state.append(dg.temporal_straightness(ep["state"][frames][:, pos_dims] if pos_dims
-                                                           else ep["state"][frames]))
+            straight_state.append(float("nan") if short else dg.temporal_straightness(
+                ep["state"][frames][:, pos_dims] if pos_dims else ep["state"][frames]))
             if lin is not None and pos_dims:
                 truth = pos_truth(ep["state"][r.frames])  # (P, 2)
                 probe_err.append(np.linalg.norm(lin.predict(r.predicted)[:, pos_cols] - truth, axis=1))
