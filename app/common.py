@@ -25,16 +25,28 @@ for _p in (str(ROOT), str(APP_DIR)):
 from lewm import jobs as lewm_jobs  # noqa: E402  (after the sys.path fix)
 
 
-def _limit_torch_threads() -> None:
+def limit_torch_threads() -> str | None:
     """Use half the cores in the web server process (1 on a 2-core machine): oversubscribed OpenMP
-    (server + training workers + others) made one CEM plan 3-40x slower here. LEWM_LAB_THREADS overrides."""
+    (server + training workers + others) made one CEM plan 3-40x slower here. LEWM_LAB_THREADS overrides.
+    Returns a warning when LEWM_LAB_THREADS is not a whole number >= 1 (then the default is used)."""
     import torch
-    n = int(os.environ.get("LEWM_LAB_THREADS") or max(1, (os.cpu_count() or 2) // 2))
+    n = default = max(1, (os.cpu_count() or 2) // 2)
+    raw = os.environ.get("LEWM_LAB_THREADS")
+    problem = None
+    if raw:  # "abc" or "0" raised on every page (int() / torch.set_num_threads)
+        try:
+            n = int(raw)
+        except ValueError:
+            n = 0
+        if n < 1:
+            n, problem = default, (f"LEWM_LAB_THREADS={raw!r} is not a whole number of threads >= 1; using {default}. "
+                                   f"Restart the lab with e.g. LEWM_LAB_THREADS=1, or unset it.")
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
+    return problem
 
 
-_limit_torch_threads()
+limit_torch_threads()  # before any page imports torch's users; lab.py calls it again on every run to show a problem
 
 PAGES = {  # page file -> (title, icon); the order of the navigation
     "app_pages/welcome.py": ("Welcome", ":material/school:"),
@@ -82,8 +94,25 @@ def data_dir() -> str:
     return os.path.join(runs_dir(), "data")
 
 
+def device_error() -> str | None:
+    """Why the device setting (LEWM_LAB_DEVICE or --device) cannot be used here, or None. The library's
+    words name the CLI's --device: name the lab's setting instead."""
+    from lewm.validate import check_device
+    spec = settings()["device"]
+    if spec == "auto":
+        return None
+    name = "LEWM_LAB_DEVICE" if os.environ.get("LEWM_LAB_DEVICE") else "--device"
+    try:
+        check_device(spec, flag=name)
+    except ValueError as e:
+        return str(e).replace("use --device ", f"restart the lab with {name}=")
+    return None
+
+
 def device() -> str:
     from lewm.train import resolve_device
+    if (err := device_error()) is not None:  # lab.py stops every page on it; a direct call gets the same words
+        raise ValueError(err)
     return str(resolve_device(settings()["device"]))
 
 

@@ -84,14 +84,35 @@ def dataset_info(path: str, mtime: float) -> dict:
     return info
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def world_error(path: str, mtime: float, env_name: str, image_size: int) -> str | None:
+    """Why the states of a dataset cannot be states of ``env_name`` (lewm.evaluate.check_world_states:
+    states x100 or inside a wall made the planner and the dynamics views crash), or None."""
+    from lewm.envs import list_envs, make
+    from lewm.evaluate import check_world_states
+    if env_name not in list_envs():
+        return None
+    try:
+        check_world_states(path, make(env_name, image_size=image_size))
+    except DataError as e:
+        return str(e)
+    return None
+
+
 def evaluated_planner(ckpt: str) -> dict:
-    """The planner settings a checkpoint was evaluated with (``eval.json`` beside it), or {}."""
+    """The planner settings a checkpoint was evaluated with (``eval.json`` beside it), or {}.
+    A ``planner`` that is not a JSON object (a number, a list) is unusable: warned about, then {}."""
     path = os.path.join(os.path.dirname(os.path.abspath(ckpt)), "eval.json")
     try:
         with open(path) as f:
-            return dict(json.load(f).get("planner") or {})
+            planner = json.load(f).get("planner") or {}
     except (OSError, ValueError, AttributeError):
         return {}
+    if not isinstance(planner, dict):
+        st.warning(f"{rel(path)}: 'planner' is {type(planner).__name__} {str(planner)[:60]}, expected an object "
+                   f"of planner settings; using the defaults.")
+        return {}
+    return planner
 
 
 def mtime(path: str) -> float:

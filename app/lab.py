@@ -35,6 +35,11 @@ def main() -> None:
     if addr not in LOOPBACK:
         st.sidebar.warning(f"This server listens on {addr or 'every network interface'}: anyone who can reach this "
                            "machine can use the lab. Restart it with `--server.address 127.0.0.1`.")
+    if (problem := common.limit_torch_threads()) is not None:  # a bad LEWM_LAB_THREADS: fell back, said so
+        st.warning(problem, icon=":material/warning:")
+    if (err := common.device_error()) is not None:  # a bad LEWM_LAB_DEVICE: one message, not a traceback per page
+        st.error(err, icon=":material/memory:")
+        st.stop()
     with safety.guard():
         pickers.sidebar_checkpoint()
         nav.run()

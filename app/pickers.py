@@ -11,7 +11,8 @@ import streamlit as st
 
 from common import ROOT, data_dir, device, job_manager, runs_dir, settings
 from cache import load_checkpoint
-from discovery import dataset_fits, dataset_info, dataset_label, list_checkpoints, list_datasets, mtime, rel
+from discovery import (dataset_fits, dataset_info, dataset_label, list_checkpoints, list_datasets, mtime, rel,
+                       world_error)
 from lewm import runs as lewm_runs
 from lewm.checkpoint import CheckpointError, batchnorm_note
 from lewm.data import DataError
@@ -197,6 +198,10 @@ def pick_dataset(key: str, cfg=None, need_state: bool = False, label: str = "Dat
             st.error(f"{rel(path)}: images are {info['image_size']}x{info['image_size']} but the checkpoint expects "
                      f"{cfg.model.image_size}x{cfg.model.image_size} (key 'pixels'). Collect at image size "
                      f"{cfg.model.image_size}.")
+            return None, None
+        werr = world_error(path, mtime(path), cfg.env, cfg.model.image_size) if info["has_state"] else None
+        if werr:  # states the simulator cannot be in: render_state / planning would raise on them
+            st.error(werr)
             return None, None
     if need_state and not info["has_state"]:
         st.error(f"{rel(path)}: no 'state' key; this view needs the true physical state of every frame.")

@@ -132,6 +132,20 @@ def guard(fresh: bool = True):
         st.error(msg, icon=":material/broken_image:")
 
 
+@contextlib.contextmanager
+def writing(folder: str):
+    """Start a job or write a file under ``folder``: an OSError there (a read-only runs folder, a full
+    disk: it was an exception box from ``unique_dir``) becomes one ``st.error`` naming the folder, and
+    the rest of the block is skipped."""
+    import streamlit as st
+    try:
+        yield
+    except OSError as e:
+        st.error(f"Cannot write into `{folder}`: {e.strerror or e}{f' ({e.filename})' if e.filename else ''}. "
+                 f"Make it writable, or restart the lab with LEWM_LAB_RUNS set to a writable folder.",
+                 icon=":material/folder_off:")
+
+
 def fragment(func=None, *, run_every=None):
     """``st.fragment`` under :func:`guard`. A fragment re-runs on its own (its widgets, ``run_every``)
     without the page around it, so the page's guard does not see its exceptions: without this a

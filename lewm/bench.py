@@ -333,6 +333,9 @@ def run_bench(a: argparse.Namespace) -> int:
     if a.bench_what == "plan" and a.compile in ("cuda-graphs", "reduce-overhead") and \
             resolve_device(a.device).type != "cuda":
         raise ValueError(f"--compile {a.compile} needs a CUDA device; use --compile none on {a.device}")
+    if a.tf32 and resolve_device(a.device).type != "cuda":  # was: ignored without a word on CPU
+        raise ValueError(f"--tf32 allows TF32 matmuls on CUDA GPUs only; drop it on --device {a.device} "
+                         f"(no CUDA device here)")
     set_threads(a.threads)
     if a.tf32:
         torch.backends.cuda.matmul.allow_tf32 = True

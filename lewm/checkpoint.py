@@ -28,8 +28,9 @@ VERSION = 1
 
 
 def save(path: str, model: LeWM, config: LeWMConfig, step: int = 0, metrics: dict | None = None,
-         optimizer: dict | None = None, half: bool = False) -> str:
-    """Atomically write a checkpoint. ``half=True`` stores float weights as fp16 (shipping size)."""
+         optimizer: dict | None = None, half: bool = False, replace: bool = True) -> str:
+    """Atomically write a checkpoint. ``half=True`` stores float weights as fp16 (shipping size).
+    ``replace=False``: refuse (:func:`lewm.faults.publish`) a ``path`` that appeared meanwhile."""
     sd = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     if half:
         sd = {k: v.half() if v.is_floating_point() else v for k, v in sd.items()}
@@ -45,7 +46,8 @@ def save(path: str, model: LeWM, config: LeWMConfig, step: int = 0, metrics: dic
             torch.save(blob, f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        from .faults import publish
+        publish(tmp, path, replace=replace)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)

@@ -98,6 +98,8 @@ def _pinned(overrides: list[str], key: str) -> bool:
 def run_train(a: argparse.Namespace) -> int:
     """Also the entry point of data-parallel runs: ``torchrun --nproc_per_node N -m lewm train ...``
     (``--batch-size`` is the global batch; every rank takes batch/N)."""
+    from .faults import torchrun_env
+    rank, _, _ = torchrun_env()  # RANK / WORLD_SIZE / LOCAL_RANK checked once, before any work
     import torch
     from . import validate
     from .config import apply_set_overrides, follow_data_image_size, get_preset, image_size_note
@@ -113,13 +115,13 @@ def run_train(a: argparse.Namespace) -> int:
     if size is not None and not pinned and _pinned(items, "model.patch_size"):
         # a patch size given with --set is checked against the data's image size, not the preset's
         items = [f"model.image_size={size}"] + items
-        if int(os.environ.get("RANK", "0")) == 0:
+        if rank == 0:
             print(image_size_note(cfg, size, a.data))
     cfg = apply_set_overrides(cfg, items)  # --set section.field=value
     _check_flags_agree_with_set(a, cfg)
     if size is not None:
         cfg, note = follow_data_image_size(cfg, size, a.data, pinned=pinned)
-        if note and int(os.environ.get("RANK", "0")) == 0:
+        if note and rank == 0:
             print(note)
     # everything is checked before any work: the device, the output folder, the data (and, in
     # train(), the environment of a run resumed or continued from a checkpoint)
@@ -143,7 +145,7 @@ def run_train(a: argparse.Namespace) -> int:
         res = train(cfg, a.data, a.out, steps=a.steps, device=a.device, resume=not a.no_resume, init=a.init,
                     stop_event=stop)
     m = res.metrics
-    if int(os.environ.get("RANK", "0")) != 0:  # torchrun: rank 0 reports
+    if rank != 0:  # torchrun: rank 0 reports
         return 0
     if res.stopped:
         print(f"interrupted at step {res.step}: saved {res.checkpoint}; the same command resumes from it",
@@ -168,7 +170,8 @@ def _ctrl_c_stops_after_the_step():
     torchrun, or off the main thread, yields None (Ctrl-C interrupts as usual)."""
     import signal
     import threading
-    if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1 or threading.current_thread() is not threading.main_thread():
+    from .faults import torchrun_env
+    if torchrun_env()[1] > 1 or threading.current_thread() is not threading.main_thread():
         yield None
         return
     stop = threading.Event()
@@ -219,7 +222,8 @@ def run_export(a: argparse.Namespace) -> int:
         frames = recalibrate_from_data(model, cfg, a.data, batches=a.bn_batches or 32)
         metrics["bn_recalibration_frames"] = frames
         print(f"BatchNorm statistics re-estimated on {frames} frames of {a.data}")
-    checkpoint.save(a.out, model, cfg, meta["step"], metrics, half=not a.fp32)
+    # without --force, an --out another export wrote meanwhile is refused, not overwritten
+    checkpoint.save(a.out, model, cfg, meta["step"], metrics, half=not a.fp32, replace=a.force)
     print(f"exported step {meta['step']} -> {a.out} ({os.path.getsize(a.out) / 1e6:.1f} MB)")
     return 0
 

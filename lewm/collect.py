@@ -240,7 +240,9 @@ def collect(env_name: str, episodes: int, out: str, image_size: int = 64, policy
                     p.join(timeout=10)
             f.attrs["success_rate"] = n_success / E
         bar.close()
-        os.replace(tmp, out)
+        from .faults import publish
+        # without force, refuse an --out another collect wrote meanwhile (was: the later one silently won)
+        publish(tmp, out, replace=bool(force))
     except BaseException:
         for p in procs:
             if p.is_alive():

@@ -224,6 +224,10 @@ class LeWMConfig:
         """``cfg.with_overrides(model={"history": 1}, train={"lr": 1e-3})``."""
         # one replace for everything: checks that span sections (action stats vs model.action_dim)
         # see the finished config, not a half-updated one
+        valid = [f.name for f in fields(self)]
+        unknown = [k for k in sections if k not in valid]
+        if unknown:  # was: AttributeError from getattr
+            raise ValueError(f"with_overrides: unknown config section {unknown[0]!r}; valid: {', '.join(valid)}")
         new = {name: replace(getattr(self, name), **kv) if isinstance(kv, dict) else kv
                for name, kv in sections.items()}
         return replace(self, **new)

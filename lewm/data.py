@@ -68,6 +68,8 @@ def open_h5(path: str):
     import h5py
     if os.path.isdir(path):  # h5py's message for a folder is errno 21 spread over several lines
         raise DataError(f"{path}: is a folder, expected an HDF5 episode file (.h5) inside it")
+    if os.path.exists(path) and not os.path.isfile(path):  # a pipe blocks h5py for ever; a device is no dataset
+        raise DataError(f"{path}: is a device or pipe, not a regular file; expected an HDF5 episode file (.h5)")
     try:
         return h5py.File(path, "r")
     except FileNotFoundError:

@@ -29,7 +29,6 @@ factor N of the backward all-reduce cancelling DDP's 1/N).
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Callable
 
@@ -78,11 +77,11 @@ def init_from_env(device: torch.device) -> DistContext:
 
     On CUDA each rank takes ``cuda:LOCAL_RANK`` unless ``device`` names an index explicitly.
     """
-    env_world = int(os.environ.get("WORLD_SIZE", "1"))
+    from .faults import torchrun_env
+    _, env_world, local_rank = torchrun_env()  # a malformed variable is named (was: invalid literal for int())
     already = dist.is_available() and dist.is_initialized()
     if not already and env_world <= 1:
         return DistContext(device=device)
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if device.type == "cuda" and device.index is None:
         device = torch.device("cuda", local_rank % max(torch.cuda.device_count(), 1))
     if device.type == "cuda":

@@ -398,6 +398,10 @@ def run_eval(a: argparse.Namespace) -> int:
                                 writes=EVAL_RESULT)
     if a.gif is not None:
         validate.check_out_dir(a.gif, "--gif")
+        o, g = os.path.realpath(a.out or ""), os.path.realpath(a.gif)
+        if a.out and (o == g or g.startswith(o + os.sep)):  # was: the write of --out failed after the whole eval
+            raise ValueError(f"--out {a.out} and --gif {a.gif}: --out is a file and --gif a folder at the same "
+                             f"place; give them different paths (e.g. --gif {a.gif.rstrip('/')}-gifs)")
     resolve_device(a.device)
     set_threads(a.threads)
     print(line, file=sys.stderr if a.json else sys.stdout)

@@ -223,6 +223,26 @@ def truncate_metrics(path: str, last_step: int) -> int:
     return dropped
 
 
+def torchrun_env() -> tuple[int, int, int]:
+    """``(RANK, WORLD_SIZE, LOCAL_RANK)`` from torchrun's environment (0, 1, 0 when unset or empty).
+    A value that is not a whole number in range is a ValueError naming the variable: was ``invalid
+    literal for int()`` naming none, and for RANK only after the whole training had run."""
+    got = {}
+    for name, default, lo in (("RANK", 0, 0), ("WORLD_SIZE", 1, 1), ("LOCAL_RANK", 0, 0)):
+        raw = os.environ.get(name, "").strip()
+        try:
+            got[name] = int(raw) if raw else default
+        except ValueError:
+            got[name] = None
+        if got[name] is None or got[name] < lo:
+            raise ValueError(f"environment variable {name}={os.environ.get(name)!r}: expected a whole number "
+                             f">= {lo} (torchrun sets it); unset it for a single-process run")
+    if got["RANK"] >= got["WORLD_SIZE"]:  # RANK=1 alone trained and then reported nothing
+        raise ValueError(f"environment variable RANK={got['RANK']} must be below WORLD_SIZE={got['WORLD_SIZE']}; "
+                         f"unset RANK for a single-process run, or launch with torchrun")
+    return got["RANK"], got["WORLD_SIZE"], got["LOCAL_RANK"]
+
+
 def write_atomic(path: str, text: str) -> str:
     """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``:
     a kill or a full disk leaves the old file (or none), never half a file."""
@@ -239,9 +259,54 @@ def write_atomic(path: str, text: str) -> str:
     return path
 
 
+def publish(tmp: str, path: str, *, replace: bool = True, flag: str = "--out") -> str:
+    """Move the finished temporary file ``tmp`` to ``path``. ``replace=False`` (a command without
+    ``--force``): ``path`` is created only if it still does not exist (``os.link`` fails on an
+    existing name, atomically): two commands started at once into the same new file no longer
+    both said "wrote" while the later one silently overwrote the other. The loser's result is
+    kept in a sibling ``<name>-kept-<pid><ext>`` and a FileExistsError names both files."""
+    if replace:
+        os.replace(tmp, path)
+        return path
+    try:
+        os.link(tmp, path)  # atomic create-if-absent
+        taken = False
+    except FileExistsError:
+        taken = True
+    except OSError:  # a file system without hard links: re-check right before the replace
+        taken = os.path.exists(path)
+        if not taken:
+            os.replace(tmp, path)
+            return path
+    if taken:
+        root, ext = os.path.splitext(path)
+        kept = f"{root}-kept-{os.getpid()}{ext}"
+        os.replace(tmp, kept)  # not a temporary name: stale-file cleaning must not remove the result
+        raise FileExistsError(f"{flag} {path}: was created by another command while this one ran; not "
+                              f"overwritten: this result is in {kept} (compare them, then rename it, or rerun "
+                              f"with --force)")
+    os.remove(tmp)
+    return path
+
+
 # ---------------------------------------------------------------------------------------------
 # Worker processes
 # ---------------------------------------------------------------------------------------------
+def quiet_worker_hangups(worker_id: int = 0) -> None:
+    """A DataLoader ``worker_init_fn``: in the worker, a connection the main process dropped while
+    it was stopping (SIGTERM / Ctrl-C raised inside the fd hand-over of a batch) is not printed.
+    multiprocessing's resource_sharer thread reports it with ``sys.excepthook``: a
+    ``ConnectionResetError`` traceback after the clean ``error: terminated`` line. Other errors
+    keep their traceback."""
+    previous = sys.excepthook
+
+    def hook(kind, value, tb):
+        if issubclass(kind, (ConnectionResetError, BrokenPipeError, EOFError)):
+            return
+        previous(kind, value, tb)
+    sys.excepthook = hook
+
+
 def die_with_parent(parent_pid: int) -> None:
     """In a worker process: get SIGKILL when the parent dies (Linux ``PR_SET_PDEATHSIG``), and exit
     now if the parent is already gone. Elsewhere only the second check runs."""

@@ -58,6 +58,15 @@ def unique_file(path: str) -> str:
     return f"{stem}-{uuid.uuid4().hex[:8]}{ext}"
 
 
+def _as_float(v: int | float) -> float:
+    """A JSON number as a float; an integer beyond float range (400 digits) is ±inf like ``1e400``
+    (np.asarray raised OverflowError on it)."""
+    try:
+        return float(v)
+    except OverflowError:
+        return float("inf") if v > 0 else float("-inf")
+
+
 def read_metrics(out_dir: str, max_points: int = 2000) -> dict[str, np.ndarray]:
     """A run folder's ``metrics.jsonl`` as column arrays (downsampled); empty dict if none."""
     path = os.path.join(out_dir, "metrics.jsonl")
@@ -74,8 +83,8 @@ def read_metrics(out_dir: str, max_points: int = 2000) -> dict[str, np.ndarray]:
                 raise ValueError(f"{path}: a line holds {type(rec).__name__} {line.strip()[:40]!r}, expected a JSON "
                                  "object of metrics per line")
             # numbers only: "0.5" (a string) or true were plotted as 0.5 and 1.0
-            rec = {k: v for k, v in rec.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-            if not (isinstance(rec.get("step"), float) and not np.isfinite(rec["step"])):  # 1e400: a point at inf
+            rec = {k: _as_float(v) for k, v in rec.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+            if not ("step" in rec and np.isinf(rec["step"])):  # 1e400 (or a 400-digit integer): a point at inf
                 recs.append(rec)
     if not recs:
         return {}

@@ -381,7 +381,7 @@ def _batches(ds: WindowDataset, batch_size: int, gen: torch.Generator, num_worke
     seed = int(torch.randint(2**62, (1,), generator=gen))
     loader = torch.utils.data.DataLoader(_BatchStream(ds, batch_size, seed), batch_size=None,
                                          num_workers=num_workers, pin_memory=dev.type == "cuda",
-                                         persistent_workers=True, prefetch_factor=4)
+                                         persistent_workers=True, prefetch_factor=4, worker_init_fn=faults.quiet_worker_hangups)
     return iter(loader)
 
 

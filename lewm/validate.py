@@ -254,7 +254,8 @@ def check_train_memory(cfg, dev, params: int = 0) -> int:
     import torch
     mc, tc = cfg.model, cfg.train
     patches = (mc.image_size // mc.patch_size) ** 2 + 1
-    batch = max(1, tc.batch_size // max(1, int(os.environ.get("WORLD_SIZE", "1") or 1)))  # per rank (torchrun)
+    from .faults import torchrun_env
+    batch = max(1, tc.batch_size // torchrun_env()[1])  # per rank (torchrun); a bad WORLD_SIZE named
     need = 4 * batch * (mc.history + 1) * patches * mc.enc_dim * mc.enc_depth
     weights = 16 * params  # fp32 weights, gradients and AdamW's two moments
     need += weights

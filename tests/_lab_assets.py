@@ -46,3 +46,27 @@ def stop_server(proc, log) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
     log.close()
+
+
+LAB_SETTINGS = ("LEWM_LAB_CHECKPOINT", "LEWM_LAB_DATA", "LEWM_ALLOWED_DIRS", "LEWM_LAB_THREADS", "LEWM_LAB_DEVICE")
+"""The lab's environment variables a test must not inherit from the shell."""
+
+
+def lab_pages(app: str, runs: str, monkeypatch, default_ckpt: str):
+    """Point the lab at ``runs`` (its settings unset, Streamlit's caches cleared) and return
+    ``make(page, ckpt=default_ckpt) -> AppTest`` that opens ``app_pages/<page>.py`` with that checkpoint."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+    monkeypatch.setenv("LEWM_LAB_RUNS", runs)
+    for v in LAB_SETTINGS:
+        monkeypatch.delenv(v, raising=False)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+    def make(page: str, ckpt: str = default_ckpt) -> AppTest:
+        at = AppTest.from_file(app, default_timeout=120)
+        at.query_params["ckpt"] = ckpt
+        at.run()
+        at.switch_page(f"app_pages/{page}.py").run()
+        return at
+    return make

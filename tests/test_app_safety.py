@@ -12,6 +12,7 @@ import pytest
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(ROOT, "app"))
 import safety  # noqa: E402
+from _lab_assets import lab_pages  # noqa: E402
 
 
 @pytest.fixture
@@ -135,22 +136,10 @@ def lab_broken(tmp_path, monkeypatch):
     pytest.importorskip("streamlit")
     import streamlit as st
     import torch
-    from streamlit.testing.v1 import AppTest
     threads = torch.get_num_threads()
     runs = str(tmp_path / "runs")
     files = _broken_files(runs)
-    monkeypatch.setenv("LEWM_LAB_RUNS", runs)
-    for v in ("LEWM_LAB_CHECKPOINT", "LEWM_LAB_DATA", safety.ALLOWED_ENV):
-        monkeypatch.delenv(v, raising=False)
-    st.cache_resource.clear()
-    st.cache_data.clear()
-
-    def make(page: str, ckpt: str = SHIPPED) -> AppTest:
-        at = AppTest.from_file(APP, default_timeout=120)
-        at.query_params["ckpt"] = ckpt
-        at.run()
-        at.switch_page(f"app_pages/{page}.py").run()
-        return at
+    make = lab_pages(APP, runs, monkeypatch, SHIPPED)
 
     yield make, files
     st.cache_resource.clear()

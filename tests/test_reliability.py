@@ -15,6 +15,8 @@ import pytest
 import torch
 
 from lewm.cli import main
+
+from _cli_errors import one_error_line  # noqa: E402
 from lewm.config import LeWMConfig, ModelConfig
 from lewm.data import DataError
 from lewm.validate import check_dataset
@@ -22,11 +24,7 @@ from lewm.validate import check_dataset
 SHIPPED = os.path.join(os.path.dirname(__file__), "..", "checkpoints", "two_room", "model.pt")
 
 
-def _one_error_line(err: str) -> str:
-    lines = [ln for ln in err.splitlines() if ln.strip() and "%|" not in ln and "Warning" not in ln
-             and "warnings.warn" not in ln]
-    assert "Traceback" not in err and len(lines) == 1 and lines[0].startswith("error: "), err
-    return lines[0]
+_one_error_line = one_error_line  # tests/_cli_errors.py: the project's bar, shared
 
 
 def _replace(f: h5py.File, key: str, value) -> None:

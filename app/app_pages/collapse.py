@@ -33,10 +33,11 @@ with st.expander("Start a comparison", expanded=not mgr.groups()):
     path, info = pickers.pick_dataset("collapse_data", label="Data (both runs)")
     if path is None and st.button("Make a small synthetic dataset (moving dot, 32 px)", key="collapse_make_syn"):
         from lewm.synthetic import write_synthetic_h5
-        out = unique_file(os.path.join(common.data_dir(), "synthetic-dot-32px.h5"))
-        write_synthetic_h5(out, episodes=24, length=40, image_size=32)
-        st.session_state["collapse_data"] = out
-        st.rerun()
+        with safety.writing(common.data_dir()):
+            out = unique_file(os.path.join(common.data_dir(), "synthetic-dot-32px.h5"))
+            write_synthetic_h5(out, episodes=24, length=40, image_size=32)
+            st.session_state["collapse_data"] = out
+            st.rerun()
     c1, c2, c3, c4 = st.columns([1, 1, 1, 2])
     presets = [p for p in PRESETS if info is None or PRESETS[p].model.image_size == info["image_size"]] or list(PRESETS)
     preset = c1.selectbox("Preset", presets, key="collapse_preset")
@@ -59,13 +60,14 @@ with st.expander("Start a comparison", expanded=not mgr.groups()):
                        "batch_size": int(batch)}
             threads = max(1, (os.cpu_count() or 2) // 2)
             ids = []
-            for tag, w in (("on", float(lam)), ("off", 0.0)):
-                cfg = base.with_overrides(model={"history": 1}, sigreg={"weight": w}, train=train_o)
-                j = mgr.start_train(cfg, path, steps=int(steps), name=f"{group}-{tag}", threads=threads,
-                                    view_every=5, group=group, label=f"λ = {w:g}")
-                ids.append(j.id)
-            st.session_state["collapse_group"] = st.session_state["collapse_watch"] = group
-            st.rerun()
+            with safety.writing(common.runs_dir()):
+                for tag, w in (("on", float(lam)), ("off", 0.0)):
+                    cfg = base.with_overrides(model={"history": 1}, sigreg={"weight": w}, train=train_o)
+                    j = mgr.start_train(cfg, path, steps=int(steps), name=f"{group}-{tag}", threads=threads,
+                                        view_every=5, group=group, label=f"λ = {w:g}")
+                    ids.append(j.id)
+                st.session_state["collapse_group"] = st.session_state["collapse_watch"] = group
+                st.rerun()
 
 groups = mgr.groups()
 if not groups:

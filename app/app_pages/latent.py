@@ -30,7 +30,10 @@ method = c2.radio("Map", ["pca", "umap"], format_func=str.upper, horizontal=True
 args = (ckpt, discovery.mtime(ckpt), path, discovery.mtime(path), int(max_frames))
 enc = cache.encoded_dataset(*args)
 health.badge_for_encoded(*args)
-names = list(enc.state_names) + ["episode", "time step"]
+# a state named like the frame's own labels ("episode", "time step": a file's state_names) is prefixed,
+# else the options were duplicated and that state column could not be picked
+labels = [f"state: {n}" if n in ("episode", "time step") else n for n in enc.state_names]
+names = labels + ["episode", "time step"]
 color_by = c3.selectbox("Colour by", names, key="latent_color")
 
 coords, map_name = None, "pca"
@@ -53,7 +56,7 @@ lmap = SimpleNamespace(coords=coords, method=map_name)  # what the scatter below
 
 cvals = {"episode": enc.episode, "time step": enc.step}.get(color_by)
 if cvals is None:
-    cvals = enc.state[:, list(enc.state_names).index(color_by)]
+    cvals = enc.state[:, labels.index(color_by)]
 custom, hover = figures.point_hover(enc.episode, enc.step, enc.state, enc.state_names)
 
 left, right = st.columns([3, 2])
@@ -73,7 +76,12 @@ with right:
     fcol.image(figures.upscale(enc.pixels[idx], 192), width=192)
     scol.dataframe({"quantity": list(enc.state_names), "value": [float(v) for v in enc.state[idx]]},
                    hide_index=True)
-    st.markdown("**Probes** — held-out R² and Pearson r (split by episode)")
+    by_episode = len(np.unique(enc.episode)) >= 2  # lewm's split_indices falls back to rows on one episode
+    st.markdown("**Probes** — held-out R² and Pearson r (split by " + ("episode)" if by_episode else "row)"))
+    if not by_episode:
+        st.warning("The encoded frames come from one episode, so the probes' train/test split is by row: frames of "
+                   "that episode land on both sides and the held-out scores are optimistic. Use a dataset with "
+                   "several episodes for an honest score.")
     pc1, pc2 = st.columns(2)
     kind = pc1.radio("Probe", ["linear", "mlp"], horizontal=True, key="latent_probe")
     feats = pc2.radio("On", ["latent", "embedding"], horizontal=True, key="latent_probe_feats",

@@ -80,11 +80,21 @@ elif src == "From the dataset":
         st.stop()
     c1, c2, c3 = st.columns(3)
     e, epi = widgets.pick_episode(c1, path, info, "plan_ep")
+    if len(epi["state"]) < 2:  # a start and a later goal need two frames (number_input's min 1 > max 0 raised)
+        st.warning(f"Episode {e} of {discovery.rel(path)} has {len(epi['state'])} frame(s): a start and a goal "
+                   f"need at least 2. Pick a longer episode.")
+        st.stop()
     off = c3.number_input("Goal = start + … steps", 1, len(epi["state"]) - 1, min(25, len(epi["state"]) - 1),
                           key="plan_off")
     t0 = c2.number_input("Start step", 0, len(epi["state"]) - 1 - off, 0, key="plan_t0")
     st.session_state["plan_start"] = list(map(float, epi["state"][t0]))
     st.session_state["plan_goal"] = list(map(float, epi["state"][t0 + off]))
+    pair = np.asarray([st.session_state["plan_start"], st.session_state["plan_goal"]], np.float64)
+    if len(names) != pair.shape[1] or not np.asarray(env.valid_states(pair), bool).all():
+        # another tool's file (not checked by the picker): states off the map or in a wall made render_state raise
+        st.error(f"{discovery.rel(path)}: episode {e}, steps {t0} and {t0 + off}: states {pair.tolist()} are not "
+                 f"states of the {cfg.env} world ({getattr(env, 'world', '')}). Pick another episode or dataset.")
+        st.stop()
 elif src == "Click on the canvas":
     which = st.radio("A click sets the", ["goal", "start"], horizontal=True, key="plan_click_which")
     grid, ext = canvas_grid(env, 46)

@@ -51,10 +51,11 @@ with st.expander("Start a new run", expanded=not mgr.jobs("train")):
     if path is None:
         if st.button("Make a small synthetic dataset (moving dot, 32 px)", key="train_make_syn"):
             from lewm.synthetic import write_synthetic_h5
-            out = unique_file(os.path.join(common.data_dir(), "synthetic-dot-32px.h5"))
-            write_synthetic_h5(out, episodes=24, length=40, image_size=32)
-            st.session_state["train_data"] = out
-            st.rerun()
+            with safety.writing(common.data_dir()):
+                out = unique_file(os.path.join(common.data_dir(), "synthetic-dot-32px.h5"))
+                write_synthetic_h5(out, episodes=24, length=40, image_size=32)
+                st.session_state["train_data"] = out
+                st.rerun()
     with st.form("train_form"):
         c1, c2, c3, c4 = st.columns(4)
         presets = list(PRESETS)
@@ -99,10 +100,11 @@ with st.expander("Start a new run", expanded=not mgr.jobs("train")):
                 train_o["batch_size"] = int(batch)
             cfg = base.with_overrides(model={"history": int(history)}, sigreg={"weight": float(lam)}, train=train_o)
             run_name = name or f"{info['env'] or 'data'}-{preset}-{int(steps)}steps"
-            job = mgr.start_train(cfg, path, steps=int(steps), name=f"{time.strftime('%Y%m%d-%H%M%S')}-{run_name}",
-                                  device=None if dev == "auto" else dev, view_every=5)
-            st.session_state["train_job"] = st.session_state["train_watch"] = job.id
-            st.rerun()
+            with safety.writing(common.runs_dir()):
+                job = mgr.start_train(cfg, path, steps=int(steps), name=f"{time.strftime('%Y%m%d-%H%M%S')}-{run_name}",
+                                      device=None if dev == "auto" else dev, view_every=5)
+                st.session_state["train_job"] = st.session_state["train_watch"] = job.id
+                st.rerun()
 
 # ------------------------------------------------------------------ pick the run to watch
 jobs = mgr.jobs("train")
@@ -190,8 +192,12 @@ with st.expander("Runs on disk (including those of earlier server sessions)"):
         d = st.selectbox("Run folder", run_dirs, format_func=discovery.rel, key="train_past")
         try:
             h = read_metrics(d)
-        except (ValueError, AttributeError, OSError) as e:  # a damaged metrics.jsonl: say so, keep the page
+        except (ValueError, AttributeError, OSError, OverflowError) as e:  # a damaged metrics.jsonl: say so, keep the page
             st.error(f"{discovery.rel(os.path.join(d, 'metrics.jsonl'))}: unreadable ({type(e).__name__}: {e}).")
+            h = {}
+        if h and "step" not in h:  # nothing to plot against: an empty chart without a word was silently wrong
+            st.warning(f"{discovery.rel(os.path.join(d, 'metrics.jsonl'))}: no line has a numeric 'step', so its "
+                       f"{', '.join(sorted(h))} cannot be plotted against training steps.")
             h = {}
         st.plotly_chart(figures.fig_losses(h, title=f"Losses of {os.path.basename(d)}"), key="train_past_losses")
         if "effective_rank" in h:

@@ -90,6 +90,7 @@ def sweep_starts(length: int, cfg, max_starts: int = 40) -> np.ndarray:
     frames (every few blocks when there would be more than ``max_starts``), each leaving at least one
     imagined step. (n,) int, empty when the episode is too short."""
     _whole(max_starts, "sweep_starts: max_starts")  # 0 was a ZeroDivisionError
+    length = _whole(length, "sweep_starts: length", lo=0)  # -5 answered [] as if merely short
     H, fs = cfg.model.history, cfg.model.frameskip
     last = length - 1 - fs * H  # the last start with one imagined step
     if last < 0:

@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ._common import ArrayLike, _as_2d, _state_grid
+from ._common import ArrayLike, _as_2d, _finite, _state_grid
 from .encoding import encode_frames
 from .latent_map import fit_latent_map
 from .probes import pearson_r
@@ -37,6 +37,8 @@ def linear_readout(z: ArrayLike, targets: ArrayLike) -> LinearReadout:
         raise ValueError(f"linear_readout needs >= 3 latents and one target row per latent, got {len(Z)} latents "
                          f"and {len(Y)} target rows")
     Y = Y.reshape(len(Z), -1)  # (N, C)
+    _finite(Z, "linear_readout: the latents")  # was numpy's LinAlgError "SVD did not converge"
+    _finite(Y, "linear_readout: the targets")
     A = np.concatenate([Z, np.ones((len(Z), 1))], 1)  # (N, D+1)
     coef, *_ = np.linalg.lstsq(A, Y, rcond=None)  # (D+1, C)
     return LinearReadout(r=pearson_r(A @ coef, Y), weights=coef[:-1].T.copy())

@@ -32,11 +32,18 @@ class DotRenderer:
     state_names = ("x", "y")
 
     def __init__(self, image_size: int):
-        self.image_size = image_size
+        from ._common import _whole
+        self.image_size = _whole(image_size, "DotRenderer: image_size", lo=2)  # 0 drew 0x0 images
 
     def render_state(self, state) -> np.ndarray:
         from ..synthetic import dot_frames
-        return dot_frames(np.asarray(state, np.float32).reshape(1, -1)[:, :2], self.image_size)[0]
+        try:
+            s = np.asarray(state, np.float32).reshape(1, -1)[:, :2]
+        except (TypeError, ValueError):
+            s = np.zeros((1, 0))
+        if s.shape[1] < 2 or not np.isfinite(s).all():  # NaN drew a dot somewhere, without a word
+            raise ValueError(f"DotRenderer.render_state: state must start with 2 finite numbers (x, y), got {state!r}")
+        return dot_frames(s, self.image_size)[0]
 
 
 def renderer_for(env_name: str, image_size: int):

@@ -19,7 +19,11 @@ from ._common import ArrayLike, _as_2d, _finite, _torch
 def normal_pdf(x: np.ndarray) -> np.ndarray:
     """Standard normal density (:data:`scipy.stats.norm`)."""
     from scipy.stats import norm
-    return norm.pdf(x)
+    try:
+        a = np.asarray(x, np.float64)
+    except (TypeError, ValueError):  # 'a' was numpy's UFuncTypeError
+        raise TypeError(f"normal_pdf: x must be numbers, got {type(x).__name__} {str(x)[:40]!r}") from None
+    return norm.pdf(a)
 
 
 @dataclass

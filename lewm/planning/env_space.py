@@ -22,7 +22,13 @@ def action_bounds(stats: ActionStats, frameskip: int, low: float = -1.0, high: f
 
 def to_pixels_tensor(frames: np.ndarray, device) -> torch.Tensor:
     """uint8 (T, S, S, 3) -> (1, T, 3, S, S) on device."""
-    return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)[None].to(device)
+    a = frames if isinstance(frames, np.ndarray) else None
+    if a is None or a.dtype != np.uint8 or a.ndim != 4 or a.shape[3] != 3 or a.shape[1] != a.shape[2] \
+            or 0 in a.shape:  # was: torch's permute error (one frame (S, S, 3)), or float pixels used as is
+        got = f"{a.dtype} array of shape {a.shape}" if a is not None else type(frames).__name__
+        raise ValueError(f"to_pixels_tensor: frames must be a uint8 array (T, S, S, 3), got a {got}; "
+                         f"one frame is frames[None]")
+    return torch.from_numpy(np.ascontiguousarray(a)).permute(0, 3, 1, 2)[None].to(device)
 
 
 # ------------------------------------------------------------------ arguments of the public functions

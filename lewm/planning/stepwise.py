@@ -106,8 +106,15 @@ def latent_distances(z: np.ndarray, z_goal: np.ndarray) -> np.ndarray:
     if np.asarray(z_goal).ndim != 1 or np.asarray(z).shape[-1] != D:
         raise ValueError(f"latent_distances: z (N, D) and z_goal (D,) must share D, got {np.asarray(z).shape} "
                          f"and {np.asarray(z_goal).shape}")
-    z = np.asarray(z, np.float32).reshape(-1, D)  # (N, D)
-    return ((z - np.asarray(z_goal, np.float32)[None]) ** 2).sum(-1)  # (N,)
+    try:
+        z, g = np.asarray(z, np.float32).reshape(-1, D), np.asarray(z_goal, np.float32)  # (N, D), (D,)
+    except (TypeError, ValueError):
+        raise ValueError("latent_distances: z and z_goal must be arrays of numbers") from None
+    for name, a in (("z", z), ("z_goal", g)):  # a NaN made every distance NaN, without a word
+        if not np.isfinite(a).all():
+            raise ValueError(f"latent_distances: {name} holds NaN/inf ({int((~np.isfinite(a)).sum())} values); "
+                             f"give finite latents")
+    return ((z - g[None]) ** 2).sum(-1)  # (N,)
 
 
 def canvas_grid(env, n: int = 40) -> tuple[np.ndarray, np.ndarray] | None:

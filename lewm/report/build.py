@@ -29,6 +29,9 @@ def pick_episodes(data: str, cfg, n: int, seed: int = 0) -> tuple[list[int], lis
     """Up to ``n`` episodes long enough for a few open-loop steps: the checkpoint's validation
     episodes first (held out from training if ``data`` is its training file), then others."""
     from ..data import DataError, WindowDataset, action_stats_of, validate_file
+    from ..validate import Range, check_value
+    check_value("n", n, Range(lo=1), int)  # -2 took the slice [:-2], 1.5 failed in the slice
+    check_value("seed", seed, Range(lo=0), int)
     info = validate_file(data)
     ep_len = info["ep_len"]
     H, fs = cfg.model.history, cfg.model.frameskip
@@ -65,6 +68,41 @@ def _nanmean_padded(rows: list[np.ndarray]) -> np.ndarray:
         return np.nanmean(m, 0) if len(rows) else m[0]
 
 
+def check_plotly_js(src: str | None, out: str, flag: str = "plotly_js") -> None:
+    """A local plotly.js path (relative to report.html in ``out``) must exist: else the page's
+    charts never draw. A URL is taken as is."""
+    if src is None:
+        return
+    if not isinstance(src, str) or not src.strip():
+        raise ValueError(f"{flag} must be a path relative to report.html or a URL, got {src!r}")
+    if "://" not in src and not src.startswith("//"):
+        where = os.path.normpath(os.path.join(out, src))
+        if not os.path.isfile(where):
+            raise ValueError(f"{flag} {src}: no file at {where} (the path is taken relative to the output folder "
+                             f"{out}); the report would show no charts")
+
+
+def _check_report_args(out, episodes, max_frames, map_method, decoder_steps, horizon, seed, landscape_goals,
+                       plotly_js, html) -> str | None:
+    """make_report's numbers, before any work (was: an IndexError or a numpy message after the
+    encode, or 0 / -5 silently meaning the default / nothing). Returns ``map_method`` lower-cased."""
+    from ..validate import Range, check_value
+    check_value("episodes", episodes, Range(lo=1), int)
+    check_value("seed", seed, Range(lo=0, hi=2**32 - 1), int)
+    check_value("horizon", horizon, Range(lo=1, hi=1000), int)
+    check_value("landscape_goals", landscape_goals, Range(lo=0, hi=1000), int)
+    if max_frames is not None:
+        check_value("max_frames", max_frames, Range(lo=MIN_FRAMES), int)
+    if decoder_steps is not None:
+        check_value("decoder_steps", decoder_steps, Range(lo=0), int)
+    if map_method is not None:
+        check_value("map_method", map_method, None, str)
+        check_value("map_method", map_method.lower(), Range(choices=("pca", "umap")), str)
+        map_method = map_method.lower()
+    check_plotly_js(plotly_js, out)
+    return map_method
+
+
 def make_report(checkpoint: str, data: str | None, out: str, *, episodes: int = 10, quick: bool = False,
                 max_frames: int | None = None, map_method: str | None = None, decoder_steps: int | None = None,
                 horizon: int = 10, seed: int = 0, device: str = "auto", html: bool = True,
@@ -72,6 +110,25 @@ def make_report(checkpoint: str, data: str | None, out: str, *, episodes: int = 
     """Run every diagnostic on ``checkpoint`` with the episodes of ``data`` (None: see
     :func:`lewm.report.data_source.report_data`); write ``report.json`` (and ``report.html``, with
     plotly.js embedded or loaded from ``plotly_js``) into ``out`` and return the ``report.json`` content."""
+    from ..validate import check_out_dir
+    check_out_dir(out)
+    map_method = _check_report_args(out, episodes, max_frames, map_method, decoder_steps, horizon, seed,
+                                    landscape_goals, plotly_js, html)
+    existed = os.path.exists(out)
+    try:
+        return _make_report(checkpoint, data, out, episodes=episodes, quick=quick, max_frames=max_frames,
+                            map_method=map_method, decoder_steps=decoder_steps, horizon=horizon, seed=seed,
+                            device=device, html=html, progress=progress, landscape_goals=landscape_goals,
+                            plotly_js=plotly_js)
+    except BaseException:
+        # a refused or failed report leaves no empty folder behind (one it made itself)
+        if not existed and os.path.isdir(out) and not os.listdir(out):
+            os.rmdir(out)
+        raise
+
+
+def _make_report(checkpoint, data, out, *, episodes, quick, max_frames, map_method, decoder_steps, horizon, seed,
+                 device, html, progress, landscape_goals, plotly_js) -> dict[str, Any]:
     from .. import checkpoint as ckpt
     from ..data import load_episode
     from ..devices import resolve_device

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from .build import MIN_FRAMES, make_report
+from .build import MIN_FRAMES, check_plotly_js, make_report
 from .summary import summary_text
 
 
@@ -40,12 +40,7 @@ def run_report(a: argparse.Namespace) -> int:
     from ..devices import set_threads
     from ..validate import check_out_dir
     check_out_dir(a.out)  # before the work, not after it
-    src = a.plotly_js
-    if src and "://" not in src and not src.startswith("//"):  # a local path, relative to report.html
-        where = os.path.normpath(os.path.join(a.out, src))
-        if not os.path.isfile(where):
-            raise ValueError(f"--plotly-js {src}: no file at {where} (the path is taken relative to --out "
-                             f"{a.out}); the report would show no charts")
+    check_plotly_js(a.plotly_js, a.out, "--plotly-js")  # also in make_report; here with the flag's name
     set_threads(a.threads)
     rep = make_report(a.checkpoint, a.data, a.out, episodes=a.episodes, quick=a.quick, max_frames=a.max_frames,
                       map_method=a.map_method, decoder_steps=a.decoder_steps, horizon=a.horizon, seed=a.seed,

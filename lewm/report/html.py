@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from .summary import clean, summary_text
+from .summary import check_keys, clean, summary_text
 
 Section = tuple[str, str, Any]
 """(heading, a sentence under it or "", a plotly Figure)."""
@@ -20,6 +20,7 @@ def render_html(rep: dict, sections: list[Section], plotly_js: str | None = None
     """The page for the report ``rep`` (the ``report.json`` content) and its figures; plotly.js
     embedded, or loaded from ``plotly_js``."""
     from plotly.offline import get_plotlyjs
+    check_keys(rep, ("checkpoint", "data", "collapse", "sigreg"), "render_html")
     ck, data = rep["checkpoint"], rep["data"]
     script = (f"<script type='text/javascript'>{get_plotlyjs()}</script>" if plotly_js is None else
               f"<script type='text/javascript' src='{html.escape(plotly_js, quote=True)}'></script>")

@@ -8,32 +8,54 @@ import math
 import numpy as np
 
 
-def clean(x):
-    """JSON-safe: numpy -> python, NaN/inf -> None."""
+def clean(x, where: str = "report"):
+    """JSON-safe: numpy / torch -> python, NaN/inf -> None, sets -> lists. Anything else that JSON
+    cannot hold (complex, arbitrary objects) is a TypeError naming its key ``where`` (was: returned
+    unchanged, and the write of report.json failed later)."""
     if isinstance(x, dict):
-        return {str(k): clean(v) for k, v in x.items()}
+        return {str(k): clean(v, f"{where}[{k!r}]") for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [clean(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return clean(x.tolist())
+        return [clean(v, f"{where}[{i}]") for i, v in enumerate(x)]
+    if isinstance(x, (set, frozenset)):
+        try:
+            x = sorted(x)
+        except TypeError:
+            x = list(x)
+        return clean(x, where)
+    if isinstance(x, np.ndarray) or (hasattr(x, "detach") and hasattr(x, "tolist")):  # numpy array, torch tensor
+        return clean((x.detach().cpu() if hasattr(x, "detach") else x).tolist(), where)
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
     if isinstance(x, (np.floating, float)):
         return float(x) if math.isfinite(float(x)) else None
-    if isinstance(x, (np.integer,)):
+    if isinstance(x, (np.integer, int)):
         return int(x)
-    if isinstance(x, np.bool_):
-        return bool(x)
-    return x
+    if x is None or isinstance(x, str):
+        return str(x) if x is not None else None
+    raise TypeError(f"{where}: a {type(x).__name__} ({str(x)[:40]}) is not a JSON value; give a number, "
+                    f"string, list, dict or None")
 
 
-def _f(v, spec: str = ".3f") -> str:
-    """Format a number that may be None/NaN (JSON null)."""
+def check_keys(rep, keys: tuple[str, ...], who: str) -> None:
+    """``rep`` must be a report dict holding ``keys`` (was: a bare KeyError 'collapse')."""
+    if not isinstance(rep, dict):
+        raise TypeError(f"{who}: rep must be a report dict (report.json's content), got {type(rep).__name__}")
+    missing = [k for k in keys if not isinstance(rep.get(k), dict)]
+    if missing:
+        raise ValueError(f"{who}: rep has no {', '.join(repr(k) for k in missing)} section(s) (needs "
+                         f"{', '.join(keys)}); pass make_report's result or report.json's content")
+
+
+def _f(v, spec: str = ".3f", scale: float = 1) -> str:
+    """Format a number that may be None/NaN (JSON null); ``scale``: e.g. 100 for a percentage."""
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "n/a"
-    return format(v, spec)
+    return format(v * scale, spec)
 
 
 def summary_text(rep: dict) -> str:
     """A few lines for the terminal."""
+    check_keys(rep, ("collapse", "sigreg"), "summary_text")
     c, lines = rep["collapse"], []
     lines.append(f"effective rank {_f(c['effective_rank'], '.2f')} / {c['latent_dim']}  "
                  f"top-1 {_f(c['top1_fraction'])}  mean cos {_f(c['mean_cosine'])}  mean std {_f(c['mean_std'], '.3g')}  "
@@ -58,12 +80,12 @@ def summary_text(rep: dict) -> str:
         lines.append(f"straightness: latent {_f(s['latent_mean'])}  true state {_f(s['state_mean'])}")
     for name, t in rep.get("surprise", {}).get("tests", {}).items():
         lines.append(f"surprise {name}: median ratio {_f(t['median_ratio'], '.2f')}, higher in "
-                     f"{_f(t['fraction_higher'] * 100, '.0f')}% of {t['episodes']} episodes, "
+                     f"{_f(t['fraction_higher'], '.0f', 100)}% of {t['episodes']} episodes, "
                      f"p(wilcoxon) {_f(t['p_wilcoxon'], '.3g')}, p(t) {_f(t['p_ttest'], '.3g')}")
     ls = rep.get("landscape")
     if ls:
         lines.append(f"goal-cost landscape ({', '.join(ls['dims'])}): Spearman ρ with the true distance "
-                     f"{_f(ls['spearman_mean'], '.2f')}, greedy step right {_f(ls['greedy_accuracy_mean'] * 100, '.0f')}% "
+                     f"{_f(ls['spearman_mean'], '.2f')}, greedy step right {_f(ls['greedy_accuracy_mean'], '.0f', 100)}% "
                      f"({ls['goals']} goals)")
     gw = rep.get("grid_warp")
     if gw:
