@@ -7,6 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+import lewm.figures._checks as ck
 from .style import COLORS, base
 
 
@@ -17,6 +18,8 @@ def fig_open_loop_error(steps: np.ndarray, error: np.ndarray, copy_error: np.nda
     """Latent MSE per dim of the open-loop prediction (P,) and of copying the last latent (P,) over
     ``steps`` (P,); with ``probe_error`` (P,) a second panel shows the position error of the imagined
     latents read by a linear probe, and ``probe_floor`` (P,) that of the encoded ones."""
+    ck.same_len("fig_open_loop_error", steps=steps, error=error, copy_error=copy_error, probe_error=probe_error,
+                probe_floor=probe_floor)
     has_probe = probe_error is not None
     fig = make_subplots(rows=1, cols=2 if has_probe else 1,
                         subplot_titles=(["latent MSE per dim", "position error via linear probe"] if has_probe
@@ -43,6 +46,11 @@ def fig_map_trajectories(coords: np.ndarray, actual: np.ndarray, imagined: np.nd
     """The dataset's map points ``coords`` (N, 2) in grey, the encoded episode ``actual`` (P, 2) and
     the open-loop ``imagined`` (P, 2) latents on it, each pair joined by a thin line; ``frames`` (P,)
     labels the actual points."""
+    fn = "fig_map_trajectories"
+    coords = ck.array(fn, "coords", coords, 2, cols=2)
+    actual = ck.array(fn, "actual", actual, 2, cols=2)
+    imagined = ck.array(fn, "imagined", imagined, 2, cols=2)
+    ck.same_len(fn, actual=actual, imagined=imagined, frames=None if frames is None else list(frames))
     fig = go.Figure()
     fig.add_trace(go.Scattergl(x=coords[:, 0], y=coords[:, 1], mode="markers", name="dataset",
                                marker=dict(size=3, color=COLORS["dataset"]), hoverinfo="skip"))

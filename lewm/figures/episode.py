@@ -9,13 +9,15 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+import lewm.figures._checks as ck
 from .images import png_uri
 from .style import COLORS, base, update_slider
 
 
 def _now_line(values: np.ndarray, t: int) -> tuple[list, list]:
     """The dotted "now" line at step ``t`` spanning ``values``' range -> (x, y)."""
-    lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
+    ok = np.asarray(values, np.float64)[np.isfinite(values)]
+    lo, hi = (float(ok.min()), float(ok.max())) if ok.size else (0.0, 1.0)  # all NaN: a unit line
     return [t, t], [lo, hi if hi > lo else lo + 1.0]
 
 
@@ -26,9 +28,24 @@ def fig_episode_scrubber(frames: np.ndarray, actions: np.ndarray, states: np.nda
     (L, Q) or None. With ``extent`` the frame spans [0, extent] state units and the path
     ``states[:, path_dims]`` is drawn on it with the current position ringed (Two-Room's 224-unit
     canvas). Opens on step ``t``; the title says "Frame t/L-1"."""
-    frames, actions = np.asarray(frames), np.asarray(actions)
+    fn = "fig_episode_scrubber"
+    frames = ck.frames(fn, "frames", frames)
+    actions = ck.array(fn, "actions", actions, 2, cols=1)
     L, S = len(frames), frames.shape[1]
+    t = ck.index(fn, "t", t, L, "frames")
+    ck.finite(fn, "extent", extent, positive=True, optional=True)
     has_state = states is not None
+    if has_state:
+        states = ck.array(fn, "states", states, 2, cols=1)
+        if state_names is not None and len(state_names) != states.shape[1]:
+            raise ValueError(f"{fn}: state_names must name each of the {states.shape[1]} state columns, "
+                             f"got {len(state_names)} names")
+        if extent is not None:
+            if len(path_dims) != 2:
+                raise ValueError(f"{fn}: path_dims must be two state columns, got {tuple(path_dims)}")
+            for d in path_dims:
+                ck.index(fn, "path_dims", d, states.shape[1], "state columns")
+    ck.same_len(fn, frames=frames, actions=actions, states=states)
     names = list(state_names or ([f"s{i}" for i in range(states.shape[1])] if has_state else []))
     fig = make_subplots(rows=2 if has_state else 1, cols=2, column_widths=[0.42, 0.58],
                         specs=[[{"rowspan": 2}, {}], [None, {}]] if has_state else [[{}, {}]],

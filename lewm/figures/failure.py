@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+import lewm.figures._checks as ck
 from .style import COLORS, base
 
 
@@ -13,7 +14,12 @@ def fig_failure_path(failure, threshold: float, height: int = 300) -> go.Figure:
     """``failure``: an ``EpisodeFailure`` (its ``cost`` and ``distance`` (L,), ``stuck_step``, ``kind``);
     the goal cost on a log axis, the true distance on a second axis with the success ``threshold``
     dotted (success below it), and a dashed line where the agent got stuck (or the budget ran out)."""
-    f = failure
+    f, fn = failure, "fig_failure_path"
+    n = ck.same_len(fn, **{"failure.cost": f.cost, "failure.distance": f.distance})
+    if n == 0:
+        raise ValueError(f"{fn}: failure.cost and failure.distance must be non-empty, got length 0")
+    ck.finite(fn, "threshold", threshold)
+    ck.index(fn, "failure.stuck_step", f.stuck_step, n, "env steps")
     x = np.arange(len(f.cost))
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=x, y=f.cost, name="goal cost ‖z(frame) − z_goal‖² (what the agent saw)",

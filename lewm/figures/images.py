@@ -13,27 +13,30 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+import lewm.figures._checks as ck
 from .style import COLORS, base
 
 
 def upscale(img: np.ndarray, size: int = 256) -> np.ndarray:
     """Nearest-neighbour upscale of (S, S, 3) uint8 to about ``size`` px (integer factor)."""
-    img = np.asarray(img)
-    f = max(1, int(round(size / img.shape[0])))
+    img = ck.image("upscale", "img", img)
+    f = max(1, int(round(ck.whole("upscale", "size", size) / img.shape[0])))
     return img.repeat(f, axis=0).repeat(f, axis=1)  # (f S, f S, 3)
 
 
 def png_uri(img: np.ndarray) -> str:
     """A ``data:image/png;base64,...`` URI of an (H, W, 3) uint8 image."""
     from PIL import Image
+    img = ck.image("png_uri", "img", img)
     buf = io.BytesIO()
-    Image.fromarray(np.asarray(img, np.uint8)).save(buf, format="PNG", optimize=False)
+    Image.fromarray(img).save(buf, format="PNG", optimize=False)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
 def fig_image(img: np.ndarray, title: str | None = None, extent: float | None = None, height: int = 360) -> go.Figure:
     """A crisp image as a Plotly figure; ``extent`` maps pixels to [0, extent] data units (e.g. the
     224-unit Two-Room canvas) so that state coordinates can be drawn on top."""
+    ck.finite("fig_image", "extent", extent, positive=True, optional=True)
     up = upscale(img, 512)
     S = up.shape[0]
     scale = (extent / S) if extent else 1.0
@@ -46,7 +49,15 @@ def fig_image(img: np.ndarray, title: str | None = None, extent: float | None = 
 def fig_image_grid(rows: list[list[np.ndarray]], row_titles: list[str], col_titles: list[str],
                    title: str | None = None, size: int = 96) -> go.Figure:
     """A grid of frames: ``rows[r][c]`` (S, S, 3) uint8, one title per row (left) and per column (top)."""
+    fn = "fig_image_grid"
+    if not len(rows) or not all(len(r) for r in rows):
+        raise ValueError(f"{fn}: rows must be a non-empty list of non-empty rows of frames, got row lengths "
+                         f"{[len(r) for r in rows]}")
     R, C = len(rows), max((len(r) for r in rows), default=0)
+    ck.same_len(fn, rows=rows, row_titles=row_titles)
+    if len(col_titles) != C:
+        raise ValueError(f"{fn}: col_titles must have one title per column ({C}), got {len(col_titles)}")
+    ck.whole(fn, "size", size)
     fig = make_subplots(rows=R, cols=C, column_titles=list(col_titles), row_titles=list(row_titles),
                         horizontal_spacing=0.01, vertical_spacing=0.03)
     for r, row in enumerate(rows):
@@ -64,6 +75,17 @@ def animation_figure(frames: np.ndarray, goal_frame: np.ndarray | None = None, t
     """An animated figure (Play button + slider) of crisp frames (T, S, S, 3). With ``extent`` (e.g.
     Two-Room's 224-unit canvas) and ``states`` (T, Q) / ``goal_xy``, the path so far and the goal
     are drawn on top."""
+    fn = "animation_figure"
+    frames = ck.frames(fn, "frames", frames)
+    ck.finite(fn, "fps", fps, positive=True)
+    ck.whole(fn, "size", size)
+    ck.finite(fn, "extent", extent, positive=True, optional=True)
+    if extent is not None and states is not None:
+        states = ck.array(fn, "states", states, 2, cols=2)
+        ck.same_len(fn, frames=frames, states=states)
+    if extent is not None and goal_xy is not None:
+        ck.point(fn, "goal_xy", goal_xy)
+        ck.finite(fn, "radius", radius, optional=True)
     uris = [png_uri(upscale(f, size)) for f in frames]
     S = upscale(frames[0], size).shape[0]
     sc = (extent / S) if extent else 1.0
@@ -86,7 +108,7 @@ def animation_figure(frames: np.ndarray, goal_frame: np.ndarray | None = None, t
             data.append(go.Scatter(x=states[:i + 1, 0], y=states[:i + 1, 1]))
         fr.append(go.Frame(data=data, traces=[0, 1] if over else [0], name=str(i)))
     fig.frames = fr
-    dur = int(1000 / fps)
+    dur = int(1000 / fps)  # fps > 0 checked above
     fig.update_layout(
         updatemenus=[dict(type="buttons", showactive=False, x=0.0, y=-0.02, xanchor="left", yanchor="top",
                           direction="left", buttons=[

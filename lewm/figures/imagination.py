@@ -10,6 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+import lewm.figures._checks as ck
 from .images import png_uri
 from .style import COLORS, base, update_slider
 
@@ -43,6 +44,8 @@ class ImaginedStart:
 
 def shown_steps(P: int, slots: int = 6) -> np.ndarray:
     """Evenly spread indices of at most ``slots`` of ``P`` imagined steps (always the first and last)."""
+    ck.whole("shown_steps", "P", P)
+    ck.whole("shown_steps", "slots", slots)
     return np.unique(np.linspace(0, P - 1, min(slots, P)).round().astype(int))
 
 
@@ -61,6 +64,17 @@ def fig_imagination_scrubber(coords: np.ndarray, starts: list[ImaginedStart], me
     slider stop. Opens on ``starts[active]``; the title says "Start frame s/last"."""
     if not starts:
         raise ValueError("fig_imagination_scrubber needs at least one start frame")
+    fn = "fig_imagination_scrubber"
+    active = ck.index(fn, "active", active, len(starts), "starts")
+    slots = ck.whole(fn, "slots", slots)
+    coords = ck.array(fn, "coords", coords, 2, cols=2)
+    for i, r in enumerate(starts):
+        ck.array(fn, f"starts[{i}].actual_xy", r.actual_xy, 2, cols=2)
+        ck.array(fn, f"starts[{i}].imagined_xy", r.imagined_xy, 2, cols=2)
+        if not len(r.frames):
+            raise ValueError(f"{fn}: starts[{i}].frames must be non-empty, got length 0")
+        ck.same_len(fn, **{f"starts[{i}].{k}": getattr(r, k) for k in ("frames", "actual_xy", "imagined_xy",
+                                                                        "error", "copy_error")})
     S = int(np.asarray(starts[0].real[0]).shape[0]) if starts[0].real else 64
     last = starts[-1].start
     fig = make_subplots(rows=3, cols=2, column_widths=[0.55, 0.45], row_heights=[0.6, 0.2, 0.2],
@@ -150,6 +164,7 @@ def imagined_starts(results: list, lmap, nearest, pixels: np.ndarray, slots: int
     (:class:`lewm.diagnostics.NearestFrames`). All starts are mapped and queried in one call each."""
     if not results:
         return []
+    ck.whole("imagined_starts", "slots", slots)
     sizes = [len(r.frames) for r in results]
     cut = np.cumsum(sizes)[:-1]
     act = np.split(lmap.transform(np.concatenate([r.actual for r in results])), cut)  # [(P, 2)]

@@ -5,12 +5,22 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+import lewm.figures._checks as ck
 from .style import base
 
 
 def point_hover(episode: np.ndarray, step: np.ndarray, state: np.ndarray | None, state_names) -> tuple[np.ndarray, str]:
     """``customdata`` (N, 3 + Q) and the hover template naming each point's frame index, episode,
     step and true state ``state`` (N, Q) (None: no state)."""
+    fn = "point_hover"
+    episode, step = ck.array(fn, "episode", episode, 1), ck.array(fn, "step", step, 1)
+    if state is not None:
+        state = ck.array(fn, "state", state, 2, cols=1)
+        names = list(state_names)
+        if len(names) != state.shape[1]:
+            raise ValueError(f"{fn}: state_names must name each of the {state.shape[1]} state columns, "
+                             f"got {len(names)} names")
+    ck.same_len(fn, episode=episode, step=step, state=state)
     cols = [np.arange(len(episode)), episode, step] + ([state] if state is not None else [])
     custom = np.column_stack(cols)
     hover = "frame %{customdata[0]} · episode %{customdata[1]} · step %{customdata[2]}"
@@ -24,6 +34,14 @@ def fig_latent_map(coords: np.ndarray, colour: np.ndarray, colour_title: str, me
                    trajectories: list[tuple[str, np.ndarray, str]] = (), height: int = 560, **layout) -> go.Figure:
     """Map points ``coords`` (N, 2) coloured by ``colour`` (N,) (Viridis, colour bar ``colour_title``);
     each ``(name, xy (P, 2), line colour)`` of ``trajectories`` is drawn on top as lines + markers."""
+    fn = "fig_latent_map"
+    coords = ck.array(fn, "coords", coords, 2, cols=2)
+    per_point = {"coords": coords, "customdata": customdata}
+    if np.ndim(colour) >= 1:
+        per_point["colour"] = colour
+    ck.same_len(fn, **per_point)
+    trajectories = [(name, ck.array(fn, f"trajectory {name!r} xy", xy, 2, cols=2), color)
+                    for name, xy, color in trajectories]
     fig = go.Figure(go.Scattergl(
         x=coords[:, 0], y=coords[:, 1], mode="markers", name="dataset frames", customdata=customdata,
         hovertemplate=hovertemplate,

@@ -4,15 +4,22 @@ distribution, the best cost per iteration, the best candidate imagined and execu
 executed episode's distance to the goal."""
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import plotly.graph_objects as go
 
+import lewm.figures._checks as ck
 from .images import fig_image
 from .style import COLORS, base, update_slider
 
 
 def fig_click_canvas(frame: np.ndarray, grid: np.ndarray, goal, extent: float, height: int = 420) -> go.Figure:
     """``frame`` in state units [0, extent] with invisible clickable points at ``grid`` (M, 2) and the goal marked."""
+    fn = "fig_click_canvas"
+    ck.finite(fn, "extent", extent, positive=True)
+    grid = ck.array(fn, "grid", grid, 2, cols=2)
+    goal = ck.point(fn, "goal", goal)
     fig = fig_image(frame, extent=extent, height=height)
     fig.add_trace(go.Scatter(x=grid[:, 0], y=grid[:, 1], mode="markers", name="click",
                              marker=dict(size=9, color="rgba(0,0,0,0.01)"),
@@ -26,6 +33,9 @@ def fig_click_canvas(frame: np.ndarray, grid: np.ndarray, goal, extent: float, h
 
 def fig_goal_distance(distance: list[float], threshold: float, height: int = 260) -> go.Figure:
     """The executed episode's distance to the goal per env step, the success threshold dotted."""
+    if not len(distance):
+        raise ValueError("fig_goal_distance: distance must be non-empty, got length 0")
+    ck.finite("fig_goal_distance", "threshold", threshold)
     fig = go.Figure(go.Scatter(x=np.arange(len(distance)), y=distance, mode="lines", name="distance"))
     fig.add_hline(y=threshold, line=dict(color="green", dash="dot"), annotation_text="success")
     return base(fig, "Distance to the goal", height=height, xaxis_title="env step")
@@ -49,6 +59,32 @@ def _nested(d: dict, path: str):
     return d
 
 
+ITERATION_KEYS = ("Z", "costs", "elite", "bi", "best_cost", "imagined", "real", "imagined_labels", "real_labels")
+
+
+def _check_iterations(coords, iterations: list, start, goal) -> None:
+    """:func:`fig_cem_iterations`' arguments, each named in a ValueError / TypeError when wrong."""
+    fn = "fig_cem_iterations"
+    for name, a in (("coords", coords), ("start", start), ("goal", goal)):
+        ck.array(fn, name, a, 2, cols=2)
+    if not len(iterations):
+        raise ValueError(f"{fn}: iterations must hold at least one iteration, got 0")
+    for i, v in enumerate(iterations):
+        ck.keys(fn, f"iterations[{i}]", v, ITERATION_KEYS)
+        costs = ck.array(fn, f"iterations[{i}]['costs']", v["costs"], 1)
+        if v["Z"] is not None:
+            ck.same_len(fn, **{f"iterations[{i}]['Z']": ck.array(fn, f"iterations[{i}]['Z']", v["Z"], 2, cols=2),
+                               f"iterations[{i}]['costs']": costs})
+        for e in np.asarray(v["elite"]).reshape(-1):
+            ck.index(fn, f"an elite of iterations[{i}]", e, len(costs), "candidates")
+        ck.array(fn, f"iterations[{i}]['bi']", v["bi"], 2, cols=2)
+        if not isinstance(v["best_cost"], numbers.Real):
+            raise TypeError(f"{fn}: iterations[{i}]['best_cost'] must be a number, got {v['best_cost']!r}")
+        for key in ("imagined", "real"):
+            ck.frames(fn, f"iterations[{i}]['{key}']", v[key])
+            ck.same_len(fn, **{f"iterations[{i}]['{key}']": v[key], f"iterations[{i}]['{key}_labels']": v[f"{key}_labels"]})
+
+
 def fig_cem_iterations(coords: np.ndarray, iterations: list[dict], start: np.ndarray, goal: np.ndarray,
                        map_name: str = "map", height: int = 900) -> go.Figure:
     """Every CEM iteration of one plan in ONE figure, stepped through by its own slider in the
@@ -62,6 +98,8 @@ def fig_cem_iterations(coords: np.ndarray, iterations: list[dict], start: np.nda
     from plotly.subplots import make_subplots
 
     from .images import png_uri
+    _check_iterations(coords, iterations, start, goal)
+    coords, start, goal = np.asarray(coords), np.asarray(start), np.asarray(goal)
     n = len(iterations)
     fig = make_subplots(rows=4, cols=2, column_widths=[0.6, 0.4], row_heights=[0.3, 0.3, 0.2, 0.2],
                         specs=[[{"rowspan": 2}, {}], [None, {}], [{"colspan": 2}, None], [{"colspan": 2}, None]],

@@ -6,6 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+import lewm.figures._checks as ck
 from .style import COLORS, base
 
 
@@ -26,15 +27,25 @@ def fig_sigreg_hist(view, title: str = "SIGReg projections", cols: int = 3, colo
     view = _view_dict(view)
     if not view:
         return base(go.Figure(), title + " — waiting for the first batch")
-    H = np.asarray(view["histograms"])  # (K, bins)
+    fn = "fig_sigreg_hist"
+    cols = ck.whole(fn, "cols", cols)
+    if max_dirs is not None:
+        max_dirs = ck.whole(fn, "max_dirs", max_dirs)
+    ck.keys(fn, "view", view, ("histograms", "statistic", "bin_edges", "grid", "reference_pdf"))
+    H = ck.array(fn, "view['histograms']", view["histograms"], 2, cols=1, min_len=1)  # (K, bins)
+    stat = ck.array(fn, "view['statistic']", view["statistic"], 1)
+    ck.same_len(fn, **{"view['histograms']": H, "view['statistic']": stat})
+    edges = ck.array(fn, "view['bin_edges']", view["bin_edges"], 1, min_len=2)
+    if len(edges) != H.shape[1] + 1:
+        raise ValueError(f"{fn}: view['bin_edges'] must have one more entry than the histograms' bins "
+                         f"({H.shape[1]} + 1), got {len(edges)}")
+    ck.same_len(fn, **{"view['grid']": view["grid"], "view['reference_pdf']": view["reference_pdf"]})
     if max_dirs is not None:
         H = H[:max_dirs]
     K = H.shape[0]
     rows = int(np.ceil(K / cols))
-    stat = np.asarray(view["statistic"])
     fig = make_subplots(rows=rows, cols=cols, shared_xaxes=True, horizontal_spacing=0.04, vertical_spacing=0.14,
                         subplot_titles=[f"u{k + 1}: EP = {stat[k]:.2f}" for k in range(K)])
-    edges = np.asarray(view["bin_edges"])
     centers, width = 0.5 * (edges[1:] + edges[:-1]), edges[1] - edges[0]
     ymax = float(max(np.asarray(view["reference_pdf"]).max() * 1.6, 0.6))
     for k in range(K):
@@ -56,8 +67,12 @@ def fig_spectrum(spectra: list[tuple[str, np.ndarray, str]], title: str = "Covar
     """Eigenvalues (descending, log y) per ``(name, eigenvalues (D,), colour)``; an isotropic
     N(0, I) latent has all of them at 1 (dotted)."""
     fig = go.Figure()
-    for name, ev, color in spectra:
-        ev = np.maximum(np.asarray(ev, np.float64), 1e-12)  # (D,) log axis: no zeros
+    for i, (name, ev, color) in enumerate(spectra):
+        ev = ck.array("fig_spectrum", f"spectra[{i}] eigenvalues", ev, 1, min_len=1).astype(np.float64)
+        bad = int(np.sum(~np.isfinite(ev)))
+        if bad:  # drawn as gaps: say so in the legend rather than leave a silent hole
+            name = f"{name} ({bad} non-finite not drawn)"
+        ev = np.maximum(ev, 1e-12)  # (D,) log axis: no zeros
         fig.add_trace(go.Scatter(x=np.arange(1, len(ev) + 1), y=ev, name=name, mode="lines+markers",
                                  line=dict(color=color, width=1.8), marker=dict(size=4)))
     fig.add_hline(y=1.0, line=dict(color=COLORS["ref"], dash="dot"), annotation_text="N(0, I) target",

@@ -3,6 +3,8 @@ height, margins, a horizontal legend above the plot) and :func:`update_slider` (
 through in the browser)."""
 from __future__ import annotations
 
+import numbers
+
 import plotly.graph_objects as go
 
 COLORS = {"loss": "#1f77b4", "pred_loss": "#2ca02c", "sigreg": "#d62728", "rank": "#9467bd",
@@ -15,6 +17,8 @@ TEMPLATE = "plotly_white"
 
 def base(fig: go.Figure, title: str | None = None, height: int | None = None, **layout) -> go.Figure:
     """Apply the house layout to ``fig`` (in place) and return it; ``layout`` overrides any default."""
+    if height is not None and (isinstance(height, bool) or not isinstance(height, numbers.Integral) or height < 1):
+        raise ValueError(f"base: height must be a whole number of pixels >= 1 or None, got {height!r}")
     layout.setdefault("margin", dict(l=50, r=15, t=40 if title else 15, b=40))
     layout.setdefault("legend", dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0))
     fig.update_layout(template=TEMPLATE, title=dict(text=title, x=0.01, font=dict(size=14)) if title else None,

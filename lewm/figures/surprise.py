@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+import lewm.figures._checks as ck
 from .style import base
 
 
@@ -12,6 +13,9 @@ def fig_surprise_traces(traces: list[tuple[str, np.ndarray, np.ndarray, str | No
                         title: str = "Surprise along the episode", height: int = 320) -> go.Figure:
     """One line per ``(name, frames (T,), one-step error (T,), colour or None)`` (log y); a dotted
     line marks the perturbation frame ``at``."""
+    for name, frames, error, color in traces:
+        ck.same_len("fig_surprise_traces", **{f"{name} frames": frames, f"{name} error": error})
+    ck.finite("fig_surprise_traces", "at", at, optional=True)
     fig = go.Figure()
     for name, frames, error, color in traces:
         fig.add_trace(go.Scatter(x=frames, y=error, name=name, mode="lines+markers", line=dict(color=color),
@@ -25,6 +29,10 @@ def fig_surprise_spikes(ratios: dict[str, np.ndarray], p_values: dict[str, float
                         title: str = "Spike at the perturbation, per episode", height: int = 360) -> go.Figure:
     """A box (all points shown) per perturbation of the per-episode ratio perturbed / clean error
     at the perturbation frame (log y), labelled with its paired test's p-value."""
+    missing = [k for k in ratios if k not in p_values]
+    if missing:
+        raise ValueError(f"fig_surprise_spikes: p_values must hold a p-value for every key of ratios, "
+                         f"missing {missing}")
     fig = go.Figure()
     for k, r in ratios.items():
         fig.add_trace(go.Box(y=r, name=f"{k} (p={p_values[k]:.2g})", boxpoints="all"))
@@ -53,8 +61,18 @@ def fig_surprise_scrubber(clean_frames: np.ndarray, clean_error: np.ndarray, pix
     from .style import update_slider
     if not stops:
         raise ValueError("fig_surprise_scrubber needs at least one perturbation frame")
-    active = len(stops) // 2 if active is None else active
-    pixels = np.asarray(pixels)
+    fn = "fig_surprise_scrubber"
+    active = len(stops) // 2 if active is None else ck.index(fn, "active", active, len(stops), "stops")
+    frameskip = ck.whole(fn, "frameskip", frameskip)
+    pixels = ck.frames(fn, "pixels", pixels)
+    ck.same_len(fn, clean_frames=clean_frames, clean_error=clean_error)
+    known = set(np.asarray(clean_frames).tolist())
+    for i, r in enumerate(stops):
+        if r.t not in known:
+            raise ValueError(f"{fn}: stops[{i}].t = {r.t} must be one of clean_frames (the clean trace has no error there)")
+        if not frameskip <= r.t < len(pixels):
+            raise ValueError(f"{fn}: stops[{i}].t must be in [frameskip, len(pixels) - 1] = [{frameskip}, "
+                             f"{len(pixels) - 1}] (the frame before is t - frameskip), got {r.t}")
     S, last = pixels.shape[1], stops[-1].t
     clean_at = dict(zip(np.asarray(clean_frames).tolist(), np.asarray(clean_error, np.float64).tolist()))
     tele = stops[0].teleport is not None
