@@ -31,6 +31,7 @@ def save(path: str, model: LeWM, config: LeWMConfig, step: int = 0, metrics: dic
          optimizer: dict | None = None, half: bool = False, replace: bool = True) -> str:
     """Atomically write a checkpoint. ``half=True`` stores float weights as fp16 (shipping size).
     ``replace=False``: refuse (:func:`lewm.faults.publish`) a ``path`` that appeared meanwhile."""
+    _check_save_target(path)
     sd = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     if half:
         sd = {k: v.half() if v.is_floating_point() else v for k, v in sd.items()}
@@ -53,6 +54,22 @@ def save(path: str, model: LeWM, config: LeWMConfig, step: int = 0, metrics: dic
             os.remove(tmp)
         raise
     return path
+
+
+def _check_save_target(path) -> None:
+    """``save`` replaces a checkpoint, never a dataset or another file (a dataset given as ``path``
+    was replaced by a checkpoint without a word), and is given a file name, not a folder or ''."""
+    if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
+        raise ValueError(f"save: path must be a file name (e.g. runs/x/last.pt), got {path!r}")
+    if os.path.isdir(path) or (os.path.exists(path) and not os.path.isfile(path)):
+        raise ValueError(f"save: {path} is a folder, pipe or device; give a checkpoint file name inside it")
+    if os.path.isfile(path) and os.path.getsize(path):
+        with open(path, "rb") as f:
+            head = f.read(4)
+        if head != b"PK\x03\x04":  # torch.save's zip container
+            from .runs import file_kind
+            raise ValueError(f"save: {path} holds {file_kind(path) or 'another kind of file'}, not a checkpoint; "
+                             f"save() replaces only a checkpoint: pick another name")
 
 
 def read_raw(path: str) -> dict:

@@ -284,3 +284,16 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted" if isinstance(e, KeyboardInterrupt) else "error: terminated (SIGTERM); partial "
               "outputs were removed, a training run resumes from its last checkpoint", file=sys.stderr)
         return 130 if isinstance(e, KeyboardInterrupt) else 143
+
+
+def run_script(fn) -> int:
+    """The bar of ``python -m lewm`` for a script in ``scripts/``: ``sys.exit(run_script(main))`` makes an
+    expected failure of ``main()`` (a missing or foreign file, a bad argument) one line ``error: ...`` and exit
+    code 2, where it was a traceback; anything else keeps its traceback (a bug)."""
+    from . import faults
+    from .checkpoint import CheckpointError
+    from .data import DataError
+    try:
+        return int(fn() or 0)
+    except (CheckpointError, DataError, ValueError, OSError) as e:
+        return faults.report_error(e)

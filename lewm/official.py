@@ -150,6 +150,8 @@ def _paths(path: str) -> tuple[str, str | None]:
 
 
 def _read_weights(path: str) -> dict[str, torch.Tensor]:
+    if os.path.exists(path) and not os.path.isfile(path):  # a pipe named weights.pt blocked torch.load for ever
+        raise CheckpointError(f"{path}: is not a regular file (a pipe, a device or a folder); give the weights file")
     try:
         sd = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - every failure becomes one clear line

@@ -21,8 +21,15 @@ def dot_frames(xy: np.ndarray, size: int, sigma: float = 0.08) -> np.ndarray:
 
 def write_synthetic_h5(path: str, episodes: int = 8, length: int = 40, image_size: int = 32,
                        seed: int = 0, speed: float = 0.04) -> str:
-    """Write ``episodes`` random-walk episodes; state = dot xy. Returns ``path``."""
+    """Write ``episodes`` random-walk episodes; state = dot xy, to a new file ``path``. Returns ``path``."""
     import h5py
+    from .validate import Range, check_value
+    for name, v, rng_ in (("episodes", episodes, Range(lo=1)), ("length", length, Range(lo=2)),
+                          ("image_size", image_size, Range(lo=8, hi=1024)), ("seed", seed, Range(lo=0))):
+        check_value(f"write_synthetic_h5: {name}", v, rng_, int)
+    check_value("write_synthetic_h5: speed", speed, Range(lo=0.0, hi=1.0, lo_open=True), float)
+    if os.path.exists(path):  # an existing dataset or checkpoint was overwritten without a word
+        raise ValueError(f"write_synthetic_h5: {path} exists; it writes only a new file (pick another name)")
     rng = np.random.default_rng(seed)
     px, act, st, lens = [], [], [], []
     for _ in range(episodes):

@@ -116,8 +116,9 @@ def train(cfg: LeWMConfig, data: str, out: str, *, steps: int | None = None, dev
 def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *, steps, on_step, resume,
            progress, stop_event, pause_event, val_batches, init=None) -> TrainResult:
     dev = ctx.device
-    if steps is not None:
-        cfg = cfg.with_overrides(train={"steps": int(steps)})
+    if steps is not None:  # checked there (2.7 trained 2 steps); val_batches 2.5 failed after the run, -1 gave NaN
+        cfg = cfg.with_overrides(train={"steps": steps})
+    validate.check_value("val_batches", val_batches, validate.Range(lo=0), int)
     tc, mc = cfg.train, cfg.model
     if tc.batch_size % ctx.world_size:
         raise ValueError(f"batch size {tc.batch_size} is not divisible by the {ctx.world_size} ranks")

@@ -277,4 +277,5 @@ def profile(preset: str, dev: torch.device, smoke: bool):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from lewm.cli import run_script  # expected failures: one line, exit 2
+    sys.exit(run_script(main))

@@ -94,6 +94,10 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", default=None)
     a = p.parse_args(argv)
+    if a.json:  # checked before the evaluation: a plain open() replaced a dataset given as --json, after the work
+        from lewm.runs import JSON_FILE
+        from lewm.validate import check_out_file
+        check_out_file(a.json, "--json", make_parent=True, force=False, writes=JSON_FILE)
     torch.set_num_threads(1)
     model, cfg, _ = checkpoint.load(a.checkpoint, device="cpu")
     mc = cfg.model
@@ -177,4 +181,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from lewm.cli import run_script  # expected failures: one line, exit 2
+    sys.exit(run_script(main))

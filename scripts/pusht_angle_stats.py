@@ -492,4 +492,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from lewm.cli import run_script  # expected failures: one line, exit 2
+    sys.exit(run_script(main))

@@ -97,4 +97,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from lewm.cli import run_script  # expected failures: one line, exit 2
+    sys.exit(run_script(main))

@@ -1036,3 +1036,48 @@ def test_round8_planning_arguments(shipped_planning):
     env.reset(seed=0)
     with pytest.raises(ValueError, match=r"^the model was trained on 'two_room' but the environment is 'pusht'"):
         run_episode(env, model, cfg, pcfg, env.get_state(), env.get_state(), budget=5)
+
+
+def test_round10_nothing_is_lost_and_nothing_hangs(syn_h5, tmp_path, shipped_planning):
+    """Round 10's worst: checkpoint.save replaced a dataset, write_synthetic_h5 replaced a dataset or a
+    checkpoint, a pipe named weights.pt hung the official loader, train(val_batches=2.5) failed after the
+    whole run and -1 stored a NaN validation loss."""
+    from lewm import checkpoint
+    from lewm.official import _read_weights
+    from lewm.synthetic import write_synthetic_h5
+    from lewm.train import train
+    model, cfg, _, _, _ = shipped_planning
+    data = str(tmp_path / "d.h5")
+    shutil.copy(syn_h5, data)
+    before = open(data, "rb").read()
+    with pytest.raises(ValueError, match=r"holds an HDF5 episode file, not a checkpoint"):
+        checkpoint.save(data, model, cfg)
+    with pytest.raises(ValueError, match=r"exists; it writes only a new file"):
+        write_synthetic_h5(data, episodes=2)
+    assert open(data, "rb").read() == before
+    with pytest.raises(ValueError, match=r"write_synthetic_h5: episodes must be >= 1"):
+        write_synthetic_h5(str(tmp_path / "new.h5"), episodes=0)
+    fifo = str(tmp_path / "weights.pt")
+    os.mkfifo(fifo)
+    with pytest.raises(Exception, match=r"is not a regular file"):
+        _read_weights(fifo)
+    from lewm.config import get_preset
+    tiny = get_preset("cpu-tiny").with_overrides(model={"image_size": 32}, train={"batch_size": 8})
+    for bad, words in ((2.5, "must be a whole number"), (-1, "must be >= 0")):
+        with pytest.raises(ValueError, match=f"val_batches {words}"):
+            train(tiny, syn_h5, str(tmp_path / f"run{bad}"), steps=1, device="cpu", progress=False, val_batches=bad)
+        assert not os.path.exists(str(tmp_path / f"run{bad}" / "last.pt"))
+
+
+@pytest.mark.parametrize("script,args,words", [
+    ("pusht_angle_stats.py", ["--data", "/nonexistent.h5", "--parts", "data"], "nonexistent.h5"),
+    ("oracle_split.py", ["--checkpoint", "/nonexistent.pt"], "/nonexistent.pt: checkpoint file not found"),
+])
+def test_round10_scripts_end_an_expected_failure_in_one_line(script, args, words):
+    """scripts/*.py printed a traceback for a missing file (round 10); ``lewm.cli.run_script`` gives the CLI's bar."""
+    import subprocess
+    import sys
+    root = os.path.join(os.path.dirname(__file__), "..")
+    r = subprocess.run([sys.executable, os.path.join(root, "scripts", script), *args], capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": root}, timeout=300)
+    assert r.returncode == 2 and words in _one_error_line(r.stderr)
