@@ -1,6 +1,7 @@
 """Tiny assets for the lab tests: a 32 px Two-Room dataset, a synthetic dataset and a cpu-tiny checkpoint."""
 from __future__ import annotations
 
+import contextlib
 import os
 
 
@@ -52,11 +53,15 @@ LAB_SETTINGS = ("LEWM_LAB_CHECKPOINT", "LEWM_LAB_DATA", "LEWM_ALLOWED_DIRS", "LE
 """The lab's environment variables a test must not inherit from the shell."""
 
 
+@contextlib.contextmanager
 def lab_pages(app: str, runs: str, monkeypatch, default_ckpt: str):
-    """Point the lab at ``runs`` (its settings unset, Streamlit's caches cleared) and return
-    ``make(page, ckpt=default_ckpt) -> AppTest`` that opens ``app_pages/<page>.py`` with that checkpoint."""
+    """Point the lab at ``runs`` (its settings unset, Streamlit's caches cleared) and give
+    ``make(page, ckpt=default_ckpt) -> AppTest`` that opens ``app_pages/<page>.py`` with that checkpoint;
+    on exit the caches are cleared and torch's thread count restored (the lab sets it)."""
     import streamlit as st
+    import torch
     from streamlit.testing.v1 import AppTest
+    threads = torch.get_num_threads()
     monkeypatch.setenv("LEWM_LAB_RUNS", runs)
     for v in LAB_SETTINGS:
         monkeypatch.delenv(v, raising=False)
@@ -69,4 +74,8 @@ def lab_pages(app: str, runs: str, monkeypatch, default_ckpt: str):
         at.run()
         at.switch_page(f"app_pages/{page}.py").run()
         return at
-    return make
+    try:
+        yield make
+    finally:
+        st.cache_resource.clear()
+        torch.set_num_threads(threads)

@@ -80,16 +80,10 @@ def _one_episode(f):
 @pytest.fixture
 def lab(tmp_path, monkeypatch):
     pytest.importorskip("streamlit")
-    import streamlit as st
-    import torch
-    threads = torch.get_num_threads()
     runs = str(tmp_path / "runs")
     os.makedirs(os.path.join(runs, "data"))
-    make = lab_pages(APP, runs, monkeypatch, SHIPPED)
-
-    yield make, runs
-    st.cache_resource.clear()
-    torch.set_num_threads(threads)
+    with lab_pages(APP, runs, monkeypatch, SHIPPED) as make:
+        yield make, runs
 
 
 def _clean(at, where):

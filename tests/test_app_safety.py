@@ -134,16 +134,10 @@ def _broken_files(runs: str) -> dict[str, str]:
 @pytest.fixture
 def lab_broken(tmp_path, monkeypatch):
     pytest.importorskip("streamlit")
-    import streamlit as st
-    import torch
-    threads = torch.get_num_threads()
     runs = str(tmp_path / "runs")
     files = _broken_files(runs)
-    make = lab_pages(APP, runs, monkeypatch, SHIPPED)
-
-    yield make, files
-    st.cache_resource.clear()
-    torch.set_num_threads(threads)
+    with lab_pages(APP, runs, monkeypatch, SHIPPED) as make:
+        yield make, files
 
 
 def _clean(at, where):

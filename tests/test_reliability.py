@@ -1030,7 +1030,7 @@ def test_round8_planning_arguments(shipped_planning):
     grad = PlannerConfig(solver="grad", iterations=2, grad_restarts=2, horizon=2, num_samples=10, topk=2)
     plan(LatentGoalCost(model, z_enc, torch.randn(1, D)), 2, K, grad)
     from lewm.planning import setup_plan
-    with pytest.raises(ValueError, match=r"^start_state: \[112.0, 30.0\] is outside the two_room world"):
+    with pytest.raises(ValueError, match=r"^two_room: start_state \[112, 30\] is outside the world: .* not inside the wall"):
         setup_plan(model, cfg, make("two_room", image_size=64), [112.0, 30.0], [100.0, 100.0])  # inside the wall
     env = make("pusht", image_size=64)
     env.reset(seed=0)

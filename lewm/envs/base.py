@@ -165,12 +165,12 @@ class Env:
     def set_state(self, state) -> None:
         """Restore a state exactly: ``get_state()`` afterwards returns the same float32 vector. The
         state must be one the simulator can be in (``valid_states``, described by ``world``)."""
-        s = self._check_in_world(self._as_state(state, "state"), "state")
+        s = self.check_in_world(self._as_state(state, "state"), "state")
         self._set_state(s)
 
     def set_goal(self, goal_state) -> None:
         """The goal state: a state the simulator can be in (as ``set_state``)."""
-        g = self._check_in_world(self._as_state(goal_state, "goal"), "goal")
+        g = self.check_in_world(self._as_state(goal_state, "goal"), "goal")
         self.goal_state = g.astype(np.float32)
 
     def is_success(self, state=None, goal=None) -> bool:
@@ -191,7 +191,7 @@ class Env:
             raise ValueError(f"{self.name}: {what} must have {self.state_dim} values {self.state_names}, got {got}")
         return s
 
-    def _check_in_world(self, s: np.ndarray, what: str) -> np.ndarray:
+    def check_in_world(self, s: np.ndarray, what: str) -> np.ndarray:
         """``s`` unchanged, or one ValueError: NaN/inf, or a state ``valid_states`` refuses (a dot at
         (1e6, -1e6) or inside Two-Room's wall was accepted and drawn nowhere / stepped through walls)."""
         if not np.isfinite(s).all():  # a NaN state renders and steps without a word otherwise
