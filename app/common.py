@@ -103,9 +103,10 @@ def device_error() -> str | None:
         return None
     name = "LEWM_LAB_DEVICE" if os.environ.get("LEWM_LAB_DEVICE") else "--device"
     try:
-        check_device(spec, flag=name)
-    except ValueError as e:
-        return str(e).replace("use --device ", f"restart the lab with {name}=")
+        check_device(spec, flag="--device")
+    except ValueError as e:  # in the words of what set it: the variable or the flag
+        msg = str(e).replace("use --device ", f"restart the lab with {name}=")
+        return name + msg[len("--device"):] if msg.startswith("--device") else msg
     return None
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import numbers
 import time
 from dataclasses import asdict, dataclass
 
@@ -25,6 +26,7 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
 
+from . import _api_checks as chk
 from .devices import device_name  # noqa: F401  (re-exported: lewm.bench.device_name)
 
 aten = torch.ops.aten
@@ -58,6 +60,10 @@ def flop_counter() -> FlopCounterMode:
 
 def timed(fn, repeats: int, warmup: int, dev: torch.device) -> list[float]:
     """Wall-clock seconds of ``repeats`` calls of ``fn`` (device-synchronised), after ``warmup``."""
+    if not callable(fn):
+        raise TypeError(f"timed(fn=...) must be a function to time, got {type(fn).__name__}")
+    repeats, warmup = chk.whole("timed", "repeats", repeats, 1), chk.whole("timed", "warmup", warmup, 0)
+    dev = chk.device("timed", dev)
     for _ in range(warmup):
         fn()
     _sync(dev)
@@ -73,8 +79,14 @@ def timed(fn, repeats: int, warmup: int, dev: torch.device) -> list[float]:
 def matmul_peak(dev: torch.device, dtype: torch.dtype = torch.float32, n: int | None = None,
                 repeats: int | None = None) -> float:
     """Measured dense matmul rate in GFLOP/s (median of ``repeats`` n x n @ n x n products)."""
-    n = n or (8192 if dev.type == "cuda" else 2048)
-    repeats = repeats or (20 if dev.type == "cuda" else 5)
+    dev = chk.device("matmul_peak", dev)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"matmul_peak(dtype=...) must be a floating torch dtype (torch.float32, torch.bfloat16), "
+                        f"got {dtype!r:.60}")
+    n = chk.whole("matmul_peak", "n", n, 1, 65_536, none_ok=True)
+    repeats = chk.whole("matmul_peak", "repeats", repeats, 1, 100_000, none_ok=True)
+    n = n if n is not None else (8192 if dev.type == "cuda" else 2048)
+    repeats = repeats if repeats is not None else (20 if dev.type == "cuda" else 5)
     a = torch.randn(n, n, device=dev, dtype=dtype)  # (n, n)
     b = torch.randn(n, n, device=dev, dtype=dtype)  # (n, n)
     ts = timed(lambda: a @ b, repeats, 2, dev)
@@ -90,6 +102,7 @@ class Peak:
 
     @classmethod
     def measure(cls, dev: torch.device) -> "Peak":
+        dev = chk.device("Peak.measure", dev)
         bf16 = matmul_peak(dev, torch.bfloat16) if dev.type == "cuda" else None
         return cls(matmul_peak(dev, torch.float32), bf16)
 
@@ -120,7 +133,28 @@ def _row(device: str, model: str, setting: str, items: int, ts: list[float], flo
     return Row(device, model, setting, items / med, med, p90, gfl, gfl / med, gfl / med / peak)
 
 
+def _check_peak(fn: str, peak, none_ok: bool = True) -> Peak | None:
+    """``peak``: a :class:`Peak` of positive rates (``none_ok``: None = measure it)."""
+    if peak is None and none_ok:
+        return None
+    if not isinstance(peak, Peak):
+        alt = " or None (measured on the spot)" if none_ok else ""
+        raise TypeError(f"{fn}(peak=...) must be a lewm.bench.Peak{alt}, got {type(peak).__name__}")
+    rates = (peak.fp32,) + (() if peak.bf16 is None else (peak.bf16,))
+    if not all(isinstance(v, numbers.Real) and not isinstance(v, bool) and 0 < v < float("inf") for v in rates):
+        raise ValueError(f"{fn}(peak=...) must hold finite GFLOP/s > 0, got {peak!r:.80}")
+    return peak
+
+
 def format_table(rows: list[Row], rate_name: str, peak: Peak, latency_unit: str = "ms") -> str:
+    if not isinstance(rows, (list, tuple)) or not all(isinstance(r, Row) for r in rows):
+        raise TypeError(f"format_table(rows=...) must be a list of lewm.bench.Row, got {rows!r:.60}")
+    if not rows:
+        raise ValueError("format_table(rows=...) must hold at least one Row, got []: nothing was benchmarked")
+    chk.text("format_table", "rate_name", rate_name)
+    _check_peak("format_table", peak, none_ok=False)
+    if latency_unit not in ("ms", "s"):
+        raise ValueError(f"format_table(latency_unit=...) must be 'ms' or 's', got {latency_unit!r:.60}")
     scale = 1e3 if latency_unit == "ms" else 1.0
     head = ["device", "model", "setting", rate_name, f"median {latency_unit}", f"p90 {latency_unit}",
             "GFLOP", "GFLOP/s", "% peak"]
@@ -146,19 +180,28 @@ def _compile_parts(model, mode: str | None) -> None:
 def bench_train(preset: str, dev: torch.device, *, batch: int | None = None, steps: int | None = None,
                 warmup: int | None = None, compile: bool = False, channels_last: bool = False,
                 amp: bool | None = None, peak: Peak | None = None, seed: int = 0) -> Row:
-    """Time full training steps of ``preset`` on synthetic frames; returns one table row."""
+    """Time full training steps of ``preset`` on synthetic frames; returns one table row.
+    ``batch`` / ``steps`` / ``warmup`` / ``amp`` None: the defaults (see ``python -m lewm bench train -h``)."""
     from .config import get_preset
     from .model import LeWM
     from .loss import lewm_loss
-    cfg = get_preset(preset)
+    fn = "bench_train"
+    cfg = get_preset(chk.preset(fn, preset))
+    dev = chk.device(fn, dev)
+    batch = chk.whole(fn, "batch", batch, 1, 1 << 20, none_ok=True)
+    steps = chk.whole(fn, "steps", steps, 1, 100_000, none_ok=True)
+    warmup = chk.whole(fn, "warmup", warmup, 0, 100_000, none_ok=True)
+    compile, channels_last = chk.flag(fn, "compile", compile), chk.flag(fn, "channels_last", channels_last)
+    amp = chk.flag(fn, "amp", amp, none_ok=True)
+    peak, seed = _check_peak(fn, peak), chk.whole(fn, "seed", seed, 0, 2**63 - 1)
     mc, tc = cfg.model, cfg.train
     cuda = dev.type == "cuda"
     amp = cuda if amp is None else amp
     torch.manual_seed(seed)
     model = LeWM(mc).to(dev).train()
     big = model.num_params() > 5_000_000  # paper-sized: keep CPU runs short
-    B = batch or (tc.batch_size if cuda else min(tc.batch_size, 4 if big else 64))
-    steps = steps or (20 if cuda else (2 if big else 10))
+    B = batch if batch is not None else (tc.batch_size if cuda else min(tc.batch_size, 4 if big else 64))
+    steps = steps if steps is not None else (20 if cuda else (2 if big else 10))
     # on CPU the FLOP-counting step below already warms up (allocator, kernels)
     warmup = warmup if warmup is not None else (5 if cuda else (0 if big else 1))
     if channels_last:
@@ -199,20 +242,32 @@ def bench_plan(model, cfg, dev: torch.device, label: str, *, iterations=(30, 10)
                topk: int = 30, horizon: int = 5, repeats: int | None = None, warmup: int | None = None,
                compile: str = "none", amp: bool = False, peak: Peak | None = None, seed: int = 0) -> list[Row]:
     """Time whole plans (encode context + goal, CEM over the latent rollout); one row per
-    iteration count."""
+    iteration count. ``repeats`` / ``warmup`` None: the defaults (``python -m lewm bench plan -h``)."""
     from .planning import LatentGoalCost, PlannerConfig, cem
-    mc = cfg.model
+    fn = "bench_plan"
+    chk.model(fn, model)
+    mc = chk.config(fn, cfg).model
+    bad = [k for k in ("image_size", "history", "action_block_dim") if getattr(mc, k) != getattr(model.cfg, k)]
+    if bad:  # the synthetic frames and actions are made from cfg, the plan runs the model
+        raise ValueError(f"bench_plan(cfg=...) is not the model's config: model.{bad[0]} {getattr(mc, bad[0])} but "
+                         f"the model's is {getattr(model.cfg, bad[0])}; pass the cfg the model was built from")
+    dev, label = chk.device(fn, dev), chk.text(fn, "label", label)
+    iterations = chk.iterations(fn, iterations)
+    chk.plan_sizes(fn, samples, horizon)
+    topk = chk.topk(fn, topk, samples)
+    repeats = chk.whole(fn, "repeats", repeats, 1, 100_000, none_ok=True)
+    warmup = chk.whole(fn, "warmup", warmup, 0, 100_000, none_ok=True)
+    compile, amp = chk.compile_mode(fn, compile, dev), chk.flag(fn, "amp", amp)
+    peak, seed = _check_peak(fn, peak), chk.whole(fn, "seed", seed, 0, 2**63 - 1)
     model = model.to(dev).eval()
     big = sum(p.numel() for p in model.parameters()) > 5_000_000
-    repeats = repeats or (20 if dev.type == "cuda" else (1 if big else 3))
+    repeats = repeats if repeats is not None else (20 if dev.type == "cuda" else (1 if big else 3))
     warmup = warmup if warmup is not None else (3 if dev.type == "cuda" else (0 if big else 1))
     g = torch.Generator(device="cpu").manual_seed(seed)
     H, S, K = mc.history, mc.image_size, mc.action_block_dim
     obs = torch.randint(0, 256, (1, H, 3, S, S), generator=g, dtype=torch.uint8).to(dev)  # (1, H, 3, S, S)
     goal = torch.randint(0, 256, (1, 1, 3, S, S), generator=g, dtype=torch.uint8).to(dev)  # (1, 1, 3, S, S)
     act_hist = torch.randn(1, H - 1, K, generator=g).to(dev) if H > 1 else None  # (1, H-1, K)
-    if compile == "cuda-graphs" and dev.type != "cuda":
-        raise ValueError("bench plan --compile cuda-graphs needs a CUDA device")
     if compile not in ("none", "cuda-graphs"):
         # With CUDA graphs ("reduce-overhead") a replay overwrites the previous replay's outputs;
         # LeWM.rollout keeps every step's latent, so pred_proj (which makes it) stays eager there:

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from . import _api_checks as chk
 from .planning.cost import LatentGoalCost
 
 
@@ -49,6 +50,11 @@ def _sync(dev: torch.device) -> None:
 
 def interleaved(ref_fn, fast_fn, rounds: int, warmup: int, dev: torch.device) -> tuple[list[float], list[float]]:
     """Seconds of ``rounds`` alternating calls of each function, after ``warmup`` rounds."""
+    if not (callable(ref_fn) and callable(fast_fn)):
+        raise TypeError("interleaved(ref_fn=..., fast_fn=...) must be functions to time, got "
+                        f"{type(ref_fn).__name__} and {type(fast_fn).__name__}")
+    rounds, warmup = _rounds("interleaved", rounds, warmup)
+    dev = chk.device("interleaved", dev)
     ts = ([], [])
     for r in range(warmup + rounds):
         for i, fn in enumerate((ref_fn, fast_fn)):
@@ -66,6 +72,24 @@ def _result(what, model, ref_name, fast_name, ts, err, dev) -> Comparison:
     mr, mf = float(np.median(ref)), float(np.median(fast))
     return Comparison(what, model, ref_name, fast_name, mr, mf, mr / mf, (min(ref), max(ref)), (min(fast), max(fast)),
                       len(ref), float(err), torch.get_num_threads() if dev.type == "cpu" else 0)
+
+
+def _rounds(fn: str, rounds, warmup) -> tuple[int, int]:
+    """Timed rounds (>= 1: a median needs one; min() of none was the error) and warm-up rounds (>= 0)."""
+    return chk.whole(fn, "rounds", rounds, 1, 100_000), chk.whole(fn, "warmup", warmup, 0, 100_000)
+
+
+def _check_plan_args(fn: str, model, label, dev, bf16, samples, horizon, rounds, warmup, seed, compiled):
+    """The arguments ``compare_iteration`` and ``compare_plan`` share; returns the device."""
+    chk.model(fn, model)
+    chk.text(fn, "label", label)
+    dev = chk.device(fn, dev)
+    chk.flag(fn, "bf16", bf16)
+    chk.plan_sizes(fn, samples, horizon)
+    _rounds(fn, rounds, warmup)
+    chk.whole(fn, "seed", seed, 0, 2**63 - 1)
+    chk.flag(fn, "compiled", compiled)
+    return dev
 
 
 def _random_context(model, dev: torch.device, seed: int):
@@ -86,6 +110,8 @@ def compare_iteration(model, label: str, dev: torch.device, bf16: bool, samples:
     """One CEM iteration's work: the goal cost of ``samples`` candidate sequences of ``horizon``
     blocks (the rollout dominates; CEM's own sampling and top-k are negligible at this size).
     ``compiled``: the fast path's rollout is compiled (``lewm.planning.compiled_cost``; compiled before timing)."""
+    dev = _check_plan_args("compare_iteration", model, label, dev, bf16, samples, horizon, rounds, warmup, seed,
+                           compiled)
     model, z_hist, z_goal, a_hist, g = _random_context(model, dev, seed)
     K = model.cfg.action_block_dim
     acts = torch.randn(samples, horizon, K, generator=g).to(dev)  # (N, P, K)
@@ -120,6 +146,9 @@ def compare_plan(model, label: str, dev: torch.device, bf16: bool, iterations: i
     ``max_abs_err`` compares the two plans' first-iteration costs (later iterations may pick
     other elites once costs differ in the last bits)."""
     from .planning import PlannerConfig, cem
+    dev = _check_plan_args("compare_plan", model, label, dev, bf16, samples, horizon, rounds, warmup, seed, compiled)
+    chk.whole("compare_plan", "iterations", iterations, 1, 10_000)
+    chk.topk("compare_plan", topk, samples)
     model, z_hist, z_goal, a_hist, _ = _random_context(model, dev, seed)
     K = model.cfg.action_block_dim
     pcfg = PlannerConfig(num_samples=samples, topk=topk, iterations=iterations, horizon=horizon)
@@ -162,9 +191,14 @@ def compare_train(preset: str, dev: torch.device, bf16: bool, batch: int | None 
     from .config import get_preset
     from .loss import lewm_loss
     from .model import LeWM
-    cfg = get_preset(preset)
+    fn = "compare_train"
+    cfg = get_preset(chk.preset(fn, preset))
+    dev, bf16 = chk.device(fn, dev), chk.flag(fn, "bf16", bf16)
+    batch = chk.whole(fn, "batch", batch, 1, 1 << 20, none_ok=True)
+    _rounds(fn, rounds, warmup)
+    seed, compiled = chk.whole(fn, "seed", seed, 0, 2**63 - 1), chk.flag(fn, "compiled", compiled)
     mc, tc = cfg.model, cfg.train
-    B = batch or min(tc.batch_size, 64 if dev.type == "cpu" else tc.batch_size)
+    B = batch if batch is not None else min(tc.batch_size, 64 if dev.type == "cpu" else tc.batch_size)
     g = torch.Generator().manual_seed(seed)
     T, S = mc.history + 1, mc.image_size
     batch_t = {"pixels": torch.randint(0, 256, (B, T, 3, S, S), generator=g, dtype=torch.uint8).to(dev),  # (B, T, 3, S, S)
@@ -207,6 +241,8 @@ def compare_train(preset: str, dev: torch.device, bf16: bool, batch: int | None 
 
 
 def format_comparisons(rows: list[Comparison]) -> str:
+    if not isinstance(rows, (list, tuple)) or not all(isinstance(r, Comparison) for r in rows):
+        raise TypeError(f"format_comparisons(rows=...) must be a list of Comparison, got {rows!r:.60}")
     head = "| what | model | reference | fast | reference | fast | ratio | spread ref / fast | max abs err |"
     out = [head, "|" + "---|" * 9]
     for r in rows:

@@ -15,9 +15,9 @@ import zipfile
 
 import torch
 
-from . import official
+from . import _checkpoint_checks as _checks, official
 from .config import LeWMConfig
-from .errors import CheckpointError, check_finite_weights
+from .errors import CheckpointError, OutputExistsError, check_finite_weights
 from .model import LeWM
 from .runs import file_kind
 
@@ -30,25 +30,40 @@ VERSION = 1
 def save(path: str, model: LeWM, config: LeWMConfig, step: int = 0, metrics: dict | None = None,
          optimizer: dict | None = None, half: bool = False, replace: bool = True) -> str:
     """Atomically write a checkpoint. ``half=True`` stores float weights as fp16 (shipping size).
-    ``replace=False``: refuse (:func:`lewm.faults.publish`) a ``path`` that appeared meanwhile."""
+    ``replace=False``: refuse (:func:`lewm.faults.publish`) a ``path`` that exists or appeared meanwhile
+    (this result is then kept beside it). What ``load`` would refuse (a negative step, NaN weights,
+    another architecture than the config's ...) is refused here, before anything is written."""
     _check_save_target(path)
+    _checks.check_save_args(model, config, step, metrics, optimizer, half, replace)
     sd = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     if half:
         sd = {k: v.half() if v.is_floating_point() else v for k, v in sd.items()}
+    _checks.check_weights(sd, half)
     blob = {"format": FORMAT, "version": VERSION, "config": json.dumps(config.to_dict()),
             "state_dict": sd, "step": int(step), "metrics": json.dumps(metrics or {})}
     if optimizer is not None:
         blob["optimizer"] = optimizer
     folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pt", dir=folder)
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pt", dir=folder)
+    except OSError as e:  # was: tempfile's FileNotFoundError for /proc/x.pt
+        raise ValueError(f"save(path=...) {path}: cannot write into {folder} ({e.strerror or e}); "
+                         f"choose another place") from None
     try:
         with os.fdopen(fd, "wb") as f:
             torch.save(blob, f)
             f.flush()
             os.fsync(f.fileno())
         from .faults import publish
-        publish(tmp, path, replace=replace)
+        try:
+            publish(tmp, path, replace=replace)
+        except FileExistsError as e:  # publish speaks of the CLI's --out / --force: words for both callers
+            root, ext = os.path.splitext(path)
+            raise OutputExistsError(
+                f"{path}: exists already or was created by another command while this one ran; not overwritten "
+                f"(replacing it was not asked for): this result is in {root}-kept-{os.getpid()}{ext} (compare "
+                f"them, then rename it, or save again allowing the replacement)") from e
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
@@ -88,7 +103,7 @@ def read_raw(path: str) -> dict:
     with open(path, "rb") as f:
         head = f.read(8)
     if head == b"\x89HDF\r\n\x1a\n":
-        raise CheckpointError(f"{path}: is an HDF5 episode file, not a checkpoint (pass it as --data)")
+        raise CheckpointError(f"{path}: is an HDF5 episode file, not a checkpoint (a dataset: pass it where a dataset is expected, e.g. --data)")
     if head and not head.startswith((b"PK\x03\x04", b"\x80")):  # torch.save's zip, or its legacy pickle
         # was: torch's advice to load it with weights_only=False (which would run any code in it)
         raise CheckpointError(f"{path}: not a checkpoint, it is {file_kind(path)}; pass a .pt file written by "
@@ -125,6 +140,7 @@ def load(path: str, device: str | torch.device = "cpu", strict: bool = True):
     Also opens the official LeWM release format (a folder with ``weights.pt`` + ``config.json``,
     or that ``weights.pt``): see ``lewm.official.load_official``.
     """
+    device = _checks.check_load_args(path, device, strict)  # was: torch's AssertionError for cuda without CUDA
     if official.is_official(path):
         return official.load_official(path, device, strict=strict)
     blob = read_raw(path)
@@ -169,6 +185,7 @@ def load_optimizer(opt: torch.optim.Optimizer, state, path: str) -> None:
     """Load the optimizer state saved in checkpoint ``path`` into ``opt`` (resuming or continuing a
     run), or one CheckpointError naming the file and what to do (was: an AttributeError for an
     edited entry, torch's size message without the file for another model's state)."""
+    _checks.check_optimizer_args(opt, state, path)  # a wrong argument is named, not blamed on the file
     what = None
     try:
         opt.load_state_dict(state)
@@ -208,7 +225,7 @@ def batchnorm_note(meta: dict) -> str | None:
     re-estimated at save time (their metrics lack ``bn_recalibration_frames``): their eval-mode
     latents (planning, diagnostics) can be shifted by more than a standard deviation per channel.
     None when there is nothing to say (re-estimated, or not a checkpoint of ours)."""
-    m = (meta or {}).get("metrics") or {}
+    m = _checks.check_meta(meta)
     if "pred_loss" not in m or "bn_recalibration_frames" in m:
         return None
     return ("its BatchNorm running statistics were not re-estimated at the saved weights (an older "

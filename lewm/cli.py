@@ -228,8 +228,9 @@ def run_export(a: argparse.Namespace) -> int:
     return 0
 
 
-class UsageError(Exception):
-    """A command line that argparse refused (one line, without the usage block)."""
+class UsageError(ValueError):
+    """A command line that argparse refused (one line, without the usage block; a ValueError, so that
+    :func:`run_script` reports a script's refused command line like any other bad input)."""
 
 
 class Parser(argparse.ArgumentParser):

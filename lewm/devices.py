@@ -11,23 +11,28 @@ import warnings
 
 import torch
 
-from .validate import check_device
+from .validate import Range, check_device, check_value
 
 
-def resolve_device(device: str | None) -> torch.device:
+def resolve_device(device: str | None, flag: str = "--device") -> torch.device:
     """'auto'/None -> cuda if available, else mps, else cpu. An empty string is not 'auto': it is
-    refused like any other non-device (a script's unset variable should not pick a device)."""
+    refused like any other non-device (a script's unset variable should not pick a device).
+    ``flag``: how an error names the argument (``--device``, or e.g. ``train(device=...)``)."""
     if device is None or device == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
         if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    return check_device(device)  # a clear error for cuda on a machine without it
+    return check_device(device, flag)  # a clear error for cuda on a machine without it
 
 
 def device_name(dev: torch.device) -> str:
-    """'NVIDIA H200', or 'CPU <model name> (<threads> threads)'."""
+    """'NVIDIA H200', or 'CPU <model name> (<threads> threads)'. ``dev``: a torch.device or a device name
+    ('cpu' was an AttributeError); one this machine lacks is refused like ``--device``."""
+    if not isinstance(dev, (str, torch.device)):
+        raise TypeError(f"device_name: dev must be a torch.device or a device name (cpu, cuda, ...), got {dev!r:.60}")
+    dev = check_device(dev, "device_name: dev")
     if dev.type == "cuda":
         return torch.cuda.get_device_name(dev)
     name = platform.processor() or platform.machine()
@@ -42,8 +47,13 @@ def device_name(dev: torch.device) -> str:
 def set_threads(n: int | None) -> None:
     """``torch.set_num_threads(n)`` for ``--threads`` (None or 0: leave torch's default). More threads
     than the machine's cores is allowed but named: oversubscribed cores run matmuls many times slower."""
-    if not n:
+    if n is None:
         return
+    # -1 / 2.5 / True were torch's RuntimeError, '2' a comparison TypeError
+    n = check_value("threads (torch's CPU threads; 0: its default)", n, Range(lo=0), int)
+    if n == 0:
+        return
+    n = int(n)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if n > cores:
         warnings.warn(f"--threads {n} is more than the {cores} CPU cores this process may use; "

@@ -30,6 +30,7 @@ factor N of the backward all-reduce cancelling DDP's 1/N).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable
 
 import torch
@@ -37,6 +38,15 @@ import torch.distributed as dist
 from torch import nn
 
 from .sigreg import _as_tbd, quadrature, random_directions, sigreg
+from .validate import check_device
+
+
+def _device(device, who: str) -> torch.device:
+    """A torch.device or a device name as a torch.device ('cpu' was kept a str, and failed later on
+    ``.type``); a device this machine lacks (cuda without CUDA) is one ValueError naming ``who``."""
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(f"{who} must be a torch.device or a device name (cpu, cuda, cuda:N), got {device!r:.60}")
+    return check_device(device, who)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -78,6 +88,7 @@ def init_from_env(device: torch.device) -> DistContext:
     On CUDA each rank takes ``cuda:LOCAL_RANK`` unless ``device`` names an index explicitly.
     """
     from .faults import torchrun_env
+    device = _device(device, "init_from_env: device")
     _, env_world, local_rank = torchrun_env()  # a malformed variable is named (was: invalid literal for int())
     already = dist.is_available() and dist.is_initialized()
     if not already and env_world <= 1:
@@ -158,16 +169,24 @@ def global_count(n: int, device) -> int:
 # SIGReg on the global batch.
 # ---------------------------------------------------------------------------------------------
 def sigreg_global(z: torch.Tensor, num_proj: int = 1024, knots: int = 17, t_max: float = 3.0,
-                  generator: torch.Generator | None = None, group=None) -> torch.Tensor:
+                  generator: torch.Generator | None = None, group=None, *, check_finite: bool = True) -> torch.Tensor:
     """SIGReg of the latents of ALL ranks, (T, b, D) per rank -> scalar, same on every rank.
 
     A drop-in ``sigreg_fn`` for ``train.lewm_loss``. The directions come from ``generator``, which
     must be seeded identically on every rank. Without a process group this is ``sigreg.sigreg``.
+    ``check_finite``: refuse NaN/inf latents (of any rank, on every rank) in one line, as ``sigreg``
+    does (was: a NaN result); the training loss (``LossModule``) turns it off, the trainer checks the loss.
     """
     if not is_dist():
-        return sigreg(z, num_proj, knots, t_max, generator, check_finite=False)  # a training loss: the trainer checks
+        return sigreg(z, num_proj, knots, t_max, generator, check_finite=check_finite)
+    z = _as_tbd(z)  # a non-tensor or a wrong shape: one line before any collective
+    if check_finite:
+        bad = global_count(int((~torch.isfinite(z)).sum()), z.device)  # every rank raises, none waits for ever
+        if bad:
+            raise ValueError(f"SIGReg: the latents of all ranks hold {bad} NaN/inf values (this rank's shape "
+                             f"{tuple(z.shape)}); check the encoder's weights or the frames")
     with torch.autocast(z.device.type, enabled=False):  # fp32 inside a bf16 step too, as sigreg.sigreg
-        return _sigreg_global_fp32(_as_tbd(z.float()), num_proj, knots, t_max, generator, group)
+        return _sigreg_global_fp32(z.float(), num_proj, knots, t_max, generator, group)
 
 
 def _sigreg_global_fp32(z: torch.Tensor, num_proj: int, knots: int, t_max: float, generator, group) -> torch.Tensor:
@@ -223,6 +242,9 @@ def convert_batchnorm(module: nn.Module, device: torch.device) -> nn.Module:
     """Make every BatchNorm1d use global batch statistics. Parameters and buffers are kept (the
     optimizer's references stay valid): ``nn.SyncBatchNorm`` on CUDA, ``GlobalBatchNorm1d``
     elsewhere."""
+    if not isinstance(module, nn.Module):  # None was an AttributeError inside torch
+        raise TypeError(f"convert_batchnorm: module must be a torch.nn.Module, got {type(module).__name__}")
+    device = _device(device, "convert_batchnorm: device")
     if device.type == "cuda":
         return nn.SyncBatchNorm.convert_sync_batchnorm(module)
     for m in module.modules():
@@ -251,7 +273,8 @@ class LossModule(nn.Module):
         super().__init__()
         self.model = model
         self.cfg = cfg
-        self.sigreg_fn = sigreg_fn or sigreg_global
+        # a training loss: no NaN check (a device sync per step); the trainer stops on a non-finite loss
+        self.sigreg_fn = sigreg_fn or partial(sigreg_global, check_finite=False)
 
     def forward(self, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None):
         from .loss import lewm_loss

@@ -24,8 +24,16 @@ _SQUASHED.update({"dmcreacher": "reacher", "reacherhard": "reacher"})  # dm_cont
 def env_key(name: str) -> str:
     """The canonical name of environment ``name`` ('TwoRoom', 'two-room', 'swm/PushT-v1' ->
     'two_room', 'pusht'). A name we do not know comes back lower-case with '_' separators, so that
-    two spellings of an unknown name still compare equal and an error can quote it."""
-    s = str(name).strip().lower()
+    two spellings of an unknown name still compare equal and an error can quote it.
+
+    Raises TypeError for a non-string (None was stored as the environment 'none', 5 as '5', bytes as
+    "b'two_room'") and ValueError for a name with no letter or digit ('///', '-v1'), which came back ''
+    (the "no environment" of a config) without a word."""
+    if not isinstance(name, str):
+        hint = " (decode it first: name.decode())" if isinstance(name, (bytes, bytearray)) else ""
+        raise TypeError(f"an environment name must be a string like 'two_room' or 'pusht', got {name!r:.60} "
+                        f"({type(name).__name__}){hint}")
+    s = name.strip().lower()
     if "/" in s:
         namespace, _, rest = s.rpartition("/")
         if re.sub(r"[^a-z0-9]", "", namespace) == "gympusht":  # gym_pusht/PushT-v0: the gym-pusht package
@@ -33,6 +41,9 @@ def env_key(name: str) -> str:
         s = rest
     s = re.sub(r"-v\d+$", "", s)  # a gym version suffix
     squashed = re.sub(r"[^a-z0-9]", "", s)
+    if not squashed:
+        raise ValueError(f"environment name {name!r:.60} has no letter or digit; expected a name like "
+                         f"{', '.join(CANONICAL_ENVS[:3])}")
     if squashed in _SQUASHED:
         return _SQUASHED[squashed]
     return re.sub(r"[\s.-]+", "_", s)

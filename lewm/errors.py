@@ -19,3 +19,9 @@ def check_finite_weights(state_dict: dict, path: str) -> None:
     if bad is not None:
         raise CheckpointError(f"{path}: weight {bad!r} (a BatchNorm variance) holds negative values; the file is "
                               f"damaged or edited (use another checkpoint)")
+
+
+class OutputExistsError(FileExistsError, ValueError):
+    """An output file exists (or appeared while the work ran) and replacing it was not allowed; the
+    message names the file and where the result was kept. A FileExistsError (an OSError, as before)
+    that is also a ValueError, like every refused argument."""

@@ -42,7 +42,9 @@ from typing import Any
 import numpy as np
 
 from .progress import downsample_indices, eta_seconds, recent_rate
+from . import _api_checks as chk
 from .runs import unique_dir, unique_file
+from .validate import check_out_file
 
 ACTIVE = ("starting", "running", "paused")
 """Statuses of a job whose process is (still) alive."""
@@ -366,8 +368,8 @@ class JobManager:
     """All background jobs of one server process. Thread-safe; one per Streamlit server."""
 
     def __init__(self, runs_root: str, max_active_train: int = 2):
-        self.runs_root = os.path.abspath(runs_root)
-        self.max_active_train = int(max_active_train)
+        self.runs_root = os.path.abspath(chk.path("JobManager", "runs_root", runs_root, folder=True))
+        self.max_active_train = chk.whole("JobManager", "max_active_train", max_active_train, 1)
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}
         self._ctx = mp.get_context("spawn")
@@ -418,20 +420,34 @@ class JobManager:
                     out_dir: str | None = None) -> Job:
         """Start training ``cfg`` on ``data`` in a fresh run folder under ``runs_root``.
 
-        Raises RuntimeError when ``max_active_train`` runs are already active.
+        ``steps`` / ``threads`` None: the config's steps / all cores but one. A bad argument is a
+        ValueError (TypeError for a wrong type) naming it, before any folder is made; RuntimeError
+        when ``max_active_train`` runs are already active.
         """
         from .config import LeWMConfig
+        fn = "start_train"
         if not isinstance(cfg, LeWMConfig):
-            raise TypeError("cfg must be a LeWMConfig")
+            raise TypeError(f"start_train(cfg=...) must be a LeWMConfig (lewm.config.get_preset(...)), "
+                            f"got {type(cfg).__name__}")
+        data = chk.path(fn, "data", data, file=True)  # an HDF5 episode file (read by the worker)
+        steps = chk.whole(fn, "steps", steps, 1, 10**9, none_ok=True)  # None: cfg.train.steps; 0 is refused
+        threads = chk.whole(fn, "threads", threads, 1, 1024, none_ok=True)  # -1 failed in the worker
+        view_every, view_dirs = chk.whole(fn, "view_every", view_every, 1), chk.whole(fn, "view_dirs", view_dirs, 1, 64)
+        name, group, label = (chk.text(fn, k, v, none_ok=True)
+                              for k, v in (("name", name), ("group", group), ("label", label)))
+        device = None if chk.text(fn, "device", device, none_ok=True) in (None, "auto") else device
+        if device is not None:  # cuda on a machine without it: here, not in the worker
+            chk.device(fn, device, "device")
+        out_dir = chk.path(fn, "out_dir", out_dir, none_ok=True, new_folder=True)
         if not self.can_start_train():
             raise RuntimeError(f"{self.max_active_train} training runs are already active on this server; "
                                f"stop one or wait for it to finish")
-        total = int(steps or cfg.train.steps)
+        total = steps if steps is not None else cfg.train.steps
         if threads is None:  # leave a core to the web server; oversubscribed OpenMP crawls
             threads = max(1, (os.cpu_count() or 2) - 1)
         out = out_dir or unique_dir(self.runs_root, name or time.strftime("%Y%m%d-%H%M%S") + f"-{cfg.preset}")
         if out_dir is not None:
-            os.makedirs(out, exist_ok=False)  # never reuse a folder
+            os.makedirs(out, exist_ok=False)  # never reuse a folder (checked above; this only loses a race)
         params = {"preset": cfg.preset, "data": data, "steps": total, "lambda": cfg.sigreg.weight,
                   "lr": cfg.train.lr, "batch_size": cfg.train.batch_size, "history": cfg.model.history,
                   "device": device or "auto"}
@@ -440,18 +456,29 @@ class JobManager:
                        "started": time.time()}, f, indent=2)
         job = Job("train", label or os.path.basename(out), out, total, params, group)
         return self._launch(job, _train_worker, (cfg.to_dict(), os.path.abspath(data), out, total, device, threads,
-                                                 int(view_every), int(view_dirs)))
+                                                 view_every, view_dirs))
 
     def start_collect(self, env_name: str, episodes: int, out: str, *, image_size: int = 64,
                       policy: str = "expert", seed: int = 0, episode_len: int | None = None,
                       mix_random: float = 0.0, label: str | None = None) -> Job:
-        """Collect ``episodes`` episodes into ``out`` (made unique if it exists: nothing is overwritten)."""
-        out = unique_file(os.path.abspath(out))
-        params = {"env": env_name, "episodes": int(episodes), "image_size": int(image_size), "policy": policy,
-                  "seed": int(seed)}
-        job = Job("collect", label or os.path.basename(out), out, int(episodes), params)
-        return self._launch(job, _collect_worker, (env_name, int(episodes), out, int(image_size), policy, int(seed),
-                                                   episode_len, float(mix_random)))
+        """Collect ``episodes`` episodes into the ``.h5`` file ``out`` (made unique if it exists: nothing is
+        overwritten). A bad argument is a ValueError (TypeError for a wrong type) naming it, before the job."""
+        fn = "start_collect"
+        env_name, policy = chk.text(fn, "env_name", env_name), chk.text(fn, "policy", policy)
+        episodes, image_size = chk.whole(fn, "episodes", episodes, 1), chk.whole(fn, "image_size", image_size, 8, 1024)
+        seed, mix_random = chk.whole(fn, "seed", seed, 0, 2**63 - 1), chk.number(fn, "mix_random", mix_random, 0.0, 1.0)
+        episode_len = chk.whole(fn, "episode_len", episode_len, 2, none_ok=True)
+        label = chk.text(fn, "label", label, none_ok=True)
+        out = chk.path(fn, "out", out)
+        if os.path.isdir(out) or not out.endswith(".h5"):  # a folder became 'folder-1', an HDF5 file without .h5
+            raise ValueError(f"start_collect(out=...) must be an HDF5 file name ending in .h5 (the lab lists "
+                             f"data/*.h5), got {out!r}{' (a folder)' if os.path.isdir(out) else ''}")
+        from .runs import DATASET
+        out = check_out_file(unique_file(os.path.abspath(out)), f"{fn}(out=...)", make_parent=True, writes=DATASET)
+        params = {"env": env_name, "episodes": episodes, "image_size": image_size, "policy": policy, "seed": seed}
+        job = Job("collect", label or os.path.basename(out), out, episodes, params)
+        return self._launch(job, _collect_worker, (env_name, episodes, out, image_size, policy, seed,
+                                                   episode_len, mix_random))
 
     # ----------------------------------------------------------------- shutdown
     def shutdown(self, timeout: float = 5.0) -> None:

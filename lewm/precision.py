@@ -16,6 +16,9 @@ fp32 (their small matmuls gain less than the casts cost). Elsewhere fp32.
 from __future__ import annotations
 
 import functools
+import numbers
+
+import torch
 
 from .config import PRECISIONS
 
@@ -39,6 +42,19 @@ TRAIN_BF16_MIN_WIDTH = 128
 """The narrowest encoder (``model.enc_dim``) that ``auto`` trains in bf16 on a bf16 CPU (cpu-small's)."""
 
 
+def _device_type(device) -> str:
+    """'cpu' / 'cuda' / 'mps' ... of a torch.device or a device name; anything else is one ValueError (a
+    non-device such as 'gpu' was silently fp32). Availability is not checked: this is a policy."""
+    if isinstance(device, str):
+        try:
+            device = torch.device(device)
+        except (RuntimeError, ValueError):
+            pass
+    if not isinstance(device, torch.device):
+        raise ValueError(f"device must be a torch.device or a device name (cpu, cuda, cuda:N, mps), got {device!r:.60}")
+    return device.type
+
+
 def resolve_precision(precision: str, device, workload: str = "train", model_width: int | None = None) -> bool:
     """-> whether to run under bf16 autocast. ``workload``: 'train' or 'plan'; ``model_width``: the
     encoder width (``model.enc_dim``) for CPU training, unknown = fp32 (see the module doc)."""
@@ -46,10 +62,13 @@ def resolve_precision(precision: str, device, workload: str = "train", model_wid
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if workload not in ("train", "plan"):
         raise ValueError(f"workload must be 'train' or 'plan', got {workload!r}")
+    if model_width is not None and (isinstance(model_width, bool) or not isinstance(model_width, numbers.Integral)
+                                    or model_width < 1):
+        raise ValueError(f"model_width must be the encoder width (a whole number >= 1) or None, got {model_width!r:.60}")
+    kind = _device_type(device)
     if precision != "auto":
         return precision == "bf16"
-    kind = getattr(device, "type", str(device))
-    if kind.startswith("cuda"):
+    if kind == "cuda":
         return True
     if kind != "cpu":
         return False

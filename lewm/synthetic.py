@@ -9,7 +9,16 @@ import numpy as np
 
 
 def dot_frames(xy: np.ndarray, size: int, sigma: float = 0.08) -> np.ndarray:
-    """xy (L, 2) in [0, 1] -> uint8 frames (L, size, size, 3): a red dot on white."""
+    """xy (L, 2) in [0, 1] -> uint8 frames (L, size, size, 3): a red dot on white. ``size`` >= 1 pixels,
+    ``sigma`` (the dot's radius, in frame widths) >= 1e-6: 0 drew white frames, a size of 0 empty ones."""
+    from .validate import Range, check_value
+    check_value("dot_frames: size", size, Range(lo=1, hi=4096), int)
+    check_value("dot_frames: sigma", sigma, Range(lo=1e-6), float)  # smaller: sigma**2 underflows, 0/0 = NaN
+    xy = np.asarray(xy)
+    if xy.ndim != 2 or xy.shape[1] != 2 or xy.dtype.kind not in "iuf":  # (2,) was an IndexError
+        raise ValueError(f"dot_frames: xy must be (L, 2) numbers (one x, y per frame), got {xy.dtype} {xy.shape}")
+    if not np.isfinite(xy).all():
+        raise ValueError("dot_frames: xy holds NaN/inf; give finite positions (in [0, 1] on the frame)")
     g = (np.arange(size) + 0.5) / size
     d2 = (g[None, None, :] - xy[:, 0, None, None]) ** 2 + (g[None, :, None] - xy[:, 1, None, None]) ** 2  # (L, S, S)
     a = np.exp(-d2 / (2 * sigma**2))  # (L, S, S)
@@ -24,6 +33,11 @@ def write_synthetic_h5(path: str, episodes: int = 8, length: int = 40, image_siz
     """Write ``episodes`` random-walk episodes; state = dot xy, to a new file ``path``. Returns ``path``."""
     import h5py
     from .validate import Range, check_value
+    if isinstance(path, os.PathLike):
+        path = os.fspath(path)
+    if not isinstance(path, str) or not path.strip() or path.endswith(("/", os.sep)):  # '' was h5py's OSError
+        raise ValueError(f"write_synthetic_h5: path must be a new HDF5 file name (e.g. data/synthetic.h5), "
+                         f"got {path!r:.60}")
     for name, v, rng_ in (("episodes", episodes, Range(lo=1)), ("length", length, Range(lo=2)),
                           ("image_size", image_size, Range(lo=8, hi=1024)), ("seed", seed, Range(lo=0))):
         check_value(f"write_synthetic_h5: {name}", v, rng_, int)
@@ -43,14 +57,20 @@ def write_synthetic_h5(path: str, episodes: int = 8, length: int = 40, image_siz
         act.append(a)
         st.append(xy)
         lens.append(length)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with h5py.File(path, "w") as f:
-        f["pixels"] = np.concatenate(px)
-        f["action"] = np.concatenate(act)
-        f["state"] = np.concatenate(st)
-        f["ep_len"] = np.asarray(lens, np.int32)
-        f["ep_offset"] = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64)
-        f.attrs["env"] = "synthetic_dot"
-        f.attrs["state_names"] = "x,y"
-        f.attrs["image_size"] = image_size
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with h5py.File(path, "w") as f:
+            f["pixels"] = np.concatenate(px)
+            f["action"] = np.concatenate(act)
+            f["state"] = np.concatenate(st)
+            f["ep_len"] = np.asarray(lens, np.int32)
+            f["ep_offset"] = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64)
+            f.attrs["env"] = "synthetic_dot"
+            f.attrs["state_names"] = "x,y"
+            f.attrs["image_size"] = image_size
+    except OSError as e:  # a parent that is a file, a read-only folder: one line naming the path
+        if os.path.isfile(path):  # a half-written file would be refused as existing next time
+            os.remove(path)
+        msg = getattr(e, "strerror", None) or str(e).splitlines()[0][:200]
+        raise ValueError(f"write_synthetic_h5: cannot write {path} ({msg})") from None
     return path

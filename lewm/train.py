@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import checkpoint, distributed, faults, validate
+from . import _train_checks, checkpoint, distributed, faults, validate
 from .config import LeWMConfig, changed_settings
 from .precision import resolve_precision
 from .data import WindowDataset, action_stats_of, batch_iterator  # noqa: F401  (action_stats_of re-exported)
@@ -57,6 +57,7 @@ def lr_at(step: int, cfg, elapsed_s: float | None = None) -> float:
     """Linear warmup then cosine decay to ``min_lr_ratio * lr``. With ``cfg.time_budget_s`` the
     cosine's progress after warmup is the larger of the step fraction and ``elapsed_s`` over the
     budget (the time since warmup ended is not tracked: the elapsed fraction is used directly)."""
+    _train_checks.check_lr_args(step, cfg, elapsed_s)  # a step < 0 or NaN, a LeWMConfig: one clear line
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / max(cfg.warmup_steps, 1)
     prog = min(1.0, (step - cfg.warmup_steps) / max(cfg.steps - cfg.warmup_steps, 1))
@@ -91,13 +92,15 @@ def train(cfg: LeWMConfig, data: str, out: str, *, steps: int | None = None, dev
     SIGReg see the global batch, DDP averages gradients, and only rank 0 logs, shows progress and
     writes files. ``stop_event``/``pause_event`` are for single-process runs.
     """
-    ctx = distributed.init_from_env(resolve_device(device))
+    _train_checks.check_train_args(cfg, data, out, on_step=on_step, resume=resume, progress=progress,
+                                   stop_event=stop_event, pause_event=pause_event, init=init)  # before any work
+    ctx = distributed.init_from_env(resolve_device(device, "train(device=...)"))
     made = not os.path.exists(out)
     lock = faults.RunLock(out) if ctx.rank == 0 else None  # one training per folder
     ok = False
     try:
         if lock is not None:
-            lock.acquire()
+            _train_checks.acquire(lock)
             faults.clean_stale_tmp(out)  # checkpoint writes of a killed run
         res = _train(cfg, data, out, ctx, steps=steps, on_step=on_step, resume=resume, progress=progress,
                      stop_event=stop_event, pause_event=pause_event, val_batches=val_batches, init=init)
@@ -136,12 +139,7 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
     if np.all(ds.action_stats.std <= 1e-6) and _is_rank0():  # allowed (a world without control), never silent
         warnings.warn(f"{data}: every action dimension is constant: the predictor cannot learn what actions do, "
                       f"and a planner on this model has nothing to choose")
-    if init_cfg is not None and init_cfg.env and init_cfg.env != ds.env:
-        raise ValueError(f"--init {init} was trained on env {init_cfg.env!r} but {data} holds {ds.env!r}: "
-                         f"continue a run on data of its own environment")
-    if resuming and loaded[1].env and ds.env and loaded[1].env != ds.env:
-        raise ValueError(f"{ckpt_path} was trained on env {loaded[1].env!r} but {data} holds {ds.env!r}: "
-                         f"resume it on data of its own environment, or pass --no-resume / another --out")
+    _train_checks.check_envs(cfg, data, ds.env, init, init_cfg, resuming, loaded and loaded[1], ckpt_path)
     if ds.action_dim != mc.action_dim:
         cfg = cfg.with_overrides(model={"action_dim": ds.action_dim})
         mc = cfg.model

@@ -224,24 +224,28 @@ def arg_field(cls, name: str):
 # ---------------------------------------------------------------------------------------------
 def check_device(spec: str, flag: str = "--device"):
     """'cpu' | 'cuda' | 'cuda:N' | 'mps' -> torch.device, or a ValueError saying why it cannot be
-    used on this machine and what to pass instead."""
+    used on this machine and what to pass instead (in the words of a flag, ``--device``, or of a
+    Python argument, e.g. ``train(device=...)``)."""
     import torch
+    cli = flag.startswith("--")
+    use_cpu = "use --device cpu (or auto)" if cli else "use device='cpu' (or 'auto')"
+    choices = "use auto, cpu, cuda, cuda:N or mps" if cli else "use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
     try:
         dev = torch.device(spec)
     except (RuntimeError, ValueError, TypeError):
-        raise ValueError(f"{flag} {spec!r} is not a device; use auto, cpu, cuda, cuda:N or mps") from None
+        raise ValueError(f"{flag} {spec!r} is not a device; {choices}") from None
     if dev.type == "cuda":
         if not torch.cuda.is_available():
             why = "this PyTorch build has no CUDA" if torch.version.cuda is None else "no CUDA GPU is visible"
-            raise ValueError(f"{flag} {spec}: {why} on this machine; use --device cpu (or auto)")
+            raise ValueError(f"{flag} {spec}: {why} on this machine; {use_cpu}")
         n = torch.cuda.device_count()
         if dev.index is not None and dev.index >= n:
             raise ValueError(f"{flag} {spec}: this machine has {n} CUDA device(s) (cuda:0..cuda:{n - 1})")
     elif dev.type == "mps":
         if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-            raise ValueError(f"{flag} {spec}: MPS is not available on this machine; use --device cpu (or auto)")
+            raise ValueError(f"{flag} {spec}: MPS is not available on this machine; {use_cpu}")
     elif dev.type != "cpu":
-        raise ValueError(f"{flag} {spec!r}: unsupported device type; use auto, cpu, cuda, cuda:N or mps")
+        raise ValueError(f"{flag} {spec!r}: unsupported device type; {choices}")
     return dev
 
 

@@ -8,14 +8,16 @@ import os
 for _k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
     os.environ[_k] = "1"
 
-import argparse  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from lewm.cli import Parser  # noqa: E402
 from lewm.envs import list_envs, make  # noqa: E402
+from lewm.envs.base import MAX_IMAGE_SIZE  # noqa: E402
+from lewm.validate import arg_int  # noqa: E402
 
 
 def steps_per_s(env, steps: int, render: bool) -> float:
@@ -26,7 +28,7 @@ def steps_per_s(env, steps: int, render: bool) -> float:
     t = time.process_time()
     for a in actions:
         env.step(a)
-    return steps / (time.process_time() - t)
+    return steps / max(time.process_time() - t, 1e-9)  # a few steps can take under the clock's tick
 
 
 def renders_per_s(env, n: int) -> float:
@@ -35,14 +37,15 @@ def renders_per_s(env, n: int) -> float:
     t = time.process_time()
     for _ in range(n):
         env.render_state(s)
-    return n / (time.process_time() - t)
+    return n / max(time.process_time() - t, 1e-9)
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--steps", type=int, default=2000)
-    p.add_argument("--sizes", type=int, nargs="+", default=[64, 224])
-    p.add_argument("--envs", nargs="+", default=list_envs())
+    p = Parser(prog="python scripts/bench_envs.py", description=__doc__)
+    p.add_argument("--steps", type=arg_int(1, 10_000_000), default=2000, help="steps (and renders) per measurement")
+    p.add_argument("--sizes", type=arg_int(8, MAX_IMAGE_SIZE), nargs="+", default=[64, 224],
+                   help="image sizes in pixels")
+    p.add_argument("--envs", nargs="+", default=list_envs(), choices=list_envs())
     a = p.parse_args(argv)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)

@@ -85,11 +85,24 @@ def grid_warp_figure(ckpt: str):
     return fig, out
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def parse_args(argv=None) -> argparse.Namespace:
+    """The command line, checked before Chromium is looked for and before any figure is drawn."""
+    from lewm.cli import Parser
+    from lewm.validate import arg_int, check_out_dir
+    ap = Parser(prog="python scripts/doc_figures.py", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default=os.path.join(ROOT, "assets"), help="folder for the PNGs (default: assets/)")
-    ap.add_argument("--width", type=int, default=720, help="PNG width in CSS pixels (default 720)")
-    a = ap.parse_args()
+    ap.add_argument("--width", type=arg_int(64, 8192), default=720, help="PNG width in CSS pixels (default 720)")
+    a = ap.parse_args(argv)
+    check_out_dir(a.out)  # was: FileExistsError from makedirs for a file
+    return a
+
+
+def main(argv=None) -> int:
+    a = parse_args(argv)
+    shipped = os.path.join(ROOT, "checkpoints", "two_room", "model.pt")
+    if not os.path.isfile(shipped):  # the grid warp's checkpoint, drawn last: missing, known first
+        raise FileNotFoundError(f"{shipped}: no such checkpoint (the grid warp is drawn for the shipped "
+                                f"Two-Room agent)")
     chromium()
     os.makedirs(a.out, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -98,10 +111,11 @@ def main() -> None:
             path = os.path.join(a.out, name)
             fig.write_image(path, width=a.width, scale=1)
             print(f"{path}: spearman {s['spearman']:.3f}, greedy {s['greedy_accuracy']:.3f}")
-    fig, g = grid_warp_figure(os.path.join(ROOT, "checkpoints", "two_room", "model.pt"))
+    fig, g = grid_warp_figure(shipped)
     path = os.path.join(a.out, "grid_warp_two_room.png")
     fig.write_image(path, width=a.width, scale=1)
     print(f"{path}: affine r {g['linear_r']}")
+    return 0
 
 
 if __name__ == "__main__":

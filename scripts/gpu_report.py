@@ -36,6 +36,8 @@ from lewm.config import get_preset  # noqa: E402
 from lewm.model import LeWM  # noqa: E402
 
 SHIPPED = ("checkpoints/two_room/model.pt", "checkpoints/pusht/model.pt", "checkpoints/reacher/model.pt")
+SECTIONS = ("train", "plan", "profile", "compile")
+"""What ``--sections`` may name (the matmul peak is always measured)."""
 
 
 class Report:
@@ -44,8 +46,16 @@ class Report:
         self.out, self.data = out, {"sections": {}, "errors": []}
         path = os.path.join(out, "gpu_report.json")
         if append and os.path.exists(path):
-            with open(path) as f:
-                self.data = json.load(f)
+            try:
+                with open(path) as f:
+                    self.data = json.load(f)
+                ok = isinstance(self.data, dict) and isinstance(self.data.get("sections"), dict) \
+                    and isinstance(self.data.get("errors"), list)
+            except (UnicodeDecodeError, ValueError):
+                ok = False
+            if not ok:  # was: a traceback (or a KeyError later) for a damaged or foreign file
+                raise ValueError(f"--append: {path} is not a GPU report (a JSON object with 'sections' and "
+                                 f"'errors'); remove it or drop --append")
 
     def put(self, section: str, value) -> None:
         self.data["sections"].setdefault(section, []).append(value)
@@ -122,14 +132,23 @@ def _with_frac(row: bench.Row, bf16_peak_gflops: float) -> dict:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from lewm.cli import Parser
+    from lewm.validate import check_out_dir
+    p = Parser(prog="python scripts/gpu_report.py", description=__doc__,
+               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default=os.environ.get("OUT") or "gpu-report", help="output folder (default $OUT or ./gpu-report)")
     p.add_argument("--smoke", action="store_true", help="CPU, toy sizes: checks that every line runs")
-    p.add_argument("--sections", default="train,plan,profile,compile",
+    p.add_argument("--sections", default=",".join(SECTIONS),
                    help="comma-separated: train (fp32, bf16), plan, profile, compile (the bf16 + torch.compile "
                         "training row, last: its compilation takes longest); the matmul peak is always measured")
     p.add_argument("--append", action="store_true", help="add to the JSON already in --out (e.g. a separate compile run)")
     a = p.parse_args(argv)
+    secs = [s.strip() for s in a.sections.split(",") if s.strip()]
+    bad = [s for s in secs if s not in SECTIONS]
+    if bad or not secs:  # was: --sections bogus measured nothing and said "wrote"
+        raise ValueError(f"--sections {a.sections!r}: {'unknown section ' + repr(bad[0]) if bad else 'no section'}; "
+                         f"give a comma-separated list of {', '.join(SECTIONS)}")
+    check_out_dir(a.out)  # was: FileExistsError from makedirs for a file, or a failure at the first row
     dev = torch.device("cpu" if a.smoke else "cuda")
     if dev.type == "cuda" and not torch.cuda.is_available():
         print("error: no CUDA device: run with --smoke on a CPU machine", file=sys.stderr)
@@ -140,7 +159,6 @@ def main(argv=None) -> int:
     if not rep.data["sections"].get("device"):
         rep.put("device", device_info(dev))
     print(json.dumps(rep.data["sections"]["device"][0]), flush=True)
-    secs = a.sections.split(",")
     bf16_peak = 1.0
     if rep.data["sections"].get("peak"):
         bf16_peak = rep.data["sections"]["peak"][0]["bf16_tflops"] * 1e3

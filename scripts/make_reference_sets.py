@@ -20,7 +20,35 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path[:0] = [ROOT, os.path.join(ROOT, "app")]
 
 
+def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
+    """The command line and the checkpoints it names, checked before any import of torch or any work."""
+    from lewm.cli import Parser
+    from lewm.validate import arg_int
+    p = Parser(prog="python scripts/make_reference_sets.py", description=__doc__.splitlines()[0])
+    p.add_argument("names", nargs="*", help="checkpoint folders (default: all of checkpoints/*)")
+    p.add_argument("--episodes", type=arg_int(1, 100_000), default=8)
+    p.add_argument("--episode-len", type=arg_int(2, 100_000), default=100)
+    p.add_argument("--seed", type=arg_int(0, 2**31 - 1), default=123)
+    p.add_argument("--no-umap", action="store_true")
+    p.add_argument("--umap-only", action="store_true", help="keep reference.h5, recompute the map")
+    a = p.parse_args(argv)
+    if a.no_umap and a.umap_only:  # was: nothing made, exit 0
+        raise ValueError("--no-umap and --umap-only exclude each other (--umap-only recomputes only the map); "
+                         "give one of them")
+    ckpts = sorted(glob.glob(os.path.join(ROOT, "checkpoints", "*", "model.pt")))
+    have = [os.path.basename(os.path.dirname(c)) for c in ckpts]
+    if not ckpts:
+        raise FileNotFoundError(f"no checkpoints/*/model.pt under {ROOT}: nothing to make a reference set for")
+    unknown = [n for n in a.names if n not in have]
+    if unknown:  # was: skipped without a word (exit 0, nothing made)
+        raise ValueError(f"NAME {unknown[0]}: no checkpoints/{unknown[0]}/model.pt; choose from {', '.join(have)}")
+    if a.names:
+        ckpts = [c for c in ckpts if os.path.basename(os.path.dirname(c)) in a.names]
+    return a, ckpts
+
+
 def main(argv=None) -> int:
+    a, ckpts = parse_args(argv)
     import torch
     torch.set_num_threads(1)
     from lewm import checkpoint
@@ -28,17 +56,6 @@ def main(argv=None) -> int:
     from lewm.diagnostics import encode_dataset, fit_latent_map
     import refstore
 
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("names", nargs="*", help="checkpoint folders (default: all of checkpoints/*)")
-    p.add_argument("--episodes", type=int, default=8)
-    p.add_argument("--episode-len", type=int, default=100)
-    p.add_argument("--seed", type=int, default=123)
-    p.add_argument("--no-umap", action="store_true")
-    p.add_argument("--umap-only", action="store_true", help="keep reference.h5, recompute the map")
-    a = p.parse_args(argv)
-    ckpts = sorted(glob.glob(os.path.join(ROOT, "checkpoints", "*", "model.pt")))
-    if a.names:
-        ckpts = [c for c in ckpts if os.path.basename(os.path.dirname(c)) in a.names]
     for ck in ckpts:
         folder = os.path.dirname(ck)
         model, cfg, _ = checkpoint.load(ck, device="cpu")

@@ -80,25 +80,49 @@ def true_cost_distance(env, states: np.ndarray, goal: np.ndarray) -> np.ndarray:
     return ((s[:, :2] - g[:2]) ** 2).sum(1)
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+HORIZON = 5  # planning horizon in blocks (the paper's)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    """The command line, every number in its range and ``--json`` checked, before any work."""
+    from lewm.cli import Parser
+    from lewm.validate import arg_int
+    p = Parser(prog="python scripts/oracle_split.py", description=__doc__,
+               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", required=True)
-    p.add_argument("--episodes", type=int, default=20)
-    p.add_argument("--samples", type=int, default=300)
-    p.add_argument("--topk", type=int, default=30)
-    p.add_argument("--iterations", type=int, default=10)
-    p.add_argument("--receding-horizon", type=int, default=5)
+    p.add_argument("--episodes", type=arg_int(1, 100_000), default=20)
+    p.add_argument("--samples", type=arg_int(1, 100_000), default=300)
+    p.add_argument("--topk", type=arg_int(1, 100_000), default=30, help="CEM elites (at most --samples)")
+    p.add_argument("--iterations", type=arg_int(1, 10_000), default=10)
+    p.add_argument("--receding-horizon", type=arg_int(1, HORIZON), default=5,
+                   help=f"blocks played per plan (at most the horizon, {HORIZON})")
     p.add_argument("--modes", nargs="+", default=["learned", "true-dynamics", "true-cost"],
                    choices=["learned", "true-dynamics", "true-cost", "oracle"])
-    p.add_argument("--probe-episodes", type=int, default=120, help="expert episodes to fit the true-cost probe on")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", default=None)
+    p.add_argument("--probe-episodes", type=arg_int(1, 100_000), default=120,
+                   help="expert episodes to fit the true-cost probe on")
+    p.add_argument("--seed", type=arg_int(0, 2**31 - 1), default=0)
+    p.add_argument("--json", default=None, help="also write the results to this JSON file (a new file unless --force)")
+    p.add_argument("--force", action="store_true", help="replace an existing --json file of the same kind")
     a = p.parse_args(argv)
-    if a.json:  # checked before the evaluation: a plain open() replaced a dataset given as --json, after the work
-        from lewm.runs import JSON_FILE
+    if a.topk > a.samples:  # was: PlannerConfig's "topk must be in [1, num_samples=4]", after loading
+        raise ValueError(f"--topk {a.topk} must be <= --samples {a.samples} (the elites are drawn from the samples)")
+    if a.json:  # checked before the evaluation: a plain open() replaced a dataset given as --json, and a
+        # missing folder failed after the whole run
+        from lewm.runs import EVAL_RESULT
         from lewm.validate import check_out_file
-        check_out_file(a.json, "--json", make_parent=True, force=False, writes=JSON_FILE)
+        # its results hold "planner", so an earlier output reads as an evaluation result: that kind, so that
+        # --force can replace one (a dataset, a checkpoint or a run's file stays refused)
+        check_out_file(a.json, "--json", force=a.force, writes=EVAL_RESULT)
+    return a
+
+
+def main(argv=None) -> int:
+    a = parse_args(argv)
     torch.set_num_threads(1)
+    from lewm.runs import DATASET, file_kind
+    if os.path.isfile(a.checkpoint) and file_kind(a.checkpoint) == DATASET:  # load's advice names a --data flag
+        raise ValueError(f"--checkpoint {a.checkpoint}: is an HDF5 episode file; expected a checkpoint "
+                         f"(e.g. checkpoints/reacher/model.pt)")
     model, cfg, _ = checkpoint.load(a.checkpoint, device="cpu")
     mc = cfg.model
     env = make(cfg.env, image_size=mc.image_size)
@@ -106,7 +130,7 @@ def main(argv=None) -> int:
     sim.render_on_step = False
     stats = action_stats_of(cfg)
     k, A = mc.frameskip, mc.action_dim
-    pcfg = PlannerConfig(num_samples=a.samples, topk=a.topk, iterations=a.iterations, horizon=5,
+    pcfg = PlannerConfig(num_samples=a.samples, topk=a.topk, iterations=a.iterations, horizon=HORIZON,
                          receding_horizon=a.receding_horizon)
     pairs = eval_pairs(cfg.env, a.episodes, seed=a.seed)
     report = {"checkpoint": a.checkpoint, "env": cfg.env, "episodes": a.episodes, "planner": vars(a), "modes": {}}
@@ -175,8 +199,9 @@ def main(argv=None) -> int:
         print(f"{mode:14s} success {ok}/{len(pairs)}  median final distance {np.median(fd):.3f}  "
               f"(start {np.median([r['start_distance'] for r in rows]):.3f})  [{mins:.1f} min]", flush=True)
     if a.json:
-        with open(a.json, "w") as f:
-            json.dump(report, f, indent=2)
+        from lewm.faults import write_atomic
+        write_atomic(a.json, json.dumps(report, indent=2))  # a kill or a full disk leaves no half file
+        print(f"wrote {a.json}")
     return 0
 
 

@@ -177,8 +177,8 @@ def eval_pair_stats(seeds, episodes: int, eval_json: str | None) -> dict:
              "frac_start_success": float(ok0.mean()), "frac_start_pos_lt_20": float((dist < 20).mean()),
              "start_distance": q(dist), "block_distance": q(bdist)}
         out[str(sd)] = r
-        if eval_json and os.path.exists(eval_json):
-            ev = json.load(open(eval_json))
+        ev = read_eval_json(eval_json) if eval_json and os.path.exists(eval_json) else None
+        if ev is not None:
             if int(ev.get("seed", -1)) == sd and ev.get("episodes") == episodes and ev.get("goal_offset", 25) == 25:
                 succ = np.array([p["success"] for p in ev["per_episode"]], bool)
                 fin = np.array([p["final_distance"] for p in ev["per_episode"]], np.float64)
@@ -193,6 +193,27 @@ def eval_pair_stats(seeds, episodes: int, eval_json: str | None) -> dict:
                     "failures_final_distance": q(fin[~succ], (10, 50, 90)),
                 }
     return out
+
+
+def read_eval_json(path: str) -> dict:
+    """An evaluation's JSON (``python -m lewm eval --out``) with its per-episode results, or one line naming
+    the file (was: a KeyError or an IndexError for another JSON, or one of another number of episodes)."""
+    from lewm.validate import check_in_file
+    check_in_file(path, "--eval-json")
+    try:
+        with open(path) as f:
+            ev = json.load(f)
+    except (UnicodeDecodeError, ValueError) as e:
+        raise ValueError(f"--eval-json {path}: not a JSON file ({str(e).splitlines()[0][:120]})") from None
+    eps = ev.get("per_episode") if isinstance(ev, dict) else None
+    if not isinstance(eps, list) or not all(isinstance(p, dict) and "success" in p and "final_distance" in p
+                                            for p in eps):
+        raise ValueError(f"--eval-json {path}: not an evaluation result (expected 'per_episode': a list of "
+                         f"{{'success', 'final_distance', ...}}, as python -m lewm eval --out writes)")
+    if ev.get("episodes") != len(eps):
+        raise ValueError(f"--eval-json {path}: 'episodes' is {ev.get('episodes')!r} but 'per_episode' holds "
+                         f"{len(eps)} episodes")
+    return ev
 
 
 # ---------------------------------------------------------------------------------------------
@@ -328,6 +349,10 @@ def probes(data: str, ckpt: str, n_eps: int, stride: int, seed: int, pca_dim: in
     z, cls, pmean, toks = encode_all(model, pixels)
     depth = max(toks)
     tr, te = next(GroupShuffleSplit(n_splits=1, test_size=0.2, random_state=seed).split(st, groups=groups))
+    if len(tr) <= pca_dim:  # was: scikit-learn's PCA error after the encoding
+        raise ValueError(f"--probe-episodes {n_eps} / --probe-stride {stride}: {len(tr)} training frames from "
+                         f"{len(np.unique(groups))} episodes of {data}; the PCA-{pca_dim} features need more than "
+                         f"{pca_dim}: raise --probe-episodes or lower --probe-stride")
     ang = st[:, 4]
     cog = np.array([pt.block_cog(*s[2:5]) for s in st])
     targets = {"angle cos/sin": np.stack([np.cos(ang), np.sin(ang)], 1),
@@ -369,24 +394,66 @@ def probes(data: str, ckpt: str, n_eps: int, stride: int, seed: int, pca_dim: in
 
 
 # ---------------------------------------------------------------------------------------------
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+EVAL_JSON = "checkpoints/pusht/eval.json"
+"""The default ``--eval-json``: used when present (the split by rotation is skipped without it)."""
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    from lewm.cli import Parser
+    from lewm.envs.base import MAX_IMAGE_SIZE
+    from lewm.validate import arg_int
+    seed = arg_int(0, 2**31 - 1)
+    p = Parser(prog="python scripts/pusht_angle_stats.py", description=__doc__.split("\n")[0])
     p.add_argument("--data", default="/work/data/pusht.h5")
     p.add_argument("--checkpoint", default="checkpoints/pusht/model.pt")
-    p.add_argument("--eval-json", default="checkpoints/pusht/eval.json",
+    p.add_argument("--eval-json", default=EVAL_JSON,
                    help="the shipped agent's eval (per-episode successes) to split by the rotation a pair needs")
     p.add_argument("--parts", nargs="+", default=["pixels", "data", "probes"], choices=["pixels", "data", "probes"])
-    p.add_argument("--sizes", nargs="+", type=int, default=[64, 96, 128])
-    p.add_argument("--random-episodes", type=int, default=100)
-    p.add_argument("--random-seed", type=int, default=0)
-    p.add_argument("--eval-episodes", type=int, default=50)
-    p.add_argument("--eval-seeds", nargs="+", type=int, default=[0, 1])
-    p.add_argument("--probe-episodes", type=int, default=400)
-    p.add_argument("--probe-stride", type=int, default=10)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--sizes", nargs="+", type=arg_int(8, MAX_IMAGE_SIZE), default=[64, 96, 128],
+                   help="image sizes of the pixel part (the first also counts 8-px patches)")
+    p.add_argument("--random-episodes", type=arg_int(1, 100_000), default=100)
+    p.add_argument("--random-seed", type=seed, default=0)
+    p.add_argument("--eval-episodes", type=arg_int(1, 100_000), default=50)
+    p.add_argument("--eval-seeds", nargs="+", type=seed, default=[0, 1])
+    p.add_argument("--probe-episodes", type=arg_int(2, 1_000_000), default=400)
+    p.add_argument("--probe-stride", type=arg_int(1, 100_000), default=10)
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--no-mlp", action="store_true")
     p.add_argument("--json", default=None, metavar="OUT", help="also write every figure to this JSON file")
-    a = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+def check_inputs(a: argparse.Namespace) -> None:
+    """Every file the asked parts read or write, before the first part runs (was: a traceback, an IndexError
+    for a Two-Room file, or a missing checkpoint found after the pixel and data parts)."""
+    from lewm.env_names import env_key
+    from lewm.validate import check_dataset, check_out_file
+    if a.json:
+        from lewm.runs import JSON_FILE
+        check_out_file(a.json, "--json", make_parent=True, writes=JSON_FILE)
+    image_size = None
+    if "probes" in a.parts:
+        from lewm.checkpoint import load
+        from lewm.runs import DATASET, file_kind
+        if os.path.isfile(a.checkpoint) and file_kind(a.checkpoint) == DATASET:
+            raise ValueError(f"--checkpoint {a.checkpoint}: is an HDF5 episode file; expected a PushT checkpoint")
+        _, cfg, _ = load(a.checkpoint, device="cpu")
+        if env_key(cfg.env or "") != "pusht":
+            raise ValueError(f"--checkpoint {a.checkpoint}: is a checkpoint of {cfg.env!r}; the probes read the "
+                             f"PushT block's angle (give a PushT checkpoint)")
+        image_size = cfg.model.image_size
+    if "data" in a.parts or "probes" in a.parts:
+        # the PushT state (7 numbers: the block angle is column 4), finite, at the checkpoint's image size
+        check_dataset(a.data, env="pusht", image_size=image_size, need_state=True,
+                      state_dim=make("pusht", image_size=16).state_dim,
+                      who=f"checkpoint {a.checkpoint}" if image_size else "this script (PushT)")
+    if "data" in a.parts and a.eval_json and (os.path.exists(a.eval_json) or a.eval_json != EVAL_JSON):
+        read_eval_json(a.eval_json)  # a --eval-json given must exist (the default is used when present)
+
+
+def main(argv=None) -> int:
+    a = parse_args(argv)
+    check_inputs(a)
     out: dict = {"args": vars(a)}
 
     if "pixels" in a.parts:
@@ -484,9 +551,9 @@ def main(argv=None) -> int:
         for k, v in se["change"].items():
             print(f"{k:<15}| {v['z']['mean']:>8.3f} {v['z']['rel']:>7.3f} | {v['cls']['mean']:>8.3f} {v['cls']['rel']:>7.3f}")
     if a.json:
+        from lewm.faults import write_atomic
         os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
-        with open(a.json, "w") as f:
-            json.dump(out, f, indent=1)
+        write_atomic(a.json, json.dumps(out, indent=1))  # a kill or a full disk leaves no half file
         print(f"\nwrote {a.json}")
     return 0
 

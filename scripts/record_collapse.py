@@ -49,17 +49,61 @@ def record_run(cfg, data: str, steps: int, view_every: int, snap_steps: list[int
     return {k: np.asarray(v) for k, v in rec.items()}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default=os.path.join(ROOT, "app", "assets", "collapse_recording.npz"))
-    ap.add_argument("--steps", type=int, default=600)
-    ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--lam", type=float, default=0.09)
-    ap.add_argument("--episodes", type=int, default=40)
-    ap.add_argument("--view-every", type=int, default=5)
-    ap.add_argument("--threads", type=int, default=1)
-    a = ap.parse_args()
+def parse_args(argv=None) -> argparse.Namespace:
+    """The command line, every number in its range and ``--out`` checked, before the data is collected."""
+    from lewm.cli import Parser
+    from lewm.config import SIGRegConfig, TrainConfig
+    from lewm.validate import arg_field, arg_int
+    ap = Parser(prog="python scripts/record_collapse.py", description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=os.path.join(ROOT, "app", "assets", "collapse_recording.npz"),
+                    help="the recording, a .npz file (default app/assets/collapse_recording.npz)")
+    ap.add_argument("--steps", type=arg_field(TrainConfig, "steps"), default=600)
+    ap.add_argument("--batch", type=arg_field(TrainConfig, "batch_size"), default=64)
+    ap.add_argument("--lam", type=arg_field(SIGRegConfig, "weight"), default=0.09,
+                    help="SIGReg weight of the 'on' run (the 'off' run has 0)")
+    ap.add_argument("--episodes", type=arg_int(1, 100_000), default=40)
+    ap.add_argument("--view-every", type=arg_int(1, 10**9), default=5)
+    ap.add_argument("--threads", type=arg_int(1, 1024), default=1)
+    a = ap.parse_args(argv)
+    check_recording_out(a.out)
+    return a
 
+
+def check_recording_out(path: str) -> str:
+    """``--out``: a .npz name (numpy adds '.npz' to any other: ``x.h5`` became ``x.h5.npz``), in a folder that
+    can be made and written; an existing file is replaced only if it is a recording too."""
+    from lewm.validate import check_out_file
+    if not path.endswith(".npz"):
+        raise ValueError(f"--out {path}: expected a .npz file name (e.g. {os.path.splitext(path)[0] or 'out'}.npz): "
+                         f"the recording is a numpy .npz archive")
+    check_out_file(path, "--out", make_parent=True)
+    if os.path.isfile(path) and os.path.getsize(path) > 0:
+        import numpy as np
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                ours = "meta" in z.files and "on_step" in z.files
+        except (OSError, ValueError):
+            ours = False
+        if not ours:
+            raise FileExistsError(f"--out {path}: exists and is not a collapse recording; writing would destroy "
+                                  f"it, choose another --out")
+    return path
+
+
+def check_batch_fits(cfg, data: str, a: argparse.Namespace) -> None:
+    """``--batch`` at most the training windows of the collected episodes, in this script's flags (was: the
+    trainer's message naming a temporary file and ``--batch-size``)."""
+    from lewm.data import WindowDataset
+    mc, tc = cfg.model, cfg.train
+    windows = len(WindowDataset(data, mc.history, mc.frameskip, split="train", val_fraction=tc.val_fraction,
+                                seed=tc.seed, image_size=mc.image_size))
+    if a.batch > windows:
+        raise ValueError(f"--batch {a.batch} is larger than the {windows} training windows of --episodes "
+                         f"{a.episodes}; lower --batch or raise --episodes")
+
+
+def main(argv=None) -> int:
+    a = parse_args(argv)
     import numpy as np
     import torch
     torch.set_num_threads(a.threads)
@@ -74,10 +118,12 @@ def main() -> None:
         collect("two_room", a.episodes, data, image_size=32, workers=1, seed=0, progress=False)
         out = {}
         base = get_preset("cpu-tiny")
-        for tag, lam in (("on", a.lam), ("off", 0.0)):
-            cfg = base.with_overrides(model={"history": 1}, sigreg={"weight": lam},
-                                      train={"batch_size": a.batch, "ckpt_every": a.steps, "log_every": 10,
-                                             "steps": a.steps})
+        cfgs = [(tag, lam, base.with_overrides(model={"history": 1}, sigreg={"weight": lam},
+                                               train={"batch_size": a.batch, "ckpt_every": a.steps, "log_every": 10,
+                                                      "steps": a.steps}))
+                for tag, lam in (("on", a.lam), ("off", 0.0))]
+        check_batch_fits(cfgs[0][2], data, a)
+        for tag, lam, cfg in cfgs:
             t = time.perf_counter()
             r = record_run(cfg, data, a.steps, a.view_every, snaps, os.path.join(tmp, tag))
             print(f"λ = {lam:g}: {a.steps} steps in {time.perf_counter() - t:.0f} s; final std "
@@ -89,11 +135,22 @@ def main() -> None:
             "batch_size": a.batch, "steps": a.steps, "latent_dim": int(base.model.latent_dim), "threads": a.threads,
             "seconds": round(time.perf_counter() - t0, 1), "torch": torch.__version__,
             "made_by": "scripts/record_collapse.py"}
-    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
+    folder = os.path.dirname(os.path.abspath(a.out))
+    os.makedirs(folder, exist_ok=True)
     # float32 series (float16 snapshots): a few hundred KB at most
     out = {k: (v.astype(np.float32) if v.dtype == np.float64 and v.ndim else v) for k, v in out.items()}
-    np.savez_compressed(a.out, meta=json.dumps(meta), **out)
+    from lewm.faults import TMP_PREFIX
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=".part", dir=folder)
+    try:  # written whole, then renamed: a kill leaves the old recording, not half of one
+        with os.fdopen(fd, "wb") as f:  # a file object: numpy writes this name, it adds no '.npz'
+            np.savez_compressed(f, meta=json.dumps(meta), **out)
+        os.replace(tmp, a.out)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
     print(f"wrote {a.out} ({os.path.getsize(a.out) / 1024:.0f} KB) in {meta['seconds']:.0f} s")
+    return 0
 
 
 if __name__ == "__main__":

@@ -26,3 +26,32 @@ def test_cpu_name_carries_the_model_and_the_threads():
     except (OSError, StopIteration):
         return
     assert name == f"CPU {model} ({torch.get_num_threads()} threads)"
+
+
+def test_set_threads_refuses_non_counts_and_keeps_valid_ones():
+    from lewm.devices import set_threads
+    before = torch.get_num_threads()
+    try:
+        for bad, match in ((-1, r"must be >= 0, got -1"), (2.5, r"must be a whole number, got 2\.5"),
+                           (True, r"must be a whole number, got True"), ("2", r"must be a whole number, got '2'")):
+            with pytest.raises(ValueError, match=r"threads .*" + match):
+                set_threads(bad)
+        assert torch.get_num_threads() == before
+        set_threads(None)
+        set_threads(0)
+        assert torch.get_num_threads() == before
+        set_threads(1)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_device_name_takes_a_device_name():
+    assert device_name("cpu") == device_name(torch.device("cpu"))
+    with pytest.raises(TypeError, match=r"device_name: dev must be a torch\.device or a device name"):
+        device_name(None)
+    with pytest.raises(ValueError, match=r"device_name: dev 'gpu' is not a device"):
+        device_name("gpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match=r"device_name: dev cuda: .*CUDA"):
+            device_name("cuda")

@@ -108,3 +108,37 @@ def test_sigreg_global_is_plain_sigreg_without_group():
     a = sigreg_global(z, 32, generator=torch.Generator().manual_seed(1))
     b = sigreg(z, 32, generator=torch.Generator().manual_seed(1))
     assert torch.equal(a, b)
+
+
+def test_sigreg_global_refuses_nan_latents_like_sigreg():
+    from lewm.distributed import LossModule, sigreg_global
+    from lewm.sigreg import sigreg
+    z = torch.randn(3, 16, 8)
+    z[1, 2, 3] = float("nan")
+    for fn in (sigreg, sigreg_global):
+        with pytest.raises(ValueError, match=r"SIGReg: the latents hold 1 NaN/inf values"):
+            fn(z, 32)
+    assert torch.isnan(sigreg_global(z, 32, check_finite=False))  # the training loss checks the loss itself
+    with pytest.raises(TypeError, match="SIGReg expects a torch tensor"):
+        sigreg_global(z.numpy(), 32)
+    # the training path does not pay a NaN check (a device sync) per step
+    assert LossModule(torch.nn.Linear(1, 1), _cfg()).sigreg_fn.keywords == {"check_finite": False}
+
+
+def test_init_from_env_and_convert_batchnorm_take_device_names(monkeypatch):
+    from lewm import distributed
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    ctx = distributed.init_from_env("cpu")
+    assert ctx.device == torch.device("cpu") and isinstance(ctx.device, torch.device) and not ctx.enabled
+    with pytest.raises(TypeError, match=r"init_from_env: device must be a torch\.device or a device name"):
+        distributed.init_from_env(None)
+    with pytest.raises(ValueError, match=r"init_from_env: device 'gpu' is not a device"):
+        distributed.init_from_env("gpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match=r"init_from_env: device cuda: .*CUDA"):
+            distributed.init_from_env("cuda")
+    with pytest.raises(TypeError, match=r"convert_batchnorm: module must be a torch\.nn\.Module, got NoneType"):
+        distributed.convert_batchnorm(None, torch.device("cpu"))
+    m = distributed.convert_batchnorm(torch.nn.Sequential(torch.nn.BatchNorm1d(3)), "cpu")
+    assert type(m[0]) is distributed.GlobalBatchNorm1d
+    distributed.unconvert_batchnorm(m)

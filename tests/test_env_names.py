@@ -54,3 +54,17 @@ def test_collect_cli_takes_the_fields_spelling(tmp_path):
                  "--out", out, "--no-progress"]) == 0
     with h5py.File(out) as h:
         assert h.attrs["env"] == "two_room"
+
+
+@pytest.mark.parametrize("bad,exc,match", [
+    (None, TypeError, r"an environment name must be a string .* got None \(NoneType\)"),
+    (5, TypeError, r"an environment name must be a string .* got 5 \(int\)"),
+    (b"two_room", TypeError, r"got b'two_room' \(bytes\) \(decode it first"),
+    ("///", ValueError, r"environment name '///' has no letter or digit"),
+    ("swm/-v1", ValueError, r"environment name 'swm/-v1' has no letter or digit"),
+    ("", ValueError, r"environment name '' has no letter or digit"),
+])
+def test_non_names_are_refused(bad, exc, match):
+    with pytest.raises(exc, match=match):
+        env_key(bad)
+    assert env_key("Two-Room") == "two_room"

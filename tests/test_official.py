@@ -193,3 +193,138 @@ def test_official_weights_with_nan_are_refused(tmp_path):
     folder = _write_release(tmp_path / "lewm-pusht", sd, _official_config(mc))
     with pytest.raises(checkpoint.CheckpointError, match=r"'predictor.transformer.norm.weight' holds NaN/inf"):
         checkpoint.load(folder)
+
+
+# ---------------------------------------------------------------------------------------------
+# Hostile inputs (reliability round 10): one clear line naming the argument or the file.
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def release(tmp_path_factory):
+    """(folder of a valid release, its state dict, its config.json dict)."""
+    mc = _tiny_model_cfg()
+    sd, cfg = dict(_source_model(mc).state_dict()), _official_config(mc)
+    return _write_release(tmp_path_factory.mktemp("rel") / "lewm-pusht", sd, cfg), sd, cfg
+
+
+@pytest.mark.parametrize("kw,exc,match", [
+    ({"env": 5}, ValueError, r"load_official: env must be an environment name \(str\)"),
+    ({"env": "///"}, ValueError, r"load_official: env: environment name '///' has no letter"),
+    ({"frameskip": 0}, ValueError, r"frameskip .* must be >= 1, got 0"),
+    ({"frameskip": -1}, ValueError, r"frameskip .* must be >= 1, got -1"),
+    ({"frameskip": 2.5}, ValueError, r"frameskip .* must be a whole number, got 2.5"),
+    ({"action_mean": [0.0, 0.0]}, ValueError, r"action_mean given without action_std"),
+    ({"action_std": [1.0, 1.0]}, ValueError, r"action_std given without action_mean"),
+    ({"action_mean": "ab", "action_std": [1.0]}, ValueError, r"load_official: action_mean must be a list of numbers"),
+    ({"action_mean": [0.0] * 3, "action_std": [1.0] * 3}, ValueError, r"action_mean has 3 number\(s\) but model.action_dim is 2"),
+    ({"strict": "no"}, ValueError, r"load_official: strict must be true or false"),
+    ({"device": "nope"}, ValueError, r"load_official: device 'nope' is not a device"),
+])
+def test_load_official_refuses_bad_arguments(release, kw, exc, match):
+    folder = release[0]
+    with pytest.raises(exc, match=match):
+        official.load_official(folder, **{"frameskip": 5, **kw})
+
+
+def test_load_official_cuda_without_cuda_is_one_line(release):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(ValueError, match=r"load_official: device cuda: .*CUDA"):
+        official.load_official(release[0], device="cuda", frameskip=5)
+
+
+def test_load_official_valid_arguments_still_work(release):
+    _, cfg, _ = official.load_official(release[0], frameskip=5, env="TwoRoom",
+                                       action_mean=[0.5, -0.5], action_std=[2.0, 1.0])
+    assert cfg.env == "two_room" and cfg.action_mean == (0.5, -0.5) and cfg.action_std == (2.0, 1.0)
+    _, cfg, _ = official.load_official(release[0], frameskip=5, device=torch.device("cpu"))
+    assert cfg.env == "pusht" and cfg.action_mean == () and cfg.action_std == ()
+
+
+def test_key_map_helpers_refuse_non_names():
+    with pytest.raises(TypeError, match=r"map_key: name must be an official parameter name \(str\), got None"):
+        official.map_key(None)
+    with pytest.raises(TypeError, match=r"map_state_dict: sd must be a dict .* got list"):
+        official.map_state_dict([1])
+    with pytest.raises(TypeError, match=r"map_state_dict: sd must map parameter names \(str\) to tensors"):
+        official.map_state_dict({"encoder.layernorm.weight": [1.0]})
+    with pytest.raises(TypeError, match=r"is_official: path must be a checkpoint file or folder"):
+        official.is_official(None)
+    assert official.map_key("encoder.layernorm.weight") == "encoder.layernorm.weight"
+
+
+def test_int64_weight_is_refused_naming_the_key(tmp_path, release):
+    _, sd, cfg = release
+    sd = dict(sd)
+    sd["predictor.transformer.norm.weight"] = sd["predictor.transformer.norm.weight"].long()
+    folder = _write_release(tmp_path / "int64", sd, cfg)
+    with pytest.raises(CheckpointError, match=r"weights\.pt: weight 'predictor\.transformer\.norm\.weight' is "
+                                              r"stored as torch\.int64 but the model's is torch\.float32"):
+        checkpoint.load(folder)
+    sd["predictor.transformer.norm.weight"] = sd["predictor.transformer.norm.weight"].half()  # fp16: widened
+    with pytest.warns(UserWarning):
+        checkpoint.load(_write_release(tmp_path / "fp16", sd, cfg))
+
+
+def test_foreign_files_named_weights_pt_say_what_they_are(tmp_path, syn_h5):
+    import shutil
+    (tmp_path / "h5").mkdir()
+    shutil.copy(syn_h5, tmp_path / "h5" / "weights.pt")  # an HDF5 dataset renamed
+    with pytest.raises(CheckpointError, match=r"h5/weights\.pt: not a torch weights file, it is an HDF5") as e:
+        checkpoint.load(str(tmp_path / "h5"))
+    assert "weights_only" not in str(e.value)
+    # a lab checkpoint copied as weights.pt: said so, and how to open it
+    lab = get_preset("cpu-tiny")
+    (tmp_path / "lab").mkdir()
+    checkpoint.save(str(tmp_path / "lab" / "weights.pt"), LeWM(lab.model), lab)
+    for p in (tmp_path / "lab", tmp_path / "lab" / "weights.pt"):
+        with pytest.raises(CheckpointError, match=r"lab/weights\.pt: is a lab checkpoint .*open it with "
+                                                  r"lewm\.checkpoint\.load"):
+            checkpoint.load(str(p))
+    # a pickle of other Python objects: no weights_only=False advice
+    (tmp_path / "obj").mkdir()
+    import argparse
+    torch.save({"a": argparse.Namespace(x=1)}, tmp_path / "obj" / "weights.pt")
+    with pytest.raises(CheckpointError, match=r"obj/weights\.pt: not official LeWM weights") as e:
+        checkpoint.load(str(tmp_path / "obj"))
+    assert "weights_only" not in str(e.value)
+
+
+def test_dangling_link_and_fifo_config_are_named(tmp_path, release):
+    _, sd, cfg = release
+    (tmp_path / "dang").mkdir()
+    os.symlink(tmp_path / "nowhere.pt", tmp_path / "dang" / "weights.pt")
+    for p in (tmp_path / "dang", tmp_path / "dang" / "weights.pt"):
+        with pytest.raises(CheckpointError, match=r"dang/weights\.pt: is a symbolic link to .*nowhere\.pt, which "
+                                                  r"does not exist"):
+            checkpoint.load(str(p))
+    folder = tmp_path / "fifo"
+    folder.mkdir()
+    torch.save(sd, folder / "weights.pt")
+    os.mkfifo(folder / "config.json")  # reading it would block for ever
+    assert official.is_official(str(folder)) and official.is_official(str(folder / "weights.pt"))
+    with pytest.raises(CheckpointError, match=r"fifo/config\.json: is a named pipe \(FIFO\)"):
+        checkpoint.load(str(folder))
+    other = folder / "other.pt"
+    torch.save(sd, other)
+    assert not official.is_official(str(other))  # does not open the pipe
+
+
+@pytest.mark.parametrize("block,key,value,match", [
+    ("predictor", "num_frames", "three", r"config\.json predictor\.num_frames must be a whole number, got 'three'"),
+    ("predictor", "heads", 1.5, r"config\.json predictor\.heads must be a whole number, got 1\.5"),
+    ("predictor", "dropout", "x", r"config\.json predictor\.dropout must be a finite number"),
+    ("encoder", "size", ["tiny"], r"config encoder\.size .* is not one of"),
+])
+def test_config_json_values_of_the_wrong_type_name_file_and_field(tmp_path, release, block, key, value, match):
+    _, sd, cfg = release
+    cfg = json.loads(json.dumps(cfg))
+    cfg[block][key] = value
+    folder = _write_release(tmp_path / "cfg", sd, cfg)
+    with pytest.raises(CheckpointError, match=str(tmp_path / "cfg").replace(".", r"\.") + ": " + match):
+        official.load_official(folder, frameskip=5)
+
+
+def test_config_json_not_an_object_is_refused(tmp_path, release):
+    folder = _write_release(tmp_path / "list", release[1], [1, 2])
+    with pytest.raises(CheckpointError, match=r"list: config\.json must hold a JSON object"):
+        official.load_official(folder, frameskip=5)

@@ -20,3 +20,17 @@ def test_precision_policy():
     assert resolve_precision("auto", cuda, "train", model_width=32)
     with pytest.raises(ValueError, match="precision must be one of"):
         resolve_precision("fp16", cpu)
+
+
+def test_non_devices_and_bad_widths_are_refused():
+    from lewm.precision import resolve_precision
+    for dev in ("gpu", None, 5):
+        with pytest.raises(ValueError, match=r"device must be a torch\.device or a device name .* got"):
+            resolve_precision("auto", dev)
+    with pytest.raises(ValueError, match=r"device must be .* got 'gpu'"):
+        resolve_precision("bf16", "gpu")
+    with pytest.raises(ValueError, match=r"model_width must be the encoder width .* got 'wide'"):
+        resolve_precision("auto", "cpu", "train", model_width="wide")
+    assert resolve_precision("auto", "cuda") and resolve_precision("auto", "cuda:1", "plan")  # a policy: no GPU needed
+    assert resolve_precision("auto", "cpu", "plan") == resolve_precision("auto", torch.device("cpu"), "plan")
+    assert not resolve_precision("auto", "mps")

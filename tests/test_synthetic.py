@@ -32,3 +32,30 @@ def test_walk_follows_the_actions_and_the_file_validates(tmp_path):
         assert np.isnan(a_e[-1]).all()  # no action after the last frame
         np.testing.assert_allclose(s_e[1:], np.clip(s_e[:-1] + 0.04 * a_e[:-1], 0.1, 0.9), atol=1e-6)
     np.testing.assert_array_equal(px[:10], dot_frames(s[:10], 16))
+
+
+def test_dot_frames_refuses_bad_arguments():
+    import pytest
+    xy = np.full((2, 2), 0.5)
+    for kw, match in (({"size": 0}, r"dot_frames: size must be in \[1, 4096\], got 0"),
+                      ({"size": 2.5}, r"dot_frames: size must be a whole number"),
+                      ({"sigma": 0}, r"dot_frames: sigma must be >= 1e-06, got 0"),
+                      ({"sigma": float("nan")}, r"dot_frames: sigma must be a finite number")):
+        with pytest.raises(ValueError, match=match):
+            dot_frames(xy, **{"size": 8, **kw})
+    with pytest.raises(ValueError, match=r"dot_frames: xy must be \(L, 2\) numbers .* \(2,\)"):
+        dot_frames(np.zeros(2), 8)
+    with pytest.raises(ValueError, match=r"dot_frames: xy holds NaN/inf"):
+        dot_frames(np.array([[0.5, np.nan]]), 8)
+    assert dot_frames([[0.5, 0.5]], 8).shape == (1, 8, 8, 3)  # a list is fine
+
+
+def test_write_synthetic_h5_refuses_bad_paths(tmp_path):
+    import pytest
+    for bad in ("", "  ", str(tmp_path) + "/", None):
+        with pytest.raises(ValueError, match="write_synthetic_h5: path must be a new HDF5 file name"):
+            write_synthetic_h5(bad, episodes=1, length=4, image_size=8)
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(ValueError, match=r"write_synthetic_h5: cannot write .*afile/d\.h5"):
+        write_synthetic_h5(str(tmp_path / "afile" / "d.h5"), episodes=1, length=4, image_size=8)
+    assert validate_file(write_synthetic_h5(tmp_path / "ok.h5", episodes=1, length=4, image_size=8))["num_episodes"] == 1

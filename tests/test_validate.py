@@ -142,7 +142,7 @@ def _cases():
         "eval receding > horizon": (lambda w: E(w, "--receding-horizon", "9"), "--receding-horizon"),
         "eval threads 0": (lambda w: E(w, "--threads", "0"), "--threads"),
         "eval ckpt missing": (lambda w: ["eval", "--checkpoint", w["ckpt"] + ".nope"], "not found"),
-        "eval ckpt is data": (lambda w: ["eval", "--checkpoint", w["tr.h5"]], "not a checkpoint (pass it as --data)"),
+        "eval ckpt is data": (lambda w: ["eval", "--checkpoint", w["tr.h5"]], "not a checkpoint (a dataset"),
         "eval data other env": (lambda w: E(w, "--data", w["syn"]), "'synthetic_dot'"),
         "eval data nan state": (lambda w: E(w, "--data", w["nanstate.h5"]), "NaN/inf at row 7"),
         "eval data no state": (lambda w: E(w, "--data", w["nostate.h5"]), "no 'state' key"),

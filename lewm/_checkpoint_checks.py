@@ -1,0 +1,143 @@
+"""Argument checks of :mod:`lewm.checkpoint`'s Python API: one clear line naming the argument.
+
+``save`` refuses, before anything is written, what ``load`` would refuse afterwards (a negative or
+fractional step, metrics that are not a JSON object, NaN/inf weights, weights of another architecture
+than the config's), and what used to fail deep inside (a model or config of the wrong kind, a place
+that cannot be written). ``load`` / ``load_optimizer`` / ``batchnorm_note`` name a wrong argument
+instead of blaming the file.
+"""
+from __future__ import annotations
+
+import json
+import numbers
+import os
+
+import torch
+
+from .config import LeWMConfig
+from .validate import check_device, check_value
+
+
+def check_save_args(model, config, step, metrics, optimizer, half, replace) -> None:
+    """Everything ``save`` is given except the path and the weights' values (see :func:`check_weights`)."""
+    from .model import LeWM
+    if not isinstance(model, LeWM):
+        raise TypeError(f"save(model=...) must be a LeWM model, got {_kind(model)}")
+    if not isinstance(config, LeWMConfig):
+        hint = " (LeWMConfig.from_dict(d) builds one from a dict)" if isinstance(config, dict) else ""
+        raise TypeError(f"save(config=...) must be a LeWMConfig, got {_kind(config)}{hint}")
+    check_value("save(step=...)", step, None, int)
+    if step < 0:  # load refuses it: an edited step would shift a resumed run's schedule
+        raise ValueError(f"save(step=...) must be a whole number >= 0, got {step!r}")
+    check_metrics(metrics)
+    if optimizer is not None and not isinstance(optimizer, dict):
+        raise TypeError(f"save(optimizer=...) must be an optimizer's state_dict() (a dict) or None, "
+                        f"got {_kind(optimizer)}")
+    check_value("save(half=...)", half, None, bool)
+    check_value("save(replace=...)", replace, None, bool)
+    check_architecture(model, config)
+
+
+def check_metrics(metrics) -> None:
+    """None or a dict of JSON values with string keys (``load`` reads them back as a JSON object)."""
+    if metrics is None:
+        return
+    if not isinstance(metrics, dict):
+        raise TypeError(f"save(metrics=...) must be a dict of numbers (e.g. {{'loss': 0.1}}) or None, "
+                        f"got {_kind(metrics)}")
+    for k, v in metrics.items():
+        if not isinstance(k, str):
+            raise TypeError(f"save(metrics=...) keys must be strings, got {k!r}")
+        try:
+            json.dumps(v)
+        except (TypeError, ValueError) as e:
+            hint = " (use .item() for a tensor)" if torch.is_tensor(v) else ""
+            raise TypeError(f"save(metrics=...)[{k!r}] must be a number, string, list or dict (JSON), got "
+                            f"{type(v).__name__}{hint}: {str(e).splitlines()[0][:120]}") from None
+
+
+def check_architecture(model, config: LeWMConfig) -> None:
+    """The model's weights have the names and shapes of ``LeWM(config.model)`` (``load`` rebuilds the
+    model from the config): a model of another architecture is refused, naming the first difference."""
+    if getattr(model, "cfg", None) == config.model:
+        return
+    from .model import LeWM
+    try:
+        with torch.device("meta"):  # shapes only: no memory, no initialisation
+            want = {k: tuple(v.shape) for k, v in LeWM(config.model).state_dict().items()}
+    except Exception as e:  # noqa: BLE001 (a config LeWM cannot build: named below)
+        raise ValueError(f"save(config=...): its model section cannot be built ({str(e).splitlines()[0][:160]})") from None
+    have = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    diff = next((k for k in sorted(set(want) | set(have)) if want.get(k) != have.get(k)), None)
+    if diff is not None:
+        raise ValueError(f"save(config=...) describes another architecture than save(model=...): weight {diff!r} is "
+                         f"{have.get(diff, 'missing')} in the model but {want.get(diff, 'absent')} in the config's; "
+                         f"pass the config the model was built with")
+
+
+def check_weights(sd: dict, half: bool) -> None:
+    """No NaN/inf weight (``half``: also none beyond fp16's range) and no negative BatchNorm variance:
+    ``load`` refuses such a file."""
+    for k, v in sd.items():
+        if v.is_floating_point() and not bool(v.isfinite().all()):
+            why = (" once stored as fp16 (a value beyond +-65504; save with half=False)" if half else
+                   " (the run diverged?)")
+            raise ValueError(f"save(model=...): weight {k!r} holds NaN/inf{why}; not saved, load would refuse it")
+        if k.endswith("running_var") and bool((v < 0).any()):
+            raise ValueError(f"save(model=...): weight {k!r} (a BatchNorm variance) holds negative values; not saved, "
+                             f"load would refuse it")
+
+
+def check_load_args(path, device, strict) -> torch.device:
+    """``load``'s path (a name, not None), device (one this machine has) and strict (a bool) -> the device."""
+    check_path(path, "load(path=...)")
+    check_value("load(strict=...)", strict, None, bool)
+    return device_arg(device, "load(device=...)")
+
+
+def check_path(path, where: str) -> None:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{where} must be a checkpoint file name (e.g. runs/x/last.pt), got {_kind(path)}")
+
+
+def device_arg(device, where: str) -> torch.device:
+    """'cpu' / 'cuda' / 'cuda:N' / 'mps' / a torch.device -> torch.device, or one line naming ``where``
+    (CUDA on a machine without it says so)."""
+    if isinstance(device, torch.device):
+        device = str(device)
+    if not isinstance(device, str):
+        raise TypeError(f"{where} must be a device name such as 'cpu' or 'cuda', got {_kind(device)}")
+    try:
+        return check_device(device, flag=where)
+    except ValueError as e:
+        raise ValueError(str(e).replace("no CUDA GPU is visible", "CUDA is not available (no GPU is visible)")
+                         .replace("this PyTorch build has no CUDA", "CUDA is not available (this PyTorch build has none)")) \
+            from None
+
+
+def check_optimizer_args(opt, state, path) -> None:
+    if not isinstance(opt, torch.optim.Optimizer):
+        raise TypeError(f"load_optimizer(opt=...) must be a torch optimizer (e.g. torch.optim.AdamW), got {_kind(opt)}")
+    if state is None or (not isinstance(state, dict) and not path):  # another value read from a file: blamed on it
+        raise TypeError(f"load_optimizer(state=...) must be an optimizer state dict (meta['optimizer'] of a checkpoint "
+                        f"saved with one), got {_kind(state)}" + (f" for {path}" if path else ""))
+
+
+def check_meta(meta) -> dict:
+    """``batchnorm_note``'s argument: the meta dict ``load`` returns (or None) -> its metrics dict."""
+    if meta is None:
+        return {}
+    if not isinstance(meta, dict):
+        raise TypeError(f"batchnorm_note(meta=...) must be the meta dict that load() returns, got {_kind(meta)}")
+    m = meta.get("metrics") or {}
+    if not isinstance(m, dict):
+        raise TypeError(f"batchnorm_note(meta=...): its 'metrics' must be a dict, got {_kind(m)}")
+    return m
+
+
+def _kind(x) -> str:
+    if x is None or isinstance(x, (bool, numbers.Number)):
+        return repr(x)
+    if isinstance(x, str):
+        return repr(x[:60])
+    return f"a {type(x).__name__}"

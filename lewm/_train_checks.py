@@ -1,0 +1,89 @@
+"""Argument checks of :func:`lewm.train.train` and :func:`lewm.train.lr_at` (the Python API): one clear
+line naming the argument before any work, instead of an AttributeError / TypeError from deep inside,
+a failure after the first step (``on_step=5``), or a silently wrong run (``resume="no"`` resumed).
+Also the environment checks of the data against the config, a resumed run and an ``init`` checkpoint.
+"""
+from __future__ import annotations
+
+import os
+
+from . import faults
+from .config import LeWMConfig, TrainConfig
+from .data import DataError
+from .env_names import env_key
+from .validate import Range, check_out_dir, check_value
+
+
+class RunFolderBusy(faults.RunLocked, ValueError):
+    """Another training (another process, or another thread of this one) writes into the same ``out``."""
+
+
+def check_train_args(cfg, data, out, *, on_step, resume, progress, stop_event, pause_event, init) -> None:
+    if not isinstance(cfg, LeWMConfig):
+        hint = " (LeWMConfig.from_dict(d) builds one from a dict)" if isinstance(cfg, dict) else \
+            " (e.g. lewm.config.get_preset('cpu-tiny'))"
+        raise TypeError(f"train(cfg=...) must be a LeWMConfig, got {_kind(cfg)}{hint}")
+    _path(data, "train(data=...)", "an HDF5 episode file")
+    _path(out, "train(out=...)", "a run folder")
+    check_out_dir(os.fspath(out), flag="train(out=...)")  # a file (the dataset itself): refused before the work
+    check_value("train(resume=...)", resume, None, bool)  # "no" was truthy: it resumed
+    check_value("train(progress=...)", progress, None, bool)
+    if on_step is not None and not callable(on_step):  # was: "'int' object is not callable" after step 1
+        raise TypeError(f"train(on_step=...) must be a function taking a StepInfo, or None; got {_kind(on_step)}")
+    for name, ev in (("stop_event", stop_event), ("pause_event", pause_event)):
+        if ev is not None and not callable(getattr(ev, "is_set", None)):
+            raise TypeError(f"train({name}=...) must have an is_set() method (e.g. threading.Event or "
+                            f"multiprocessing.Event), or be None; got {_kind(ev)}")
+    if init is not None:
+        _path(init, "train(init=...)", "a training checkpoint (e.g. runs/a/last.pt), or None to start from scratch")
+
+
+def _path(p, where: str, what: str) -> None:
+    if not isinstance(p, (str, os.PathLike)):
+        raise TypeError(f"{where} must be {what}, got {_kind(p)}")
+    if not str(os.fspath(p)).strip():
+        raise ValueError(f"{where}: no path given (an empty name); expected {what}")
+
+
+def acquire(lock: faults.RunLock) -> None:
+    """``lock.acquire()``; a busy folder is a :class:`RunFolderBusy` (also a ValueError), which names a
+    training of this very process (another thread) as such."""
+    try:
+        lock.acquire()
+    except faults.RunLocked as e:
+        msg = str(e)
+        mine = f"(pid {os.getpid()})"
+        if mine in msg:
+            msg = msg.replace(f"another training {mine}", f"another training of this process {mine}, in another thread,")
+        raise RunFolderBusy(msg.replace("choose another --out", "choose another out folder")) from None
+
+
+def check_envs(cfg: LeWMConfig, data: str, data_env: str, init, init_cfg, resuming: bool, saved_cfg, ckpt_path) -> None:
+    """The data is of the config's env (when it names one), of the resumed run's and of ``init``'s."""
+    if cfg.env and data_env and env_key(cfg.env) != env_key(data_env):  # was: saved as the data's env, silently
+        raise DataError(f"{data}: holds {data_env!r} episodes (attribute 'env') but train(cfg=...) is for "
+                        f"{cfg.env!r}; use data of {cfg.env!r}, or a config with env='' (taken from the data)")
+    if init_cfg is not None and init_cfg.env and init_cfg.env != data_env:
+        raise ValueError(f"--init {init} was trained on env {init_cfg.env!r} but {data} holds {data_env!r}: "
+                         f"continue a run on data of its own environment")
+    if resuming and saved_cfg.env and data_env and saved_cfg.env != data_env:
+        raise ValueError(f"{ckpt_path} was trained on env {saved_cfg.env!r} but {data} holds {data_env!r}: "
+                         f"resume it on data of its own environment, or pass --no-resume / another --out")
+
+
+def check_lr_args(step, cfg, elapsed_s) -> None:
+    check_value("lr_at(step=...)", step, Range(lo=0), float)  # -1 / NaN gave a learning rate silently
+    if not isinstance(cfg, TrainConfig):
+        hint = " (pass its .train)" if isinstance(cfg, LeWMConfig) else ""
+        raise TypeError(f"lr_at(cfg=...) must be a TrainConfig (e.g. get_preset('cpu-tiny').train){hint}, "
+                        f"got {_kind(cfg)}")
+    if elapsed_s is not None:
+        check_value("lr_at(elapsed_s=...)", elapsed_s, None, float)
+
+
+def _kind(x) -> str:
+    if x is None or isinstance(x, (bool, int, float)):
+        return repr(x)
+    if isinstance(x, str):
+        return repr(x[:60])
+    return f"a {type(x).__name__}"
