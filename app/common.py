@@ -82,12 +82,29 @@ def settings() -> dict:
         "checkpoints": paths(env("LEWM_LAB_CHECKPOINT")) + paths(a.checkpoint),
         "data": paths(env("LEWM_LAB_DATA")) + paths(a.data),
         "runs": os.path.abspath(env("LEWM_LAB_RUNS") or a.runs or str(ROOT / "runs")),
+        "runs_given": bool(env("LEWM_LAB_RUNS") or a.runs),
         "device": env("LEWM_LAB_DEVICE") or a.device or "auto",
     }
 
 
 def runs_dir() -> str:
     return settings()["runs"]
+
+
+def runs_dir_note() -> str | None:
+    """A runs folder set by LEWM_LAB_RUNS / --runs that does not exist is made now (the lab writes runs, data and
+    uploads there), and said once, on the page view that made it (was: made without a word: a typo in the
+    variable became a new, empty runs root). None when there is nothing to say."""
+    path = runs_dir()
+    name = "LEWM_LAB_RUNS" if os.environ.get("LEWM_LAB_RUNS") else "--runs"
+    if os.path.lexists(path) or not settings()["runs_given"]:
+        return None
+    try:
+        os.makedirs(path)
+    except OSError as e:
+        return f"{name}={path}: does not exist and cannot be made ({e.strerror or e}); restart the lab with a writable folder."
+    return (f"{name}={path}: the folder did not exist; it was created (the lab's runs, data and uploads go there). "
+            f"If that is a typo, restart the lab with the right folder.")
 
 
 def data_dir() -> str:

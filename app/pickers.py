@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from common import ROOT, data_dir, device, job_manager, runs_dir, settings
+from common import ROOT, data_dir, device, job_manager, runs_dir, runs_dir_note, settings
 from cache import load_checkpoint
 from discovery import (dataset_fits, dataset_info, dataset_label, list_checkpoints, list_datasets, mtime, rel,
                        world_error)
@@ -40,14 +40,19 @@ def sidebar_checkpoint() -> None:
                 # this session, else the first (given on the command line, else the best shipped agent)
                 cur = _checkpoint_from_url(paths) or st.session_state.get(CKPT_KEY)
                 st.session_state["sb_checkpoint"] = labels[paths.index(cur) if cur in paths else 0]
+                _note_unknown_url_checkpoint(paths, paths[labels.index(st.session_state["sb_checkpoint"])])
             choice = st.selectbox("Checkpoint", labels, key="sb_checkpoint",
                                   help="Shipped checkpoints (checkpoints/<env>/model.pt, best evaluated agent first) "
                                        "and your runs (runs/*/last.pt). Remembered in the page's URL.")
             st.session_state[CKPT_KEY] = paths[labels.index(choice)]
+            _show_url_note(st.session_state[CKPT_KEY])
             if st.query_params.get(CKPT_PARAM) != rel(st.session_state[CKPT_KEY]):
                 st.query_params[CKPT_PARAM] = rel(st.session_state[CKPT_KEY])
         else:
             st.caption("No checkpoint yet: train one on the Train page.")
+            if st.query_params.get(CKPT_PARAM):
+                st.warning(f"?{CKPT_PARAM}={st.query_params.get(CKPT_PARAM)}: not a known checkpoint; the lab has "
+                           f"none yet, so no checkpoint is shown.")
             st.session_state[CKPT_KEY] = None
         with st.expander("Upload a checkpoint"):
             up = st.file_uploader("LeWM checkpoint (.pt)", type=["pt", "pth"], key="sb_upload")
@@ -67,6 +72,8 @@ def sidebar_checkpoint() -> None:
                     st.session_state["_uploaded_name"] = (up.name, up.size)
                     select_checkpoint(dest)
         st.caption(f"device: `{device()}`")
+        if (note := runs_dir_note()) is not None:
+            st.warning(note, icon=":material/create_new_folder:")
 
 
 CKPT_PARAM = "ckpt"  # the URL query parameter that remembers the checkpoint across reloads
@@ -82,6 +89,33 @@ def _checkpoint_from_url(paths: list[str]) -> str | None:
         if a in paths:
             return a
     return None
+
+
+_URL_NOTE = "_ckpt_url_note"  # (message, the checkpoint shown instead) while that checkpoint stays selected
+
+
+def _note_unknown_url_checkpoint(paths: list[str], shown: str) -> None:
+    """``?ckpt=`` naming no known checkpoint (a dataset, a missing file, an export outside the lab's folders):
+    say what was asked and what is shown instead (was: another checkpoint shown without a word)."""
+    v = st.query_params.get(CKPT_PARAM)
+    if not v or _checkpoint_from_url(paths):
+        return
+    full = os.path.abspath(v if os.path.isabs(v) else str(ROOT / v))
+    why = ("no such file" if not os.path.exists(full) else "a folder" if os.path.isdir(full) else
+           (lewm_runs.file_kind(full) or "an empty or unreadable file") if not full.endswith((".pt", ".pth")) else
+           "a file outside the lab's checkpoints")
+    st.session_state[_URL_NOTE] = (
+        f"?{CKPT_PARAM}={v}: not a known checkpoint ({why}); showing `{rel(shown)}` instead. The lab lists "
+        f"checkpoints/<env>/model.pt, runs/*/last.pt and uploads; start it with --checkpoint FILE (or "
+        f"LEWM_LAB_CHECKPOINT) or upload the file to use another.", shown)
+
+
+def _show_url_note(current: str) -> None:
+    note = st.session_state.get(_URL_NOTE)
+    if note and note[1] == current:
+        st.warning(note[0], icon=":material/link_off:")
+    elif note:
+        del st.session_state[_URL_NOTE]  # another checkpoint was picked: the note is over
 
 
 def select_checkpoint(path: str) -> None:

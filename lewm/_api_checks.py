@@ -158,3 +158,35 @@ def compile_mode(fn: str, value, dev) -> str:
     if value in ("cuda-graphs", "reduce-overhead") and dev.type != "cuda":
         raise ValueError(f"{_w(fn, 'compile')} {value!r} needs a CUDA device, got {dev}; use 'none' or 'default'")
     return value
+
+
+JOB_KINDS = ("train", "collect")
+"""The kinds of :class:`lewm.jobs.Job`."""
+
+
+def job_kind(fn: str, value) -> str | None:
+    """None (every kind) or one of :data:`JOB_KINDS`."""
+    if value is not None and (not isinstance(value, str) or value not in JOB_KINDS):
+        raise ValueError(f"{_w(fn, 'kind')} must be one of {', '.join(map(repr, JOB_KINDS))} or None (all jobs), "
+                         f"got {value!r:.60}")
+    return value
+
+
+def renamed_note(fn: str, asked: str, used: str) -> None:
+    """A warning when an output that exists was written under a new name beside it instead."""
+    if os.path.abspath(used) != os.path.abspath(asked):
+        import warnings
+        warnings.warn(f"{_w(fn, 'out')} {asked}: exists (nothing is overwritten); writing {used} instead",
+                      UserWarning, stacklevel=3)
+
+
+def free_file(path: str, taken) -> str:
+    """:func:`lewm.runs.unique_file` of ``path`` that is also none of ``taken`` (the outputs of jobs that have not
+    written their file yet: two collections started at once into one name both wrote it)."""
+    from .runs import unique_file
+    stem, ext = os.path.splitext(path)
+    for i in range(10_000):
+        cand = f"{stem}-{i}{ext}" if i else path
+        if cand not in taken and unique_file(cand) == cand:
+            return cand
+    return unique_file(path)

@@ -6,11 +6,15 @@ Also the environment checks of the data against the config, a resumed run and an
 from __future__ import annotations
 
 import os
+import warnings
 
 from . import faults
 from .config import LeWMConfig, TrainConfig
 from .data import DataError
-from .env_names import env_key
+from .env_names import CANONICAL_ENVS, env_key
+
+NON_ENV_DATA = ("synthetic_dot",)
+"""Data of no environment that trains on purpose (lewm.synthetic): no warning for it."""
 from .validate import Range, check_out_dir, check_value
 
 
@@ -59,7 +63,13 @@ def acquire(lock: faults.RunLock) -> None:
 
 
 def check_envs(cfg: LeWMConfig, data: str, data_env: str, init, init_cfg, resuming: bool, saved_cfg, ckpt_path) -> None:
-    """The data is of the config's env (when it names one), of the resumed run's and of ``init``'s."""
+    """The data is of the config's env (when it names one), of the resumed run's and of ``init``'s. An
+    environment this library does not know (attribute 'env' = 'mars_rover') trains, with a warning: the
+    checkpoint cannot be evaluated (was: eval refused it only after the training)."""
+    if data_env and env_key(data_env) not in CANONICAL_ENVS and env_key(data_env) not in NON_ENV_DATA:
+        warnings.warn(f"{data}: attribute 'env' is {data_env!r}, not an environment this library knows "
+                      f"({', '.join(CANONICAL_ENVS)}): the model trains, but `eval` and the planner cannot run "
+                      f"its checkpoint (fix the file's attribute if it is a misspelling)", stacklevel=2)
     if cfg.env and data_env and env_key(cfg.env) != env_key(data_env):  # was: saved as the data's env, silently
         raise DataError(f"{data}: holds {data_env!r} episodes (attribute 'env') but train(cfg=...) is for "
                         f"{cfg.env!r}; use data of {cfg.env!r}, or a config with env='' (taken from the data)")

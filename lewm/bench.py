@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import numbers
+import os
 import time
 from dataclasses import asdict, dataclass
 
@@ -379,6 +380,9 @@ def run_bench(a: argparse.Namespace) -> int:
         ins = {f"--checkpoint {c}": c for c in getattr(a, "checkpoint", None) or []}
         check_out_file(a.json, "--json", force=a.force or None, inputs=ins,  # before the benchmark, not after it
                        writes=BENCH_RESULT)
+        # a --json that did not exist now is created only if it still does not exist at the end (two
+        # benchmarks at once into one new file: the later one silently replaced the other's rows)
+        a.json_replace = bool(a.force) or os.path.lexists(a.json)
     if a.precision is not None and not a.compare:  # was: ignored without a word
         alt = "--amp (bf16 autocast)" if a.bench_what == "plan" else "--no-amp (fp32 on CUDA)"
         raise ValueError(f"--precision {a.precision} sets the fast path of --compare only; add --compare, "
@@ -415,8 +419,7 @@ def run_bench(a: argparse.Namespace) -> int:
             print(f"  {label}: {rows[-1].rate:,.2f} plans/s at {a.iterations[-1]} iterations", flush=True)
         print(format_table(rows, "plans/s", peak, "s"))
     if a.json:
-        from .faults import write_atomic
-        write_atomic(a.json, json.dumps({"peak": asdict(peak), "rows": [asdict(r) for r in rows]}, indent=2))
+        _write_json(a, {"peak": asdict(peak), "rows": [asdict(r) for r in rows]})
     return 0
 
 
@@ -468,6 +471,12 @@ def _run_compare(a: argparse.Namespace, dev: torch.device) -> int:
     print(bc.format_comparisons(rows))
     print(f"device: {device_name(dev)}; each figure the median of {a.rounds} interleaved rounds after warm-up")
     if a.json:  # through a temporary file: a kill never leaves half a JSON
-        from .faults import write_atomic
-        write_atomic(a.json, json.dumps({"device": device_name(dev), "rows": [r.as_dict() for r in rows]}, indent=2))
+        _write_json(a, {"device": device_name(dev), "rows": [r.as_dict() for r in rows]})
     return 0
+
+
+def _write_json(a: argparse.Namespace, obj: dict) -> None:
+    """``--json``, through a temporary file (a kill never leaves half a JSON), published with
+    :func:`lewm.faults.publish`: without ``--force``, a new file another command created meanwhile is kept."""
+    from .faults import write_atomic
+    write_atomic(a.json, json.dumps(obj, indent=2), replace=getattr(a, "json_replace", True), flag="--json")

@@ -98,8 +98,8 @@ def _pinned(overrides: list[str], key: str) -> bool:
 def run_train(a: argparse.Namespace) -> int:
     """Also the entry point of data-parallel runs: ``torchrun --nproc_per_node N -m lewm train ...``
     (``--batch-size`` is the global batch; every rank takes batch/N)."""
-    from .faults import torchrun_env
-    rank, _, _ = torchrun_env()  # RANK / WORLD_SIZE / LOCAL_RANK checked once, before any work
+    from . import faults
+    rank, _, _ = faults.torchrun_env()  # RANK / WORLD_SIZE / LOCAL_RANK checked once, before any work
     import torch
     from . import validate
     from .config import apply_set_overrides, follow_data_image_size, get_preset, image_size_note
@@ -128,6 +128,10 @@ def run_train(a: argparse.Namespace) -> int:
     validate.check_train_memory(cfg, resolve_device(a.device), params=parameter_count(cfg.model))
     validate.check_out_dir(a.out)
     prev = os.path.join(a.out, "last.pt") if not a.no_resume and os.path.exists(os.path.join(a.out, "last.pt")) else a.init
+    if a.init and prev != a.init and rank == 0:  # was: --init ignored without a word
+        print(f"note: --init {a.init} ignored: {a.out} already holds last.pt, which this run resumes (the same "
+              f"command resumes an interrupted stage); pass --no-resume to start over from --init, or choose "
+              f"another --out", file=sys.stderr)
     env = None
     if prev is not None:  # resuming or continuing a run: its data must be of the run's environment
         from . import checkpoint
@@ -148,9 +152,11 @@ def run_train(a: argparse.Namespace) -> int:
     if rank != 0:  # torchrun: rank 0 reports
         return 0
     if res.stopped:
-        print(f"interrupted at step {res.step}: saved {res.checkpoint}; the same command resumes from it",
-              file=sys.stderr)
-        return 130
+        import signal
+        signum = getattr(stop, "signum", signal.SIGINT)
+        why = "hangup (SIGHUP: the terminal closed)" if signum == getattr(signal, "SIGHUP", None) else "interrupted"
+        faults.say(f"{why} at step {res.step}: saved {res.checkpoint}; the same command resumes from it")
+        return 128 + int(signum)  # 130 (Ctrl-C), 129 (SIGHUP)
     shown = [f"{label} {m[key]:{fmt}}" for label, key, fmt in
              (("loss", "loss", ".4f"), ("pred", "pred_loss", ".4f"), ("sigreg", "sigreg", ".4f"),
               ("eff.rank", "effective_rank", ".1f")) if key in m]  # a metric not logged is left out, not "nan"
@@ -166,26 +172,40 @@ def run_train(a: argparse.Namespace) -> int:
 def _ctrl_c_stops_after_the_step():
     """A single-process training run: the first Ctrl-C sets the yielded event, so the trainer stops
     at the next step boundary and saves ``last.pt`` (no step since the last checkpoint is lost; a
-    save inside an optimizer step could not be trusted); a second Ctrl-C interrupts at once. Under
-    torchrun, or off the main thread, yields None (Ctrl-C interrupts as usual)."""
+    save inside an optimizer step could not be trusted); a second Ctrl-C interrupts at once. SIGHUP
+    (the terminal closed, the ssh session dropped: it killed the run with no line and no save) stops
+    the same way; the event's ``signum`` says which signal stopped it. Under torchrun, or off the
+    main thread, yields None (Ctrl-C interrupts as usual, SIGHUP as SIGTERM)."""
     import signal
     import threading
-    from .faults import torchrun_env
+    from .faults import say, torchrun_env
     if torchrun_env()[1] > 1 or threading.current_thread() is not threading.main_thread():
         yield None
         return
     stop = threading.Event()
+    hup = getattr(signal, "SIGHUP", None)
 
     def first(signum, frame):
+        stop.signum = signum
         stop.set()
         signal.signal(signal.SIGINT, previous)
         print("\nCtrl-C: stopping after this step and saving last.pt (Ctrl-C again to abort now)", file=sys.stderr)
 
+    def hangup(signum, frame):  # a repeated SIGHUP changes nothing: the save goes on
+        if not stop.is_set():
+            stop.signum = signum
+        stop.set()
+        with contextlib.suppress(RuntimeError):  # a reentrant write to stderr: the final line says it
+            say("\nSIGHUP: stopping after this step and saving last.pt")
+
     previous = signal.signal(signal.SIGINT, first)
+    previous_hup = signal.signal(hup, hangup) if hup is not None else None
     try:
         yield stop
     finally:
         signal.signal(signal.SIGINT, previous)
+        if hup is not None:
+            signal.signal(hup, previous_hup)
 
 
 def add_export_args(p: argparse.ArgumentParser) -> None:
@@ -210,6 +230,10 @@ def run_export(a: argparse.Namespace) -> int:
                          f"statistics on); add --data or drop --bn-batches")
     validate.check_out_file(a.out, force=a.force, inputs={"--checkpoint": a.checkpoint, "--data": a.data},
                             writes=CHECKPOINT)
+    root, ext = os.path.splitext(a.out)
+    if ext.lower() in (".h5", ".hdf5", ".hdf"):  # was: a checkpoint written under an episode file's name
+        raise ValueError(f"--out {a.out}: a {ext} name is for HDF5 episode files, but export writes a checkpoint; "
+                         f"give a .pt name (e.g. --out {root}.pt)")
     model, cfg, meta = checkpoint.load(a.checkpoint)
     if a.data:
         validate.check_dataset(a.data, env=cfg.env, image_size=cfg.model.image_size,
@@ -281,10 +305,18 @@ def main(argv: list[str] | None = None) -> int:
         if not faults.is_out_of_memory(e):
             raise
         return faults.report_error(e)
-    except (KeyboardInterrupt, faults.Terminated) as e:
-        print("interrupted" if isinstance(e, KeyboardInterrupt) else "error: terminated (SIGTERM); partial "
-              "outputs were removed, a training run resumes from its last checkpoint", file=sys.stderr)
-        return 130 if isinstance(e, KeyboardInterrupt) else 143
+    except Warning as e:  # PYTHONWARNINGS=error / -W error: a warning raised as an exception (was a traceback)
+        print(f"error: {faults.one_line(e)} (a warning, made an error by PYTHONWARNINGS=error or -W error)",
+              file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        faults.say("interrupted")
+        return 130
+    except faults.Terminated as e:
+        why = ": the terminal closed" if e.name == "SIGHUP" else ""
+        faults.say(f"error: terminated ({e.name}{why}); partial outputs were removed, a training run resumes "
+                   f"from its last checkpoint")
+        return e.exit_code  # 143 (SIGTERM), 129 (SIGHUP)
 
 
 def run_script(fn) -> int:

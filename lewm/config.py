@@ -6,6 +6,7 @@ Every knob lives in a frozen dataclass with a docstring per field. Presets are d
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -228,6 +229,13 @@ class LeWMConfig:
         unknown = [k for k in sections if k not in valid]
         if unknown:  # was: AttributeError from getattr
             raise ValueError(f"with_overrides: unknown config section {unknown[0]!r}; valid: {', '.join(valid)}")
+        for name, kv in sections.items():  # was: "ModelConfig.__init__() got an unexpected keyword argument"
+            if isinstance(kv, dict) and not dataclasses.is_dataclass(getattr(self, name)):
+                raise ValueError(f"with_overrides: {name!r} is a value, not a section of fields; pass {name}=value")
+            if isinstance(kv, dict):
+                unknown = sorted(set(kv) - {f.name for f in fields(getattr(self, name))}, key=str)
+                if unknown:
+                    raise ValueError(f"with_overrides: config section {name!r} has unknown field(s) {unknown}")
         new = {name: replace(getattr(self, name), **kv) if isinstance(kv, dict) else kv
                for name, kv in sections.items()}
         return replace(self, **new)
@@ -286,6 +294,9 @@ PRESETS: dict[str, LeWMConfig] = {
 
 def get_preset(name: str) -> LeWMConfig:
     """Return the named preset or raise a ValueError listing the valid names."""
+    if not isinstance(name, str):  # a list was "unhashable type: 'list'"
+        raise TypeError(f"get_preset(name=...) must be a preset name (a string), one of {sorted(PRESETS)}, "
+                        f"got {name!r:.60}")
     try:
         return PRESETS[name]
     except KeyError:
@@ -302,6 +313,12 @@ def follow_data_image_size(cfg: "LeWMConfig", image_size: int, source: str,
     Raises a ValueError naming both numbers when the preset's patch size does not divide the
     data's image size.
     """
+    if not isinstance(cfg, LeWMConfig):
+        raise TypeError(f"follow_data_image_size(cfg=...) must be a LeWMConfig, got {type(cfg).__name__}")
+    if isinstance(image_size, bool) or not isinstance(image_size, numbers.Integral) or image_size < 1:
+        # 'abc' was "invalid literal for int() with base 10"
+        raise (ValueError if isinstance(image_size, numbers.Integral) else TypeError)(f"follow_data_image_size(image_size=...) must be a whole number >= 1 (the image side of "
+                         f"{source}), got {image_size!r:.60}")
     mc = cfg.model
     if pinned or int(image_size) == mc.image_size:
         return cfg, None
@@ -324,7 +341,14 @@ def apply_set_overrides(cfg: "LeWMConfig", items) -> "LeWMConfig":
     """Apply ``section.field=value`` strings to a config; values are parsed as the field's type.
     Unknown sections/fields or unparsable values raise a ValueError that names them."""
     pending: dict[str, dict] = {}
+    if items is not None and (isinstance(items, (str, bytes)) or not isinstance(items, (list, tuple))):
+        # a str was taken character by character ("--set 'm': expected SECTION.FIELD=VALUE")
+        raise TypeError(f"apply_set_overrides(items=...) must be a list of 'SECTION.FIELD=VALUE' strings, "
+                        f"got {items!r:.60}")
     for item in items or []:
+        if not isinstance(item, str):  # 5 was an AttributeError on 'partition'
+            raise TypeError(f"apply_set_overrides(items=...): each --set item must be a string "
+                            f"'SECTION.FIELD=VALUE', got {item!r:.60}")
         key, sep, raw = item.partition("=")
         section, dot, name = key.strip().partition(".")
         if not sep or not dot:
@@ -358,6 +382,9 @@ def changed_settings(saved: LeWMConfig, new: LeWMConfig) -> list[str]:
     """The optimisation settings (``train.*`` and ``sigreg.*``) in which ``new`` differs from the
     checkpoint's ``saved`` config, as ``'train.lr 0.0005 -> 0.00015'``. Resuming or continuing
     with other settings is allowed; the trainer prints these so it never happens silently."""
+    for name, v in (("saved", saved), ("new", new)):  # a dict or None was an AttributeError on 'train'
+        if not isinstance(v, LeWMConfig):
+            raise TypeError(f"changed_settings({name}=...) must be a LeWMConfig, got {type(v).__name__}")
     out = []
     for section in ("train", "sigreg"):
         old_s, new_s = getattr(saved, section), getattr(new, section)

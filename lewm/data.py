@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ._data_checks import attr_mismatch, batch_fits, byte_limit, duplicate_name, fraction, shared_path
+from ._data_checks import index as _index
 from .env_names import env_key
 
 REQUIRED_KEYS = ("pixels", "action", "ep_len", "ep_offset")
@@ -175,15 +177,23 @@ def validate_file(path: str, image_size: int | None = None) -> dict:
         if (ep_off + ep_len).max() > px.shape[0] or ep_off.min() < 0:
             raise DataError(f"{path}: 'ep_offset'/'ep_len' point past the {px.shape[0]} rows of 'pixels'")
         _check_disjoint(path, ep_off, ep_len)
+        state = h5_dataset(path, f, "state") if "state" in f else None
+        q_state = [("state_dim", int(state.shape[1]), "the width of key 'state'")] \
+            if state is not None and state.ndim == 2 else []
+        bad = attr_mismatch(path, f.attrs, [("image_size", int(px.shape[1]), "the image side of key 'pixels'"),
+                                                 ("action_dim", int(act.shape[1]), "the width of key 'action'"), *q_state])
+        if bad:
+            raise DataError(bad)
         if image_size is not None and px.shape[1] != image_size:
             raise DataError(f"{path}: images are {px.shape[1]}x{px.shape[1]} but the model expects "
                             f"{image_size}x{image_size} (key 'pixels'); collect at --image-size {image_size}")
-        state = h5_dataset(path, f, "state") if "state" in f else None
         if state is not None and state.dtype.kind not in "iuf":  # complex lost its imaginary part silently
             raise DataError(f"{path}: key 'state' must hold real numbers (int or float), got {state.dtype}")
         version = _format_version(path, f)
         names = _str_attr(path, "state_names", f.attrs.get("state_names"), "x,y")
         n_names = len([n for n in names.split(",") if n])
+        if dup := duplicate_name(path, names):
+            raise DataError(dup)
         if state is not None and state.ndim == 2 and n_names and n_names != state.shape[1]:
             # the report's probes failed after encoding ("3 state_names for 2 state columns")
             raise DataError(f"{path}: attribute 'state_names' names {n_names} components ({names!r}) but key "
@@ -281,8 +291,18 @@ class WindowDataset(torch.utils.data.Dataset):
         _whole("WindowDataset", "seed", seed, 0)  # was numpy's "expected non-negative integer"
         if split not in ("train", "val", "all"):
             raise ValueError(f"WindowDataset: split must be 'train', 'val' or 'all', got {split!r}")
-        if not 0.0 <= val_fraction < 1.0:
-            raise ValueError(f"WindowDataset: val_fraction must be in [0, 1), got {val_fraction!r}")
+        val_fraction = fraction("WindowDataset", "val_fraction", val_fraction)
+        byte_limit("WindowDataset", "max_ram_bytes", max_ram_bytes)
+        if share is not None:  # was an AttributeError on share=5, another file's windows under this path
+            if not isinstance(share, WindowDataset):
+                raise TypeError(f"WindowDataset: share must be a WindowDataset of the same file, or None, "
+                                f"got {type(share).__name__}")
+            shared_path(path, share)
+            if image_size is not None:
+                _whole("WindowDataset", "image_size", image_size, 8)
+                if share.info["image_size"] != image_size:
+                    raise DataError(f"{path}: images are {share.info['image_size']}x{share.info['image_size']} "
+                                    f"but image_size is {image_size} (key 'pixels')")
         self.path, self.history, self.frameskip = path, history, frameskip
         info = share.info if share is not None else validate_file(path, image_size)
         if action_stats is not None:  # a wrong width was a broadcast error at the first batch
@@ -383,6 +403,7 @@ class WindowDataset(torch.utils.data.Dataset):
         return out
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        i = _index(i)  # 1.5 was numpy's "only integers, slices ... are valid indices"
         s = int(self.starts[i])
         k, H = self.frameskip, self.history
         if self._ram is not None:
@@ -444,10 +465,15 @@ def load_episode(path: str, episode: int) -> dict[str, np.ndarray]:
 def batch_iterator(ds: WindowDataset, batch_size: int, generator: torch.Generator, num_workers: int = 0):
     """Endless stream of random batches; vectorised in RAM, a DataLoader when streaming. (A generator:
     its arguments are checked at the first batch, as the emptiness of ``ds`` always was.)"""
+    if not isinstance(ds, WindowDataset):  # a list was an AttributeError on 'in_memory'
+        raise TypeError(f"batch_iterator: ds must be a WindowDataset, got {type(ds).__name__}")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"batch_iterator: generator must be a torch.Generator (or None), got {type(generator).__name__}")
     _whole("batch_iterator", "batch_size", batch_size, 1)  # 0 gave empty batches, -3 a torch RuntimeError
     _whole("batch_iterator", "num_workers", num_workers, 0)
     if len(ds) == 0:
         raise DataError(f"{ds.path}: the split holds no window")
+    batch_fits(batch_size, len(ds), ds.path)  # was: 10**6 windows gathered of 90 (looked like a hang)
     if ds.in_memory:
         while True:
             idx = torch.randint(len(ds), (batch_size,), generator=generator).numpy()

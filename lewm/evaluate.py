@@ -396,8 +396,14 @@ def run_eval(a: argparse.Namespace) -> int:
         from .runs import EVAL_RESULT
         validate.check_out_file(a.out, force=a.force or None, inputs={"--checkpoint": a.checkpoint, "--data": a.data},
                                 writes=EVAL_RESULT)
+    # an --out that did not exist when the check passed is created only if it still does not exist
+    # (two evals at once into one new file: the later one silently replaced the other's result)
+    replace = bool(a.force) or (a.out is not None and os.path.lexists(a.out))
     if a.gif is not None:
         validate.check_out_dir(a.gif, "--gif")
+        if a.gif.rstrip("/").lower().endswith((".gif", ".mp4")) and not os.path.isdir(a.gif):
+            raise ValueError(f"--gif {a.gif}: takes a folder (one GIF per episode is written into it), not a file "
+                             f"name; give a folder, e.g. --gif {os.path.splitext(a.gif.rstrip('/'))[0]}-gifs")
         o, g = os.path.realpath(a.out or ""), os.path.realpath(a.gif)
         if a.out and (o == g or g.startswith(o + os.sep)):  # was: the write of --out failed after the whole eval
             raise ValueError(f"--out {a.out} and --gif {a.gif}: --out is a file and --gif a folder at the same "
@@ -411,7 +417,7 @@ def run_eval(a: argparse.Namespace) -> int:
     res["planner_source"] = line
     if a.out:
         from .faults import write_atomic
-        write_atomic(a.out, json.dumps(res, indent=2))
+        write_atomic(a.out, json.dumps(res, indent=2), replace=replace, flag="--out")
     if a.json:
         print(json.dumps({k: v for k, v in res.items()}))
     else:

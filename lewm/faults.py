@@ -1,8 +1,8 @@
 """Surviving faults: termination signals, one training per folder, stale temporary files, resumed
 metrics, worker processes whose parent died, and one-line reports of expected failures.
 
-- ``terminate_as_exception``: SIGTERM raises :class:`Terminated` in the main thread, so ``finally``
-  blocks run (partial files removed, worker processes ended, locks released) as for Ctrl-C.
+- ``terminate_as_exception``: SIGTERM (and SIGHUP: the terminal closed) raises :class:`Terminated` in
+  the main thread, so ``finally`` blocks run (partial files removed, worker processes ended, locks released) as for Ctrl-C.
 - ``run_lock``: ``OUT/.lock`` holds the pid of the training writing into ``OUT``; a second one is
   refused, the lock of a dead pid is taken over.
 - ``clean_stale_tmp``: checkpoint writes killed mid-way leave ``.tmp-*`` files; the next run
@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import numbers
 import os
 import signal
 import socket
@@ -27,14 +28,54 @@ import threading
 
 LOCK_NAME = ".lock"
 TMP_PREFIX = ".tmp-"
+_PID_MAX = 2**31 - 1  # pid_t is a signed 32-bit int: os.kill overflows above it
 
 
 TERMINATE = threading.Event()
-"""Set by the SIGTERM handler of ``terminate_as_exception``."""
+"""Set by the SIGTERM / SIGHUP handler of ``terminate_as_exception``."""
+_LAST_SIGNAL = [int(signal.SIGTERM)]  # the signal that set TERMINATE
+TERMINATING = tuple(s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s is not None)
+"""The signals ``terminate_as_exception`` turns into :class:`Terminated`: SIGTERM, and SIGHUP (the
+terminal closed, the ssh session dropped), whose default action killed a command without a word."""
 
 
 class Terminated(BaseException):
-    """SIGTERM arrived (a BaseException, like KeyboardInterrupt: ``except Exception`` lets it pass)."""
+    """SIGTERM or SIGHUP arrived (a BaseException, like KeyboardInterrupt: ``except Exception`` lets it
+    pass). ``signum`` is the signal; ``exit_code`` the shell's 128 + signum (143, 129)."""
+
+    def __init__(self, signum: int = int(signal.SIGTERM)):
+        super().__init__(signum)
+        self.signum = int(signum)
+
+    @property
+    def name(self) -> str:
+        return signal_name(self.signum)
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+
+def signal_name(signum: int) -> str:
+    """'SIGTERM', 'SIGHUP' ... (the number itself for an unknown one)."""
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+def say(line: str) -> None:
+    """Print ``line`` on stderr. After a hangup (the terminal closed) writing to it fails with EIO:
+    then stdout and stderr are sent to /dev/null, so that the command can still finish its work (save
+    a checkpoint, remove its partial files) instead of failing on every later progress line."""
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except OSError:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            null = os.open(os.devnull, os.O_WRONLY)
+            for stream in (sys.stdout, sys.stderr):
+                os.dup2(null, stream.fileno())
+            os.close(null)
 
 
 class RunLocked(RuntimeError):
@@ -74,42 +115,49 @@ def report_error(e: BaseException) -> int:
 
 @contextlib.contextmanager
 def terminate_as_exception():
-    """Inside: SIGTERM raises :class:`Terminated` (main thread only; elsewhere a no-op)."""
+    """Inside: SIGTERM and SIGHUP raise :class:`Terminated` (main thread only; elsewhere a no-op)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum, frame):
+        _LAST_SIGNAL[0] = int(signum)
         TERMINATE.set()  # remembered: an exception raised inside a __del__ or a C callback is swallowed,
-        raise Terminated()  # so long loops also poll ``check_terminated()``
+        raise Terminated(signum)  # so long loops also poll ``check_terminated()``
 
     def unraisable(u):  # the handler's exception, swallowed inside a __del__/weakref callback: the flag
         if not isinstance(u.exc_value, Terminated):  # stays set and the loops poll it, so say nothing
             old_hook(u)
 
     TERMINATE.clear()
-    old, old_hook = signal.signal(signal.SIGTERM, handler), sys.unraisablehook
+    old, old_hook = {s: signal.signal(s, handler) for s in TERMINATING}, sys.unraisablehook
     sys.unraisablehook = unraisable
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, old)
+        for s, h in old.items():
+            signal.signal(s, h)
         sys.unraisablehook = old_hook
+        TERMINATE.clear()  # handled: a later run in this process (the lab, a test) must not stop at once
 
 
 def check_terminated() -> None:
-    """Raise :class:`Terminated` if SIGTERM arrived inside ``terminate_as_exception`` (for loops that
-    must not miss it when the handler's own exception was swallowed)."""
+    """Raise :class:`Terminated` if SIGTERM / SIGHUP arrived inside ``terminate_as_exception`` (for loops
+    that must not miss it when the handler's own exception was swallowed)."""
     if TERMINATE.is_set():
-        raise Terminated()
+        raise Terminated(_LAST_SIGNAL[0])
 
 
 # ---------------------------------------------------------------------------------------------
 # One training per folder
 # ---------------------------------------------------------------------------------------------
 def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` runs on this machine (a zombie counts as dead)."""
-    if pid <= 0:
+    """Whether process ``pid`` runs on this machine (a zombie counts as dead). A pid beyond what a
+    process id can be (2**40) is no process: False (was an OverflowError)."""
+    if isinstance(pid, bool) or not isinstance(pid, numbers.Integral):  # '1' gave "'<=' not supported"
+        raise TypeError(f"pid_alive(pid=...) must be a whole number (a process id), got {pid!r:.60}")
+    pid = int(pid)
+    if pid <= 0 or pid > _PID_MAX:
         return False
     try:
         os.kill(pid, 0)
@@ -145,7 +193,13 @@ class RunLock:
         self.held = False
 
     def acquire(self) -> "RunLock":
-        os.makedirs(self.folder, exist_ok=True)
+        if os.path.exists(self.folder) and not os.path.isdir(self.folder):  # was: FileExistsError from makedirs
+            raise ValueError(f"RunLock(folder=...) {self.folder}: is a file, expected a run folder")
+        try:
+            os.makedirs(self.folder, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):  # a file on the way: D.h5/run
+            raise ValueError(f"RunLock(folder=...) {self.folder}: a part of the path is a file, not a folder; "
+                             f"expected a run folder") from None
         me = json.dumps({"pid": os.getpid(), "host": socket.gethostname()})
         for _ in range(3):
             try:
@@ -201,26 +255,71 @@ def clean_stale_tmp(folder: str) -> list[str]:
 
 def truncate_metrics(path: str, last_step: int) -> int:
     """Keep the lines of ``metrics.jsonl`` with ``step <= last_step`` (and drop unreadable ones, e.g.
-    a line cut by a kill); rewritten atomically. Returns the number of lines dropped."""
+    a line cut by a kill); rewritten atomically. Returns the number of lines dropped.
+
+    Only a JSON-lines metrics log is rewritten: a dataset, a checkpoint, a JSON document or a text file
+    with no ``step`` line is refused (ValueError naming it; every line of it was dropped: the file ended
+    empty), and so is a ``last_step`` that is not a whole number >= 0 (-1 dropped every line)."""
+    fn = "truncate_metrics"
+    if isinstance(last_step, bool) or not isinstance(last_step, numbers.Integral):
+        raise TypeError(f"{fn}(last_step=...) must be a whole number >= 0 (the checkpoint's step), "
+                        f"got {last_step!r:.60}")
+    if last_step < 0:
+        raise ValueError(f"{fn}(last_step=...) must be >= 0 (the checkpoint's step), got {last_step}: "
+                         f"every line would be dropped")
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{fn}(path=...) must be a path (a string), got {path!r:.60}")
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise ValueError(f"{fn}(path=...) {path}: is a folder, expected a run's metrics.jsonl")
     if not os.path.exists(path):
         return 0
+    _check_metrics_log(path, fn)
     keep, dropped = [], 0
     with open(path, errors="replace") as f:  # bytes that are not UTF-8 make a line unreadable, not the resume
         for line in f:
-            try:
-                ok = int(json.loads(line)["step"]) <= last_step
-            except (ValueError, KeyError, TypeError, OverflowError):  # OverflowError: "step": 1e400
-                ok = False
+            ok = _line_step(line)
+            ok = ok is not None and ok <= last_step
             if ok:
                 keep.append(line if line.endswith("\n") else line + "\n")
             else:
                 dropped += 1
     if dropped:
-        tmp = path + ".truncating"
-        with open(tmp, "w") as f:
-            f.writelines(keep)
-        os.replace(tmp, path)
+        write_atomic(path, "".join(keep))
     return dropped
+
+
+def _line_step(line: str) -> int | None:
+    """The ``step`` of a metrics line; None for a line that is not one (cut by a kill, not JSON)."""
+    try:
+        return int(json.loads(line)["step"])
+    except (ValueError, KeyError, TypeError, OverflowError, IndexError):  # OverflowError: "step": 1e400
+        return None
+
+
+def _check_metrics_log(path: str, fn: str) -> None:
+    """``path`` is a JSON-lines metrics log (or the run's own ``metrics.jsonl``, whatever a kill left in
+    it), not a dataset, a checkpoint, a JSON document or another text file: those would be emptied."""
+    from .runs import file_kind
+    with open(path, "rb") as f:
+        head = f.read(8192)
+    if b"\x00" in head or head.startswith((b"\x89HDF", b"PK\x03\x04")):
+        raise ValueError(f"{fn}(path=...) {path}: is {file_kind(path) or 'a binary file'}, not a JSON-lines "
+                         f"metrics log (like a run's metrics.jsonl); it was not touched")
+    with open(path, errors="replace") as f:
+        text = f.read()
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if len(lines) > 1:
+        try:
+            json.loads(text)
+        except ValueError:
+            pass
+        else:  # config.json, eval.json: one JSON document over several lines, each unreadable alone
+            raise ValueError(f"{fn}(path=...) {path}: is {file_kind(path) or 'a JSON document'}, not a JSON-lines "
+                             f"metrics log (like a run's metrics.jsonl); it was not touched")
+    if lines and os.path.basename(path) != "metrics.jsonl" and all(_line_step(ln) is None for ln in lines):
+        raise ValueError(f"{fn}(path=...) {path}: is a text file with no metrics line (a JSON object with a "
+                         f"'step'), not a run's metrics.jsonl; it was not touched")
 
 
 def torchrun_env() -> tuple[int, int, int]:
@@ -243,15 +342,29 @@ def torchrun_env() -> tuple[int, int, int]:
     return got["RANK"], got["WORLD_SIZE"], got["LOCAL_RANK"]
 
 
-def write_atomic(path: str, text: str) -> str:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``:
-    a kill or a full disk leaves the old file (or none), never half a file."""
+def write_atomic(path: str, text: str, *, replace: bool = True, flag: str = "--out") -> str:
+    """Write ``text`` to ``path`` through a temporary file in the same folder, published with
+    :func:`publish`: a kill or a full disk leaves the old file (or none), never half a file.
+    ``replace=False`` (a command without ``--force`` whose ``path`` did not exist when it started):
+    a ``path`` another command created meanwhile is not overwritten (see :func:`publish`)."""
     import tempfile
-    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=".part", dir=os.path.dirname(os.path.abspath(path)))
+    if not isinstance(text, str):  # was: "write() argument must be str, not bytes" from inside
+        hint = " (decode it first, or write bytes with open(path, 'wb'))" if isinstance(text, (bytes, bytearray)) else ""
+        raise TypeError(f"write_atomic(text=...) must be a str, got {type(text).__name__}{hint}")
+    if not isinstance(path, (str, os.PathLike)) or not str(os.fspath(path)).strip():
+        raise TypeError(f"write_atomic(path=...) must be a file name, got {path!r:.60}")
+    path = os.fspath(path)
+    if os.path.isdir(path):  # was: IsADirectoryError naming the temporary .part file
+        raise ValueError(f"write_atomic(path=...) {path}: is a folder, expected a file name")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):  # was: FileNotFoundError naming the temporary .part file
+        what = "is a file, not a folder" if os.path.exists(folder) else "does not exist"
+        raise ValueError(f"write_atomic(path=...) {path}: its folder {folder} {what}")
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=".part", dir=folder)
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
-        os.replace(tmp, path)
+        publish(tmp, path, replace=replace, flag=flag)
     except BaseException:
         with contextlib.suppress(OSError):
             os.remove(tmp)
@@ -259,12 +372,42 @@ def write_atomic(path: str, text: str) -> str:
     return path
 
 
+def _umask() -> int:
+    """This process's umask (from /proc, which does not change it; else set and restored at once)."""
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def normal_mode(path: str) -> None:
+    """Give a finished temporary file the mode a file created with ``open()`` gets (``0o666 & ~umask``,
+    ``-rw-r--r--`` mostly): ``mkstemp`` makes it ``-rw-------``, so an eval result, a benchmark JSON, a
+    checkpoint or an export others should read was readable by its owner only."""
+    with contextlib.suppress(OSError):
+        os.chmod(path, 0o666 & ~_umask())
+
+
 def publish(tmp: str, path: str, *, replace: bool = True, flag: str = "--out") -> str:
     """Move the finished temporary file ``tmp`` to ``path``. ``replace=False`` (a command without
     ``--force``): ``path`` is created only if it still does not exist (``os.link`` fails on an
     existing name, atomically): two commands started at once into the same new file no longer
     both said "wrote" while the later one silently overwrote the other. The loser's result is
-    kept in a sibling ``<name>-kept-<pid><ext>`` and a FileExistsError names both files."""
+    kept in a sibling ``<name>-kept-<pid><ext>`` and a FileExistsError names both files.
+    ``tmp`` gets the ordinary mode of a new file first (:func:`normal_mode`)."""
+    for name, value in (("tmp", tmp), ("path", path)):
+        if not isinstance(value, (str, os.PathLike)) or not str(os.fspath(value)).strip():
+            raise TypeError(f"publish({name}=...) must be a file name, got {value!r:.60}")
+    tmp, path = os.fspath(tmp), os.fspath(path)
+    if os.path.realpath(tmp) == os.path.realpath(path) or (
+            os.path.exists(path) and os.path.exists(tmp) and os.path.samefile(tmp, path)):
+        raise ValueError(f"publish(tmp=..., path=...): {tmp} and {path} are the same file; tmp must be the "
+                         f"finished temporary file to move to path")
+    normal_mode(tmp)
     if replace:
         os.replace(tmp, path)
         return path
@@ -297,7 +440,12 @@ def quiet_worker_hangups(worker_id: int = 0) -> None:
     it was stopping (SIGTERM / Ctrl-C raised inside the fd hand-over of a batch) is not printed.
     multiprocessing's resource_sharer thread reports it with ``sys.excepthook``: a
     ``ConnectionResetError`` traceback after the clean ``error: terminated`` line. Other errors
-    keep their traceback."""
+    keep their traceback. A SIGHUP (the terminal closed: it reaches the whole process group) is
+    ignored: the main process stops at the step boundary and saves, then ends its workers (killed by
+    it, a worker made the next batch fail with "DataLoader worker exited unexpectedly")."""
+    if hasattr(signal, "SIGHUP"):
+        with contextlib.suppress(ValueError, OSError):
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
     previous = sys.excepthook
 
     def hook(kind, value, tb):

@@ -43,7 +43,7 @@ import numpy as np
 
 from .progress import downsample_indices, eta_seconds, recent_rate
 from . import _api_checks as chk
-from .runs import unique_dir, unique_file
+from .runs import unique_dir
 from .validate import check_out_file
 
 ACTIVE = ("starting", "running", "paused")
@@ -201,7 +201,7 @@ class Job:
     def __init__(self, kind: str, label: str, out: str, total: int, params: dict, group: str | None = None):
         self.id = f"{kind}-{uuid.uuid4().hex[:10]}"
         self.kind, self.label, self.out, self.total = kind, label, out, int(total)
-        self.params, self.group = dict(params), group
+        self.params, self.group, self.requested_out = dict(params), group, out  # start_collect may rename out
         self._lock = threading.Lock()
         self.status = "starting"
         self.done = 0
@@ -376,7 +376,8 @@ class JobManager:
 
     # ----------------------------------------------------------------- queries
     def jobs(self, kind: str | None = None, group: str | None = None) -> list[Job]:
-        """Jobs, newest first."""
+        """Jobs, newest first (``kind``: 'train' or 'collect', None: all)."""
+        chk.job_kind("jobs", kind)  # was: 'bogus' answered [] without a word
         with self._lock:
             js = list(self._jobs.values())
         js = [j for j in js if (kind is None or j.kind == kind) and (group is None or j.group == group)]
@@ -461,8 +462,8 @@ class JobManager:
     def start_collect(self, env_name: str, episodes: int, out: str, *, image_size: int = 64,
                       policy: str = "expert", seed: int = 0, episode_len: int | None = None,
                       mix_random: float = 0.0, label: str | None = None) -> Job:
-        """Collect ``episodes`` episodes into the ``.h5`` file ``out`` (made unique if it exists: nothing is
-        overwritten). A bad argument is a ValueError (TypeError for a wrong type) naming it, before the job."""
+        """Collect ``episodes`` episodes into the ``.h5`` file ``out`` (if it exists: into ``job.out``, a new name beside
+        it, with a warning; ``job.requested_out`` is ``out``). A bad argument is a ValueError / TypeError naming it."""
         fn = "start_collect"
         env_name, policy = chk.text(fn, "env_name", env_name), chk.text(fn, "policy", policy)
         episodes, image_size = chk.whole(fn, "episodes", episodes, 1), chk.whole(fn, "image_size", image_size, 8, 1024)
@@ -474,9 +475,13 @@ class JobManager:
             raise ValueError(f"start_collect(out=...) must be an HDF5 file name ending in .h5 (the lab lists "
                              f"data/*.h5), got {out!r}{' (a folder)' if os.path.isdir(out) else ''}")
         from .runs import DATASET
-        out = check_out_file(unique_file(os.path.abspath(out)), f"{fn}(out=...)", make_parent=True, writes=DATASET)
+        asked = os.path.abspath(out)
+        out = chk.free_file(asked, {j.out for j in self.active("collect")})  # nor the out of a job starting now
+        out = check_out_file(out, f"{fn}(out=...)", make_parent=True, writes=DATASET)
+        chk.renamed_note(fn, asked, out)  # was: the second job wrote d-1.h5 without a word
         params = {"env": env_name, "episodes": episodes, "image_size": image_size, "policy": policy, "seed": seed}
         job = Job("collect", label or os.path.basename(out), out, episodes, params)
+        job.requested_out = asked
         return self._launch(job, _collect_worker, (env_name, episodes, out, image_size, policy, seed,
                                                    episode_len, mix_random))
 

@@ -1,7 +1,12 @@
 """Cheap latent-space statistics used while training (the diagnostics module builds on these)."""
 from __future__ import annotations
 
+import math
+import numbers
+
 import torch
+
+from ._api_checks import flag
 
 
 def _as_rows(z: torch.Tensor, centered: bool, who: str) -> torch.Tensor:
@@ -24,6 +29,7 @@ def covariance_spectrum(z: torch.Tensor, centered: bool = True) -> torch.Tensor:
 
     ``centered=False`` uses the raw second moment E[z zᵀ] instead, which keeps the mean: latents
     collapsed onto one point then have one dominant eigenvalue (one row is then enough)."""
+    flag("covariance_spectrum", "centered", centered)  # 'no' was taken as True
     x = _as_rows(z, centered, "covariance_spectrum")  # (n, D)
     if centered:
         x = x - x.mean(0, keepdim=True)
@@ -39,6 +45,11 @@ def effective_rank(z: torch.Tensor, eps: float = 1e-12, centered: bool = True) -
     (second-moment rank) exposes that collapse: all latents ≈ one vector c ⇒ ≈ 1. Latents that do
     not vary at all (zero spectrum) score 1.
     """
+    flag("effective_rank", "centered", centered)
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real):
+        raise TypeError(f"effective_rank(eps=...) must be a number > 0, got {eps!r:.60}")
+    if not (math.isfinite(eps) and eps > 0):  # -1 gave 2.06, NaN a NaN rank
+        raise ValueError(f"effective_rank(eps=...) must be a finite number > 0, got {eps!r}")
     ev = covariance_spectrum(z, centered)
     total = ev.sum()
     if total <= eps:

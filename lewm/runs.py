@@ -22,7 +22,11 @@ from .progress import downsample_indices
 
 def slugify(text: str, max_len: int = 80) -> str:
     """Filesystem-safe short name: letters, digits, '-', '_', '.'."""
-    s = re.sub(r"[^A-Za-z0-9._-]+", "-", str(text)).strip("-.")
+    if not isinstance(text, str):  # None was the name 'None'
+        raise TypeError(f"slugify(text=...) must be a string, got {text!r:.60}")
+    if isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 1:  # -3 cut 3 off the end
+        raise (ValueError if isinstance(max_len, int) else TypeError)(f"slugify(max_len=...) must be a whole number >= 1, got {max_len!r:.60}")
+    s = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")
     return (s or "run")[:max_len]
 
 
@@ -45,6 +49,7 @@ def unique_dir(root: str, name: str) -> str:
 def unique_file(path: str) -> str:
     """``path`` if no such file exists (nor a collect's temporary ``path.<pid>.tmp``), else
     ``stem-N.ext`` for the first free N."""
+    path = _path_arg("unique_file", path)
     def free(p: str) -> bool:
         return not os.path.exists(p) and not glob.glob(glob.escape(p) + ".*tmp")
 
@@ -58,6 +63,18 @@ def unique_file(path: str) -> str:
     return f"{stem}-{uuid.uuid4().hex[:8]}{ext}"
 
 
+def _path_arg(fn: str, path, name: str = "path") -> str:
+    """A path argument (str or os.PathLike) as a str: None or an int (an open file descriptor) is a TypeError,
+    '' a ValueError (was: '' returned as the "free" file name, None "expected str ... not NoneType")."""
+    if isinstance(path, os.PathLike):
+        path = os.fspath(path)
+    if not isinstance(path, str):
+        raise TypeError(f"{fn}({name}=...) must be a path (a string), got {path!r:.60}")
+    if not path:
+        raise ValueError(f"{fn}({name}=...) is empty; give a file or folder path")
+    return path
+
+
 def _as_float(v: int | float) -> float:
     """A JSON number as a float; an integer beyond float range (400 digits) is ±inf like ``1e400``
     (np.asarray raised OverflowError on it)."""
@@ -69,6 +86,9 @@ def _as_float(v: int | float) -> float:
 
 def read_metrics(out_dir: str, max_points: int = 2000) -> dict[str, np.ndarray]:
     """A run folder's ``metrics.jsonl`` as column arrays (downsampled); empty dict if none."""
+    out_dir = _path_arg("read_metrics", out_dir, "out_dir")
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):  # a dataset file gave {} ("no metrics yet")
+        raise ValueError(f"read_metrics(out_dir=...) must be a run folder, got {out_dir} ({file_kind(out_dir) or 'a file'})")
     path = os.path.join(out_dir, "metrics.jsonl")
     if not os.path.exists(path):
         return {}
@@ -117,6 +137,7 @@ def file_kind(path: str) -> str | None:
     """What the existing file ``path`` holds, in words (``'an HDF5 episode file'``, ``'a run's config
     (config.json)'``, ``'a JSON-lines log ...'``, ``'a text file (not JSON)'`` ...), from its first
     bytes and, for text, its content; None for an empty or unreadable file."""
+    path = _path_arg("file_kind", path)
     try:
         with open(path, "rb") as f:
             head = f.read(8192)

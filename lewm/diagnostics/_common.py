@@ -48,7 +48,11 @@ def _eval_mode(model: nn.Module):
 
 def _as_2d(z: ArrayLike) -> np.ndarray:
     """(..., D) -> (n, D) float32."""
-    a = _np(z)
+    try:
+        a = _np(z)
+    except (TypeError, ValueError) as e:  # was: numpy's "could not convert string to float: 'a'", unnamed
+        raise ValueError(f"latents z must be numbers of shape (N, D) or (T, B, D), got {type(z).__name__} that "
+                         f"numpy cannot read as floats ({e})") from None
     if a.ndim < 2:
         raise ValueError(f"latents must have shape (N, D) or (T, B, D), got {a.shape}")
     return a.reshape(-1, a.shape[-1])

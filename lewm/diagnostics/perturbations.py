@@ -57,10 +57,15 @@ def renderer_for(env_name: str, image_size: int):
     if not env_name:
         return None
     try:
-        from ..envs import make
-        return make(env_name, image_size=image_size)
-    except (ImportError, ValueError):
+        from ..envs import list_envs, make
+    except ImportError:
         return None
+    if env_name not in list_envs():
+        return None
+    try:
+        return make(env_name, image_size=image_size)
+    except ValueError as e:  # a known env at a size it cannot draw (was: None, as for an unknown env)
+        raise ValueError(f"renderer_for({env_name!r}): {e}") from None
 
 
 def _renderer(env) -> Callable[[np.ndarray], np.ndarray]:

@@ -28,6 +28,15 @@ from . import two_room as _tr
 from .base import Env, wrap_angle
 
 
+def _check_env(who: str, env) -> None:
+    """A policy is called with the env itself (was: ``policy(env.reset(...))`` failed with "'tuple' object
+    has no attribute 'get_state'")."""
+    if not isinstance(env, Env):
+        raise TypeError(f"{who}: env must be the environment (lewm.envs.Env) whose true state the policy reads, "
+                        f"got {type(env).__name__}; call policy(env) after env.reset(...) / env.step(...), "
+                        f"not with their observation")
+
+
 def _unit(v: np.ndarray) -> np.ndarray:
     n = float(np.hypot(v[0], v[1]))
     return v / n if n > 1e-9 else np.zeros(2)
@@ -40,9 +49,11 @@ class RandomPolicy:
         self.rng, self.dim = rng, env.action_dim
 
     def reset(self, env: Env) -> None:
+        _check_env("RandomPolicy.reset", env)
         pass
 
     def __call__(self, env: Env) -> np.ndarray:
+        _check_env("RandomPolicy(env)", env)
         return self.rng.uniform(-1.0, 1.0, size=self.dim).astype(np.float32)
 
 
@@ -56,9 +67,11 @@ class TwoRoomWallSlide(RandomPolicy):
         self.episode_prob, self.push_prob, self.active = float(episode_prob), float(push_prob), False
 
     def reset(self, env: Env) -> None:
+        _check_env("TwoRoomWallSlide.reset", env)
         self.active = bool(self.rng.random() < self.episode_prob)
 
     def __call__(self, env: Env) -> np.ndarray:
+        _check_env("TwoRoomWallSlide(env)", env)
         a = self.rng.uniform(-1.0, 1.0, size=self.dim).astype(np.float32)
         if self.active and self.rng.random() < self.push_prob:
             x = float(env.get_state()[0])
@@ -77,6 +90,7 @@ class TwoRoomExpert:
         self.noise, self.speed = 0.3, 0.8
 
     def reset(self, env: Env) -> None:
+        _check_env("TwoRoomExpert.reset", env)
         self.target = np.asarray(env.goal_state[:2], np.float64).copy()
         self.noise = self.rng.uniform(0.1, 0.5)
         self.speed = self.rng.uniform(0.6, 1.0)
@@ -96,6 +110,7 @@ class TwoRoomExpert:
         return self.target
 
     def __call__(self, env: Env) -> np.ndarray:
+        _check_env("TwoRoomExpert(env)", env)
         p = env.get_state()[:2].astype(np.float64)
         if np.hypot(*(p - self.target)) < 8.0:
             room = _tr.room_of(p[0])
@@ -122,6 +137,7 @@ class PushTExpert:
         self.push_steps, self.push_speed, self.noise, self.vmax = 15, 0.4, 0.1, 0.6
 
     def reset(self, env: Env) -> None:
+        _check_env("PushTExpert.reset", env)
         self.noise = self.rng.uniform(0.05, 0.25)
         self.vmax = self.rng.uniform(0.4, 0.8)
         self._plan(env.get_state().astype(np.float64))
@@ -158,6 +174,7 @@ class PushTExpert:
         return np.clip(wp, 30.0, _pt.WORLD - 30.0)
 
     def __call__(self, env: Env) -> np.ndarray:
+        _check_env("PushTExpert(env)", env)
         s = env.get_state().astype(np.float64)
         p = s[:2]
         self.t += 1
@@ -190,6 +207,7 @@ class ReacherExpert:
         self.kp, self.kd, self.noise = 2.0, 0.3, 0.2
 
     def reset(self, env: Env) -> None:
+        _check_env("ReacherExpert.reset", env)
         r = self.rng
         self.kp, self.kd = r.uniform(1.5, 4.0), r.uniform(0.15, 0.4)
         self.noise = r.uniform(0.05, 0.4)
@@ -203,6 +221,7 @@ class ReacherExpert:
         self.t, self.t_max = 0, int(self.rng.integers(20, 60))
 
     def __call__(self, env: Env) -> np.ndarray:
+        _check_env("ReacherExpert(env)", env)
         s = env.get_state().astype(np.float64)
         e = wrap_angle(self.wp - s[:2])
         self.t += 1
@@ -221,6 +240,14 @@ POLICY_KINDS = ("expert", "random", "wall_slide")
 def make_policy(env: Env, kind: str = "expert", rng: np.random.Generator | None = None):
     """A policy for ``env``: ``kind`` is ``"expert"`` (scripted, per env), ``"random"`` or
     ``"wall_slide"`` (Two-Room only)."""
+    if not isinstance(env, Env):
+        raise TypeError(f"make_policy: env must be an environment (lewm.envs.Env, e.g. lewm.envs.make('two_room')), "
+                        f"got {type(env).__name__}")
+    if not isinstance(kind, str):
+        raise TypeError(f"make_policy: kind must be a string, one of {', '.join(POLICY_KINDS)}; got {kind!r:.60}")
+    if rng is not None and not isinstance(rng, np.random.Generator):
+        raise TypeError(f"make_policy: rng must be a numpy Generator (np.random.default_rng(seed)) or None, "
+                        f"got {type(rng).__name__}")
     rng = np.random.default_rng() if rng is None else rng
     if kind == "random":
         return RandomPolicy(env, rng)

@@ -31,6 +31,7 @@ DT, SUBSTEPS = 0.01, 5
 JOINT_TOL = 0.05
 ARENA = 0.25  # half-width of the square arena shown (world units)
 MAX_ANGLE = 1e6  # rad: angles wrap, but 1e20 is no angle anyone measured (and no float holds its phase)
+MAX_ANGLE = 1e6  # rad: angles wrap, but 1e20 is no angle anyone measured (and no float holds its phase)
 
 # constant terms of the mass matrix (uniform rods, centres at half length)
 _LC1, _LC2 = L1 / 2, L2 / 2

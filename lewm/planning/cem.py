@@ -20,14 +20,15 @@ import torch
 
 from .config import PlannerConfig
 from .records import PlanResult
-from .sampling import sampling_planner
+from .sampling import check_call, sampling_planner
 
 
 def cem(cost_fn: Callable, horizon: int, action_dim: int, cfg: PlannerConfig = PlannerConfig(), *,
         init_mean: torch.Tensor | None = None, bounds=None, generator: torch.Generator | None = None,
         device=None, dtype=torch.float32, record: bool = False) -> PlanResult:
     """Cross-entropy method: refit (mean, std) to the top-k candidates. The current mean is always
-    candidate 0; the plan is the final mean."""
+    candidate 0; the plan is the final mean. Every candidate and the plan lie within ``bounds``."""
+    check_call("cem", cost_fn, horizon, action_dim, cfg, device, record)
     def update(cand, costs, elite):
         el = cand[elite]  # (k, P, K)
         return el.mean(0), el.std(0, unbiased=False)  # (P, K), (P, K)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import torch
 
+from .. import _api_checks as chk
 from .cost import LatentGoalCost
 from ..model import LeWM
 
@@ -50,7 +51,7 @@ class CompiledGoalCost(LatentGoalCost):
             raise ValueError("CompiledGoalCost needs the model in eval mode (BatchNorm running statistics, "
                              "no dropout): call model.eval() first")
         super().__init__(model, z_hist, z_goal, act_hist, steps=steps)
-        self.bf16 = bf16
+        self.bf16 = chk.flag("CompiledGoalCost", "bf16", bf16)
         self.device_type = z_hist.device.type
 
     def imagine(self, actions: torch.Tensor) -> torch.Tensor:
@@ -64,6 +65,7 @@ class CompiledGoalCost(LatentGoalCost):
 
 def compiled_cost_factory(bf16: bool = False):
     """A ``run_episode(cost_factory=...)`` that plans with :class:`CompiledGoalCost`."""
+    chk.flag("compiled_cost_factory", "bf16", bf16)  # 'no' was taken as True
     def factory(model, z_hist, z_goal, a_hist, steps):
         return CompiledGoalCost(model, z_hist, z_goal, a_hist, steps=steps, bf16=bf16)
     return factory

@@ -8,13 +8,20 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .. import _api_checks as chk
 from ..data import ActionStats
 
 
 def action_bounds(stats: ActionStats, frameskip: int, low: float = -1.0, high: float = 1.0):
     """Normalised-space bounds (lo (K,), hi (K,)) of a block of ``frameskip`` raw actions in [low, high]."""
+    if not isinstance(stats, ActionStats):  # was: AttributeError 'NoneType' / 'tuple' object has no attribute 'mean'
+        raise TypeError(f"action_bounds(stats=...) must be an ActionStats (lewm.data.action_stats_of(cfg)), "
+                        f"got {type(stats).__name__}")
     if isinstance(frameskip, bool) or not isinstance(frameskip, (int, np.integer)) or frameskip < 1:
         raise ValueError(f"frameskip must be a whole number >= 1, got {frameskip!r}")  # 0 gave empty bounds
+    low, high = (chk.number("action_bounds", name, v, None, None) for name, v in (("low", low), ("high", high)))
+    if low > high:  # was: lo > hi bounds, refused only later by the solver
+        raise ValueError(f"action_bounds(low=..., high=...): low must be <= high, got low {low}, high {high}")
     lo = torch.as_tensor(np.tile((low - stats.mean) / stats.std, frameskip), dtype=torch.float32)  # (K,)
     hi = torch.as_tensor(np.tile((high - stats.mean) / stats.std, frameskip), dtype=torch.float32)  # (K,)
     return lo, hi

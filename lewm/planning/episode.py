@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from .. import _api_checks as chk
 from ..config import LeWMConfig
 from ..data import action_stats_of
 from ..env_names import env_key
@@ -65,7 +66,16 @@ def run_episode(env, model: LeWM, cfg: LeWMConfig, pcfg: PlannerConfig, start_st
     (diagnostics: e.g. the true dynamics with the learned cost, ``scripts/oracle_split.py``).
     """
     check_planner(pcfg)
+    chk.config("run_episode", cfg)  # a dict was AttributeError 'dict' object has no attribute 'env'
     check_value("budget", budget, Range(lo=1), int)  # 0 or -5 returned an episode of no step
+    for name, v in (("record_plans", record_plans), ("stop_on_success", stop_on_success), ("cuda_graphs", cuda_graphs)):
+        chk.flag("run_episode", name, v)  # 'no' was taken as True
+    if cost_factory is not None and not callable(cost_factory):  # was: 'int' object is not callable, mid-episode
+        raise TypeError(f"run_episode(cost_factory=...) must be None or callable: cost_factory(model, z_hist, z_goal, "
+                        f"a_hist, steps) -> cost_fn, got {type(cost_factory).__name__}")
+    if generator is not None and not isinstance(generator, torch.Generator):  # was found at the first plan
+        raise TypeError(f"run_episode(generator=...) must be a torch.Generator (torch.Generator().manual_seed(0)) "
+                        f"or None, got {type(generator).__name__}")
     start_state = check_state(env, start_state, "start_state", in_world=True)
     goal_state = check_state(env, goal_state, "goal_state", in_world=True)
     if cfg.env and getattr(env, "name", None) and env_key(cfg.env) != env_key(env.name):

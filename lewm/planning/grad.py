@@ -13,7 +13,7 @@ import torch
 
 from .config import PlannerConfig
 from .records import IterationRecord, PlanResult
-from .sampling import clip, evaluate_cost, prepare, randn
+from .sampling import check_call, clip, evaluate_cost, prepare, randn
 
 
 def grad_plan(cost_fn: Callable, horizon: int, action_dim: int, cfg: PlannerConfig = PlannerConfig(), *,
@@ -21,6 +21,7 @@ def grad_plan(cost_fn: Callable, horizon: int, action_dim: int, cfg: PlannerConf
               device=None, dtype=torch.float32, record: bool = False) -> PlanResult:
     """Adam on the action sequence through the differentiable cost, from ``grad_restarts`` starts
     (the first is ``init_mean``); each iteration is one Adam step. Returns the best sequence."""
+    check_call("grad_plan", cost_fn, horizon, action_dim, cfg, device, record)
     t0 = time.perf_counter()
     P, K, R = horizon, action_dim, cfg.grad_restarts
     mean, bounds = prepare(P, K, init_mean, bounds, device, dtype)

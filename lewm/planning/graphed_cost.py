@@ -19,6 +19,7 @@ import weakref
 
 import torch
 
+from .. import _api_checks as chk
 from ..model import LeWM
 from .cost import LatentGoalCost
 
@@ -31,6 +32,8 @@ class GraphedGoalCost:
     """
 
     def __init__(self, model: LeWM, context_len: int, steps: str = "last", bf16: bool = False):
+        chk.model("GraphedGoalCost", model)
+        chk.flag("GraphedGoalCost", "bf16", bf16)
         dev = next(model.parameters()).device
         if dev.type != "cuda":
             raise ValueError(f"GraphedGoalCost needs a CUDA model, got one on {dev}")
@@ -95,6 +98,8 @@ def graphed_goal_cost(model: LeWM, z_hist: torch.Tensor, z_goal: torch.Tensor, a
                       steps: str = "last", bf16: bool = False) -> GraphedGoalCost:
     """The model's cached ``GraphedGoalCost`` for this context length / cost / precision, loaded with
     this plan's context. Graphs live as long as the model."""
+    chk.model("graphed_goal_cost", model)  # was: "cannot create weak reference to 'NoneType' object"
+    chk.flag("graphed_goal_cost", "bf16", bf16)
     per_model = _CACHE.setdefault(model, {})
     key = (z_hist.shape[1], steps, bf16)
     if key not in per_model:

@@ -11,9 +11,36 @@ from typing import Callable
 
 import torch
 
+from .. import _api_checks as chk
 from .config import PlannerConfig
-from .env_space import check_plan_inputs
+from .env_space import check_plan_inputs, check_planner
 from .records import IterationRecord, PlanResult
+
+
+def check_call(fn: str, cost_fn, horizon, action_dim, cfg, device=None, record=False):
+    """The arguments every solver entry point (``plan``, ``cem``, ``mppi``, ``grad_plan``) takes, checked
+    once per plan, before the first candidate (never in the loop): ``cost_fn`` callable, ``horizon`` and
+    ``action_dim`` whole numbers >= 1 (0 gave an empty plan of cost 0, -2 torch's "negative dimension"),
+    ``cfg`` a PlannerConfig, ``record`` True or False (not a truthy 'no'), ``device`` None or usable here."""
+    if not callable(cost_fn):
+        raise TypeError(f"{fn}(cost_fn=...) must be callable: cost_fn(actions (N, P, K)) -> costs (N,), "
+                        f"got {type(cost_fn).__name__}")
+    chk.whole(fn, "horizon", horizon, 1)
+    chk.whole(fn, "action_dim", action_dim, 1)
+    check_planner(cfg, f"{fn}(cfg=...)")
+    chk.flag(fn, "record", record)
+    return check_plan_device(fn, device)
+
+
+def check_plan_device(fn: str, device):
+    """None (the default) or a device this machine has (was: torch's "not compiled with CUDA" / "Expected
+    one of cpu, cuda, ..."); 'auto' is resolved."""
+    if device is None:
+        return None
+    if isinstance(device, (str, torch.device)) and str(device).split(":")[0] == "meta":  # failed deep inside the cost
+        raise ValueError("device 'meta' holds no numbers to plan with; use 'cpu' or 'cuda'")
+    dev = chk.device(fn, device, "device")
+    return dev if isinstance(device, str) and device == "auto" else device
 
 
 def evaluate_cost(cost_fn, a: torch.Tensor):
@@ -30,6 +57,9 @@ def evaluate_cost(cost_fn, a: torch.Tensor):
                          f"{type(costs).__name__} of {got}")
     n_finite = int(torch.isfinite(costs).sum())  # one device sync per call on the planning loop
     if n_finite == 0:
+        if N == 0:  # was: "NaN/inf for all 0 candidates: the model or the goal ..."
+            raise ValueError(f"evaluate_cost: no candidates to score (actions of shape {tuple(a.shape)}); "
+                             f"give at least one (N, P, K) candidate")
         raise ValueError(f"cost_fn returned NaN/inf for all {N} candidates: the model or the goal holds "
                          "non-finite values (check the checkpoint and the goal frame)")
     if n_finite < N:
@@ -41,16 +71,19 @@ def clip(a: torch.Tensor, bounds) -> torch.Tensor:
     """Clip ``a`` (..., K) to ``bounds`` = (lo (K,), hi (K,)); None = unbounded."""
     if bounds is None:
         return a
-    lo, hi = bounds
-    return torch.maximum(torch.minimum(a, hi), lo)
+    try:  # no check in the loop: a bad ``bounds`` is only explained once it has failed
+        lo, hi = bounds
+        return torch.maximum(torch.minimum(a, hi), lo)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"clip(bounds=...) must be None or a pair (lo, hi) of tensors broadcasting to the last "
+                        f"dimension of a {tuple(a.shape)}, got {bounds!r:.80}") from None
 
 
 def prepare(P: int, K: int, init_mean, bounds, device, dtype):
     """The starting mean (P, K) (zeros, or a copy of ``init_mean``) and the bounds on its device; every
     solver starts here, so the arguments are checked here (``check_plan_inputs``), once per plan."""
     init_mean, bounds = check_plan_inputs(P, K, init_mean, bounds, dtype)
-    if device is not None and torch.device(device).type == "meta":  # failed deep inside the cost
-        raise ValueError("device 'meta' holds no numbers to plan with; use 'cpu' or 'cuda'")
+    device = check_plan_device("prepare", device)
     mean = torch.zeros(P, K, device=device, dtype=dtype) if init_mean is None else init_mean.to(device, dtype).clone()
     if bounds is not None:
         bounds = tuple(torch.as_tensor(b, device=device, dtype=dtype).expand(K) for b in bounds)
@@ -64,15 +97,22 @@ def randn(shape, generator, device, dtype) -> torch.Tensor:
         raise TypeError(f"generator must be a torch.Generator (torch.Generator().manual_seed(0)) or None, "
                         f"got {type(generator).__name__}")
     gdev = generator.device if generator is not None else device
-    return torch.randn(shape, generator=generator, device=gdev, dtype=dtype).to(device)
+    try:  # no check in the loop: a non-floating dtype is only explained once torch has refused it
+        return torch.randn(shape, generator=generator, device=gdev, dtype=dtype).to(device)
+    except (NotImplementedError, RuntimeError, TypeError):
+        if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+            raise ValueError(f"randn(dtype=...) must be a floating torch dtype (torch.float32), got {dtype}") from None
+        raise
 
 
 @torch.no_grad()
 def sampling_planner(update: Callable, cost_fn: Callable, horizon: int, action_dim: int, cfg: PlannerConfig,
                      init_mean, bounds, generator, device, dtype, record: bool) -> PlanResult:
-    """Shared loop of the sampling planners: sample around (mean, std), clip, keep the mean as
-    candidate 0, score, then ``update(cand, costs, elite) -> (mean, std)``; the plan is the final mean.
-    With ``cfg.stop_tol > 0`` the loop ends early once an update moves the mean by less than it."""
+    """Shared loop of the sampling planners: sample around (mean, std), keep the mean as candidate 0,
+    clip every candidate to ``bounds``, score, then ``update(cand, costs, elite) -> (mean, std)``; the
+    plan is the final mean, clipped to ``bounds``. With ``cfg.stop_tol > 0`` the loop ends early once an
+    update moves the mean by less than it. Every candidate scored and the plan lie within ``bounds`` (the
+    unclipped mean as candidate 0 planned outside them: an ``init_mean`` outside, or narrow bounds)."""
     t0 = time.perf_counter()
     P, K, N = horizon, action_dim, cfg.num_samples
     mean, bounds = prepare(P, K, init_mean, bounds, device, dtype)
@@ -80,8 +120,8 @@ def sampling_planner(update: Callable, cost_fn: Callable, horizon: int, action_d
     on_device = []  # per-iteration tensors, copied to the host once at the end (no sync per iteration)
     for _ in range(cfg.iterations):
         eps = randn((N, P, K), generator, mean.device, dtype)  # (N, P, K)
+        eps[0] = 0  # candidate 0 is the mean itself, clipped like the others (no extra op per iteration)
         cand = clip(mean + std * eps, bounds)  # (N, P, K)
-        cand[0] = mean
         costs, zf = evaluate_cost(cost_fn, cand)  # (N,), (N, D)
         costs = costs.float()
         elite = torch.topk(costs, cfg.topk, largest=False).indices  # (k,)
@@ -92,6 +132,7 @@ def sampling_planner(update: Callable, cost_fn: Callable, horizon: int, action_d
                           zf if (record and zf is not None) else None))
         if cfg.stop_tol > 0 and float((mean - prev).abs().max()) < cfg.stop_tol:  # settled: stop early
             break
+    mean = clip(mean, bounds)  # a no-op inside the bounds; MPPI's weights sum to 1 only up to rounding
     final_cost, _ = evaluate_cost(cost_fn, mean[None])
     recs = [IterationRecord(c.cpu(), e.cpu(), m.cpu(), sd.cpu(), float(c[e[0]]),
                             cd.cpu() if cd is not None else None, z.cpu() if z is not None else None)

@@ -10,6 +10,7 @@ from .config import PlannerConfig
 from .grad import grad_plan
 from .mppi import mppi
 from .records import PlanResult
+from .sampling import check_call
 
 SOLVERS = {"cem": cem, "mppi": mppi, "grad": grad_plan}
 
@@ -20,4 +21,5 @@ def plan(cost_fn: Callable, horizon: int, action_dim: int, cfg: PlannerConfig, *
         check_value(f"plan: {name}", v, Range(lo=1), int)
     if not isinstance(cfg, PlannerConfig):
         raise ValueError(f"plan: cfg must be a lewm.planning.PlannerConfig, got {type(cfg).__name__}")
+    check_call("plan", cost_fn, horizon, action_dim, cfg, kw.get("device"), kw.get("record", False))
     return SOLVERS[cfg.solver](cost_fn, horizon, action_dim, cfg, **kw)

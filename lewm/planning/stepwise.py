@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .. import _api_checks as chk
 from ..data import action_stats_of
 from .cost import LatentGoalCost
 from .env_space import action_bounds, check_actions, check_planner, check_state, to_pixels_tensor
@@ -57,8 +58,11 @@ def plan_recorded(setup: PlanSetup, cfg, pcfg, seed: int = 0) -> PlanResult:
     Returns the :class:`lewm.planning.PlanResult` with ``imagined`` filled in.
     """
     check_planner(pcfg)
+    _check_setup("plan_recorded", setup)
+    chk.config("plan_recorded", cfg)
+    seed = chk.whole("plan_recorded", "seed", seed, 0, 2**63 - 1)  # 2.5 was taken as 2, 'a' int()'s message
     dev = setup.cost.z_goal.device
-    gen = torch.Generator(device=dev).manual_seed(int(seed))
+    gen = torch.Generator(device=dev).manual_seed(seed)
     res = plan(setup.cost, pcfg.horizon, cfg.model.action_block_dim, pcfg, bounds=setup.bounds, generator=gen,
                device=dev, record=True)
     with torch.no_grad():
@@ -66,11 +70,22 @@ def plan_recorded(setup: PlanSetup, cfg, pcfg, seed: int = 0) -> PlanResult:
     return res
 
 
+def _check_setup(fn: str, setup) -> PlanSetup:
+    if not isinstance(setup, PlanSetup):
+        raise TypeError(f"{fn}(setup=...) must be a PlanSetup (lewm.planning.setup_plan(...)), "
+                        f"got {type(setup).__name__}")
+    return setup
+
+
 def imagine_candidate(setup: PlanSetup, actions) -> np.ndarray:
-    """Imagined latents (P, D) of one normalised action sequence (P, K)."""
+    """Imagined latents (P, D) of one normalised action sequence (P, K), clipped to ``setup.bounds`` first
+    as :func:`execute_plan` clips the raw actions to the env's box (1e30 imagined NaN latents)."""
+    _check_setup("imagine_candidate", setup)
     dev = setup.cost.z_goal.device
     K = int(setup.bounds[0].numel() if hasattr(setup.bounds[0], "numel") else np.size(setup.bounds[0]))
+    lo, hi = (torch.as_tensor(b, dtype=torch.float32, device=dev) for b in setup.bounds)
     a = torch.as_tensor(check_actions(actions, K), device=dev)  # (P, K)
+    a = torch.maximum(torch.minimum(a, hi), lo)  # (P, K) what the env can execute
     with torch.no_grad():
         return setup.cost.imagine(a[None])[0].float().cpu().numpy()  # (P, D)
 
@@ -121,8 +136,10 @@ def canvas_grid(env, n: int = 40) -> tuple[np.ndarray, np.ndarray] | None:
     """A grid of clickable positions (n*n, 2) in state coordinates and the canvas extent, for
     environments whose first two state components are a position on the rendered canvas (those
     with a ``canvas`` side, Two-Room). None for other environments."""
-    if not isinstance(n, (int, np.integer)) or n < 2:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
         raise ValueError(f"canvas_grid needs n >= 2 points per side, got {n!r}")
+    if n > 1000:  # 10**5 asked numpy for 74.5 GiB
+        raise ValueError(f"canvas_grid(n=...) must be at most 1000 points per side (n*n positions), got {n!r}")
     canvas = getattr(env, "canvas", None)
     if canvas is None or env.state_bounds is None:
         return None

@@ -28,8 +28,10 @@ MIN_FRAMES = 40
 def pick_episodes(data: str, cfg, n: int, seed: int = 0) -> tuple[list[int], list[bool]]:
     """Up to ``n`` episodes long enough for a few open-loop steps: the checkpoint's validation
     episodes first (held out from training if ``data`` is its training file), then others."""
+    from .._api_checks import config
     from ..data import DataError, WindowDataset, action_stats_of, validate_file
     from ..validate import Range, check_value
+    config("pick_episodes", cfg)  # was: AttributeError 'NoneType' has no attribute 'model'
     check_value("n", n, Range(lo=1), int)  # -2 took the slice [:-2], 1.5 failed in the slice
     check_value("seed", seed, Range(lo=0), int)
     info = validate_file(data)
@@ -69,8 +71,9 @@ def _nanmean_padded(rows: list[np.ndarray]) -> np.ndarray:
 
 
 def check_plotly_js(src: str | None, out: str, flag: str = "plotly_js") -> None:
-    """A local plotly.js path (relative to report.html in ``out``) must exist: else the page's
-    charts never draw. A URL is taken as is."""
+    """A local plotly.js path (relative to report.html in ``out``) must exist and be a JavaScript file
+    (a ``.js`` name, not an HDF5 file, a checkpoint or any other file :func:`lewm.runs.file_kind` knows):
+    else the page's charts never draw. A URL is taken as is."""
     if src is None:
         return
     if not isinstance(src, str) or not src.strip():
@@ -80,13 +83,48 @@ def check_plotly_js(src: str | None, out: str, flag: str = "plotly_js") -> None:
         if not os.path.isfile(where):
             raise ValueError(f"{flag} {src}: no file at {where} (the path is taken relative to the output folder "
                              f"{out}); the report would show no charts")
+        from ..runs import file_kind
+        kind = file_kind(where)  # text of no known kind is fine; a dataset, a checkpoint, a lab JSON is not
+        if kind is not None and not kind.startswith(("a text file", "a JSON file of no kind", "a JSON-lines")):
+            raise ValueError(f"{flag} {src}: {where} is {kind}, not plotly.js (a JavaScript file); the report "
+                             f"would show no charts")
+        if not src.lower().endswith((".js", ".mjs")):
+            raise ValueError(f"{flag} {src}: expected a JavaScript file (a name ending in .js, e.g. "
+                             f"plotly.min.js); the report would show no charts")
+
+
+REPORT_FILES = ("report.json", "report.html")
+"""The files every report writes into its folder (``heldout.h5`` too when it collects its episodes)."""
+
+
+def check_report_folder(out: str, checkpoint, data, force: bool, flag: str = "make_report(out=...)",
+                        force_name: str = "force=True") -> None:
+    """An ``out`` that already holds a report (report.json / report.html, or the heldout.h5 a report
+    without data would collect again) is refused unless ``force``, as eval / bench refuse their
+    outputs (was: re-running into the same folder replaced the earlier report without a word)."""
+    if force or not os.path.isdir(out):
+        return
+    from .data_source import HELDOUT_NAME, reference_beside
+    names = list(REPORT_FILES)
+    if not data and isinstance(checkpoint, str) and checkpoint and reference_beside(checkpoint) is None:
+        names.append(HELDOUT_NAME)  # collected again (the old one removed) when there is no data
+    there = [n for n in names if os.path.lexists(os.path.join(out, n))]
+    if there:
+        from ..errors import OutputExistsError
+        raise OutputExistsError(f"{flag} {out}: holds an earlier report ({', '.join(there)}); pass {force_name} "
+                                f"to replace it, or choose another output folder")
 
 
 def _check_report_args(out, episodes, max_frames, map_method, decoder_steps, horizon, seed, landscape_goals,
-                       plotly_js, html) -> str | None:
+                       plotly_js, html, quick=False, progress=True, force=False, device="auto") -> str | None:
     """make_report's numbers, before any work (was: an IndexError or a numpy message after the
     encode, or 0 / -5 silently meaning the default / nothing). Returns ``map_method`` lower-cased."""
+    from .. import _api_checks as chk
     from ..validate import Range, check_value
+    for name, value in (("quick", quick), ("html", html), ("progress", progress), ("force", force)):
+        chk.flag("make_report", name, value)  # was: 'no' / 'yes' taken as True
+    if device is not None:
+        chk.device("make_report", device, "device")  # was: "--device 5 is not a device" (a CLI flag)
     check_value("episodes", episodes, Range(lo=1), int)
     check_value("seed", seed, Range(lo=0, hi=2**32 - 1), int)
     check_value("horizon", horizon, Range(lo=1, hi=1000), int)
@@ -106,14 +144,17 @@ def _check_report_args(out, episodes, max_frames, map_method, decoder_steps, hor
 def make_report(checkpoint: str, data: str | None, out: str, *, episodes: int = 10, quick: bool = False,
                 max_frames: int | None = None, map_method: str | None = None, decoder_steps: int | None = None,
                 horizon: int = 10, seed: int = 0, device: str = "auto", html: bool = True,
-                progress: bool = True, landscape_goals: int = 8, plotly_js: str | None = None) -> dict[str, Any]:
+                progress: bool = True, landscape_goals: int = 8, plotly_js: str | None = None,
+                force: bool = False) -> dict[str, Any]:
     """Run every diagnostic on ``checkpoint`` with the episodes of ``data`` (None: see
     :func:`lewm.report.data_source.report_data`); write ``report.json`` (and ``report.html``, with
-    plotly.js embedded or loaded from ``plotly_js``) into ``out`` and return the ``report.json`` content."""
+    plotly.js embedded or loaded from ``plotly_js``) into ``out`` and return the ``report.json`` content.
+    An ``out`` holding an earlier report is refused unless ``force``."""
     from ..validate import check_out_dir
     check_out_dir(out)
     map_method = _check_report_args(out, episodes, max_frames, map_method, decoder_steps, horizon, seed,
-                                    landscape_goals, plotly_js, html)
+                                    landscape_goals, plotly_js, html, quick, progress, force, device)
+    check_report_folder(out, checkpoint, data, force)
     existed = os.path.exists(out)
     try:
         return _make_report(checkpoint, data, out, episodes=episodes, quick=quick, max_frames=max_frames,
@@ -136,7 +177,7 @@ def _make_report(checkpoint, data, out, *, episodes, quick, max_frames, map_meth
     t_all = time.perf_counter()
     timings: dict[str, float] = {}
     check_out_dir(out)
-    dev = resolve_device(device)
+    dev = resolve_device(device, "make_report(device=...)")
     model, cfg, meta = ckpt.load(checkpoint, device=dev)
     say = print if progress else (lambda *a, **k: None)
     data = report_data(checkpoint, data, cfg, out, episodes, say)

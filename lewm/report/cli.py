@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from .build import MIN_FRAMES, check_plotly_js, make_report
+from .build import MIN_FRAMES, check_plotly_js, check_report_folder, make_report
 from .summary import summary_text
 
 
@@ -14,7 +14,9 @@ def add_report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default=None,
                    help="HDF5 episode file (same env and image size as the model); default: the reference.h5 "
                         "beside the checkpoint, else a few held-out episodes collected now into --out")
-    p.add_argument("--out", required=True, help="output folder (report.json, report.html)")
+    p.add_argument("--out", required=True, help="output folder (report.json, report.html); one that holds an "
+                   "earlier report is refused unless --force")
+    p.add_argument("--force", action="store_true", help="replace the earlier report in --out")
     p.add_argument("--episodes", type=arg_int(1, 100_000), default=10,
                    help="episodes for dynamics and surprise tests (default 10)")
     p.add_argument("--quick", action="store_true",
@@ -37,15 +39,17 @@ def add_report_args(p: argparse.ArgumentParser) -> None:
 
 
 def run_report(a: argparse.Namespace) -> int:
-    from ..devices import set_threads
+    from ..devices import resolve_device, set_threads
     from ..validate import check_out_dir
     check_out_dir(a.out)  # before the work, not after it
-    check_plotly_js(a.plotly_js, a.out, "--plotly-js")  # also in make_report; here with the flag's name
+    check_plotly_js(a.plotly_js, a.out, "--plotly-js")  # also in make_report; here with the flags' names
+    resolve_device(a.device, "--device")  # was named make_report(device=...) from inside
+    check_report_folder(a.out, a.checkpoint, a.data, a.force, "--out", "--force")
     set_threads(a.threads)
     rep = make_report(a.checkpoint, a.data, a.out, episodes=a.episodes, quick=a.quick, max_frames=a.max_frames,
                       map_method=a.map_method, decoder_steps=a.decoder_steps, horizon=a.horizon, seed=a.seed,
                       device=a.device, html=not a.no_html, plotly_js=a.plotly_js,
-                      landscape_goals=a.landscape_goals)
+                      landscape_goals=a.landscape_goals, force=a.force)
     print(summary_text(rep))
     print(f"-> {os.path.join(a.out, 'report.json')}" + ("" if a.no_html else f", {os.path.join(a.out, 'report.html')}"))
     return 0

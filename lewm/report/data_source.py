@@ -19,6 +19,8 @@ MIN_EPISODES = 8
 
 def reference_beside(checkpoint: str) -> str | None:
     """``reference.h5`` in the checkpoint's folder (or in the folder given as the checkpoint), if any."""
+    from .._api_checks import path as check_path
+    checkpoint = check_path("reference_beside", "checkpoint", checkpoint)  # was: "stat: path should be ..."
     folder = checkpoint if os.path.isdir(checkpoint) else os.path.dirname(os.path.abspath(checkpoint))
     path = os.path.join(folder, REFERENCE_NAME)
     return path if os.path.isfile(path) else None

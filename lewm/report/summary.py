@@ -8,20 +8,26 @@ import math
 import numpy as np
 
 
-def clean(x, where: str = "report"):
+def clean(x, where: str = "report", _open: frozenset = frozenset()):
     """JSON-safe: numpy / torch -> python, NaN/inf -> None, sets -> lists. Anything else that JSON
     cannot hold (complex, arbitrary objects) is a TypeError naming its key ``where`` (was: returned
-    unchanged, and the write of report.json failed later)."""
+    unchanged, and the write of report.json failed later); a dict or list that holds itself is a
+    ValueError naming where (was: a RecursionError)."""
+    if isinstance(x, (dict, list, tuple)):
+        if id(x) in _open:
+            raise ValueError(f"clean: {where} refers back to a dict or list that holds it (a cycle); a report "
+                             f"must be a tree of numbers, strings, lists and dicts")
+        _open = _open | {id(x)}
     if isinstance(x, dict):
-        return {str(k): clean(v, f"{where}[{k!r}]") for k, v in x.items()}
+        return {str(k): clean(v, f"{where}[{k!r}]", _open) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [clean(v, f"{where}[{i}]") for i, v in enumerate(x)]
+        return [clean(v, f"{where}[{i}]", _open) for i, v in enumerate(x)]
     if isinstance(x, (set, frozenset)):
         try:
             x = sorted(x)
         except TypeError:
             x = list(x)
-        return clean(x, where)
+        return clean(x, where, _open)
     if isinstance(x, np.ndarray) or (hasattr(x, "detach") and hasattr(x, "tolist")):  # numpy array, torch tensor
         return clean((x.detach().cpu() if hasattr(x, "detach") else x).tolist(), where)
     if isinstance(x, (bool, np.bool_)):
