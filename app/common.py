@@ -138,7 +138,26 @@ def _release(manager) -> None:
     manager.shutdown()
 
 
+def runs_dir_error() -> str | None:
+    """Why the runs folder (LEWM_LAB_RUNS / --runs) cannot hold runs (it is a file), in the words of what set
+    it, or None."""
+    path = runs_dir()
+    if not os.path.exists(path) or os.path.isdir(path):
+        return None
+    name = "LEWM_LAB_RUNS" if os.environ.get("LEWM_LAB_RUNS") else "--runs"
+    return (f"{name}={path}: is a file, expected a folder (the lab's runs, data and uploads go there); "
+            f"restart the lab with {name} naming a folder.")
+
+
 @st.cache_resource(show_spinner=False, on_release=_release)
-def job_manager() -> lewm_jobs.JobManager:
-    """One job manager per server process: runs outlive browser sessions and reloads."""
+def _job_manager() -> lewm_jobs.JobManager:
     return lewm_jobs.JobManager(runs_dir(), max_active_train=2)
+
+
+def job_manager() -> lewm_jobs.JobManager:
+    """One job manager per server process: runs outlive browser sessions and reloads. A runs folder that is a
+    file stops the page with one error naming the setting (was: the JobManager's exception box)."""
+    if (err := runs_dir_error()) is not None:
+        st.error(err, icon=":material/folder_off:")
+        st.stop()
+    return _job_manager()

@@ -80,12 +80,15 @@ CKPT_PARAM = "ckpt"  # the URL query parameter that remembers the checkpoint acr
 
 
 def _checkpoint_from_url(paths: list[str]) -> str | None:
-    """The known checkpoint named by ``?ckpt=`` (a path relative to the repo, or absolute), or None."""
+    """The known checkpoint named by ``?ckpt=`` (a path relative to the repo, or absolute), or None. A folder
+    (a run's, a shipped agent's) stands for its last.pt, else its model.pt, as every CLI command reads it."""
     v = st.query_params.get(CKPT_PARAM)
     if not v:
         return None
     for cand in (v, str(ROOT / v)):
         a = os.path.abspath(cand)
+        if os.path.isdir(a):
+            a = next((f for f in (os.path.join(a, n) for n in ("last.pt", "model.pt")) if os.path.exists(f)), a)
         if a in paths:
             return a
     return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numbers
 import os
+import sys
 
 from .validate import Range, check_device, check_out_dir
 
@@ -32,10 +33,19 @@ def whole(fn: str, name: str, value, lo: int, hi: int | None = None, *, none_ok:
     return int(value)
 
 
+def plain_bool(value):
+    """A numpy bool (``np.False_``) as the plain Python bool (round 7: "np.bool_ is a bool"); anything
+    else unchanged (numpy is not imported for this: a numpy bool exists only once numpy is)."""
+    np = sys.modules.get("numpy")
+    return bool(value) if np is not None and isinstance(value, np.bool_) else value
+
+
 def flag(fn: str, name: str, value, *, none_ok: bool = False) -> bool | None:
-    """True or False (``none_ok``: or None, the default); "yes", 1 and the like are refused."""
+    """True or False (``none_ok``: or None, the default; a numpy bool counts as a bool); "yes", 1 and
+    the like are refused."""
     if value is None and none_ok:
         return None
+    value = plain_bool(value)
     if not isinstance(value, bool):
         alt = ", or None (the default)" if none_ok else ""
         raise TypeError(f"{_w(fn, name)} must be True or False{alt}, got {value!r:.60}")

@@ -8,18 +8,22 @@ instead of blaming the file.
 """
 from __future__ import annotations
 
+import copy
 import json
 import numbers
 import os
+import sys
 
 import torch
 
+from ._api_checks import plain_bool
 from .config import LeWMConfig
 from .validate import check_device, check_value
 
 
-def check_save_args(model, config, step, metrics, optimizer, half, replace) -> None:
-    """Everything ``save`` is given except the path and the weights' values (see :func:`check_weights`)."""
+def check_save_args(model, config, step, metrics, optimizer, half, replace) -> dict:
+    """Everything ``save`` is given except the path and the weights' values (see :func:`check_weights`)
+    -> the metrics to write (:func:`check_metrics`)."""
     from .model import LeWM
     if not isinstance(model, LeWM):
         raise TypeError(f"save(model=...) must be a LeWM model, got {_kind(model)}")
@@ -29,31 +33,62 @@ def check_save_args(model, config, step, metrics, optimizer, half, replace) -> N
     check_value("save(step=...)", step, None, int)
     if step < 0:  # load refuses it: an edited step would shift a resumed run's schedule
         raise ValueError(f"save(step=...) must be a whole number >= 0, got {step!r}")
-    check_metrics(metrics)
+    metrics = check_metrics(metrics)
     if optimizer is not None and not isinstance(optimizer, dict):
         raise TypeError(f"save(optimizer=...) must be an optimizer's state_dict() (a dict) or None, "
                         f"got {_kind(optimizer)}")
-    check_value("save(half=...)", half, None, bool)
-    check_value("save(replace=...)", replace, None, bool)
+    if optimizer is not None and not {"state", "param_groups"} <= set(optimizer):  # a resume would fail later
+        raise ValueError(f"save(optimizer=...) must be an optimizer's state_dict() (keys 'state' and "
+                         f"'param_groups'), got keys {sorted(map(str, optimizer))[:6]}")
+    check_value("save(half=...)", plain_bool(half), None, bool)  # a numpy bool is a bool (round 7)
+    check_value("save(replace=...)", plain_bool(replace), None, bool)
     check_architecture(model, config)
+    return metrics
 
 
-def check_metrics(metrics) -> None:
-    """None or a dict of JSON values with string keys (``load`` reads them back as a JSON object)."""
+def check_metrics(metrics) -> dict:
+    """None or a dict of JSON values with string keys (``load`` reads them back as a JSON object) -> the
+    dict to write: a copy in which a numpy scalar (``np.float32(0.5)``, also inside a list or dict) is the
+    equal Python number (``.item()``); the caller's dict is left as it was."""
     if metrics is None:
-        return
+        return {}
     if not isinstance(metrics, dict):
         raise TypeError(f"save(metrics=...) must be a dict of numbers (e.g. {{'loss': 0.1}}) or None, "
                         f"got {_kind(metrics)}")
+    try:
+        metrics = copy.deepcopy(metrics)
+    except Exception:  # not copyable: it cannot be JSON either; the check below names the value
+        metrics = dict(metrics)
     for k, v in metrics.items():
         if not isinstance(k, str):
             raise TypeError(f"save(metrics=...) keys must be strings, got {k!r}")
+        metrics[k] = v = _plain_json(v)
         try:
             json.dumps(v)
         except (TypeError, ValueError) as e:
             hint = " (use .item() for a tensor)" if torch.is_tensor(v) else ""
             raise TypeError(f"save(metrics=...)[{k!r}] must be a number, string, list or dict (JSON), got "
                             f"{type(v).__name__}{hint}: {str(e).splitlines()[0][:120]}") from None
+    return metrics
+
+
+def _plain_json(v):
+    """``v`` with numpy scalars (and 0-d arrays) replaced by the equal Python values, lists and dicts
+    edited in place (a tuple becomes a list, as JSON writes it anyway); anything else unchanged."""
+    np = sys.modules.get("numpy")
+    if np is None:
+        return v
+    if isinstance(v, np.generic) or (isinstance(v, np.ndarray) and v.ndim == 0):
+        return v.item()
+    if isinstance(v, list):
+        for i, x in enumerate(v):
+            v[i] = _plain_json(x)
+    elif isinstance(v, tuple):
+        return [_plain_json(x) for x in v]
+    elif isinstance(v, dict):
+        for k, x in v.items():
+            v[k] = _plain_json(x)
+    return v
 
 
 def check_architecture(model, config: LeWMConfig) -> None:

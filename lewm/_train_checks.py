@@ -9,6 +9,7 @@ import os
 import warnings
 
 from . import faults
+from ._api_checks import plain_bool
 from .config import LeWMConfig, TrainConfig
 from .data import DataError
 from .env_names import CANONICAL_ENVS, env_key
@@ -30,8 +31,9 @@ def check_train_args(cfg, data, out, *, on_step, resume, progress, stop_event, p
     _path(data, "train(data=...)", "an HDF5 episode file")
     _path(out, "train(out=...)", "a run folder")
     check_out_dir(os.fspath(out), flag="train(out=...)")  # a file (the dataset itself): refused before the work
-    check_value("train(resume=...)", resume, None, bool)  # "no" was truthy: it resumed
-    check_value("train(progress=...)", progress, None, bool)
+    # "no" was truthy: it resumed; a numpy bool is a bool (round 7)
+    check_value("train(resume=...)", plain_bool(resume), None, bool)
+    check_value("train(progress=...)", plain_bool(progress), None, bool)
     if on_step is not None and not callable(on_step):  # was: "'int' object is not callable" after step 1
         raise TypeError(f"train(on_step=...) must be a function taking a StepInfo, or None; got {_kind(on_step)}")
     for name, ev in (("stop_event", stop_event), ("pause_event", pause_event)):

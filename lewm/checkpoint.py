@@ -34,7 +34,7 @@ def save(path: str, model: LeWM, config: LeWMConfig, step: int = 0, metrics: dic
     (this result is then kept beside it). What ``load`` would refuse (a negative step, NaN weights,
     another architecture than the config's ...) is refused here, before anything is written."""
     _check_save_target(path)
-    _checks.check_save_args(model, config, step, metrics, optimizer, half, replace)
+    metrics = _checks.check_save_args(model, config, step, metrics, optimizer, half, replace)  # numpy scalars -> numbers
     sd = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     if half:
         sd = {k: v.half() if v.is_floating_point() else v for k, v in sd.items()}

@@ -107,6 +107,22 @@ def _write_episode(f, ep: dict, length: int) -> None:
     f["ep_random"][i] = ep["random"]
 
 
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
+"""Names of checkpoints: a dataset written under one was taken for a checkpoint (round 12: refused)."""
+
+
+def check_dataset_name(out, flag: str) -> None:
+    """A dataset's output name must not end like a checkpoint's (``--out x.pt`` wrote an HDF5 dataset under a
+    checkpoint's name): one line suggesting the .h5 name."""
+    if not isinstance(out, (str, os.PathLike)):
+        return  # the type is check_out_file's to name
+    out = os.fspath(out)
+    stem, ext = os.path.splitext(out)
+    if ext.lower() in CHECKPOINT_SUFFIXES:
+        raise ValueError(f"{flag} {out}: a {ext} name is a checkpoint's, but this writes a dataset (HDF5): "
+                         f"name it {stem}.h5")
+
+
 def _split(n: int, k: int) -> list[tuple[int, int]]:
     """k contiguous, near-equal ranges covering [0, n)."""
     b = np.linspace(0, n, k + 1).round().astype(int)
@@ -159,6 +175,7 @@ def collect(env_name: str, episodes: int, out: str, image_size: int = 64, policy
     from .validate import check_out_file
     check_out_file(out, "out", make_parent=True, force=bool(force),  # never replaces a dataset unasked
                    writes=DATASET)
+    check_dataset_name(out, "collect(out=...)")
     _check_space(out, N * S * S * 3 // (3 if compression == "gzip" else 1))
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     tmp = f"{out}.{os.getpid()}.tmp"
@@ -329,6 +346,7 @@ def run_collect(a: argparse.Namespace) -> int:
     from .validate import check_out_file
     check_out_file(a.out, make_parent=True, force=a.force,  # an existing dataset is never replaced silently
                    writes=DATASET)
+    check_dataset_name(a.out, "--out")
     t = time.perf_counter()
     path = collect(a.env, a.episodes, a.out, image_size=a.image_size, policy=a.policy, workers=a.workers,
                    force=a.force, seed=a.seed, episode_len=a.episode_len, progress=not a.no_progress, mix_random=a.mix_random,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import warnings
 from dataclasses import asdict, fields
@@ -288,8 +289,9 @@ def evaluate(ckpt: str, episodes: int = 50, pcfg: PlannerConfig = PlannerConfig(
     if progress:
         from tqdm.auto import tqdm
         it = tqdm(it, desc=f"eval {name} ({pcfg.solver})", unit="ep", dynamic_ncols=True)
-    n_ok, interrupted = 0, False
-    try:  # Ctrl-C keeps the finished episodes: a partial result, marked so
+    from .faults import Terminated
+    n_ok, interrupted, stopped_by = 0, False, None
+    try:  # Ctrl-C, SIGTERM and SIGHUP keep the finished episodes: a partial result, marked so
         for i in it:
             s, g = pairs[i]
             ep = run_episode(env, model, cfg, pcfg, s, g, budget=budget, generator=gen, precision=precision,
@@ -310,10 +312,11 @@ def evaluate(ckpt: str, episodes: int = 50, pcfg: PlannerConfig = PlannerConfig(
                 save_gif(ep, os.path.join(gif_dir, f"{name}_ep{i:02d}_{'ok' if ep.success else 'fail'}.gif"))
             if progress:
                 it.set_postfix(success=f"{n_ok}/{i + 1}")
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Terminated) as e:  # SIGTERM / SIGHUP threw the finished episodes away
         if not per:
             raise
         interrupted = True
+        stopped_by = e.name if isinstance(e, Terminated) else None
     secs = np.asarray(secs) if secs else np.zeros(1)
     tips = {}
     if per and "final_fingertip_distance" in per[0]:
@@ -322,6 +325,8 @@ def evaluate(ckpt: str, episodes: int = 50, pcfg: PlannerConfig = PlannerConfig(
         tips = {"fingertip_distance_median": float(np.median(fd)), "fingertip_within_0.02": float(np.mean(fd < 0.02)),
                 "best_fingertip_distance_median": float(np.median(bd)), "best_fingertip_within_0.02": float(np.mean(bd < 0.02))}
     partial = {"interrupted": True, "episodes_requested": episodes} if interrupted else {}
+    if stopped_by:
+        partial["signal"] = stopped_by
     episodes = len(per)
     return {**tips, **partial, "checkpoint": ckpt, "env": name, "episodes": episodes, "solver": pcfg.solver,
             "success_rate": n_ok / max(episodes, 1), "successes": n_ok,
@@ -384,6 +389,15 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
                    help="let --out replace the eval.json beside a checkpoint (its shipped planner settings and results)")
 
 
+def _print_result(res: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({k: v for k, v in res.items()}), flush=True)
+    else:
+        print(f"{res['env']}: success {res['successes']}/{res['episodes']} = {100 * res['success_rate']:.0f}%  "
+              f"plan time median {res['plan_seconds_median']:.3f} s, p90 {res['plan_seconds_p90']:.3f} s "
+              f"({res['solver']}, {res['device']})", flush=True)
+
+
 def run_eval(a: argparse.Namespace) -> int:
     from . import validate
     from .devices import resolve_device, set_threads
@@ -418,14 +432,16 @@ def run_eval(a: argparse.Namespace) -> int:
     if a.out:
         from .faults import write_atomic
         write_atomic(a.out, json.dumps(res, indent=2), replace=replace, flag="--out")
-    if a.json:
-        print(json.dumps({k: v for k, v in res.items()}))
-    else:
-        print(f"{res['env']}: success {res['successes']}/{res['episodes']} = {100 * res['success_rate']:.0f}%  "
-              f"plan time median {res['plan_seconds_median']:.3f} s, p90 {res['plan_seconds_p90']:.3f} s "
-              f"({res['solver']}, {res['device']})")
+    try:
+        _print_result(res, a.json)
+    except OSError:  # a hangup closed the terminal: the result is in --out, the line below goes to /dev/null
+        if not res.get("signal"):
+            raise
     if res.get("interrupted"):
-        print(f"interrupted after {res['episodes']} of {res['episodes_requested']} episodes: the result above "
-              f"(and --out) covers those only (\"interrupted\": true)", file=sys.stderr)
-        return 130
+        from .faults import say
+        sig = res.get("signal")
+        why = f"terminated ({sig}{': the terminal closed' if sig == 'SIGHUP' else ''})" if sig else "interrupted"
+        say(f"{why} after {res['episodes']} of {res['episodes_requested']} episodes: the result above "
+            f"(and --out) covers those only (\"interrupted\": true)")
+        return 128 + int(getattr(signal.Signals, sig)) if sig else 130
     return 0

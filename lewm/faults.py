@@ -188,7 +188,9 @@ class RunLock:
     raises :class:`RunLocked` naming the pid, else the stale lock is taken over."""
 
     def __init__(self, folder: str):
-        self.folder = folder
+        if not isinstance(folder, (str, os.PathLike)) or not str(os.fspath(folder)).strip():
+            raise TypeError(f"RunLock(folder=...) must be a run folder's path, got {folder!r:.60}")
+        self.folder = os.fspath(folder)
         self.path = os.path.join(folder, LOCK_NAME)
         self.held = False
 
@@ -297,13 +299,21 @@ def _line_step(line: str) -> int | None:
         return None
 
 
+def _binary_head(path: str) -> bool:
+    """Whether the existing file ``path`` starts like a dataset, a checkpoint or another binary file."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8192)
+    except OSError:
+        return False
+    return b"\x00" in head or head.startswith((b"\x89HDF", b"PK\x03\x04"))
+
+
 def _check_metrics_log(path: str, fn: str) -> None:
     """``path`` is a JSON-lines metrics log (or the run's own ``metrics.jsonl``, whatever a kill left in
     it), not a dataset, a checkpoint, a JSON document or another text file: those would be emptied."""
     from .runs import file_kind
-    with open(path, "rb") as f:
-        head = f.read(8192)
-    if b"\x00" in head or head.startswith((b"\x89HDF", b"PK\x03\x04")):
+    if _binary_head(path):
         raise ValueError(f"{fn}(path=...) {path}: is {file_kind(path) or 'a binary file'}, not a JSON-lines "
                          f"metrics log (like a run's metrics.jsonl); it was not touched")
     with open(path, errors="replace") as f:
@@ -354,12 +364,20 @@ def write_atomic(path: str, text: str, *, replace: bool = True, flag: str = "--o
     if not isinstance(path, (str, os.PathLike)) or not str(os.fspath(path)).strip():
         raise TypeError(f"write_atomic(path=...) must be a file name, got {path!r:.60}")
     path = os.fspath(path)
+    if isinstance(replace, numbers.Number) and not isinstance(replace, bool) or replace not in (True, False):
+        raise TypeError(f"write_atomic(replace=...) must be True or False, got {replace!r:.60}")  # 'no' was True
+    if path.endswith(("/", os.sep)):  # was: NotADirectoryError naming the temporary .part file
+        raise ValueError(f"write_atomic(path=...) {path}: ends in '/', expected a file name")
     if os.path.isdir(path):  # was: IsADirectoryError naming the temporary .part file
         raise ValueError(f"write_atomic(path=...) {path}: is a folder, expected a file name")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):  # was: FileNotFoundError naming the temporary .part file
         what = "is a file, not a folder" if os.path.exists(folder) else "does not exist"
         raise ValueError(f"write_atomic(path=...) {path}: its folder {folder} {what}")
+    if os.path.isfile(path) and _binary_head(path):  # was: a dataset / checkpoint replaced by the text
+        from .runs import file_kind
+        raise ValueError(f"write_atomic(path=...) {path}: is {file_kind(path) or 'a binary file'}; a text would "
+                         f"replace it: choose another file name (it was not touched)")
     fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=".part", dir=folder)
     try:
         with os.fdopen(fd, "w") as f:
@@ -403,6 +421,7 @@ def publish(tmp: str, path: str, *, replace: bool = True, flag: str = "--out") -
         if not isinstance(value, (str, os.PathLike)) or not str(os.fspath(value)).strip():
             raise TypeError(f"publish({name}=...) must be a file name, got {value!r:.60}")
     tmp, path = os.fspath(tmp), os.fspath(path)
+    _check_publish_paths(tmp, path)
     if os.path.realpath(tmp) == os.path.realpath(path) or (
             os.path.exists(path) and os.path.exists(tmp) and os.path.samefile(tmp, path)):
         raise ValueError(f"publish(tmp=..., path=...): {tmp} and {path} are the same file; tmp must be the "
@@ -430,6 +449,19 @@ def publish(tmp: str, path: str, *, replace: bool = True, flag: str = "--out") -
                               f"with --force)")
     os.remove(tmp)
     return path
+
+
+def _check_publish_paths(tmp: str, path: str) -> None:
+    """publish's files, before any move (was: FileNotFoundError / IsADirectoryError naming both)."""
+    if not os.path.isfile(tmp):
+        what = "is a folder" if os.path.isdir(tmp) else "no such file"
+        raise ValueError(f"publish(tmp=...) {tmp}: {what}; expected the finished temporary file to move to {path}")
+    if os.path.isdir(path):
+        raise ValueError(f"publish(path=...) {path}: is a folder, expected a file name")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        what = "is a file, not a folder" if os.path.exists(folder) else "does not exist"
+        raise ValueError(f"publish(path=...) {path}: its folder {folder} {what}")
 
 
 # ---------------------------------------------------------------------------------------------

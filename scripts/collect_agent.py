@@ -114,23 +114,52 @@ def _write(out: str, eps: list[dict], env, seed: int, agent_success: float, forc
             os.remove(tmp)
 
 
+def _planner(ckpt: str):
+    """resolve_planner's settings, its advice in this script's words: the script has no --protocol."""
+    import re
+    from lewm.evaluate import resolve_planner
+    try:
+        return resolve_planner(ckpt)
+    except ValueError as e:
+        msg = re.sub(r",? or pass --protocol paper", "", str(e)).replace("fix it, remove it", "fix it or remove it")
+        raise ValueError(msg.replace("(--protocol paper)", "")) from None
+
+
 def main(argv=None) -> int:
+    """Ctrl-C and SIGTERM / SIGHUP end in one line, as ``python -m lewm`` does (was: a 40-line traceback for
+    Ctrl-C, nothing at all for SIGTERM); the output is written only at the end, so nothing partial is left."""
+    from lewm import faults
+    try:
+        with faults.terminate_as_exception():  # SIGTERM unwinds like Ctrl-C: the temp file is removed
+            return _main(argv)
+    except KeyboardInterrupt:
+        faults.say("interrupted; nothing was written")
+        return 130
+    except faults.Terminated as e:
+        why = ": the terminal closed" if e.name == "SIGHUP" else ""
+        faults.say(f"error: terminated ({e.name}{why}); nothing was written")
+        return e.exit_code
+
+
+def _main(argv=None) -> int:
     a = parse_args(argv)
     import torch
     from dataclasses import replace
     from lewm import checkpoint
     from lewm.envs import make
-    from lewm.evaluate import eval_pairs, resolve_planner
+    from lewm.collect import check_dataset_name
+    from lewm.evaluate import eval_pairs
     from lewm.planning.episode import run_episode
     from lewm.runs import DATASET
     from lewm.validate import check_dataset, check_out_file
 
     check_out_file(a.out, "--out", force=a.force, writes=DATASET)  # before the work: never replaces a dataset unasked
+    check_dataset_name(a.out, "--out")
     torch.set_num_threads(a.threads)
     model, cfg, _ = checkpoint.load(a.checkpoint)
     if a.mix:
         check_dataset(a.mix, flag="--mix", env=cfg.env, image_size=cfg.model.image_size, need_state=True)
-    pcfg, line = resolve_planner(a.checkpoint)
+    pcfg, line = _planner(a.checkpoint)
     pcfg = replace(pcfg, horizon=a.horizon, receding_horizon=1, cost_steps="all")
     print(f"{line}; collecting with horizon {a.horizon}, re-plan every block, cost on all blocks", flush=True)
     env = make(cfg.env, image_size=cfg.model.image_size)

@@ -15,7 +15,7 @@ import numpy as np
 from .. import diagnostics as dg
 from .. import figures as fg
 from .data_source import HELDOUT_NAME, report_data
-from .html import write_html
+from ._output import write_report
 from .summary import clean
 
 MIN_FRAMES = 40
@@ -160,7 +160,7 @@ def make_report(checkpoint: str, data: str | None, out: str, *, episodes: int = 
         return _make_report(checkpoint, data, out, episodes=episodes, quick=quick, max_frames=max_frames,
                             map_method=map_method, decoder_steps=decoder_steps, horizon=horizon, seed=seed,
                             device=device, html=html, progress=progress, landscape_goals=landscape_goals,
-                            plotly_js=plotly_js)
+                            plotly_js=plotly_js, force=force)
     except BaseException:
         # a refused or failed report leaves no empty folder behind (one it made itself)
         if not existed and os.path.isdir(out) and not os.listdir(out):
@@ -169,7 +169,7 @@ def make_report(checkpoint: str, data: str | None, out: str, *, episodes: int = 
 
 
 def _make_report(checkpoint, data, out, *, episodes, quick, max_frames, map_method, decoder_steps, horizon, seed,
-                 device, html, progress, landscape_goals, plotly_js) -> dict[str, Any]:
+                 device, html, progress, landscape_goals, plotly_js, force=False) -> dict[str, Any]:
     from .. import checkpoint as ckpt
     from ..data import load_episode
     from ..devices import resolve_device
@@ -177,6 +177,9 @@ def _make_report(checkpoint, data, out, *, episodes, quick, max_frames, map_meth
     t_all = time.perf_counter()
     timings: dict[str, float] = {}
     check_out_dir(out)
+    # a report file that did not exist at the start is created only if it still does not exist (two
+    # reports at once into one folder: the later one silently replaced the other)
+    replace = {n: bool(force) or os.path.lexists(os.path.join(out, n)) for n in REPORT_FILES}
     dev = resolve_device(device, "make_report(device=...)")
     model, cfg, meta = ckpt.load(checkpoint, device=dev)
     say = print if progress else (lambda *a, **k: None)
@@ -434,12 +437,8 @@ def _make_report(checkpoint, data, out, *, episodes, quick, max_frames, map_meth
     if os.path.abspath(data) == os.path.abspath(os.path.join(out, HELDOUT_NAME)):  # collected for this report
         files.insert(0, HELDOUT_NAME)
     rep["files"] = files + ["report.json"]
-    if html:
-        write_html(os.path.join(out, "report.html"), rep, sections, plotly_js)
-    rep = clean(rep)
-    from ..faults import write_atomic
-    write_atomic(os.path.join(out, "report.json"), json.dumps(rep, indent=1))
-    return rep
+    write_report(out, rep, sections if html else None, plotly_js, replace, say)
+    return clean(rep)
 
 
 def _landscape_section(model, cfg, env_name: str, n_goals: int, seed: int, say):

@@ -38,11 +38,10 @@ def render_html(rep: dict, sections: list[Section], plotly_js: str | None = None
     return "\n".join(parts)
 
 
-def write_html(path: str, rep: dict, sections: list[Section], plotly_js: str | None = None) -> None:
-    """Write :func:`render_html` to ``path`` as UTF-8 (through a temporary file and ``os.replace``:
-    a reader never sees half a page)."""
-    import os
-    tmp = f"{path}.{os.getpid()}.part"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(render_html(rep, sections, plotly_js))
-    os.replace(tmp, path)
+def write_html(path: str, rep: dict, sections: list[Section], plotly_js: str | None = None, *,
+               replace: bool = True) -> None:
+    """Write :func:`render_html` to ``path`` as UTF-8 (through a temporary file published with
+    :func:`lewm.faults.write_atomic`: a reader never sees half a page). ``replace=False``: a ``path``
+    another command created meanwhile is kept (this page goes to ``report-kept-PID.html``, FileExistsError)."""
+    from ..faults import write_atomic
+    write_atomic(path, render_html(rep, sections, plotly_js), replace=replace)
