@@ -31,3 +31,18 @@ def _keep_main_module():
     main = sys.modules["__main__"]
     yield
     sys.modules["__main__"] = main
+
+
+@pytest.fixture
+def lab_app(tmp_path, monkeypatch):
+    """The whole lab (``app/lab.py``) on an empty runs folder with a ``data/`` inside, the shipped Two-Room
+    agent as its default checkpoint: ``(make(page, ckpt=...) -> AppTest, runs, monkeypatch)``."""
+    pytest.importorskip("streamlit")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    sys.path.insert(0, os.path.join(root, "app"))
+    from _lab_assets import lab_pages
+    runs = str(tmp_path / "runs")
+    os.makedirs(os.path.join(runs, "data"))
+    with lab_pages(os.path.join(root, "app", "lab.py"), runs, monkeypatch,
+                   os.path.join(root, "checkpoints", "two_room", "model.pt")) as make:
+        yield make, runs, monkeypatch

@@ -148,20 +148,9 @@ def test_jobs_refuses_an_unknown_kind_and_says_when_collect_renames(tmp_path):
 
 
 # ----------------------------------------------------------------------------- the lab (AppTest)
-@pytest.fixture
-def lab(tmp_path, monkeypatch):
-    pytest.importorskip("streamlit")
-    sys.path.insert(0, os.path.join(ROOT, "app"))
-    from _lab_assets import lab_pages
-    runs = str(tmp_path / "runs")
-    os.makedirs(os.path.join(runs, "data"))
-    with lab_pages(os.path.join(ROOT, "app", "lab.py"), runs, monkeypatch, SHIPPED) as make:
-        yield make, runs, monkeypatch
-
-
-def test_lab_says_when_ckpt_names_no_known_checkpoint_and_when_it_made_the_runs_folder(lab, tmp_path):
+def test_lab_says_when_ckpt_names_no_known_checkpoint_and_when_it_made_the_runs_folder(lab_app, tmp_path):
     import streamlit as st
-    make, runs, monkeypatch = lab
+    make, runs, monkeypatch = lab_app
     ref = os.path.join(ROOT, "checkpoints", "two_room", "reference.h5")
     at = make("welcome", ref)  # a dataset named as the checkpoint
     assert not at.exception, [e.value for e in at.exception]

@@ -129,19 +129,8 @@ def test_collect_agent_interrupted_in_one_line(how, rc, words, tmp_path, capsys,
 
 
 # ------------------------------------------------------------------------------- the lab (AppTest)
-@pytest.fixture
-def lab(tmp_path, monkeypatch):
-    pytest.importorskip("streamlit")
-    sys.path.insert(0, os.path.join(ROOT, "app"))
-    from _lab_assets import lab_pages
-    runs = str(tmp_path / "runs")
-    os.makedirs(os.path.join(runs, "data"))
-    with lab_pages(os.path.join(ROOT, "app", "lab.py"), runs, monkeypatch, SHIPPED) as make:
-        yield make, runs, monkeypatch
-
-
-def test_lab_ckpt_may_name_a_run_folder(lab):
-    make, runs, _ = lab
+def test_lab_ckpt_may_name_a_run_folder(lab_app):
+    make, runs, _ = lab_app
     run = os.path.join(runs, "ru n é")
     os.makedirs(run)
     shutil.copy(SHIPPED, os.path.join(run, "last.pt"))
@@ -151,9 +140,9 @@ def test_lab_ckpt_may_name_a_run_folder(lab):
     assert at.session_state["sb_checkpoint"] == "ru n é (run)"
 
 
-def test_lab_data_page_with_a_file_as_runs_folder_says_so_in_one_line(lab, tmp_path):
+def test_lab_data_page_with_a_file_as_runs_folder_says_so_in_one_line(lab_app, tmp_path):
     import streamlit as st
-    make, runs, monkeypatch = lab
+    make, runs, monkeypatch = lab_app
     bad = str(tmp_path / "d.h5")
     open(bad, "wb").close()
     monkeypatch.setenv("LEWM_LAB_RUNS", bad)
