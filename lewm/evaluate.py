@@ -31,14 +31,14 @@ PROTOCOLS = ("shipped", "paper")
 the paper's solver (CEM 300 / top 30 / 30 iterations, horizon 5, re-plan every 5 blocks)."""
 FLAGS = {"solver": "solver", "samples": "num_samples", "topk": "topk", "iterations": "iterations",
          "horizon": "horizon", "receding_horizon": "receding_horizon", "cost_steps": "cost_steps",
-         "stop_tol": "stop_tol"}
+         "stop_tol": "stop_tol", "plan_from": "plan_from"}
 """argparse destination -> PlannerConfig field, for the flags that set planner settings."""
 FLAG_OF = {field: "--" + dest.replace("_", "-") for dest, field in FLAGS.items()}
 """PlannerConfig field -> the flag that sets it (``num_samples`` -> ``--samples``)."""
 SOLVER_USES = {  # the flag-set settings each solver reads; given for another one, a flag is refused
     "cem": set(FLAGS.values()),
     "mppi": set(FLAGS.values()) - {"topk"},  # soft elites: every sample weighs
-    "grad": set(FLAGS.values()) - {"num_samples", "topk", "stop_tol"},  # Adam from grad_restarts starts
+    "grad": set(FLAGS.values()) - {"num_samples", "topk", "stop_tol", "plan_from"},  # Adam from grad_restarts starts
 }
 
 
@@ -362,6 +362,9 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
                    help="blocks executed per plan (at most --horizon; default 1)")
     p.add_argument("--cost-steps", default=None, choices=["last", "all"],
                    help="goal cost on the last imagined block (the paper; default) or averaged over all blocks")
+    p.add_argument("--plan-from", default=None, choices=["mean", "best"],
+                   help="CEM/MPPI: execute the final sampling mean (the paper; default) or the lowest-cost "
+                        "candidate scored in any iteration (commits to one way when the elites split)")
     p.add_argument("--stop-tol", type=arg_float(0, 10), default=None,
                    help="CEM/MPPI early stop: end a plan once an iteration moves the sampling mean by less than "
                         "this (normalised action units; default 0 = off, as the paper); e.g. 0.05")

@@ -1,4 +1,6 @@
 """lewm.planning.cem: records and bounds, and a small bounded run's stored plan."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -51,3 +53,35 @@ def test_cem_early_stop_settles_at_the_known_minimum_in_fewer_iterations():
     torch.testing.assert_close(early.iterations[-1].mean, full.iterations[n - 1].mean)
     with pytest.raises(ValueError, match="stop_tol"):
         PlannerConfig(stop_tol=-0.1)
+
+
+def test_plan_from_best_commits_to_one_of_two_modes():
+    """Two equally good ways to the goal (a = +2 or a = -2): the elites split between them, their mean
+    lies near 0 (cost ~4), and 'best' returns a candidate at one of the minima instead."""
+    def cost(a):  # (N, 1, 1) -> (N,)
+        x = a[:, 0, 0]
+        return torch.minimum((x - 2) ** 2, (x + 2) ** 2)
+
+    cfg = PlannerConfig(num_samples=400, topk=40, iterations=1, init_std=3.0)
+    g = lambda: torch.Generator().manual_seed(0)
+    by_mean = cem(cost, 1, 1, cfg, generator=g())
+    by_best = cem(cost, 1, 1, replace(cfg, plan_from="best"), generator=g())
+    assert by_mean.cost > 1.0  # the mean of the split elites stands between the modes
+    assert by_best.cost < 0.05 and abs(abs(float(by_best.actions[0, 0])) - 2) < 0.25
+    assert abs(float(cost(by_best.actions[None])) - by_best.cost) < 1e-6  # the cost is the returned plan's
+
+
+def test_plan_from_best_is_never_worse_than_the_mean():
+    def cost(a):  # (N, 3, 2) -> (N,): a bowl at 0.5
+        return ((a - 0.5) ** 2).sum((1, 2))
+
+    for seed in range(5):
+        cfg = PlannerConfig(num_samples=50, topk=5, iterations=3)
+        m = cem(cost, 3, 2, cfg, generator=torch.Generator().manual_seed(seed))
+        b = cem(cost, 3, 2, replace(cfg, plan_from="best"), generator=torch.Generator().manual_seed(seed))
+        assert b.cost <= m.cost + 1e-6
+
+
+def test_plan_from_is_checked():
+    with pytest.raises(ValueError, match="plan_from"):
+        PlannerConfig(plan_from="median")

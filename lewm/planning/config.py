@@ -13,6 +13,7 @@ from ..validate import check_fields, ranged
 
 SOLVER_NAMES = ("cem", "mppi", "grad")
 COST_STEPS = ("last", "all")
+PLAN_FROM = ("mean", "best")
 
 
 @dataclass(frozen=True)
@@ -60,12 +61,19 @@ class PlannerConfig:
     terminal-only cost is indifferent to *when* the goal is reached, so the CEM mean spreads the
     move over the whole horizon and receding-horizon MPC closes only ~1/P of the remaining gap per
     plan; 'all' rewards arriving early."""
+    plan_from: str = ranged("mean", choices=PLAN_FROM)
+    """CEM / MPPI: which sequence the plan returns. 'mean' = the final sampling mean (the paper and the
+    field's code); 'best' = the lowest-cost candidate scored in any iteration (the final mean included).
+    When the elites split between two ways to the goal (a joint that may turn either way by ~π), their
+    mean lies between them and can stand still; the best candidate commits to one. Allowed: 'mean' | 'best'."""
 
     def __post_init__(self):
         if self.solver not in SOLVER_NAMES:  # the historical message, before the generic one
             raise ValueError(f"unknown solver '{self.solver}'; choose cem, mppi or grad")
         if self.cost_steps not in COST_STEPS:
             raise ValueError(f"cost_steps must be 'last' or 'all', got {self.cost_steps!r}")
+        if self.plan_from not in PLAN_FROM:
+            raise ValueError(f"plan_from must be 'mean' or 'best', got {self.plan_from!r}")
         check_fields(self, "planner")
         if not 1 <= self.topk <= self.num_samples:
             raise ValueError(f"topk must be in [1, num_samples={self.num_samples}], got {self.topk}")

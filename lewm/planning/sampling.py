@@ -110,7 +110,8 @@ def sampling_planner(update: Callable, cost_fn: Callable, horizon: int, action_d
                      init_mean, bounds, generator, device, dtype, record: bool) -> PlanResult:
     """Shared loop of the sampling planners: sample around (mean, std), keep the mean as candidate 0,
     clip every candidate to ``bounds``, score, then ``update(cand, costs, elite) -> (mean, std)``; the
-    plan is the final mean, clipped to ``bounds``. With ``cfg.stop_tol > 0`` the loop ends early once an
+    plan is the final mean, clipped to ``bounds`` (with ``cfg.plan_from='best'``: the lowest-cost candidate
+    scored, when it beats the final mean). With ``cfg.stop_tol > 0`` the loop ends early once an
     update moves the mean by less than it. Every candidate scored and the plan lie within ``bounds`` (the
     unclipped mean as candidate 0 planned outside them: an ``init_mean`` outside, or narrow bounds)."""
     t0 = time.perf_counter()
@@ -118,6 +119,9 @@ def sampling_planner(update: Callable, cost_fn: Callable, horizon: int, action_d
     mean, bounds = prepare(P, K, init_mean, bounds, device, dtype)
     std = torch.full_like(mean, cfg.init_std)
     on_device = []  # per-iteration tensors, copied to the host once at the end (no sync per iteration)
+    best = cfg.plan_from == "best"
+    best_cost = torch.full((), float("inf"), device=mean.device)  # the lowest cost scored so far (no sync)
+    best_seq = mean.clone()  # (P, K) its candidate
     for _ in range(cfg.iterations):
         eps = randn((N, P, K), generator, mean.device, dtype)  # (N, P, K)
         eps[0] = 0  # candidate 0 is the mean itself, clipped like the others (no extra op per iteration)
@@ -125,6 +129,10 @@ def sampling_planner(update: Callable, cost_fn: Callable, horizon: int, action_d
         costs, zf = evaluate_cost(cost_fn, cand)  # (N,), (N, D)
         costs = costs.float()
         elite = torch.topk(costs, cfg.topk, largest=False).indices  # (k,)
+        if best:  # elite[0] is this iteration's lowest cost (topk sorts)
+            c0 = costs[elite[0]]
+            best_seq = torch.where(c0 < best_cost, cand[elite[0]], best_seq)  # (P, K)
+            best_cost = torch.minimum(best_cost, c0)
         prev = mean
         mean, std = update(cand, costs, elite)  # (P, K), (P, K)
         std = std.clamp_min(cfg.min_std)
@@ -134,6 +142,8 @@ def sampling_planner(update: Callable, cost_fn: Callable, horizon: int, action_d
             break
     mean = clip(mean, bounds)  # a no-op inside the bounds; MPPI's weights sum to 1 only up to rounding
     final_cost, _ = evaluate_cost(cost_fn, mean[None])
+    if best and float(best_cost) < float(final_cost[0]):  # plan_from='best': commit to the best candidate
+        mean, final_cost = best_seq, best_cost[None]
     recs = [IterationRecord(c.cpu(), e.cpu(), m.cpu(), sd.cpu(), float(c[e[0]]),
                             cd.cpu() if cd is not None else None, z.cpu() if z is not None else None)
             for c, e, m, sd, cd, z in on_device]
