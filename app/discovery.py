@@ -63,7 +63,7 @@ def list_datasets() -> list[str]:
     """HDF5 files: given on the command line, runs/data/, data/ of the repo (newest first), then the
     reference sets shipped beside the checkpoints (checkpoints/*/reference.h5)."""
     given = [os.path.abspath(p) for p in settings()["data"]]
-    found = glob.glob(os.path.join(data_dir(), "*.h5")) + glob.glob(str(ROOT / "data" / "*.h5"))
+    found = glob.glob(os.path.join(data_dir(), "*.[hH]5")) + glob.glob(str(ROOT / "data" / "*.[hH]5"))  # x.H5 too
     found = sorted(found, key=lambda x: os.path.getmtime(x) if os.path.exists(x) else 0, reverse=True)
     refs = sorted(glob.glob(str(ROOT / "checkpoints" / "*" / refstore.REFERENCE_NAME)))
     out = []

@@ -24,7 +24,24 @@ def _check_tqdm_env() -> None:
             sys.exit(2)
 
 
+def _exit_during_startup(signum, frame) -> None:
+    """SIGTERM / SIGHUP before the command has started (torch's imports take seconds): one line, exit
+    128 + signal, nothing was written yet (was: only the shell's 'Hangup'). The command installs its
+    own handlers (lewm.faults.terminate_as_exception) once it runs."""
+    import signal
+    sys.stderr.write(f"error: stopped by {signal.Signals(signum).name} while starting up; nothing was written\n")
+    os._exit(128 + int(signum))
+
+
+def _install_startup_handlers() -> None:
+    import signal
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _exit_during_startup)
+
+
 _check_tqdm_env()
+_install_startup_handlers()
 
 from .cli import main  # noqa: E402  (after the check: the commands import torch, which imports tqdm)
 

@@ -57,7 +57,7 @@ def save(path: str, model: LeWM, config: LeWMConfig, step: int = 0, metrics: dic
             os.fsync(f.fileno())
         from .faults import publish
         try:
-            publish(tmp, path, replace=replace)
+            publish(tmp, path, replace=replace, flag="save(path=...)")
         except FileExistsError as e:  # publish speaks of the CLI's --out / --force: words for both callers
             root, ext = os.path.splitext(path)
             raise OutputExistsError(

@@ -293,9 +293,11 @@ def main(argv: list[str] | None = None) -> int:
         a = parser.parse_args(argv)
     except UsageError as e:
         return faults.report_error(e)
-    if not a.command:
-        parser.print_help()
-        return 0
+    if not a.command:  # was: the help and exit 0, so a script's empty $CMD passed for success
+        parser.print_help(sys.stderr)
+        print("error: no COMMAND given: write one of the commands above, e.g. `python -m lewm collect --help`",
+              file=sys.stderr)
+        return 2
     try:
         with faults.terminate_as_exception():  # SIGTERM unwinds like Ctrl-C: temp files, workers, locks cleaned
             return int(handlers[a.command](a) or 0)

@@ -259,7 +259,7 @@ def collect(env_name: str, episodes: int, out: str, image_size: int = 64, policy
         bar.close()
         from .faults import publish
         # without force, refuse an --out another collect wrote meanwhile (was: the later one silently won)
-        publish(tmp, out, replace=bool(force))
+        publish(tmp, out, replace=bool(force), flag="--out")
     except BaseException:
         for p in procs:
             if p.is_alive():

@@ -12,6 +12,8 @@ metrics, worker processes whose parent died, and one-line reports of expected fa
 - ``die_with_parent``: a worker process ends when its parent does (even on ``kill -9``).
 - ``report_error``: the one line ``error: ...`` of ``python -m lewm``.
 
+Whole-or-nothing files (``write_atomic``, ``publish``) live in :mod:`lewm.atomic`, re-exported here.
+
 A leaf module: it imports from :mod:`lewm` only inside functions.
 """
 from __future__ import annotations
@@ -26,8 +28,9 @@ import socket
 import sys
 import threading
 
+from .atomic import TMP_PREFIX, _binary_head, normal_mode, publish, write_atomic  # noqa: F401  (re-exported)
+
 LOCK_NAME = ".lock"
-TMP_PREFIX = ".tmp-"
 _PID_MAX = 2**31 - 1  # pid_t is a signed 32-bit int: os.kill overflows above it
 
 
@@ -299,16 +302,6 @@ def _line_step(line: str) -> int | None:
         return None
 
 
-def _binary_head(path: str) -> bool:
-    """Whether the existing file ``path`` starts like a dataset, a checkpoint or another binary file."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(8192)
-    except OSError:
-        return False
-    return b"\x00" in head or head.startswith((b"\x89HDF", b"PK\x03\x04"))
-
-
 def _check_metrics_log(path: str, fn: str) -> None:
     """``path`` is a JSON-lines metrics log (or the run's own ``metrics.jsonl``, whatever a kill left in
     it), not a dataset, a checkpoint, a JSON document or another text file: those would be emptied."""
@@ -350,118 +343,6 @@ def torchrun_env() -> tuple[int, int, int]:
         raise ValueError(f"environment variable RANK={got['RANK']} must be below WORLD_SIZE={got['WORLD_SIZE']}; "
                          f"unset RANK for a single-process run, or launch with torchrun")
     return got["RANK"], got["WORLD_SIZE"], got["LOCAL_RANK"]
-
-
-def write_atomic(path: str, text: str, *, replace: bool = True, flag: str = "--out") -> str:
-    """Write ``text`` to ``path`` through a temporary file in the same folder, published with
-    :func:`publish`: a kill or a full disk leaves the old file (or none), never half a file.
-    ``replace=False`` (a command without ``--force`` whose ``path`` did not exist when it started):
-    a ``path`` another command created meanwhile is not overwritten (see :func:`publish`)."""
-    import tempfile
-    if not isinstance(text, str):  # was: "write() argument must be str, not bytes" from inside
-        hint = " (decode it first, or write bytes with open(path, 'wb'))" if isinstance(text, (bytes, bytearray)) else ""
-        raise TypeError(f"write_atomic(text=...) must be a str, got {type(text).__name__}{hint}")
-    if not isinstance(path, (str, os.PathLike)) or not str(os.fspath(path)).strip():
-        raise TypeError(f"write_atomic(path=...) must be a file name, got {path!r:.60}")
-    path = os.fspath(path)
-    if isinstance(replace, numbers.Number) and not isinstance(replace, bool) or replace not in (True, False):
-        raise TypeError(f"write_atomic(replace=...) must be True or False, got {replace!r:.60}")  # 'no' was True
-    if path.endswith(("/", os.sep)):  # was: NotADirectoryError naming the temporary .part file
-        raise ValueError(f"write_atomic(path=...) {path}: ends in '/', expected a file name")
-    if os.path.isdir(path):  # was: IsADirectoryError naming the temporary .part file
-        raise ValueError(f"write_atomic(path=...) {path}: is a folder, expected a file name")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):  # was: FileNotFoundError naming the temporary .part file
-        what = "is a file, not a folder" if os.path.exists(folder) else "does not exist"
-        raise ValueError(f"write_atomic(path=...) {path}: its folder {folder} {what}")
-    if os.path.isfile(path) and _binary_head(path):  # was: a dataset / checkpoint replaced by the text
-        from .runs import file_kind
-        raise ValueError(f"write_atomic(path=...) {path}: is {file_kind(path) or 'a binary file'}; a text would "
-                         f"replace it: choose another file name (it was not touched)")
-    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=".part", dir=folder)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        publish(tmp, path, replace=replace, flag=flag)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
-    return path
-
-
-def _umask() -> int:
-    """This process's umask (from /proc, which does not change it; else set and restored at once)."""
-    with contextlib.suppress(OSError, ValueError):
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def normal_mode(path: str) -> None:
-    """Give a finished temporary file the mode a file created with ``open()`` gets (``0o666 & ~umask``,
-    ``-rw-r--r--`` mostly): ``mkstemp`` makes it ``-rw-------``, so an eval result, a benchmark JSON, a
-    checkpoint or an export others should read was readable by its owner only."""
-    with contextlib.suppress(OSError):
-        os.chmod(path, 0o666 & ~_umask())
-
-
-def publish(tmp: str, path: str, *, replace: bool = True, flag: str = "--out") -> str:
-    """Move the finished temporary file ``tmp`` to ``path``. ``replace=False`` (a command without
-    ``--force``): ``path`` is created only if it still does not exist (``os.link`` fails on an
-    existing name, atomically): two commands started at once into the same new file no longer
-    both said "wrote" while the later one silently overwrote the other. The loser's result is
-    kept in a sibling ``<name>-kept-<pid><ext>`` and a FileExistsError names both files.
-    ``tmp`` gets the ordinary mode of a new file first (:func:`normal_mode`)."""
-    for name, value in (("tmp", tmp), ("path", path)):
-        if not isinstance(value, (str, os.PathLike)) or not str(os.fspath(value)).strip():
-            raise TypeError(f"publish({name}=...) must be a file name, got {value!r:.60}")
-    tmp, path = os.fspath(tmp), os.fspath(path)
-    _check_publish_paths(tmp, path)
-    if os.path.realpath(tmp) == os.path.realpath(path) or (
-            os.path.exists(path) and os.path.exists(tmp) and os.path.samefile(tmp, path)):
-        raise ValueError(f"publish(tmp=..., path=...): {tmp} and {path} are the same file; tmp must be the "
-                         f"finished temporary file to move to path")
-    normal_mode(tmp)
-    if replace:
-        os.replace(tmp, path)
-        return path
-    try:
-        os.link(tmp, path)  # atomic create-if-absent
-        taken = False
-    except FileExistsError:
-        taken = True
-    except OSError:  # a file system without hard links: re-check right before the replace
-        taken = os.path.exists(path)
-        if not taken:
-            os.replace(tmp, path)
-            return path
-    if taken:
-        root, ext = os.path.splitext(path)
-        kept = f"{root}-kept-{os.getpid()}{ext}"
-        os.replace(tmp, kept)  # not a temporary name: stale-file cleaning must not remove the result
-        raise FileExistsError(f"{flag} {path}: was created by another command while this one ran; not "
-                              f"overwritten: this result is in {kept} (compare them, then rename it, or rerun "
-                              f"with --force)")
-    os.remove(tmp)
-    return path
-
-
-def _check_publish_paths(tmp: str, path: str) -> None:
-    """publish's files, before any move (was: FileNotFoundError / IsADirectoryError naming both)."""
-    if not os.path.isfile(tmp):
-        what = "is a folder" if os.path.isdir(tmp) else "no such file"
-        raise ValueError(f"publish(tmp=...) {tmp}: {what}; expected the finished temporary file to move to {path}")
-    if os.path.isdir(path):
-        raise ValueError(f"publish(path=...) {path}: is a folder, expected a file name")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        what = "is a file, not a folder" if os.path.exists(folder) else "does not exist"
-        raise ValueError(f"publish(path=...) {path}: its folder {folder} {what}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -164,8 +164,8 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
                 + ("use another --out folder or pass --no-resume" if resuming else
                    "pass the same --preset / --latent-dim / --history / --set model.* as its run"))
         if not resuming and meta["step"] >= tc.steps:
-            raise ValueError(f"--init {src} is at step {meta['step']}: ask for more --steps than that "
-                             f"(got {tc.steps})")
+            raise ValueError(f"the init checkpoint {src} (--init, train(init=...)) is at step {meta['step']}: "
+                             f"ask for more steps than that (--steps, train(steps=...); got {tc.steps})")
         if resuming and meta["step"] > tc.steps:
             raise ValueError(f"{src} is already at step {meta['step']}, past --steps {tc.steps}: ask for at "
                              f"least {meta['step']} steps, or pass --no-resume / another --out to start over")

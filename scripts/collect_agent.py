@@ -108,7 +108,7 @@ def _write(out: str, eps: list[dict], env, seed: int, agent_success: float, forc
                             "policy": "agent", "seed": seed, "episode_len": int(lens.max()), "mix_random": 0.0,
                             "lewm_format_version": FORMAT_VERSION, "max_episode_steps": int(env.max_episode_steps),
                             "created_by": "scripts/collect_agent.py", "success_rate": agent_success})
-        publish(tmp, out, replace=force)
+        publish(tmp, out, replace=force, flag="--out")
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)

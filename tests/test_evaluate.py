@@ -98,3 +98,23 @@ def test_eval_cli_replays_the_shipped_settings_and_says_so(tmp_path, capsys):
     assert (p["receding_horizon"], p["cost_steps"], p["iterations"], p["num_samples"]) == (5, "last", 1, 8)
     assert "from the paper's protocol (--protocol paper)" in capsys.readouterr().out
     assert os.path.exists(folder / "eval.json")  # never rewritten by a run without --out there
+
+
+def test_a_pair_solved_at_the_start_is_counted_and_said(tmp_path, capsys, monkeypatch):
+    """Round 12 (ev-s18): a pair drawn already within the success tolerance counts as a success (the
+    paper's protocol does the same), and the result says how many there were."""
+    from lewm import evaluate
+    from lewm.cli import main
+    real = evaluate.eval_pairs
+
+    def first_pair_solved(*a, **k):
+        pairs = real(*a, **k)
+        return [(pairs[0][0], pairs[0][0])] + pairs[1:]  # episode 0: the goal is the start
+    monkeypatch.setattr(evaluate, "eval_pairs", first_pair_solved)
+    out = str(tmp_path / "r.json")
+    assert main(["eval", "--checkpoint", str(SHIPPED / "model.pt"), "--episodes", "2", "--budget", "1", "--samples",
+                 "8", "--topk", "2", "--iterations", "1", "--threads", "1", "--device", "cpu", "--out", out]) == 0
+    res = json.load(open(out))
+    assert res["per_episode"][0]["solved_at_start"] and res["per_episode"][0]["success"]
+    assert res["solved_at_start"] == sum(p["solved_at_start"] for p in res["per_episode"]) >= 1
+    assert "within tolerance at the start" in capsys.readouterr().out

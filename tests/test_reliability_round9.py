@@ -77,7 +77,7 @@ def test_round9_publish_never_replaces_a_file_that_appeared_meanwhile(tmp_path):
     tmp.write_text("mine")
     out.write_text("theirs")  # the other command finished first
     with pytest.raises(FileExistsError, match=r"d\.h5: was created by another command .*/d-kept-\d+\.h5"):
-        publish(str(tmp), str(out), replace=False)
+        publish(str(tmp), str(out), replace=False, flag="--out")  # a command
     kept = [p for p in os.listdir(tmp_path) if "-kept-" in p]
     assert out.read_text() == "theirs" and len(kept) == 1 and (tmp_path / kept[0]).read_text() == "mine"
     assert not tmp.exists()

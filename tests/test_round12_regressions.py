@@ -5,6 +5,7 @@ its advice naming a ``--protocol`` it does not have)."""
 from __future__ import annotations
 
 import os
+import pathlib
 import shutil
 import signal
 import sys
@@ -184,3 +185,43 @@ def test_round12_save_refuses_an_optimizer_state_without_its_keys(tmp_path):
     opt = __import__("torch").optim.AdamW(m.parameters())
     checkpoint.save(p, m, cfg, optimizer=opt.state_dict())
     assert os.path.exists(p)
+
+
+def test_no_command_is_an_error_not_a_success(capsys):
+    """Round 12 (c1): a script's empty $CMD ran `python -m lewm` and passed for success."""
+    from lewm.cli import main
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert "error: no COMMAND given" in err and "collect" in err
+
+
+def test_sighup_while_starting_up_says_one_line(tmp_path):
+    """Round 12 (s7): a SIGHUP during the imports ended with only the shell's 'Hangup'."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    root = pathlib.Path(__file__).resolve().parents[1]
+    p = subprocess.Popen([sys.executable, "-m", "lewm", "collect", "--env", "two_room", "--episodes", "1",
+                          "--image-size", "32", "--out", str(tmp_path / "x.h5")], cwd=root,
+                         stderr=subprocess.PIPE, text=True)
+    time.sleep(0.6)  # inside torch's imports (or, on a fast machine, the command: its own handler speaks)
+    p.send_signal(signal.SIGHUP)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 128 + signal.SIGHUP and "SIGHUP" in err, (p.returncode, err)
+    assert not (tmp_path / "x.h5").exists()
+
+
+
+def test_the_lab_lists_an_upper_case_h5(tmp_path, monkeypatch):
+    """Round 12 (lab-up): `collect --out x.H5` writes such a name; the lab listed only *.h5."""
+    pytest.importorskip("streamlit")
+    root = pathlib.Path(__file__).resolve().parents[1]
+    monkeypatch.syspath_prepend(str(root / "app"))
+    monkeypatch.setenv("LEWM_LAB_RUNS", str(tmp_path))
+    (tmp_path / "data").mkdir()
+    for name in ("UP.H5", "low.h5", "notes.txt"):
+        (tmp_path / "data" / name).write_bytes(b"")
+    import discovery
+    names = {os.path.basename(p) for p in discovery.list_datasets()}
+    assert {"UP.H5", "low.h5"} <= names and "notes.txt" not in names

@@ -190,7 +190,7 @@ def test_lower_layers_never_import_upper_ones():
     """model / data / checkpoint / config (and their leaf helpers) know nothing of training,
     planning, diagnostics, the environments or the front ends."""
     lazy = _graph(lazy=True)
-    lower = ("lewm.config", "lewm.validate", "lewm.env_names", "lewm.model", "lewm.data", "lewm.checkpoint",
+    lower = ("lewm.config", "lewm.validate", "lewm.paths", "lewm.env_names", "lewm.model", "lewm.data", "lewm.checkpoint",
              "lewm.official", "lewm.errors", "lewm.metrics", "lewm.sigreg", "lewm.precision", "lewm.synthetic",
              "lewm.runs", "lewm.progress", "lewm.devices")
     upper = ("lewm.train", "lewm.planning", "lewm.diagnostics", "lewm.envs", "lewm.evaluate", "lewm.cli",

@@ -166,7 +166,7 @@ def test_init_continues_another_run_on_other_data(tmp_path, syn_h5):
     # its throughput counts its own samples only (was A's 10 steps too: a silently inflated samples/s)
     last = lines[-1]
     assert last["samples_per_s"] * last["elapsed_s"] == pytest.approx((last["step"] - 10) * cfg.train.batch_size, rel=1e-6)
-    with pytest.raises(ValueError, match="more --steps"):
+    with pytest.raises(ValueError, match=r"\(--init, train\(init=\.\.\.\)\) is at step 10: ask for more steps .*train\(steps=\.\.\.\)"):
         train(cfg, other, str(tmp_path / "c"), steps=10, progress=False, init=a.checkpoint)
     with pytest.raises(CheckpointError, match="latent_dim"):
         train(cfg.with_overrides(model={"latent_dim": 8}), other, str(tmp_path / "d"), steps=20, progress=False,

@@ -24,7 +24,7 @@ def write_report(out: str, rep: dict, sections, plotly_js, replace: dict, say=pr
         except FileExistsError as e:
             kept.append(str(e))
     try:
-        write_atomic(os.path.join(out, "report.json"), json.dumps(clean(rep), indent=1), replace=replace["report.json"])
+        write_atomic(os.path.join(out, "report.json"), json.dumps(clean(rep), indent=1), replace=replace["report.json"], flag="--out")
     except FileExistsError as e:
         kept.append(str(e))
     if kept:

@@ -44,4 +44,4 @@ def write_html(path: str, rep: dict, sections: list[Section], plotly_js: str | N
     :func:`lewm.faults.write_atomic`: a reader never sees half a page). ``replace=False``: a ``path``
     another command created meanwhile is kept (this page goes to ``report-kept-PID.html``, FileExistsError)."""
     from ..faults import write_atomic
-    write_atomic(path, render_html(rep, sections, plotly_js), replace=replace)
+    write_atomic(path, render_html(rep, sections, plotly_js), replace=replace, flag="--out")
