@@ -59,10 +59,35 @@ def list_checkpoints() -> list[tuple[str, str]]:
     return uniq
 
 
+def given_data_problem(path: str) -> str | None:
+    """Why a file given as data (LEWM_LAB_DATA / --data) is not an HDF5 dataset (a checkpoint, a folder, no
+    such file), or None. Such a file is left out of the lists, and :func:`given_data_notes` says so."""
+    from lewm.runs import DATASET, file_kind
+    if not os.path.exists(path):
+        return "no such file"
+    if os.path.isdir(path):
+        return "a folder"
+    kind = file_kind(path)
+    return None if kind == DATASET else f"{kind or 'an empty or unreadable file'}, not an HDF5 dataset"
+
+
+def given_data_notes() -> list[str]:
+    """One line per file given as data that cannot be a dataset (was: left out of the lists without a word)."""
+    from_env = {os.path.abspath(p) for p in (os.environ.get("LEWM_LAB_DATA") or "").split(os.pathsep) if p}
+    notes = []
+    for p in settings()["data"]:
+        why = given_data_problem(p)
+        if why is not None:
+            name = "LEWM_LAB_DATA" if os.path.abspath(p) in from_env else "--data"
+            notes.append(f"{name}={p}: {why}; it is not listed. Restart the lab with an .h5 episode file "
+                         f"(python -m lewm collect writes one).")
+    return notes
+
+
 def list_datasets() -> list[str]:
     """HDF5 files: given on the command line, runs/data/, data/ of the repo (newest first), then the
     reference sets shipped beside the checkpoints (checkpoints/*/reference.h5)."""
-    given = [os.path.abspath(p) for p in settings()["data"]]
+    given = [os.path.abspath(p) for p in settings()["data"] if given_data_problem(p) is None]
     found = glob.glob(os.path.join(data_dir(), "*.[hH]5")) + glob.glob(str(ROOT / "data" / "*.[hH]5"))  # x.H5 too
     found = sorted(found, key=lambda x: os.path.getmtime(x) if os.path.exists(x) else 0, reverse=True)
     refs = sorted(glob.glob(str(ROOT / "checkpoints" / "*" / refstore.REFERENCE_NAME)))

@@ -11,8 +11,8 @@ import streamlit as st
 
 from common import ROOT, data_dir, device, job_manager, runs_dir, runs_dir_note, settings
 from cache import load_checkpoint
-from discovery import (dataset_fits, dataset_info, dataset_label, list_checkpoints, list_datasets, mtime, rel,
-                       world_error)
+from discovery import (dataset_fits, dataset_info, dataset_label, given_data_notes, list_checkpoints, list_datasets,
+                       mtime, rel, world_error)
 from lewm import runs as lewm_runs
 from lewm.checkpoint import CheckpointError, batchnorm_note
 from lewm.data import DataError
@@ -104,7 +104,19 @@ def _note_unknown_url_checkpoint(paths: list[str], shown: str) -> None:
     if not v or _checkpoint_from_url(paths):
         return
     full = os.path.abspath(v if os.path.isabs(v) else str(ROOT / v))
-    why = ("no such file" if not os.path.exists(full) else "a folder" if os.path.isdir(full) else
+    ckpt_in = next((n for n in ("last.pt", "model.pt") if os.path.isfile(os.path.join(full, n))), None)
+    if os.path.isdir(full) and ckpt_in:  # a run folder is valid: this one is just not where the lab looks
+        parent = os.path.dirname(full.rstrip(os.sep)) or full
+        where = ("inside the lab's runs folder but not directly in it (the lab lists its runs/*/last.pt)"
+                 if safety.is_inside(full, runs_dir()) else "outside the lab's runs folder")
+        st.session_state[_URL_NOTE] = (
+            f"?{CKPT_PARAM}={v}: a run folder (with {ckpt_in}) {where} `{runs_dir()}`; "
+            f"showing `{rel(shown)}` instead. To open it, restart the lab with its parent folder as the runs "
+            f"folder (LEWM_LAB_RUNS={parent} or --runs {parent}), or with --checkpoint "
+            f"{os.path.join(full, ckpt_in)} (or LEWM_LAB_CHECKPOINT).", shown)
+        return
+    why = ("no such file" if not os.path.exists(full) else "a folder with no last.pt or model.pt"
+           if os.path.isdir(full) else
            (lewm_runs.file_kind(full) or "an empty or unreadable file") if not full.endswith((".pt", ".pth")) else
            "a file outside the lab's checkpoints")
     st.session_state[_URL_NOTE] = (
@@ -165,6 +177,8 @@ def pick_dataset(key: str, cfg=None, need_state: bool = False, label: str = "Dat
     and when the checkpoint changes a selection that no longer matches moves to the first matching
     one. Returns (path, info) or (None, None) after showing why (st.error / st.info).
     """
+    for note in given_data_notes():  # a checkpoint given as LEWM_LAB_DATA was dropped without a word
+        st.warning(note, icon=":material/warning:")
     options = list_datasets()
     custom = st.session_state.get(f"{key}_custom")
     if custom and custom not in options:

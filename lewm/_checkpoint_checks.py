@@ -20,6 +20,9 @@ from ._api_checks import plain_bool
 from .config import LeWMConfig
 from .validate import check_device, check_value
 
+MAX_STEP = 10**9
+"""The largest step ``save`` writes: ``TrainConfig.steps`` is at most 1e9."""
+
 
 def check_save_args(model, config, step, metrics, optimizer, half, replace) -> dict:
     """Everything ``save`` is given except the path and the weights' values (see :func:`check_weights`)
@@ -27,12 +30,17 @@ def check_save_args(model, config, step, metrics, optimizer, half, replace) -> d
     from .model import LeWM
     if not isinstance(model, LeWM):
         raise TypeError(f"save(model=...) must be a LeWM model, got {_kind(model)}")
+    if any(v.is_meta for v in model.state_dict().values()):  # was "Cannot copy out of meta tensor; no data!"
+        raise ValueError("save(model=...) is on the meta device (no weights to write); build it on 'cpu' or load "
+                         "weights into it first")
     if not isinstance(config, LeWMConfig):
         hint = " (LeWMConfig.from_dict(d) builds one from a dict)" if isinstance(config, dict) else ""
         raise TypeError(f"save(config=...) must be a LeWMConfig, got {_kind(config)}{hint}")
     check_value("save(step=...)", step, None, int)
     if step < 0:  # load refuses it: an edited step would shift a resumed run's schedule
         raise ValueError(f"save(step=...) must be a whole number >= 0, got {step!r}")
+    if step > MAX_STEP:  # 2**70 was written: a run that can never resume (train.steps <= 1e9)
+        raise ValueError(f"save(step=...) must be at most {MAX_STEP} (1e9, the most train.steps allows), got {step!r}")
     metrics = check_metrics(metrics)
     if optimizer is not None and not isinstance(optimizer, dict):
         raise TypeError(f"save(optimizer=...) must be an optimizer's state_dict() (a dict) or None, "

@@ -100,3 +100,84 @@ def index(i) -> int:
         return operator.index(i)
     except TypeError:
         raise TypeError(f"WindowDataset[i]: i must be a whole number (a window index), got {i!r:.40}") from None
+
+
+def h5_path(value) -> str | bytes:
+    """``open_h5(path=...)``: a file name (str, bytes or os.PathLike); None was os.stat's "path should be
+    string, bytes, os.PathLike or integer"."""
+    value = os.fspath(value) if isinstance(value, os.PathLike) else value
+    if not isinstance(value, (str, bytes)) or not value:
+        raise TypeError(f"open_h5(path=...) must be a file name (a string or os.PathLike) of an HDF5 episode file, "
+                        f"got {value!r:.60}")
+    return value
+
+
+def episode_spans(path, ep_len, ep_off, rows: int) -> tuple[np.ndarray, np.ndarray, str | None]:
+    """``compute_action_stats``' ``ep_len`` / ``ep_offset`` as int64 arrays and the first problem (None: fine):
+    an episode past the ``rows`` of the file was an IndexError deep in the statistics."""
+    try:
+        ln, off = np.asarray(ep_len), np.asarray(ep_off)
+    except (TypeError, ValueError):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), f"{path}: ep_len / ep_offset must be arrays of whole numbers"
+    if ln.ndim != 1 or off.shape != ln.shape or (ln.size and (ln.dtype.kind not in "iu" or off.dtype.kind not in "iu")):
+        return ln, off, (f"{path}: ep_len and ep_offset must be two 1-D arrays of whole numbers of one length, got "
+                         f"{ln.dtype} {ln.shape} and {off.dtype} {off.shape}")
+    ln, off = ln.astype(np.int64), off.astype(np.int64)
+    bad = np.flatnonzero((ln < 1) | (off < 0) | (off + ln > rows))
+    if bad.size:
+        e = int(bad[0])
+        if ln[e] < 1 or off[e] < 0:
+            return ln, off, (f"{path}: episode {e} has offset {int(off[e])}, length {int(ln[e])}; expected offset "
+                             f">= 0 and length >= 1 (keys 'ep_offset' / 'ep_len')")
+        return ln, off, (f"{path}: episode {e} (offset {int(off[e])}, length {int(ln[e])}) runs past the {rows} rows "
+                         f"of key 'action'")
+    return ln, off, None
+
+
+def window_indices(idx, windows: int) -> np.ndarray:
+    """``WindowDataset.get_batch(idx)``: a 1-D array of whole window indices in 0..windows-1 (0.5 was numpy's
+    "arrays used as indices must be of integer (or boolean) type")."""
+    a = np.asarray(idx)
+    if a.ndim != 1 or (a.size and a.dtype.kind not in "iu"):
+        raise TypeError(f"WindowDataset.get_batch(idx=...) must be a 1-D array of whole window indices, "
+                        f"got {a.dtype} {a.shape}")
+    if a.size and (int(a.min()) < -windows or int(a.max()) >= windows):
+        bad = int(a.min()) if int(a.min()) < -windows else int(a.max())
+        raise IndexError(f"WindowDataset.get_batch: window {bad} out of range (the split has {windows} windows)")
+    return a
+
+
+def action_columns(who: str, a, dim: int) -> None:
+    """``ActionStats.normalize`` / ``denormalize``: actions with one column per statistic (was numpy's
+    "operands could not be broadcast together")."""
+    shape = tuple(getattr(a, "shape", np.shape(a)))
+    if not shape or shape[-1] != dim:
+        raise ValueError(f"ActionStats.{who}: actions have {shape[-1] if shape else 0} columns (shape {shape}), "
+                         f"the stats {dim} (one mean/std per action dimension)")
+
+
+def whole_at_least(who: str, name: str, v, lo: int) -> int:
+    """``v`` as an int >= ``lo``, or one ValueError naming it (True was taken as 1, 1.5 and '1' were
+    h5py's "Selection can't process 1.5" or a comparison TypeError)."""
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+        raise ValueError(f"{who}: {name} must be a whole number >= {lo}, got {v!r}")
+    return int(v)
+
+
+def episode_list(path: str, episodes, E: int) -> np.ndarray:
+    """Explicit episode indices: 1-D whole numbers in 0..E-1, each once, at least one (an index past
+    the end was an IndexError, -1 silently the last episode, [0, 0] counted its windows twice)."""
+    e = np.asarray(episodes)
+    if e.ndim != 1 or (e.size and e.dtype.kind not in "iu"):
+        raise ValueError(f"WindowDataset: episodes must be a 1-D list of episode indices (whole numbers), "
+                         f"got {e.dtype} {e.shape}")
+    if e.size == 0:
+        raise ValueError(f"WindowDataset: episodes is empty; pass indices in 0..{E - 1} (or None for the split)")
+    bad = e[(e < 0) | (e >= E)]
+    if bad.size:
+        raise ValueError(f"WindowDataset: episode {int(bad[0])} is not in {path} (episodes 0..{E - 1}; key 'ep_len')")
+    if len(np.unique(e)) != len(e):
+        vals, counts = np.unique(e, return_counts=True)
+        raise ValueError(f"WindowDataset: episode {int(vals[counts > 1][0])} is listed more than once in episodes "
+                         f"(its windows would count twice)")
+    return e.astype(np.int64)

@@ -3,7 +3,8 @@
 File layout (the field's tools use the same): flat datasets with every episode concatenated on
 axis 0 — ``pixels`` (N, S, S, 3) uint8, ``action`` (N, A) float, optional ``state`` (N, Q) —
 plus ``ep_len`` (E,) and ``ep_offset`` (E,). Row i of ``action`` is applied after frame i; the
-last row of an episode is NaN by convention (zeroed here and counted in a warning).
+last row of an episode is NaN by convention (zeroed here, without a word; a last row with ±inf or only
+some NaN is zeroed with a warning, NaN inside an episode refused).
 
 A window = ``history + 1`` frames taken every ``frameskip`` raw steps, and ``history`` action
 blocks (the ``frameskip`` raw actions between two kept frames, concatenated, z-scored).
@@ -17,7 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._data_checks import attr_mismatch, batch_fits, byte_limit, duplicate_name, fraction, shared_path
+from ._data_checks import action_columns, attr_mismatch, batch_fits, byte_limit, duplicate_name, episode_spans, fraction
+from ._data_checks import episode_list as _episode_list
+from ._data_checks import h5_path, shared_path, whole_at_least as _whole, window_indices
 from ._data_checks import index as _index
 from .env_names import env_key
 
@@ -26,14 +29,6 @@ REQUIRED_KEYS = ("pixels", "action", "ep_len", "ep_offset")
 
 class DataError(ValueError):
     """A dataset file is unusable; the message names the file and the key."""
-
-
-def _whole(who: str, name: str, v, lo: int) -> int:
-    """``v`` as an int >= ``lo``, or one ValueError naming it (True was taken as 1, 1.5 and '1' were
-    h5py's "Selection can't process 1.5" or a comparison TypeError)."""
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-        raise ValueError(f"{who}: {name} must be a whole number >= {lo}, got {v!r}")
-    return int(v)
 
 
 @dataclass(frozen=True)
@@ -56,9 +51,11 @@ class ActionStats:
         object.__setattr__(self, "std", std)
 
     def normalize(self, a: np.ndarray) -> np.ndarray:
+        action_columns("normalize", a, self.mean.size)
         return (a - self.mean) / self.std
 
     def denormalize(self, a):
+        action_columns("denormalize", a, self.mean.size)
         if isinstance(a, torch.Tensor):
             return a * torch.as_tensor(self.std, dtype=a.dtype, device=a.device) + \
                 torch.as_tensor(self.mean, dtype=a.dtype, device=a.device)
@@ -68,6 +65,7 @@ class ActionStats:
 def open_h5(path: str):
     """Open an HDF5 file for reading; a missing or unreadable file raises DataError naming it."""
     import h5py
+    path = h5_path(path)
     if os.path.isdir(path):  # h5py's message for a folder is errno 21 spread over several lines
         raise DataError(f"{path}: is a folder, expected an HDF5 episode file (.h5) inside it")
     if os.path.exists(path) and not os.path.isfile(path):  # a pipe blocks h5py for ever; a device is no dataset
@@ -245,13 +243,24 @@ def _episode_rows(n: int, ep_off: np.ndarray, ep_len: np.ndarray) -> np.ndarray:
 def compute_action_stats(path: str, ep_len: np.ndarray, ep_off: np.ndarray, chunk: int = 1 << 20) -> tuple[ActionStats, int]:
     """Mean/std of valid actions, chunked. NaN rows at episode ends are skipped; NaN rows inside
     an episode raise DataError naming the row. Returns (stats, number of boundary NaN rows)."""
+    stats, n_end, _ = _action_stats(path, ep_len, ep_off, chunk)
+    return stats, n_end
+
+
+def _action_stats(path: str, ep_len, ep_off, chunk: int) -> tuple[ActionStats, int, int]:
+    """``compute_action_stats`` and, third, how many of the skipped episode-end rows are not the layout's own
+    convention (an all-NaN last row, what ``collect`` writes): a last row with ±inf or only some NaN."""
+    _whole("compute_action_stats", "chunk", chunk, 1)  # 0 was range()'s error, -5 read no row (std 1e-6)
     with open_h5(path) as f:
-        act = f["action"]
+        act = h5_dataset(path, f, "action")
         n, A = act.shape
+        ep_len, ep_off, problem = episode_spans(path, ep_len, ep_off, n)
+        if problem:
+            raise DataError(problem)
         last_rows = np.zeros(n, dtype=bool)
         last_rows[ep_off + ep_len - 1] = True
         in_ep = _episode_rows(n, ep_off, ep_len)  # rows of no episode are never read: not checked, not counted
-        s, ss, cnt, boundary_nans = np.zeros(A), np.zeros(A), 0, 0
+        s, ss, cnt, boundary_nans, odd = np.zeros(A), np.zeros(A), 0, 0, 0
         for lo in range(0, n, chunk):
             a = np.asarray(act[lo:lo + chunk], dtype=np.float64)  # (c, A)
             used = in_ep[lo:lo + len(a)]
@@ -262,13 +271,14 @@ def compute_action_stats(path: str, ep_len: np.ndarray, ep_off: np.ndarray, chun
                 raise DataError(f"{path}: key 'action' has NaN/inf at row {row}, inside an episode "
                                 f"(only the last row of an episode may be NaN)")
             boundary_nans += int(bad.sum())
+            odd += int((bad & ~np.isnan(a).all(axis=1)).sum())  # not the convention's all-NaN row
             good = a[~bad & used]
             s += good.sum(0)
             ss += (good**2).sum(0)
             cnt += len(good)
     mean = s / max(cnt, 1)
     std = np.sqrt(np.maximum(ss / max(cnt, 1) - mean**2, 0.0))
-    return ActionStats(mean.astype(np.float32), np.maximum(std, 1e-6).astype(np.float32)), boundary_nans
+    return ActionStats(mean.astype(np.float32), np.maximum(std, 1e-6).astype(np.float32)), boundary_nans, odd
 
 
 class WindowDataset(torch.utils.data.Dataset):
@@ -320,9 +330,10 @@ class WindowDataset(torch.utils.data.Dataset):
         if share is not None:
             self.action_stats = action_stats or share.action_stats
         else:
-            stats, n_nan = compute_action_stats(path, ep_len, ep_off)  # also rejects NaN inside episodes
-            if n_nan and action_stats is None:
-                warnings.warn(f"{path}: zeroed {n_nan} NaN action rows at episode ends (key 'action')")
+            stats, _, n_odd = _action_stats(path, ep_len, ep_off, 1 << 20)  # also rejects NaN inside episodes
+            if n_odd and action_stats is None:  # an all-NaN last row is the layout's convention: no word
+                warnings.warn(f"{path}: zeroed {n_odd} action rows at episode ends holding inf or some NaN (key "
+                              f"'action'; the layout leaves an episode's last row all NaN)")
             self.action_stats = action_stats or stats
 
         # Split by episode, deterministically.
@@ -384,6 +395,7 @@ class WindowDataset(torch.utils.data.Dataset):
 
     def get_batch(self, idx: np.ndarray) -> dict[str, torch.Tensor]:
         """Vectorised gather of windows ``idx`` (B,) -> batch dict (fast path for in-RAM data)."""
+        idx = window_indices(idx, len(self.starts))
         s = self.starts[idx]  # (B,)
         k, H = self.frameskip, self.history
         frame_rows = s[:, None] + k * np.arange(H + 1)  # (B, T)
@@ -418,25 +430,6 @@ class WindowDataset(torch.utils.data.Dataset):
         if "state" in f:
             out["state"] = torch.from_numpy(f["state"][s:s + H * k + 1][::k].astype(np.float32))
         return out
-
-
-def _episode_list(path: str, episodes, E: int) -> np.ndarray:
-    """Explicit episode indices: 1-D whole numbers in 0..E-1, each once, at least one (an index past
-    the end was an IndexError, -1 silently the last episode, [0, 0] counted its windows twice)."""
-    e = np.asarray(episodes)
-    if e.ndim != 1 or (e.size and e.dtype.kind not in "iu"):
-        raise ValueError(f"WindowDataset: episodes must be a 1-D list of episode indices (whole numbers), "
-                         f"got {e.dtype} {e.shape}")
-    if e.size == 0:
-        raise ValueError(f"WindowDataset: episodes is empty; pass indices in 0..{E - 1} (or None for the split)")
-    bad = e[(e < 0) | (e >= E)]
-    if bad.size:
-        raise ValueError(f"WindowDataset: episode {int(bad[0])} is not in {path} (episodes 0..{E - 1}; key 'ep_len')")
-    if len(np.unique(e)) != len(e):
-        vals, counts = np.unique(e, return_counts=True)
-        raise ValueError(f"WindowDataset: episode {int(vals[counts > 1][0])} is listed more than once in episodes "
-                         f"(its windows would count twice)")
-    return e.astype(np.int64)
 
 
 def load_episode(path: str, episode: int) -> dict[str, np.ndarray]:
@@ -487,6 +480,9 @@ def batch_iterator(ds: WindowDataset, batch_size: int, generator: torch.Generato
 
 def action_stats_of(cfg) -> ActionStats:
     """The action normalisation a checkpoint was trained with (from its ``LeWMConfig``)."""
+    if not hasattr(getattr(cfg, "model", None), "action_dim"):  # None was AttributeError: no attribute 'model'
+        raise TypeError(f"action_stats_of(cfg=...) must be a LeWMConfig (lewm.config.get_preset(...) or a "
+                        f"checkpoint's), got {type(cfg).__name__}")
     A = cfg.model.action_dim
     mean = np.asarray(cfg.action_mean or [0.0] * A, dtype=np.float32)
     std = np.asarray(cfg.action_std or [1.0] * A, dtype=np.float32)

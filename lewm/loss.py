@@ -5,6 +5,7 @@ EMA). The trainer, the data-parallel wrapper (lewm/distributed.py) and the bench
 """
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping
 from functools import partial
 from typing import Callable
@@ -12,6 +13,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from . import _api_checks as chk
 from .config import LeWMConfig
 from .model import LeWM
 from .sigreg import sigreg
@@ -36,10 +38,20 @@ def lewm_loss(model: LeWM, batch: dict[str, torch.Tensor], cfg: LeWMConfig,
         raise TypeError(f"lewm_loss(generator=...) must be a torch.Generator or None, got {type(generator).__name__}")
     if sigreg_fn is not None and not callable(sigreg_fn):
         raise TypeError(f"lewm_loss(sigreg_fn=...) must be a function or None, got {type(sigreg_fn).__name__}")
-    z = model.encode(batch["pixels"])  # (B, T, D)
-    pred = model.predict(z[:, :-1], batch["actions"])  # (B, T-1, D)
+    chk.model("lewm_loss", model)  # None was "no attribute 'encode'"
+    px = batch["pixels"]
+    if isinstance(px, torch.Tensor) and px.dim() == 5 and px.shape[1] < 2:  # was BatchNorm's "more than 1 value"
+        raise ValueError(f"lewm_loss: a window needs >= 2 frames (pixels T={px.shape[1]}, shape {tuple(px.shape)}): "
+                         f"each frame after the first is predicted from those before it")
+    z = model.encode(px)  # (B, T, D)
+    pred = model.predict(z[:, :-1], batch["actions"], check_finite=False)  # (B, T-1, D); the trainer checks the loss
     pred_loss = F.mse_loss(pred.float(), z[:, 1:].float())
     s = cfg.sigreg
     fn = sigreg_fn or partial(sigreg, check_finite=False)  # the trainer checks the loss itself (no sync per step)
     sig = fn(z.transpose(0, 1).float(), num_proj=s.num_proj, knots=s.knots, t_max=s.t_max, generator=generator)
+    if isinstance(sig, numbers.Real) and not isinstance(sig, bool):
+        sig = torch.tensor(float(sig), device=pred_loss.device)
+    if not isinstance(sig, torch.Tensor) or sig.dim() != 0:  # a str was "can't multiply sequence by non-int"
+        what = f"a tensor of shape {tuple(sig.shape)}" if isinstance(sig, torch.Tensor) else type(sig).__name__
+        raise TypeError(f"lewm_loss(sigreg_fn=...) must return a scalar tensor (the SIGReg value), got {what}")
     return pred_loss + s.weight * sig, pred_loss, sig, z

@@ -16,7 +16,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import ModelConfig
-from .model_inputs import check_action_blocks, check_latents, check_pixels
+from ._lean_rollout import lean_rollout
+from .model_inputs import (check_action_blocks, check_context, check_frames, check_latents, check_model_config,
+                           check_pixels, check_rollout_flags, flag, refuse_nonfinite)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -355,7 +357,9 @@ class LeWM(nn.Module):
         return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
 
     def normalize_pixels(self, pixels: torch.Tensor) -> torch.Tensor:
-        """uint8 (..., 3, S, S) -> ImageNet-normalised float; float input is returned as is."""
+        """uint8 (..., 3, S, S) -> ImageNet-normalised float; float input is returned as is (other dtypes and
+        channels-last frames are refused)."""
+        pixels = check_frames(pixels, self.cfg.image_size, "..., ", None)
         if pixels.dtype == torch.uint8:
             x = pixels.to(self.pixel_mean.dtype) / 255.0
             return (x - self.pixel_mean) / self.pixel_std
@@ -368,28 +372,35 @@ class LeWM(nn.Module):
         uint8 pixels are scaled and ImageNet-normalised here; float pixels are taken as already
         normalised (the official checkpoints' convention).
         """
-        pixels = check_pixels(pixels, self.cfg.image_size, self.pixel_mean.dtype)
+        pixels = check_pixels(pixels, self.cfg.image_size, self.pixel_mean.dtype, self.pixel_mean)
         B, T = pixels.shape[:2]
         x = self.normalize_pixels(pixels.flatten(0, 1))  # (B*T, 3, S, S)
         h = self.encoder(x)  # (B*T, E)
         return self.projector(h).view(B, T, -1)  # (B, T, D)
 
-    def predict(self, z: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    def predict(self, z: torch.Tensor, actions: torch.Tensor, check_finite: bool = True) -> torch.Tensor:
         """z (B, T, D), action blocks (B, T, K) -> predicted next latents (B, T, D).
 
-        Output t is the prediction of z_{t+1} from z_{<=t} and a_{<=t} (causal).
+        Output t is the prediction of z_{t+1} from z_{<=t} and a_{<=t} (causal). ``check_finite``: refuse
+        NaN/inf inputs (a device sync; the training loss turns it off and checks its loss instead).
         """
-        dt = self.pixel_mean.dtype
-        z = check_latents(z, self.cfg.latent_dim, dt)
-        actions = check_action_blocks(actions, self.cfg.action_block_dim, dt)
+        ref = self.pixel_mean  # the weights' dtype and device
+        z = check_latents(z, self.cfg.latent_dim, ref.dtype, weights=ref)
+        actions = check_action_blocks(actions, self.cfg.action_block_dim, ref.dtype, weights=ref)
         if actions.shape[:2] != z.shape[:2]:
             raise ValueError(f"z {tuple(z.shape)} and actions {tuple(actions.shape)} disagree on (B, T)")
+        if flag("predict", "check_finite", check_finite):
+            refuse_nonfinite("predict", z=z, actions=actions)
+        return self._predict(z, actions)
+
+    def _predict(self, z: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """``predict`` of checked inputs."""
         c = self.action_encoder(actions)  # (B, T, W)
         h = self.predictor(z, c)  # (B, T, D)
         return self.pred_proj(h)  # (B, T, D)
 
     def rollout(self, z_hist: torch.Tensor, action_blocks: torch.Tensor,
-                act_hist: torch.Tensor | None = None, lean: bool = True) -> torch.Tensor:
+                act_hist: torch.Tensor | None = None, lean: bool = True, check_finite: bool = True) -> torch.Tensor:
         """Autoregressive imagination, batched over N candidate action sequences.
 
         z_hist: (B, H0, D) encoded context (B = 1 or N; encoded once, never re-encoded).
@@ -398,25 +409,31 @@ class LeWM(nn.Module):
         Returns the imagined latents (N, P, D) of the frames after each block.
         The context window slides and keeps at most ``history`` frames. In eval mode with ``lean``
         (the default) the shared work is done once (``_lean_rollout``); ``lean=False`` is the plain
-        loop over ``predict`` windows (the reference the benchmarks compare against).
+        loop over ``predict`` windows (the reference the benchmarks compare against). ``check_finite``: refuse
+        NaN/inf inputs (one device sync a call: a caller in a loop, such as planning's cost, passes False).
         """
-        dt = getattr(self, "pixel_mean", torch.empty(0)).dtype  # the weights' (a duck-typed test model has none)
-        z_hist = check_latents(z_hist, self.cfg.latent_dim, dt, "z_hist")
-        action_blocks = check_action_blocks(action_blocks, self.cfg.action_block_dim, dt, "action_blocks")
+        lean, check_finite = check_rollout_flags(lean, check_finite)
+        ref = getattr(self, "pixel_mean", None)  # the weights' dtype and device (a duck-typed test model has none)
+        dt = torch.float32 if ref is None else ref.dtype
+        z_hist = check_latents(z_hist, self.cfg.latent_dim, dt, "z_hist", ref)
+        action_blocks = check_action_blocks(action_blocks, self.cfg.action_block_dim, dt, "action_blocks", weights=ref)
         if act_hist is not None:
-            act_hist = check_action_blocks(act_hist, self.cfg.action_block_dim, dt, "act_hist", allow_empty_time=True)
+            act_hist = check_action_blocks(act_hist, self.cfg.action_block_dim, dt, "act_hist", True, ref)
             if act_hist.shape[1] != z_hist.shape[1] - 1:
                 raise ValueError(f"act_hist: expected one action block between each two of the {z_hist.shape[1]} "
                                  f"context frames ({z_hist.shape[1] - 1}), got {act_hist.shape[1]}")
+        if check_finite:
+            refuse_nonfinite("rollout", z_hist=z_hist, action_blocks=action_blocks, act_hist=act_hist)
         N, P, K = action_blocks.shape
         H = self.cfg.history
         if lean and not self.training:
             return self._lean_rollout(*self.context_window(z_hist, act_hist, action_blocks), action_blocks)
         z, a_prev = self.rollout_window(z_hist, act_hist, action_blocks)
+        step = getattr(self, "_predict", self.predict)  # inputs checked above (a duck-typed model: its predict)
         out = []
         for p in range(P):
             a = torch.cat([a_prev, action_blocks[:, p:p + 1]], dim=1)  # (N, w, K)
-            z_next = self.predict(z, a)[:, -1:]  # (N, 1, D)
+            z_next = step(z, a)[:, -1:]  # (N, 1, D)
             out.append(z_next)
             z = torch.cat([z, z_next], dim=1)[:, -H:]  # (N, <=H, D)
             a_prev = a[:, -(H - 1):] if H > 1 else a[:, :0]  # (N, <=H-1, K)
@@ -437,6 +454,7 @@ class LeWM(nn.Module):
         with B = 1 when the context is common to all candidates (a plan's), else N."""
         N, _, K = action_blocks.shape
         H = self.cfg.history
+        check_context(z_hist, act_hist)
         if act_hist is None:
             act_hist = action_blocks.new_zeros(z_hist.shape[0], z_hist.shape[1] - 1, K)
         B = max(z_hist.shape[0], act_hist.shape[0])
@@ -447,54 +465,20 @@ class LeWM(nn.Module):
         return z[:, -H:], a_prev[:, max(0, a_prev.shape[1] - H + 1):]
 
     def _lean_rollout(self, z: torch.Tensor, a_prev: torch.Tensor, action_blocks: torch.Tensor) -> torch.Tensor:
-        """``rollout`` in eval mode, computing each quantity once (same numbers to ~1e-6):
-
-        - the action embeddings and every layer's AdaLN modulation depend on an action block alone:
-          computed once for the whole sequence (all layers in one matmul), not at every window step;
-        - a context common to all candidates (B = 1) is computed once, not N times: its actions'
-          modulations, and in every window the leading context frames whose action is a context
-          action (causal attention: they see only each other, so they are the same for every
-          candidate). They run at batch 1 and hand their keys and values to the candidates' frames;
-        - only the last position's prediction is used: the last layer, the output projection and the
-          projector run on it alone (with history 1, attention is the value alone, ``lean``).
-        z (B, w, D), a_prev (B, w-1, K) with B = 1 or N, action_blocks (N, P, K) -> (N, P, D).
-        """
-        N, P, _ = action_blocks.shape
-        H, h0 = self.cfg.history, a_prev.shape[1]  # frames 0..h0 are the context; frame j has action j
-        layers = self.predictor.transformer.layers
-        c_ctx = self.action_encoder(a_prev) if h0 else None  # (B, h0, W)
-        mods_ctx = [blk.adaLN_modulation(c_ctx) for blk in layers] if h0 else []  # each (B, h0, 6W)
-        c = self.action_encoder(action_blocks)  # (N, P, W)
-        lin = [blk.adaLN_modulation[1] for blk in layers]  # every layer's modulation in one matmul (N*P rows)
-        mods = list(F.linear(F.silu(c), torch.cat([m.weight for m in lin]), torch.cat([m.bias for m in lin])
-                             ).split(6 * c.shape[-1], dim=-1))  # each (N, P, 6W)
-        if h0:
-            mods = [torch.cat([mc.expand(N, -1, -1), m], dim=1) for mc, m in zip(mods_ctx, mods)]  # (N, h0+P, 6W)
-        shared = z.shape[0] == 1 and N > 1
-        out = []  # imagined frames h0+1, h0+2, ... each (N, 1, D)
-        for p in range(P):
-            hi = h0 + p + 1  # the window ends with frame h0+p, whose action is candidate block p
-            lo = max(0, hi - H)
-            s = max(0, h0 - lo) if shared else 0  # leading frames with a context action: common to all
-            frames = [z[:, lo + s:h0 + 1].expand(N, -1, -1)] if lo + s <= h0 else []  # (N, <=h0+1, D)
-            frames += out[max(0, lo - h0 - 1):]
-            zw = torch.cat(frames, dim=1)  # (N, w - s, D)
-            prefix = None
-            if s:
-                prefix = []
-                self.predictor(z[:, lo:lo + s], None, [m[:, lo:lo + s] for m in mods_ctx], keep_kvs=prefix)  # (1, s, D)
-            h = self.predictor(zw, None, [m[:, lo + s:hi] for m in mods], last_only=True,
-                               prefix_kvs=prefix, lean=True)  # (N, 1, D)
-            out.append(self.pred_proj(h))  # (N, 1, D)
-        return torch.cat(out, dim=1)  # (N, P, D)
+        """``rollout`` in eval mode with the shared work done once (:func:`lewm._lean_rollout.lean_rollout`):
+        z (B, w, D), a_prev (B, w-1, K) with B = 1 or N, action_blocks (N, P, K) -> (N, P, D). No input checks
+        (``rollout`` and the compiled planning cost check or build its inputs)."""
+        return lean_rollout(self, z, a_prev, action_blocks)
 
 
 def build_model(cfg: ModelConfig) -> LeWM:
+    check_model_config("build_model", "cfg", cfg)
     return LeWM(cfg)
 
 
 def parameter_count(mc: ModelConfig) -> int:
     """Parameters of a LeWM with config ``mc``, counted on the meta device (nothing is allocated:
     a model too large for the machine is measured before it is built)."""
+    check_model_config("parameter_count", "mc", mc)
     with torch.device("meta"):
         return sum(p.numel() for p in LeWM(mc).parameters())

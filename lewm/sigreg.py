@@ -18,17 +18,47 @@ all score high. By Cramér–Wold, matching every 1-D projection means Z is isot
 """
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
 
 import torch
+
+from . import _api_checks as chk
+
+T_MAX_HI = 100.0
+"""The largest ``t_max`` (as ``SIGRegConfig.t_max``): beyond it the knots undersample cos(t h) and the
+statistic reads 0, a perfect Gaussian score, whatever the latents."""
+
+
+def _whole(name: str, value, lo: int, why: str = "") -> int:
+    """A whole number >= lo (numpy integers too; a bool is refused, as in the configs)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"SIGReg {name} must be a whole number >= {lo}{why}, got {value!r:.60}")
+    if value < lo:
+        raise ValueError(f"SIGReg {name} must be a whole number >= {lo}{why}, got {value!r}")
+    return int(value)
+
+
+def _generator(fn: str, generator) -> None:
+    if generator is not None and not isinstance(generator, torch.Generator):  # numpy's: no attribute 'device'
+        kind = type(generator).__module__.split(".")[0] + " " + type(generator).__name__
+        raise TypeError(f"{fn}(generator=...) must be a torch.Generator or None, got {kind.strip()}")
+
 
 
 def random_directions(dim: int, num_proj: int, *, device=None, dtype=torch.float32,
                       generator: torch.Generator | None = None) -> torch.Tensor:
     """M unit directions in R^D as the columns of a (D, M) matrix."""
-    if not isinstance(num_proj, int) or num_proj < 1:
-        raise ValueError(f"SIGReg num_proj must be a whole number >= 1, got {num_proj!r}")
-    if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:  # 0 gave (0, M) directions of NaN norm
+    _generator("random_directions", generator)
+    if device is not None and not (isinstance(device, torch.device) and device.type == "cpu"):
+        device = chk.device("random_directions", device, "device")  # "cuda" without CUDA: torch's AssertionError
+    return _directions(dim, num_proj, device=device, dtype=dtype, generator=generator)
+
+
+def _directions(dim: int, num_proj: int, *, device, dtype, generator) -> torch.Tensor:
+    num_proj = _whole("num_proj", num_proj, 1)  # True was 1 projection
+    if isinstance(dim, bool) or not isinstance(dim, numbers.Integral) or dim < 1:  # 0: directions of NaN norm
         raise ValueError(f"SIGReg directions need a latent dimension (dim) >= 1, got {dim!r}")
     gen_device = generator.device if generator is not None else device
     u = torch.randn(dim, num_proj, generator=generator, device=gen_device, dtype=dtype)  # (D, M)
@@ -38,10 +68,14 @@ def random_directions(dim: int, num_proj: int, *, device=None, dtype=torch.float
 
 def quadrature(knots: int, t_max: float, *, device=None, dtype=torch.float32):
     """Knots t (K,), the N(0,1) characteristic function φ(t) (K,) and weights (K,) with w(t) folded in."""
-    if not isinstance(knots, int) or knots < 2:
-        raise ValueError(f"SIGReg knots must be a whole number >= 2 (the trapezoid rule needs two ends), got {knots!r}")
-    if not t_max > 0:
-        raise ValueError(f"SIGReg t_max must be > 0 (the integral over [0, t_max] is 0 otherwise), got {t_max!r}")
+    knots = _whole("knots", knots, 2, " (the trapezoid rule needs two ends)")
+    if isinstance(t_max, bool) or not isinstance(t_max, numbers.Real):
+        raise TypeError(f"SIGReg t_max must be a number, got {t_max!r:.60}")
+    if not (math.isfinite(t_max) and 0 < t_max <= T_MAX_HI):  # inf gave NaN, 1e9 a perfect score (0)
+        raise ValueError(f"SIGReg t_max must be > 0 and at most {T_MAX_HI:g}, finite (as SIGRegConfig.t_max: the "
+                         f"integral over [0, t_max] is 0 at 0, and beyond {T_MAX_HI:g} the knots miss the statistic), "
+                         f"got {t_max!r}")
+    t_max = float(t_max)
     t = torch.linspace(0.0, t_max, knots, device=device, dtype=dtype)  # (K,)
     dt = t_max / (knots - 1)
     trap = torch.full((knots,), 2.0 * dt, device=device, dtype=dtype)  # doubled: even integrand
@@ -55,8 +89,7 @@ def epps_pulley(h: torch.Tensor, knots: int = 17, t_max: float = 3.0) -> torch.T
 
     h: (..., B, M) samples along dim -2. Returns (..., M) statistics (already multiplied by B).
     """
-    if not isinstance(h, torch.Tensor):
-        raise TypeError(f"epps_pulley expects a torch tensor of samples (..., B, M), got {type(h).__name__}")
+    _check_tensor(h, "epps_pulley expects a torch tensor of samples (..., B, M)")
     if h.dim() < 2 or h.shape[-2] < 1:  # a 1-D tensor was an IndexError (use h[:, None] for one projection)
         raise ValueError(f"epps_pulley expects samples of shape (..., B, M) with B >= 1 (one column per "
                          f"projection; h[:, None] for a single one), got {tuple(h.shape)}")
@@ -69,10 +102,14 @@ def epps_pulley(h: torch.Tensor, knots: int = 17, t_max: float = 3.0) -> torch.T
     return n * (err * w).sum(dim=-1)  # (..., M)
 
 
-def _check_tensor(z) -> None:
+def _check_tensor(z, what: str = "SIGReg expects a torch tensor of latents") -> None:
     if not isinstance(z, torch.Tensor):  # a numpy array was "'str' object has no attribute 'type'"
-        raise TypeError(f"SIGReg expects a torch tensor of latents, got {type(z).__name__} "
-                        f"(convert with torch.as_tensor(z, dtype=torch.float32))")
+        raise TypeError(f"{what}, got {type(z).__name__} (convert with torch.as_tensor(z, dtype=torch.float32))")
+    if z.is_complex():  # the imaginary part was dropped with only torch's warning
+        raise TypeError(f"{what} of real floats, got dtype {z.dtype}")
+    if z.is_meta:  # was "unsupported scalarType"
+        raise ValueError(f"{what} holding values, got one on the meta device (shapes only); move it to 'cpu' or "
+                         f"'cuda' first")
 
 
 def _as_tbd(z: torch.Tensor) -> torch.Tensor:
@@ -113,9 +150,10 @@ def sigreg_stats(z: torch.Tensor, num_proj: int = 1024, knots: int = 17, t_max: 
     """SIGReg with its per-projection statistics and the projections themselves. NaN/inf latents are
     refused (``check_finite``) unless the caller guards the result itself, as training does."""
     z = _as_tbd(z)  # (T, B, D)
+    _generator("sigreg_stats", generator)
     if check_finite:
         _refuse_nonfinite(z)
-    u = random_directions(z.shape[-1], num_proj, device=z.device, dtype=z.dtype, generator=generator)
+    u = _directions(z.shape[-1], num_proj, device=z.device, dtype=z.dtype, generator=generator)
     h = z @ u  # (T, B, M)
     stat = epps_pulley(h, knots, t_max)  # (T, M)
     return SIGRegStats(value=stat.mean(), statistic=stat, projections=h, directions=u)
@@ -131,6 +169,7 @@ def sigreg(z: torch.Tensor, num_proj: int = 1024, knots: int = 17, t_max: float 
     check reads the tensor back (a device sync per step), and the trainer already stops on a
     non-finite loss, naming the last finite checkpoint."""
     _check_tensor(z)
+    _generator("sigreg", generator)
     with torch.autocast(z.device.type, enabled=False):
         z = _as_tbd(z.float())
         return sigreg_stats(z, num_proj, knots, t_max, generator, check_finite=check_finite).value

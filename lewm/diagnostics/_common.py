@@ -17,7 +17,10 @@ ArrayLike = Any  # np.ndarray | torch.Tensor
 
 def _np(x: ArrayLike, dtype=np.float32) -> np.ndarray:
     if isinstance(x, torch.Tensor):
-        x = x.detach().cpu().numpy()
+        x = x.detach().cpu()
+        if x.dtype == torch.bfloat16:  # what bf16 autocast gives; numpy has no bfloat16 ("unsupported ScalarType")
+            x = x.float()
+        x = x.numpy()
     return np.asarray(x, dtype=dtype)
 
 
@@ -58,11 +61,14 @@ def _as_2d(z: ArrayLike) -> np.ndarray:
     return a.reshape(-1, a.shape[-1])
 
 
-def _whole(v, what: str, lo: int = 1) -> int:
+def _whole(v, what: str, lo: int = 1, hi: int | None = None, why: str = "") -> int:
     """``v`` as an int >= ``lo``, or one ValueError "``what`` must be a whole number >= lo" (0 answered
-    an empty result, 2.5 was truncated, True counted as 1, numpy/Python errors came from deeper)."""
+    an empty result, 2.5 was truncated, True counted as 1, numpy/Python errors came from deeper);
+    ``hi``: also <= hi (``why`` says why, e.g. the memory it would take: 10**9 was a MemoryError)."""
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < lo:
         raise ValueError(f"{what} must be a whole number >= {lo}, got {v!r}")
+    if hi is not None and v > hi:
+        raise ValueError(f"{what} must be <= {hi:_}{f' ({why})' if why else ''}, got {v!r}")
     return int(v)
 
 

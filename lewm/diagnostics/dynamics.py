@@ -25,6 +25,9 @@ def action_blocks(actions: ArrayLike, frames: np.ndarray, frameskip: int, stats)
     :class:`lewm.data.WindowDataset` builds them (NaN rows zeroed before normalising).
     """
     _whole(frameskip, "action_blocks: frameskip")  # 0 was a numpy reduction error
+    if not callable(getattr(stats, "normalize", None)):  # None was an AttributeError 'normalize' at the end
+        raise TypeError(f"action_blocks(stats=...) must be an ActionStats (lewm.data.ActionStats, e.g. "
+                        f"lewm.data.action_stats_of(cfg)), got {type(stats).__name__}")
     a = np.nan_to_num(_np(actions))  # (L, A)
     rows = np.asarray(frames)[:, None] + np.arange(frameskip)  # (n, fs)
     if len(rows) and rows.max() >= len(a):
@@ -114,6 +117,9 @@ def temporal_straightness(z: ArrayLike, eps: float = 1e-8) -> float:
     latent does not move (|v| < eps) are skipped; NaN when it never moves (a frozen latent has no
     direction). Needs at least 3 frames (two velocities to compare).
     """
+    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.integer, np.floating)) or not 0 < eps < float("inf"):
+        raise ValueError(f"temporal_straightness(eps=...) must be a finite number > 0 (the smallest step that "
+                         f"counts as a move), got {eps!r:.60}")
     x = _np(z, np.float64)  # (T, D)
     if x.ndim != 2:
         raise ValueError(f"temporal_straightness expects latents z of shape (T, D), got {x.shape}")

@@ -90,6 +90,28 @@ def encode_frames_both(model: nn.Module, pixels: ArrayLike, batch: int = 256) ->
     return torch.cat(chunks[0]), torch.cat(chunks[1])  # (N, D), (N, E)
 
 
+def _episode_list(episodes, n_eps: int, path: str) -> np.ndarray:
+    """encode_dataset's ``episodes`` as whole episode indices of the file, each once (was: an empty list numpy's
+    "need at least one array to concatenate", 5 of 3 an IndexError, [0, 0] episode 0 encoded twice)."""
+    from ..data import DataError
+    fn = "encode_dataset(episodes=...)"
+    if isinstance(episodes, (str, bytes)):
+        raise TypeError(f"{fn} must be a list of episode indices, got {episodes!r:.60}")
+    e = np.asarray(episodes).reshape(-1) if np.ndim(episodes) <= 1 else np.asarray(episodes)
+    if e.ndim != 1 or (e.size and e.dtype.kind not in "iu"):
+        raise TypeError(f"{fn} must be a list of episode indices (whole numbers), got {episodes!r:.60}")
+    if e.size == 0:
+        raise ValueError(f"{fn} is empty: give at least one episode index (or None: all, in a seeded order)")
+    bad = e[(e < 0) | (e >= n_eps)]
+    if bad.size:
+        raise DataError(f"{path}: episode {int(bad[0])} out of range (file has {n_eps}; {fn})")
+    uniq, counts = np.unique(e, return_counts=True)
+    if (counts > 1).any():
+        raise ValueError(f"{fn} lists episode {int(uniq[counts > 1][0])} more than once; each episode is "
+                         f"encoded once")
+    return e
+
+
 def encode_dataset(model: nn.Module, h5_path: str, max_frames: int = 5000, batch: int = 256, *,
                    episodes: Sequence[int] | None = None, stride: int = 1, keep_pixels: bool = False,
                    seed: int = 0, progress: bool = False, with_embeddings: bool = False) -> EncodedDataset:
@@ -98,14 +120,19 @@ def encode_dataset(model: nn.Module, h5_path: str, max_frames: int = 5000, batch
     Episodes are taken in a seeded random order (or the given ``episodes`` in order) so a capped
     encoding still covers the data set; whole episodes keep a split by episode meaningful.
     """
+    from .. import _api_checks as chk
     from ..data import open_h5, validate_file
     if not isinstance(max_frames, (int, np.integer)) or max_frames < 1:
         raise ValueError(f"max_frames must be a whole number >= 1, got {max_frames!r}")
+    stride = chk.whole("encode_dataset", "stride", stride, 1)  # 0 was numpy's "Maximum allowed size exceeded"
+    for name, v in (("keep_pixels", keep_pixels), ("progress", progress), ("with_embeddings", with_embeddings)):
+        chk.flag("encode_dataset", name, v)  # 'yes' was taken as True
     # a file of another image size: "encoder expects 32x32 images" after the first batch, naming no file
     size = getattr(getattr(model, "cfg", None), "image_size", None)
     info = validate_file(h5_path, size if isinstance(size, int) else None)
     ep_len, ep_off = info["ep_len"], info["ep_offset"]
-    order = np.random.default_rng(seed).permutation(len(ep_len)) if episodes is None else np.asarray(episodes)
+    order = (np.random.default_rng(seed).permutation(len(ep_len)) if episodes is None
+             else _episode_list(episodes, len(ep_len), h5_path))
     rows, eps, steps, n = [], [], [], 0
     for e in order:
         r = ep_off[e] + np.arange(0, ep_len[e], stride)  # (l,)

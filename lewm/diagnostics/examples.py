@@ -11,6 +11,11 @@ import numpy as np
 from ._common import _whole
 
 
+MAX_VALUES = 100_000_000
+"""The largest example cloud (n * dim values: about 0.8 GiB of float64 while it is drawn)."""
+MAX_DIM = 65_536
+
+
 def demo_latents(kind: str, n: int = 1024, dim: int = 16, seed: int = 0) -> np.ndarray:
     """Example latent clouds (n, dim) for explaining SIGReg.
 
@@ -18,7 +23,12 @@ def demo_latents(kind: str, n: int = 1024, dim: int = 16, seed: int = 0) -> np.n
     the same vector; ``line``: dimensional collapse onto one direction; ``scaled``: Gaussian but
     with std 0.3 and shifted by 1 — wrong scale and mean.
     """
-    _whole(n, "demo_latents: n"), _whole(dim, "demo_latents: dim")  # 0: an empty cloud, -5: numpy's message
+    # 0: an empty cloud, -5: numpy's message; 10**9 rows: a MemoryError (119 GiB)
+    _whole(n, "demo_latents: n", hi=MAX_VALUES, why="an example cloud; larger ones do not fit in memory")
+    _whole(dim, "demo_latents: dim", hi=MAX_DIM, why="latent dimensions")
+    if n * dim > MAX_VALUES:
+        raise ValueError(f"demo_latents: n * dim must be <= {MAX_VALUES:_} values (about "
+                         f"{MAX_VALUES * 8 / 2**30:.0f} GiB while drawing), got n={n} * dim={dim} = {n * dim:_}")
     rng = np.random.default_rng(seed)
     if kind == "gaussian":
         z = rng.standard_normal((n, dim))  # (n, dim)

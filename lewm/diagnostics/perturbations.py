@@ -143,9 +143,17 @@ def teleport(pixels: ArrayLike, states: ArrayLike, t: int, env, delta: ArrayLike
     st = _np(states, np.float64).copy()  # (L, Q)
     if not 0 < t < len(px):
         raise ValueError(f"teleport time {t} must be inside the episode (1..{len(px) - 1})")
+    if st.ndim != 2 or len(st) != len(px):
+        raise ValueError(f"teleport: states must be ({len(px)}, Q), one state per frame, got {st.shape}")
+    q, name = getattr(env, "state_dim", None), getattr(env, "name", None) or type(env).__name__
+    if isinstance(q, (int, np.integer)) and st.shape[1] != q:  # another env's episode: an IndexError deep inside
+        raise ValueError(f"teleport: the states have {st.shape[1]} columns, {name}'s state has {q} "
+                         f"({', '.join(getattr(env, 'state_names', ()))}); give the env the episode was recorded in")
     if dims is None:
         dims = default_teleport_dims(getattr(env, "state_names", [f"s{i}" for i in range(st.shape[1])]))
     dims = list(dims)
+    if not dims or not all(isinstance(d, (int, np.integer)) and 0 <= d < st.shape[1] for d in dims):
+        raise ValueError(f"teleport: dims must be state columns in 0..{st.shape[1] - 1}, got {dims!r:.60}")
     clip = bounds is not None or delta is None
     lo, hi = (st.min(0), st.max(0)) if bounds is None else (_np(bounds[0], np.float64), _np(bounds[1], np.float64))
     if delta is None:
@@ -158,7 +166,12 @@ def teleport(pixels: ArrayLike, states: ArrayLike, t: int, env, delta: ArrayLike
     render = _renderer(env)
     with _goal_drawn(env, goal_state):
         for i in range(t, len(px)):
-            px[i] = render(st[i])
+            img = np.asarray(render(st[i]))
+            if img.shape != px.shape[1:]:  # was numpy's "could not broadcast input array from shape ..."
+                raise ValueError(f"teleport: the env renders {'x'.join(map(str, img.shape))} frames, the episode's "
+                                 f"are {'x'.join(map(str, px.shape[1:]))}; make the env at the episode's "
+                                 f"image size (image_size={px.shape[1]})")
+            px[i] = img
     return px, st.astype(np.float32)
 
 

@@ -12,7 +12,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ._common import ArrayLike, _as_2d, _finite, _np
+from .._api_checks import flag
+from ._common import ArrayLike, _as_2d, _finite, _np, _whole
 
 
 @dataclass
@@ -114,6 +115,9 @@ def split_indices(n: int, test_fraction: float = 0.2, seed: int = 0,
     rng = np.random.default_rng(seed)
     if groups is not None:
         g = np.asarray(groups)
+        if g.ndim != 1 or len(g) != int(n):  # 5 groups for 10 rows split only those 5 rows, without a word
+            raise ValueError(f"split_indices(groups=...) must give one group (e.g. episode id) per row: {int(n)} "
+                             f"rows, got groups of shape {g.shape}")
         uniq = rng.permutation(np.unique(g))
         if len(uniq) >= 2:
             n_test = min(max(int(round(test_fraction * len(uniq))), 1), len(uniq) - 1)
@@ -188,11 +192,20 @@ class ProbeSpread:
                     "max": float(self.pearson[:, q].max())} for q, n in enumerate(self.names)}
 
 
+MAX_SPLITS = 1000
+"""probe_spread's most held-out splits (a spread needs a handful; each one refits the probe)."""
+
+
 def probe_spread(z: ArrayLike, state: ArrayLike, state_names: Sequence[str] | None = None, kind: str = "linear",
-                 splits: int = 5, groups: ArrayLike | None = None, **kw) -> ProbeSpread:
-    """:func:`probe` on split seeds 0..``splits``-1 (same data, other held-out episodes)."""
-    if splits < 1:
-        raise ValueError(f"probe_spread needs splits >= 1, got {splits}")
-    res = [probe(z, state, state_names, kind, seed=k, groups=groups, **kw) for k in range(splits)]
+                 splits: int = 5, groups: ArrayLike | None = None, *, progress: bool = True, **kw) -> ProbeSpread:
+    """:func:`probe` on split seeds 0..``splits``-1 (same data, other held-out episodes); ``splits`` in
+    1..:data:`MAX_SPLITS`, with a progress bar above 20 splits (``progress=False`` hides it)."""
+    # 10**6 ran for hours without a word; each split is one probe fit (an MLP's: seconds)
+    splits = _whole(splits, "probe_spread: splits", hi=MAX_SPLITS, why="each split refits the probe")
+    it = range(splits)
+    if flag("probe_spread", "progress", progress) and splits > 20:  # many splits: not a silent wait
+        from tqdm.auto import tqdm
+        it = tqdm(it, desc="probe splits", unit="split", leave=False)
+    res = [probe(z, state, state_names, kind, seed=k, groups=groups, **kw) for k in it]
     return ProbeSpread(names=res[0].names, pearson=np.stack([r.pearson for r in res]),
                        r2=np.stack([r.r2 for r in res]))

@@ -109,13 +109,21 @@ class PerturbationTest:
 
 
 def paired_one_sided(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    """(Wilcoxon signed-rank p, paired t-test p) for H1: a > b. NaN where a test cannot run."""
+    """(Wilcoxon signed-rank p, paired t-test p) for H1: a > b. NaN where a test cannot run (with a warning
+    when a and b are equal in every pair); NaN/inf in a or b is a ValueError."""
     from scipy import stats
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     if a.shape != b.shape or a.ndim != 1:  # numpy's "operands could not be broadcast together"
         raise ValueError(f"paired_one_sided needs two 1-D arrays of the same length (paired values), "
                          f"got shapes {a.shape} and {b.shape}")
+    for name, v in (("a", a), ("b", b)):  # NaN gave a p-value of 1 (or NaN) without a word
+        if not np.isfinite(v).all():
+            raise ValueError(f"paired_one_sided({name}=...) holds NaN/inf at {np.flatnonzero(~np.isfinite(v))[:5].tolist()}; "
+                             f"pass finite paired values")
     p_w = p_t = float("nan")
+    if len(a) >= 2 and not np.any(a != b):
+        warnings.warn(f"paired_one_sided: a and b are equal in all {len(a)} pairs (no difference): the tests are "
+                      f"undefined, both p-values are NaN", stacklevel=2)
     if len(a) >= 2 and np.any(a != b):
         try:
             p_w = float(stats.wilcoxon(a, b, alternative="greater").pvalue)

@@ -29,6 +29,10 @@ MAX_IMAGE_SIZE = 1024
 10**6 was a 2.7 TiB MemoryError in the constructor."""
 
 
+class ResetNeeded(ValueError, RuntimeError):
+    """``step()`` on an environment that has no start state yet (neither ``reset()`` nor ``set_state()``)."""
+
+
 def check_seed(who: str, seed) -> None:
     """None or a whole number >= 0, else one ValueError naming ``who`` (not numpy's "expected
     non-negative integer")."""
@@ -50,6 +54,24 @@ def check_supersample(who: str, supersample) -> int:
     if isinstance(supersample, bool) or not isinstance(supersample, (int, np.integer)) or not 1 <= supersample <= 8:
         raise ValueError(f"{who}: supersample must be a whole number in 1..8 (or None for 2), got {supersample!r}")
     return int(supersample)
+
+
+def _action_array(who: str, action) -> np.ndarray | None:
+    """``action`` as a float64 array, or None when it is no array of numbers; one ValueError for strings and
+    complex numbers (``np.array(['1', '1'], float)`` was the action (1, 1), a complex one lost its imaginary
+    part with numpy's ComplexWarning only)."""
+    try:
+        raw = np.asarray(action)
+    except (TypeError, ValueError):
+        return None
+    if raw.dtype.kind == "c":
+        raise ValueError(f"{who}: action must be real numbers in [-1, 1], got complex {raw.dtype}")
+    if raw.dtype.kind in "USaV":
+        raise ValueError(f"{who}: action must be numbers in [-1, 1], got text {raw.tolist()!r:.60}")
+    try:
+        return np.array(raw, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
 
 
 def _fmt(s: np.ndarray) -> str:
@@ -97,6 +119,7 @@ class Env:
         self.np_random = np.random.default_rng(seed)
         self.goal_state = np.zeros(self.state_dim, np.float32)
         self.elapsed_steps = 0
+        self._has_state = False  # step() before reset() / set_state() stepped a default state (api39)
 
     # ----------------------------------------------------------------- gym-style API
     def reset(self, seed: int | None = None, state=None, goal=None) -> tuple[np.ndarray | None, dict]:
@@ -122,13 +145,13 @@ class Env:
         """One control step. ``truncated`` is True from step ``max_episode_steps`` on. Stepping past it is
         allowed and keeps ``truncated`` True (unlike gymnasium's ``TimeLimit``, which leaves it undefined):
         collect's ``--episode-len`` and the planner's ``budget`` set their own episode length."""
-        try:
-            a = np.array(action, dtype=np.float64)
-        except (TypeError, ValueError):
-            a = None
+        a = _action_array(self.name, action)
         if a is None or a.size != self.action_dim or a.ndim > 1:  # "cannot reshape array of size 3 into shape (2,)"
             raise ValueError(f"{self.name}: action must be {self.action_dim} numbers in [-1, 1], got "
                              f"{'shape ' + str(a.shape) if a is not None else repr(action)[:60]}")
+        if not getattr(self, "_has_state", True):  # was: a default start stepped towards a goal no reset drew
+            raise ResetNeeded(f"{self.name}: call reset() (or set_state(...)) before step(): the environment "
+                              f"has no start state or goal yet")
         a = a.reshape(self.action_dim)
         if np.isnan(a).any():
             a[np.isnan(a)] = 0.0  # NaN actions act as zero (±inf is clipped to ±1)
@@ -167,6 +190,7 @@ class Env:
         state must be one the simulator can be in (``valid_states``, described by ``world``)."""
         s = self.check_in_world(self._as_state(state, "state"), "state")
         self._set_state(s)
+        self._has_state = True
 
     def set_goal(self, goal_state) -> None:
         """The goal state: a state the simulator can be in (as ``set_state``)."""
@@ -230,6 +254,12 @@ class Env:
         """Named parts of the state space that a map may treat differently (e.g. the two rooms):
         ``(labels (N,) int, names)`` for ``states`` (N, Q), or None (default: one region)."""
         return None
+
+    def clip_state(self, state) -> np.ndarray:
+        """``state`` (float64 (state_dim,)) moved onto the simulator's simple bounds: what the simulator itself
+        would make of it (Reacher: angles wrapped, joint speeds clipped). Default: unchanged. Obstacles
+        (Two-Room's wall) are :func:`lewm.planning.clamp_state`'s business."""
+        return np.asarray(state, np.float64).copy()
 
     def path_distance(self, states, goal) -> np.ndarray:
         """(N,) distance to go from each of ``states`` to ``goal`` (default: the success distance;

@@ -28,13 +28,17 @@ from . import two_room as _tr
 from .base import Env, wrap_angle
 
 
-def _check_env(who: str, env) -> None:
+def _check_env(who: str, env, made_for: tuple[str, ...] = ()) -> None:
     """A policy is called with the env itself (was: ``policy(env.reset(...))`` failed with "'tuple' object
-    has no attribute 'get_state'")."""
+    has no attribute 'get_state'"), and an expert with an env of the kind it was made for (``made_for``;
+    a PushT expert called with a Two-Room env was an IndexError in its state)."""
     if not isinstance(env, Env):
         raise TypeError(f"{who}: env must be the environment (lewm.envs.Env) whose true state the policy reads, "
                         f"got {type(env).__name__}; call policy(env) after env.reset(...) / env.step(...), "
                         f"not with their observation")
+    if made_for and env.name not in made_for:
+        raise TypeError(f"{who}: env is {env.name}, expected {' or '.join(made_for)} (the environment this policy "
+                        f"was made for: make_policy(env, ...) with the env you step)")
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -67,11 +71,11 @@ class TwoRoomWallSlide(RandomPolicy):
         self.episode_prob, self.push_prob, self.active = float(episode_prob), float(push_prob), False
 
     def reset(self, env: Env) -> None:
-        _check_env("TwoRoomWallSlide.reset", env)
+        _check_env("TwoRoomWallSlide.reset", env, ("two_room",))
         self.active = bool(self.rng.random() < self.episode_prob)
 
     def __call__(self, env: Env) -> np.ndarray:
-        _check_env("TwoRoomWallSlide(env)", env)
+        _check_env("TwoRoomWallSlide(env)", env, ("two_room",))
         a = self.rng.uniform(-1.0, 1.0, size=self.dim).astype(np.float32)
         if self.active and self.rng.random() < self.push_prob:
             x = float(env.get_state()[0])
@@ -82,6 +86,7 @@ class TwoRoomWallSlide(RandomPolicy):
 class TwoRoomExpert:
     """Noisy 'door, then target' navigator (a new target each time one is reached)."""
 
+    ENVS = ("two_room",)
     ENTRY_X = (_tr.ZONE_X[0] - 4.0, _tr.ZONE_X[1] + 4.0)  # (96, 128): in front of the door, per room
 
     def __init__(self, env: Env, rng: np.random.Generator, other_room_prob: float = 0.6):
@@ -90,7 +95,7 @@ class TwoRoomExpert:
         self.noise, self.speed = 0.3, 0.8
 
     def reset(self, env: Env) -> None:
-        _check_env("TwoRoomExpert.reset", env)
+        _check_env("TwoRoomExpert.reset", env, self.ENVS)
         self.target = np.asarray(env.goal_state[:2], np.float64).copy()
         self.noise = self.rng.uniform(0.1, 0.5)
         self.speed = self.rng.uniform(0.6, 1.0)
@@ -110,7 +115,7 @@ class TwoRoomExpert:
         return self.target
 
     def __call__(self, env: Env) -> np.ndarray:
-        _check_env("TwoRoomExpert(env)", env)
+        _check_env("TwoRoomExpert(env)", env, self.ENVS)
         p = env.get_state()[:2].astype(np.float64)
         if np.hypot(*(p - self.target)) < 8.0:
             room = _tr.room_of(p[0])
@@ -127,6 +132,7 @@ class TwoRoomExpert:
 class PushTExpert:
     """Scripted pusher: walk around the block to a point behind it, push, re-plan."""
 
+    ENVS = ("pusht", "gym_pusht")
     R_SAFE = 125.0  # block radius around its centre of gravity (~102) + agent radius + margin
 
     def __init__(self, env: Env, rng: np.random.Generator):
@@ -137,7 +143,7 @@ class PushTExpert:
         self.push_steps, self.push_speed, self.noise, self.vmax = 15, 0.4, 0.1, 0.6
 
     def reset(self, env: Env) -> None:
-        _check_env("PushTExpert.reset", env)
+        _check_env("PushTExpert.reset", env, self.ENVS)
         self.noise = self.rng.uniform(0.05, 0.25)
         self.vmax = self.rng.uniform(0.4, 0.8)
         self._plan(env.get_state().astype(np.float64))
@@ -174,7 +180,7 @@ class PushTExpert:
         return np.clip(wp, 30.0, _pt.WORLD - 30.0)
 
     def __call__(self, env: Env) -> np.ndarray:
-        _check_env("PushTExpert(env)", env)
+        _check_env("PushTExpert(env)", env, self.ENVS)
         s = env.get_state().astype(np.float64)
         p = s[:2]
         self.t += 1
@@ -200,6 +206,7 @@ class PushTExpert:
 class ReacherExpert:
     """Noisy joint-space PD controller towards random waypoints covering the joint space."""
 
+    ENVS = ("reacher", "reacher_no_target")
     def __init__(self, env: Env, rng: np.random.Generator):
         self.rng = rng
         self.wp = np.zeros(2)
@@ -207,7 +214,7 @@ class ReacherExpert:
         self.kp, self.kd, self.noise = 2.0, 0.3, 0.2
 
     def reset(self, env: Env) -> None:
-        _check_env("ReacherExpert.reset", env)
+        _check_env("ReacherExpert.reset", env, self.ENVS)
         r = self.rng
         self.kp, self.kd = r.uniform(1.5, 4.0), r.uniform(0.15, 0.4)
         self.noise = r.uniform(0.05, 0.4)
@@ -221,7 +228,7 @@ class ReacherExpert:
         self.t, self.t_max = 0, int(self.rng.integers(20, 60))
 
     def __call__(self, env: Env) -> np.ndarray:
-        _check_env("ReacherExpert(env)", env)
+        _check_env("ReacherExpert(env)", env, self.ENVS)
         s = env.get_state().astype(np.float64)
         e = wrap_angle(self.wp - s[:2])
         self.t += 1

@@ -31,7 +31,6 @@ DT, SUBSTEPS = 0.01, 5
 JOINT_TOL = 0.05
 ARENA = 0.25  # half-width of the square arena shown (world units)
 MAX_ANGLE = 1e6  # rad: angles wrap, but 1e20 is no angle anyone measured (and no float holds its phase)
-MAX_ANGLE = 1e6  # rad: angles wrap, but 1e20 is no angle anyone measured (and no float holds its phase)
 
 # constant terms of the mass matrix (uniform rods, centres at half length)
 _LC1, _LC2 = L1 / 2, L2 / 2
@@ -106,6 +105,13 @@ class Reacher(Env):
         far = np.abs(q[:2]) > np.pi + 1e-6
         q[:2] = np.where(far, wrap_angle(q[:2]), q[:2])
         self._q = [float(v) for v in q]
+
+    def clip_state(self, state) -> np.ndarray:
+        """Angles wrapped to [-π, π), joint speeds clipped to ±MAX_VEL (what the simulator does)."""
+        q = np.asarray(state, np.float64).copy()
+        q[:2] = wrap_angle(q[:2])
+        q[2:4] = np.clip(q[2:4], -MAX_VEL, MAX_VEL)
+        return q
 
     def valid_states(self, states) -> np.ndarray:
         """(N,) bool: finite, angles within ±MAX_ANGLE (they wrap), joint speeds within the clip."""

@@ -150,7 +150,10 @@ class TwoRoom(Env):
 
     def path_distance(self, states, goal) -> np.ndarray:
         """(N,) shortest-path distance around the wall (the planner's true cost-to-go)."""
-        return geodesic_distance(np.asarray(states)[..., :2], np.asarray(goal)[:2])
+        g = self._as_state(goal, "path_distance: goal")
+        if not np.isfinite(g).all():  # was: array([nan]) without a word (success_distance refuses NaN)
+            raise ValueError(f"{self.name}: path_distance: goal must be finite, got {g.tolist()}")
+        return geodesic_distance(np.asarray(states)[..., :2], g)
 
     def valid_states(self, states) -> np.ndarray:
         """(N,) bool: the dot's centre can be there (inside the frame, not inside the wall)."""

@@ -59,8 +59,8 @@ def same_len(fn: str, **named) -> int:
     return next(iter(lens.values()), 0)
 
 
-def whole(fn: str, name: str, v, lo: int = 1) -> int:
-    """A whole number >= ``lo``."""
+def whole(fn: str, name: str, v, lo: int = 1, hi: int | None = None, why: str = "") -> int:
+    """A whole number >= ``lo`` (and <= ``hi``; ``why`` says why, e.g. the memory a larger one takes)."""
     if isinstance(v, bool) or not isinstance(v, numbers.Integral):
         if isinstance(v, numbers.Real) and float(v).is_integer():
             v = int(v)
@@ -68,6 +68,8 @@ def whole(fn: str, name: str, v, lo: int = 1) -> int:
             raise TypeError(f"{fn}: {name} must be a whole number >= {lo}, got {v!r}")
     if v < lo:
         raise _bad(fn, name, f"a whole number >= {lo}", v)
+    if hi is not None and v > hi:
+        raise _bad(fn, name, f"<= {hi}{f' ({why})' if why else ''}", v)
     return int(v)
 
 
@@ -105,3 +107,26 @@ def keys(fn: str, name: str, d, required) -> None:
     missing = [k for k in required if k not in d]
     if missing:
         raise ValueError(f"{fn}: {name} lacks the key(s) {missing}; expected {list(required)}")
+
+
+MAX_PX = 4096
+"""The largest image side a figure draws (upscale, image grids, animations): 10**5 px was a 28 GiB array."""
+
+
+def px_size(fn: str, name: str, v) -> int:
+    """An image size in pixels, 1..:data:`MAX_PX`."""
+    return whole(fn, name, v, 1, MAX_PX, "pixels per image side; a larger image does not fit in memory")
+
+
+def colour(fn: str, name: str, c) -> str:
+    """One colour Plotly can draw ('#1f77b4', 'red', 'rgba(0,0,0,0.5)'), or one ValueError naming it (was:
+    Plotly's ValueError with an empty first line and a page of colour names)."""
+    import plotly.graph_objects as go
+    if c is None:  # Plotly's next colour
+        return c
+    try:
+        go.scatter.Line(color=c)
+    except ValueError:
+        raise ValueError(f"{fn}: {name} must be a colour such as '#1f77b4', 'red' or 'rgb(31,119,180)' (or None: "
+                         f"Plotly's next colour), got {c!r:.60}") from None
+    return c

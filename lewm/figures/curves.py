@@ -35,6 +35,7 @@ def fig_series(series: list[tuple[str, np.ndarray, np.ndarray, str]], title: str
         if len(s) != 4:
             raise ValueError(f"fig_series: series[{i}] must be (name, step, value, colour), got {len(s)} items")
         ck.same_len("fig_series", **{f"series[{i}] step": s[1], f"series[{i}] value": s[2]})
+        ck.colour("fig_series", f"series[{i}] colour", s[3])
     fig = go.Figure()
     for name, x, y, color in series:
         fig.add_trace(go.Scatter(x=x, y=y, name=name, mode="lines", line=dict(color=color, width=1.8)))

@@ -20,7 +20,7 @@ from .style import COLORS, base
 def upscale(img: np.ndarray, size: int = 256) -> np.ndarray:
     """Nearest-neighbour upscale of (S, S, 3) uint8 to about ``size`` px (integer factor)."""
     img = ck.image("upscale", "img", img)
-    f = max(1, int(round(ck.whole("upscale", "size", size) / img.shape[0])))
+    f = max(1, int(round(ck.px_size("upscale", "size", size) / img.shape[0])))
     return img.repeat(f, axis=0).repeat(f, axis=1)  # (f S, f S, 3)
 
 
@@ -57,7 +57,7 @@ def fig_image_grid(rows: list[list[np.ndarray]], row_titles: list[str], col_titl
     ck.same_len(fn, rows=rows, row_titles=row_titles)
     if len(col_titles) != C:
         raise ValueError(f"{fn}: col_titles must have one title per column ({C}), got {len(col_titles)}")
-    ck.whole(fn, "size", size)
+    ck.px_size(fn, "size", size)
     fig = make_subplots(rows=R, cols=C, column_titles=list(col_titles), row_titles=list(row_titles),
                         horizontal_spacing=0.01, vertical_spacing=0.03)
     for r, row in enumerate(rows):
@@ -78,7 +78,7 @@ def animation_figure(frames: np.ndarray, goal_frame: np.ndarray | None = None, t
     fn = "animation_figure"
     frames = ck.frames(fn, "frames", frames)
     ck.finite(fn, "fps", fps, positive=True)
-    ck.whole(fn, "size", size)
+    ck.px_size(fn, "size", size)
     ck.finite(fn, "extent", extent, positive=True, optional=True)
     if extent is not None and states is not None:
         states = ck.array(fn, "states", states, 2, cols=2)

@@ -39,6 +39,12 @@ def fig_latent_map(coords: np.ndarray, colour: np.ndarray, colour_title: str, me
     per_point = {"coords": coords, "customdata": customdata}
     if np.ndim(colour) >= 1:
         per_point["colour"] = colour
+        if np.asarray(colour).dtype.kind not in "iufb":  # was Plotly's ValueError listing marker.color's forms
+            raise ValueError(f"{fn}: colour must be numbers, one per point (a colour bar), got "
+                             f"{np.asarray(colour).dtype} values such as {np.asarray(colour).ravel()[:3].tolist()}; "
+                             f"for categories pass their codes: np.unique(labels, return_inverse=True)[1]")
+    elif isinstance(colour, str):  # one colour for every point (a number is a colour-scale value)
+        ck.colour(fn, "colour", colour)
     ck.same_len(fn, **per_point)
     trajectories = [(name, ck.array(fn, f"trajectory {name!r} xy", xy, 2, cols=2), color)
                     for name, xy, color in trajectories]

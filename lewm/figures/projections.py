@@ -13,9 +13,16 @@ from .style import COLORS, base
 def _view_dict(view) -> dict | None:
     """A :class:`lewm.diagnostics.SIGRegView` or the trainer's dict view -> the dict form."""
     if view is not None and not isinstance(view, dict):
+        if not all(hasattr(view, k) for k in ("histograms", "statistic", "bin_edges", "grid", "reference_pdf", "value")):
+            raise TypeError(f"fig_sigreg_hist: view must be a SIGRegView (lewm.diagnostics.sigreg_view), the "
+                            f"trainer's dict view, or None (no view yet), got {type(view).__name__}")
         view = {"histograms": view.histograms, "statistic": view.statistic, "bin_edges": view.bin_edges,
                 "grid": view.grid, "reference_pdf": view.reference_pdf, "sigreg": view.value}
     return view
+
+
+MAX_COLS = 20
+"""fig_sigreg_hist's most histograms side by side."""
 
 
 def fig_sigreg_hist(view, title: str = "SIGReg projections", cols: int = 3, color: str = "#1f77b4",
@@ -23,12 +30,14 @@ def fig_sigreg_hist(view, title: str = "SIGReg projections", cols: int = 3, colo
     """One histogram per random direction (density) with the N(0,1) density and the Epps–Pulley
     statistic; ``view`` is a ``SIGRegView`` or the trainer's dict (``histograms`` (K, bins),
     ``statistic`` (K,), ``bin_edges``, ``grid``, ``reference_pdf``, ``sigreg``, optional ``step``).
-    ``max_dirs`` shows only the first directions."""
+    ``max_dirs`` shows only the first directions; ``cols`` in 1..20. ``None`` (or an empty dict) is "no view
+    yet" (the Train page before its first batch): an empty figure titled "waiting for the first batch"."""
     view = _view_dict(view)
     if not view:
         return base(go.Figure(), title + " — waiting for the first batch")
     fn = "fig_sigreg_hist"
-    cols = ck.whole(fn, "cols", cols)
+    # 10**6 was Plotly's "Horizontal spacing cannot be greater than (1 / (cols - 1))"
+    cols = ck.whole(fn, "cols", cols, 1, MAX_COLS, "histograms side by side")
     if max_dirs is not None:
         max_dirs = ck.whole(fn, "max_dirs", max_dirs)
     ck.keys(fn, "view", view, ("histograms", "statistic", "bin_edges", "grid", "reference_pdf"))
@@ -44,7 +53,9 @@ def fig_sigreg_hist(view, title: str = "SIGReg projections", cols: int = 3, colo
         H = H[:max_dirs]
     K = H.shape[0]
     rows = int(np.ceil(K / cols))
-    fig = make_subplots(rows=rows, cols=cols, shared_xaxes=True, horizontal_spacing=0.04, vertical_spacing=0.14,
+    # many directions: rows closer together (Plotly refuses a spacing above 1 / (rows - 1))
+    fig = make_subplots(rows=rows, cols=cols, shared_xaxes=True, horizontal_spacing=0.04,
+                        vertical_spacing=min(0.14, 0.5 / max(rows - 1, 1)),
                         subplot_titles=[f"u{k + 1}: EP = {stat[k]:.2f}" for k in range(K)])
     centers, width = 0.5 * (edges[1:] + edges[:-1]), edges[1] - edges[0]
     ymax = float(max(np.asarray(view["reference_pdf"]).max() * 1.6, 0.6))

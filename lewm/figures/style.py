@@ -17,6 +17,8 @@ TEMPLATE = "plotly_white"
 
 def base(fig: go.Figure, title: str | None = None, height: int | None = None, **layout) -> go.Figure:
     """Apply the house layout to ``fig`` (in place) and return it; ``layout`` overrides any default."""
+    if not isinstance(fig, go.Figure):  # None was an AttributeError 'update_layout'
+        raise TypeError(f"base(fig=...) must be a plotly Figure (plotly.graph_objects.Figure), got {type(fig).__name__}")
     if height is not None and (isinstance(height, bool) or not isinstance(height, numbers.Integral) or height < 1):
         raise ValueError(f"base: height must be a whole number of pixels >= 1 or None, got {height!r}")
     layout.setdefault("margin", dict(l=50, r=15, t=40 if title else 15, b=40))

@@ -11,6 +11,29 @@ import torch
 from ..model import LeWM
 
 
+def _check_inputs(model, z_hist, z_goal, act_hist) -> None:
+    """One TypeError/ValueError naming the argument of ``LatentGoalCost`` (was: a numpy ``z_hist`` an
+    AttributeError on 'detach', ``model=None`` constructed fine and failed at the first call)."""
+    if not callable(getattr(model, "rollout", None)):  # duck-typed models (tests' analytic ones) have rollout
+        raise TypeError(f"LatentGoalCost(model=...) must be a world model with a rollout method (lewm.model.LeWM, "
+                        f"e.g. from lewm.checkpoint.load), got {type(model).__name__}")
+    for name, v, want in (("z_hist", z_hist, "(1, H0, D)"), ("z_goal", z_goal, "(D,)"),
+                          ("act_hist", act_hist, "(1, H0-1, K) or None")):
+        if v is None and name == "act_hist":
+            continue
+        if not isinstance(v, torch.Tensor):
+            raise TypeError(f"LatentGoalCost({name}=...) must be a torch tensor {want}, got {type(v).__name__}"
+                            f"{' (torch.from_numpy(...))' if hasattr(v, '__array__') else ''}")
+        if not v.is_floating_point():
+            raise TypeError(f"LatentGoalCost({name}=...) must be a floating tensor {want}, got {v.dtype}")
+    if z_hist.ndim != 3 or z_hist.shape[1] < 1:  # (N, H0, D) is fine too: one context per candidate
+        raise ValueError(f"LatentGoalCost(z_hist=...) must be a (1, H0, D) tensor of context latents, "
+                         f"got shape {tuple(z_hist.shape)}")
+    if act_hist is not None and act_hist.ndim != 3:
+        raise ValueError(f"LatentGoalCost(act_hist=...) must be a (1, H0-1, K) tensor of past action blocks or None, "
+                         f"got shape {tuple(act_hist.shape)}")
+
+
 class LatentGoalCost:
     """cost(actions) = ‖ẑ_P − z_goal‖² of the last imagined latent (DESIGN §2), or with
     ``steps='all'`` the mean of ``‖ẑ_p − z_goal‖²`` over every imagined block p = 1..P.
@@ -23,6 +46,7 @@ class LatentGoalCost:
                  act_hist: torch.Tensor | None = None, steps: str = "last", lean: bool = True):
         if steps not in ("last", "all"):
             raise ValueError(f"steps must be 'last' or 'all', got {steps!r}")
+        _check_inputs(model, z_hist, z_goal, act_hist)  # shapes and types only: no device sync
         self.steps, self.lean = steps, lean  # lean=False: the plain rollout (benchmarks' reference)
         self.model = model
         # The context is fixed: detached, so the 'grad' solver's backward reaches only the actions (a
@@ -36,6 +60,8 @@ class LatentGoalCost:
 
     def imagine(self, actions: torch.Tensor) -> torch.Tensor:
         kw = {} if self.lean else {"lean": False}  # duck-typed models (tests' analytic ones) take no flag
+        if isinstance(self.model, LeWM):  # no NaN check (a device sync) per CEM iteration: NaN costs are
+            kw["check_finite"] = False  # handled by the planner (never an elite; all NaN is one error)
         return self.model.rollout(self.z_hist, actions, self.act_hist, **kw)  # (N, P, D)
 
     def __call__(self, actions: torch.Tensor):

@@ -29,6 +29,8 @@ def action_bounds(stats: ActionStats, frameskip: int, low: float = -1.0, high: f
 
 def to_pixels_tensor(frames: np.ndarray, device) -> torch.Tensor:
     """uint8 (T, S, S, 3) -> (1, T, 3, S, S) on device."""
+    if not (isinstance(device, torch.device) and device.type == "cpu"):  # 'cuda' without CUDA: torch's AssertionError
+        device = chk.device("to_pixels_tensor", device, "device")
     a = frames if isinstance(frames, np.ndarray) else None
     if a is None or a.dtype != np.uint8 or a.ndim != 4 or a.shape[3] != 3 or a.shape[1] != a.shape[2] \
             or 0 in a.shape:  # was: torch's permute error (one frame (S, S, 3)), or float pixels used as is

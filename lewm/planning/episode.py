@@ -50,6 +50,15 @@ class EpisodeResult:
     """Solver iterations each plan ran (fewer than ``pcfg.iterations`` when ``stop_tol`` stopped it early)."""
 
 
+def _train_mode_layers(model) -> list[str]:
+    """The kinds of layer of ``model`` in training mode whose forward depends on it (BatchNorm, Dropout):
+    an analytic model left in training mode (no such layer) plans the same either way."""
+    if not getattr(model, "training", False) or not callable(getattr(model, "modules", None)):
+        return []
+    kinds = (torch.nn.modules.batchnorm._BatchNorm, torch.nn.modules.dropout._DropoutNd)
+    return sorted({type(m).__name__ for m in model.modules() if m.training and isinstance(m, kinds)})
+
+
 def run_episode(env, model: LeWM, cfg: LeWMConfig, pcfg: PlannerConfig, start_state, goal_state,
                 budget: int = 50, generator: torch.Generator | None = None, record_plans: bool = False,
                 stop_on_success: bool = True, precision: str = "fp32", cuda_graphs: bool = True,
@@ -66,6 +75,12 @@ def run_episode(env, model: LeWM, cfg: LeWMConfig, pcfg: PlannerConfig, start_st
     (diagnostics: e.g. the true dynamics with the learned cost, ``scripts/oracle_split.py``).
     """
     check_planner(pcfg)
+    if not callable(getattr(model, "encode", None)) or not callable(getattr(model, "parameters", None)):
+        chk.model("run_episode", model)  # was: AttributeError on 'parameters'
+    if train_mode := _train_mode_layers(model):  # BatchNorm's "Expected more than 1 value per channel" at the first plan
+        raise ValueError(f"run_episode(model=...) is in training mode: call model.eval() first (planning is eval-only; "
+                         f"its {', '.join(train_mode)} layers act differently in training; the model is not switched "
+                         f"for you)")
     chk.config("run_episode", cfg)  # a dict was AttributeError 'dict' object has no attribute 'env'
     check_value("budget", budget, Range(lo=1), int)  # 0 or -5 returned an episode of no step
     for name, v in (("record_plans", record_plans), ("stop_on_success", stop_on_success), ("cuda_graphs", cuda_graphs)):

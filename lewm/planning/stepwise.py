@@ -140,6 +140,8 @@ def canvas_grid(env, n: int = 40) -> tuple[np.ndarray, np.ndarray] | None:
         raise ValueError(f"canvas_grid needs n >= 2 points per side, got {n!r}")
     if n > 1000:  # 10**5 asked numpy for 74.5 GiB
         raise ValueError(f"canvas_grid(n=...) must be at most 1000 points per side (n*n positions), got {n!r}")
+    if not hasattr(env, "state_bounds"):  # was: None ("not a canvas env") for None or a typo'd object
+        raise TypeError(f"canvas_grid(env=...) must be an environment (lewm.envs.make(...)), got {type(env).__name__}")
     canvas = getattr(env, "canvas", None)
     if canvas is None or env.state_bounds is None:
         return None
@@ -150,10 +152,14 @@ def canvas_grid(env, n: int = 40) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def clamp_state(env, state) -> np.ndarray:
-    """Make a user-entered state valid (canvas envs): the position clipped to the world's range, then,
-    if it is still not a state the env can be in (Two-Room: a click inside the wall), moved to the
-    nearest position that is, on a ring search out to a quarter of the canvas."""
+    """Make a user-entered state valid: first the env's own bounds (``Env.clip_state``: Reacher's joint
+    speeds clipped to ±8 rad/s and angles wrapped; PushT is left alone); then, for canvas
+    envs, the position clipped to the world's range and, if it is still not a state the env can be in
+    (Two-Room: a click inside the wall), moved to the nearest position that is, on a ring search out to
+    a quarter of the canvas."""
     s = check_state(env, state, "state").copy()
+    if callable(getattr(env, "clip_state", None)):  # was: Reacher speeds of 100 rad/s returned unchanged
+        s = np.asarray(env.clip_state(s), np.float64)
     if getattr(env, "canvas", None) is not None and env.state_bounds is not None:
         lo, hi = env.state_bounds
         s[:2] = np.clip(s[:2], lo[:2], hi[:2])

@@ -151,7 +151,7 @@ def make_report(checkpoint: str, data: str | None, out: str, *, episodes: int = 
     plotly.js embedded or loaded from ``plotly_js``) into ``out`` and return the ``report.json`` content.
     An ``out`` holding an earlier report is refused unless ``force``."""
     from ..validate import check_out_dir
-    check_out_dir(out)
+    check_out_dir(out, "make_report(out=...)")  # the CLI checks --out itself first, in its words
     map_method = _check_report_args(out, episodes, max_frames, map_method, decoder_steps, horizon, seed,
                                     landscape_goals, plotly_js, html, quick, progress, force, device)
     check_report_folder(out, checkpoint, data, force)
@@ -176,7 +176,7 @@ def _make_report(checkpoint, data, out, *, episodes, quick, max_frames, map_meth
     from ..validate import check_dataset, check_out_dir
     t_all = time.perf_counter()
     timings: dict[str, float] = {}
-    check_out_dir(out)
+    check_out_dir(out, "make_report(out=...)")
     # a report file that did not exist at the start is created only if it still does not exist (two
     # reports at once into one folder: the later one silently replaced the other)
     replace = {n: bool(force) or os.path.lexists(os.path.join(out, n)) for n in REPORT_FILES}

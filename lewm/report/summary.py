@@ -62,6 +62,12 @@ def _f(v, spec: str = ".3f", scale: float = 1) -> str:
 def summary_text(rep: dict) -> str:
     """A few lines for the terminal."""
     check_keys(rep, ("collapse", "sigreg"), "summary_text")
+    for sec, need in (("collapse", ("effective_rank", "latent_dim", "top1_fraction", "mean_cosine", "mean_std")),
+                      ("sigreg", ("value",))):  # an empty section was a bare KeyError 'effective_rank'
+        missing = [k for k in need if k not in rep[sec]]
+        if missing:
+            raise ValueError(f"summary_text: rep[{sec!r}] lacks {', '.join(map(repr, missing))} (needs "
+                             f"{', '.join(need)}); pass make_report's result or report.json's content")
     c, lines = rep["collapse"], []
     lines.append(f"effective rank {_f(c['effective_rank'], '.2f')} / {c['latent_dim']}  "
                  f"top-1 {_f(c['top1_fraction'])}  mean cos {_f(c['mean_cosine'])}  mean std {_f(c['mean_std'], '.3g')}  "

@@ -1,0 +1,49 @@
+"""The planning rollout's fast path (``LeWM._lean_rollout``): :meth:`lewm.model.LeWM.rollout` in eval mode
+with the work every candidate shares done once. Kept apart from :mod:`lewm.model` for its size."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def lean_rollout(model, z: torch.Tensor, a_prev: torch.Tensor, action_blocks: torch.Tensor) -> torch.Tensor:
+    """``rollout`` in eval mode, computing each quantity once (same numbers to ~1e-6):
+
+    - the action embeddings and every layer's AdaLN modulation depend on an action block alone:
+      computed once for the whole sequence (all layers in one matmul), not at every window step;
+    - a context common to all candidates (B = 1) is computed once, not N times: its actions'
+      modulations, and in every window the leading context frames whose action is a context
+      action (causal attention: they see only each other, so they are the same for every
+      candidate). They run at batch 1 and hand their keys and values to the candidates' frames;
+    - only the last position's prediction is used: the last layer, the output projection and the
+      projector run on it alone (with history 1, attention is the value alone, ``lean``).
+    z (B, w, D), a_prev (B, w-1, K) with B = 1 or N, action_blocks (N, P, K) -> (N, P, D).
+    """
+    N, P, _ = action_blocks.shape
+    H, h0 = model.cfg.history, a_prev.shape[1]  # frames 0..h0 are the context; frame j has action j
+    layers = model.predictor.transformer.layers
+    c_ctx = model.action_encoder(a_prev) if h0 else None  # (B, h0, W)
+    mods_ctx = [blk.adaLN_modulation(c_ctx) for blk in layers] if h0 else []  # each (B, h0, 6W)
+    c = model.action_encoder(action_blocks)  # (N, P, W)
+    lin = [blk.adaLN_modulation[1] for blk in layers]  # every layer's modulation in one matmul (N*P rows)
+    mods = list(F.linear(F.silu(c), torch.cat([m.weight for m in lin]), torch.cat([m.bias for m in lin])
+                         ).split(6 * c.shape[-1], dim=-1))  # each (N, P, 6W)
+    if h0:
+        mods = [torch.cat([mc.expand(N, -1, -1), m], dim=1) for mc, m in zip(mods_ctx, mods)]  # (N, h0+P, 6W)
+    shared = z.shape[0] == 1 and N > 1
+    out = []  # imagined frames h0+1, h0+2, ... each (N, 1, D)
+    for p in range(P):
+        hi = h0 + p + 1  # the window ends with frame h0+p, whose action is candidate block p
+        lo = max(0, hi - H)
+        s = max(0, h0 - lo) if shared else 0  # leading frames with a context action: common to all
+        frames = [z[:, lo + s:h0 + 1].expand(N, -1, -1)] if lo + s <= h0 else []  # (N, <=h0+1, D)
+        frames += out[max(0, lo - h0 - 1):]
+        zw = torch.cat(frames, dim=1)  # (N, w - s, D)
+        prefix = None
+        if s:
+            prefix = []
+            model.predictor(z[:, lo:lo + s], None, [m[:, lo:lo + s] for m in mods_ctx], keep_kvs=prefix)  # (1, s, D)
+        h = model.predictor(zw, None, [m[:, lo + s:hi] for m in mods], last_only=True,
+                            prefix_kvs=prefix, lean=True)  # (N, 1, D)
+        out.append(model.pred_proj(h))  # (N, 1, D)
+    return torch.cat(out, dim=1)  # (N, P, D)
