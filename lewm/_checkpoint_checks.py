@@ -131,6 +131,46 @@ def check_weights(sd: dict, half: bool) -> None:
                              f"load would refuse it")
 
 
+def note_fp16_source(model) -> None:
+    """Warn when ``model`` was loaded from an fp16 export (:func:`lewm.checkpoint.load` marks it) and its
+    weights are still those fp16 values: saving them as fp32 does not bring the lost precision back."""
+    src = getattr(model, "_lewm_fp16_source", None)
+    if src is None:
+        return
+    if all(bool((p.detach().half().float() == p.detach().float()).all()) for p in model.parameters()):
+        import warnings
+        warnings.warn(f"{src} holds fp16 weights (an export): saving them as fp32 (--fp32, save(half=False)) cannot "
+                      f"restore the precision lost; export from the training checkpoint (e.g. runs/x/last.pt) "
+                      f"instead", UserWarning, stacklevel=3)
+
+
+def is_disk_full(e: BaseException) -> bool:
+    """Whether ``e`` (or an error it was raised while handling: torch.save reports a failed write as a
+    RuntimeError from its zip writer, with the OSError as its context) is "no space left on device"."""
+    import errno
+    seen = 0
+    while e is not None and seen < 8:
+        if isinstance(e, OSError) and (e.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left" in str(e)):
+            return True
+        e, seen = e.__cause__ or e.__context__, seen + 1
+    return False
+
+
+def disk_full(path, read_raw) -> OSError:
+    """The one-line error of a checkpoint write that filled the disk (the temporary file is removed):
+    names the file and what is left there (``read_raw`` reads the previous checkpoint's step)."""
+    import errno
+    from .faults import DiskFull
+    kept = "nothing was written there"
+    if os.path.isfile(path):
+        try:
+            kept = f"the previous checkpoint there (step {int(read_raw(path).get('step', 0))}) is intact"
+        except Exception:  # noqa: BLE001 (not readable: say only that it was not touched)
+            kept = "the file there was not touched"
+    return DiskFull(errno.ENOSPC, f"disk full while saving {path}; {kept}; free some space (or choose "
+                                  f"another place) and rerun", os.fspath(path))
+
+
 def check_load_args(path, device, strict) -> torch.device:
     """``load``'s path (a name, not None), device (one this machine has) and strict (a bool) -> the device."""
     check_path(path, "load(path=...)")

@@ -1,7 +1,8 @@
 """Argument checks of :func:`lewm.train.train` and :func:`lewm.train.lr_at` (the Python API): one clear
 line naming the argument before any work, instead of an AttributeError / TypeError from deep inside,
 a failure after the first step (``on_step=5``), or a silently wrong run (``resume="no"`` resumed).
-Also the environment checks of the data against the config, a resumed run and an ``init`` checkpoint.
+Also the environment checks of the data against the config, a resumed run and an ``init`` checkpoint, and
+where a run starts (:func:`start_from`: the checkpoint it resumes or continues, or a fresh start).
 """
 from __future__ import annotations
 
@@ -99,3 +100,82 @@ def _kind(x) -> str:
     if isinstance(x, str):
         return repr(x[:60])
     return f"a {type(x).__name__}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Where a run starts: a resumed / continued checkpoint, or a fresh start in the folder
+# ---------------------------------------------------------------------------------------------
+def start_from(loaded, model, opt, cfg: LeWMConfig, src, resuming: bool, data: str, out: str, rank0: bool) -> int:
+    """Put a resumed (``resuming``) or continued (``--init``) checkpoint ``loaded`` = (model, config, meta)
+    read from ``src`` into ``model`` and ``opt`` after checking it fits the run, print where the run
+    starts (and what differs); start a fresh run's files over. Returns the start step."""
+    import dataclasses
+    from . import checkpoint
+    from .config import changed_settings
+    start, tc, metrics_path = 0, cfg.train, os.path.join(out, "metrics.jsonl")
+    if loaded is not None:
+        m2, cfg_saved, meta = loaded
+        if cfg_saved.model != cfg.model:
+            diff = [k for k, v in dataclasses.asdict(cfg_saved.model).items() if getattr(cfg.model, k, None) != v]
+            raise checkpoint.CheckpointError(
+                f"{src}: holds a different architecture than the requested one{' (' + ', '.join(diff) + ')' if diff else ''}; "
+                + ("use another --out folder or pass --no-resume" if resuming else
+                   "pass the same --preset / --latent-dim / --history / --set model.* as its run"))
+        if not resuming and meta["step"] >= tc.steps:
+            raise ValueError(f"the init checkpoint {src} (--init, train(init=...)) is at step {meta['step']}: "
+                             f"ask for more steps than that (--steps, train(steps=...); got {tc.steps})")
+        if resuming and meta["step"] > tc.steps:
+            raise ValueError(f"{src} is already at step {meta['step']}, past --steps {tc.steps}: ask for at "
+                             f"least {meta['step']} steps, or pass --no-resume / another --out to start over")
+        model.load_state_dict(m2.state_dict())
+        if meta["optimizer"] is not None:
+            checkpoint.load_optimizer(opt, meta["optimizer"], src)
+        start = meta["step"]
+        if rank0:
+            print(f"{'resuming from' if resuming else 'continuing from'} {src} at step {start}")
+            if meta["optimizer"] is None and start > 0:  # an export: AdamW's moments restart mid-schedule
+                print(f"note: {src} is an exported checkpoint (no optimizer state): the optimizer starts fresh "
+                      f"at step {start} (the learning-rate schedule goes on from there)")
+            changed = changed_settings(cfg_saved, cfg)
+            if cfg_saved.action_std and (cfg_saved.action_mean, cfg_saved.action_std) != (cfg.action_mean, cfg.action_std):
+                was, now = (", ".join(f"{v:.4g}" for v in c.action_mean + c.action_std) for c in (cfg_saved, cfg))
+                changed.append(f"the action statistics (mean, std), re-estimated on --data {data} (other data than "
+                               f"the run's?): {was} -> {now}")  # by design (another --data, mostly), never silently
+            if changed:  # allowed (a new stage may change the optimisation), but never silently
+                print(f"note: {src} ran with other settings; continuing with the new ones: {', '.join(changed)}")
+    if not rank0:
+        return start
+    if resuming:  # lines logged after the checkpoint would repeat their steps
+        faults.truncate_metrics(metrics_path, start)
+        return start
+    if os.path.exists(metrics_path):
+        os.remove(metrics_path)
+    _remove_earlier_snapshots(out)
+    return start
+
+
+def _remove_earlier_snapshots(out: str) -> None:
+    """A run started over in ``out`` (``--no-resume``) removes the ``step_N.pt`` snapshots of the earlier
+    run there (was: kept beside the new run's without a word, so a pick over ``step_*.pt`` mixed two
+    runs), with one line naming them. Only checkpoint files (torch's zip) of that name are removed."""
+    import re
+    try:
+        names = sorted(n for n in os.listdir(out) if re.fullmatch(r"step_\d+\.pt", n))
+    except OSError:
+        return
+    gone = []
+    for n in names:
+        p = os.path.join(out, n)
+        try:
+            if os.path.islink(p) or not os.path.isfile(p):
+                continue
+            with open(p, "rb") as f:
+                if f.read(4) != b"PK\x03\x04":
+                    continue
+            os.remove(p)
+            gone.append(n)
+        except OSError:
+            continue
+    if gone:
+        shown = ", ".join(gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
+        print(f"note: starting over in {out}: removed {len(gone)} snapshot(s) of the earlier run ({shown})")

@@ -360,7 +360,7 @@ def add_bench_args(p: argparse.ArgumentParser) -> None:
                             "interleaved in one process; print the ratio (lewm/bench_compare.py)")
         s.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16"],
                        help="the fast path's precision for --compare (default auto: lewm/precision.py)")
-        s.add_argument("--rounds", type=arg_int(3, 100_000), default=7,
+        s.add_argument("--rounds", type=arg_int(3, 100_000), default=None,
                        help="--compare: timed rounds of each path (default 7; at least 3 for a median and a spread)")
         s.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
         s.add_argument("--threads", type=arg_int(1, 1024), default=None, help="torch CPU threads")
@@ -380,6 +380,8 @@ def run_bench(a: argparse.Namespace) -> int:
         ins = {f"--checkpoint {c}": c for c in getattr(a, "checkpoint", None) or []}
         check_out_file(a.json, "--json", force=a.force or None, inputs=ins,  # before the benchmark, not after it
                        writes=BENCH_RESULT)
+        from .runs import check_out_suffix
+        check_out_suffix(a.json, "--json", BENCH_RESULT)  # JSON under an .h5 / .pt name looked like a dataset
         # a --json that did not exist now is created only if it still does not exist at the end (two
         # benchmarks at once into one new file: the later one silently replaced the other's rows)
         a.json_replace = bool(a.force) or os.path.lexists(a.json)
@@ -387,6 +389,10 @@ def run_bench(a: argparse.Namespace) -> int:
         alt = "--amp (bf16 autocast)" if a.bench_what == "plan" else "--no-amp (fp32 on CUDA)"
         raise ValueError(f"--precision {a.precision} sets the fast path of --compare only; add --compare, "
                          f"or drop it (without --compare: {alt})")
+    if a.rounds is not None and not a.compare:  # was: ignored without a word
+        alt = "--repeats" if a.bench_what == "plan" else "--steps"
+        raise ValueError(f"--rounds {a.rounds} sets the timed rounds of --compare only; add --compare, or drop it "
+                         f"(without --compare: {alt})")
     if a.bench_what == "plan" and a.topk > a.samples:
         raise ValueError(f"--topk must be <= --samples ({a.samples}), got {a.topk}")
     if a.bench_what == "plan" and a.compile in ("cuda-graphs", "reduce-overhead") and \
@@ -402,50 +408,54 @@ def run_bench(a: argparse.Namespace) -> int:
     dev = resolve_device(a.device)
     if a.compare:
         return _run_compare(a, dev)
+    from ._bench_run import keep_rows, plan_models
+    models = plan_models(a, dev) if a.bench_what == "plan" else None  # every --checkpoint loaded before any timing
     peak = Peak.measure(dev)
     rows: list[Row] = []
-    if a.bench_what == "train":
-        for name in a.presets:
-            rows.append(bench_train(name, dev, batch=a.batch, steps=a.steps, warmup=a.warmup, compile=a.compile,
-                                    channels_last=a.channels_last, amp=False if a.no_amp else None, peak=peak))
-            print(f"  {name}: {rows[-1].rate:,.1f} samples/s", flush=True)
-        print(format_table(rows, "samples/s", peak, "ms"))
-    else:
-        for model, cfg, src in _plan_models(a, dev):
-            label = f"{cfg.preset} ({src})" if a.checkpoint else src
-            rows += bench_plan(model, cfg, dev, label, iterations=a.iterations, samples=a.samples, topk=a.topk,
-                               horizon=a.horizon, repeats=a.repeats, warmup=a.warmup, compile=a.compile,
-                               amp=a.amp, peak=peak)
-            print(f"  {label}: {rows[-1].rate:,.2f} plans/s at {a.iterations[-1]} iterations", flush=True)
-        print(format_table(rows, "plans/s", peak, "s"))
-    if a.json:
-        _write_json(a, {"peak": asdict(peak), "rows": [asdict(r) for r in rows]})
-    return 0
-
-
-def _plan_models(a: argparse.Namespace, dev: torch.device):
-    """``(model, cfg, source)`` for each ``--checkpoint`` (loaded) or ``--preset`` (seed-0 random init)."""
-    from .checkpoint import load
-    from .config import get_preset
-    from .model import LeWM
-    for src in (a.checkpoint or a.preset):
-        if a.checkpoint:
-            model, cfg, _ = load(src, dev)
+    with keep_rows(rows) as stop:  # Ctrl-C / SIGTERM after a row: the rows measured are kept, marked so
+        if a.bench_what == "train":
+            for name in a.presets:
+                rows.append(bench_train(name, dev, batch=a.batch, steps=a.steps, warmup=a.warmup, compile=a.compile,
+                                        channels_last=a.channels_last, amp=False if a.no_amp else None, peak=peak))
+                print(f"  {name}: {rows[-1].rate:,.1f} samples/s", flush=True)
         else:
-            cfg = get_preset(src)
-            torch.manual_seed(0)
-            model = LeWM(cfg.model).to(dev)
-        yield model, cfg, src
+            for model, cfg, src in models:
+                label = f"{cfg.preset} ({src})" if a.checkpoint else src
+                rows += bench_plan(model, cfg, dev, label, iterations=a.iterations, samples=a.samples, topk=a.topk,
+                                   horizon=a.horizon, repeats=a.repeats, warmup=a.warmup, compile=a.compile,
+                                   amp=a.amp, peak=peak)
+                print(f"  {label}: {rows[-1].rate:,.2f} plans/s at {a.iterations[-1]} iterations", flush=True)
+    print(format_table(rows, *(("samples/s", peak, "ms") if a.bench_what == "train" else ("plans/s", peak, "s"))))
+    if a.json:
+        _write_json(a, {"peak": asdict(peak), "rows": [asdict(r) for r in rows], **stop.marks})
+    return stop.exit_code(len(rows))
 
 
 def _run_compare(a: argparse.Namespace, dev: torch.device) -> int:
     """``bench plan|train --compare``: reference vs fast path, interleaved (lewm/bench_compare.py)."""
     from . import bench_compare as bc
-    from .precision import resolve_precision
+    a.rounds = 7 if a.rounds is None else a.rounds  # the default
     if a.rounds < 3:
         raise ValueError(f"--rounds must be >= 3 for a median and a spread, got {a.rounds}")
-    rows = []
-    precision = a.precision or "auto"
+    if a.bench_what == "plan" and a.compile not in ("none", "default"):
+        raise ValueError(f"bench plan --compare takes --compile default (the compiled rollout, "
+                         f"lewm/planning/compiled_cost.py) or none, got --compile {a.compile}")
+    from ._bench_run import keep_rows, plan_models
+    rows, precision = [], a.precision or "auto"
+    models = plan_models(a, dev) if a.bench_what == "plan" else None  # every --checkpoint loaded before any timing
+    with keep_rows(rows) as stop:  # Ctrl-C / SIGTERM after a row: the rows measured are kept, marked so
+        _compare_rows(a, dev, precision, models, rows)
+    print(bc.format_comparisons(rows))
+    print(f"device: {device_name(dev)}; each figure the median of {a.rounds} interleaved rounds after warm-up")
+    if a.json:  # through a temporary file: a kill never leaves half a JSON
+        _write_json(a, {"device": device_name(dev), "rows": [r.as_dict() for r in rows], **stop.marks})
+    return stop.exit_code(len(rows))
+
+
+def _compare_rows(a: argparse.Namespace, dev: torch.device, precision: str, models, rows: list) -> None:
+    """The rows of ``bench ... --compare``, appended to ``rows`` as they are measured."""
+    from . import bench_compare as bc
+    from .precision import resolve_precision
     if a.bench_what == "train":
         from .config import get_preset
         for name in a.presets:
@@ -457,22 +467,14 @@ def _run_compare(a: argparse.Namespace, dev: torch.device) -> int:
             print(f"  {name}: x{rows[-1].ratio:.2f}", flush=True)
     else:
         bf16 = resolve_precision(precision, dev, "plan")
-        if a.compile not in ("none", "default"):
-            raise ValueError(f"bench plan --compare takes --compile default (the compiled rollout, "
-                             f"lewm/planning/compiled_cost.py) or none, got --compile {a.compile}")
         comp = a.compile == "default"
-        for model, _, label in _plan_models(a, dev):
+        for model, _, label in models:
             rows.append(bc.compare_iteration(model, label, dev, bf16, samples=a.samples, horizon=a.horizon,
                                              rounds=a.rounds, compiled=comp))
             for it in a.iterations:
                 rows.append(bc.compare_plan(model, label, dev, bf16, iterations=it, samples=a.samples, topk=a.topk,
                                             horizon=a.horizon, rounds=max(3, a.rounds // 2), compiled=comp))
             print(f"  {label}: x{rows[-len(a.iterations) - 1].ratio:.2f} per CEM iteration", flush=True)
-    print(bc.format_comparisons(rows))
-    print(f"device: {device_name(dev)}; each figure the median of {a.rounds} interleaved rounds after warm-up")
-    if a.json:  # through a temporary file: a kill never leaves half a JSON
-        _write_json(a, {"device": device_name(dev), "rows": [r.as_dict() for r in rows]})
-    return 0
 
 
 def _write_json(a: argparse.Namespace, obj: dict) -> None:

@@ -39,6 +39,8 @@ def save(path: str, model: LeWM, config: LeWMConfig, step: int = 0, metrics: dic
     if half:
         sd = {k: v.half() if v.is_floating_point() else v for k, v in sd.items()}
     _checks.check_weights(sd, half)
+    if not half:  # an fp16 export saved as fp32: bigger, not more precise (was: without a word)
+        _checks.note_fp16_source(model)
     blob = {"format": FORMAT, "version": VERSION, "config": json.dumps(config.to_dict()),
             "state_dict": sd, "step": int(step), "metrics": json.dumps(metrics or {})}
     if optimizer is not None:
@@ -64,9 +66,11 @@ def save(path: str, model: LeWM, config: LeWMConfig, step: int = 0, metrics: dic
                 f"{path}: exists already or was created by another command while this one ran; not overwritten "
                 f"(replacing it was not asked for): this result is in {root}-kept-{os.getpid()}{ext} (compare "
                 f"them, then rename it, or save again allowing the replacement)") from e
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.remove(tmp)
+        if _checks.is_disk_full(e):  # torch.save: "[enforce fail at inline_container.cc] unexpected pos"
+            raise _checks.disk_full(path, read_raw) from e
         raise
     return path
 
@@ -159,6 +163,8 @@ def load(path: str, device: str | torch.device = "cpu", strict: bool = True):
     except RuntimeError as e:
         first = [l.strip() for l in str(e).splitlines() if l.strip()][:2]
         raise CheckpointError(f"{path}: weights do not match the architecture in its config: {' '.join(first)[:300]}") from None
+    if any(torch.is_tensor(v) and v.dtype == torch.float16 for v in blob["state_dict"].values()):
+        model._lewm_fp16_source = str(path)  # an export: its fp32 weights are rounded values (see save)
     model.to(device).eval()
     return model, cfg, _meta(blob, path)
 

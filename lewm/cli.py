@@ -230,10 +230,8 @@ def run_export(a: argparse.Namespace) -> int:
                          f"statistics on); add --data or drop --bn-batches")
     validate.check_out_file(a.out, force=a.force, inputs={"--checkpoint": a.checkpoint, "--data": a.data},
                             writes=CHECKPOINT)
-    root, ext = os.path.splitext(a.out)
-    if ext.lower() in (".h5", ".hdf5", ".hdf"):  # was: a checkpoint written under an episode file's name
-        raise ValueError(f"--out {a.out}: a {ext} name is for HDF5 episode files, but export writes a checkpoint; "
-                         f"give a .pt name (e.g. --out {root}.pt)")
+    from .runs import CHECKPOINT, check_out_suffix
+    check_out_suffix(a.out, "--out", CHECKPOINT)  # x.h5 / x.json: a checkpoint under another kind's name
     model, cfg, meta = checkpoint.load(a.checkpoint)
     if a.data:
         validate.check_dataset(a.data, env=cfg.env, image_size=cfg.model.image_size,
@@ -257,9 +255,39 @@ class UsageError(ValueError):
     :func:`run_script` reports a script's refused command line like any other bad input)."""
 
 
+class _StoreOnce(argparse._StoreAction):
+    """argparse's ``store``, except that an option taking one value given twice is refused
+    (``--out a.h5 --out b.h5``: argparse kept the last and dropped the first without a word).
+    Append-style options (``--set``, ``action="append"``) and flags are not concerned."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if option_string is not None:
+            given = namespace.__dict__.setdefault(_GIVEN, {})
+            if id(self) in given:
+                shown = lambda v: " ".join(map(str, v)) if isinstance(v, list) else str(v)  # noqa: E731
+                parser.error(f"{option_string} given twice ({given[id(self)][0]} {shown(given[id(self)][1])}, then "
+                             f"{option_string} {shown(values)}): it takes one value; give it once")
+            given[id(self)] = (option_string, values)
+        super().__call__(parser, namespace, values, option_string)
+
+
+_GIVEN = "_lewm_options_given"  # the namespace's record of the single-valued options seen (removed after parsing)
+
+
 class Parser(argparse.ArgumentParser):
     """argparse, except that a refused command line raises :class:`UsageError` (one line) instead
-    of printing the usage block and exiting: ``main`` reports it like any other input error."""
+    of printing the usage block and exiting: ``main`` reports it like any other input error; and a
+    single-valued option given twice is refused (:class:`_StoreOnce`)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.register("action", None, _StoreOnce)  # the default action (argument groups share the registry)
+        self.register("action", "store", _StoreOnce)
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, extras = super().parse_known_args(args, namespace)
+        namespace.__dict__.pop(_GIVEN, None)  # a sub-command's parser drops it before its values are copied up
+        return namespace, extras
 
     def error(self, message: str):
         # "argument --episodes: must be >= 1, got 0" -> "--episodes must be >= 1, got 0"
@@ -272,6 +300,7 @@ class Parser(argparse.ArgumentParser):
 def main(argv: list[str] | None = None) -> int:
     """``python -m lewm``. An expected failure (bad input, unusable file, divergence, disk full)
     is one line ``error: ...`` on stderr and exit code 2; an unexpected one is a traceback (a bug)."""
+    tolerant_output()
     parser = Parser(prog="python -m lewm", description="LeWM Lab: LeWorldModel in a box.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     handlers = {}
@@ -306,7 +335,9 @@ def main(argv: list[str] | None = None) -> int:
     except (MemoryError, RuntimeError) as e:  # out of memory: the machine's limit; any other one is a bug
         if not faults.is_out_of_memory(e):
             raise
-        return faults.report_error(e)
+        print(f"error: out of memory: the machine (or GPU) could not allocate the tensors this command needs; "
+              f"lower {_memory_flags(a)} (nothing was written)", file=sys.stderr)
+        return 2
     except Warning as e:  # PYTHONWARNINGS=error / -W error: a warning raised as an exception (was a traceback)
         print(f"error: {faults.one_line(e)} (a warning, made an error by PYTHONWARNINGS=error or -W error)",
               file=sys.stderr)
@@ -321,6 +352,30 @@ def main(argv: list[str] | None = None) -> int:
         return e.exit_code  # 143 (SIGTERM), 129 (SIGHUP)
 
 
+OOM_FLAGS = {  # command -> what to lower when it runs out of memory (its own flags)
+    "train": "--batch-size, or the model (--preset, --latent-dim) or image size",
+    "eval": "--samples (or --horizon)", "bench train": "--batch (or --presets: a smaller model)",
+    "bench plan": "--samples (or --horizon)", "report": "--max-frames (or --episodes)",
+    "collect": "--workers or --image-size", "export": "--bn-batches"}
+
+
+def _memory_flags(a: argparse.Namespace) -> str:
+    """The flags of the command ``a`` that lower its memory (was: "--batch-size" for bench train, whose flag is --batch)."""
+    name = f"{a.command} {getattr(a, 'bench_what', '')}".strip()
+    return OOM_FLAGS.get(name, OOM_FLAGS.get(a.command, "the batch, sample count, model or image size"))
+
+
+def tolerant_output() -> None:
+    """stdout and stderr never fail on a character their encoding lacks (``PYTHONIOENCODING=ascii``, an
+    ASCII terminal): it is written as ``?`` (was: ``error: 'ascii' codec can't encode character`` before
+    any work, or after a finished report, which then exited 2). Streams with another error handler
+    (surrogateescape, backslashreplace) are left as they are."""
+    for stream in (sys.stdout, sys.stderr):
+        if getattr(stream, "errors", None) == "strict":
+            with contextlib.suppress(AttributeError, ValueError, OSError):
+                stream.reconfigure(errors="replace")
+
+
 def run_script(fn) -> int:
     """The bar of ``python -m lewm`` for a script in ``scripts/``: ``sys.exit(run_script(main))`` makes an
     expected failure of ``main()`` (a missing or foreign file, a bad argument) one line ``error: ...`` and exit
@@ -328,6 +383,7 @@ def run_script(fn) -> int:
     from . import faults
     from .checkpoint import CheckpointError
     from .data import DataError
+    tolerant_output()
     try:
         return int(fn() or 0)
     except (CheckpointError, DataError, ValueError, OSError) as e:

@@ -15,14 +15,17 @@ Layout — flat datasets, every episode concatenated along axis 0 (N = total fra
   ``seed``, ``episode_len``, ``mix_random``, ``lewm_format_version`` = 1.
 
 Episode ``i`` depends only on ``(seed, i)``, so the file's arrays are identical whatever the
-number of workers. The file is written to ``out + ".<pid>.tmp"`` (one per process: two collects
-into one file never mix) and renamed to ``out`` only when complete; on any error, interrupt or
-SIGTERM the temporary file is removed, and one left by a killed (``-9``) collect is removed by
-the next collect into the same file.
+number of workers. The file is written to ``.tmp-<name>.<pid>`` beside ``out`` (:func:`temp_name`: one
+per process, so two collects into one file never mix) and renamed to ``out`` only when complete; on
+any error, Ctrl-C or SIGTERM the temporary file is removed, and one left by a killed (``-9``) collect
+is removed by the next collect into the same file (only a file so named, of a dead pid, that is an
+HDF5 file or empty: never a user's ``out.tmp``). With ``force``, only the file that was there at the
+start is replaced: one another command published meanwhile keeps this result beside it (``-kept-PID``).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import queue as queue_mod
 import sys
@@ -107,20 +110,91 @@ def _write_episode(f, ep: dict, length: int) -> None:
     f["ep_random"][i] = ep["random"]
 
 
-CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
-"""Names of checkpoints: a dataset written under one was taken for a checkpoint (round 12: refused)."""
-
-
 def check_dataset_name(out, flag: str) -> None:
-    """A dataset's output name must not end like a checkpoint's (``--out x.pt`` wrote an HDF5 dataset under a
-    checkpoint's name): one line suggesting the .h5 name."""
-    if not isinstance(out, (str, os.PathLike)):
-        return  # the type is check_out_file's to name
-    out = os.fspath(out)
-    stem, ext = os.path.splitext(out)
-    if ext.lower() in CHECKPOINT_SUFFIXES:
-        raise ValueError(f"{flag} {out}: a {ext} name is a checkpoint's, but this writes a dataset (HDF5): "
-                         f"name it {stem}.h5")
+    """A dataset's output name must not end like a file of another kind (``--out x.pt`` or ``x.json`` wrote an
+    HDF5 dataset under a checkpoint's / a text's name): one line suggesting the .h5 name
+    (:func:`lewm.runs.check_out_suffix`)."""
+    from .runs import DATASET, check_out_suffix
+    check_out_suffix(out, flag, DATASET)
+
+
+def temp_name(out: str) -> str:
+    """The temporary file of this process's write of the dataset ``out``: ``.tmp-<name>.<pid>`` in its folder
+    (the lab's temporary prefix, the pid: recognisably a collect's own, never a user's ``out.tmp``)."""
+    from .atomic import TMP_PREFIX
+    folder, name = os.path.split(os.path.abspath(out))
+    return os.path.join(folder, f"{TMP_PREFIX}{name}.{os.getpid()}")
+
+
+def file_identity(path: str):
+    """What tells the file at ``path`` from another one published there later (None: no file)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def publish_dataset(tmp: str, out: str, force: bool, start) -> None:
+    """Publish the finished ``tmp`` as ``out``. ``force`` replaces only the file that was there at the start
+    (``start``: its :func:`file_identity`); one another command published meanwhile is kept, and this result
+    goes beside it as ``-kept-PID`` (as without ``force``: a forced collect silently replaced another's
+    fresh dataset)."""
+    from .faults import publish
+    if not (force and start is not None and file_identity(out) == start):
+        force_raced = force and start is not None
+        try:
+            publish(tmp, out, replace=False, flag="--out")
+        except FileExistsError as e:
+            if not force_raced:
+                raise
+            root, ext = os.path.splitext(os.path.realpath(out) if os.path.islink(out) else out)
+            raise FileExistsError(f"--out {out}: was replaced by another command while this one ran (--force "
+                                  f"replaces only the file that was there at the start); not overwritten: this "
+                                  f"result is in {root}-kept-{os.getpid()}{ext}") from e
+        return
+    publish(tmp, out, replace=True, flag="--out")
+
+
+@contextlib.contextmanager
+def ctrl_c_flag():
+    """Ctrl-C raises KeyboardInterrupt as usual and also sets the yielded event, which the loops poll
+    (:func:`check_stop`): a KeyboardInterrupt raised inside a weakref callback or a ``__del__`` (h5py's
+    object registry) was swallowed ("Exception ignored in ...") and the collect ran on to the end and
+    published its file. Such a swallowed interrupt is not printed. Off the main thread, or under a
+    SIGINT handler of the caller's own, the event is never set (Ctrl-C is the caller's)."""
+    import signal
+    import threading
+    flag = threading.Event()
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield flag
+        return
+
+    def handler(signum, frame):
+        flag.set()
+        raise KeyboardInterrupt
+
+    def unraisable(u):  # swallowed: the flag is set and the loop raises it again
+        if not (flag.is_set() and isinstance(u.exc_value, KeyboardInterrupt)):
+            old_hook(u)
+
+    old_hook = sys.unraisablehook
+    signal.signal(signal.SIGINT, handler)
+    sys.unraisablehook = unraisable
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        sys.unraisablehook = old_hook
+
+
+def check_stop(flag) -> None:
+    """Raise what a swallowed Ctrl-C (``flag`` of :func:`ctrl_c_flag`) or SIGTERM / SIGHUP asked for."""
+    from .faults import check_terminated
+    check_terminated()
+    if flag is not None and flag.is_set():
+        raise KeyboardInterrupt
 
 
 def _split(n: int, k: int) -> list[tuple[int, int]]:
@@ -143,7 +217,6 @@ def collect(env_name: str, episodes: int, out: str, image_size: int = 64, policy
 
     from .envs import make
     from .envs.policies import POLICY_KINDS, make_policy
-    from .faults import check_terminated
 
     env_kwargs = dict(env_kwargs or {})
     if policy not in POLICY_KINDS:
@@ -173,119 +246,137 @@ def collect(env_name: str, episodes: int, out: str, image_size: int = 64, policy
     from .data import FORMAT_VERSION
     from .runs import DATASET
     from .validate import check_out_file
+    start = file_identity(out)  # the file checked now is the only one --force replaces
     check_out_file(out, "out", make_parent=True, force=bool(force),  # never replaces a dataset unasked
                    writes=DATASET)
     check_dataset_name(out, "collect(out=...)")
     _check_space(out, N * S * S * 3 // (3 if compression == "gzip" else 1))
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    tmp = f"{out}.{os.getpid()}.tmp"
-    procs, bar = [], None
+    tmp = temp_name(out)
+    if os.path.lexists(tmp):
+        raise ValueError(f"--out {out}: {tmp} exists: another collect into {out} runs in this process")
+    procs, bar, made = [], None, False
     t0 = time.perf_counter()
-    try:
-        _remove_stale_tmp(out)
-        with h5py.File(tmp, "w") as f:
-            frame_bytes = S * S * 3
-            rows = int(max(1, min(8, N, (64 << 10) // frame_bytes)))  # ~64 KB chunks, whole frames
-            f.create_dataset("pixels", (N, S, S, 3), np.uint8, chunks=(rows, S, S, 3),
-                             **({"compression": "gzip", "compression_opts": 1} if compression == "gzip" else {}),
-                             shuffle=False)
-            f.create_dataset("action", (N, A), np.float32, chunks=(min(N, 8192), A))
-            f.create_dataset("state", (N, Q), np.float32, chunks=(min(N, 8192), Q))
-            f.create_dataset("goal_state", (E, Q), np.float32)
-            f.create_dataset("ep_seed", (E,), np.int64)
-            f.create_dataset("ep_success", (E,), bool)
-            f.create_dataset("ep_random", (E,), bool)
-            f["ep_len"] = np.full(E, L, np.int32)
-            f["ep_offset"] = np.arange(E, dtype=np.int64) * L
-            f.attrs.update({
-                "env": env.name, "image_size": S, "action_dim": A, "state_dim": Q,
-                "state_names": ",".join(env.state_names), "policy": policy, "seed": int(seed),
-                "episode_len": L, "mix_random": float(mix_random), "lewm_format_version": FORMAT_VERSION,
-                "max_episode_steps": int(env.max_episode_steps), "created_by": "lewm.collect",
-            })
-            bar = tqdm(total=E, unit="ep", desc=f"collect {env.name}", disable=not progress, dynamic_ncols=True)
-            n_success = 0
-            if workers == 1:
-                for i in range(E):
-                    check_terminated()
-                    ep = run_episode(env, i, seed, L, policy, mix_random)
-                    _write_episode(f, ep, L)
-                    n_success += ep["success"]
-                    bar.update(1)
-            else:
-                import multiprocessing as mp
-                ctx = mp.get_context("spawn")
-                q = ctx.Queue(maxsize=2 * workers)
-                saved = {k: os.environ.get(k) for k in _THREAD_VARS}
-                os.environ.update({k: "1" for k in _THREAD_VARS})  # children inherit 1 BLAS thread
-                try:
-                    for lo, hi in _split(E, workers):
-                        p = ctx.Process(target=_worker, daemon=True,
-                                        args=(env.name, env_kwargs, S, policy, seed, L, mix_random, lo, hi, q, os.getpid()))
-                        p.start()
-                        procs.append(p)
-                finally:
-                    for k, v in saved.items():
-                        if v is None:
-                            os.environ.pop(k, None)
-                        else:
-                            os.environ[k] = v
-                done, got = 0, 0
-                while done < len(procs):
-                    check_terminated()  # a SIGTERM whose exception was swallowed (inside a __del__) still stops us
+    with ctrl_c_flag() as stop:
+        try:
+            _remove_stale_tmp(out)
+            with h5py.File(tmp, "x") as f:  # never truncates a file it did not make
+                made = True
+                frame_bytes = S * S * 3
+                rows = int(max(1, min(8, N, (64 << 10) // frame_bytes)))  # ~64 KB chunks, whole frames
+                f.create_dataset("pixels", (N, S, S, 3), np.uint8, chunks=(rows, S, S, 3),
+                                 **({"compression": "gzip", "compression_opts": 1} if compression == "gzip" else {}),
+                                 shuffle=False)
+                f.create_dataset("action", (N, A), np.float32, chunks=(min(N, 8192), A))
+                f.create_dataset("state", (N, Q), np.float32, chunks=(min(N, 8192), Q))
+                f.create_dataset("goal_state", (E, Q), np.float32)
+                f.create_dataset("ep_seed", (E,), np.int64)
+                f.create_dataset("ep_success", (E,), bool)
+                f.create_dataset("ep_random", (E,), bool)
+                f["ep_len"] = np.full(E, L, np.int32)
+                f["ep_offset"] = np.arange(E, dtype=np.int64) * L
+                f.attrs.update({
+                    "env": env.name, "image_size": S, "action_dim": A, "state_dim": Q,
+                    "state_names": ",".join(env.state_names), "policy": policy, "seed": int(seed),
+                    "episode_len": L, "mix_random": float(mix_random), "lewm_format_version": FORMAT_VERSION,
+                    "max_episode_steps": int(env.max_episode_steps), "created_by": "lewm.collect",
+                })
+                bar = tqdm(total=E, unit="ep", desc=f"collect {env.name}", disable=not progress, dynamic_ncols=True)
+                n_success = 0
+                if workers == 1:
+                    for i in range(E):
+                        check_stop(stop)
+                        ep = run_episode(env, i, seed, L, policy, mix_random)
+                        _write_episode(f, ep, L)
+                        n_success += ep["success"]
+                        bar.update(1)
+                else:
+                    import multiprocessing as mp
+                    ctx = mp.get_context("spawn")
+                    q = ctx.Queue(maxsize=2 * workers)
+                    saved = {k: os.environ.get(k) for k in _THREAD_VARS}
+                    os.environ.update({k: "1" for k in _THREAD_VARS})  # children inherit 1 BLAS thread
                     try:
-                        kind, msg = q.get(timeout=1.0)
-                    except queue_mod.Empty:
-                        dead = [p for p in procs if p.exitcode not in (None, 0)]
-                        if dead:
-                            raise RuntimeError(f"collect: a worker died (exit code {dead[0].exitcode})") from None
-                        continue
-                    if kind == "error":
-                        raise RuntimeError(msg)
-                    if kind == "invalid":
-                        raise ValueError(msg)
-                    if kind == "done":
-                        done += 1
-                        continue
-                    _write_episode(f, msg, L)
-                    n_success += msg["success"]
-                    got += 1
-                    bar.update(1)
-                if got != E:
-                    raise RuntimeError(f"collect: received {got} of {E} episodes")
-                for p in procs:
-                    p.join(timeout=10)
-            f.attrs["success_rate"] = n_success / E
-        bar.close()
-        from .faults import publish
-        # without force, refuse an --out another collect wrote meanwhile (was: the later one silently won)
-        publish(tmp, out, replace=bool(force), flag="--out")
-    except BaseException:
-        for p in procs:
-            if p.is_alive():
-                p.terminate()
-        for p in procs:
-            p.join(timeout=5)
-        if bar is not None:
+                        for lo, hi in _split(E, workers):
+                            p = ctx.Process(target=_worker, daemon=True,
+                                            args=(env.name, env_kwargs, S, policy, seed, L, mix_random, lo, hi, q, os.getpid()))
+                            p.start()
+                            procs.append(p)
+                    finally:
+                        for k, v in saved.items():
+                            if v is None:
+                                os.environ.pop(k, None)
+                            else:
+                                os.environ[k] = v
+                    done, got = 0, 0
+                    while done < len(procs):
+                        check_stop(stop)  # a Ctrl-C / SIGTERM whose exception was swallowed (inside a __del__) still stops us
+                        try:
+                            kind, msg = q.get(timeout=1.0)
+                        except queue_mod.Empty:
+                            dead = [p for p in procs if p.exitcode not in (None, 0)]
+                            if dead:
+                                raise RuntimeError(f"collect: a worker died (exit code {dead[0].exitcode})") from None
+                            continue
+                        if kind == "error":
+                            raise RuntimeError(msg)
+                        if kind == "invalid":
+                            raise ValueError(msg)
+                        if kind == "done":
+                            done += 1
+                            continue
+                        _write_episode(f, msg, L)
+                        n_success += msg["success"]
+                        got += 1
+                        bar.update(1)
+                    if got != E:
+                        raise RuntimeError(f"collect: received {got} of {E} episodes")
+                    for p in procs:
+                        p.join(timeout=10)
+                f.attrs["success_rate"] = n_success / E
             bar.close()
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+            check_stop(stop)  # a Ctrl-C swallowed during the last episode: nothing is published
+            # without force, refuse an --out another collect wrote meanwhile (was: the later one silently won);
+            # with it, replace only the file that was there at the start
+            publish_dataset(tmp, out, bool(force), start)
+        except BaseException:
+            for p in procs:
+                if p.is_alive():
+                    p.terminate()
+            for p in procs:
+                p.join(timeout=5)
+            if bar is not None:
+                bar.close()
+            if made and os.path.exists(tmp):  # only its own temporary file
+                os.remove(tmp)
+            raise
     return out
 
 
 def _remove_stale_tmp(out: str) -> None:
-    """Remove the temporary files of killed collects into ``out``: ``out.tmp`` (older versions) and
-    ``out.<pid>.tmp`` whose process is gone (a live one belongs to a collect still running)."""
-    import glob
+    """Remove the temporary files of killed collects into ``out``: ``.tmp-<name>.<pid>`` (:func:`temp_name`)
+    whose process is gone (a live one belongs to a collect still running) and that is an HDF5 file or empty.
+    Nothing else: ``out.tmp`` or ``out.123.tmp`` are a user's files (they were removed without a word)."""
+    import re
+    from .atomic import TMP_PREFIX
     from .faults import pid_alive
-    for p in glob.glob(glob.escape(out) + ".*tmp"):
-        mid = p[len(out):-len("tmp")].strip(".")
-        if (mid == "" or (mid.isdigit() and not pid_alive(int(mid)))) and os.path.isfile(p):
-            try:
+    folder, name = os.path.split(os.path.abspath(out))
+    ours = re.compile(re.escape(TMP_PREFIX + name) + r"\.([0-9]{1,10})$")
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for n in names:
+        m, p = ours.match(n), os.path.join(folder, n)
+        if not m or pid_alive(int(m.group(1))) or os.path.islink(p) or not os.path.isfile(p):
+            continue
+        try:
+            with open(p, "rb") as f:
+                head = f.read(8)
+            if head in (b"", b"\x89HDF\r\n\x1a\n"):  # what h5py.File(tmp, "x") makes
                 os.remove(p)
-            except OSError:
-                pass
+        except OSError:
+            pass
 
 
 def _check_space(out: str, need: int) -> None:

@@ -367,6 +367,10 @@ def apply_set_overrides(cfg: "LeWMConfig", items) -> "LeWMConfig":
                 raise
             kind = {int: "an integer", float: "a number"}.get(t, t.__name__)
             raise ValueError(f"--set {item!r}: {section}.{name} takes {kind}, got {raw!r}") from None
+        before = pending.get(section, {}).get(name, val)
+        if before != val and before == before:  # was: the last one won silently (NaN: refused below)
+            raise ValueError(f"--set {section}.{name}={before} and --set {section}.{name}={val} give "
+                             f"{section}.{name} two values; give it once")
         pending.setdefault(section, {})[name] = val
     # applied together, so the finished config is checked, not each step of the way (an image size
     # and a patch size that fit only together)

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from . import checkpoint
+from ._eval_files import is_gif
 from .env_names import env_key
 from .planning import PAPER_PLANNER, EpisodeResult, PlannerConfig, run_episode
 
@@ -170,8 +171,10 @@ def eval_pairs(env_name: str, episodes: int, seed: int = 0, offset: int = 25, da
                 raise ValueError(f"{data}: no 'state' key; the protocol needs true states to set start and goal")
             lens, offs = f["ep_len"][:], f["ep_offset"][:]
             ok = np.flatnonzero(lens > offset)
-            if len(ok) == 0:
-                raise ValueError(f"{data}: no episode longer than {offset} steps (key 'ep_len')")
+            if len(ok) == 0:  # was: "no episode longer than 25 steps", the 25 unexplained
+                raise ValueError(f"{data}: the protocol's goal is the state {offset} steps after the start, so it needs "
+                                 f"episodes of at least {offset + 1} steps; its longest has {int(lens.max(initial=0))} "
+                                 f"(key 'ep_len'); collect longer ones, e.g. python -m lewm collect --episode-len 100")
             if episodes > len(ok):  # allowed, but the result is not `episodes` independent trajectories
                 warnings.warn(f"{data}: {episodes} evaluation pairs drawn from only {len(ok)} usable episodes "
                               f"(longer than {offset} steps): several pairs share an episode")
@@ -270,9 +273,8 @@ def evaluate(ckpt: str, episodes: int = 50, pcfg: PlannerConfig = PlannerConfig(
         raise ValueError(f"{ckpt}: the model takes {cfg.model.action_dim}-dim actions but {name!r} has "
                          f"{env.action_dim}: evaluate it in the environment it was trained on")
     if data is not None:  # the same checks as every command that reads a dataset, before the work
-        from .validate import check_dataset
-        check_dataset(data, env=name, need_state=True, state_dim=env.state_dim,
-                      who=f"the evaluation ({'--env' if env_name else 'checkpoint ' + str(ckpt)})")
+        from ._eval_files import check_eval_data  # a dataset, or a file of states only
+        check_eval_data(data, name, env.state_dim, f"the evaluation ({'--env' if env_name else 'checkpoint ' + str(ckpt)})")
         check_world_states(data, env)
     pairs = eval_pairs(name, episodes, seed, offset, data)
     gen = torch.Generator(device=dev).manual_seed(seed)
@@ -311,7 +313,11 @@ def evaluate(ckpt: str, episodes: int = 50, pcfg: PlannerConfig = PlannerConfig(
                 per[-1]["best_fingertip_distance"] = min(env.fingertip_distance(x, g) for x in ep.states)
             if gif_dir and i < gifs:
                 os.makedirs(gif_dir, exist_ok=True)
-                save_gif(ep, os.path.join(gif_dir, f"{name}_ep{i:02d}_{'ok' if ep.success else 'fail'}.gif"))
+                gif = os.path.join(gif_dir, f"{name}_ep{i:02d}_{'ok' if ep.success else 'fail'}.gif")
+                if os.path.lexists(gif) and not is_gif(gif):  # never over a file that is not a GIF
+                    warnings.warn(f"{gif}: exists and is not a GIF; left as it is (episode {i}'s GIF not written)")
+                else:
+                    save_gif(ep, gif)
             if progress:
                 it.set_postfix(success=f"{n_ok}/{i + 1}")
     except (KeyboardInterrupt, Terminated) as e:  # SIGTERM / SIGHUP threw the finished episodes away
@@ -372,7 +378,8 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
                    help="CEM/MPPI early stop: end a plan once an iteration moves the sampling mean by less than "
                         "this (normalised action units; default 0 = off, as the paper); e.g. 0.05")
     p.add_argument("--budget", type=arg_int(1, 100_000), default=50, help="env steps per episode")
-    p.add_argument("--data", default=None, help="HDF5 with 'state' to draw start/goal pairs from "
+    p.add_argument("--data", default=None, help="HDF5 to draw start/goal pairs from: a dataset from collect, or "
+                   "any file with 'state', 'ep_len', 'ep_offset' and episodes of more than 25 steps "
                    "(default: fresh expert trajectories of the checkpoint's environment)")
     p.add_argument("--env", default=None, help="the checkpoint's environment, in any spelling (tworoom, TwoRoom, "
                    "two-room, PushT, ...); must be the one it was trained on")
@@ -387,12 +394,14 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
                         "compilation per context length first, then faster CEM iterations (x1.3-1.7 on this CPU)")
     p.add_argument("--threads", type=arg_int(1, 1024), default=None,
                    help="torch CPU threads (1 is fastest for the planner's small matmuls when the cores are shared)")
-    p.add_argument("--gif", default=None, help="folder: save the first episodes as GIFs")
+    p.add_argument("--gif", default=None, help="folder: save the first episodes as GIFs (one holding an earlier "
+                   "eval's GIFs only with --force, which replaces them)")
     p.add_argument("--json", action="store_true", help="print one JSON object (and nothing else on stdout)")
     p.add_argument("--out", default=None, help="also write the JSON to this file (never over a file of another "
                    "kind; over a run's or checkpoint's own file, e.g. the eval.json beside it, only with --force)")
     p.add_argument("--force", action="store_true",
-                   help="let --out replace the eval.json beside a checkpoint (its shipped planner settings and results)")
+                   help="let --out replace the eval.json beside a checkpoint (its shipped planner settings and results), "
+                        "and --gif the GIFs of an earlier eval")
 
 
 def _print_result(res: dict, as_json: bool) -> None:
@@ -412,12 +421,14 @@ def run_eval(a: argparse.Namespace) -> int:
     pcfg, line = resolve_planner(a.checkpoint, a.protocol, {f: getattr(a, dest) for dest, f in FLAGS.items()})
     # outputs and inputs are checked before the (long) evaluation, not after it
     # an empty --out / --gif (a script's unset variable) is an error, not "no output"
-    if a.force and a.out is None:
-        raise ValueError("--force lets --out replace a checkpoint's eval.json; without --out it does nothing (drop it)")
+    if a.force and a.out is None and a.gif is None:
+        raise ValueError("--force lets --out replace a checkpoint's eval.json and --gif an earlier eval's GIFs; without "
+                         "--out it does nothing (and there is no --gif): drop it")
     if a.out is not None:
-        from .runs import EVAL_RESULT
+        from .runs import EVAL_RESULT, check_out_suffix
         validate.check_out_file(a.out, force=a.force or None, inputs={"--checkpoint": a.checkpoint, "--data": a.data},
                                 writes=EVAL_RESULT)
+        check_out_suffix(a.out, "--out", EVAL_RESULT)  # JSON under an .h5 / .pt name looked like a dataset
     # an --out that did not exist when the check passed is created only if it still does not exist
     # (two evals at once into one new file: the later one silently replaced the other's result)
     replace = bool(a.force) or (a.out is not None and os.path.lexists(a.out))
@@ -430,21 +441,29 @@ def run_eval(a: argparse.Namespace) -> int:
         if a.out and (o == g or g.startswith(o + os.sep)):  # was: the write of --out failed after the whole eval
             raise ValueError(f"--out {a.out} and --gif {a.gif}: --out is a file and --gif a folder at the same "
                              f"place; give them different paths (e.g. --gif {a.gif.rstrip('/')}-gifs)")
+    from ._eval_files import earlier_gifs
+    old_gifs = earlier_gifs(a.gif, a.force) if a.gif is not None else []  # with --force: replaced, never mixed
     resolve_device(a.device)
     set_threads(a.threads)
     print(line, file=sys.stderr if a.json else sys.stdout)
+    for p in old_gifs:
+        os.remove(p)
+    if old_gifs:
+        print(f"note: --force: removed the {len(old_gifs)} GIF(s) of an earlier eval from {a.gif}", file=sys.stderr)
     res = evaluate(a.checkpoint, a.episodes, pcfg, a.seed, a.data, a.budget, device=a.device,
                    gif_dir=a.gif, progress=not a.json or sys.stderr.isatty(), env_name=a.env,
                    precision=a.precision, cuda_graphs=not a.no_cuda_graphs, compile_rollout=a.compile)
     res["planner_source"] = line
+    unprinted = None
+    try:  # printed first: a failed write of --out (disk full) lost the whole evaluation's result
+        _print_result(res, a.json)
+    except OSError as e:  # a hangup closed the terminal: the result is in --out, the line below goes to /dev/null
+        unprinted = None if res.get("signal") else e
     if a.out:
         from .faults import write_atomic
         write_atomic(a.out, json.dumps(res, indent=2), replace=replace, flag="--out")
-    try:
-        _print_result(res, a.json)
-    except OSError:  # a hangup closed the terminal: the result is in --out, the line below goes to /dev/null
-        if not res.get("signal"):
-            raise
+    if unprinted is not None:
+        raise unprinted
     if res.get("interrupted"):
         from .faults import say
         sig = res.get("signal")

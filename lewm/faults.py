@@ -3,6 +3,8 @@ metrics, worker processes whose parent died, and one-line reports of expected fa
 
 - ``terminate_as_exception``: SIGTERM (and SIGHUP: the terminal closed) raises :class:`Terminated` in
   the main thread, so ``finally`` blocks run (partial files removed, worker processes ended, locks released) as for Ctrl-C.
+  Inside ``deferred_termination`` (a training loop) the first one only sets a flag: the run stops at its
+  step boundary and saves, as on Ctrl-C.
 - ``run_lock``: ``OUT/.lock`` holds the pid of the training writing into ``OUT``; a second one is
   refused, the lock of a dead pid is taken over.
 - ``clean_stale_tmp``: checkpoint writes killed mid-way leave ``.tmp-*`` files; the next run
@@ -85,6 +87,14 @@ class RunLocked(RuntimeError):
     """Another live process is training into the same folder."""
 
 
+class DiskFull(OSError):
+    """The disk filled while a file was written (``errno`` ENOSPC); ``strerror`` is the whole one-line
+    message (which file, what is left intact, what to do), reported as it is by :func:`one_line`."""
+
+    def __str__(self) -> str:
+        return self.strerror or super().__str__()
+
+
 def is_out_of_memory(e: BaseException) -> bool:
     """A machine limit, not a bug: MemoryError, CUDA OOM, or the CPU allocator's refusal."""
     return isinstance(e, MemoryError) or type(e).__name__ == "OutOfMemoryError" or (
@@ -94,6 +104,8 @@ def is_out_of_memory(e: BaseException) -> bool:
 def one_line(e: BaseException) -> str:
     """The message of an expected failure as one line naming the file, what happened, what to do."""
     text = str(e)
+    if isinstance(e, DiskFull) and e.strerror:
+        return e.strerror
     if isinstance(e, OSError):
         where = e.filename or ""
         if e.errno == errno.ENOSPC or "No space left on device" in text or "errno = 28" in text:
@@ -124,6 +136,13 @@ def terminate_as_exception():
         return
 
     def handler(signum, frame):
+        if _DEFER[0] and not TERMINATE.is_set():  # a training loop stops at its step boundary and saves;
+            _LAST_SIGNAL[0] = int(signum)  # a second signal raises at once
+            TERMINATE.set()
+            with contextlib.suppress(RuntimeError):  # a reentrant write to stderr
+                say(f"\n{signal_name(signum)}: stopping after this step and saving the checkpoint "
+                    f"({signal_name(signum)} again to stop at once)")
+            return
         _LAST_SIGNAL[0] = int(signum)
         TERMINATE.set()  # remembered: an exception raised inside a __del__ or a C callback is swallowed,
         raise Terminated(signum)  # so long loops also poll ``check_terminated()``
@@ -142,6 +161,31 @@ def terminate_as_exception():
             signal.signal(s, h)
         sys.unraisablehook = old_hook
         TERMINATE.clear()  # handled: a later run in this process (the lab, a test) must not stop at once
+
+
+_DEFER = [0]  # > 0 inside ``deferred_termination``
+
+
+@contextlib.contextmanager
+def deferred_termination(enabled: bool = True):
+    """Inside (and inside ``terminate_as_exception``): the first SIGTERM / SIGHUP only sets ``TERMINATE``
+    (:func:`termination_pending` says so), so that a training loop stops at its next step boundary and
+    saves its checkpoint, as on Ctrl-C (was: SIGTERM raised mid-step and the steps since the last
+    checkpoint were lost); a second one raises :class:`Terminated` at once. ``enabled=False``: a no-op
+    (a data-parallel run, whose ranks must stop together, stops at once)."""
+    if not enabled:
+        yield
+        return
+    _DEFER[0] += 1
+    try:
+        yield
+    finally:
+        _DEFER[0] -= 1
+
+
+def termination_pending() -> int | None:
+    """The signal number of a SIGTERM / SIGHUP deferred by :func:`deferred_termination`, else None."""
+    return _LAST_SIGNAL[0] if TERMINATE.is_set() else None
 
 
 def check_terminated() -> None:
@@ -187,8 +231,9 @@ def _read_lock(path: str) -> tuple[int, str]:
 class RunLock:
     """``OUT/.lock`` = ``{"pid": ..., "host": ...}`` of the process training into ``OUT``.
 
-    ``acquire`` creates it atomically (O_EXCL); if it exists and its pid is alive (on this host) it
-    raises :class:`RunLocked` naming the pid, else the stale lock is taken over."""
+    ``acquire`` creates it atomically (O_EXCL); if it exists and its pid is alive (on this host), or it
+    names another host (a shared filesystem: its pid cannot be checked here), it raises
+    :class:`RunLocked` naming the pid, else the stale lock is taken over."""
 
     def __init__(self, folder: str):
         if not isinstance(folder, (str, os.PathLike)) or not str(os.fspath(folder)).strip():
@@ -211,6 +256,10 @@ class RunLock:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
                 pid, host = _read_lock(self.path)
+                if pid and host and host != socket.gethostname():  # a shared filesystem: not checkable here
+                    raise RunLocked(f"{self.folder}: locked by pid {pid} on {host} (another machine, whose "
+                                    f"processes this one cannot see); if no training runs there into this "
+                                    f"folder, delete {self.path}") from None
                 if pid and pid_alive(pid) and host in ("", socket.gethostname()):
                     raise RunLocked(f"{self.folder}: another training (pid {pid}) is writing into this folder; "
                                     f"wait for it to finish, stop it, or choose another --out "
@@ -354,11 +403,14 @@ def quiet_worker_hangups(worker_id: int = 0) -> None:
     multiprocessing's resource_sharer thread reports it with ``sys.excepthook``: a
     ``ConnectionResetError`` traceback after the clean ``error: terminated`` line. Other errors
     keep their traceback. A SIGHUP (the terminal closed: it reaches the whole process group) is
-    ignored: the main process stops at the step boundary and saves, then ends its workers (killed by
-    it, a worker made the next batch fail with "DataLoader worker exited unexpectedly")."""
-    if hasattr(signal, "SIGHUP"):
-        with contextlib.suppress(ValueError, OSError):
-            signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    ignored, and so is a SIGTERM sent to the whole process group: the main process stops at the step
+    boundary and saves, then ends its workers (killed by it, a worker made the next batch fail with
+    "DataLoader worker exited unexpectedly")."""
+    for name in ("SIGHUP", "SIGTERM"):
+        if hasattr(signal, name):
+            with contextlib.suppress(ValueError, OSError):
+                signal.signal(getattr(signal, name), signal.SIG_IGN)
+    die_with_parent(os.getppid())  # ignoring SIGTERM, it must still end with the training (even on kill -9)
     previous = sys.excepthook
 
     def hook(kind, value, tb):

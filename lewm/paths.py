@@ -30,7 +30,7 @@ def existing_ancestor(path: str) -> str:
 
 
 _TMP_MARGIN = 16
-"""Bytes a temporary sibling adds to a file name (``out.<pid>.tmp``, ``.tmp-XXXXXXXX.part``)."""
+"""Bytes a temporary sibling adds to a file name (collect's ``.tmp-<name>.<pid>``, ``.tmp-XXXXXXXX.part``)."""
 
 
 def _check_new_names(path: str, flag: str, margin: int = 0) -> None:

@@ -47,11 +47,13 @@ def unique_dir(root: str, name: str) -> str:
 
 
 def unique_file(path: str) -> str:
-    """``path`` if no such file exists (nor a collect's temporary ``path.<pid>.tmp``), else
-    ``stem-N.ext`` for the first free N."""
+    """``path`` if no such file exists (nor a collect's temporary ``.tmp-<name>.<pid>`` beside it, nor an
+    older one ``path.<pid>.tmp``), else ``stem-N.ext`` for the first free N."""
     path = _path_arg("unique_file", path)
     def free(p: str) -> bool:
-        return not os.path.exists(p) and not glob.glob(glob.escape(p) + ".*tmp")
+        folder, name = os.path.split(p)
+        busy = glob.escape(p) + ".*tmp", os.path.join(glob.escape(folder), ".tmp-" + glob.escape(name) + ".[0-9]*")
+        return not os.path.exists(p) and not any(glob.glob(g) for g in busy)
 
     if free(path):
         return path
@@ -196,6 +198,32 @@ def run_file(path: str) -> str | None:
 def example_name(folder: str, writes: str | None) -> str:
     """A file name to suggest inside ``folder`` for an output of kind ``writes`` (was: out.json for HDF5)."""
     return os.path.join(folder, "out." + {CHECKPOINT: "pt", DATASET: "h5"}.get(writes, "json"))
+
+
+_SUFFIX_KINDS = (  # (name endings, what a file so named is, the kinds written under such a name)
+    ((".h5", ".hdf5", ".hdf"), "an HDF5 episode file's (a dataset's)", (DATASET,)),
+    ((".pt", ".pth", ".ckpt"), "a checkpoint's", (CHECKPOINT,)),
+    ((".json", ".jsonl", ".txt", ".csv", ".log", ".md", ".html", ".htm"), "a text file's (JSON, a log, a page)",
+     JSON_OUTPUTS),
+    ((".npz", ".npy"), "a numpy array file's", ()),
+    ((".gif", ".png", ".jpg", ".jpeg", ".mp4"), "an image's or a video's", ()),
+)
+_SUFFIX_OF = {DATASET: ".h5", CHECKPOINT: ".pt", EVAL_RESULT: ".json", BENCH_RESULT: ".json"}
+
+
+def check_out_suffix(path, flag: str, writes: str) -> None:
+    """An output's name must not end like a file of another kind (``collect --out x.pt`` / ``x.json`` wrote a
+    dataset, ``eval --out o.h5`` a JSON result, under a name every listing takes for something else): one line
+    naming the flag, what the name says and what the command writes, with the name to use. A name with no
+    suffix, or one the lab does not know, is accepted."""
+    if not isinstance(path, (str, os.PathLike)):
+        return  # the type is check_out_file's to name
+    path = os.fspath(path)
+    stem, ext = os.path.splitext(path)
+    for ends, what, kinds in _SUFFIX_KINDS:
+        if ext.lower() in ends and writes not in kinds:
+            raise ValueError(f"{flag} {path}: a {ext} name is {what}, but this writes {writes}: name it "
+                             f"{stem}{_SUFFIX_OF.get(writes, '')}")
 
 
 def check_replaceable(path: str, flag: str, writes: str | None, force: bool | None) -> None:

@@ -7,7 +7,6 @@ the app (in a spawned process) and the tests share it.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import math
 import os
@@ -21,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from . import _train_checks, checkpoint, distributed, faults, validate
-from .config import LeWMConfig, changed_settings
+from .config import LeWMConfig
 from .precision import resolve_precision
 from .data import WindowDataset, action_stats_of, batch_iterator  # noqa: F401  (action_stats_of re-exported)
 from .devices import resolve_device  # noqa: F401  (re-exported: lewm.train.resolve_device, app/ and report use it)
@@ -153,39 +152,8 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
     model = LeWM(mc)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay,
                             fused=dev.type == "cuda")
-    start = 0
     src = ckpt_path if resuming else init
-    if loaded is not None:  # read once above
-        m2, cfg_saved, meta = loaded
-        if cfg_saved.model != mc:
-            diff = [k for k, v in dataclasses.asdict(cfg_saved.model).items() if getattr(mc, k, None) != v]
-            raise checkpoint.CheckpointError(
-                f"{src}: holds a different architecture than the requested one{' (' + ', '.join(diff) + ')' if diff else ''}; "
-                + ("use another --out folder or pass --no-resume" if resuming else
-                   "pass the same --preset / --latent-dim / --history / --set model.* as its run"))
-        if not resuming and meta["step"] >= tc.steps:
-            raise ValueError(f"the init checkpoint {src} (--init, train(init=...)) is at step {meta['step']}: "
-                             f"ask for more steps than that (--steps, train(steps=...); got {tc.steps})")
-        if resuming and meta["step"] > tc.steps:
-            raise ValueError(f"{src} is already at step {meta['step']}, past --steps {tc.steps}: ask for at "
-                             f"least {meta['step']} steps, or pass --no-resume / another --out to start over")
-        model.load_state_dict(m2.state_dict())
-        if meta["optimizer"] is not None:
-            checkpoint.load_optimizer(opt, meta["optimizer"], src)
-        start = meta["step"]
-        if _is_rank0():
-            print(f"{'resuming from' if resuming else 'continuing from'} {src} at step {start}")
-            changed = changed_settings(cfg_saved, cfg)
-            if cfg_saved.action_std and (cfg_saved.action_mean, cfg_saved.action_std) != (cfg.action_mean, cfg.action_std):
-                was, now = (", ".join(f"{v:.4g}" for v in c.action_mean + c.action_std) for c in (cfg_saved, cfg))
-                changed.append(f"the action statistics (mean, std), re-estimated on --data {data} (other data than "
-                               f"the run's?): {was} -> {now}")  # by design (another --data, mostly), never silently
-            if changed:  # allowed (a new stage may change the optimisation), but never silently
-                print(f"note: {src} ran with other settings; continuing with the new ones: {', '.join(changed)}")
-    if not resuming and os.path.exists(metrics_path) and _is_rank0():
-        os.remove(metrics_path)
-    elif resuming and _is_rank0():  # lines logged after the checkpoint would repeat their steps
-        faults.truncate_metrics(metrics_path, start)
+    start = _train_checks.start_from(loaded, model, opt, cfg, src, resuming, data, out, _is_rank0())
     model.to(dev).train()
     if dev.type == "cuda":  # NHWC patch convolution: the layout tensor-core convolutions prefer
         model.encoder.embeddings.patch_embeddings.to(memory_format=torch.channels_last)
@@ -231,81 +199,88 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
         if with_latents:
             m["effective_rank"], m["latent_std"] = effective_rank(zd), float(zd.std(dim=(0, 1)).mean())
         return m, zd
-    try:
-        while step < tc.steps:
-            faults.check_terminated()  # a SIGTERM whose exception was swallowed still stops the run
-            if tc.time_budget_s and time.perf_counter() - t0 >= tc.time_budget_s:
-                break  # fixed-time recipe: the schedule has run its course on the clock
-            if stop_event is not None and stop_event.is_set():
-                stopped = True
-                break
-            if pause_event is not None and pause_event.is_set():
-                time.sleep(0.1)
-                continue
-            batch = to_dev(next(batches))
-            for g in opt.param_groups:
-                g["lr"] = lr_at(step, tc, time.perf_counter() - t0)
-            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
+    single = not ctx.enabled  # data-parallel ranks must stop together: there a SIGTERM stops at once
+    with faults.deferred_termination(single):  # the first SIGTERM stops at the next step boundary
+        try:
+            while step < tc.steps:
+                if single and faults.termination_pending() is not None:
+                    break  # SIGTERM: stop at the step boundary and save, as on Ctrl-C (saved below)
+                faults.check_terminated()  # a SIGTERM whose exception was swallowed still stops the run
+                if tc.time_budget_s and time.perf_counter() - t0 >= tc.time_budget_s:
+                    break  # fixed-time recipe: the schedule has run its course on the clock
+                if stop_event is not None and stop_event.is_set():
+                    stopped = True
+                    break
+                if pause_event is not None and pause_event.is_set():
+                    time.sleep(0.1)
+                    continue
+                batch = to_dev(next(batches))
+                for g in opt.param_groups:
+                    g["lr"] = lr_at(step, tc, time.perf_counter() - t0)
+                with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
+                    if net is None:
+                        loss, pred_loss, sig, z = lewm_loss(model, batch, cfg, sig_gen)
+                    else:
+                        loss, pred_loss, sig, z = net(batch, sig_gen)
                 if net is None:
-                    loss, pred_loss, sig, z = lewm_loss(model, batch, cfg, sig_gen)
-                else:
-                    loss, pred_loss, sig, z = net(batch, sig_gen)
-            if net is None:
-                loss_v, pred_v, sig_v = loss, pred_loss, sig
-            else:  # global values: every rank agrees (also on divergence)
-                loss_v, pred_v, sig_v = distributed.mean_over_ranks(
-                    torch.stack([loss.detach(), pred_loss.detach(), sig.detach()]).float())
-            # On CUDA, reading the loss back every step would stall the queue of kernels: there it
-            # is read (and checked) at log and checkpoint steps and at the end only. A non-finite
-            # loss is never saved: every checkpoint step is a checked step.
-            nxt = step + 1
-            check = (not lazy or nxt % tc.log_every == 0 or nxt % tc.ckpt_every == 0 or nxt == tc.steps)
-            if check and not torch.isfinite(loss_v):
-                _diverged(loss_v, pred_v, sig_v, nxt, ckpt_path, tc, cfg)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
-            opt.step()
-            step += 1
-            seen += batch["pixels"].shape[0] * ctx.world_size
-            if not check:
+                    loss_v, pred_v, sig_v = loss, pred_loss, sig
+                else:  # global values: every rank agrees (also on divergence)
+                    loss_v, pred_v, sig_v = distributed.mean_over_ranks(
+                        torch.stack([loss.detach(), pred_loss.detach(), sig.detach()]).float())
+                # On CUDA, reading the loss back every step would stall the queue of kernels: there it
+                # is read (and checked) at log and checkpoint steps and at the end only. A non-finite
+                # loss is never saved: every checkpoint step is a checked step.
+                nxt = step + 1
+                check = (not lazy or nxt % tc.log_every == 0 or nxt % tc.ckpt_every == 0 or nxt == tc.steps)
+                if check and not torch.isfinite(loss_v):
+                    _diverged(loss_v, pred_v, sig_v, nxt, ckpt_path, tc, cfg)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+                opt.step()
+                step += 1
+                seen += batch["pixels"].shape[0] * ctx.world_size
+                if not check:
+                    if bar is not None:
+                        bar.update(1)
+                    continue
+                logged = step % tc.log_every == 0 or step == tc.steps
+                last, zd = read_back(z, logged)
+                if logged:
+                    if _is_rank0():
+                        with open(metrics_path, "a") as f:
+                            f.write(json.dumps(last) + "\n")
                 if bar is not None:
                     bar.update(1)
-                continue
-            logged = step % tc.log_every == 0 or step == tc.steps
-            last, zd = read_back(z, logged)
-            if logged:
-                if _is_rank0():
-                    with open(metrics_path, "a") as f:
-                        f.write(json.dumps(last) + "\n")
+                    bar.set_postfix(loss=f"{last['loss']:.4f}", pred=f"{last['pred_loss']:.4f}",
+                                    sigreg=f"{last['sigreg']:.3f}", sps=f"{last['samples_per_s']:.0f}")
+                if on_step is not None:
+                    on_step(StepInfo(step, dict(last), zd))
+                if step % tc.ckpt_every == 0 and step < tc.steps:
+                    # every rank recalibrates (under DDP the BatchNorms all-reduce), rank 0 writes
+                    with _recalibrated(model, ds, tc, local_bs, dev, amp, step, ctx.rank, last, world=ctx.world_size):
+                        if _is_rank0():
+                            _check_weights(model, last, step, ckpt_path, tc, cfg)
+                            checkpoint.save(ckpt_path, model, cfg, step, last, optimizer=opt.state_dict())
+                            if tc.keep_snapshots:
+                                checkpoint.save(os.path.join(out, f"step_{step}.pt"), model, cfg, step, last)
+        finally:
             if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{last['loss']:.4f}", pred=f"{last['pred_loss']:.4f}",
-                                sigreg=f"{last['sigreg']:.3f}", sps=f"{last['samples_per_s']:.0f}")
-            if on_step is not None:
-                on_step(StepInfo(step, dict(last), zd))
-            if step % tc.ckpt_every == 0 and step < tc.steps:
-                # every rank recalibrates (under DDP the BatchNorms all-reduce), rank 0 writes
-                with _recalibrated(model, ds, tc, local_bs, dev, amp, step, ctx.rank, last, world=ctx.world_size):
-                    if _is_rank0():
-                        _check_weights(model, last, step, ckpt_path, tc, cfg)
-                        checkpoint.save(ckpt_path, model, cfg, step, last, optimizer=opt.state_dict())
-                        if tc.keep_snapshots:
-                            checkpoint.save(os.path.join(out, f"step_{step}.pt"), model, cfg, step, last)
-    finally:
-        if bar is not None:
-            bar.close()
-    if loss_v is not None and not torch.isfinite(loss_v):  # stopped (time budget) after an unchecked step
-        _diverged(loss_v, pred_v, sig_v, step, ckpt_path, tc, cfg)
-    if loss_v is not None and last.get("step") != step:  # the last step was not read back (lazy)
-        last = read_back(z, True)[0]
-    with _recalibrated(model, ds, tc, local_bs, dev, amp, step, ctx.rank, last, keep=True,
-                       world=ctx.world_size):
-        if _is_rank0():
-            if len(val) and val_batches:  # eval mode (no collectives): with the recalibrated statistics
-                last["val_pred_loss"] = evaluate_pred_loss(model, val, cfg, val_batches, dev)
-            _check_weights(model, last, step, ckpt_path, tc, cfg)
-            checkpoint.save(ckpt_path, model, cfg, step, last, optimizer=opt.state_dict())
+                bar.close()
+        if loss_v is not None and not torch.isfinite(loss_v):  # stopped (time budget) after an unchecked step
+            _diverged(loss_v, pred_v, sig_v, step, ckpt_path, tc, cfg)
+        if loss_v is not None and last.get("step") != step:  # the last step was not read back (lazy)
+            last = read_back(z, True)[0]
+        with _recalibrated(model, ds, tc, local_bs, dev, amp, step, ctx.rank, last, keep=True,
+                           world=ctx.world_size):
+            if _is_rank0():
+                if len(val) and val_batches:  # eval mode (no collectives): with the recalibrated statistics
+                    last["val_pred_loss"] = evaluate_pred_loss(model, val, cfg, val_batches, dev)
+                _check_weights(model, last, step, ckpt_path, tc, cfg)
+                checkpoint.save(ckpt_path, model, cfg, step, last, optimizer=opt.state_dict())
+    if single and (signum := faults.termination_pending()) is not None:  # saved: now end as terminated
+        faults.say(f"{faults.signal_name(signum)} at step {step}: saved {ckpt_path}; the same command resumes from it")
+        raise faults.Terminated(signum)
     return TrainResult(out, ckpt_path, step, last, stopped)
 
 

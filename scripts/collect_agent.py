@@ -66,12 +66,21 @@ class _RecordedNoise:
         return self.env.step(action)
 
 
+def _check_copy(path: str, n: int) -> None:
+    """``--copy N`` at most the episodes of ``--mix``, before the agent runs (was: refused after all of them)."""
+    from lewm.data import open_h5
+    with open_h5(path) as f:
+        held = len(f["ep_len"])
+    if n > held:
+        raise ValueError(f"--copy {n}: --mix {path} holds {held} episodes; copy at most {held}")
+
+
 def _copied(path: str, n: int, rng: np.random.Generator) -> list[dict]:
     from lewm.data import open_h5
     with open_h5(path) as f:
         lens, offs = f["ep_len"][:], f["ep_offset"][:]
         if n > len(lens):
-            raise ValueError(f"--copy {n}: {path} holds {len(lens)} episodes")
+            raise ValueError(f"--copy {n}: --mix {path} holds {len(lens)} episodes; copy at most {len(lens)}")
         eps = []
         for e in np.sort(rng.choice(len(lens), n, replace=False)):
             rows = slice(int(offs[e]), int(offs[e] + lens[e]))
@@ -81,16 +90,19 @@ def _copied(path: str, n: int, rng: np.random.Generator) -> list[dict]:
     return eps
 
 
-def _write(out: str, eps: list[dict], env, seed: int, agent_success: float, force: bool) -> None:
+def _write(out: str, eps: list[dict], env, seed: int, agent_success: float, force: bool, start=None) -> None:
+    """``start``: the identity of the --out file at the start (``lewm.collect.file_identity``): --force replaces
+    only that file; one another command published meanwhile keeps this result beside it (``-kept-PID``)."""
     import h5py
+    from lewm.collect import publish_dataset, temp_name
     from lewm.data import FORMAT_VERSION
-    from lewm.faults import publish
     lens = np.array([len(e["pixels"]) for e in eps])
     offs = np.concatenate([[0], np.cumsum(lens)[:-1]])
     N, S = int(lens.sum()), env.image_size
-    tmp = f"{out}.{os.getpid()}.tmp"
+    tmp, made = temp_name(out), False  # .tmp-<name>.<pid>: never a user's out.tmp
     try:
-        with h5py.File(tmp, "w") as f:
+        with h5py.File(tmp, "x") as f:
+            made = True
             f.create_dataset("pixels", (N, S, S, 3), np.uint8, chunks=(8, S, S, 3), compression="gzip",
                              compression_opts=1)
             f.create_dataset("action", (N, env.action_dim), np.float32)
@@ -108,9 +120,9 @@ def _write(out: str, eps: list[dict], env, seed: int, agent_success: float, forc
                             "policy": "agent", "seed": seed, "episode_len": int(lens.max()), "mix_random": 0.0,
                             "lewm_format_version": FORMAT_VERSION, "max_episode_steps": int(env.max_episode_steps),
                             "created_by": "scripts/collect_agent.py", "success_rate": agent_success})
-        publish(tmp, out, replace=force, flag="--out")
+        publish_dataset(tmp, out, force, start)
     finally:
-        if os.path.exists(tmp):
+        if made and os.path.exists(tmp):
             os.remove(tmp)
 
 
@@ -147,18 +159,21 @@ def _main(argv=None) -> int:
     from dataclasses import replace
     from lewm import checkpoint
     from lewm.envs import make
-    from lewm.collect import check_dataset_name
+    from lewm.collect import check_dataset_name, file_identity
     from lewm.evaluate import eval_pairs
     from lewm.planning.episode import run_episode
     from lewm.runs import DATASET
     from lewm.validate import check_dataset, check_out_file
 
-    check_out_file(a.out, "--out", force=a.force, writes=DATASET)  # before the work: never replaces a dataset unasked
+    start = file_identity(a.out)  # the file checked now is the only one --force replaces
+    # before the work: never replaces a dataset unasked, nor an input (--out = --mix replaced it even with --force)
+    check_out_file(a.out, "--out", force=a.force, writes=DATASET, inputs={"--mix": a.mix, "--checkpoint": a.checkpoint})
     check_dataset_name(a.out, "--out")
     torch.set_num_threads(a.threads)
     model, cfg, _ = checkpoint.load(a.checkpoint)
     if a.mix:
         check_dataset(a.mix, flag="--mix", env=cfg.env, image_size=cfg.model.image_size, need_state=True)
+        _check_copy(a.mix, a.copy)
     pcfg, line = _planner(a.checkpoint)
     pcfg = replace(pcfg, horizon=a.horizon, receding_horizon=1, cost_steps="all")
     print(f"{line}; collecting with horizon {a.horizon}, re-plan every block, cost on all blocks", flush=True)
@@ -184,7 +199,7 @@ def _main(argv=None) -> int:
             print(f"{i + 1}/{len(pairs)} episodes, {ok} reached the goal, {time.time() - t0:.0f} s", flush=True)
     if a.mix:
         eps += _copied(a.mix, a.copy, rng)
-    _write(a.out, eps, env, a.seed, ok / len(pairs), a.force)
+    _write(a.out, eps, env, a.seed, ok / len(pairs), a.force, start)
     print(f"wrote {a.out}: {len(eps)} episodes ({len(pairs)} of the agent, {ok} reached the goal)")
     return 0
 

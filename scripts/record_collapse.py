@@ -56,7 +56,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     from lewm.validate import arg_field, arg_int
     ap = Parser(prog="python scripts/record_collapse.py", description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=os.path.join(ROOT, "app", "assets", "collapse_recording.npz"),
-                    help="the recording, a .npz file (default app/assets/collapse_recording.npz)")
+                    help="the recording, a .npz file (default app/assets/collapse_recording.npz); an existing "
+                         "recording is replaced only with --force")
+    ap.add_argument("--force", action="store_true", help="replace an existing --out recording")
     ap.add_argument("--steps", type=arg_field(TrainConfig, "steps"), default=600)
     ap.add_argument("--batch", type=arg_field(TrainConfig, "batch_size"), default=64)
     ap.add_argument("--lam", type=arg_field(SIGRegConfig, "weight"), default=0.09,
@@ -65,13 +67,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--view-every", type=arg_int(1, 10**9), default=5)
     ap.add_argument("--threads", type=arg_int(1, 1024), default=1)
     a = ap.parse_args(argv)
-    check_recording_out(a.out)
+    check_recording_out(a.out, a.force)
     return a
 
 
-def check_recording_out(path: str) -> str:
+def check_recording_out(path: str, force: bool = False) -> str:
     """``--out``: a .npz name (numpy adds '.npz' to any other: ``x.h5`` became ``x.h5.npz``), in a folder that
-    can be made and written; an existing file is replaced only if it is a recording too."""
+    can be made and written; an existing file is replaced only if it is a recording too, and only with
+    ``force`` (was: an earlier recording replaced without a word)."""
     from lewm.validate import check_out_file
     if not path.endswith(".npz"):
         raise ValueError(f"--out {path}: expected a .npz file name (e.g. {os.path.splitext(path)[0] or 'out'}.npz): "
@@ -87,6 +90,9 @@ def check_recording_out(path: str) -> str:
         if not ours:
             raise FileExistsError(f"--out {path}: exists and is not a collapse recording; writing would destroy "
                                   f"it, choose another --out")
+    if os.path.lexists(path) and not force:
+        raise FileExistsError(f"--out {path}: exists (an earlier recording); pass --force to replace it, or "
+                              f"choose another --out")
     return path
 
 
@@ -139,12 +145,14 @@ def main(argv=None) -> int:
     os.makedirs(folder, exist_ok=True)
     # float32 series (float16 snapshots): a few hundred KB at most
     out = {k: (v.astype(np.float32) if v.dtype == np.float64 and v.ndim else v) for k, v in out.items()}
-    from lewm.faults import TMP_PREFIX
+    from lewm.faults import TMP_PREFIX, publish
     fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=".part", dir=folder)
     try:  # written whole, then renamed: a kill leaves the old recording, not half of one
         with os.fdopen(fd, "wb") as f:  # a file object: numpy writes this name, it adds no '.npz'
             np.savez_compressed(f, meta=json.dumps(meta), **out)
-        os.replace(tmp, a.out)
+        # the umask's mode (mkstemp's was -rw-------); without --force, a recording another run wrote
+        # meanwhile is kept and this one goes beside it
+        publish(tmp, a.out, replace=a.force, flag="--out")
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)

@@ -22,8 +22,9 @@ def test_config_ranges_reject_and_accept():
                 "model.pred_heads=0", "train.ram_limit_gb=2000", "train.min_lr_ratio=1.5", "train.lr=inf"]:
         with pytest.raises(ValueError, match=bad.split("=")[0].replace(".", r"\.")):
             apply_set_overrides(cfg, [bad])
+    assert apply_set_overrides(cfg, ["train.time_budget_s=0"]).train.time_budget_s == 0
     ok = apply_set_overrides(cfg, ["train.keep_snapshots=off", "train.compile=YES", "sigreg.weight=0",
-                                   "train.time_budget_s=0", "train.time_budget_s=10"])
+                                   "train.time_budget_s=10"])
     assert ok.train.keep_snapshots is False and ok.train.compile is True and ok.sigreg.weight == 0.0
     with pytest.raises(ValueError, match="whole number"):
         TrainConfig(steps=True)

@@ -202,7 +202,7 @@ def test_killed_training_then_second_training_refused_then_stale_lock_taken_over
         try:
             _wait_for(lambda: os.path.exists(os.path.join(out, "metrics.jsonl")) and
                       len(_steps(out)) >= 20, 120, "20 logged steps", p)
-            rc = main(args[:-6] + ["--steps", "50"])
+            rc = main(["50" if a == "100000" else a for a in args[:-6]])  # --steps 50 (a flag given once)
             err = capsys.readouterr().err
             assert rc == 2 and f"another training (pid {p.pid})" in err, err
             p.send_signal(signal.SIGKILL)
@@ -266,7 +266,7 @@ def test_killed_collect_leaves_no_orphan_and_no_partial_file(sig, tmp_path):
         p = _spawn(["collect", "--env", "two_room", "--episodes", "3000", "--workers", "2", "--image-size", "16",
                     "--no-progress", "--out", out], log)
         try:
-            _wait_for(lambda: os.path.exists(f"{out}.{p.pid}.tmp") and len(_children(p.pid)) >= 2, 120,
+            _wait_for(lambda: os.path.exists(str(tmp_path / f".tmp-c.h5.{p.pid}")) and len(_children(p.pid)) >= 2, 120,
                       "2 workers and the temporary file", p)
             time.sleep(0.5)  # the workers are producing episodes
             kids = _children(p.pid)  # the 2 workers (and multiprocessing's resource tracker)

@@ -207,7 +207,7 @@ def test_export_refuses_an_h5_name(ckpt, tmp_path, capsys):
         out = str(tmp_path / name)
         assert main(["export", "--checkpoint", ckpt, "--out", out]) == 2
         line = one_error_line(capsys.readouterr().err)
-        assert f"--out {out}" in line and "HDF5 episode files" in line and ".pt" in line
+        assert f"--out {out}" in line and "HDF5 episode file" in line and ".pt" in line
         assert not os.path.exists(out)
     assert main(["export", "--checkpoint", ckpt, "--out", str(tmp_path / "ex5.pt")]) == 0
     assert checkpoint.load(str(tmp_path / "ex5.pt"))[2]["step"] >= 0

@@ -220,7 +220,9 @@ def test_record_collapse_writes_the_file_it_names(capsys, two_room, tmp_path):
     assert f"wrote {out} " in stdout and out.exists() and not os.path.exists(str(out) + ".npz")
     with np.load(out) as z:
         assert "meta" in z.files and "on_step" in z.files
-    rc, _, err = _run(capsys, "record_collapse", args)  # a recording replaces a recording
+    rc, _, err = _run(capsys, "record_collapse", args)  # without --force, an earlier recording is kept
+    assert rc == 2 and "pass --force" in err
+    rc, _, err = _run(capsys, "record_collapse", args + ["--force"])  # a recording replaces a recording
     assert rc == 0, err
 
 

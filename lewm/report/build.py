@@ -102,12 +102,15 @@ def check_report_folder(out: str, checkpoint, data, force: bool, flag: str = "ma
     """An ``out`` that already holds a report (report.json / report.html, or the heldout.h5 a report
     without data would collect again) is refused unless ``force``, as eval / bench refuse their
     outputs (was: re-running into the same folder replaced the earlier report without a word)."""
-    if force or not os.path.isdir(out):
+    if not os.path.isdir(out):
         return
-    from .data_source import HELDOUT_NAME, reference_beside
+    from .data_source import HELDOUT_NAME, check_heldout_free, reference_beside
     names = list(REPORT_FILES)
     if not data and isinstance(checkpoint, str) and checkpoint and reference_beside(checkpoint) is None:
+        check_heldout_free(out, flag)  # a user's file of that name: refused even with force
         names.append(HELDOUT_NAME)  # collected again (the old one removed) when there is no data
+    if force:
+        return
     there = [n for n in names if os.path.lexists(os.path.join(out, n))]
     if there:
         from ..errors import OutputExistsError

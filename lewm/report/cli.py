@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 from .build import MIN_FRAMES, check_plotly_js, check_report_folder, make_report
 from .summary import summary_text
@@ -42,6 +43,9 @@ def run_report(a: argparse.Namespace) -> int:
     from ..devices import resolve_device, set_threads
     from ..validate import check_out_dir
     check_out_dir(a.out)  # before the work, not after it
+    if a.plotly_js is not None and a.no_html:  # was: accepted and ignored
+        raise ValueError(f"--plotly-js {a.plotly_js}: sets the page's plotly.js, but --no-html writes no page; "
+                         f"drop one of them")
     check_plotly_js(a.plotly_js, a.out, "--plotly-js")  # also in make_report; here with the flags' names
     resolve_device(a.device, "--device")  # was named make_report(device=...) from inside
     check_report_folder(a.out, a.checkpoint, a.data, a.force, "--out", "--force")
@@ -50,6 +54,17 @@ def run_report(a: argparse.Namespace) -> int:
                       map_method=a.map_method, decoder_steps=a.decoder_steps, horizon=a.horizon, seed=a.seed,
                       device=a.device, html=not a.no_html, plotly_js=a.plotly_js,
                       landscape_goals=a.landscape_goals, force=a.force)
-    print(summary_text(rep))
-    print(f"-> {os.path.join(a.out, 'report.json')}" + ("" if a.no_html else f", {os.path.join(a.out, 'report.html')}"))
+    # the report is written: a terminal that cannot show a character (R², an em dash) must not turn it into
+    # a failure (was: "error: 'ascii' codec can't encode ...", exit 2, after report.json was written)
+    _print_safe(summary_text(rep))
+    _print_safe(f"-> {os.path.join(a.out, 'report.json')}" + ("" if a.no_html else f", {os.path.join(a.out, 'report.html')}"))
     return 0
+
+
+def _print_safe(line: str) -> None:
+    """``print(line)``; characters stdout's encoding cannot show are written as ``?`` instead of raising."""
+    try:
+        print(line)
+    except UnicodeEncodeError:
+        enc = getattr(sys.stdout, "encoding", None) or "ascii"
+        print(line.encode(enc, errors="replace").decode(enc, errors="replace"))

@@ -15,6 +15,44 @@ HELDOUT_LEN = 100
 """Steps per collected episode (as the reference sets)."""
 MIN_EPISODES = 8
 """Fewest episodes collected: with frameskip 5, 8 x 100 steps give the report's 40+ frames."""
+HELDOUT_MARK = "lewm_report_heldout"
+"""The attribute a report writes into the ``heldout.h5`` it collected: the file is the report's own."""
+
+
+def is_report_heldout(path: str) -> bool:
+    """Whether ``path`` is held-out episodes a report collected (and so may replace): a regular HDF5
+    file with :data:`HELDOUT_MARK`, or, from a report before the mark, one with the attributes of the
+    report's collection (expert, seed 123, 100 steps) beside that report's report.json / report.html."""
+    if os.path.islink(path) or not os.path.isfile(path):
+        return False
+    try:
+        import h5py
+        with h5py.File(path, "r") as f:
+            a = dict(f.attrs)
+    except Exception:  # noqa: BLE001 (not HDF5, unreadable: not the report's)
+        return False
+    if a.get(HELDOUT_MARK):
+        return True
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        legacy = (a.get("created_by") == "lewm.collect" and a.get("policy") == "expert"
+                  and int(a.get("seed", -1)) == HELDOUT_SEED and int(a.get("episode_len", -1)) == HELDOUT_LEN)
+    except (TypeError, ValueError):
+        return False
+    return legacy and any(os.path.isfile(os.path.join(folder, n)) for n in ("report.json", "report.html"))
+
+
+def check_heldout_free(out: str, flag: str = "make_report(out=...)") -> None:
+    """``out/heldout.h5`` (where a report without data collects its episodes) is absent or a report's own;
+    a file of the user's there is never replaced, even with --force (was: the user's dataset was deleted)."""
+    path = os.path.join(out, HELDOUT_NAME)
+    if os.path.lexists(path) and not is_report_heldout(path):
+        from ..errors import OutputExistsError
+        from ..runs import file_kind
+        what = (file_kind(path) if os.path.isfile(path) else None) or "a file"
+        raise OutputExistsError(f"{flag} {out}: {path} is {what} not written by a report (a report without data "
+                                f"collects its episodes into that name); it is never replaced, even with --force: "
+                                f"pass --data {path} to use it, or choose another output folder")
 
 
 def reference_beside(checkpoint: str) -> str | None:
@@ -46,7 +84,12 @@ def report_data(checkpoint: str, data: str | None, cfg, out: str, episodes: int,
     say(f"no --data and no {REFERENCE_NAME} beside the checkpoint: collecting {n} held-out {cfg.env} episodes "
         f"({HELDOUT_LEN} steps, expert policy, seed {HELDOUT_SEED}) into {path}")
     os.makedirs(out, exist_ok=True)
+    check_heldout_free(out)
     if os.path.exists(path):
         os.remove(path)
-    return collect(cfg.env, n, path, image_size=cfg.model.image_size, policy="expert", workers=1,
-                   seed=HELDOUT_SEED, episode_len=HELDOUT_LEN, progress=False)
+    got = collect(cfg.env, n, path, image_size=cfg.model.image_size, policy="expert", workers=1,
+                  seed=HELDOUT_SEED, episode_len=HELDOUT_LEN, progress=False)
+    import h5py
+    with h5py.File(got, "a") as f:  # a later report (--force) may replace it: no other file of that name
+        f.attrs[HELDOUT_MARK] = 1
+    return got
