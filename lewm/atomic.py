@@ -45,7 +45,7 @@ def write_atomic(path: str, text: str, *, replace: bool = True, flag: str | None
     path = os.fspath(path)
     if isinstance(replace, numbers.Number) and not isinstance(replace, bool) or replace not in (True, False):
         raise TypeError(f"write_atomic(replace=...) must be True or False, got {replace!r:.60}")  # 'no' was True
-    if os.path.islink(path) and os.path.exists(path):  # was: the link replaced by a file, its target unchanged
+    if os.path.islink(path):  # was: the link replaced by a file, its target unchanged (a dangling one: created)
         path = os.path.realpath(path)
     if path.endswith(("/", os.sep)):  # was: NotADirectoryError naming the temporary .part file
         raise ValueError(f"write_atomic(path=...) {path}: ends in '/', expected a file name")
@@ -57,8 +57,10 @@ def write_atomic(path: str, text: str, *, replace: bool = True, flag: str | None
         raise ValueError(f"write_atomic(path=...) {path}: its folder {folder} {what}")
     if os.path.isfile(path) and _binary_head(path):  # was: a dataset / checkpoint replaced by the text
         from .runs import file_kind
-        raise ValueError(f"write_atomic(path=...) {path}: is {file_kind(path) or 'a binary file'}; a text would "
-                         f"replace it: choose another file name (it was not touched)")
+        kind = file_kind(path) or "a binary file"
+        why = " (it holds NUL bytes: binary data, or a text in UTF-16)" if "unknown kind" in kind else ""
+        raise ValueError(f"write_atomic(path=...) {path}: is {kind}{why}; a text would replace it: choose another "
+                         f"file name, or remove it first if it may go (it was not touched)")
     if not replace and flag is None and os.path.exists(path):  # was: "--out ... created by another command"
         raise FileExistsError(f"write_atomic(path=...) {path}: exists and replace=False; nothing was written "
                               f"(pass replace=True to overwrite it, or choose another name)")
@@ -108,7 +110,7 @@ def publish(tmp: str, path: str, *, replace: bool = True, flag: str | None = Non
         if not isinstance(value, (str, os.PathLike)) or not str(os.fspath(value)).strip():
             raise TypeError(f"publish({name}=...) must be a file name, got {value!r:.60}")
     tmp, path = os.fspath(tmp), os.fspath(path)
-    if os.path.islink(path) and os.path.exists(path):  # was: the link replaced, its target unchanged
+    if os.path.islink(path):  # was: the link replaced, its target unchanged (a dangling one: the target is created)
         path = os.path.realpath(path)
     _check_publish_paths(tmp, path)
     if os.path.realpath(tmp) == os.path.realpath(path) or (

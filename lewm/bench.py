@@ -241,9 +241,11 @@ def bench_train(preset: str, dev: torch.device, *, batch: int | None = None, ste
 # ---------------------------------------------------------------------------------------------
 def bench_plan(model, cfg, dev: torch.device, label: str, *, iterations=(30, 10), samples: int = 300,
                topk: int = 30, horizon: int = 5, repeats: int | None = None, warmup: int | None = None,
-               compile: str = "none", amp: bool = False, peak: Peak | None = None, seed: int = 0) -> list[Row]:
+               compile: str = "none", amp: bool = False, peak: Peak | None = None, seed: int = 0,
+               into: list | None = None) -> list[Row]:
     """Time whole plans (encode context + goal, CEM over the latent rollout); one row per
-    iteration count. ``repeats`` / ``warmup`` None: the defaults (``python -m lewm bench plan -h``)."""
+    iteration count. ``repeats`` / ``warmup`` None: the defaults (``python -m lewm bench plan -h``).
+    ``into``: a list each row is appended to as soon as it is measured (an interrupt keeps those)."""
     from .planning import LatentGoalCost, PlannerConfig, cem
     fn = "bench_plan"
     chk.model(fn, model)
@@ -301,7 +303,10 @@ def bench_plan(model, cfg, dev: torch.device, label: str, *, iterations=(30, 10)
     f_roll_n = count(lambda: cost0(torch.zeros(samples, horizon, K, device=dev)))
     f_roll_1 = count(lambda: cost0(torch.zeros(1, horizon, K, device=dev)))
     peak = peak or Peak.measure(dev)
-    rows = []
+    if into is not None and not isinstance(into, list):
+        raise TypeError(f"bench_plan(into=...) must be a list or None, got {type(into).__name__}")
+    rows = [] if into is None else into
+    first = len(rows)
     for it in iterations:
         pcfg = PlannerConfig(num_samples=samples, topk=topk, iterations=it, horizon=horizon)
 
@@ -316,7 +321,7 @@ def bench_plan(model, cfg, dev: torch.device, label: str, *, iterations=(30, 10)
                          f" ({repeats} plan{'s' if repeats > 1 else ''})"])
         rows.append(_row(device_name(dev), label, f"CEM {samples}x{it} H{horizon}{flags}", 1, ts, flops,
                          peak.reference(amp)))
-    return rows
+    return rows[first:]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -421,9 +426,9 @@ def run_bench(a: argparse.Namespace) -> int:
         else:
             for model, cfg, src in models:
                 label = f"{cfg.preset} ({src})" if a.checkpoint else src
-                rows += bench_plan(model, cfg, dev, label, iterations=a.iterations, samples=a.samples, topk=a.topk,
-                                   horizon=a.horizon, repeats=a.repeats, warmup=a.warmup, compile=a.compile,
-                                   amp=a.amp, peak=peak)
+                bench_plan(model, cfg, dev, label, iterations=a.iterations, samples=a.samples, topk=a.topk,
+                           horizon=a.horizon, repeats=a.repeats, warmup=a.warmup, compile=a.compile, amp=a.amp,
+                           peak=peak, into=rows)  # row by row: an interrupt keeps the rows measured
                 print(f"  {label}: {rows[-1].rate:,.2f} plans/s at {a.iterations[-1]} iterations", flush=True)
     print(format_table(rows, *(("samples/s", peak, "ms") if a.bench_what == "train" else ("plans/s", peak, "s"))))
     if a.json:

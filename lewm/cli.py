@@ -347,9 +347,14 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except faults.Terminated as e:
         why = ": the terminal closed" if e.name == "SIGHUP" else ""
-        faults.say(f"error: terminated ({e.name}{why}); partial outputs were removed, a training run resumes "
-                   f"from its last checkpoint")
+        after = TERMINATED_AFTER.get(a.command, "partial outputs were removed; run the same command again")
+        faults.say(f"error: terminated ({e.name}{why}); {after}")
         return e.exit_code  # 143 (SIGTERM), 129 (SIGHUP)
+
+
+TERMINATED_AFTER = {  # command -> what a SIGTERM / SIGHUP left (was: "a training run resumes" after a collect)
+    "train": "partial outputs were removed; the same command resumes from the last checkpoint",
+    "collect": "nothing was written (its temporary file was removed); run it again"}
 
 
 OOM_FLAGS = {  # command -> what to lower when it runs out of memory (its own flags)

@@ -33,6 +33,22 @@ _TMP_MARGIN = 16
 """Bytes a temporary sibling adds to a file name (collect's ``.tmp-<name>.<pid>``, ``.tmp-XXXXXXXX.part``)."""
 
 
+def _unexpanded_home(path: str) -> bool:
+    """``~`` or ``~/...`` (or ``~user/...`` of a user this machine has) that the shell did not expand: it was
+    quoted. A name like ``~x.h5`` is an ordinary file name (the shell leaves it as it is) and is accepted."""
+    first = path.split(os.sep)[0]
+    if first == "~":
+        return True
+    if not first.startswith("~") or os.sep not in path:
+        return False
+    try:
+        import pwd
+        pwd.getpwnam(first[1:])
+        return True
+    except (ImportError, KeyError):
+        return False
+
+
 def _check_new_names(path: str, flag: str, margin: int = 0) -> None:
     """Refuse, before the work, new names (and the last one) no one meant: padded with spaces (``--out
     'run14 '`` made a folder that looks like ``run14``), ``-`` (not standard output here), a dangling
@@ -46,7 +62,7 @@ def _check_new_names(path: str, flag: str, margin: int = 0) -> None:
         limit = 255
     parts = [] if anc == full else os.path.relpath(full, anc).split(os.sep)
     last = os.path.basename(full)
-    if path.split(os.sep)[0].startswith("~"):  # '~/x.h5' in quotes: a folder named '~' in the working directory
+    if _unexpanded_home(path):  # '~/x.h5' in quotes: a folder named '~' in the working directory
         home = f"$HOME{path[1:]} or " if path.split(os.sep)[0] == "~" else ""
         raise ValueError(f"{flag} {path}: begins with a literal '~' (the shell expands it only unquoted); "
                          f"write {home}the full path")

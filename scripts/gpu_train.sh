@@ -56,10 +56,11 @@ variant_args() {
     C) echo "--set model.dropout=0.0" ;;
     D) echo "--latent-dim 192 --lambda 0.2" ;;
     E) echo "--latent-dim 192 --set model.enc_depth=12 --set train.compile=true" ;;
-    F) echo "--latent-dim 192 --batch-size $(( 2 * BATCH )) --set train.lr=7e-4 --set train.compile=true" ;;
+    F) echo "--latent-dim 192 --set train.lr=7e-4 --set train.compile=true" ;;  # batch: variant_batch
     *) echo "gpu_train: unknown variant $1" >&2; return 1 ;;
   esac
 }
+variant_batch() { [ "$1" = F ] && echo $(( 2 * BATCH )) || echo "$BATCH"; }  # F: twice the batch (a flag given once)
 log() { echo "[gpu_train $(( $(date +%s) - T_START ))s] $*"; }
 "$PY" -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no GPU')"
 
@@ -77,7 +78,7 @@ log "train variants [$VARIANTS] for $TRAIN_SECONDS s each, side by side on $DEVI
 for V in $VARIANTS; do
   ARGS=$(variant_args "$V") || exit 2
   # shellcheck disable=SC2086
-  "$PY" -m lewm train --data "$DATA" "${PRESET[@]}" --batch-size "$BATCH" $ARGS --set train.time_budget_s="$TRAIN_SECONDS" \
+  "$PY" -m lewm train --data "$DATA" "${PRESET[@]}" --batch-size "$(variant_batch "$V")" $ARGS --set train.time_budget_s="$TRAIN_SECONDS" \
     --device "$DEVICE" --out "$WORK/run_$V" > "$WORK/train_$V.log" 2>&1 &
 done
 wait

@@ -84,10 +84,14 @@ def check_recording_out(path: str, force: bool = False) -> str:
         import numpy as np
         try:
             with np.load(path, allow_pickle=False) as z:
-                ours = "meta" in z.files and "on_step" in z.files
-        except (OSError, ValueError):
-            ours = False
-        if not ours:
+                ours, broken = "meta" in z.files and "on_step" in z.files, False
+        except (OSError, ValueError, EOFError):
+            from lewm.runs import DATASET, file_kind
+            ours, broken = False, file_kind(path) != DATASET  # a broken recording, or junk (a dataset: never)
+        if broken and not force:  # was: refused even with --force, a dead end for the lab's default recording
+            raise FileExistsError(f"--out {path}: exists and is not a readable .npz (a broken recording?); pass "
+                                  f"--force to replace it, or choose another --out")
+        if not ours and not broken:
             raise FileExistsError(f"--out {path}: exists and is not a collapse recording; writing would destroy "
                                   f"it, choose another --out")
     if os.path.lexists(path) and not force:

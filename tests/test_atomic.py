@@ -65,3 +65,22 @@ def test_publish_never_replaces_a_dataset_with_a_text(tmp_path):
     publish(str(tmp_path / "n.h5"), str(d))
     with h5py.File(d) as f:
         assert "y" in f
+
+
+def test_a_dangling_link_gets_its_target_created(tmp_path):
+    """Round 14 (a4, a5): a dangling link was replaced by a plain file; with replace=False a '-kept-' file
+    was left with words of a race that did not happen."""
+    os.symlink("nowhere.json", tmp_path / "dang.json")
+    write_atomic(str(tmp_path / "dang.json"), "hi")
+    assert os.path.islink(tmp_path / "dang.json") and (tmp_path / "nowhere.json").read_text() == "hi"
+    os.symlink("nowhere2.json", tmp_path / "dang2.json")
+    write_atomic(str(tmp_path / "dang2.json"), "hi2", replace=False)
+    assert (tmp_path / "nowhere2.json").read_text() == "hi2" and not [n for n in os.listdir(tmp_path) if "-kept-" in n]
+
+
+def test_a_file_with_nul_bytes_is_named_so(tmp_path):
+    """Round 14 (a6): a UTF-16 text was refused as 'a binary file of unknown kind' with no reason."""
+    p = tmp_path / "u16.txt"
+    p.write_text("hello", encoding="utf-16")
+    with pytest.raises(ValueError, match="holds NUL bytes: binary data, or a text in UTF-16.*remove it first"):
+        write_atomic(str(p), "new")

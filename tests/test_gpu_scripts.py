@@ -42,3 +42,26 @@ def test_gpu_train_smoke_trains_exports_and_evaluates(tmp_path):
     assert "./summary.json" in names and "./eval_A_seed0.json" in names and "./eval_B_seed1.json" in names
     assert not any(n.endswith(".h5") or n.endswith("last.pt") for n in names)
     assert "| A |" in r.stdout and "| B |" in r.stdout
+
+
+def test_every_gpu_train_variant_is_a_command_the_parser_takes():
+    """Round 14 (a1): variant F gave --batch-size twice, refused since flags are taken once; the GPU run would
+    have lost a third of its variants with only a '-' in its table."""
+    from lewm.cli import Parser, UsageError, add_train_args
+    script = open(os.path.join(ROOT, "scripts", "gpu_train.sh")).read()
+    start = script.index("variant_args() {")
+    funcs = script[start:script.index("\n", script.index("variant_batch() {"))]  # the two functions
+    out = subprocess.run(["bash", "-c", f"BATCH=8\n{funcs}\nfor V in A B C D E F; do "
+                          "echo \"$V|$(variant_batch $V)|$(variant_args $V)\"; done"],
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    assert len(out) == 6, out
+    for line in out:
+        v, batch, args = line.split("|")
+        p = Parser(prog="train")
+        add_train_args(p)
+        try:
+            a = p.parse_args(["--data", "d.h5", "--out", "o", "--preset", "cpu-tiny", "--batch-size", batch,
+                              *args.split(), "--set", "train.time_budget_s=10", "--device", "cpu"])
+        except (UsageError, SystemExit) as e:
+            raise AssertionError(f"variant {v}: {e}") from None
+        assert a.batch_size == (16 if v == "F" else 8)

@@ -242,3 +242,21 @@ def test_export_refuses_a_json_name_and_report_an_ignored_plotly_js(tmp_path, ca
     assert "a .json name is a text file's" in capsys.readouterr().err and not (tmp_path / "x.json").exists()
     assert main(["report", "--checkpoint", ck, "--out", str(tmp_path / "r"), "--no-html", "--plotly-js", "x.js"]) == 2
     assert "--no-html writes no page" in capsys.readouterr().err and not (tmp_path / "r").exists()
+
+
+def test_bench_plan_stopped_mid_model_keeps_the_iteration_rows_done(tmp_path, monkeypatch, capsys):
+    """Round 14 (a2): one --preset with several --iterations: a model's rows were added only when all were done."""
+    calls = []
+
+    def timed(fn, repeats, warmup, dev):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return [0.01, 0.011, 0.012]
+    monkeypatch.setattr(bench.Peak, "measure", classmethod(lambda cls, dev: PEAK))
+    monkeypatch.setattr(bench, "timed", timed)
+    out = tmp_path / "bp.json"
+    assert main(["bench", "plan", "--preset", "cpu-tiny", "--iterations", "1", "2", "3", "--samples", "8", "--topk", "2",
+                 "--threads", "1", "--device", "cpu", "--json", str(out)]) == 130
+    doc = json.loads(out.read_text())
+    assert doc["interrupted"] is True and len(doc["rows"]) == 1 and "x1 " in doc["rows"][0]["setting"]

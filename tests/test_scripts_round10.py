@@ -256,3 +256,17 @@ def test_doc_figures_refuses_a_file_as_out_and_bad_widths(capsys, tmp_path):
     _refused(capsys, "doc_figures", ["--out", str(afile)], "--out", "is a file")
     for bad in ("0", "-5"):
         _refused(capsys, "doc_figures", ["--out", str(tmp_path), "--width", bad], "--width", f"got {bad}")
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_record_collapse_force_replaces_a_broken_recording(capsys, tmp_path):
+    """Round 14 (a7): a corrupt recording at its own path was refused even with --force (the lab's hint, 'make it
+    with scripts/record_collapse.py', was a dead end)."""
+    rec = tmp_path / "rec.npz"
+    rec.write_text("junk")
+    _refused(capsys, "record_collapse", ["--out", str(rec)], "--out", "not a readable .npz")
+    rc, _, err = _run(capsys, "record_collapse", ["--out", str(rec), "--episodes", "1", "--steps", "2", "--batch", "4",
+                                                  "--threads", "1", "--force"])
+    assert rc == 0, err
+    with np.load(rec) as z:
+        assert "meta" in z.files
