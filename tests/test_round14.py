@@ -15,3 +15,14 @@ def test_a_terminated_collect_is_not_told_about_training(tmp_path, monkeypatch, 
     assert main(["collect", "--env", "two_room", "--episodes", "1", "--out", str(tmp_path / "c.h5")]) == 143
     err = capsys.readouterr().err
     assert "terminated (SIGTERM); nothing was written" in err and "training" not in err
+
+
+def test_the_planner_page_executes_what_the_agent_ships_with(lab_app):
+    """The Reacher agent ships plan_from='best' (its eval.json): the Planner page starts there; Two-Room's mean."""
+    import os
+    make, _, _ = lab_app
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for env, want in (("reacher", "best"), ("two_room", "mean")):
+        at = make("planner", os.path.join(root, "checkpoints", env, "model.pt"))
+        assert not at.exception, [e.value for e in at.exception]
+        assert at.radio(key="plan_from").value == want

@@ -169,12 +169,18 @@ cost_steps = c[6].selectbox(
     help="‖ẑ − z_goal‖² on the last imagined block only (the paper), or averaged over every imagined block, "
          "which rewards reaching the goal early instead of spreading the move over the whole horizon. "
          "The default is what this checkpoint's eval.json used.")
+plan_from = st.radio(
+    "Execute", ["mean", "best"], index=int(shipped.get("plan_from") == "best"), key="plan_from", horizontal=True,
+    format_func={"mean": "the final sampling mean (paper)", "best": "the best candidate scored"}.get,
+    help="CEM / MPPI: what the plan returns. When the elites split between two ways to the goal (a Reacher joint "
+         "that can turn either way by ~π), their mean lies between them and the agent can stand still; the best "
+         "candidate commits to one. The default is what this checkpoint's eval.json used.")
 if topk > samples:  # CEM keeps at most every sample: say that fewer elites are used, never silently
     st.warning(f"Elites {int(topk)} is more than Samples {int(samples)}: planning with {int(samples)} elites "
                f"(Elites must be at most Samples).")
 try:
     pcfg = PlannerConfig(solver=solver, num_samples=int(samples), topk=int(min(topk, samples)), iterations=int(iters),
-                         horizon=int(horizon), cost_steps=cost_steps)
+                         horizon=int(horizon), cost_steps=cost_steps, plan_from=plan_from)
 except ValueError as e:
     st.error(str(e))
     st.stop()
