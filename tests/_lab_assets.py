@@ -79,3 +79,15 @@ def lab_pages(app: str, runs: str, monkeypatch, default_ckpt: str):
     finally:
         st.cache_resource.clear()
         torch.set_num_threads(threads)
+
+
+def page_with_setting(lab_app, name: str, value: str, page: str):
+    """The lab's ``page`` opened after the environment variable ``name`` was set to ``value`` (the cached
+    settings cleared first); it must open without an exception box. Returns the AppTest."""
+    import streamlit as st
+    make, _, monkeypatch = lab_app
+    monkeypatch.setenv(name, value)
+    st.cache_resource.clear()
+    at = make(page)
+    assert not at.exception, [e.value for e in at.exception]
+    return at

@@ -142,14 +142,10 @@ def test_lab_ckpt_may_name_a_run_folder(lab_app):
 
 
 def test_lab_data_page_with_a_file_as_runs_folder_says_so_in_one_line(lab_app, tmp_path):
-    import streamlit as st
-    make, runs, monkeypatch = lab_app
+    from _lab_assets import page_with_setting
     bad = str(tmp_path / "d.h5")
     open(bad, "wb").close()
-    monkeypatch.setenv("LEWM_LAB_RUNS", bad)
-    st.cache_resource.clear()
-    at = make("data")
-    assert not at.exception, [e.value for e in at.exception]
+    at = page_with_setting(lab_app, "LEWM_LAB_RUNS", bad, "data")
     errs = [e.value for e in at.error if "LEWM_LAB_RUNS" in e.value]
     assert len(errs) == 1 and bad in errs[0] and "is a file, expected a folder" in errs[0], errs
 

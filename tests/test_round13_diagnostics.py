@@ -190,12 +190,8 @@ SHIPPED = os.path.join(ROOT, "checkpoints", "two_room", "model.pt")
 
 
 def test_lab_says_a_checkpoint_given_as_data_is_not_a_dataset(lab_app):
-    import streamlit as st
-    make, runs, monkeypatch = lab_app
-    monkeypatch.setenv("LEWM_LAB_DATA", SHIPPED)
-    st.cache_resource.clear()
-    at = make("data")
-    assert not at.exception, [e.value for e in at.exception]
+    from _lab_assets import page_with_setting
+    at = page_with_setting(lab_app, "LEWM_LAB_DATA", SHIPPED, "data")
     notes = [w.value for w in at.warning if "LEWM_LAB_DATA" in w.value]
     assert len(notes) == 1 and SHIPPED in notes[0] and "a checkpoint, not an HDF5 dataset" in notes[0], notes
 
