@@ -111,6 +111,20 @@ def data_dir() -> str:
     return os.path.join(runs_dir(), "data")
 
 
+def data_dir_error() -> str | None:
+    """Why the data folder (``<runs>/data``, where the lab collects) cannot hold datasets (a file, a link to
+    nowhere), in the words of the setting, or None (a missing folder is made when needed)."""
+    path = data_dir()
+    name = "LEWM_LAB_RUNS" if os.environ.get("LEWM_LAB_RUNS") else "--runs"
+    if os.path.islink(path) and not os.path.exists(path):
+        return (f"{name}/data ({path}): a symbolic link to {os.readlink(path)}, which does not exist; create its "
+                f"target or remove the link, then collect again.")
+    if os.path.exists(path) and not os.path.isdir(path):
+        return (f"{name}/data ({path}): is a file, expected the data folder (collected datasets go there); move "
+                f"or remove it, then collect again.")
+    return None
+
+
 def device_error() -> str | None:
     """Why the device setting (LEWM_LAB_DEVICE or --device) cannot be used here, or None. The library's
     words name the CLI's --device: name the lab's setting instead."""

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from common import ROOT, data_dir, device, job_manager, runs_dir, runs_dir_note, settings
+from common import (ROOT, data_dir, data_dir_error, device, job_manager, runs_dir, runs_dir_error, runs_dir_note,
+                    settings)
 from cache import load_checkpoint
 from discovery import (dataset_fits, dataset_info, dataset_label, given_data_notes, list_checkpoints, list_datasets,
                        mtime, rel, world_error)
@@ -33,18 +34,35 @@ def sidebar_checkpoint() -> None:
         paths = [p for _, p in ckpts]
         if ckpts:
             req = st.session_state.pop("_ckpt_request", None)  # a page asked to switch (see select_checkpoint)
+            lost = st.session_state.get(_LOST)  # (the selected checkpoint that vanished, the one shown instead)
             if req in paths:
                 st.session_state["sb_checkpoint"] = labels[paths.index(req)]
+            elif lost and lost[0] in paths and st.session_state.get(CKPT_KEY) == lost[1]:
+                # the vanished checkpoint is back (rewritten, restored) and nothing else was picked: select it again
+                st.session_state["sb_checkpoint"] = labels[paths.index(lost[0])]
+                st.session_state.pop(_LOST)
+                st.session_state.pop(_URL_NOTE, None)
+                st.info(f"`{rel(lost[0])}` exists again: selected again.", icon=":material/restore:")
             elif st.session_state.get("sb_checkpoint") not in labels:
                 # a new browser session: the checkpoint named in the URL (?ckpt=...), else the last one of
                 # this session, else the first (given on the command line, else the best shipped agent)
-                cur = _checkpoint_from_url(paths) or st.session_state.get(CKPT_KEY)
+                prev = st.session_state.get(CKPT_KEY)
+                cur = _checkpoint_from_url(paths) or prev
                 st.session_state["sb_checkpoint"] = labels[paths.index(cur) if cur in paths else 0]
-                _note_unknown_url_checkpoint(paths, paths[labels.index(st.session_state["sb_checkpoint"])])
+                shown = paths[labels.index(st.session_state["sb_checkpoint"])]
+                if prev and prev not in paths and cur == prev:  # picked in this session, then deleted or moved:
+                    st.session_state[_LOST] = (prev, shown)  # not the URL's fault (was: "?ckpt=...: no such file")
+                    st.session_state[_URL_NOTE] = (
+                        f"The selected checkpoint `{rel(prev)}` no longer exists (deleted or moved); showing "
+                        f"`{rel(shown)}` instead. It is selected again as soon as the file is back.", shown)
+                else:
+                    _note_unknown_url_checkpoint(paths, shown)
             choice = st.selectbox("Checkpoint", labels, key="sb_checkpoint",
                                   help="Shipped checkpoints (checkpoints/<env>/model.pt, best evaluated agent first) "
                                        "and your runs (runs/*/last.pt). Remembered in the page's URL.")
             st.session_state[CKPT_KEY] = paths[labels.index(choice)]
+            if lost and st.session_state.get(_LOST) == lost and lost[1] != st.session_state[CKPT_KEY]:
+                st.session_state.pop(_LOST)  # another checkpoint was picked meanwhile: never switch back
             _show_url_note(st.session_state[CKPT_KEY])
             if st.query_params.get(CKPT_PARAM) != rel(st.session_state[CKPT_KEY]):
                 st.query_params[CKPT_PARAM] = rel(st.session_state[CKPT_KEY])
@@ -79,13 +97,21 @@ def sidebar_checkpoint() -> None:
 CKPT_PARAM = "ckpt"  # the URL query parameter that remembers the checkpoint across reloads
 
 
+def _url_candidates(v: str) -> tuple[str, ...]:
+    """Where ``?ckpt=v`` may point: itself when absolute; else relative to the repository, then to the runs
+    folder (``?ckpt=rk/last.pt`` for a run of LEWM_LAB_RUNS; was: read from the repository only)."""
+    if os.path.isabs(v):
+        return (v,)
+    return v, str(ROOT / v), os.path.join(runs_dir(), v)
+
+
 def _checkpoint_from_url(paths: list[str]) -> str | None:
-    """The known checkpoint named by ``?ckpt=`` (a path relative to the repo, or absolute), or None. A folder
-    (a run's, a shipped agent's) stands for its last.pt, else its model.pt, as every CLI command reads it."""
+    """The known checkpoint named by ``?ckpt=`` (absolute, or relative to the repo or the runs folder), or None.
+    A folder (a run's, a shipped agent's) stands for its last.pt, else its model.pt, as every CLI command reads it."""
     v = st.query_params.get(CKPT_PARAM)
     if not v:
         return None
-    for cand in (v, str(ROOT / v)):
+    for cand in _url_candidates(v):
         a = os.path.abspath(cand)
         if os.path.isdir(a):
             a = next((f for f in (os.path.join(a, n) for n in ("last.pt", "model.pt")) if os.path.exists(f)), a)
@@ -95,6 +121,7 @@ def _checkpoint_from_url(paths: list[str]) -> str | None:
 
 
 _URL_NOTE = "_ckpt_url_note"  # (message, the checkpoint shown instead) while that checkpoint stays selected
+_LOST = "_ckpt_lost"  # (the selected checkpoint that was deleted, the one shown instead) until it is back
 
 
 def _note_unknown_url_checkpoint(paths: list[str], shown: str) -> None:
@@ -103,7 +130,8 @@ def _note_unknown_url_checkpoint(paths: list[str], shown: str) -> None:
     v = st.query_params.get(CKPT_PARAM)
     if not v or _checkpoint_from_url(paths):
         return
-    full = os.path.abspath(v if os.path.isabs(v) else str(ROOT / v))
+    cands = [os.path.abspath(c) for c in _url_candidates(v)[-2:]]  # absolute, or the repo's and the runs folder's
+    full = next((c for c in cands if os.path.exists(c)), cands[0])
     ckpt_in = next((n for n in ("last.pt", "model.pt") if os.path.isfile(os.path.join(full, n))), None)
     if os.path.isdir(full) and ckpt_in:  # a run folder is valid: this one is just not where the lab looks
         parent = os.path.dirname(full.rstrip(os.sep)) or full
@@ -115,10 +143,15 @@ def _note_unknown_url_checkpoint(paths: list[str], shown: str) -> None:
             f"folder (LEWM_LAB_RUNS={parent} or --runs {parent}), or with --checkpoint "
             f"{os.path.join(full, ckpt_in)} (or LEWM_LAB_CHECKPOINT).", shown)
         return
-    why = ("no such file" if not os.path.exists(full) else "a folder with no last.pt or model.pt"
-           if os.path.isdir(full) else
+    run_ckpt = os.path.join(os.path.dirname(full), "last.pt")
+    why = (("no such file" + ("" if os.path.isabs(v) else f"; a relative path is read from the repository `{ROOT}` "
+                              f"and from the runs folder `{runs_dir()}`")) if not os.path.exists(full) else
+           "a folder with no last.pt or model.pt" if os.path.isdir(full) else
            (lewm_runs.file_kind(full) or "an empty or unreadable file") if not full.endswith((".pt", ".pth")) else
-           "a file outside the lab's checkpoints")
+           "a file outside the lab's checkpoints" if not safety.is_inside(full, runs_dir()) else
+           (f"a file inside the lab's runs folder that it does not list (it lists runs/*/last.pt), like a model "
+            f"that `export` wrote beside its run" + (f"; this run is listed: use ?{CKPT_PARAM}="
+                                                    f"{rel(os.path.dirname(full))}" if run_ckpt in paths else "")))
     st.session_state[_URL_NOTE] = (
         f"?{CKPT_PARAM}={v}: not a known checkpoint ({why}); showing `{rel(shown)}` instead. The lab lists "
         f"checkpoints/<env>/model.pt, runs/*/last.pt and uploads; start it with --checkpoint FILE (or "
@@ -183,6 +216,8 @@ def pick_dataset(key: str, cfg=None, need_state: bool = False, label: str = "Dat
     custom = st.session_state.get(f"{key}_custom")
     if custom and custom not in options:
         options = [custom] + options
+    if cfg is not None:
+        _follow_running_reference(cfg, key)
     _collected_for(key)
     req = st.session_state.pop(f"{key}_request", None)  # e.g. a dataset just collected for this view
     if req and req not in options:
@@ -195,8 +230,8 @@ def pick_dataset(key: str, cfg=None, need_state: bool = False, label: str = "Dat
             st.session_state[key] = req
         elif st.session_state.get(f"{key}_for") != tag:  # a new checkpoint (or the first visit)
             cur = st.session_state.get(key)
-            if cur not in options or not dataset_fits(cur, cfg):
-                st.session_state[key] = next((p for p in options if dataset_fits(p, cfg)), options[0] if options else None)
+            if cur not in options or not dataset_fits(cur, cfg):  # none fits: select none (was: the first of
+                st.session_state[key] = next((p for p in options if dataset_fits(p, cfg)), None)  # another env)
         st.session_state[f"{key}_for"] = tag
     elif req in options:
         st.session_state[key] = req
@@ -290,11 +325,18 @@ def collect_reference_button(cfg, key: str) -> None:
     if err:
         st.error(err)
     if job is None:
+        if (problem := data_dir_error()) is not None:  # was: start_collect's exception box on the click
+            st.error(problem, icon=":material/folder_off:")
+            return
         if st.button(f"Collect {REF_EPISODES} {cfg.env} episodes at {cfg.model.image_size}px now",
                      key=f"{key}_collect", help="In the background (a few seconds to a minute); the view uses them "
                                                 "as soon as they are written."):
-            out = os.path.join(data_dir(), f"{cfg.env}-{cfg.model.image_size}px-ref.h5")
-            job = mgr.start_collect(cfg.env, REF_EPISODES, out, image_size=cfg.model.image_size, seed=123)
+            try:
+                job = mgr.start_collect(cfg.env, REF_EPISODES, _reference_out(cfg), image_size=cfg.model.image_size,
+                                        seed=123)
+            except (ValueError, TypeError, OSError) as e:  # the data folder changed under the page, a full disk
+                st.error(f"Cannot collect the reference set: {e}", icon=":material/folder_off:")
+                return
             st.session_state[job_key] = job.id
             st.rerun()
         return
@@ -311,3 +353,20 @@ def collect_reference_button(cfg, key: str) -> None:
 
 
 REF_EPISODES = 60
+
+
+def _reference_out(cfg) -> str:
+    """Where the reference set offered for a checkpoint like ``cfg`` is collected."""
+    return os.path.abspath(os.path.join(data_dir(), f"{cfg.env}-{cfg.model.image_size}px-ref.h5"))
+
+
+def _follow_running_reference(cfg, key: str) -> None:
+    """A reference collection for ``cfg``'s env and image size already running (started from another page or
+    browser session): follow it in the view ``key`` (its progress, then its file) instead of offering a second,
+    identical one (was: looked up by the page's own session key only)."""
+    if st.session_state.get(f"{key}_collect_job") or runs_dir_error() is not None:
+        return
+    out = _reference_out(cfg)
+    job = next((j for j in job_manager().active("collect") if j.requested_out == out), None)
+    if job is not None:
+        st.session_state[f"{key}_collect_job"] = job.id

@@ -29,6 +29,11 @@ def check_train_args(cfg, data, out, *, on_step, resume, progress, stop_event, p
         hint = " (LeWMConfig.from_dict(d) builds one from a dict)" if isinstance(cfg, dict) else \
             " (e.g. lewm.config.get_preset('cpu-tiny'))"
         raise TypeError(f"train(cfg=...) must be a LeWMConfig, got {_kind(cfg)}{hint}")
+    b, h = cfg.train.batch_size, cfg.model.history
+    if b * h < 2:  # was BatchNorm's "Expected more than 1 value per channel" after the run folder was made
+        raise ValueError(f"train(cfg=...): batch size {b} with history {h} gives one prediction per step, but the "
+                         f"BatchNorm projector needs at least 2 latents per step; use a batch size >= 2 "
+                         f"(--batch-size) or a history >= 2 (--history)")
     _path(data, "train(data=...)", "an HDF5 episode file")
     _path(out, "train(out=...)", "a run folder")
     check_out_dir(os.fspath(out), flag="train(out=...)")  # a file (the dataset itself): refused before the work

@@ -5,7 +5,8 @@ A :class:`JobManager` owns every job of one server process (the app keeps exactl
 server starves on a 2-core machine); the worker sends messages back through a
 ``multiprocessing.Queue``, a small pump thread per job drains them into the job's locked state,
 and the web pages read consistent copies with :meth:`Job.snapshot`. Pause and stop go through
-``multiprocessing.Event`` objects that :func:`lewm.train.train` polls.
+``multiprocessing.Event`` objects that :func:`lewm.train.train` polls. The worker functions live in
+:mod:`lewm._jobs_workers`.
 
 Worker → manager messages (tuples ``(kind, payload)``):
 
@@ -16,6 +17,8 @@ Worker → manager messages (tuples ``(kind, payload)``):
   Epps–Pulley statistic, and the covariance spectrum / effective rank
   (:func:`lewm.diagnostics.collapse_meters`);
 - ``("progress", (done, total))`` data collection progress;
+- ``("moved", (path, note))``  the collection is written to ``path`` instead (another server or process
+  wrote the asked name meanwhile), with the note the page shows;
 - ``("done", dict)`` / ``("error", message)`` once, at the end.
 
 Every run gets its own fresh folder (created exclusively: an existing run or checkpoint is never
@@ -34,121 +37,21 @@ import os
 import queue as queue_mod
 import threading
 import time
-import traceback
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from .progress import downsample_indices, eta_seconds, recent_rate
 from . import _api_checks as chk
+from ._jobs_workers import _collect_worker, _train_worker, ended_note, saved_note
 from .runs import unique_dir
 from .validate import check_out_file
 
 ACTIVE = ("starting", "running", "paused")
 """Statuses of a job whose process is (still) alive."""
 TERMINAL = ("finished", "stopped", "failed")
-
-
-# ---------------------------------------------------------------------------------------------
-# Workers (run in spawned processes; module-level so they can be pickled by reference)
-# ---------------------------------------------------------------------------------------------
-def _set_threads(threads: int | None) -> None:
-    if threads:
-        for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-            os.environ[k] = str(threads)
-    import torch
-    if threads:
-        torch.set_num_threads(int(threads))
-
-
-def _one_line(e: BaseException) -> str:
-    msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
-    return f"{type(e).__name__}: {msg}" if msg else type(e).__name__
-
-
-def _train_worker(cfg_dict: dict, data: str, out: str, steps: int | None, device: str | None,
-                  threads: int | None, view_every: int, view_dirs: int, q, stop_ev, pause_ev) -> None:
-    """Entry point of a training process."""
-    try:
-        _set_threads(threads)
-        from .checkpoint import CheckpointError
-        from .config import LeWMConfig
-        from .data import DataError
-        from .diagnostics import collapse_meters, sigreg_view
-        from .train import TrainingDiverged, train
-    except BaseException as e:
-        q.put(("error", _one_line(e) + "\n" + traceback.format_exc(limit=6)))
-        return
-    try:
-        cfg = LeWMConfig.from_dict(cfg_dict)
-        total = int(steps or cfg.train.steps)
-        s = cfg.sigreg
-        last_view = [0.0]
-
-        def on_step(info) -> None:
-            m = {k: float(v) for k, v in info.metrics.items() if isinstance(v, (int, float))}
-            m["step"] = int(info.step)
-            m["time"] = time.time()
-            q.put(("step", m))
-            now = time.perf_counter()
-            due = info.step == 1 or info.step % max(view_every, 1) == 0 or info.step >= total
-            if due and (now - last_view[0] > 0.2 or info.step >= total):
-                last_view[0] = now
-                z = info.latents.float()  # (B, T, D)
-                v = sigreg_view(z.transpose(0, 1), num_dirs=view_dirs, seed=0, knots=s.knots, t_max=s.t_max)
-                cm = collapse_meters(z)
-                q.put(("view", {
-                    "step": int(info.step), "sigreg": v.value, "statistic": v.statistic,
-                    "bin_edges": v.bin_edges, "histograms": v.histograms, "grid": v.grid,
-                    "reference_pdf": v.reference_pdf, "spectrum": cm.spectrum,
-                    "effective_rank": cm.effective_rank, "top1_fraction": cm.top1_fraction,
-                    "mean_std": cm.mean_std, "mean_cosine": cm.mean_cosine,
-                    "latent_dim": int(z.shape[-1]),
-                }))
-
-        res = train(cfg, data, out, steps=steps, device=device, on_step=on_step, resume=False,
-                    progress=False, stop_event=stop_ev, pause_event=pause_ev)
-        q.put(("done", {"checkpoint": res.checkpoint, "step": int(res.step), "stopped": bool(res.stopped),
-                        "metrics": {k: float(v) for k, v in res.metrics.items() if isinstance(v, (int, float))}}))
-    except (DataError, CheckpointError, TrainingDiverged, ValueError) as e:
-        q.put(("error", _one_line(e)))
-    except BaseException as e:  # anything else: one line + the traceback for the log
-        q.put(("error", _one_line(e) + "\n" + traceback.format_exc(limit=6)))
-
-
-def _collect_worker(env_name: str, episodes: int, out: str, image_size: int, policy: str, seed: int,
-                    episode_len: int | None, mix_random: float, q) -> None:
-    """Entry point of a data-collection process; progress via the progress-bar hook of ``collect``."""
-    try:
-        _set_threads(1)
-        import io
-
-        import tqdm.auto
-
-        from . import collect as collect_mod
-
-        class _QueueBar(tqdm.auto.tqdm):  # reports every update through the queue
-            def __init__(self, *a, **kw):
-                kw["file"] = io.StringIO()
-                kw["disable"] = False
-                super().__init__(*a, **kw)
-                q.put(("progress", (0, int(self.total or episodes))))
-
-            def update(self, n=1):
-                r = super().update(n)
-                q.put(("progress", (int(self.n), int(self.total or episodes))))
-                return r
-
-        tqdm.auto.tqdm = _QueueBar  # collect() imports it at call time
-        path = collect_mod.collect(env_name, episodes, out, image_size=image_size, policy=policy, workers=1,
-                                   seed=seed, episode_len=episode_len, progress=True, mix_random=mix_random)
-        q.put(("done", {"path": path}))
-    except (ValueError, OSError) as e:
-        q.put(("error", _one_line(e)))
-    except BaseException as e:
-        q.put(("error", _one_line(e) + "\n" + traceback.format_exc(limit=6)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -183,6 +86,8 @@ class JobSnapshot:
     result: dict | None
     started: float
     finished: float | None
+    notes: list = field(default_factory=list)
+    """What the page should say about the job besides its status (e.g. a collection written under a new name)."""
 
     @property
     def active(self) -> bool:
@@ -212,6 +117,8 @@ class Job:
         self.result: dict | None = None
         self.started = time.time()
         self.finished: float | None = None
+        self.notes: list[str] = []
+        self._stop_asked = False  # a worker that ends after stop() was stopped, not "failed ... exit code -15"
         self._progress_times: list[tuple[float, int]] = []
         self.process = None
         self.queue = None
@@ -233,7 +140,9 @@ class Job:
                 self.status = "running"
 
     def stop(self) -> None:
-        """Ask the worker to stop; training saves its checkpoint at the current step."""
+        """Ask the worker to stop; training saves its checkpoint at the current step, a collection removes its
+        temporary file (nothing is written)."""
+        self._stop_asked = True
         if self.stop_event is not None:
             self.stop_event.set()
         if self.pause_event is not None:
@@ -261,6 +170,9 @@ class Job:
 
     # ----------------------------------------------------------------- message pump
     def _apply(self, kind: str, payload: Any) -> None:
+        if kind == "error":
+            self._fail(str(payload))
+            return
         with self._lock:
             if kind == "step":
                 if self.status == "starting":
@@ -288,13 +200,22 @@ class Job:
                 self.status = "stopped" if payload.get("stopped") else "finished"
                 if self.kind == "train":
                     self.done = int(payload.get("step", self.done))
-                else:
+                elif not payload.get("stopped"):
                     self.done = self.total
                 self.finished = time.time()
-            elif kind == "error":
-                self.error = str(payload)
-                self.status = "failed"
-                self.finished = time.time()
+            elif kind == "moved":
+                self.out = str(payload[0])
+                self.notes.append(str(payload[1]))
+
+    def _fail(self, error: str, only_active: bool = False) -> None:
+        """The job failed with ``error``; a training's names what its run folder holds (the last saved step, or
+        nothing: was only "ended unexpectedly", and whether anything could be resumed was left to guess)."""
+        if self.kind == "train" and "last good checkpoint" not in error:  # a divergence says it already
+            first, nl, rest = error.partition("\n")
+            error = f"{first.rstrip('.')}; {saved_note(self.out)}{nl}{rest}"
+        with self._lock:
+            if not only_active or self.status in ACTIVE:
+                self.error, self.status, self.finished = error, "failed", time.time()
 
     def _pump_loop(self) -> None:
         q, proc = self.queue, self.process
@@ -310,12 +231,11 @@ class Job:
                     except queue_mod.Empty:
                         pass
                     with self._lock:
-                        if self.status in ACTIVE:
-                            code = proc.exitcode
-                            self.status = "failed"
-                            self.error = self.error or (f"the worker process ended unexpectedly (exit code {code})"
-                                                        if code else "the worker process ended without a result")
-                            self.finished = time.time()
+                        if self.status in ACTIVE and self._stop_asked:  # stopped before it could say so
+                            self.status, self.finished = "stopped", time.time()
+                        ended = self.status in ACTIVE
+                    if ended:
+                        self._fail(ended_note(proc.exitcode), only_active=True)
                     return
                 continue
             except (EOFError, OSError):
@@ -336,7 +256,7 @@ class Job:
             view = self.view
             times = list(self._progress_times)
             status, done, total = self.status, self.done, self.total
-            error, result, finished = self.error, self.result, self.finished
+            error, result, finished, notes = self.error, self.result, self.finished, list(self.notes)
         idx = downsample_indices(len(recs), max_points)
         keys = ("step", "loss", "pred_loss", "sigreg", "lr", "samples_per_s", "elapsed_s", "grad_norm")
         hist = {k: np.asarray([recs[i].get(k, np.nan) for i in idx], np.float64) for k in keys} if recs else \
@@ -361,7 +281,7 @@ class Job:
             eta_s=eta_seconds(done, total, rate) if status in ("running",) else None,
             elapsed_s=end - self.started, latest=dict(recs[-1]) if recs else {}, history=hist,
             rank_history=rank_hist, view=view, error=error, result=result, started=self.started,
-            finished=finished)
+            finished=finished, notes=notes)
 
 
 class JobManager:
@@ -482,6 +402,9 @@ class JobManager:
         params = {"env": env_name, "episodes": episodes, "image_size": image_size, "policy": policy, "seed": seed}
         job = Job("collect", label or os.path.basename(out), out, episodes, params)
         job.requested_out = asked
+        if out != asked:  # the page shows it (was: only the server's stderr had the warning)
+            job.notes.append(f"{os.path.basename(asked)} exists (nothing is overwritten); writing "
+                             f"{os.path.basename(out)} instead")
         return self._launch(job, _collect_worker, (env_name, episodes, out, image_size, policy, seed,
                                                    episode_len, mix_random))
 

@@ -13,6 +13,7 @@ import glob
 import json
 import os
 import re
+import stat
 import uuid
 
 import numpy as np
@@ -94,6 +95,9 @@ def read_metrics(out_dir: str, max_points: int = 2000) -> dict[str, np.ndarray]:
     path = os.path.join(out_dir, "metrics.jsonl")
     if not os.path.exists(path):
         return {}
+    if (special := _special_kind(path)) is not None:  # a FIFO named metrics.jsonl: open() blocked the page forever
+        raise ValueError(f"read_metrics(out_dir=...) {path}: is {special}, not a metrics log (a regular file); "
+                         f"remove it or pick another run folder")
     recs = []
     with open(path) as f:  # bytes that are not UTF-8: a UnicodeDecodeError the run page shows as "unreadable"
         for line in f:
@@ -135,11 +139,27 @@ _KIND_READ_LIMIT = 32 << 20
 """Bytes of a file read to tell its kind (the lab's JSON outputs are far smaller)."""
 
 
+def _special_kind(path: str) -> str | None:
+    """'a pipe (FIFO)', 'a device', 'a socket' ... for an existing path that is neither a regular file nor a
+    folder (checked with os.stat, never opened: opening a FIFO blocks until a writer comes), else None."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    return ("a pipe (FIFO)" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a socket" if stat.S_ISSOCK(mode) else "a special file")
+
+
 def file_kind(path: str) -> str | None:
     """What the existing file ``path`` holds, in words (``'an HDF5 episode file'``, ``'a run's config
     (config.json)'``, ``'a JSON-lines log ...'``, ``'a text file (not JSON)'`` ...), from its first
-    bytes and, for text, its content; None for an empty or unreadable file."""
+    bytes and, for text, its content; None for an empty or unreadable file. A pipe or a device is never
+    opened (that blocked, or read forever): ``'a pipe (FIFO), not a regular file'`` and the like."""
     path = _path_arg("file_kind", path)
+    if (special := _special_kind(path)) is not None:
+        return f"{special}, not a regular file"
     try:
         with open(path, "rb") as f:
             head = f.read(8192)

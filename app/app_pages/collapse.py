@@ -8,6 +8,7 @@ import streamlit as st
 import collapse_replay
 import common
 import discovery
+import jobs_view
 import live_plot
 import pickers
 import safety
@@ -30,7 +31,10 @@ st.subheader("Run it live yourself")
 mgr = common.job_manager()
 
 with st.expander("Start a comparison", expanded=not mgr.groups()):
+    chosen = jobs_view.selected("collapse_data")
     path, info = pickers.pick_dataset("collapse_data", label="Data (both runs)")
+    gone = jobs_view.vanished(chosen, path)  # never start on a dataset the picker moved to on this very rerun
+    gone_slot = st.empty()
     if path is None and st.button("Make a small synthetic dataset (moving dot, 32 px)", key="collapse_make_syn"):
         from lewm.synthetic import write_synthetic_h5
         with safety.writing(common.data_dir()):
@@ -46,17 +50,24 @@ with st.expander("Start a comparison", expanded=not mgr.groups()):
                             help="Larger batches give smoother SIGReg histograms")
     lam = c4.select_slider("λ of the regularised run", options=[0.01, 0.02, 0.05, 0.09, 0.2, 0.5, 1.0, 2.0],
                            value=0.09, key="collapse_lambda")
-    if st.button("Start both runs", type="primary", disabled=path is None, key="collapse_start"):
+    go = st.button("Start both runs", type="primary", disabled=path is None, key="collapse_start")
+    if gone is not None and not go:
+        gone_slot.warning(gone, icon=":material/warning:")
+    if go:
         base = get_preset(preset)
-        if info["image_size"] != base.model.image_size:
+        if gone is not None:
+            st.error(gone)
+        elif info["image_size"] != base.model.image_size:
             st.error(f"{discovery.rel(path)}: images are {info['image_size']} px but preset '{preset}' expects "
                      f"{base.model.image_size} px.")
+        elif (why := jobs_view.data_fits(path, base, 1, int(batch))) is not None:  # was: two workers failing
+            st.error(why)
         elif not mgr.can_start_train(2):
             st.error("Another training run is active on this server; the comparison needs two free slots. "
                      "Stop it on the Train page or wait.")
         else:
             group = time.strftime("collapse-%Y%m%d-%H%M%S")
-            train_o = {"ckpt_every": max(50, int(steps) // 2), "log_every": max(1, int(steps) // 100),
+            train_o = {"ckpt_every": base.train.ckpt_every, "log_every": max(1, int(steps) // 100),
                        "batch_size": int(batch)}
             threads = max(1, (os.cpu_count() or 2) // 2)
             ids = []

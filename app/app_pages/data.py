@@ -1,10 +1,12 @@
 """Data: collect a small dataset (background process, progress bar) and browse its episodes."""
 import os
+import warnings
 
 import streamlit as st
 
 import common
 import discovery
+import jobs_view
 import pickers
 import safety
 import widgets
@@ -19,7 +21,10 @@ st.caption("Episodes are stored in one HDF5 file per dataset (pixels, actions, t
 mgr = common.job_manager()
 
 # ------------------------------------------------------------------ collect
-with st.expander("Collect a new dataset", expanded=not discovery.list_datasets()):
+data_err = jobs_view.data_dir_error()
+with st.expander("Collect a new dataset", expanded=not discovery.list_datasets() or bool(data_err)):
+    if data_err:
+        st.error(data_err, icon=":material/folder_off:")
     with st.form("collect_form"):
         c1, c2, c3, c4 = st.columns(4)
         env_name = c1.selectbox("Environment", list_envs(), key="data_env")
@@ -32,15 +37,21 @@ with st.expander("Collect a new dataset", expanded=not discovery.list_datasets()
         seed = c5.number_input("Seed", 0, 10**6, 0, key="data_seed")
         fname = c6.text_input("File name", value="", placeholder=f"{env_name}-{image_size}px-{episodes}ep.h5",
                               key="data_fname")
-        go_collect = st.form_submit_button("Collect", type="primary")
-    if go_collect:
+        go_collect = st.form_submit_button("Collect", type="primary", disabled=bool(data_err))
+    if go_collect and not data_err:
         name = slugify(fname or f"{env_name}-{image_size}px-{episodes}ep", 60)
         if not name.endswith(".h5"):
             name += ".h5"
-        job = mgr.start_collect(env_name, int(episodes), os.path.join(common.data_dir(), name),
-                                image_size=int(image_size), policy=policy, seed=int(seed))
-        st.session_state["data_job"] = job.id
-        st.rerun()
+        try:
+            with warnings.catch_warnings():  # a new name beside an existing file: the job's note says it
+                warnings.simplefilter("ignore", UserWarning)
+                job = mgr.start_collect(env_name, int(episodes), os.path.join(common.data_dir(), name),
+                                        image_size=int(image_size), policy=policy, seed=int(seed))
+        except (ValueError, OSError) as e:  # the data folder changed under the page, a full disk: one line
+            st.error(f"Cannot collect into {name}: {e}")
+        else:
+            st.session_state["data_job"] = job.id
+            st.rerun()
 
 collect_jobs = mgr.jobs("collect")
 active = [j for j in collect_jobs if j.status in ACTIVE]
@@ -50,14 +61,7 @@ active = [j for j in collect_jobs if j.status in ACTIVE]
 def collect_progress():
     jobs_now = mgr.jobs("collect")[:3]
     for j in jobs_now:
-        s = j.snapshot()
-        if s.active:
-            st.progress(s.fraction, text=f"Collecting {s.params['episodes']} {s.params['env']} episodes → "
-                        f"`{discovery.rel(s.out)}` · {s.done}/{s.total} · ETA {widgets.fmt_s(s.eta_s)}")
-        elif s.status == "finished":
-            st.success(f"Collected {s.total} episodes into `{discovery.rel(s.out)}` in {widgets.fmt_s(s.elapsed_s)}.")
-        elif s.status == "failed":
-            st.error(f"Collection into `{discovery.rel(s.out)}` failed: {s.error}")
+        jobs_view.collect_status(j, "data")
     if active and not any(j.status in ACTIVE for j in jobs_now):
         st.rerun()
 
@@ -67,7 +71,10 @@ if collect_jobs:
 
 # ------------------------------------------------------------------ browse
 st.subheader("Browse episodes")
+browsed = jobs_view.selected("data_browse")
 path, info = pickers.pick_dataset("data_browse", label="Dataset")
+if (gone := jobs_view.vanished(browsed, path)) is not None:
+    st.warning(gone, icon=":material/warning:")
 if path is None:
     st.stop()
 m = st.columns(5)

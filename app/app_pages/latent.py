@@ -9,6 +9,7 @@ import discovery
 import pickers
 import widgets
 from lewm import figures
+from lewm.envs import list_envs
 import health
 
 st.title("Latent space")
@@ -106,14 +107,19 @@ st.markdown("Render every point of a regular grid of true states, encode it, and
             "latents put it. Straight, parallel rows mean z is *linear* in the state (what a linear probe "
             "needs); a fan, a fold or a ring shows exactly where the map bends.")
 g1, g2 = st.columns([1, 3])
+if cfg.env not in list_envs():  # was: the button answered "unknown environment", as if the checkpoint were broken
+    st.info(f"This checkpoint was trained on '{cfg.env or 'unknown'}' data, which has no simulator to render a grid "
+            f"of states; the grid needs a checkpoint of one of {', '.join(list_envs())}.")
+    st.stop()
 n_grid = g1.select_slider("Grid points per side", [12, 16, 20, 25, 30], value=20, key="latent_grid_n")
 if g1.button("Draw the grid", key="latent_grid_go") or st.session_state.get("latent_grid_shown"):
-    st.session_state["latent_grid_shown"] = True
     try:
         gw = cache.grid_warp(ckpt, discovery.mtime(ckpt), int(n_grid))
     except (KeyError, ValueError) as e:
+        st.session_state.pop("latent_grid_shown", None)  # said once: not again on every later rerun
         st.error(f"Cannot draw a state grid for env {cfg.env!r}: {e}")
     else:
+        st.session_state["latent_grid_shown"] = True
         with g2:
             mc = st.columns(2 + (len(gw.region_names) >= 2))
             for k, (nm, r) in enumerate(zip(gw.names, gw.readout.r)):

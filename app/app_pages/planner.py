@@ -18,12 +18,19 @@ from lewm.planning import canvas_grid, clamp_state, execute_plan, imagine_candid
 from lewm.planning import PlannerConfig, run_episode
 
 
+class EpisodeStopped(Exception):
+    """Raised from :meth:`WatchedEnv.step` once the episode's stop event is set (the user pressed Stop, left
+    the page, or started another episode): run_episode ends between two MPC steps."""
+
+
 class WatchedEnv:
     """The session's env as run_episode sees it, counting steps and keeping the last frame (read by the
-    page thread for the progress bar; only plain attributes are shared)."""
+    page thread for the progress bar; only plain attributes are shared). Once ``stop`` is set, the next env
+    step raises :class:`EpisodeStopped` (was: the thread ran the whole budget after the page was left)."""
 
-    def __init__(self, env):
+    def __init__(self, env, stop: threading.Event | None = None):
         self._env, self.steps, self.last_frame = env, 0, None
+        self.stop = stop if stop is not None else threading.Event()
 
     def reset(self, *a, **k):
         out = self._env.reset(*a, **k)
@@ -31,6 +38,8 @@ class WatchedEnv:
         return out
 
     def step(self, action):
+        if self.stop.is_set():
+            raise EpisodeStopped(f"stopped at env step {self.steps}")
         out = self._env.step(action)
         self.steps += 1
         self.last_frame = out[0]
@@ -38,6 +47,7 @@ class WatchedEnv:
 
     def __getattr__(self, name):
         return getattr(self._env, name)
+
 
 st.title("Planner")
 model, cfg, meta, ckpt = pickers.require_checkpoint()
@@ -158,9 +168,14 @@ shipped = discovery.evaluated_planner(ckpt)
 c = st.columns(7)
 solver = c[0].selectbox("Solver", ["cem", "mppi", "grad"], key="plan_solver",
                         format_func={"cem": "CEM", "mppi": "MPPI", "grad": "gradient (Adam)"}.get)
-samples = c[1].number_input("Samples", 10, 5000, 300, step=50, key="plan_samples")
-topk = c[2].number_input("Elites", 1, 1000, 30, key="plan_topk")
-iters = c[3].number_input("Iterations", 1, 100, 10, key="plan_iters")
+is_grad = solver == "grad"  # Adam on grad_restarts starts, 3 steps per iteration: no samples, no elites
+samples = c[1].number_input("Samples", 10, 5000, 300, step=50, key="plan_samples", disabled=is_grad,
+                            help="Not used by the gradient solver (it runs Restarts, below)" if is_grad else
+                            "Candidate action sequences scored per iteration")
+topk = c[2].number_input("Elites", 1, 1000, 30, key="plan_topk", disabled=is_grad,
+                         help="Not used by the gradient solver" if is_grad else "Best candidates kept per iteration")
+iters = c[3].number_input("Iterations", 1, 100, 10, key="plan_iters",
+                          help="Gradient solver: 3 Adam steps per iteration" if is_grad else None)
 horizon = c[4].number_input("Horizon (blocks)", 1, 20, 5, key="plan_horizon")
 seed = c[5].number_input("Seed", 0, 10**6, 0, key="plan_seed")
 cost_steps = c[6].selectbox(
@@ -169,18 +184,26 @@ cost_steps = c[6].selectbox(
     help="‖ẑ − z_goal‖² on the last imagined block only (the paper), or averaged over every imagined block, "
          "which rewards reaching the goal early instead of spreading the move over the whole horizon. "
          "The default is what this checkpoint's eval.json used.")
+restarts = PlannerConfig.grad_restarts
+if is_grad:
+    restarts = st.number_input("Restarts (parallel Adam starts; the best one is kept)", 1, 1000,
+                               PlannerConfig.grad_restarts, key="plan_restarts")
+    st.caption(f"Gradient (Adam): Samples and Elites are not used. Each plan runs {int(restarts)} restarts × "
+               f"{3 * int(iters)} Adam steps (3 per iteration, learning rate {PlannerConfig.grad_lr:g}) and keeps "
+               f"the best.")
 plan_from = st.radio(
     "Execute", ["mean", "best"], index=int(shipped.get("plan_from") == "best"), key="plan_from", horizontal=True,
     format_func={"mean": "the final sampling mean (paper)", "best": "the best candidate scored"}.get,
     help="CEM / MPPI: what the plan returns. When the elites split between two ways to the goal (a Reacher joint "
          "that can turn either way by ~π), their mean lies between them and the agent can stand still; the best "
          "candidate commits to one. The default is what this checkpoint's eval.json used.")
-if topk > samples:  # CEM keeps at most every sample: say that fewer elites are used, never silently
+if topk > samples and not is_grad:  # CEM keeps at most every sample: say that fewer elites are used, never silently
     st.warning(f"Elites {int(topk)} is more than Samples {int(samples)}: planning with {int(samples)} elites "
                f"(Elites must be at most Samples).")
 try:
     pcfg = PlannerConfig(solver=solver, num_samples=int(samples), topk=int(min(topk, samples)), iterations=int(iters),
-                         horizon=int(horizon), cost_steps=cost_steps, plan_from=plan_from)
+                         horizon=int(horizon), cost_steps=cost_steps, plan_from=plan_from,
+                         grad_restarts=int(restarts))
 except ValueError as e:
     st.error(str(e))
     st.stop()
@@ -192,9 +215,11 @@ if st.button("Plan", type="primary", icon=":material/psychology:", key="plan_go"
         setup = setup_plan(model, cfg, env, start, goal)
         res = plan_recorded(setup, cfg, pcfg, seed=int(seed))
         return {"key": key, "setup": setup, "res": res, "secs": time.perf_counter() - t, "views": {}}
+    what = (f"GRAD: {3 * pcfg.iterations} Adam steps × {pcfg.grad_restarts} restarts" if is_grad else
+            f"{pcfg.solver.upper()}: {pcfg.iterations} iterations × {pcfg.num_samples} candidates")
+    work = 3 * pcfg.iterations * pcfg.grad_restarts if is_grad else pcfg.num_samples * pcfg.iterations
     st.session_state["plan_state"] = cache.run_with_progress(
-        _plan, f"Planning in latent space ({pcfg.solver.upper()}: {pcfg.iterations} iterations × "
-               f"{pcfg.num_samples} candidates)", est_s=max(0.5, 0.0005 * pcfg.num_samples * pcfg.iterations))
+        _plan, f"Planning in latent space ({what})", est_s=max(0.5, 0.0005 * work))
 ps = st.session_state.get("plan_state")
 
 
@@ -241,8 +266,12 @@ def plan_step_view(ps) -> None:
     m = st.columns(3)
     m[0].metric("final plan cost", f"{res.cost:.3f}")
     m[1].metric("planning time", f"{res.seconds:.2f} s")
-    m[2].metric("iterations", f"{len(res.iterations)}")
-    st.caption("Move the figure's **Iteration** slider to watch CEM converge: the candidates' "
+    grad = ps["key"][4].solver == "grad"
+    m[2].metric("Adam steps" if grad else "iterations", f"{len(res.iterations)}",
+                help=f"3 per iteration, on {ps['key'][4].grad_restarts} restarts" if grad else None)
+    st.caption("Move the figure's **Iteration** slider to watch " +
+               ("the Adam steps converge (one slider step per Adam step): the restarts'" if grad else
+                "CEM converge: the candidates'") + " "
                "imagined end points on the map, their costs, and below, what the best candidate of that iteration "
                "*imagines* (the nearest dataset frame to each imagined latent) and what *really happens* when its "
                "actions are executed.")
@@ -266,12 +295,17 @@ precision = c4.selectbox(
 rh = c2.number_input("Blocks executed per plan", 1, int(horizon), 1, key="plan_rh",
                      help="Receding horizon: execute this many action blocks, then re-plan from the new frame")
 fps = c3.slider("Animation speed (frames/s)", 2, 30, 10, key="plan_fps")
+if (note := st.session_state.pop("plan_episode_note", None)) is not None:
+    st.info(note, icon=":material/stop_circle:")
 if st.button("Run episode", type="primary", icon=":material/smart_toy:", key="plan_run"):
     from dataclasses import replace
     pc = replace(pcfg, receding_horizon=int(min(rh, horizon)))
     dev = next(model.parameters()).device
     gen = torch.Generator(device=dev).manual_seed(int(seed))
-    watched = WatchedEnv(env)  # counts env steps and keeps the last frame for the progress view
+    if (old := st.session_state.get("plan_episode_stop")) is not None:
+        old.set()  # one episode per session: an earlier one still running ends at its next step
+    stop = st.session_state["plan_episode_stop"] = threading.Event()
+    watched = WatchedEnv(env, stop)  # counts env steps and keeps the last frame for the progress view
     t = time.perf_counter()
     box = {}
 
@@ -284,16 +318,26 @@ if st.button("Run episode", type="primary", icon=":material/smart_toy:", key="pl
 
     th = threading.Thread(target=_run, daemon=True, name="lab-episode")
     th.start()
+    # Stop (like any other click, or leaving the page) interrupts this script run: the finally below sets the
+    # stop event and the thread ends at its next env step instead of running the whole budget
+    st.button("Stop the episode", icon=":material/stop:", key="plan_stop")
     bar, live = st.progress(0.0, text="Planning the first move…"), st.empty()
     shown = -1
-    while th.is_alive():
-        th.join(0.3)
-        k, frame = watched.steps, watched.last_frame
-        bar.progress(min(k / int(budget), 1.0), text=f"Planning and acting ({pc.solver.upper()}, {dev}): env step "
-                                                      f"{k}/{int(budget)} · {time.perf_counter() - t:.0f} s")
-        if frame is not None and k != shown:
-            live.image(figures.upscale(frame, 192), caption=f"live: step {k}", width=192)
-            shown = k
+    try:
+        while th.is_alive():
+            th.join(0.3)
+            k, frame = watched.steps, watched.last_frame
+            bar.progress(min(k / int(budget), 1.0), text=f"Planning and acting ({pc.solver.upper()}, {dev}): env "
+                                                          f"step {k}/{int(budget)} · {time.perf_counter() - t:.0f} s")
+            if frame is not None and k != shown:
+                live.image(figures.upscale(frame, 192), caption=f"live: step {k}", width=192)
+                shown = k
+    finally:
+        if th.is_alive():  # this run was interrupted (Stop, another widget, another page, the session closed)
+            stop.set()
+            st.session_state["plan_episode_note"] = (
+                f"The MPC episode was stopped at env step {watched.steps} of {int(budget)} (Stop pressed, a setting "
+                f"changed or the page was left while it ran); press Run episode to run it again.")
     bar.empty()
     live.empty()
     if "res" not in box:

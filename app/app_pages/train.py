@@ -1,13 +1,13 @@
 """Train (live): background training with live losses, SIGReg histograms, effective rank, ETA."""
 import os
 import time
-import warnings
 
 import numpy as np
 import streamlit as st
 
 import common
 import discovery
+import jobs_view
 import live_plot
 import pickers
 import safety
@@ -25,29 +25,12 @@ st.caption("Training runs in a separate process owned by the server: reload the 
 mgr = common.job_manager()
 
 
-def _data_fits(path: str, base, history: int, batch: int) -> str | None:
-    """Why the run would fail on this data at once (no window of history x frameskip frames, or a batch
-    larger than the training windows), in the form's own words; None when it fits. Checked before the
-    worker starts (it said it after the start, with the CLI's flag names)."""
-    from lewm.data import DataError, WindowDataset
-    fs = base.model.frameskip
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # skipped short episodes: the run itself says so
-            ds = WindowDataset(path, history, fs, split="train", val_fraction=base.train.val_fraction,
-                               seed=base.train.seed, max_ram_bytes=0)  # indexes only: no pixel read
-    except DataError as e:
-        return f"{e} (History (frames) {history} x the preset's frameskip {fs}: use a smaller History or longer episodes)"
-    if batch > len(ds):
-        whose = "" if int(st.session_state.get("train_batch") or 0) else " (the preset's; 0 = the preset's value)"
-        return (f"Batch size {batch}{whose} is larger than the {len(ds)} training windows of {discovery.rel(path)}: "
-                f"use at most {len(ds)}, or more data.")
-    return None
-
-
 # ------------------------------------------------------------------ new run
 with st.expander("Start a new run", expanded=not mgr.jobs("train")):
+    chosen = jobs_view.selected("train_data")
     path, info = pickers.pick_dataset("train_data", label="Training data")
+    gone = jobs_view.vanished(chosen, path)  # never train on a dataset the picker moved to on this very rerun
+    gone_slot = st.empty()
     if path is None:
         if st.button("Make a small synthetic dataset (moving dot, 32 px)", key="train_make_syn"):
             from lewm.synthetic import write_synthetic_h5
@@ -82,18 +65,24 @@ with st.expander("Start a new run", expanded=not mgr.jobs("train")):
         dev = c7.selectbox("Device", devices, key="train_device")
         name = c8.text_input("Run name", "", placeholder="auto", key="train_name")
         start = st.form_submit_button("Start training", type="primary", disabled=path is None)
+    if gone is not None and not (start and path is not None):
+        gone_slot.warning(gone, icon=":material/warning:")
     if start and path is not None:
         base = get_preset(preset)
-        if info["image_size"] != base.model.image_size:
+        if gone is not None:
+            st.error(gone)
+        elif info["image_size"] != base.model.image_size:
             st.error(f"{discovery.rel(path)}: images are {info['image_size']} px but preset '{preset}' expects "
                      f"{base.model.image_size} px. Pick a preset with that image size or collect data at "
                      f"{base.model.image_size} px on the Data page.")
-        elif (why := _data_fits(path, base, int(history), int(batch) or base.train.batch_size)) is not None:
+        elif (why := jobs_view.data_fits(path, base, int(history), int(batch) or base.train.batch_size,
+                                         "train_batch")) is not None:
             st.error(why)
         elif not mgr.can_start_train():
             st.error("Two training runs are already active on this server (2 CPU cores). Stop one or wait.")
         else:
-            train_o = {"ckpt_every": max(25, int(steps) // 4), "log_every": max(1, min(10, int(steps) // 50))}
+            # the preset's checkpoint interval (steps / 4 lost up to a quarter of a long run to a crash)
+            train_o = {"ckpt_every": base.train.ckpt_every, "log_every": max(1, min(10, int(steps) // 50))}
             if lr > 0:
                 train_o["lr"] = float(lr)
             if batch > 0:
