@@ -52,20 +52,6 @@ def vanished(before: str | None, path: str | None) -> str | None:
     return f"{os.path.basename(before)} (selected) no longer exists; {now}. Pick a dataset."
 
 
-def data_dir_error() -> str | None:
-    """Why the lab's data folder (``<runs>/data``) cannot take a collection, in the words of the setting that
-    names it, or None (was: the library's exception box on Collect)."""
-    path = common.data_dir()
-    name = "LEWM_LAB_RUNS" if os.environ.get("LEWM_LAB_RUNS") else "--runs"
-    if os.path.islink(path) and not os.path.exists(path):
-        return (f"{name}/data ({path}) is a symbolic link to {os.readlink(path)}, which does not exist; create its "
-                f"target or remove the link, then collect.")
-    if os.path.lexists(path) and not os.path.isdir(path):
-        return (f"{name}/data ({path}) is a file, expected the data folder (collected datasets go there); move or "
-                f"rename the file, or restart the lab with {name} naming another folder.")
-    return None
-
-
 def collect_status(job, key_prefix: str) -> None:
     """One collection: its progress bar and Stop button while it runs, then what it did; its notes (a new name)."""
     s = job.snapshot()

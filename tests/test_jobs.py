@@ -50,5 +50,6 @@ def test_failed_job_reports_one_line(tmp_path):
         j = m.start_train(get_preset("cpu-tiny"), str(bad), steps=3, threads=1)
         assert j.wait(60)
         assert j.status == "failed" and "not.h5" in j.error and "\n" not in j.error
+        assert "nothing was saved in" in j.error  # round 14 (b22): what a failed training left
     finally:
         m.shutdown()

@@ -21,7 +21,7 @@ st.caption("Episodes are stored in one HDF5 file per dataset (pixels, actions, t
 mgr = common.job_manager()
 
 # ------------------------------------------------------------------ collect
-data_err = jobs_view.data_dir_error()
+data_err = common.data_dir_error()
 with st.expander("Collect a new dataset", expanded=not discovery.list_datasets() or bool(data_err)):
     if data_err:
         st.error(data_err, icon=":material/folder_off:")
