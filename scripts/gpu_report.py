@@ -62,8 +62,12 @@ class Report:
         self.flush()
 
     def error(self, where: str) -> None:
-        msg = f"{where}: {traceback.format_exc(limit=3).strip().splitlines()[-1]}"
+        """Record the exception being handled: ``"<where>: <type>: <its message's first line>"``. The last
+        line of the traceback was kept before, which for torch.compile's errors is their advice to set
+        TORCHDYNAMO_VERBOSE=1, not what failed."""
+        msg = f"{where}: {exception_line(sys.exc_info()[1])}"
         print("ERROR " + msg, flush=True)
+        traceback.print_exc(limit=3)  # the details on stderr (gpu_check.sh keeps the console output)
         self.data["errors"].append(msg)
         self.flush()
 
@@ -72,6 +76,19 @@ class Report:
             json.dump(self.data, f, indent=2)
         with open(os.path.join(self.out, "gpu_report.md"), "w") as f:
             f.write(markdown(self.data))
+
+
+def exception_line(e: BaseException | None) -> str:
+    """``"<type>: <first non-empty line of the message>"`` of exception ``e`` (the type qualified by its
+    module outside builtins: torch._dynamo.exc.BackendCompilerFailed); a first line ending in ':'
+    ("backend='inductor' raised:") is followed by the next, which says what was raised."""
+    if e is None:
+        return "unknown error"
+    t = type(e)
+    name = t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    first = " ".join(lines[:2]) if len(lines) > 1 and lines[0].endswith(":") else (lines[0] if lines else "")
+    return f"{name}: {first}" if first else name
 
 
 def _table(head, rows) -> str:
@@ -156,6 +173,7 @@ def main(argv=None) -> int:
     if a.smoke:
         torch.set_num_threads(min(2, os.cpu_count() or 1))
     rep = Report(a.out, append=a.append)
+    n_errors = len(rep.data["errors"])  # with --append: the earlier run's errors are not this run's
     if not rep.data["sections"].get("device"):
         rep.put("device", device_info(dev))
     print(json.dumps(rep.data["sections"]["device"][0]), flush=True)
@@ -223,6 +241,10 @@ def main(argv=None) -> int:
     if "compile" in secs:  # last: its compilation takes the longest
         train_rows(rep, preset, dev, a.smoke, peak, bf16_peak, [("bf16+compile", dict(amp=True, compile=True))])
     print(f"wrote {a.out}/gpu_report.json and gpu_report.md", flush=True)
+    failed = rep.data["errors"][n_errors:]
+    if failed:  # was: exit status 0 with sections failed (only an "ERROR" line in the middle of the output)
+        print(f"gpu_report: {len(failed)} section(s) failed: " + "; ".join(failed), file=sys.stderr, flush=True)
+        return 1
     return 0
 
 

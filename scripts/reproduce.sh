@@ -1,10 +1,26 @@
 #!/usr/bin/env bash
 # Reproduce a shipped checkpoint from scratch on this CPU: collect -> train -> export -> eval.
 #   bash scripts/reproduce.sh two_room|pusht|reacher
-# Writes runs/data/<collected env>.h5, runs/<env>/ (training), checkpoints/<env>/{model.pt,eval.json}.
+# Writes runs/data/reproduce_<collected env>[_stageN].h5 (the recipe's own data: a runs/data/<env>.h5 of yours is
+# never used), runs/<env>[_stageN]/ (training), checkpoints/<env>/{model.pt,eval.json}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ENV=${1:?usage: scripts/reproduce.sh two_room|pusht|reacher}
+USAGE="usage: scripts/reproduce.sh two_room|pusht|reacher"
+# exactly one argument: a typo such as 'two_room --smoke' would otherwise start the full recipe and overwrite
+# the shipped checkpoint
+[ $# -eq 1 ] || { echo "$USAGE" >&2; exit 2; }
+# the field's spellings, as lewm.env_names.env_key maps them (TwoRoom, two-room, swm/PushT-v1, Reacher ...)
+KEY=$(printf '%s' "${1,,}" | sed -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//')
+if [[ "$KEY" == */* ]]; then  # a namespace: swm/TwoRoom-v1 (gym_pusht/PushT-v0 is the other package's env)
+  NS=${KEY%/*}; KEY=${KEY##*/}; [ "${NS//[^a-z0-9]/}" = gympusht ] && KEY=gym_pusht
+fi
+KEY=$(printf '%s' "$KEY" | sed -e 's/-v[0-9][0-9]*$//'); KEY=${KEY//[^a-z0-9]/}
+case "$KEY" in
+  tworoom) ENV=two_room ;;
+  pusht) ENV=pusht ;;
+  reacher|dmcreacher|reacherhard) ENV=reacher ;;
+  *) echo "scripts/reproduce.sh: unknown env '$1' (two_room, pusht, reacher)" >&2; exit 2 ;;
+esac
 PY=.venv/bin/python
 case "$ENV" in
   # exactly the settings of the shipped checkpoints (fp32: they were trained before bf16 training on CPUs with native bf16,
@@ -46,22 +62,22 @@ case "$ENV" in
             STAGE3_COLLECT="--episodes 2000 --mix-random 0.7 --seed 11"; STAGE3_FROM_EXPORT=1
             STAGE3_TRAIN="--history 3 --latent-dim 4 --batch-size 64 --steps 16000 --threads 1 --precision fp32"
             EVAL="--horizon 8 --receding-horizon 1 --cost-steps all --plan-from best" ;;
-  *) echo "unknown env $ENV"; exit 2 ;;
 esac
 mkdir -p runs/data "checkpoints/$ENV"
-DATA="runs/data/${GEN_ENV:-$ENV}.h5"
+DATA="runs/data/reproduce_${GEN_ENV:-$ENV}.h5"  # reused when there (a rerun after a stop): collected only here
 [ -f "$DATA" ] || $PY -m lewm collect --env "${GEN_ENV:-$ENV}" $COLLECT --image-size 64 --out "$DATA"
 $PY -m lewm train --data "$DATA" --preset cpu-small $TRAIN --out "runs/$ENV"
 RUN="runs/$ENV"
 for STAGE in 2 3; do  # later stages: the same run continued (--init) on other data
   COL_VAR="STAGE${STAGE}_COLLECT"; TRAIN_VAR="STAGE${STAGE}_TRAIN"
   [ -n "${!TRAIN_VAR:-}" ] || continue
-  DATA="runs/data/${GEN_ENV:-$ENV}_stage$STAGE.h5"
+  DATA="runs/data/reproduce_${GEN_ENV:-$ENV}_stage$STAGE.h5"
   [ -f "$DATA" ] || $PY -m lewm collect --env "${GEN_ENV:-$ENV}" ${!COL_VAR} --image-size 64 --out "$DATA"
   INIT="$RUN/last.pt"
   FROM_EXPORT="STAGE${STAGE}_FROM_EXPORT"
   if [ -n "${!FROM_EXPORT:-}" ]; then  # continue the previous stage's exported model (fresh optimizer state)
-    PREV_DATA="runs/data/${GEN_ENV:-$ENV}.h5"; [ "$STAGE" -gt 2 ] && PREV_DATA="runs/data/${GEN_ENV:-$ENV}_stage$((STAGE - 1)).h5"
+    PREV_DATA="runs/data/reproduce_${GEN_ENV:-$ENV}.h5"
+    [ "$STAGE" -gt 2 ] && PREV_DATA="runs/data/reproduce_${GEN_ENV:-$ENV}_stage$((STAGE - 1)).h5"
     INIT="$RUN/stage$((STAGE - 1))_export.pt"
     $PY -m lewm export --checkpoint "$RUN/last.pt" --out "$INIT" --data "$PREV_DATA" --force
   fi

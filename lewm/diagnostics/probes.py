@@ -6,6 +6,7 @@ episode when given ``groups``) and reports held-out R² and Pearson r per state 
 """
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -102,6 +103,11 @@ def r2_score_cols(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
     return r2 if np.ndim(true) > 1 else r2.reshape(())
 
 
+def _n_held_out(test_fraction: float, count: int) -> int:
+    """How many of ``count`` groups (or rows) :func:`split_indices` holds out: at least 1, at most count - 1."""
+    return min(max(int(round(test_fraction * count)), 1), count - 1)
+
+
 def split_indices(n: int, test_fraction: float = 0.2, seed: int = 0,
                   groups: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Train/test row indices; with ``groups`` (e.g. episode ids) whole groups go to one side.
@@ -120,13 +126,13 @@ def split_indices(n: int, test_fraction: float = 0.2, seed: int = 0,
                              f"rows, got groups of shape {g.shape}")
         uniq = rng.permutation(np.unique(g))
         if len(uniq) >= 2:
-            n_test = min(max(int(round(test_fraction * len(uniq))), 1), len(uniq) - 1)
+            n_test = _n_held_out(test_fraction, len(uniq))
             test = np.isin(g, uniq[:n_test])
             return np.flatnonzero(~test), np.flatnonzero(test)
         warnings.warn(f"split_indices: all {len(g)} rows are in one group (episode), so the split is by row: "
                       "frames of that episode land on both sides and the held-out score is optimistic")
     perm = rng.permutation(n)
-    n_test = min(max(int(round(test_fraction * n)), 1), n - 1)
+    n_test = _n_held_out(test_fraction, int(n))
     return np.sort(perm[n_test:]), np.sort(perm[:n_test])
 
 
@@ -177,7 +183,7 @@ def probe(z: ArrayLike, state: ArrayLike, state_names: Sequence[str] | None = No
 
 @dataclass
 class ProbeSpread:
-    """One probe kind refitted on ``splits`` different held-out splits (split seeds 0..K-1): how much
+    """One probe kind refitted on several different held-out splits (split seeds ``seeds``): how much
     of a probe figure is the choice of test episodes."""
 
     names: tuple[str, ...]
@@ -185,6 +191,16 @@ class ProbeSpread:
     """(K, Q) held-out Pearson r per split and quantity."""
     r2: np.ndarray
     """(K, Q) held-out R² per split and quantity."""
+    seeds: tuple[int, ...] = ()
+    """The K split seeds used: each gives another held-out set (a seed repeating an earlier set is skipped)."""
+    possible: int | None = None
+    """How many distinct held-out sets the data allow (C(groups, held-out groups)); K < the asked splits
+    when this is smaller (e.g. 2 episodes: 2 splits)."""
+
+    @property
+    def splits(self) -> int:
+        """K, the number of distinct held-out splits the figures are over."""
+        return int(len(self.pearson))
 
     def summary(self) -> dict[str, dict[str, float]]:
         """{quantity: {"mean", "min", "max"}} of Pearson r over the splits."""
@@ -196,16 +212,47 @@ MAX_SPLITS = 1000
 """probe_spread's most held-out splits (a spread needs a handful; each one refits the probe)."""
 
 
+def _possible_splits(n: int, test_fraction: float, groups) -> tuple[int, str]:
+    """How many distinct held-out sets :func:`split_indices` can draw, and of what (for messages)."""
+    count, what = int(n), "rows"
+    if groups is not None and len(np.unique(np.asarray(groups))) >= 2:
+        count, what = len(np.unique(np.asarray(groups))), "groups (episodes)"
+    k = _n_held_out(test_fraction, count)
+    return math.comb(count, k), f"{count} {what}, {k} held out"
+
+
 def probe_spread(z: ArrayLike, state: ArrayLike, state_names: Sequence[str] | None = None, kind: str = "linear",
                  splits: int = 5, groups: ArrayLike | None = None, *, progress: bool = True, **kw) -> ProbeSpread:
-    """:func:`probe` on split seeds 0..``splits``-1 (same data, other held-out episodes); ``splits`` in
-    1..:data:`MAX_SPLITS`, with a progress bar above 20 splits (``progress=False`` hides it)."""
+    """:func:`probe` on ``splits`` distinct held-out splits (split seeds 0, 1, ...; a seed that draws an
+    earlier split's held-out set again is skipped); ``splits`` in 1..:data:`MAX_SPLITS`, with a progress bar
+    above 20 splits (``progress=False`` hides it). Data with fewer distinct splits (2 episodes allow 2) give
+    all of them, with a warning (was: the same 2 splits repeated, weighting the figures by the repeats)."""
     # 10**6 ran for hours without a word; each split is one probe fit (an MLP's: seconds)
     splits = _whole(splits, "probe_spread: splits", hi=MAX_SPLITS, why="each split refits the probe")
-    it = range(splits)
-    if flag("probe_spread", "progress", progress) and splits > 20:  # many splits: not a silent wait
+    show = flag("probe_spread", "progress", progress)
+    res = [probe(z, state, state_names, kind, seed=0, groups=groups, **kw)]  # checks every input first
+    n, tf = res[0].n_train + res[0].n_test, kw.get("test_fraction", 0.2)
+    possible, of_what = _possible_splits(n, tf, groups)
+    target = min(splits, possible)
+    bar = None
+    if show and target > 20:  # many splits: not a silent wait
         from tqdm.auto import tqdm
-        it = tqdm(it, desc="probe splits", unit="split", leave=False)
-    res = [probe(z, state, state_names, kind, seed=k, groups=groups, **kw) for k in it]
+        bar = tqdm(total=target, initial=1, desc="probe splits", unit="split", leave=False)
+    seeds, seen, seed = [0], {split_indices(n, tf, 0, groups)[1].tobytes()}, 1
+    while len(res) < target and seed < 100 + 50 * target:  # a bound on the draws: cheap, never a hang
+        key = split_indices(n, tf, seed, groups)[1].tobytes()
+        if key not in seen:
+            seen.add(key)
+            res.append(probe(z, state, state_names, kind, seed=seed, groups=groups, **kw))
+            seeds.append(seed)
+            if bar is not None:
+                bar.update(1)
+        seed += 1
+    if bar is not None:
+        bar.close()
+    if len(res) < splits:
+        why = (f"the data allow only {possible}" if possible < splits else
+               f"{seed} split seeds drew no other held-out set (of {possible})")
+        warnings.warn(f"probe_spread: {len(res)} distinct held-out splits, not {splits}: {why} ({of_what})")
     return ProbeSpread(names=res[0].names, pearson=np.stack([r.pearson for r in res]),
-                       r2=np.stack([r.r2 for r in res]))
+                       r2=np.stack([r.r2 for r in res]), seeds=tuple(seeds), possible=possible)

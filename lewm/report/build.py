@@ -274,8 +274,12 @@ def _make_report(checkpoint, data, out, *, episodes, quick, max_frames, map_meth
         rep["probe_features"] = {"linear": on_z, "mlp": on_z,
                                  "linear_embedding": f"encoder CLS embedding before the projector (E={enc.embeddings.shape[1]})"}
         rep["probe_split"] = {"n_train": lin.n_train, "n_test": lin.n_test, "by": "episode"}
-        spread = dg.probe_spread(enc.latents, targets, target_names, "linear", splits=5, groups=enc.episode)
-        rep["probe_spread"] = {"kind": "linear", "features": on_z, "splits": 5, "pearson": spread.summary()}
+        with warnings.catch_warnings():  # few episodes allow fewer than 5 distinct splits: the summary says so
+            warnings.filterwarnings("ignore", "probe_spread: ")
+            spread = dg.probe_spread(enc.latents, targets, target_names, "linear", splits=5, groups=enc.episode)
+        rep["probe_spread"] = {"kind": "linear", "features": on_z, "splits": spread.splits, "splits_asked": 5,
+                               "possible": spread.possible, "episodes": int(len(np.unique(enc.episode))),
+                               "pearson": spread.summary()}
         sections.append(("Probes: held-out Pearson r and R²", "split by episode",
                          fg.fig_probes([("linear", lin), ("MLP", mlp), ("linear, encoder embedding", lin_e)])))
         sections.append(("Linear probe: prediction vs truth (held-out)", "", fg.fig_probe_scatter(lin)))

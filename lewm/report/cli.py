@@ -9,8 +9,14 @@ from .build import MIN_FRAMES, check_plotly_js, check_report_folder, make_report
 from .summary import summary_text
 
 
+def _count_arg(p: argparse.ArgumentParser, flag: str, lo: int, hi: int, help: str, **kw) -> None:
+    """A whole-number flag whose --help states the range its type checks (the error for a value out of it
+    points to --help: "--max-frames must be in [40, 10000000], got 5 (see: ... --help)")."""
+    from ..validate import Range, arg_int
+    p.add_argument(flag, type=arg_int(lo, hi), help=f"{help}; must be {Range(lo, hi).describe()}", **kw)
+
+
 def add_report_args(p: argparse.ArgumentParser) -> None:
-    from ..validate import arg_int
     p.add_argument("--checkpoint", required=True, help="checkpoint file (or a folder holding last.pt)")
     p.add_argument("--data", default=None,
                    help="HDF5 episode file (same env and image size as the model); default: the reference.h5 "
@@ -18,21 +24,22 @@ def add_report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="output folder (report.json, report.html); one that holds an "
                    "earlier report is refused unless --force")
     p.add_argument("--force", action="store_true", help="replace the earlier report in --out")
-    p.add_argument("--episodes", type=arg_int(1, 100_000), default=10,
-                   help="episodes for dynamics and surprise tests (default 10)")
+    _count_arg(p, "--episodes", 1, 100_000, "episodes for dynamics and surprise tests (default 10)", default=10)
     p.add_argument("--quick", action="store_true",
                    help="fewer frames, PCA map, short decoder/MLP training: about a minute on a CPU")
-    p.add_argument("--max-frames", type=arg_int(MIN_FRAMES, 10_000_000), default=None, help="frames to encode for spectra/maps/probes, every "
-                   "frameskip-th frame of whole episodes (default 6000, quick 2000)")
+    _count_arg(p, "--max-frames", MIN_FRAMES, 10_000_000, "frames to encode for spectra/maps/probes, every "
+               "frameskip-th frame of whole episodes (default 6000, quick 2000)", default=None)
     p.add_argument("--map", dest="map_method", choices=("pca", "umap"), default=None,
                    help="latent map method (default umap, quick pca)")
-    p.add_argument("--decoder-steps", type=arg_int(0, 1_000_000), default=None, help="pixel decoder steps (default 800, quick 200)")
-    p.add_argument("--horizon", type=arg_int(1, 1000), default=10, help="open-loop horizon in action blocks (default 10)")
-    p.add_argument("--landscape-goals", type=arg_int(0, 1000), default=8,
-                   help="goals for the planning-cost landscape (0 = skip; needs the env's renderer)")
-    p.add_argument("--seed", type=arg_int(0, 2**31 - 1), default=0)
+    _count_arg(p, "--decoder-steps", 0, 1_000_000, "pixel decoder steps (default 800, quick 200; 0 = skip)",
+               default=None)
+    _count_arg(p, "--horizon", 1, 1000, "open-loop horizon in action blocks (default 10)", default=10)
+    _count_arg(p, "--landscape-goals", 0, 1000, "goals for the planning-cost landscape (default 8; 0 = skip; "
+               "needs the env's renderer)", default=8)
+    _count_arg(p, "--seed", 0, 2**31 - 1, "seed of the random choices: frames, episodes, probe split, map, "
+               "decoder (default 0)", default=0)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
-    p.add_argument("--threads", type=arg_int(1, 1024), default=None, help="torch CPU threads (default: all cores)")
+    _count_arg(p, "--threads", 1, 1024, "torch CPU threads (default: all cores)", default=None)
     p.add_argument("--no-html", action="store_true", help="skip report.html")
     p.add_argument("--plotly-js", default=None, metavar="SRC",
                    help="load plotly.js from SRC (a path relative to report.html, or a URL) instead of embedding "

@@ -59,6 +59,12 @@ def _f(v, spec: str = ".3f", scale: float = 1) -> str:
     return format(v * scale, spec)
 
 
+def _steps(values, spec: str) -> str:
+    """'step 1 a, step P b' of a per-step series; 'step 1 a' alone for one step (was: "step 1 a, step 1 a")."""
+    first = f"step 1 {_f(values[0], spec)}"
+    return first if len(values) == 1 else f"{first}, step {len(values)} {_f(values[-1], spec)}"
+
+
 def summary_text(rep: dict) -> str:
     """A few lines for the terminal."""
     check_keys(rep, ("collapse", "sigreg"), "summary_text")
@@ -77,15 +83,18 @@ def summary_text(rep: dict) -> str:
                                                      for r in rows))
     sp = rep.get("probe_spread")
     if sp:
-        lines.append(f"linear probe on z over {sp['splits']} held-out splits: " + "  ".join(
+        n, asked = sp["splits"], sp.get("splits_asked", sp["splits"])
+        possible = sp.get("possible", n)
+        over = (f"{n} distinct held-out splits ({'only ' if possible <= n else ''}{possible} possible with "
+                f"{sp.get('episodes', '?')} episodes; {asked} asked)" if n < asked else f"{n} held-out splits")
+        lines.append(f"linear probe on z over {over}: " + "  ".join(
             f"{k} r={_f(v['mean'])} [{_f(v['min'])}, {_f(v['max'])}]" for k, v in sp["pearson"].items()))
     d = rep.get("dynamics")
     if d and len(d["error_mean"]):
-        lines.append(f"open loop: latent MSE step 1 {_f(d['error_mean'][0], '.4g')}, step {len(d['error_mean'])} "
-                     f"{_f(d['error_mean'][-1], '.4g')} (copy-last baseline {_f(d['copy_error_mean'][-1], '.4g')})")
+        lines.append(f"open loop: latent MSE {_steps(d['error_mean'], '.4g')} (copy-last baseline "
+                     f"{_f(d['copy_error_mean'][-1], '.4g')})")
         if "probe_position_error" in d:
-            lines.append(f"open loop via probe: position error step 1 {_f(d['probe_position_error'][0], '.3g')}, "
-                         f"step {len(d['error_mean'])} {_f(d['probe_position_error'][-1], '.3g')} "
+            lines.append(f"open loop via probe: position error {_steps(d['probe_position_error'], '.3g')} "
                          f"(encoded floor {_f(d['probe_position_error_encoded'][-1], '.3g')})")
     s = rep.get("straightness")
     if s:
