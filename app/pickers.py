@@ -344,9 +344,17 @@ def collect_reference_button(cfg, key: str) -> None:
     @safety.fragment(run_every=0.7 if job.snapshot().active else None)
     def _progress():
         s = job.snapshot()
+        for note in s.notes:  # a new name (another lab wrote the file meanwhile)
+            st.warning(note, icon=":material/drive_file_rename_outline:")
         if s.active:
-            st.progress(s.fraction, text=f"Collecting {REF_EPISODES} {cfg.env} episodes → `{rel(s.out)}` · "
+            c1, c2 = st.columns([6, 1])
+            c1.progress(s.fraction, text=f"Collecting {REF_EPISODES} {cfg.env} episodes → `{rel(s.out)}` · "
                                          f"episode {s.done}/{s.total} · ETA {fmt_s(s.eta_s)}")
+            if c2.button("Stop", icon=":material/stop:", key=f"{key}_collect_stop",
+                         help="Stops the collection; nothing is written (its temporary file is removed)"):
+                job.stop()
+                st.session_state.pop(job_key, None)  # the offer to collect comes back
+                st.rerun(scope="app")
         else:  # finished or failed: the page re-runs and _collected_for selects the file / says why
             st.rerun(scope="app")
     _progress()

@@ -120,6 +120,10 @@ def test_no_dataset_of_another_env_is_selected_and_a_running_collection_is_share
         assert not [b for b in at.button if b.key == "dyn_data_collect"]  # b17: not a second identical one
         assert len(mgr.jobs("collect")) == 1
         assert at.get("progress"), "the running collection's progress is not shown"
+        if mgr.active("collect"):  # still running: it can be stopped from here (session 17)
+            at.button(key="dyn_data_collect_stop").click().run()
+            job = mgr.jobs("collect")[0]
+            assert job.wait(30) and job.status == "stopped", job.status
     finally:
         for j in mgr.active("collect"):
             j.stop()
