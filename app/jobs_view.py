@@ -52,21 +52,32 @@ def vanished(before: str | None, path: str | None) -> str | None:
     return f"{os.path.basename(before)} (selected) no longer exists; {now}. Pick a dataset."
 
 
+def collection_running(job, s, key: str) -> bool:
+    """A running collection's notes (a new name), progress bar and Stop button; True when Stop was pressed
+    (the job is stopped; the caller reruns). ``s``: the job's snapshot."""
+    for note in s.notes:
+        st.warning(note, icon=":material/drive_file_rename_outline:")
+    if not s.active:
+        return False
+    c1, c2 = st.columns([6, 1])
+    c1.progress(s.fraction, text=f"Collecting {s.params['episodes']} {s.params['env']} episodes → "
+                                 f"`{discovery.rel(s.out)}` · {s.done}/{s.total} · ETA {widgets.fmt_s(s.eta_s)}")
+    if c2.button("Stop", icon=":material/stop:", key=key,
+                 help="Stops the collection; nothing is written (its temporary file is removed)"):
+        job.stop()
+        return True
+    return False
+
+
 def collect_status(job, key_prefix: str) -> None:
     """One collection: its progress bar and Stop button while it runs, then what it did; its notes (a new name)."""
     s = job.snapshot()
-    for note in s.notes:
-        st.warning(note, icon=":material/drive_file_rename_outline:")
     where = f"`{discovery.rel(s.out)}`"
+    if collection_running(job, s, f"{key_prefix}_stop_{s.id}"):
+        st.rerun()
     if s.active:
-        c1, c2 = st.columns([6, 1])
-        c1.progress(s.fraction, text=f"Collecting {s.params['episodes']} {s.params['env']} episodes → {where} · "
-                                     f"{s.done}/{s.total} · ETA {widgets.fmt_s(s.eta_s)}")
-        if c2.button("Stop", icon=":material/stop:", key=f"{key_prefix}_stop_{s.id}",
-                     help="Stops the collection; nothing is written (its temporary file is removed)"):
-            job.stop()
-            st.rerun()
-    elif s.status == "finished":
+        return
+    if s.status == "finished":
         st.success(f"Collected {s.total} episodes into {where} in {widgets.fmt_s(s.elapsed_s)}.")
     elif s.status == "stopped":
         st.info(f"Collection into {where} stopped at {s.done}/{s.total} episodes: nothing was written (the "

@@ -17,8 +17,8 @@ from discovery import (dataset_fits, dataset_info, dataset_label, given_data_not
 from lewm import runs as lewm_runs
 from lewm.checkpoint import CheckpointError, batchnorm_note
 from lewm.data import DataError
-from widgets import fmt_s
 
+import jobs_view  # app/jobs_view.py: a collection's progress and Stop
 import refstore  # app/refstore.py: reference sets and stored maps
 import safety  # app/safety.py: typed paths confined to the data folders, broken files
 
@@ -344,18 +344,10 @@ def collect_reference_button(cfg, key: str) -> None:
     @safety.fragment(run_every=0.7 if job.snapshot().active else None)
     def _progress():
         s = job.snapshot()
-        for note in s.notes:  # a new name (another lab wrote the file meanwhile)
-            st.warning(note, icon=":material/drive_file_rename_outline:")
-        if s.active:
-            c1, c2 = st.columns([6, 1])
-            c1.progress(s.fraction, text=f"Collecting {REF_EPISODES} {cfg.env} episodes → `{rel(s.out)}` · "
-                                         f"episode {s.done}/{s.total} · ETA {fmt_s(s.eta_s)}")
-            if c2.button("Stop", icon=":material/stop:", key=f"{key}_collect_stop",
-                         help="Stops the collection; nothing is written (its temporary file is removed)"):
-                job.stop()
-                st.session_state.pop(job_key, None)  # the offer to collect comes back
-                st.rerun(scope="app")
-        else:  # finished or failed: the page re-runs and _collected_for selects the file / says why
+        if jobs_view.collection_running(job, s, f"{key}_collect_stop"):
+            st.session_state.pop(job_key, None)  # stopped: the offer to collect comes back
+            st.rerun(scope="app")
+        elif not s.active:  # finished or failed: the page re-runs and _collected_for selects the file / says why
             st.rerun(scope="app")
     _progress()
 
