@@ -78,37 +78,6 @@ def _moved_note(asked: str, used: str) -> str:
             f"writing {os.path.basename(used)} instead")
 
 
-def _publish_beside(collect_mod, out: str, q, where: list[str]):
-    """``collect.publish_dataset`` for the lab: a name another server or process published meanwhile gets the
-    next free name beside it, with a note (was: "exists; pass --force", a flag the lab does not have, and the
-    collected episodes were lost). ``where[0]``: the file the result is published as."""
-    from .atomic import publish
-    from ._api_checks import free_file
-    original = collect_mod.publish_dataset
-
-    def publish_dataset(tmp: str, path: str, force: bool, start) -> None:
-        if force:
-            return original(tmp, path, force, start)
-        target = where[0]
-        for _ in range(1000):
-            try:
-                publish(tmp, target, replace=False, flag=None)  # refused while tmp stays: try the next name
-            except FileExistsError:
-                root, ext = os.path.splitext(target)
-                kept = f"{root}-kept-{os.getpid()}{ext}"
-                if not os.path.exists(tmp) and os.path.exists(kept):  # lost the race inside publish: kept there
-                    target = kept
-                else:
-                    target = free_file(out, set())
-                    continue
-            if target != where[0]:
-                q.put(("moved", (target, _moved_note(where[0], target))))
-                where[0] = target
-            return
-        return original(tmp, path, force, start)
-    return publish_dataset
-
-
 def _collect_worker(env_name: str, episodes: int, out: str, image_size: int, policy: str, seed: int,
                     episode_len: int | None, mix_random: float, q) -> None:
     """Entry point of a data-collection process; progress via the progress-bar hook of ``collect``. A stop
@@ -142,9 +111,12 @@ def _collect_worker(env_name: str, episodes: int, out: str, image_size: int, pol
             if os.path.lexists(out):  # another server / process published it since the job started
                 where[0] = free_file(out, set())
                 q.put(("moved", (where[0], _moved_note(out, where[0]))))
-            collect_mod.publish_dataset = _publish_beside(collect_mod, out, q, where)
-            collect_mod.collect(env_name, episodes, where[0], image_size=image_size, policy=policy, workers=1,
-                                seed=seed, episode_len=episode_len, progress=True, mix_random=mix_random)
+            wrote = collect_mod.collect(env_name, episodes, where[0], image_size=image_size, policy=policy,
+                                        workers=1, seed=seed, episode_len=episode_len, progress=True,
+                                        mix_random=mix_random, rename_if_taken=True)
+            if wrote != where[0]:  # another server / process published that name while this one collected
+                q.put(("moved", (wrote, _moved_note(where[0], wrote))))
+                where[0] = wrote
         q.put(("done", {"path": where[0]}))
     except faults.Terminated:
         q.put(("done", {"path": None, "stopped": True}))

@@ -135,12 +135,15 @@ def file_identity(path: str):
     return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
-def publish_dataset(tmp: str, out: str, force: bool, start) -> None:
-    """Publish the finished ``tmp`` as ``out``. ``force`` replaces only the file that was there at the start
-    (``start``: its :func:`file_identity`); one another command published meanwhile is kept, and this result
-    goes beside it as ``-kept-PID`` (as without ``force``: a forced collect silently replaced another's
-    fresh dataset)."""
+def publish_dataset(tmp: str, out: str, force: bool, start, rename: bool = False) -> str:
+    """Publish the finished ``tmp`` as ``out``; return the path published. ``force`` replaces only the file that
+    was there at the start (``start``: its :func:`file_identity`); one another command published meanwhile is
+    kept, and this result goes beside it as ``-kept-PID`` (as without ``force``: a forced collect silently
+    replaced another's fresh dataset). ``rename`` (without ``force``): a taken ``out`` is kept and this result
+    is published under the next free name instead (the lab has no ``--force``: was "exists; pass --force")."""
     from .faults import publish
+    if rename and not force:
+        return _publish_to_a_free_name(tmp, out)
     if not (force and start is not None and file_identity(out) == start):
         force_raced = force and start is not None
         try:
@@ -152,8 +155,27 @@ def publish_dataset(tmp: str, out: str, force: bool, start) -> None:
             raise FileExistsError(f"--out {out}: was replaced by another command while this one ran (--force "
                                   f"replaces only the file that was there at the start); not overwritten: this "
                                   f"result is in {root}-kept-{os.getpid()}{ext}") from e
-        return
+        return out
     publish(tmp, out, replace=True, flag="--out")
+    return out
+
+
+def _publish_to_a_free_name(tmp: str, out: str) -> str:
+    """``tmp`` published as ``out`` or, once that name is taken, the next free one beside it; the path written."""
+    from ._api_checks import free_file
+    from .atomic import publish
+    target = out
+    for _ in range(1000):
+        try:
+            publish(tmp, target, replace=False, flag=None)  # a Python call: refused while tmp stays where it is
+            return target
+        except FileExistsError:
+            root, ext = os.path.splitext(target)
+            kept = f"{root}-kept-{os.getpid()}{ext}"
+            if not os.path.exists(tmp) and os.path.exists(kept):  # taken inside publish: the result went there
+                return kept
+            target = free_file(out, set())
+    raise FileExistsError(f"collect: no free name beside {out} after 1000 tries; choose another --out")
 
 
 @contextlib.contextmanager
@@ -206,12 +228,14 @@ def _split(n: int, k: int) -> list[tuple[int, int]]:
 def collect(env_name: str, episodes: int, out: str, image_size: int = 64, policy: str = "expert",
             workers: int = 2, seed: int = 0, episode_len: int | None = None, progress: bool = True,
             mix_random: float = 0.0, env_kwargs: dict | None = None, compression: str = "gzip",
-            force: bool = False) -> str:
+            force: bool = False, rename_if_taken: bool = False) -> str:
     """Collect ``episodes`` episodes of ``episode_len`` frames (default: the env's
     ``max_episode_steps``) with ``policy`` (``"expert"``/``"random"``; a fraction ``mix_random`` of
     the episodes uses the random policy instead) into ``out``. ``compression``: 'gzip' (level 1, the
     default: ~3x smaller) or 'none' (a larger file that is written and read several times faster,
-    for a machine with many cores and a short time, e.g. the GPU recipe). Returns ``out``."""
+    for a machine with many cores and a short time, e.g. the GPU recipe). ``rename_if_taken`` (the lab,
+    without ``force``): an ``out`` another process published meanwhile is kept and this result goes to the next
+    free name beside it (:func:`publish_dataset`). Returns the path written (``out`` unless renamed)."""
     import h5py
     from tqdm.auto import tqdm
 
@@ -338,7 +362,7 @@ def collect(env_name: str, episodes: int, out: str, image_size: int = 64, policy
             check_stop(stop)  # a Ctrl-C swallowed during the last episode: nothing is published
             # without force, refuse an --out another collect wrote meanwhile (was: the later one silently won);
             # with it, replace only the file that was there at the start
-            publish_dataset(tmp, out, bool(force), start)
+            out = publish_dataset(tmp, out, bool(force), start, rename=bool(rename_if_taken))
         except BaseException:
             for p in procs:
                 if p.is_alive():
