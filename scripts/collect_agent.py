@@ -1,12 +1,16 @@
 """Collect episodes driven by a checkpoint's own planner: data for the predictor on the actions the agent takes.
 
     python scripts/collect_agent.py --checkpoint checkpoints/reacher/model.pt --out agent.h5 \\
-        [--episodes 300] [--seed 100] [--horizon 3] [--noise 0.2] [--noisy 0.5] [--mix OTHER.h5 --copy 150]
+        [--episodes 300] [--seed 100] [--horizon 3] [--receding-horizon 1] [--noise 0.2] [--noisy 0.5] \\
+        [--mix OTHER.h5 --copy 150]
 
 A DAgger-style stage (docs/reacher_findings.md §10): each episode starts on an expert trajectory with the goal
 15, 25 or 35 steps later (pairs drawn as the evaluation draws them, from seeds disjoint from eval seeds 0-99),
 and the checkpoint's planner (its eval.json settings with ``--horizon`` blocks, re-planning after every block,
-cost on all blocks) acts for the whole budget without stopping at success. In a fraction ``--noisy`` of the
+cost on all blocks) acts for the whole budget without stopping at success. ``--receding-horizon R`` plays R blocks
+of each plan before re-planning; with R = ``--horizon`` every plan is played whole, open loop, so the data holds the
+very action sequences the planner chose on the predictor's word — where an optimistic predictor is wrong
+(docs/reacher_findings.md §12). In a fraction ``--noisy`` of the
 episodes, Gaussian noise of std ``--noise`` is added to every executed raw action (clipped to [-1, 1]). The
 executed actions are recorded. ``--mix F --copy N`` appends N episodes drawn from F (e.g. the previous stage's
 data), so a stage keeps seeing what it was trained on. The output has lewm.collect's layout (variable episode
@@ -32,6 +36,8 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=arg_int(100, 10_000), default=100,
                    help="pair seed (default 100; 100 and up never meet eval seeds 0-99)")
     p.add_argument("--horizon", type=arg_int(1, 50), default=3, help="planning horizon in blocks (default 3)")
+    p.add_argument("--receding-horizon", type=arg_int(1, 50), default=1,
+                   help="blocks of each plan played before re-planning (default 1; at most --horizon)")
     p.add_argument("--budget", type=arg_int(1, 1000), default=50, help="steps per episode (default 50)")
     p.add_argument("--noise", type=arg_float(0.0, 2.0), default=0.2, help="std of the action noise (default 0.2)")
     p.add_argument("--noisy", type=arg_float(0.0, 1.0), default=0.5,
@@ -40,6 +46,9 @@ def parse_args(argv=None):
     p.add_argument("--copy", type=arg_int(0, 1_000_000), default=0, help="episodes to copy from --mix")
     p.add_argument("--threads", type=arg_int(1, 1024), default=1, help="torch CPU threads (default 1)")
     a = p.parse_args(argv)
+    if a.receding_horizon > a.horizon:
+        raise ValueError(f"--receding-horizon {a.receding_horizon}: a plan has --horizon {a.horizon} blocks; "
+                         f"play at most {a.horizon}")
     if bool(a.mix) != bool(a.copy):
         raise ValueError("--mix and --copy go together: --mix F --copy N appends N episodes of F")
     return a
@@ -175,8 +184,9 @@ def _main(argv=None) -> int:
         check_dataset(a.mix, flag="--mix", env=cfg.env, image_size=cfg.model.image_size, need_state=True)
         _check_copy(a.mix, a.copy)
     pcfg, line = _planner(a.checkpoint)
-    pcfg = replace(pcfg, horizon=a.horizon, receding_horizon=1, cost_steps="all")
-    print(f"{line}; collecting with horizon {a.horizon}, re-plan every block, cost on all blocks", flush=True)
+    pcfg = replace(pcfg, horizon=a.horizon, receding_horizon=a.receding_horizon, cost_steps="all")
+    every = "every block" if a.receding_horizon == 1 else f"every {a.receding_horizon} blocks"
+    print(f"{line}; collecting with horizon {a.horizon}, re-plan {every}, cost on all blocks", flush=True)
     env = make(cfg.env, image_size=cfg.model.image_size)
     rng = np.random.default_rng(a.seed)
     offsets = (15, 25, 35)

@@ -54,6 +54,7 @@ def test_collects_the_agents_episodes_and_the_copied_ones(mix_h5, tmp_path, caps
     (["--noise", "nan"], "--noise"),
     (["--seed", "1"], "--seed"),  # eval seeds' pairs are never training data
     (["--copy", "2"], "--mix and --copy go together"),
+    (["--horizon", "3", "--receding-horizon", "4"], "--receding-horizon 4"),
 ])
 def test_refuses_bad_arguments_in_one_line(argv, words, tmp_path, capsys):
     rc, _, err = _run(capsys, "collect_agent", ["--checkpoint", TWO_ROOM, "--out", str(tmp_path / "x.h5")] + argv)
@@ -66,3 +67,14 @@ def test_never_replaces_a_dataset_unasked(mix_h5, tmp_path, capsys):
     rc, _, err = _run(capsys, "collect_agent", ["--checkpoint", TWO_ROOM, "--out", mix_h5, "--episodes", "1"])
     assert rc == 2 and "--force" in one_error_line(err)
     assert open(mix_h5, "rb").read() == before
+
+
+def test_open_loop_plays_each_plan_whole(tmp_path, capsys):
+    """--receding-horizon = --horizon: one plan per --horizon blocks (the data holds whole planned sequences)."""
+    out = str(tmp_path / "open.h5")
+    rc, stdout, err = _run(capsys, "collect_agent", ["--checkpoint", TWO_ROOM, "--out", out, "--episodes", "1",
+                                                      "--budget", "20", "--horizon", "2", "--receding-horizon", "2",
+                                                      "--noisy", "0"])
+    assert rc == 0, err
+    assert "re-plan every 2 blocks" in stdout
+    assert validate_file(out)["num_episodes"] == 1
