@@ -157,3 +157,14 @@ def test_cpu_bf16_attention_with_autograd_runs_in_fp32():
         ob = attention(qb, kb, vb, is_causal=True)
     direct = torch.nn.functional.scaled_dot_product_attention(qb.detach(), kb.detach(), vb.detach(), is_causal=True)
     assert ob.dtype == torch.bfloat16 and torch.equal(ob, direct)
+
+
+def test_lean_action_encoding_is_the_action_encoder():
+    """lewm._lean_rollout.encode_actions (the kernel-1 convolution as a linear on contiguous blocks) gives
+    ActionEncoder's numbers, for a batch of candidates and for a single context row."""
+    from lewm._lean_rollout import encode_actions
+    torch.manual_seed(0)
+    m = LeWM(get_preset("cpu-tiny").model).eval()
+    for shape in ((64, 5, m.cfg.action_block_dim), (1, 2, m.cfg.action_block_dim)):
+        a = torch.randn(*shape)  # (B, T, K)
+        torch.testing.assert_close(encode_actions(m.action_encoder, a), m.action_encoder(a), atol=1e-6, rtol=1e-5)

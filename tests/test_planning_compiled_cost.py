@@ -45,6 +45,29 @@ def test_compiled_cost_equals_the_eager_cost_and_falls_back_for_small_batches():
     assert isinstance(cost, CompiledGoalCost) and cost.bf16 is False
 
 
+@pytest.mark.skipif(NO_CXX, reason="torch.compile on the CPU needs a C++ compiler (g++)")
+@torch.no_grad()
+def test_compiled_cost_follows_the_weights_after_they_change():
+    """On the CPU the weights are frozen into the compiled code: a change of the model's weights after the first
+    compile (an optimizer step, load_state_dict) must reach the next plan, not the old frozen copy."""
+    m = _model(history=1)
+    g = torch.Generator().manual_seed(2)
+    D, K = m.cfg.latent_dim, m.cfg.action_block_dim
+    z_hist, z_goal = torch.randn(1, 1, D, generator=g), torch.randn(D, generator=g)  # (1, 1, D), (D,)
+    acts = torch.randn(32, 3, K, generator=g)  # (N, P, K)
+    before = CompiledGoalCost(m, z_hist, z_goal)(acts)[0]
+    torch.testing.assert_close(before, LatentGoalCost(m, z_hist, z_goal)(acts)[0], atol=1e-5, rtol=1e-5)
+    for p in m.predictor.parameters():  # in place, as an optimizer step
+        p.add_(0.05 * torch.randn(p.shape, generator=g))
+    after = CompiledGoalCost(m, z_hist, z_goal)(acts)[0]
+    ref = LatentGoalCost(m, z_hist, z_goal)(acts)[0]
+    assert (ref - before).abs().max() > 1e-3  # the change matters to the cost
+    torch.testing.assert_close(after, ref, atol=1e-5, rtol=1e-5)
+    m.load_state_dict({k: v + 0.01 for k, v in m.state_dict().items()})  # replaced by load_state_dict
+    torch.testing.assert_close(CompiledGoalCost(m, z_hist, z_goal)(acts)[0], LatentGoalCost(m, z_hist, z_goal)(acts)[0],
+                               atol=1e-5, rtol=1e-5)
+
+
 def test_compiled_cost_refuses_a_training_model():
     m = _model().train()
     z = torch.zeros(1, 1, m.cfg.latent_dim)
