@@ -185,8 +185,9 @@ def _fast_name(compiled: bool, bf16: bool) -> str:
 def compare_train(preset: str, dev: torch.device, bf16: bool, batch: int | None = None, rounds: int = 5,
                   warmup: int = 1, seed: int = 0, compiled: bool = False) -> Comparison:
     """Full training steps (encode, predict, loss, backward, clip, AdamW) on synthetic frames: fp32
-    eager against the fast path (``bf16`` autocast and/or, with ``compiled``, the model parts through
-    ``torch.compile`` as ``train.compile`` does; compiled during warm-up), two identical models stepping
+    eager with the per-parameter AdamW loop against the fast path (``lewm/train.py``'s fused AdamW, ``bf16``
+    autocast and/or, with ``compiled``, the model parts through ``torch.compile`` as ``train.compile`` does;
+    compiled during warm-up), two identical models stepping
     alternately; ``max_abs_err`` compares their first losses (relative)."""
     from .config import get_preset
     from .loss import lewm_loss
@@ -205,13 +206,14 @@ def compare_train(preset: str, dev: torch.device, bf16: bool, batch: int | None 
                "actions": torch.randn(B, T - 1, mc.action_block_dim, generator=g).to(dev)}  # (B, T-1, K)
     losses = {}
 
-    def make(key: str, use_bf16: bool, use_compile: bool = False):
+    def make(key: str, use_bf16: bool, use_compile: bool = False, fused: bool = False):
         torch.manual_seed(seed)
         model = LeWM(mc).to(dev).train()
         if use_compile:  # in place, as lewm/train.py does: the same parameters, fused kernels
             for part in (model.encoder, model.projector, model.action_encoder, model.predictor, model.pred_proj):
                 part.compile()
-        opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+        # the fast path's optimizer is lewm/train.py's (fused AdamW); the reference's the per-parameter loop
+        opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay, fused=fused)
         sig_gen = torch.Generator(device=dev).manual_seed(seed)
 
         def step():
@@ -224,7 +226,7 @@ def compare_train(preset: str, dev: torch.device, bf16: bool, batch: int | None 
             opt.step()
         return step
 
-    ref_step, fast_step = make("ref", False), make("fast", bf16, compiled)
+    ref_step, fast_step = make("ref", False), make("fast", bf16, compiled, fused=dev.type in ("cpu", "cuda"))
     if compiled:  # the first calls compile (the forward, then the backward graphs): not timed
         for _ in range(2):
             fast_step()
@@ -233,7 +235,7 @@ def compare_train(preset: str, dev: torch.device, bf16: bool, batch: int | None 
     ref, fast = ts
     mr, mf = float(np.median(ref)), float(np.median(fast))
     err = abs(losses["ref"] - losses["fast"]) / abs(losses["ref"])
-    fast_name = ("bf16" if bf16 else "fp32") + (", compiled" if compiled else "")
+    fast_name = ("bf16" if bf16 else "fp32") + (", compiled" if compiled else "") + (", fused AdamW" if dev.type in ("cpu", "cuda") else "")
     # for training the figure of merit is throughput: ratio = fast samples/s over reference samples/s
     return Comparison(f"training step (batch {B} x {T} frames), samples/s", preset, "fp32", fast_name,
                       mr, mf, mf / mr, (min(ref), max(ref)), (min(fast), max(fast)), len(ref), float(err),

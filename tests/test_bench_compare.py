@@ -18,4 +18,4 @@ def test_compare_plan_and_train_report_ratios_and_errors(tmp_path):
     assert main(["bench", "train", "--compare", "--presets", "cpu-tiny", "--batch", "4", "--rounds", "3",
                  "--precision", "bf16", "--threads", "1", "--json", str(out)]) == 0
     (r,) = json.load(open(out))["rows"]
-    assert r["fast"] == "bf16" and r["ratio"] > 0 and r["max_abs_err"] < 0.1
+    assert r["fast"] == "bf16, fused AdamW" and r["ratio"] > 0 and r["max_abs_err"] < 0.1

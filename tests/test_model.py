@@ -168,3 +168,20 @@ def test_lean_action_encoding_is_the_action_encoder():
     for shape in ((64, 5, m.cfg.action_block_dim), (1, 2, m.cfg.action_block_dim)):
         a = torch.randn(*shape)  # (B, T, K)
         torch.testing.assert_close(encode_actions(m.action_encoder, a), m.action_encoder(a), atol=1e-6, rtol=1e-5)
+
+
+def test_bf16_training_patch_embedding_is_the_convolution():
+    """Under CPU bf16 autocast with autograd the patch embedding runs as a matmul over the patches (oneDNN's bf16
+    convolution backward is slow): the same outputs and weight gradient as the convolution, to bf16 precision."""
+    torch.manual_seed(0)
+    pe = LeWM(get_preset("cpu-tiny").model).encoder.embeddings.patch_embeddings
+    x = torch.randn(6, 3, pe.projection.stride[0] * 4, pe.projection.stride[0] * 4)  # (B, 3, S, S)
+    ref = pe.projection(x).flatten(2).transpose(1, 2)  # (B, L, E) fp32 convolution
+    ref.square().sum().backward()
+    ref_grad, pe.projection.weight.grad = pe.projection.weight.grad.clone(), None
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = pe(x)  # the matmul form
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out.float(), ref.detach(), atol=3e-2, rtol=3e-2)
+    out.float().square().sum().backward()
+    torch.testing.assert_close(pe.projection.weight.grad, ref_grad, atol=0.05 * ref_grad.abs().max().item(), rtol=0.05)
