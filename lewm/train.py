@@ -152,10 +152,12 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
     model = LeWM(mc)
     # fused: one kernel for every parameter's update, on the CPU too (the per-parameter loop was ~5% of a
     # cpu-small bf16 step, session 18); the same update and the same state_dict as the loop's
-    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay,
-                            fused=dev.type in ("cpu", "cuda"))
+    fused = dev.type in ("cpu", "cuda")
+    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay, fused=fused)
     src = ckpt_path if resuming else init
     start = _train_checks.start_from(loaded, model, opt, cfg, src, resuming, data, out, _is_rank0())
+    for group in opt.param_groups:  # a loaded state brings its own flag (None before session 18): this device's
+        group["fused"] = fused
     model.to(dev).train()
     if dev.type == "cuda":  # NHWC patch convolution: the layout tensor-core convolutions prefer
         model.encoder.embeddings.patch_embeddings.to(memory_format=torch.channels_last)
