@@ -49,6 +49,8 @@ def parse_args(argv=None):
     if a.receding_horizon > a.horizon:
         raise ValueError(f"--receding-horizon {a.receding_horizon}: a plan has --horizon {a.horizon} blocks; "
                          f"play at most {a.horizon}")
+    if a.mix and a.copy == 0:  # was "--mix and --copy go together" although both were given
+        raise ValueError(f"--copy 0 with --mix {a.mix} copies nothing: give --copy N >= 1, or drop --mix")
     if bool(a.mix) != bool(a.copy):
         raise ValueError("--mix and --copy go together: --mix F --copy N appends N episodes of F")
     return a
@@ -112,7 +114,7 @@ def _write(out: str, eps: list[dict], env, seed: int, agent_success: float, forc
     try:
         with h5py.File(tmp, "x") as f:
             made = True
-            f.create_dataset("pixels", (N, S, S, 3), np.uint8, chunks=(8, S, S, 3), compression="gzip",
+            f.create_dataset("pixels", (N, S, S, 3), np.uint8, chunks=(min(8, N), S, S, 3), compression="gzip",
                              compression_opts=1)
             f.create_dataset("action", (N, env.action_dim), np.float32)
             f.create_dataset("state", (N, env.state_dim), np.float32)

@@ -78,3 +78,17 @@ def test_open_loop_plays_each_plan_whole(tmp_path, capsys):
     assert rc == 0, err
     assert "re-plan every 2 blocks" in stdout
     assert validate_file(out)["num_episodes"] == 1
+
+
+def test_tiny_budgets_write_a_file_and_copy_0_is_named(mix_h5, tmp_path, capsys):
+    """Fewer than 8 frames in all was h5py's "Chunk shape must not be greater than data shape" after the run;
+    ``--mix F --copy 0`` was told "--mix and --copy go together" although both were given."""
+    out = str(tmp_path / "tiny.h5")
+    rc, _, err = _run(capsys, "collect_agent", ["--checkpoint", TWO_ROOM, "--out", out, "--episodes", "1",
+                                                 "--budget", "1", "--noisy", "0"])
+    assert rc == 0, err
+    with h5py.File(out) as f:
+        assert f["ep_len"][:].tolist() == [2] and f["pixels"].shape[0] == 2  # the start frame and one step
+    rc, _, err = _run(capsys, "collect_agent", ["--checkpoint", TWO_ROOM, "--out", str(tmp_path / "c0.h5"),
+                                                 "--mix", mix_h5, "--copy", "0"])
+    assert rc == 2 and "--copy 0 with --mix" in one_error_line(err)

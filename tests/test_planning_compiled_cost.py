@@ -48,24 +48,72 @@ def test_compiled_cost_equals_the_eager_cost_and_falls_back_for_small_batches():
 @pytest.mark.skipif(NO_CXX, reason="torch.compile on the CPU needs a C++ compiler (g++)")
 @torch.no_grad()
 def test_compiled_cost_follows_the_weights_after_they_change():
-    """On the CPU the weights are frozen into the compiled code: a change of the model's weights after the first
-    compile (an optimizer step, load_state_dict) must reach the next plan, not the old frozen copy."""
+    """On the CPU the weights are frozen into the compiled code: any change of the model's weights after the first
+    compile — an optimizer step, an edit through ``p.data`` (no version bump), a BatchNorm buffer, load_state_dict —
+    must reach the next plan, not the old frozen copy."""
     m = _model(history=1)
     g = torch.Generator().manual_seed(2)
     D, K = m.cfg.latent_dim, m.cfg.action_block_dim
     z_hist, z_goal = torch.randn(1, 1, D, generator=g), torch.randn(D, generator=g)  # (1, 1, D), (D,)
     acts = torch.randn(32, 3, K, generator=g)  # (N, P, K)
-    before = CompiledGoalCost(m, z_hist, z_goal)(acts)[0]
-    torch.testing.assert_close(before, LatentGoalCost(m, z_hist, z_goal)(acts)[0], atol=1e-5, rtol=1e-5)
+
+    def check():
+        got, ref = CompiledGoalCost(m, z_hist, z_goal)(acts)[0], LatentGoalCost(m, z_hist, z_goal)(acts)[0]
+        torch.testing.assert_close(got, ref, atol=1e-5, rtol=1e-5)
+        return ref
+
+    before = check()
     for p in m.predictor.parameters():  # in place, as an optimizer step
         p.add_(0.05 * torch.randn(p.shape, generator=g))
-    after = CompiledGoalCost(m, z_hist, z_goal)(acts)[0]
-    ref = LatentGoalCost(m, z_hist, z_goal)(acts)[0]
-    assert (ref - before).abs().max() > 1e-3  # the change matters to the cost
-    torch.testing.assert_close(after, ref, atol=1e-5, rtol=1e-5)
+    assert (check() - before).abs().max() > 1e-3  # the change matters to the cost
+    for p in m.predictor.parameters():  # through .data: the parameter's version counter does not move
+        p.data.mul_(0.9)
+    check()
+    bn = next(mod for mod in m.pred_proj.modules() if isinstance(mod, torch.nn.BatchNorm1d))
+    bn.running_mean.data.fill_(0.3)  # a buffer, through .data
+    check()
     m.load_state_dict({k: v + 0.01 for k, v in m.state_dict().items()})  # replaced by load_state_dict
-    torch.testing.assert_close(CompiledGoalCost(m, z_hist, z_goal)(acts)[0], LatentGoalCost(m, z_hist, z_goal)(acts)[0],
-                               atol=1e-5, rtol=1e-5)
+    check()
+
+
+@pytest.mark.skipif(NO_CXX, reason="torch.compile on the CPU needs a C++ compiler (g++)")
+@torch.no_grad()
+def test_compiled_cost_plans_eagerly_after_too_many_weight_changes(monkeypatch):
+    import lewm.planning.compiled_cost as cc
+    monkeypatch.setattr(cc, "MAX_RECOMPILES", 1)
+    m = _model(history=1)
+    g = torch.Generator().manual_seed(3)
+    D, K = m.cfg.latent_dim, m.cfg.action_block_dim
+    z_hist, z_goal = torch.randn(1, 1, D, generator=g), torch.randn(D, generator=g)  # (1, 1, D), (D,)
+    acts = torch.randn(20, 2, K, generator=g)  # (N, P, K)
+    CompiledGoalCost(m, z_hist, z_goal)(acts)
+    for change in range(2):
+        for p in m.predictor.parameters():
+            p.data.add_(0.01)
+        if change == 0:
+            with pytest.warns(UserWarning, match="eager rollout"):
+                got = CompiledGoalCost(m, z_hist, z_goal)(acts)[0]
+        else:
+            got = CompiledGoalCost(m, z_hist, z_goal)(acts)[0]
+        torch.testing.assert_close(got, LatentGoalCost(m, z_hist, z_goal)(acts)[0], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.skipif(NO_CXX, reason="torch.compile on the CPU needs a C++ compiler (g++)")
+@torch.no_grad()
+def test_compiled_cost_checks_the_actions_as_the_eager_cost_does():
+    m = _model(history=1)
+    g = torch.Generator().manual_seed(4)
+    D, K = m.cfg.latent_dim, m.cfg.action_block_dim
+    z_hist, z_goal = torch.randn(1, 1, D, generator=g), torch.randn(D, generator=g)  # (1, 1, D), (D,)
+    cost = CompiledGoalCost(m, z_hist, z_goal)
+    with pytest.raises(TypeError, match="action_blocks: expected a torch tensor"):
+        cost(torch.zeros(17, 2, K).tolist())
+    with pytest.raises(ValueError, match=f"action_blocks: expected shape \\(B, T, {K}\\)"):
+        cost(torch.zeros(17, 2, K + 1))
+    with pytest.raises(ValueError, match="at least one entry in dimension 1"):
+        cost(torch.zeros(17, 0, K))
+    acts = torch.randn(17, 2, K, generator=g, dtype=torch.float64)  # fp64: taken as the weights' dtype
+    torch.testing.assert_close(cost(acts)[0], LatentGoalCost(m, z_hist, z_goal)(acts)[0], atol=1e-5, rtol=1e-5)
 
 
 def test_compiled_cost_refuses_a_training_model():

@@ -18,8 +18,11 @@ C++ rather than from Python (``cpp_wrapper``), and the weights are frozen into i
 (``freezing``: their bf16 casts and oneDNN's packing done once at compile time, not at every call).
 Together they took a Two-Room iteration from 18.2 to 14.3 ms on one AMX Xeon thread (docs/benchmarks.md,
 session 18). Frozen weights are a copy: the rollout is compiled on a private copy of the model made when it
-is compiled, and a change of the model's weights afterwards (an optimizer step, ``load_state_dict``) is
-noticed at the next call, which compiles again on a fresh copy — never a plan with yesterday's weights.
+is compiled. Each cost object (one per plan) compares the model's weights and buffers with that copy's, value for
+value (the predictor's, action encoder's and projector's: ~1 ms per plan, not per CEM iteration), and any difference — an optimizer step,
+``load_state_dict``, an edit through ``p.data`` — compiles again on a fresh copy: never a plan with yesterday's
+weights. After ``MAX_RECOMPILES`` such changes a model plans eagerly (it is being trained, and every compilation
+would cost more than it saves), with one warning.
 
 ``CompiledGoalCost`` computes what :class:`lewm.planning.cost.LatentGoalCost` computes (same function;
 at fp32 equal to ~1e-6, tested) and is a drop-in ``cost_fn`` for the planners; pass ``bf16`` to run
@@ -29,13 +32,14 @@ runs eagerly: the compiled function is traced for inference only.
 from __future__ import annotations
 
 import contextlib
-import itertools
+import warnings
 
 import torch
 
 from .. import _api_checks as chk
 from .cost import LatentGoalCost
 from ..model import LeWM
+from ..model_inputs import check_action_blocks
 
 MIN_CANDIDATES = 16
 """Candidate batches smaller than this run eagerly (a compilation would cost more than it saves)."""
@@ -45,9 +49,30 @@ CPU_INDUCTOR = {"cpp_wrapper": True, "freezing": True}
 """Inductor settings for the compiled rollout on a CPU (see the module docstring)."""
 
 
-def _weights_key(model: LeWM) -> tuple:
-    """Changes when any weight or buffer is modified in place (its version counter) or replaced (its storage)."""
-    return tuple((t.data_ptr(), t._version) for t in itertools.chain(model.parameters(), model.buffers()))
+MAX_RECOMPILES = 4
+"""Weight changes after which a model's rollout stops being compiled again (it plans eagerly)."""
+
+
+ROLLOUT_PARTS = ("action_encoder", "predictor", "pred_proj")
+"""The modules the lean rollout runs (not the encoder: the bulk of the weights)."""
+
+
+def _rollout_tensors(model: LeWM) -> dict:
+    return {f"{part}.{k}": t for part in ROLLOUT_PARTS
+            for k, t in [*getattr(model, part).named_parameters(), *getattr(model, part).named_buffers()]}
+
+
+def _same_weights(model: LeWM, frozen: LeWM) -> bool:
+    """The rollout's parameters and buffers in ``model`` equal, name for name and value for value, those of its
+    frozen copy."""
+    a, b = _rollout_tensors(model), _rollout_tensors(frozen)
+    if a.keys() != b.keys():
+        return False
+    for k, t in a.items():
+        u = b[k]
+        if t.dtype != u.dtype or t.device != u.device or t.shape != u.shape or not torch.equal(t.detach(), u):
+            return False
+    return True
 
 
 def inductor_options(device_type: str):
@@ -60,19 +85,29 @@ def inductor_options(device_type: str):
 
 def compiled_rollout(model: LeWM):
     """``model._lean_rollout`` compiled (static shapes) on a private copy of the model's current weights; kept on
-    the model and made again when its weights change (frozen weights must never go stale)."""
-    key = _weights_key(model)
+    the model and made again when its weights differ from the copy's (frozen weights must never go stale).
+    None once the weights have changed ``MAX_RECOMPILES`` times (the caller then runs the eager rollout)."""
     entry = model.__dict__.get("_compiled_lean_rollout")
-    if entry is None or entry[0] != key:
-        frozen = type(model)(model.cfg)
-        frozen.load_state_dict(model.state_dict())
-        p = next(model.parameters())
-        frozen = frozen.to(device=p.device, dtype=p.dtype).eval().requires_grad_(False)
-        # every copy stays alive with its model: the compiled code's guards tell copies apart by identity, and a
-        # freed copy's id could be taken by the next one, whose call would then run the old frozen weights
-        model.__dict__.setdefault("_frozen_copies", []).append(frozen)
-        entry = (key, torch.compile(frozen._lean_rollout, dynamic=False))
-        model.__dict__["_compiled_lean_rollout"] = entry
+    if entry is not None and _same_weights(model, entry[0]):
+        return entry[1]
+    copies = model.__dict__.setdefault("_frozen_copies", [])
+    if len(copies) > MAX_RECOMPILES:
+        return None
+    if len(copies) == MAX_RECOMPILES:
+        copies.append(None)  # warned once
+        warnings.warn(f"the model's weights changed {MAX_RECOMPILES} times since its planning rollout was first "
+                      f"compiled: it now plans with the eager rollout (the same numbers; a compilation per change "
+                      f"would cost more than it saves)", stacklevel=3)
+        return None
+    frozen = type(model)(model.cfg)
+    frozen.load_state_dict(model.state_dict())
+    p = next(model.parameters())
+    frozen = frozen.to(device=p.device, dtype=p.dtype).eval().requires_grad_(False)
+    # every copy stays alive with its model: the compiled code's guards tell copies apart by identity, and a freed
+    # copy's id could be taken by the next one, whose call would then run the old frozen weights
+    copies.append(frozen)
+    entry = (frozen, torch.compile(frozen._lean_rollout, dynamic=False))
+    model.__dict__["_compiled_lean_rollout"] = entry
     return entry[1]
 
 
@@ -90,16 +125,24 @@ class CompiledGoalCost(LatentGoalCost):
         super().__init__(model, z_hist, z_goal, act_hist, steps=steps)
         self.bf16 = chk.flag("CompiledGoalCost", "bf16", bf16)
         self.device_type = z_hist.device.type
+        self._fn = None  # the compiled rollout for the model's weights now: looked up at the first large batch
 
     def imagine(self, actions: torch.Tensor) -> torch.Tensor:
-        """actions (N, P, K) -> imagined latents (N, P, D)."""
+        """actions (N, P, K) -> imagined latents (N, P, D). The actions are checked as ``LeWM.rollout`` checks them
+        (a list, another shape or no block is the same one-line error; fp64 / fp16 become the weights' dtype)."""
+        ref = self.model.pixel_mean  # the weights' dtype and device
+        actions = check_action_blocks(actions, self.model.cfg.action_block_dim, ref.dtype, "action_blocks",
+                                      weights=ref)
         with torch.autocast(self.device_type, dtype=torch.bfloat16, enabled=self.bf16):
             if actions.shape[0] < MIN_CANDIDATES or torch.is_grad_enabled():
                 return super().imagine(actions)
+            if self._fn is None:  # once per cost object (a plan): the weights cannot change within a plan
+                self._fn = compiled_rollout(self.model) or False
+            if self._fn is False:
+                return super().imagine(actions)
             z, a_prev = self.model.context_window(self.z_hist, self.act_hist, actions)  # (B, H0, D), (B, H0-1, K)
-            fn = compiled_rollout(self.model)
             with inductor_options(self.device_type):
-                return fn(z.contiguous(), a_prev.contiguous(), actions)  # (N, P, D)
+                return self._fn(z.contiguous(), a_prev.contiguous(), actions.contiguous())  # (N, P, D)
 
 
 def compiled_cost_factory(bf16: bool = False):
