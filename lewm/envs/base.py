@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ._checks import numbers
 from .spaces import Box
 
 MAX_IMAGE_SIZE = 1024
@@ -57,21 +58,9 @@ def check_supersample(who: str, supersample) -> int:
 
 
 def _action_array(who: str, action) -> np.ndarray | None:
-    """``action`` as a float64 array, or None when it is no array of numbers; one ValueError for strings and
-    complex numbers (``np.array(['1', '1'], float)`` was the action (1, 1), a complex one lost its imaginary
-    part with numpy's ComplexWarning only)."""
-    try:
-        raw = np.asarray(action)
-    except (TypeError, ValueError):
-        return None
-    if raw.dtype.kind == "c":
-        raise ValueError(f"{who}: action must be real numbers in [-1, 1], got complex {raw.dtype}")
-    if raw.dtype.kind in "USaV":
-        raise ValueError(f"{who}: action must be numbers in [-1, 1], got text {raw.tolist()!r:.60}")
-    try:
-        return np.array(raw, dtype=np.float64)
-    except (TypeError, ValueError):
-        return None
+    """``action`` as a float64 array, or None when it is no array of numbers; one ValueError for text, complex
+    numbers, None and masked values (:func:`._checks.numbers`; a tensor that requires grad is detached)."""
+    return numbers(who, "action", action, "numbers in [-1, 1]")
 
 
 def _fmt(s: np.ndarray) -> str:
@@ -117,7 +106,7 @@ class Env:
         self.action_space = Box(-1.0, 1.0, (self.action_dim,), np.float32)
         self.observation_space = Box(0, 255, (self.image_size, self.image_size, 3), np.uint8)
         self.np_random = np.random.default_rng(seed)
-        self.goal_state = np.zeros(self.state_dim, np.float32)
+        self.goal_state = self._no_goal = np.zeros(self.state_dim, np.float32)  # replaced by any goal set
         self.elapsed_steps = 0
         self._has_state = False  # step() before reset() / set_state() stepped a default state (api39)
 
@@ -131,7 +120,7 @@ class Env:
             self.np_random = np.random.default_rng(seed)
         rng = self.np_random
         start = self._sample_state(rng) if state is None else state
-        self.set_state(start)
+        self._start(start)
         if goal is None:
             goal = self._sample_goal(rng, self._get_state())
         self.set_goal(goal)
@@ -187,7 +176,15 @@ class Env:
 
     def set_state(self, state) -> None:
         """Restore a state exactly: ``get_state()`` afterwards returns the same float32 vector. The
-        state must be one the simulator can be in (``valid_states``, described by ``world``)."""
+        state must be one the simulator can be in (``valid_states``, described by ``world``). On an env
+        that has no goal yet (no ``reset()`` or ``set_goal()``), a goal is drawn from the env's generator as
+        ``reset(state=...)`` draws one, so ``step`` reports the distance to a goal in the world (it was
+        the distance to ``[0, 0]``, a point off the map); ``set_goal`` picks another."""
+        self._start(state)
+        if self.goal_state is getattr(self, "_no_goal", None):  # still the placeholder [0, 0]: no goal was set
+            self.set_goal(self._sample_goal(self.np_random, self._get_state()))
+
+    def _start(self, state) -> None:
         s = self.check_in_world(self._as_state(state, "state"), "state")
         self._set_state(s)
         self._has_state = True
@@ -205,14 +202,30 @@ class Env:
     # ----------------------------------------------------------------- argument checks
     def _as_state(self, state, what: str) -> np.ndarray:
         """``state`` as a float64 (state_dim,) vector, or one ValueError naming ``what`` (not numpy's
-        "could not convert string to float" or a reshape error)."""
-        try:
-            s = np.asarray(state, np.float64).reshape(-1)
-        except (TypeError, ValueError):
-            s = None
+        "could not convert string to float" or a reshape error; text, None and masked values are refused,
+        a tensor that requires grad is read)."""
+        expect = f"{self.state_dim} values {self.state_names}"
+        s = None if isinstance(state, (str, bytes)) else numbers(self.name, what, state, f"numbers: {expect}")
+        s = None if s is None else s.reshape(-1)
         if s is None or s.shape != (self.state_dim,):
             got = f"{s.shape}" if s is not None else f"{state!r:.60}"
-            raise ValueError(f"{self.name}: {what} must have {self.state_dim} values {self.state_names}, got {got}")
+            raise ValueError(f"{self.name}: {what} must have {expect}, got {got}")
+        return s
+
+    def _as_states(self, states, what: str, finite: bool = True) -> np.ndarray:
+        """``states`` (N, state_dim) (one state (state_dim,) is N = 1) as float64 (N, state_dim), or one ValueError
+        naming ``what`` ("valid_states: states"): a wrong width was reshaped into other rows or cut to the first
+        columns without a word. ``finite``: NaN/inf refused too (``valid_states`` answers False for them)."""
+        Q = self.state_dim
+        expect = f"(N, {Q}) {self.state_names}"
+        s = numbers(self.name, what, states, f"numbers {expect}")
+        if s is None or (s.size and (s.ndim == 0 or s.shape[-1] != Q)):
+            got = f"shape {s.shape}" if s is not None else f"{states!r:.60}"
+            raise ValueError(f"{self.name}: {what} must be {expect}, got {got}")
+        s = s.reshape(-1, Q)
+        if finite and not np.isfinite(s).all():
+            i = int(np.flatnonzero(~np.isfinite(s).all(1))[0])
+            raise ValueError(f"{self.name}: {what} must be finite, got row {i} = {s[i].tolist()}")
         return s
 
     def check_in_world(self, s: np.ndarray, what: str) -> np.ndarray:
@@ -242,29 +255,39 @@ class Env:
 
     def valid_states(self, states) -> np.ndarray:
         """(N,) bool: which of ``states`` (N, Q) the simulator can be in (default: the finite ones)."""
-        return np.isfinite(np.asarray(states, np.float64).reshape(-1, self.state_dim)).all(1)
+        return np.isfinite(self._as_states(states, "valid_states: states", finite=False)).all(1)
 
     def probe_quantities(self, states) -> dict[str, np.ndarray]:
         """Extra probe targets derived from ``states`` (N, Q): {name: (N,)}. Angles wrap at ±π, so a
         probe on a raw angle measures nothing; envs with angles return their cos/sin (and other
         smooth readouts, e.g. Reacher's fingertip). Default: none."""
+        self._as_states(states, "probe_quantities: states", finite=False)
         return {}
 
     def regions(self, states) -> tuple[np.ndarray, tuple[str, ...]] | None:
         """Named parts of the state space that a map may treat differently (e.g. the two rooms):
         ``(labels (N,) int, names)`` for ``states`` (N, Q), or None (default: one region)."""
+        self._as_states(states, "regions: states")
         return None
 
     def clip_state(self, state) -> np.ndarray:
         """``state`` (float64 (state_dim,)) moved onto the simulator's simple bounds: what the simulator itself
         would make of it (Reacher: angles wrapped, joint speeds clipped). Default: unchanged. Obstacles
-        (Two-Room's wall) are :func:`lewm.planning.clamp_state`'s business."""
-        return np.asarray(state, np.float64).copy()
+        (Two-Room's wall) are :func:`lewm.planning.clamp_state`'s business. A state of another length, or
+        NaN/inf, is refused (it was returned unchanged)."""
+        return self._finite_state(state, "clip_state: state").copy()
+
+    def _finite_state(self, state, what: str) -> np.ndarray:
+        s = self._as_state(state, what)
+        if not np.isfinite(s).all():
+            raise ValueError(f"{self.name}: {what} must be finite, got {s.tolist()}")
+        return s
 
     def path_distance(self, states, goal) -> np.ndarray:
         """(N,) distance to go from each of ``states`` to ``goal`` (default: the success distance;
         environments with obstacles override it with the shortest path)."""
-        return np.array([self.success_distance(s, goal) for s in np.asarray(states)], np.float64)
+        s = self._as_states(states, "path_distance: states")
+        return np.array([self.success_distance(v, goal) for v in s], np.float64)
 
     def close(self) -> None:
         pass

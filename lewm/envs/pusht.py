@@ -43,6 +43,7 @@ import numpy as np
 import pymunk
 from PIL import Image, ImageDraw
 
+from ._checks import numbers
 from .base import Env, _fmt, check_supersample, wrap_angle
 
 WORLD = 512.0
@@ -174,6 +175,13 @@ class PushT(Env):
             ay = K_P * (ty - p.y) - K_V * v.y
             agent.velocity = (v.x + ax * DT, v.y + ay * DT)
             self.space.step(DT)
+        p, v = agent.position, agent.velocity
+        if not (0.0 <= p.x <= WORLD and 0.0 <= p.y <= WORLD):  # only from a fast start state (|v| up to MAX_SPEED)
+            # the kinematic disk crosses the walls: stop it at the arena's edge (it left the world, drawn nowhere)
+            x, y = min(max(p.x, 0.0), WORLD), min(max(p.y, 0.0), WORLD)
+            agent.velocity = (0.0 if x != p.x else v.x, 0.0 if y != p.y else v.y)
+            agent.position = (x, y)
+            self.space.reindex_shapes_for_body(agent)
 
     def _sample_state(self, rng: np.random.Generator) -> np.ndarray:
         for _ in range(1000):  # the reference's ranges, keeping the whole T inside the walls
@@ -195,7 +203,7 @@ class PushT(Env):
     def valid_states(self, states) -> np.ndarray:
         """(N,) bool: finite, positions in the arena, a block angle that is an angle, a speed the PD
         agent can have (1e9 positions were taken and drawn nowhere)."""
-        s = np.asarray(states, np.float64).reshape(-1, self.state_dim)
+        s = self._as_states(states, "valid_states: states", finite=False)  # NaN: False
         with np.errstate(invalid="ignore"):
             return (np.isfinite(s).all(1) & ((s[:, _POS] >= 0) & (s[:, _POS] <= WORLD)).all(1)
                     & (np.abs(s[:, 4]) <= MAX_ANGLE) & (np.abs(s[:, 5:7]) <= MAX_SPEED).all(1))
@@ -217,10 +225,8 @@ class PushT(Env):
     def _goal_vector(self, goal, what: str = "goal") -> np.ndarray:
         """``goal`` as float64 (7,): a block pose (3,) gets "don't care" (NaN) agent components.
         The block pose must be finite; agent components finite or NaN; never ±inf."""
-        try:
-            g = np.asarray(goal, np.float64).reshape(-1)
-        except (TypeError, ValueError):
-            g = None
+        g = None if isinstance(goal, (str, bytes)) else numbers(self.name, what, goal, "numbers: a block pose or a state")
+        g = None if g is None else g.reshape(-1)
         if g is None or g.shape not in ((3,), (self.state_dim,)):
             got = f"{g.shape}" if g is not None else f"{goal!r:.60}"
             raise ValueError(f"{self.name}: {what} must be a block pose (3,) (block_x, block_y, block_angle) or a "
@@ -251,7 +257,7 @@ class PushT(Env):
 
     def probe_quantities(self, states) -> dict[str, np.ndarray]:
         """cos/sin of the block angle (the raw angle wraps at ±π)."""
-        a = np.asarray(states, np.float64).reshape(-1, self.state_dim)[:, 4]  # (N,)
+        a = self._as_states(states, "probe_quantities: states", finite=False)[:, 4]  # (N,)
         return {"cos_block_angle": np.cos(a), "sin_block_angle": np.sin(a)}
 
     def angle_error(self, state, goal) -> float:

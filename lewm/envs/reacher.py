@@ -108,14 +108,14 @@ class Reacher(Env):
 
     def clip_state(self, state) -> np.ndarray:
         """Angles wrapped to [-π, π), joint speeds clipped to ±MAX_VEL (what the simulator does)."""
-        q = np.asarray(state, np.float64).copy()
+        q = self._finite_state(state, "clip_state: state").copy()  # [1, 2, 3] and NaN were returned unchanged
         q[:2] = wrap_angle(q[:2])
         q[2:4] = np.clip(q[2:4], -MAX_VEL, MAX_VEL)
         return q
 
     def valid_states(self, states) -> np.ndarray:
         """(N,) bool: finite, angles within ±MAX_ANGLE (they wrap), joint speeds within the clip."""
-        s = np.asarray(states, np.float64).reshape(-1, self.state_dim)
+        s = self._as_states(states, "valid_states: states", finite=False)  # NaN: False
         with np.errstate(invalid="ignore"):
             return (np.isfinite(s).all(1) & (np.abs(s[:, :2]) <= MAX_ANGLE).all(1)
                     & (np.abs(s[:, 2:4]) <= MAX_VEL + 1e-6).all(1))
@@ -175,7 +175,7 @@ class Reacher(Env):
 
     def probe_quantities(self, states) -> dict[str, np.ndarray]:
         """cos/sin of the shoulder angle and of the forearm's absolute angle, and the fingertip xy."""
-        s = np.asarray(states, np.float64).reshape(-1, self.state_dim)
+        s = self._as_states(states, "probe_quantities: states", finite=False)  # width 6 was read as 3 "states"
         q1, q12 = s[:, 0], s[:, 0] + s[:, 1]  # (N,), (N,)
         return {"cos_q1": np.cos(q1), "sin_q1": np.sin(q1), "cos_q12": np.cos(q12), "sin_q12": np.sin(q12),
                 "tip_x": L1 * np.cos(q1) + L2 * np.cos(q12), "tip_y": L1 * np.sin(q1) + L2 * np.sin(q12)}

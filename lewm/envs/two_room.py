@@ -153,11 +153,11 @@ class TwoRoom(Env):
         g = self._as_state(goal, "path_distance: goal")
         if not np.isfinite(g).all():  # was: array([nan]) without a word (success_distance refuses NaN)
             raise ValueError(f"{self.name}: path_distance: goal must be finite, got {g.tolist()}")
-        return geodesic_distance(np.asarray(states)[..., :2], g)
+        return geodesic_distance(self._as_states(states, "path_distance: states"), g)  # a 3rd column was cut off
 
     def valid_states(self, states) -> np.ndarray:
         """(N,) bool: the dot's centre can be there (inside the frame, not inside the wall)."""
-        s = np.asarray(states, np.float64).reshape(-1, 2)
+        s = self._as_states(states, "valid_states: states", finite=False)  # NaN: False
         x, y = s[:, 0], s[:, 1]
         inside = (x >= LO) & (x <= HI) & (y >= LO) & (y <= HI)
         in_wall = (x > ZONE_X[0]) & (x < ZONE_X[1]) & ~((y >= DOOR_Y[0]) & (y <= DOOR_Y[1]))
@@ -165,7 +165,7 @@ class TwoRoom(Env):
 
     def regions(self, states) -> tuple[np.ndarray, tuple[str, ...]]:
         """The two rooms, split at the wall's mid-line (the doorway goes half to each)."""
-        x = np.asarray(states, np.float64).reshape(-1, 2)[:, 0]
+        x = self._as_states(states, "regions: states")[:, 0]
         return (x > MID_X).astype(np.int64), ("left room", "right room")
 
     def success_distance(self, state, goal) -> float:

@@ -50,6 +50,14 @@ def array(fn: str, name: str, x, ndim: int, cols: int | None = None, min_len: in
     return a
 
 
+def items(fn: str, name: str, x, what: str) -> list:
+    """A list or tuple of ``what`` (None, a string, a number or a bare array was "'NoneType' object is not
+    iterable" or "has no len()" inside the builder) -> a list."""
+    if not isinstance(x, (list, tuple)):
+        raise TypeError(f"{fn}: {name} must be a list of {what}, got {type(x).__name__}")
+    return list(x)
+
+
 def same_len(fn: str, **named) -> int:
     """All ``named`` sequences (None skipped) have one length -> that length."""
     lens = {k: len(v) for k, v in named.items() if v is not None}

@@ -31,6 +31,7 @@ def fig_series(series: list[tuple[str, np.ndarray, np.ndarray, str]], title: str
                log: bool = False, ref: float | None = None, ref_name: str = "") -> go.Figure:
     """One line per ``(name, step, value, colour)``; ``ref`` draws a dotted horizontal reference."""
     ck.finite("fig_series", "ref", ref, optional=True)
+    series = ck.items("fig_series", "series", series, "(name, step, value, colour) tuples")
     for i, s in enumerate(series):
         if len(s) != 4:
             raise ValueError(f"fig_series: series[{i}] must be (name, step, value, colour), got {len(s)} items")

@@ -33,8 +33,7 @@ def fig_click_canvas(frame: np.ndarray, grid: np.ndarray, goal, extent: float, h
 
 def fig_goal_distance(distance: list[float], threshold: float, height: int = 260) -> go.Figure:
     """The executed episode's distance to the goal per env step, the success threshold dotted."""
-    if not len(distance):
-        raise ValueError("fig_goal_distance: distance must be non-empty, got length 0")
+    distance = ck.array("fig_goal_distance", "distance", distance, 1, min_len=1)  # None was "has no len()"
     ck.finite("fig_goal_distance", "threshold", threshold)
     fig = go.Figure(go.Scatter(x=np.arange(len(distance)), y=distance, mode="lines", name="distance"))
     fig.add_hline(y=threshold, line=dict(color="green", dash="dot"), annotation_text="success")

@@ -77,6 +77,7 @@ def fig_sigreg_hist(view, title: str = "SIGReg projections", cols: int = 3, colo
 def fig_spectrum(spectra: list[tuple[str, np.ndarray, str]], title: str = "Covariance spectrum of the latents") -> go.Figure:
     """Eigenvalues (descending, log y) per ``(name, eigenvalues (D,), colour)``; an isotropic
     N(0, I) latent has all of them at 1 (dotted)."""
+    spectra = ck.items("fig_spectrum", "spectra", spectra, "(name, eigenvalues, colour) tuples")
     fig = go.Figure()
     for i, (name, ev, color) in enumerate(spectra):
         ev = ck.array("fig_spectrum", f"spectra[{i}] eigenvalues", ev, 1, min_len=1).astype(np.float64)

@@ -90,7 +90,8 @@ def check_planner(pcfg, name: str = "pcfg"):
 def check_plan_inputs(horizon: int, action_dim: int, init_mean, bounds, dtype=torch.float32):
     """The optional arguments of a solver, checked before the first candidate: ``init_mean`` a finite
     (horizon, action_dim) tensor (a numpy array is converted), ``bounds`` a pair (lo, hi) of numbers or
-    (action_dim,) vectors, finite, lo <= hi, ``dtype`` floating. Returns ``(init_mean, bounds)``.
+    (action_dim,) vectors, finite in ``dtype``, lo <= hi, ``dtype`` floating. Returns ``(init_mean, bounds)``,
+    the bounds as float64 CPU tensors (1,) or (action_dim,).
     Before: lo > hi planned a constant sequence and NaN bounds or a NaN ``init_mean`` blamed "the model
     or the goal"; a wrong shape was a broadcast error, a numpy ``init_mean`` an AttributeError."""
     P, K = horizon, action_dim
@@ -106,13 +107,22 @@ def check_plan_inputs(horizon: int, action_dim: int, init_mean, bounds, dtype=to
             raise ValueError("init_mean: holds NaN/inf; pass finite action blocks (or None: start from zeros)")
     if bounds is not None:
         try:
-            lo, hi = (torch.as_tensor(b).detach().cpu().to(torch.float64).reshape(-1) for b in bounds)
+            lo, hi = (torch.as_tensor(b, dtype=torch.float64).detach().cpu() for b in bounds)  # 1e40: not float32 inf
         except (TypeError, ValueError, RuntimeError):
             raise ValueError(f"bounds: expected a pair (lo, hi) of numbers or ({K},) vectors, got {bounds!r:.80}") from None
-        if lo.numel() not in (1, K) or hi.numel() not in (1, K):
-            raise ValueError(f"bounds: lo and hi must be one number or {K} numbers each, got {lo.numel()} and {hi.numel()}")
+        if lo.numel() not in (1, K) or hi.numel() not in (1, K) or lo.ndim > 1 or hi.ndim > 1:
+            # a (2, 1) pair passed here once flattened, then failed in torch's expand (round 17)
+            raise ValueError(f"bounds: lo and hi must be one number or {K} numbers each (a number or a ({K},) vector), "
+                             f"got shapes {tuple(lo.shape)} and {tuple(hi.shape)}")
+        lo, hi = lo.reshape(-1), hi.reshape(-1)
         if not (bool(torch.isfinite(lo).all()) and bool(torch.isfinite(hi).all())):
             raise ValueError(f"bounds: must be finite, got lo {lo.tolist()}, hi {hi.tolist()}")
+        for name, b in (("lo", lo), ("hi", hi)):  # finite in float64, inf in the planning dtype (1e300 in float32)
+            if not bool(torch.isfinite(b.to(dtype)).all()):
+                big = float(b[~torch.isfinite(b.to(dtype))][0])
+                raise ValueError(f"bounds: {name} {big:g} overflows {str(dtype).replace('torch.', '')} (the planning "
+                                 f"dtype, largest {torch.finfo(dtype).max:g}); give bounds within its range")
         if bool((lo > hi).any()):
             raise ValueError(f"bounds: lo must be <= hi in every dimension, got lo {lo.tolist()}, hi {hi.tolist()}")
+        bounds = (lo, hi)  # checked: float64 on the CPU, one number or (K,); the solver moves them to its device
     return init_mean, bounds

@@ -72,7 +72,8 @@ def run_episode(env, model: LeWM, cfg: LeWMConfig, pcfg: PlannerConfig, start_st
     rollouts; costs and CEM statistics stay fp32. On CUDA with ``cuda_graphs`` the cost replays
     captured CUDA graphs (:mod:`lewm.planning.graphed_cost`; same numbers, far fewer launches).
     ``cost_factory(model, z_hist, z_goal, a_hist, steps) -> cost_fn`` replaces the world-model cost
-    (diagnostics: e.g. the true dynamics with the learned cost, ``scripts/oracle_split.py``).
+    (diagnostics: e.g. the true dynamics with the learned cost, ``scripts/oracle_split.py``); with
+    ``record_plans`` a plan's ``imagined`` is filled only when that cost has an ``imagine`` method.
     """
     check_planner(pcfg)
     if not callable(getattr(model, "encode", None)) or not callable(getattr(model, "parameters", None)):
@@ -130,8 +131,9 @@ def run_episode(env, model: LeWM, cfg: LeWMConfig, pcfg: PlannerConfig, start_st
             res = plan(cost, pcfg.horizon, K, pcfg, init_mean=mean if pcfg.warm_start else None,
                        bounds=bounds, generator=generator, device=dev, record=record_plans)
         if record_plans:
-            with torch.no_grad():
-                res.imagined = cost.imagine(res.actions[None])[0].cpu()
+            if callable(getattr(cost, "imagine", None)):  # a plain cost_fn (cost_factory) has none: left None
+                with torch.no_grad():
+                    res.imagined = cost.imagine(res.actions[None])[0].cpu()
             plans.append(res)
         secs.append(res.seconds)
         costs.append(res.cost)

@@ -2,7 +2,8 @@
 
 Instead of refitting to the k best candidates, every candidate gets the weight
 ``softmax(-(cost - min cost) / (temperature * cost spread))`` and the new mean (and std) is the
-weighted average of all of them.
+weighted average of all of them. A candidate whose cost is NaN/inf gets weight 0 (the spread is the
+finite costs').
 """
 from __future__ import annotations
 
@@ -22,8 +23,14 @@ def mppi(cost_fn: Callable, horizon: int, action_dim: int, cfg: PlannerConfig = 
     candidate and the plan lie within ``bounds``."""
     check_call("mppi", cost_fn, horizon, action_dim, cfg, device, record)
     def update(cand, costs, elite):
-        spread = (costs.max() - costs.min()).clamp_min(1e-8)
-        w = torch.softmax(-(costs - costs.min()) / (cfg.temperature * spread), dim=0)[:, None, None]  # (N, 1, 1)
+        # evaluate_cost made every non-finite cost +inf, and kept at least one finite: those get weight 0 and the
+        # spread is the finite costs' (one inf made the spread inf and every weight NaN, round 17); the divisor is
+        # kept above float32's smallest normal (a temperature of 1e-45 underflowed it to 0: 0/0 weights)
+        fin = torch.isfinite(costs)
+        lo = costs.min()
+        spread = (torch.where(fin, costs, lo).max() - lo).clamp_min(1e-8)
+        div = (cfg.temperature * spread).clamp_min(torch.finfo(costs.dtype).tiny)
+        w = torch.softmax(torch.where(fin, -(costs - lo) / div, float("-inf")), dim=0)[:, None, None]  # (N, 1, 1)
         mean = (w * cand).sum(0)  # (P, K)
         return mean, (w * (cand - mean) ** 2).sum(0).sqrt()  # (P, K), (P, K)
 

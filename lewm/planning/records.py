@@ -36,5 +36,5 @@ class PlanResult:
     """Cost of the plan."""
     iterations: list[IterationRecord] = field(default_factory=list)
     imagined: torch.Tensor | None = None
-    """(P, D) the plan's imagined latent trajectory (latent costs only)."""
+    """(P, D) the plan's imagined latent trajectory (latent costs only: None for a cost without ``imagine``)."""
     seconds: float = 0.0

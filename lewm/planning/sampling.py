@@ -7,6 +7,7 @@ Planners are pure functions of a cost function ``cost_fn(actions (N, P, K)) -> c
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Callable
 
 import torch
@@ -43,27 +44,55 @@ def check_plan_device(fn: str, device):
     return dev if isinstance(device, str) and device == "auto" else device
 
 
-def evaluate_cost(cost_fn, a: torch.Tensor):
-    """``cost_fn(a)`` as ``(costs (N,), final latents (N, D) or None)``.
-
-    A cost that is not a (N,) tensor is one ValueError; NaN costs count as +inf (never an elite),
-    and a cost that is NaN/inf for every candidate is one ValueError, not a plan of random actions."""
-    out = cost_fn(a)
-    costs, zf = (out[0], out[1]) if isinstance(out, tuple) else (out, None)
-    N = a.shape[0]
+def check_cost_output(out, N: int):
+    """``cost_fn``'s return value as ``(costs (N,), final latents (N, D) or None)``, or one ValueError: a tuple
+    that is not (costs, latents), costs that are not a real (N,) tensor, latents that are not (N, D) (round 17:
+    a 1-tuple was an IndexError, a 3-tuple's extra item and (3,) latents were taken, complex costs cast with a
+    warning only). Shapes and dtypes only: no device sync."""
+    if isinstance(out, tuple):
+        if len(out) != 2:
+            raise ValueError(f"cost_fn must return costs ({N},) or a pair (costs ({N},), final latents ({N}, D)); "
+                             f"got a tuple of {len(out)} item{'s' * (len(out) != 1)}")
+        costs, zf = out
+    else:
+        costs, zf = out, None
     if not isinstance(costs, torch.Tensor) or tuple(costs.shape) != (N,):
         got = f"shape {tuple(costs.shape)}" if hasattr(costs, "shape") else type(costs).__name__
         raise ValueError(f"cost_fn must return a torch tensor of costs of shape ({N},), one per candidate; got "
                          f"{type(costs).__name__} of {got}")
+    if costs.is_complex():
+        raise ValueError(f"cost_fn must return real costs, got a {str(costs.dtype).replace('torch.', '')} tensor")
+    if zf is not None and (not isinstance(zf, torch.Tensor) or zf.ndim != 2 or zf.shape[0] != N):
+        got = f"shape {tuple(zf.shape)}" if hasattr(zf, "shape") else type(zf).__name__
+        raise ValueError(f"cost_fn's final latents (the second item of its pair) must be None or a torch tensor "
+                         f"({N}, D), one row per candidate; got {type(zf).__name__} of {got}")
+    return costs, zf
+
+
+def score(cost_fn, a: torch.Tensor):
+    """``(costs (N,), final latents or None, number of finite costs)``; when some but not all costs are
+    finite, every non-finite one (NaN, +inf, -inf) becomes +inf: never an elite, weight 0 in MPPI."""
+    costs, zf = check_cost_output(cost_fn(a), a.shape[0])
     n_finite = int(torch.isfinite(costs).sum())  # one device sync per call on the planning loop
+    if 0 < n_finite < a.shape[0]:
+        costs = torch.where(torch.isfinite(costs), costs, float("inf"))
+    return costs, zf, n_finite
+
+
+def evaluate_cost(cost_fn, a: torch.Tensor):
+    """``cost_fn(a)`` as ``(costs (N,), final latents (N, D) or None)``.
+
+    A cost that is not a real (N,) tensor is one ValueError; non-finite costs (NaN, ±inf) count as +inf
+    (never an elite, weight 0 in MPPI), and a cost that is NaN/inf for every candidate is one ValueError,
+    not a plan of random actions."""
+    costs, zf, n_finite = score(cost_fn, a)
+    N = a.shape[0]
     if n_finite == 0:
         if N == 0:  # was: "NaN/inf for all 0 candidates: the model or the goal ..."
             raise ValueError(f"evaluate_cost: no candidates to score (actions of shape {tuple(a.shape)}); "
                              f"give at least one (N, P, K) candidate")
         raise ValueError(f"cost_fn returned NaN/inf for all {N} candidates: the model or the goal holds "
                          "non-finite values (check the checkpoint and the goal frame)")
-    if n_finite < N:
-        costs = torch.where(torch.isnan(costs), float("inf"), costs)  # inf stays inf, NaN becomes inf
     return costs, zf
 
 
@@ -85,8 +114,8 @@ def prepare(P: int, K: int, init_mean, bounds, device, dtype):
     init_mean, bounds = check_plan_inputs(P, K, init_mean, bounds, dtype)
     device = check_plan_device("prepare", device)
     mean = torch.zeros(P, K, device=device, dtype=dtype) if init_mean is None else init_mean.to(device, dtype).clone()
-    if bounds is not None:
-        bounds = tuple(torch.as_tensor(b, device=device, dtype=dtype).expand(K) for b in bounds)
+    if bounds is not None:  # checked: float64 (1,) or (K,) each
+        bounds = tuple(b.to(mean.device, dtype).expand(K) for b in bounds)
     return mean, bounds
 
 
@@ -113,15 +142,15 @@ def sampling_planner(update: Callable, cost_fn: Callable, horizon: int, action_d
     plan is the final mean, clipped to ``bounds`` (with ``cfg.plan_from='best'``: the lowest-cost candidate
     scored, when it beats the final mean). With ``cfg.stop_tol > 0`` the loop ends early once an
     update moves the mean by less than it. Every candidate scored and the plan lie within ``bounds`` (the
-    unclipped mean as candidate 0 planned outside them: an ``init_mean`` outside, or narrow bounds)."""
+    unclipped mean as candidate 0 planned outside them: an ``init_mean`` outside, or narrow bounds). When the
+    final mean's cost is NaN/inf, the plan is the lowest-cost finite candidate scored (with a warning)."""
     t0 = time.perf_counter()
     P, K, N = horizon, action_dim, cfg.num_samples
     mean, bounds = prepare(P, K, init_mean, bounds, device, dtype)
     std = torch.full_like(mean, cfg.init_std)
     on_device = []  # per-iteration tensors, copied to the host once at the end (no sync per iteration)
-    best = cfg.plan_from == "best"
     best_cost = torch.full((), float("inf"), device=mean.device)  # the lowest cost scored so far (no sync)
-    best_seq = mean.clone()  # (P, K) its candidate
+    best_seq = mean.clone()  # (P, K) its candidate: plan_from='best', or the final mean's cost is NaN
     for _ in range(cfg.iterations):
         eps = randn((N, P, K), generator, mean.device, dtype)  # (N, P, K)
         eps[0] = 0  # candidate 0 is the mean itself, clipped like the others (no extra op per iteration)
@@ -129,10 +158,9 @@ def sampling_planner(update: Callable, cost_fn: Callable, horizon: int, action_d
         costs, zf = evaluate_cost(cost_fn, cand)  # (N,), (N, D)
         costs = costs.float()
         elite = torch.topk(costs, cfg.topk, largest=False).indices  # (k,)
-        if best:  # elite[0] is this iteration's lowest cost (topk sorts)
-            c0 = costs[elite[0]]
-            best_seq = torch.where(c0 < best_cost, cand[elite[0]], best_seq)  # (P, K)
-            best_cost = torch.minimum(best_cost, c0)
+        c0 = costs[elite[0]]  # this iteration's lowest cost (topk sorts)
+        best_seq = torch.where(c0 < best_cost, cand[elite[0]], best_seq)  # (P, K)
+        best_cost = torch.minimum(best_cost, c0)
         prev = mean
         mean, std = update(cand, costs, elite)  # (P, K), (P, K)
         std = std.clamp_min(cfg.min_std)
@@ -141,8 +169,13 @@ def sampling_planner(update: Callable, cost_fn: Callable, horizon: int, action_d
         if cfg.stop_tol > 0 and float((mean - prev).abs().max()) < cfg.stop_tol:  # settled: stop early
             break
     mean = clip(mean, bounds)  # a no-op inside the bounds; MPPI's weights sum to 1 only up to rounding
-    final_cost, _ = evaluate_cost(cost_fn, mean[None])
-    if best and float(best_cost) < float(final_cost[0]):  # plan_from='best': commit to the best candidate
+    final_cost, _, n_finite = score(cost_fn, mean[None])
+    if not n_finite:  # every iteration scored finite candidates (else evaluate_cost stopped it): keep the best
+        warnings.warn(f"the final sampling mean's cost is {float(final_cost[0])} (cost_fn is not finite there): "
+                      f"the plan is the lowest-cost finite candidate scored instead (cost {float(best_cost):.6g})",
+                      UserWarning, stacklevel=3)
+        mean, final_cost = best_seq, best_cost[None]
+    elif cfg.plan_from == "best" and float(best_cost) < float(final_cost[0]):  # commit to the best candidate
         mean, final_cost = best_seq, best_cost[None]
     recs = [IterationRecord(c.cpu(), e.cpu(), m.cpu(), sd.cpu(), float(c[e[0]]),
                             cd.cpu() if cd is not None else None, z.cpu() if z is not None else None)
