@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import _cpu_bf16 as cpu_bf16
 from .config import ModelConfig
 from ._lean_rollout import lean_rollout
 from .model_inputs import (check_action_blocks, check_context, check_frames, check_latents, check_model_config,
@@ -47,16 +48,8 @@ class _PatchEmbeddings(nn.Module):
         self.projection = nn.Conv2d(3, cfg.enc_dim, cfg.patch_size, stride=cfg.patch_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        B, C, S, _ = x.shape
-        P = self.projection.stride[0]
-        if x.device.type == "cpu" and torch.is_grad_enabled() and torch.is_autocast_enabled("cpu") and S % P == 0:
-            # Training in bf16 on a CPU: the same product as a matmul over the patches. oneDNN's bf16 convolution
-            # backward took 2.3x the matmul's time (27.6 vs 11.9 ms a cpu-small step, session 18); in fp32 they
-            # are equal, so the fp32 path keeps the convolution (and its bit-exact match with the official code).
-            g = S // P
-            patches = x.reshape(B, C, g, P, g, P).permute(0, 2, 4, 1, 3, 5).reshape(B, g * g, C * P * P)  # (B, L, C*P*P)
-            w = self.projection.weight.reshape(self.projection.out_channels, -1)  # (E, C*P*P)
-            return F.linear(patches, w, self.projection.bias)  # (B, L, E)
+        if cpu_bf16.training(x) and x.shape[-1] % self.projection.stride[0] == 0:  # as a matmul (lewm/_cpu_bf16.py)
+            return cpu_bf16.patch_embed(x, self.projection)  # (B, L, E)
         return self.projection(x).flatten(2).transpose(1, 2)  # (B, L, E)
 
 
@@ -81,13 +74,11 @@ class _Embeddings(nn.Module):
 
 
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, **kw) -> torch.Tensor:
-    """``F.scaled_dot_product_attention(q, k, v, **kw)``, except that bf16 on a CPU with autograd on
-    runs it in fp32: PyTorch's CPU flash-attention *backward* in bf16 took 17x the fp32 time here
-    (144 vs 9 ms a cpu-small step), half of a bf16 training step. Planning (no autograd) keeps bf16,
-    whose forward is as fast as fp32's; GPUs keep bf16 everywhere."""
+    """``F.scaled_dot_product_attention(q, k, v, **kw)``, except in a bf16 training step on a CPU, where PyTorch's
+    bf16 attention backward is slow: there the same function written out (``lewm._cpu_bf16.attention``). Planning
+    (no autograd), fp32 and GPUs keep SDPA."""
     if q.dtype == torch.bfloat16 and q.device.type == "cpu" and torch.is_grad_enabled():
-        with torch.autocast("cpu", enabled=False):
-            return F.scaled_dot_product_attention(q.float(), k.float(), v.float(), **kw).to(q.dtype)
+        return cpu_bf16.attention(q, k, v, **kw)
     return F.scaled_dot_product_attention(q, k, v, **kw)
 
 

@@ -136,10 +136,10 @@ def test_lean_rollout_equals_the_plain_autoregression(history, h0):
             torch.testing.assert_close(lean[n], torch.stack(zs[h0:]), rtol=1e-5, atol=1e-5)
 
 
-def test_cpu_bf16_attention_with_autograd_runs_in_fp32():
-    """lewm.model.attention: under CPU bf16 autocast with autograd on, attention is computed in fp32
-    (PyTorch's bf16 CPU flash-attention backward is ~17x slower) and handed back as bf16; without
-    autograd (planning) it stays bf16. Values against an fp32 reference and the gradients' dtype."""
+def test_cpu_bf16_attention_with_autograd_is_written_out():
+    """lewm.model.attention: bf16 on a CPU with autograd on (a bf16 training step) runs softmax(q kᵀ) v written out
+    (bf16 products, fp32 softmax: PyTorch's bf16 CPU attention backward is slow, lewm/_cpu_bf16.py); without
+    autograd (planning) it is SDPA's bf16 kernel as it is. Values against an fp32 reference, the gradients' dtype."""
     from lewm.model import attention
     g = torch.Generator().manual_seed(0)
     q, k, v = (torch.randn(2, 3, 5, 8, generator=g) for _ in range(3))  # (B, h, L, dh)
@@ -147,9 +147,6 @@ def test_cpu_bf16_attention_with_autograd_runs_in_fp32():
     qb, kb, vb = (t.bfloat16().requires_grad_() for t in (q, k, v))
     o = attention(qb, kb, vb, is_causal=True)
     assert o.dtype == torch.bfloat16
-    # the only rounding is of the inputs and of the output to bf16: far tighter than a bf16 softmax
-    ref_b = torch.nn.functional.scaled_dot_product_attention(*(t.detach().float() for t in (qb, kb, vb)), is_causal=True)
-    assert torch.equal(o.detach(), ref_b.bfloat16())
     assert (o.detach().float() - ref).abs().max() < 0.05
     o.float().sum().backward()
     assert qb.grad.dtype == torch.bfloat16 and torch.isfinite(qb.grad.float()).all()
