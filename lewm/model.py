@@ -75,10 +75,13 @@ class _Embeddings(nn.Module):
 
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, **kw) -> torch.Tensor:
     """``F.scaled_dot_product_attention(q, k, v, **kw)``, except in a bf16 training step on a CPU, where PyTorch's
-    bf16 attention backward is slow: there the same function written out (``lewm._cpu_bf16.attention``). Planning
-    (no autograd), fp32 and GPUs keep SDPA."""
+    bf16 attention backward is slow: up to ``cpu_bf16.WRITTEN_OUT_MAX_KEYS`` keys the same function written out
+    (``lewm._cpu_bf16.attention``), beyond it SDPA in fp32. Planning (no autograd), fp32 and GPUs keep SDPA."""
     if q.dtype == torch.bfloat16 and q.device.type == "cpu" and torch.is_grad_enabled():
-        return cpu_bf16.attention(q, k, v, **kw)
+        if k.shape[-2] <= cpu_bf16.WRITTEN_OUT_MAX_KEYS:
+            return cpu_bf16.attention(q, k, v, **kw)
+        with torch.autocast("cpu", enabled=False):
+            return F.scaled_dot_product_attention(q.float(), k.float(), v.float(), **kw).to(q.dtype)
     return F.scaled_dot_product_attention(q, k, v, **kw)
 
 

@@ -65,3 +65,14 @@ def test_a_bf16_training_step_matches_fp32():
     assert abs(losses[1] - losses[0]) < 0.05 * abs(losses[0])
     cos = F.cosine_similarity(grads[0], grads[1], dim=0)
     assert cos > 0.98, cos
+
+
+def test_long_sequences_keep_fp32_sdpa():
+    """Beyond WRITTEN_OUT_MAX_KEYS keys a bf16 training step keeps SDPA in fp32 (the scores are not materialised)."""
+    from lewm.model import attention
+    g = torch.Generator().manual_seed(2)
+    L = cpu_bf16.WRITTEN_OUT_MAX_KEYS + 1
+    q, k, v = (torch.randn(1, 2, L, 8, generator=g).bfloat16().requires_grad_() for _ in range(3))
+    o = attention(q, k, v)
+    ref = F.scaled_dot_product_attention(*(t.detach().float() for t in (q, k, v))).bfloat16()
+    assert torch.equal(o.detach(), ref)
