@@ -327,6 +327,9 @@ def main(argv: list[str] | None = None) -> int:
         print("error: no COMMAND given: write one of the commands above, e.g. `python -m lewm collect --help`",
               file=sys.stderr)
         return 2
+    if a.command in ("train", "bench"):  # large activations without page faults at every step (lewm/allocator.py)
+        from .allocator import keep_freed_memory
+        keep_freed_memory()
     try:
         with faults.terminate_as_exception():  # SIGTERM unwinds like Ctrl-C: temp files, workers, locks cleaned
             return int(handlers[a.command](a) or 0)
