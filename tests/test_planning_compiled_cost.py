@@ -19,6 +19,14 @@ def _model(history: int = 2) -> LeWM:
     return m.eval()
 
 
+def _history1(seed: int):
+    """A history-1 model, a generator, the action block size and a random context and goal."""
+    m = _model(history=1)
+    g = torch.Generator().manual_seed(seed)
+    D = m.cfg.latent_dim
+    return m, g, m.cfg.action_block_dim, torch.randn(1, 1, D, generator=g), torch.randn(D, generator=g)
+
+
 NO_CXX = not any(shutil.which(c) for c in (os.environ.get("CXX", ""), "g++", "c++", "clang++") if c)
 
 
@@ -51,10 +59,7 @@ def test_compiled_cost_follows_the_weights_after_they_change():
     """On the CPU the weights are frozen into the compiled code: any change of the model's weights after the first
     compile — an optimizer step, an edit through ``p.data`` (no version bump), a BatchNorm buffer, load_state_dict —
     must reach the next plan, not the old frozen copy."""
-    m = _model(history=1)
-    g = torch.Generator().manual_seed(2)
-    D, K = m.cfg.latent_dim, m.cfg.action_block_dim
-    z_hist, z_goal = torch.randn(1, 1, D, generator=g), torch.randn(D, generator=g)  # (1, 1, D), (D,)
+    m, g, K, z_hist, z_goal = _history1(2)
     acts = torch.randn(32, 3, K, generator=g)  # (N, P, K)
 
     def check():
@@ -81,10 +86,7 @@ def test_compiled_cost_follows_the_weights_after_they_change():
 def test_compiled_cost_plans_eagerly_after_too_many_weight_changes(monkeypatch):
     import lewm.planning.compiled_cost as cc
     monkeypatch.setattr(cc, "MAX_RECOMPILES", 1)
-    m = _model(history=1)
-    g = torch.Generator().manual_seed(3)
-    D, K = m.cfg.latent_dim, m.cfg.action_block_dim
-    z_hist, z_goal = torch.randn(1, 1, D, generator=g), torch.randn(D, generator=g)  # (1, 1, D), (D,)
+    m, g, K, z_hist, z_goal = _history1(3)
     acts = torch.randn(20, 2, K, generator=g)  # (N, P, K)
     CompiledGoalCost(m, z_hist, z_goal)(acts)
     for change in range(2):
@@ -101,10 +103,7 @@ def test_compiled_cost_plans_eagerly_after_too_many_weight_changes(monkeypatch):
 @pytest.mark.skipif(NO_CXX, reason="torch.compile on the CPU needs a C++ compiler (g++)")
 @torch.no_grad()
 def test_compiled_cost_checks_the_actions_as_the_eager_cost_does():
-    m = _model(history=1)
-    g = torch.Generator().manual_seed(4)
-    D, K = m.cfg.latent_dim, m.cfg.action_block_dim
-    z_hist, z_goal = torch.randn(1, 1, D, generator=g), torch.randn(D, generator=g)  # (1, 1, D), (D,)
+    m, g, K, z_hist, z_goal = _history1(4)
     cost = CompiledGoalCost(m, z_hist, z_goal)
     with pytest.raises(TypeError, match="action_blocks: expected a torch tensor"):
         cost(torch.zeros(17, 2, K).tolist())
