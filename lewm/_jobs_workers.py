@@ -28,6 +28,8 @@ def _train_worker(cfg_dict: dict, data: str, out: str, steps: int | None, device
     """Entry point of a training process."""
     try:
         _set_threads(threads)
+        from .allocator import keep_freed_memory
+        keep_freed_memory()  # a process of its own that ends with the run: keeping freed memory costs nothing
         from .checkpoint import CheckpointError
         from .config import LeWMConfig
         from .data import DataError

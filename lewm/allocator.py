@@ -9,8 +9,9 @@ allocation served from the heap and freed memory kept (``mallopt``: no mmap, tri
 2 GB / 1 GB) the same command ran in 4 min 23 s (``sys`` 40 s): fp32 1.8 -> 2.7, bf16 2.5 -> 4.5 samples/s. Small
 models (cpu-small: 0.4 s of ``sys`` in 8 s) neither gain nor lose.
 
-``python -m lewm train`` and ``bench`` call :func:`keep_freed_memory` before their work; the lab does not (a
-long-lived server should give memory back). Linux with glibc only; elsewhere it does nothing.
+``python -m lewm train`` and ``bench`` call :func:`keep_freed_memory` before their work, and so does the lab's training
+process (its own process, ended with the run); the lab's server does not (a long-lived server should give memory
+back). Linux with glibc only; elsewhere it does nothing.
 """
 from __future__ import annotations
 
