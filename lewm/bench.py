@@ -28,7 +28,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
 
 from . import _api_checks as chk
-from .devices import device_name  # noqa: F401  (re-exported: lewm.bench.device_name)
+from .devices import device_name, fused_adamw  # noqa: F401  (device_name re-exported: lewm.bench.device_name)
 
 aten = torch.ops.aten
 
@@ -207,7 +207,7 @@ def bench_train(preset: str, dev: torch.device, *, batch: int | None = None, ste
     warmup = warmup if warmup is not None else (5 if cuda else (0 if big else 1))
     if channels_last:
         model.encoder.embeddings.patch_embeddings.to(memory_format=torch.channels_last)
-    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay, fused=dev.type in ("cpu", "cuda"))
+    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay, fused=fused_adamw(dev))
     g = torch.Generator(device="cpu").manual_seed(seed)
     T, S = mc.history + 1, mc.image_size
     batch_t = {"pixels": torch.randint(0, 256, (B, T, 3, S, S), generator=g, dtype=torch.uint8).to(dev),  # (B, T, 3, S, S)

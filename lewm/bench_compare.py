@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from . import _api_checks as chk
+from .devices import fused_adamw
 from .planning.cost import LatentGoalCost
 
 
@@ -226,7 +227,8 @@ def compare_train(preset: str, dev: torch.device, bf16: bool, batch: int | None 
             opt.step()
         return step
 
-    ref_step, fast_step = make("ref", False), make("fast", bf16, compiled, fused=dev.type in ("cpu", "cuda"))
+    fused = fused_adamw(dev)
+    ref_step, fast_step = make("ref", False), make("fast", bf16, compiled, fused=fused)
     if compiled:  # the first calls compile (the forward, then the backward graphs): not timed
         for _ in range(2):
             fast_step()
@@ -235,7 +237,7 @@ def compare_train(preset: str, dev: torch.device, bf16: bool, batch: int | None 
     ref, fast = ts
     mr, mf = float(np.median(ref)), float(np.median(fast))
     err = abs(losses["ref"] - losses["fast"]) / abs(losses["ref"])
-    fast_name = ("bf16" if bf16 else "fp32") + (", compiled" if compiled else "") + (", fused AdamW" if dev.type in ("cpu", "cuda") else "")
+    fast_name = ("bf16" if bf16 else "fp32") + (", compiled" if compiled else "") + (", fused AdamW" if fused else "")
     # for training the figure of merit is throughput: ratio = fast samples/s over reference samples/s
     return Comparison(f"training step (batch {B} x {T} frames), samples/s", preset, "fp32", fast_name,
                       mr, mf, mf / mr, (min(ref), max(ref)), (min(fast), max(fast)), len(ref), float(err),

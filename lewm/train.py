@@ -23,7 +23,7 @@ from . import _train_checks, checkpoint, distributed, faults, validate
 from .config import LeWMConfig
 from .precision import resolve_precision
 from .data import WindowDataset, action_stats_of, batch_iterator  # noqa: F401  (action_stats_of re-exported)
-from .devices import resolve_device  # noqa: F401  (re-exported: lewm.train.resolve_device, app/ and report use it)
+from .devices import fused_adamw, resolve_device  # noqa: F401  (resolve_device re-exported for app/ and report)
 from .metrics import effective_rank
 from .loss import lewm_loss  # noqa: F401  (re-exported: lewm.train.lewm_loss)
 from .model import LeWM
@@ -150,9 +150,7 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
     os.makedirs(out, exist_ok=True)
     metrics_path = os.path.join(out, "metrics.jsonl")
     model = LeWM(mc)
-    # fused: one kernel for every parameter's update, on the CPU too (the per-parameter loop was ~5% of a
-    # cpu-small bf16 step, session 18); the same update and the same state_dict as the loop's
-    fused = dev.type in ("cpu", "cuda")
+    fused = fused_adamw(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay, fused=fused)
     src = ckpt_path if resuming else init
     start = _train_checks.start_from(loaded, model, opt, cfg, src, resuming, data, out, _is_rank0())

@@ -55,3 +55,9 @@ def test_device_name_takes_a_device_name():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match=r"device_name: dev cuda: .*CUDA"):
             device_name("cuda")
+
+
+def test_fused_adamw_on_cpu_and_cuda_only():
+    from lewm.devices import fused_adamw
+    assert fused_adamw(torch.device("cpu")) and fused_adamw(torch.device("cuda"))
+    assert not fused_adamw(torch.device("meta"))

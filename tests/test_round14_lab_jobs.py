@@ -38,6 +38,25 @@ def _with_data(runs, assets):
     return os.path.join(runs, "run1", "last.pt")
 
 
+def _page_with(lab_app, assets, page: str, key: str, name: str, run: bool = True):
+    """The lab's ``page`` with the data file ``name`` chosen in the selectbox ``key`` -> (the app, the file's path)."""
+    make, runs, _ = lab_app
+    path = os.path.join(runs, "data", name)
+    at = make(page, _with_data(runs, assets))
+    chosen = at.selectbox(key=key).select(path)
+    if run:
+        chosen.run()
+    return at, path
+
+
+def _page_on_syn(lab_app, assets, page: str, steps: int, batch: int):
+    """The lab's ``page`` ('train' or 'collapse') with syn32.h5 chosen and its steps and batch fields set."""
+    at, _ = _page_with(lab_app, assets, page, f"{page}_data", "syn32.h5", run=False)
+    at.number_input(key=f"{page}_steps").set_value(steps)
+    at.number_input(key=f"{page}_batch").set_value(batch)
+    return at
+
+
 def _button(at, label):
     return at.button[[b.label for b in at.button].index(label)]
 
@@ -71,12 +90,7 @@ def test_b7_train_batch_1_history_1_is_refused_before_the_run_folder(assets, tmp
 
 
 def test_b7_train_page_refuses_batch_1_with_history_1(lab_app, assets):
-    make, runs, _ = lab_app
-    ck = _with_data(runs, assets)
-    at = make("train", ck)
-    at.selectbox(key="train_data").select(os.path.join(runs, "data", "syn32.h5"))
-    at.number_input(key="train_steps").set_value(30)
-    at.number_input(key="train_batch").set_value(1)
+    at = _page_on_syn(lab_app, assets, "train", steps=30, batch=1)
     _button(at, "Start training").click().run()
     assert not at.exception
     errs = [e.value for e in at.error]
@@ -88,11 +102,7 @@ def test_b7_train_page_refuses_batch_1_with_history_1(lab_app, assets):
 # b1, b15: a selected dataset that vanished
 # ---------------------------------------------------------------------------------------------
 def test_b1_train_refuses_a_dataset_deleted_before_the_start(lab_app, assets):
-    make, runs, _ = lab_app
-    ck = _with_data(runs, assets)
-    syn = os.path.join(runs, "data", "syn32.h5")
-    at = make("train", ck)
-    at.selectbox(key="train_data").select(syn).run()
+    at, syn = _page_with(lab_app, assets, "train", "train_data", "syn32.h5")
     at.number_input(key="train_steps").set_value(20)
     os.remove(syn)
     _button(at, "Start training").click().run()
@@ -103,11 +113,7 @@ def test_b1_train_refuses_a_dataset_deleted_before_the_start(lab_app, assets):
 
 
 def test_b15_data_page_says_the_browsed_dataset_vanished(lab_app, assets):
-    make, runs, _ = lab_app
-    ck = _with_data(runs, assets)
-    tr = os.path.join(runs, "data", "tr32.h5")
-    at = make("data", ck)
-    at.selectbox(key="data_browse").select(tr).run()
+    at, tr = _page_with(lab_app, assets, "data", "data_browse", "tr32.h5")
     os.remove(tr)
     at.run()
     assert not at.exception
@@ -136,12 +142,7 @@ def test_b2_data_folder_that_is_a_file_is_one_error_and_collect_is_refused(lab_a
 # b8: the Collapse lab checks the batch against the data before starting
 # ---------------------------------------------------------------------------------------------
 def test_b8_collapse_refuses_a_batch_larger_than_the_windows(lab_app, assets):
-    make, runs, _ = lab_app
-    ck = _with_data(runs, assets)
-    at = make("collapse", ck)
-    at.selectbox(key="collapse_data").select(os.path.join(runs, "data", "syn32.h5"))
-    at.number_input(key="collapse_steps").set_value(20)
-    at.number_input(key="collapse_batch").set_value(1024)
+    at = _page_on_syn(lab_app, assets, "collapse", steps=20, batch=1024)
     at.run()
     at.button(key="collapse_start").click().run()
     assert not at.exception
