@@ -137,6 +137,46 @@ def config(fn: str, value):
     return value
 
 
+SEED_HI = 2**64 - 1
+"""The largest seed: what both torch.manual_seed and numpy's default_rng take."""
+
+
+def seed(fn: str, value, name: str = "seed", *, hi: int = SEED_HI) -> int:
+    """A seed: a whole number in [0, hi] (numpy ints too). -1 was numpy's "expected non-negative integer",
+    1.5 its "SeedSequence expects int", None torch's "int() argument ...", 2**70 an overflow, 1.7 seed 1."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{_w(fn, name)} must be a whole number >= 0, got {value!r:.60}")
+    if not 0 <= value <= hi:
+        raise ValueError(f"{_w(fn, name)} must be a whole number >= 0{f' and <= {hi}' if value > 0 else ''}, "
+                         f"got {value!r}")
+    return int(value)
+
+
+def world_model(fn: str, value, *methods: str, name: str = "model"):
+    """A world model for the diagnostics: an ``nn.Module`` (a :class:`lewm.model.LeWM`, or a stand-in with the same
+    ``methods``, e.g. ``encode``). None was an AttributeError ('NoneType' object has no attribute 'parameters')
+    deep inside the instrument."""
+    from torch import nn
+    missing = [m for m in methods if not callable(getattr(value, m, None))]
+    if not isinstance(value, nn.Module) or missing:
+        lack = f" (it has no {', '.join(missing)})" if isinstance(value, nn.Module) else ""
+        raise TypeError(f"{_w(fn, name)} must be a LeWM model (lewm.model.LeWM, e.g. from lewm.checkpoint.load), "
+                        f"got {type(value).__name__}{lack}")
+    return value
+
+
+def environment(fn: str, value, *methods: str, name: str = "env"):
+    """An environment (:func:`lewm.envs.make`, or a stand-in with the same ``methods``, e.g. ``render_state``).
+    None was an AttributeError ('NoneType' object has no attribute 'reset') deep inside."""
+    missing = [m for m in methods if not callable(getattr(value, m, None))]
+    if value is None or isinstance(value, (str, bytes, int, float)) or missing:
+        hint = f"; give the environment itself, e.g. lewm.envs.make({value!r})" if isinstance(value, str) else ""
+        lack = f" (it has no {', '.join(missing)})" if missing and value is not None else ""
+        raise TypeError(f"{_w(fn, name)} must be an environment (lewm.envs.make(...)), got "
+                        f"{type(value).__name__}{lack}{hint}")
+    return value
+
+
 def iterations(fn: str, value) -> tuple[int, ...]:
     """A non-empty list / tuple of CEM iteration counts, each in [1, 10000]."""
     if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):

@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from .progress import downsample_indices, eta_seconds, recent_rate
+from .progress import _whole, downsample_indices, eta_seconds, recent_rate
 from . import _api_checks as chk
 from ._jobs_workers import _collect_worker, _train_worker, ended_note, saved_note
 from .runs import unique_dir
@@ -104,8 +104,18 @@ class Job:
     MAX_HISTORY = 20_000
 
     def __init__(self, kind: str, label: str, out: str, total: int, params: dict, group: str | None = None):
+        if kind is None:  # job_kind takes None as "every kind"; a job is of one
+            raise ValueError(f"Job(kind=...) must be one of {', '.join(map(repr, chk.JOB_KINDS))}, got None")
+        chk.job_kind("Job", kind)
+        for name, v, none_ok in (("label", label, False), ("group", group, True)):
+            if not (isinstance(v, str) or (v is None and none_ok)):
+                raise TypeError(f"Job({name}=...) must be a string{' or None' if none_ok else ''}, got {v!r:.60}")
+        out = chk.path("Job", "out", out)
+        total = chk.whole("Job", "total", total, 0)  # None was int()'s "argument must be a string ... not 'NoneType'"
+        if not isinstance(params, dict):
+            raise TypeError(f"Job(params=...) must be a dict (the job's settings), got {type(params).__name__}")
         self.id = f"{kind}-{uuid.uuid4().hex[:10]}"
-        self.kind, self.label, self.out, self.total = kind, label, out, int(total)
+        self.kind, self.label, self.out, self.total = kind, label, out, total
         self.params, self.group, self.requested_out = dict(params), group, out  # start_collect may rename out
         self._lock = threading.Lock()
         self.status = "starting"
@@ -250,6 +260,7 @@ class Job:
 
     # ----------------------------------------------------------------- read side
     def snapshot(self, max_points: int = 2000) -> JobSnapshot:
+        max_points = _whole("Job.snapshot(max_points=...)", max_points, 2)  # was downsample_indices' message
         with self._lock:
             recs = list(self.records)
             views = list(self.views)
@@ -308,9 +319,11 @@ class JobManager:
             return self._jobs.get(job_id) if job_id else None
 
     def active(self, kind: str | None = None) -> list[Job]:
+        chk.job_kind("active", kind)  # was named jobs(kind=...)
         return [j for j in self.jobs(kind) if j.status in ACTIVE]
 
     def groups(self, kind: str = "train") -> list[str]:
+        chk.job_kind("groups", kind)  # was named jobs(kind=...)
         seen: list[str] = []
         for j in self.jobs(kind):
             if j.group and j.group not in seen:

@@ -14,6 +14,11 @@ def _as_rows(z: torch.Tensor, centered: bool, who: str) -> torch.Tensor:
     row of D values (rank 1.0), one latent a covariance of zeros, NaN a LinAlgError."""
     if not isinstance(z, torch.Tensor):
         raise TypeError(f"{who} expects a torch tensor of latents (..., D), got {type(z).__name__}")
+    if z.is_complex():  # the imaginary part was dropped with only torch's warning (as lewm.sigreg refuses)
+        raise TypeError(f"{who} expects real latents, got {z.dtype}")
+    if z.is_meta:  # was "Tensor.item() cannot be called on meta tensors"
+        raise ValueError(f"{who}: latents on the meta device hold no values (shapes only); move them to 'cpu' or "
+                         f"'cuda' first")
     if z.dim() < 2 or z.shape[-1] < 1:
         raise ValueError(f"{who} expects latents of shape (N, D) or (..., D), got {tuple(z.shape)}")
     x = z.reshape(-1, z.shape[-1]).double()  # (n, D)
@@ -30,7 +35,12 @@ def covariance_spectrum(z: torch.Tensor, centered: bool = True) -> torch.Tensor:
     ``centered=False`` uses the raw second moment E[z zᵀ] instead, which keeps the mean: latents
     collapsed onto one point then have one dominant eigenvalue (one row is then enough)."""
     flag("covariance_spectrum", "centered", centered)  # 'no' was taken as True
-    x = _as_rows(z, centered, "covariance_spectrum")  # (n, D)
+    return _spectrum(z, centered, "covariance_spectrum")
+
+
+def _spectrum(z: torch.Tensor, centered: bool, who: str) -> torch.Tensor:
+    """covariance_spectrum, its errors naming ``who``."""
+    x = _as_rows(z, centered, who)  # (n, D)
     if centered:
         x = x - x.mean(0, keepdim=True)
     cov = x.T @ x / max(x.shape[0] - 1, 1)  # (D, D)
@@ -50,7 +60,7 @@ def effective_rank(z: torch.Tensor, eps: float = 1e-12, centered: bool = True) -
         raise TypeError(f"effective_rank(eps=...) must be a number > 0, got {eps!r:.60}")
     if not (math.isfinite(eps) and eps > 0):  # -1 gave 2.06, NaN a NaN rank
         raise ValueError(f"effective_rank(eps=...) must be a finite number > 0, got {eps!r}")
-    ev = covariance_spectrum(z, centered)
+    ev = _spectrum(z, centered, "effective_rank")
     total = ev.sum()
     if total <= eps:
         return 1.0

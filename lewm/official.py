@@ -264,9 +264,9 @@ def _float(where: str, v) -> float:
     return float(v)
 
 
-def _check_frameskip(frameskip) -> None:
+def _check_frameskip(frameskip, fn: str) -> None:
     if frameskip is not None:  # 0 was a ZeroDivisionError, -1 / 2.5 were blamed on model.action_dim
-        check_value("frameskip (environment steps per action block)", frameskip, Range(lo=1), int)
+        check_value(f"{fn}: frameskip (environment steps per action block)", frameskip, Range(lo=1), int)
 
 
 def _shape(sd, key: str, dim: int, what: str) -> int:
@@ -282,7 +282,7 @@ def model_config_from_official(raw_cfg: dict[str, Any] | None, sd: dict[str, tor
     ``sd`` uses our names (``map_state_dict`` output). Returns (config, notes) where notes list
     the config fields that were ignored or defaulted.
     """
-    _check_frameskip(frameskip)
+    _check_frameskip(frameskip, "model_config_from_official")
     if raw_cfg is not None and not isinstance(raw_cfg, dict):
         raise CheckpointError(f"{CONFIG} must hold a JSON object (one block per part: encoder, predictor, ...), "
                               f"got {type(raw_cfg).__name__}")
@@ -424,7 +424,7 @@ def load_official(path: str, device: str | torch.device = "cpu", *, strict: bool
     # the arguments first, before any file is read (was: env=5 stored as '5', frameskip=0 a ZeroDivisionError,
     # device="cuda" without CUDA an AssertionError, action_mean without action_std dropped)
     check_value("load_official: strict", strict, None, bool)
-    _check_frameskip(frameskip)
+    _check_frameskip(frameskip, "load_official")
     dev = check_device(device, "load_official: device")
     if env is not None and not isinstance(env, str):
         raise ValueError(f"load_official: env must be an environment name (str) or None (guess from the path), "

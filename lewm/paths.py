@@ -83,6 +83,19 @@ def _check_new_names(path: str, flag: str, margin: int = 0) -> None:
                              f"at most {room} there; choose a shorter name")
 
 
+def _as_path(path, flag: str):
+    """A path argument (str or os.PathLike) as a str; any other type (an int, None inside a list ...) is one
+    TypeError naming ``flag`` (was: "lstat: path should be string, bytes or os.PathLike, not int"). An
+    empty value is left to the caller ("no file given")."""
+    if isinstance(path, os.PathLike):
+        path = os.fspath(path)
+    if path is None or (isinstance(path, str) and not path):
+        return path
+    if not isinstance(path, str):
+        raise TypeError(f"{flag} must be a path (a string), got {path!r:.60}")
+    return path
+
+
 def not_regular(path: str, flag: str, error: type = ValueError) -> str:
     """Refuse an existing path that is neither a folder nor a regular file: a device (/dev/null) or
     a pipe. Reading a pipe blocks for ever; writing one atomically would replace the device node
@@ -94,6 +107,7 @@ def not_regular(path: str, flag: str, error: type = ValueError) -> str:
 
 def check_in_file(path: str, flag: str) -> str:
     """An input file: exists and is a file."""
+    path = _as_path(path, flag)
     if not path:
         raise ValueError(f"{flag}: no file given")
     if not os.path.exists(path):
@@ -112,6 +126,7 @@ def check_out_file(path: str, flag: str = "--out", *, make_parent: bool = False,
     ``writes``: what the output is (``lewm.runs.CHECKPOINT`` ...): an existing file of another kind,
     or of a run's folder, is replaced as :func:`lewm.runs.check_replaceable` allows."""
     from .runs import check_replaceable, example_name
+    path = _as_path(path, flag)
     if not path:
         raise ValueError(f"{flag}: no file given")
     if os.path.islink(path):  # os.replace would replace the link and leave its target as it was
@@ -148,6 +163,7 @@ def check_out_file(path: str, flag: str = "--out", *, make_parent: bool = False,
 def check_out_dir(path: str, flag: str = "--out") -> str:
     """An output folder: not a file; it (or the folder it will be made in) can be written. A symbolic
     link to a folder is that folder; one to nowhere is refused."""
+    path = _as_path(path, flag)
     if not path:
         raise ValueError(f"{flag}: no folder given")
     if os.path.exists(path) and not os.path.isdir(path):

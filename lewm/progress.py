@@ -58,14 +58,23 @@ def eta_seconds(done: int, total: int, rate_per_s: float) -> float | None:
 
 def recent_rate(steps: np.ndarray, times: np.ndarray, window: int = 50) -> float | None:
     """Steps per second over the last ``window`` (>= 2) records (times in seconds, increasing; one
-    time per step)."""
+    time per step; steps that never decrease: a count of work done)."""
     window = _whole("recent_rate: window", window, 2)  # 0 used every record ([-0:] is everything)
     steps, times = np.asarray(steps), np.asarray(times)
+    for name, a in (("steps", steps), ("times", times)):  # text was numpy's "unsupported operand type(s) for -"
+        if a.dtype.kind not in "iuf":
+            raise TypeError(f"recent_rate: {name} must be numbers, got an array of {a.dtype} "
+                            f"({', '.join(repr(v) for v in a.ravel()[:3].tolist())}{', ...' if a.size > 3 else ''})")
     if steps.ndim != 1 or times.ndim != 1 or len(steps) != len(times):  # mismatched lengths paired wrong records
         raise ValueError(f"recent_rate: steps and times must be 1-D and of one length (one time per step), got "
                          f"shapes {steps.shape} and {times.shape}")
     if len(steps) < 2:
         return None
     s, t = steps[-window:], times[-window:]
+    back = np.flatnonzero(np.diff(s) < 0)
+    if back.size:  # a negative rate was returned without a word
+        i = len(steps) - len(s) + int(back[0]) + 1
+        raise ValueError(f"recent_rate: steps must not decrease (a count of work done), got {s[back[0] + 1].item()!r} at "
+                         f"index {i} after {s[back[0]].item()!r}")
     dt = float(t[-1] - t[0])
     return float(s[-1] - s[0]) / dt if dt > 0 else None

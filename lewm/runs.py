@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import glob
 import json
+import numbers
 import os
 import re
 import stat
@@ -18,22 +19,32 @@ import uuid
 
 import numpy as np
 
-from .progress import downsample_indices
+from .progress import _whole, downsample_indices
 
 
 def slugify(text: str, max_len: int = 80) -> str:
     """Filesystem-safe short name: letters, digits, '-', '_', '.'."""
     if not isinstance(text, str):  # None was the name 'None'
         raise TypeError(f"slugify(text=...) must be a string, got {text!r:.60}")
-    if isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 1:  # -3 cut 3 off the end
-        raise (ValueError if isinstance(max_len, int) else TypeError)(f"slugify(max_len=...) must be a whole number >= 1, got {max_len!r:.60}")
+    whole = not isinstance(max_len, (bool, np.bool_)) and isinstance(max_len, numbers.Integral)  # np.int64(2) too
+    if not whole or max_len < 1:  # -3 cut 3 off the end
+        raise (ValueError if whole else TypeError)(f"slugify(max_len=...) must be a whole number >= 1, got {max_len!r:.60}")
     s = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")
-    return (s or "run")[:max_len]
+    return (s or "run")[:int(max_len)]
 
 
 def unique_dir(root: str, name: str) -> str:
     """Create and return a new folder ``root/<name>[-N]`` (exclusive: never reuses an existing one)."""
-    os.makedirs(root, exist_ok=True)
+    root = _path_arg("unique_dir", root, "root")
+    if not isinstance(name, str):
+        raise TypeError(f"unique_dir(name=...) must be a string (the run's name), got {name!r:.60}")
+    try:  # root (or a folder above it) a file was a raw FileExistsError / NotADirectoryError
+        if os.path.exists(root) and not os.path.isdir(root):
+            raise NotADirectoryError
+        os.makedirs(root, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        what = "is a file" if os.path.isfile(root) else "lies under a file"
+        raise ValueError(f"unique_dir(root=...) {root}: {what}, expected a folder (where run folders are made)") from None
     base = slugify(name)
     for i in range(1000):
         path = os.path.join(root, base if i == 0 else f"{base}-{i}")
@@ -87,9 +98,31 @@ def _as_float(v: int | float) -> float:
         return float("inf") if v > 0 else float("-inf")
 
 
+class MetricsNotText(UnicodeDecodeError):
+    """A metrics log line that is not UTF-8 text: a ValueError naming the file and the line (a
+    UnicodeDecodeError too, as the reader raised before, so callers that caught that still do)."""
+
+    def __init__(self, path: str, lineno: int, e: UnicodeDecodeError):
+        super().__init__(e.encoding, e.object, e.start, e.end, e.reason)
+        self.message = (f"read_metrics(out_dir=...) {path}: line {lineno} is not UTF-8 text (byte "
+                        f"0x{e.object[e.start]:02x} at offset {e.start} of the line), not a metrics log line (one "
+                        f"JSON object per line); remove or repair that line")
+
+    def __str__(self) -> str:
+        return self.message
+
+
 def read_metrics(out_dir: str, max_points: int = 2000) -> dict[str, np.ndarray]:
-    """A run folder's ``metrics.jsonl`` as column arrays (downsampled); empty dict if none."""
+    """A run folder's ``metrics.jsonl`` as column arrays (downsampled); empty dict if none.
+
+    The steps come back strictly increasing: a resumed run restarts from its checkpoint and logs its
+    steps again (``lewm.faults.truncate_metrics`` drops the lines after the checkpoint, but a log
+    written before that, or copied together, can hold both), so a record of step ``s`` replaces every
+    earlier record of a step >= ``s`` (the later record wins), as the resume itself did. Lines without a
+    ``step`` stay where they are. A line that is not UTF-8 text is a ValueError naming the file and the
+    line (:class:`MetricsNotText`); a line that is not JSON (one being written) is skipped."""
     out_dir = _path_arg("read_metrics", out_dir, "out_dir")
+    max_points = _whole("read_metrics(max_points=...)", max_points, 2)  # was downsample_indices' message
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):  # a dataset file gave {} ("no metrics yet")
         raise ValueError(f"read_metrics(out_dir=...) must be a run folder, got {out_dir} ({file_kind(out_dir) or 'a file'})")
     path = os.path.join(out_dir, "metrics.jsonl")
@@ -98,9 +131,16 @@ def read_metrics(out_dir: str, max_points: int = 2000) -> dict[str, np.ndarray]:
     if (special := _special_kind(path)) is not None:  # a FIFO named metrics.jsonl: open() blocked the page forever
         raise ValueError(f"read_metrics(out_dir=...) {path}: is {special}, not a metrics log (a regular file); "
                          f"remove it or pick another run folder")
-    recs = []
-    with open(path) as f:  # bytes that are not UTF-8: a UnicodeDecodeError the run page shows as "unreadable"
-        for line in f:
+    recs: list[dict] = []
+    stepped: list[tuple[float, int]] = []  # (step, index in recs) of the kept records with a step, increasing
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:  # was a bare "'utf-8' codec can't decode" naming no file
+                if not raw.endswith(b"\n"):
+                    continue  # the last line, being written (a character cut in two)
+                raise MetricsNotText(path, lineno, e) from None
             try:
                 rec = json.loads(line)
             except json.JSONDecodeError:
@@ -110,8 +150,19 @@ def read_metrics(out_dir: str, max_points: int = 2000) -> dict[str, np.ndarray]:
                                  "object of metrics per line")
             # numbers only: "0.5" (a string) or true were plotted as 0.5 and 1.0
             rec = {k: _as_float(v) for k, v in rec.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-            if not ("step" in rec and np.isinf(rec["step"])):  # 1e400 (or a 400-digit integer): a point at inf
+            if "step" not in rec:
                 recs.append(rec)
+                continue
+            step = rec["step"]
+            if not np.isfinite(step):  # 1e400 (or a 400-digit integer): a point at inf; NaN: nowhere
+                continue
+            cut = None
+            while stepped and stepped[-1][0] >= step:  # a resume went back: the later records win
+                cut = stepped.pop()[1]
+            if cut is not None:
+                del recs[cut:]
+            stepped.append((step, len(recs)))
+            recs.append(rec)
     if not recs:
         return {}
     idx = downsample_indices(len(recs), max_points)
@@ -208,6 +259,7 @@ _FOLDER_MARKS = ("last.pt", "model.pt", "metrics.jsonl", "report.json")
 def run_file(path: str) -> str | None:
     """What ``path`` is to its folder when it is one of the files of a run, a shipped checkpoint or
     a report (``eval.json`` beside ``model.pt``, a run's ``metrics.jsonl``, ...), else None."""
+    path = _path_arg("run_file", path)  # None was posixpath's "expected str, bytes or os.PathLike"
     name = os.path.basename(path)
     folder = os.path.dirname(os.path.abspath(path))
     if name not in _RUN_FILES or not any(m != name and os.path.isfile(os.path.join(folder, m)) for m in _FOLDER_MARKS):

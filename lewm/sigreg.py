@@ -31,13 +31,38 @@ T_MAX_HI = 100.0
 statistic reads 0, a perfect Gaussian score, whatever the latents."""
 
 
-def _whole(name: str, value, lo: int, why: str = "") -> int:
-    """A whole number >= lo (numpy integers too; a bool is refused, as in the configs)."""
+NUM_PROJ_HI, KNOTS_HI = 1 << 20, 1000
+"""The most projections and knots (as ``SIGRegConfig.num_proj`` / ``.knots``): 10**12 projections was an
+allocator error of 12 TB."""
+MAX_PASS_BYTES = 16 << 30
+"""The most memory one (T, B, num_proj, knots) tensor of the Epps-Pulley pass may take (the pass holds about
+three of them): a larger one is refused with the estimate before anything is allocated."""
+
+
+def _whole(name: str, value, lo: int, why: str = "", hi: int | None = None) -> int:
+    """A whole number >= lo (numpy integers too; a bool is refused, as in the configs), <= hi when given."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"SIGReg {name} must be a whole number >= {lo}{why}, got {value!r:.60}")
     if value < lo:
         raise ValueError(f"SIGReg {name} must be a whole number >= {lo}{why}, got {value!r}")
+    if hi is not None and value > hi:
+        raise ValueError(f"SIGReg {name} must be <= {hi:_} (as SIGRegConfig.{name}), got {value!r}")
     return int(value)
+
+
+def _pass_memory(fn: str, rows: int, num_proj: int, knots: int, itemsize: int) -> None:
+    """Refuse an Epps-Pulley pass whose (rows, num_proj, knots) tensor would not fit, before allocating (pure
+    integer arithmetic on shapes: no device sync)."""
+    need = rows * num_proj * knots * itemsize
+    if need > MAX_PASS_BYTES:
+        raise ValueError(f"{fn}: {rows:_} latents x num_proj={num_proj:_} x knots={knots} need about "
+                         f"{3 * need / 2**30:.1f} GiB for the Epps-Pulley pass (each (T, B, num_proj, knots) tensor "
+                         f"over {MAX_PASS_BYTES >> 30} GiB); use fewer projections or fewer latents")
+
+
+def _floating(fn: str, z: torch.Tensor, name: str = "latents") -> None:
+    if not z.is_floating_point():  # int64 was "normal_kernel_cpu" not implemented for 'Long'
+        raise TypeError(f"{fn} expects floating-point {name}, got {z.dtype} (convert with .float())")
 
 
 def _generator(fn: str, generator) -> None:
@@ -51,13 +76,15 @@ def random_directions(dim: int, num_proj: int, *, device=None, dtype=torch.float
                       generator: torch.Generator | None = None) -> torch.Tensor:
     """M unit directions in R^D as the columns of a (D, M) matrix."""
     _generator("random_directions", generator)
+    if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):  # int64: "normal_kernel_cpu" not implemented
+        raise TypeError(f"random_directions(dtype=...) must be a floating dtype (e.g. torch.float32), got {dtype!r:.60}")
     if device is not None and not (isinstance(device, torch.device) and device.type == "cpu"):
         device = chk.device("random_directions", device, "device")  # "cuda" without CUDA: torch's AssertionError
     return _directions(dim, num_proj, device=device, dtype=dtype, generator=generator)
 
 
 def _directions(dim: int, num_proj: int, *, device, dtype, generator) -> torch.Tensor:
-    num_proj = _whole("num_proj", num_proj, 1)  # True was 1 projection
+    num_proj = _whole("num_proj", num_proj, 1, hi=NUM_PROJ_HI)  # True was 1 projection
     if isinstance(dim, bool) or not isinstance(dim, numbers.Integral) or dim < 1:  # 0: directions of NaN norm
         raise ValueError(f"SIGReg directions need a latent dimension (dim) >= 1, got {dim!r}")
     gen_device = generator.device if generator is not None else device
@@ -68,7 +95,7 @@ def _directions(dim: int, num_proj: int, *, device, dtype, generator) -> torch.T
 
 def quadrature(knots: int, t_max: float, *, device=None, dtype=torch.float32):
     """Knots t (K,), the N(0,1) characteristic function φ(t) (K,) and weights (K,) with w(t) folded in."""
-    knots = _whole("knots", knots, 2, " (the trapezoid rule needs two ends)")
+    knots = _whole("knots", knots, 2, " (the trapezoid rule needs two ends)", hi=KNOTS_HI)
     if isinstance(t_max, bool) or not isinstance(t_max, numbers.Real):
         raise TypeError(f"SIGReg t_max must be a number, got {t_max!r:.60}")
     if not (math.isfinite(t_max) and 0 < t_max <= T_MAX_HI):  # inf gave NaN, 1e9 a perfect score (0)
@@ -93,7 +120,10 @@ def epps_pulley(h: torch.Tensor, knots: int = 17, t_max: float = 3.0) -> torch.T
     if h.dim() < 2 or h.shape[-2] < 1:  # a 1-D tensor was an IndexError (use h[:, None] for one projection)
         raise ValueError(f"epps_pulley expects samples of shape (..., B, M) with B >= 1 (one column per "
                          f"projection; h[:, None] for a single one), got {tuple(h.shape)}")
+    _floating("epps_pulley", h, "samples")
     n = h.shape[-2]
+    _pass_memory("epps_pulley", h.shape[:-1].numel(), h.shape[-1], _whole("knots", knots, 2, hi=KNOTS_HI),
+                 h.element_size())
     t, phi, w = quadrature(knots, t_max, device=h.device, dtype=h.dtype)
     x = h.unsqueeze(-1) * t  # (..., B, M, K)
     cos_m = torch.cos(x).mean(dim=-3)  # (..., M, K)
@@ -151,6 +181,9 @@ def sigreg_stats(z: torch.Tensor, num_proj: int = 1024, knots: int = 17, t_max: 
     refused (``check_finite``) unless the caller guards the result itself, as training does."""
     z = _as_tbd(z)  # (T, B, D)
     _generator("sigreg_stats", generator)
+    _floating("sigreg_stats", z)
+    _pass_memory("sigreg_stats", z.shape[:-1].numel(), _whole("num_proj", num_proj, 1, hi=NUM_PROJ_HI),
+                 _whole("knots", knots, 2, " (the trapezoid rule needs two ends)", hi=KNOTS_HI), z.element_size())
     if check_finite:
         _refuse_nonfinite(z)
     u = _directions(z.shape[-1], num_proj, device=z.device, dtype=z.dtype, generator=generator)

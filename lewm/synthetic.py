@@ -7,6 +7,16 @@ import os
 
 import numpy as np
 
+MAX_FRAME_BYTES = 4 << 30
+"""The most uint8 frames :func:`dot_frames` returns, and :func:`write_synthetic_h5` holds, at once (4 GiB;
+more was a MemoryError, or the process was killed for memory, after minutes of work)."""
+_CHUNK_PIXELS = 1 << 20
+"""Frame pixels drawn at once: the float64 work arrays (about 50 bytes a pixel) stay near 50 MB."""
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:.1f} GiB"
+
 
 def dot_frames(xy: np.ndarray, size: int, sigma: float = 0.08) -> np.ndarray:
     """xy (L, 2) in [0, 1] -> uint8 frames (L, size, size, 3): a red dot on white. ``size`` >= 1 pixels,
@@ -17,15 +27,24 @@ def dot_frames(xy: np.ndarray, size: int, sigma: float = 0.08) -> np.ndarray:
     xy = np.asarray(xy)
     if xy.ndim != 2 or xy.shape[1] != 2 or xy.dtype.kind not in "iuf":  # (2,) was an IndexError
         raise ValueError(f"dot_frames: xy must be (L, 2) numbers (one x, y per frame), got {xy.dtype} {xy.shape}")
+    need = len(xy) * int(size) ** 2 * 3  # Python ints: numpy ones overflow
+    if need > MAX_FRAME_BYTES:  # 10**7 frames of 64 px asked numpy for 305 GiB of work arrays
+        raise ValueError(f"dot_frames: {len(xy):_} frames of {size}x{size} pixels would take {_gib(need)} of uint8 "
+                         f"frames (more than {_gib(MAX_FRAME_BYTES)}); draw fewer frames at a time")
     if not np.isfinite(xy).all():
         raise ValueError("dot_frames: xy holds NaN/inf; give finite positions (in [0, 1] on the frame)")
     g = (np.arange(size) + 0.5) / size
-    d2 = (g[None, None, :] - xy[:, 0, None, None]) ** 2 + (g[None, :, None] - xy[:, 1, None, None]) ** 2  # (L, S, S)
-    a = np.exp(-d2 / (2 * sigma**2))  # (L, S, S)
-    img = np.ones((len(xy), size, size, 3), np.float32)
-    img[..., 1] -= a
-    img[..., 2] -= a
-    return (img * 255).clip(0, 255).astype(np.uint8)
+    out = np.empty((len(xy), size, size, 3), np.uint8)
+    step = max(1, _CHUNK_PIXELS // (size * size))  # frames per chunk: each frame is drawn on its own
+    for i in range(0, len(xy), step):
+        c = xy[i:i + step]
+        d2 = (g[None, None, :] - c[:, 0, None, None]) ** 2 + (g[None, :, None] - c[:, 1, None, None]) ** 2  # (l, S, S)
+        a = np.exp(-d2 / (2 * sigma**2))  # (l, S, S)
+        img = np.ones((len(c), size, size, 3), np.float32)
+        img[..., 1] -= a
+        img[..., 2] -= a
+        out[i:i + step] = (img * 255).clip(0, 255).astype(np.uint8)
+    return out
 
 
 def write_synthetic_h5(path: str, episodes: int = 8, length: int = 40, image_size: int = 32,
@@ -42,6 +61,12 @@ def write_synthetic_h5(path: str, episodes: int = 8, length: int = 40, image_siz
                           ("image_size", image_size, Range(lo=8, hi=1024)), ("seed", seed, Range(lo=0))):
         check_value(f"write_synthetic_h5: {name}", v, rng_, int)
     check_value("write_synthetic_h5: speed", speed, Range(lo=0.0, hi=1.0, lo_open=True), float)
+    need = int(episodes) * int(length) * int(image_size) ** 2 * 3  # the frames, held until written (twice while joined)
+    if need > MAX_FRAME_BYTES:  # episodes=10**9 was killed for memory after the work had begun
+        raise ValueError(f"write_synthetic_h5: episodes * length * image_size**2 * 3 = {episodes:_} * {length:_} * "
+                         f"{image_size}**2 * 3 bytes = {_gib(need)} of frames held in memory (about twice that "
+                         f"while written), more than {_gib(MAX_FRAME_BYTES)}; write fewer or shorter episodes or "
+                         f"smaller images (several files)")
     if os.path.exists(path):  # an existing dataset or checkpoint was overwritten without a word
         raise ValueError(f"write_synthetic_h5: {path} exists; it writes only a new file (pick another name)")
     rng = np.random.default_rng(seed)

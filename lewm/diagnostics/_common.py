@@ -15,19 +15,85 @@ from torch import nn
 ArrayLike = Any  # np.ndarray | torch.Tensor
 
 
-def _np(x: ArrayLike, dtype=np.float32) -> np.ndarray:
+def _kind(x) -> str:
+    """How a value that is not numbers reads in a message: ``None``, ``str 'ab'``, ``list of object``."""
+    if x is None:
+        return "None"
+    if isinstance(x, (str, bytes)):
+        return f"{type(x).__name__} {x!r:.40}"
+    dt = getattr(x, "dtype", None)
+    return f"{type(x).__name__}{f' of {dt}' if dt is not None else ''}"
+
+
+def _np(x: ArrayLike, dtype=np.float32, what: str = "the input") -> np.ndarray:
+    """``x`` as a numpy array of ``dtype``; None (was read as NaN without a word), complex values (the imaginary
+    part dropped) and what numpy cannot read are one error naming ``what``."""
+    if x is None:
+        raise TypeError(f"{what} must be numbers (an array), got None")
     if isinstance(x, torch.Tensor):
+        if x.is_complex() and not np.dtype(dtype).kind == "c":
+            raise TypeError(f"{what} must be real numbers, got a tensor of {x.dtype}")
         x = x.detach().cpu()
         if x.dtype == torch.bfloat16:  # what bf16 autocast gives; numpy has no bfloat16 ("unsupported ScalarType")
             x = x.float()
         x = x.numpy()
-    return np.asarray(x, dtype=dtype)
+    elif hasattr(x, "dtype") and np.iscomplexobj(x) and not np.dtype(dtype).kind == "c":
+        raise TypeError(f"{what} must be real numbers, got {_kind(x)}")
+    try:
+        return np.asarray(x, dtype=dtype)
+    except (TypeError, ValueError) as e:  # the same class as numpy's, with the name
+        raise type(e)(f"{what} must be numbers, got {_kind(x)} ({e})") from None
 
 
-def _torch(x: ArrayLike, dtype=torch.float32, device=None) -> torch.Tensor:
+def _torch(x: ArrayLike, dtype=torch.float32, device=None, what: str = "the input") -> torch.Tensor:
+    """``x`` as a detached tensor of ``dtype`` on ``device``; None / object arrays (torch's "can't convert
+    np.ndarray of type numpy.object_"), complex values and meta tensors are one error naming ``what``."""
     if isinstance(x, torch.Tensor):
+        if x.is_complex() and not dtype.is_complex:  # the imaginary part was dropped with only a warning
+            raise TypeError(f"{what} must be real numbers, got a tensor of {x.dtype}")
+        if x.is_meta:
+            raise ValueError(f"{what}: a tensor on the meta device holds no values (shapes only); move it to "
+                             f"'cpu' or 'cuda' first")
         return x.detach().to(device=device, dtype=dtype)
-    return torch.as_tensor(np.asarray(x), dtype=dtype, device=device)
+    if x is None or isinstance(x, (str, bytes)):
+        raise TypeError(f"{what} must be numbers (an array or a tensor), got {_kind(x)}")
+    try:
+        a = np.asarray(x)
+    except ValueError as e:  # a ragged list
+        raise ValueError(f"{what} must be numbers of one shape, got {_kind(x)} ({e})") from None
+    if a.dtype.kind not in "biuf" and not (a.dtype.kind == "c" and dtype.is_complex):
+        raise TypeError(f"{what} must be real numbers (an array or a tensor), got {_kind(x)}"
+                        f"{f' of {a.dtype}' if not hasattr(x, 'dtype') else ''}")
+    return torch.as_tensor(a, dtype=dtype, device=device)
+
+
+def _uint8_frames(x: ArrayLike, fn: str, name: str = "pixels") -> torch.Tensor:
+    """Frames (N, S, S, 3) uint8 as a tensor (no copy for a contiguous array), or one error naming ``fn`` and
+    ``name``: None / object arrays a TypeError (was torch's "can't convert np.ndarray of type numpy.object_"),
+    another shape or a float / int dtype a ValueError (float frames in [0, 1] would be read as almost black, 300.0
+    is no pixel value: the documented input is uint8, as the encoder takes it)."""
+    if isinstance(x, torch.Tensor):
+        t = x
+    else:
+        if x is None or isinstance(x, (str, bytes)):
+            raise TypeError(f"{fn}({name}=...) must be uint8 frames (N, S, S, 3), got {_kind(x)}")
+        try:
+            a = np.ascontiguousarray(x)
+        except ValueError as e:
+            raise ValueError(f"{fn}({name}=...) must be uint8 frames (N, S, S, 3) of one shape, got {_kind(x)} "
+                             f"({e})") from None
+        if a.dtype.kind not in "biuf":
+            raise TypeError(f"{fn}({name}=...) must be uint8 frames (N, S, S, 3), got {_kind(x)} of {a.dtype}")
+        t = torch.from_numpy(a)
+    if t.ndim != 4:  # one frame (S, S, 3) was a permute error inside torch
+        raise ValueError(f"{name}: expected frames (N, S, S, 3), got shape {tuple(t.shape)} (one frame: {name}[None]; "
+                         f"{fn})")
+    if t.shape[-1] != 3:  # channels first was reported by the model as a transposed shape
+        raise ValueError(f"{name}: expected frames (N, S, S, 3) with channels last, got shape {tuple(t.shape)} ({fn})")
+    if t.dtype != torch.uint8:  # the model takes float input as already normalised: 0..1 frames would be wrong
+        raise ValueError(f"{name}: expected uint8 frames (0..255), got {t.dtype} ({fn} takes uint8 frames); convert "
+                         f"with (frames * 255).round().astype(np.uint8) if they are floats in [0, 1]")
+    return t
 
 
 def _device_of(model: nn.Module) -> torch.device:
@@ -49,15 +115,18 @@ def _eval_mode(model: nn.Module):
         model.train(was)
 
 
-def _as_2d(z: ArrayLike) -> np.ndarray:
-    """(..., D) -> (n, D) float32."""
+def _as_2d(z: ArrayLike, who: str = "") -> np.ndarray:
+    """(..., D) -> (n, D) float32; ``who``: the function, for the messages."""
+    pre = f"{who}: " if who else ""
     try:
         a = _np(z)
     except (TypeError, ValueError) as e:  # was: numpy's "could not convert string to float: 'a'", unnamed
-        raise ValueError(f"latents z must be numbers of shape (N, D) or (T, B, D), got {type(z).__name__} that "
+        raise ValueError(f"{pre}latents z must be numbers of shape (N, D) or (T, B, D), got {type(z).__name__} that "
                          f"numpy cannot read as floats ({e})") from None
     if a.ndim < 2:
-        raise ValueError(f"latents must have shape (N, D) or (T, B, D), got {a.shape}")
+        raise ValueError(f"{pre}latents must have shape (N, D) or (T, B, D), got {a.shape}")
+    if a.shape[-1] < 1:  # was numpy's "cannot reshape array of size 0 into shape (0)"
+        raise ValueError(f"{pre}latents need D >= 1 dimensions, got shape {a.shape}")
     return a.reshape(-1, a.shape[-1])
 
 
@@ -96,6 +165,9 @@ def _state_grid(env, n: int, dims, lo, hi, base_state) -> tuple[tuple[int, int],
     bounds = env.state_bounds
     lo = np.asarray(lo if lo is not None else [bounds[0][d] if bounds else 0.0 for d in dims], np.float64)
     hi = np.asarray(hi if hi is not None else [bounds[1][d] if bounds else 224.0 for d in dims], np.float64)
+    if lo.shape != (2,) or hi.shape != (2,):  # [10] was an IndexError "index 1 is out of bounds"
+        raise ValueError(f"lo/hi must give one value per grid dim (2: {', '.join(env.state_names[d] for d in dims)}), "
+                         f"got shapes {lo.shape} and {hi.shape}")
     xs, ys = np.linspace(lo[0], hi[0], n), np.linspace(lo[1], hi[1], n)  # (n,), (n,)
     X, Y = np.meshgrid(xs, ys)  # (n, n) rows = ys
     states = np.repeat(base[None], n * n, 0)  # (n*n, Q)
@@ -103,10 +175,13 @@ def _state_grid(env, n: int, dims, lo, hi, base_state) -> tuple[tuple[int, int],
     return dims, xs, ys, states
 
 
-def check_episode(pixels: ArrayLike, actions: ArrayLike, cfg, start: int = 0) -> None:
+def check_episode(pixels: ArrayLike, actions: ArrayLike, cfg, start: int = 0, *, fn: str = "check_episode") -> None:
     """One ValueError naming the argument for an episode the instruments cannot read: ``pixels``
     (L, S, S, 3) at the model's image size, ``actions`` (L, A) with the model's action size, and
-    0 <= ``start`` < L (a negative start is not counted from the end)."""
+    0 <= ``start`` < L (a negative start is not counted from the end); ``cfg`` not a LeWMConfig is a TypeError
+    naming ``fn`` (None was "'NoneType' object has no attribute 'model'")."""
+    from .. import _api_checks as chk
+    chk.config(fn, cfg)
     shape = tuple(np.shape(pixels))
     S = cfg.model.image_size
     if len(shape) != 4 or shape[1:] != (S, S, 3):

@@ -47,7 +47,7 @@ class CollapseMeters:
 
 def collapse_meters(z: ArrayLike, k: int = 5) -> CollapseMeters:
     """Collapse diagnostics of latents z (N, D) (or (..., D), flattened)."""
-    x = _as_2d(z).astype(np.float64)  # (n, D)
+    x = _as_2d(z, "collapse_meters").astype(np.float64)  # (n, D)
     n, D = x.shape
     _whole(k, "collapse_meters: k (the top-k variance)")  # 0 and -1 were read as 1
     if n < 2:
@@ -76,20 +76,24 @@ LINE_RANK = 1.5
 """Below this effective rank the latents lie on a line."""
 
 
-def check_meters(who: str, mean_std, effective_rank, latent_dim) -> tuple[float, float, int] | None:
-    """The two meters and D as (std, rank, D), None when a meter is NaN (nothing measured yet), or one
-    ValueError: D < 1, a negative std or a rank outside [0, D] (a std of -1 read as "collapsed to a
-    point", a rank of 100 "of 16" as spread out, D = 0 skipped the shape tests)."""
+def check_meters(who: str, mean_std, effective_rank, latent_dim, *,
+                 inf_unknown: bool = False) -> tuple[float, float, int] | None:
+    """The two meters and D as (std, rank, D), None when a meter is NaN (nothing measured yet: D may then be 0),
+    or one ValueError: D not a whole number, D < 1, a negative or infinite std, a rank outside [0, D] (a std of -1
+    read as "collapsed to a point", a rank of 100 "of 16" as spread out, D = 0 skipped the shape tests, an
+    infinite rank and D = 'x' were read as "no data yet"). ``inf_unknown``: an infinite meter is None too (the
+    health badge of a live view, whose diverged batch is "unknown", not an error on the page)."""
     try:
         s, r = float(mean_std), float(effective_rank)
     except (TypeError, ValueError):
         raise ValueError(f"{who}: mean_std and effective_rank must be numbers, got {mean_std!r:.40} and "
                          f"{effective_rank!r:.40}") from None
-    if not (math.isfinite(s) and math.isfinite(r)):
+    D = _whole(latent_dim, f"{who}: latent_dim (the latents' D)", lo=0)  # checked before the NaN short-cut
+    if math.isnan(s) or math.isnan(r) or inf_unknown and not (math.isfinite(s) and math.isfinite(r)):
         return None
-    D = _whole(latent_dim, f"{who}: latent_dim (the latents' D)")
-    if s < 0:
-        raise ValueError(f"{who}: mean_std is a standard deviation (>= 0), got {s:g}")
+    D = _whole(D, f"{who}: latent_dim (the latents' D)")
+    if not (math.isfinite(s) and s >= 0):
+        raise ValueError(f"{who}: mean_std is a standard deviation (>= 0, finite), got {s:g}")
     if not 0 <= r <= D * (1 + 1e-6):
         raise ValueError(f"{who}: effective_rank must be in [0, latent_dim = {D}], got {r:g}")
     return s, r, D

@@ -10,7 +10,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._common import ArrayLike, _device_of, _eval_mode, _torch
+from .. import _api_checks as chk
+from ._common import ArrayLike, _device_of, _eval_mode, _finite, _torch, _uint8_frames
+
+MAX_DECODER_BYTES = 16 << 30
+"""The most memory a decoder's training may take (weights, their gradients and Adam's two moments, plus one
+batch's activations, float32): width=10**6 was an allocator error of 18 TB."""
 
 
 def _upsampling_plan(image_size: int, min_base: int = 4) -> tuple[int, int]:
@@ -57,30 +62,65 @@ class LatentDecoder(nn.Module):
         return torch.sigmoid(self.mean_logit + self.to_rgb(h))  # (N, 3, S, S)
 
 
-def train_decoder(latents: ArrayLike, pixels: ArrayLike, steps: int = 800, *, batch_size: int = 32,
-                  lr: float = 2e-3, width: int = 64, seed: int = 0, device: str | torch.device = "cpu",
-                  progress: bool = False) -> LatentDecoder:
-    """Train a :class:`LatentDecoder` on (latent (N, D), frame (N, S, S, 3) uint8) pairs.
+def _decoder_bytes(latent_dim: int, image_size: int, width: int, batch: int) -> int:
+    """About the memory :func:`train_decoder` takes (float32): 4 copies of the weights (them, their gradients,
+    Adam's two moments) and 3 of one batch's activations (forward values, gradients, the upsampled copy)."""
+    n_up, side = _upsampling_plan(image_size)
+    params = latent_dim * width * side * side + width * side * side  # fc
+    acts = width * side * side
+    c = width
+    for _ in range(n_up):
+        c_out, side = max(c // 2, 8), side * 2
+        params += c * c_out * 9 + c_out
+        acts += (c + c_out) * side * side
+        c = c_out
+    params += c * 3 * 9 + 3
+    acts += 3 * image_size * image_size
+    return 4 * (4 * params + 3 * batch * acts)
 
-    The latents are copied and detached first: no gradient ever reaches a world model. Plain MSE
-    on [0, 1] pixels, Adam with a cosine schedule. The decoder's loss history is in ``.history``.
-    """
+
+def _train_args(latents, pixels, steps, batch_size, lr, width, seed, device, progress):
+    """train_decoder's arguments, checked before anything is allocated: (z (N, D) on device, frames
+    (N, S, S, 3) uint8 on device, device)."""
+    fn = "train_decoder"
     for name, v, lo in (("steps", steps, 1), ("batch_size", batch_size, 1), ("width", width, 1)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:  # steps=0 was an untrained decoder
             raise ValueError(f"train_decoder: {name} must be a whole number >= {lo}, got {v!r}")
-    if not (isinstance(lr, (int, float, np.floating)) and np.isfinite(lr) and lr > 0):
+    if not (isinstance(lr, (int, float, np.floating)) and not isinstance(lr, bool) and np.isfinite(lr) and lr > 0):
         raise ValueError(f"train_decoder: lr must be a finite number > 0, got {lr!r}")
-    z = _torch(latents, device=device)  # (N, D) detached copy
-    px = pixels if isinstance(pixels, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(pixels))
-    px = px.to(device)  # (N, S, S, 3) uint8
+    chk.seed(fn, seed)  # None was torch's "int() argument must be ..."
+    chk.flag(fn, "progress", progress)  # 'no' is truthy: a progress bar was shown
+    device = chk.device(fn, device, "device")  # 'cuda' without CUDA was torch's AssertionError
+    z = _torch(latents, what=f"{fn}(latents=...)")  # (N, D) detached copy, on the CPU until checked
+    px = _uint8_frames(pixels, fn)  # (N, S, S, 3) uint8: float frames are refused
     if z.dim() != 2 or len(z) < 2:
         raise ValueError(f"train_decoder: latents must be (N, D) with N >= 2 (their spread normalises them), got {tuple(z.shape)}")
     if not bool(torch.isfinite(z).all()):
         raise ValueError(f"train_decoder: the latents hold {int((~torch.isfinite(z)).sum())} NaN/inf values")
-    if px.dim() != 4 or px.shape[-1] != 3 or px.shape[1] != px.shape[2]:
+    if px.shape[1] != px.shape[2]:
         raise ValueError(f"train_decoder: frames must be (N, S, S, 3) uint8, got shape {tuple(px.shape)}")
     if len(z) != len(px):
         raise ValueError(f"train_decoder: {len(z)} latents but {len(px)} frames")
+    need = _decoder_bytes(z.shape[1], px.shape[1], int(width), min(int(batch_size), len(z)))
+    if need > MAX_DECODER_BYTES:
+        raise ValueError(f"train_decoder(width=...) {width}: a decoder of {z.shape[1]}-dim latents to {px.shape[1]}x"
+                         f"{px.shape[1]} frames (batch {min(int(batch_size), len(z))}) needs about {need / 2**30:.1f} "
+                         f"GiB to train (more than {MAX_DECODER_BYTES >> 30} GiB); use a smaller width (default 64) "
+                         f"or batch_size")
+    return z.to(device), px.to(device), device
+
+
+def train_decoder(latents: ArrayLike, pixels: ArrayLike, steps: int = 800, *, batch_size: int = 32,
+                  lr: float = 2e-3, width: int = 64, seed: int = 0, device: str | torch.device = "cpu",
+                  progress: bool = False) -> LatentDecoder:
+    """Train a :class:`LatentDecoder` on (latent (N, D), frame (N, S, S, 3) uint8) pairs (float frames are
+    refused, as :func:`lewm.diagnostics.encode_frames` refuses them: convert [0, 1] floats to uint8 first).
+
+    The latents are copied and detached first: no gradient ever reaches a world model. Plain MSE
+    on [0, 1] pixels, Adam with a cosine schedule. The decoder's loss history is in ``.history``.
+    """
+    z, px, device = _train_args(latents, pixels, steps, batch_size, lr, width, seed, device, progress)
+    steps, batch_size, width, seed = int(steps), int(batch_size), int(width), int(seed)
     torch.manual_seed(seed)
     dec = LatentDecoder(z.shape[1], px.shape[1], width).to(device)
     dec.z_mean.copy_(z.mean(0))
@@ -110,13 +150,19 @@ def train_decoder(latents: ArrayLike, pixels: ArrayLike, steps: int = 800, *, ba
 
 def decode(decoder: LatentDecoder, z: ArrayLike, batch: int = 256) -> np.ndarray:
     """Latents (N, D) (or (D,)) -> uint8 frames (N, S, S, 3)."""
+    if not isinstance(decoder, LatentDecoder):  # None was "'NoneType' object has no attribute 'parameters'"
+        raise TypeError(f"decode(decoder=...) must be a LatentDecoder (from train_decoder), got {type(decoder).__name__}")
+    batch = chk.whole("decode", "batch", batch, 1)  # -1 decoded 3 latents to no frames, 0 was range()'s error
     dev = _device_of(decoder)
-    zt = _torch(z, device=dev)
+    zt = _torch(z, device=dev, what="decode(z=...)")  # None was torch's "can't convert numpy.object_"
     given = tuple(zt.shape)
+    if zt.dim() == 0:  # was an IndexError "tuple index out of range"
+        raise ValueError(f"decode: latents must be (N, D) or (D,), got shape {given}")
     zt = zt[None] if zt.dim() == 1 else zt.reshape(-1, zt.shape[-1])  # (N, D)
     if zt.shape[-1] != decoder.latent_dim:  # was torch's "size of tensor a (17) must match ... (16)"
         raise ValueError(f"decode: the decoder was trained on {decoder.latent_dim}-dim latents, got latents of "
                          f"shape {given}")
+    _finite(zt, "decode: the latents")  # NaN decoded to black frames without a word
     out = []
     with _eval_mode(decoder):
         for lo in range(0, len(zt), batch):

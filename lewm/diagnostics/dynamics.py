@@ -14,7 +14,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._common import ArrayLike, _device_of, _eval_mode, _np, _whole, check_episode
+import lewm.diagnostics._dyn_checks as chk
+from ._common import ArrayLike, _device_of, _eval_mode, _finite, _whole, check_episode
 from .encoding import encode_frames
 
 
@@ -28,12 +29,15 @@ def action_blocks(actions: ArrayLike, frames: np.ndarray, frameskip: int, stats)
     if not callable(getattr(stats, "normalize", None)):  # None was an AttributeError 'normalize' at the end
         raise TypeError(f"action_blocks(stats=...) must be an ActionStats (lewm.data.ActionStats, e.g. "
                         f"lewm.data.action_stats_of(cfg)), got {type(stats).__name__}")
-    a = np.nan_to_num(_np(actions))  # (L, A)
-    rows = np.asarray(frames)[:, None] + np.arange(frameskip)  # (n, fs)
+    # None was "object of type 'numpy.float32' has no len()"; frames [-1] silently read the last row, 2.5 an IndexError
+    a = np.nan_to_num(chk.numbers("action_blocks", "actions", actions, ndim=2, finite=False,
+                                  shape_hint="(L, A) numbers").astype(np.float32))  # (L, A)
+    f = chk.indices("action_blocks", "frames", frames, len(a))  # (n,)
+    rows = f[:, None] + np.arange(frameskip)  # (n, fs)
     if len(rows) and rows.max() >= len(a):
         raise ValueError(f"action block needs row {int(rows.max())} but the episode has {len(a)} actions")
     blk = stats.normalize(a[rows]).astype(np.float32)  # (n, fs, A)
-    return torch.from_numpy(blk.reshape(len(rows), -1))  # (n, K)
+    return torch.from_numpy(blk.reshape(len(rows), frameskip * a.shape[1]))  # (n, K); -1 was ambiguous for n = 0
 
 
 @dataclass
@@ -64,16 +68,24 @@ def open_loop_dynamics(model, pixels: ArrayLike, actions: ArrayLike, cfg, start:
     pixels (L, S, S, 3) uint8, actions (L, A) raw; ``horizon`` None = as far as the episode goes.
     """
     from ..data import action_stats_of
-    check_episode(pixels, actions, cfg, start)
+    fn = "open_loop_dynamics"
+    chk.model(fn, model)  # None was named by encode_frames, not this function
+    chk.config(fn, cfg)  # None was an AttributeError 'model' inside check_episode
+    px = chk.frames(fn, pixels)  # float frames were cast to uint8 0s and 1s without a word
+    chk.action_rows(fn, actions, len(px))
+    check_episode(px, actions, cfg, start)
     H, fs = cfg.model.history, cfg.model.frameskip
-    L = len(pixels)
+    L = len(px)
     avail = (L - 1 - start) // fs - (H - 1)
+    if horizon is not None and (isinstance(horizon, (bool, np.bool_)) or not isinstance(horizon, (int, np.integer))):
+        raise TypeError(f"{fn}(horizon=...) must be a whole number >= 1, or None (as far as the episode goes), "
+                        f"got {horizon!r:.60}")  # 2.7 was truncated to 2, True 1 step, '3' 3 steps
     horizon = avail if horizon is None else int(horizon)
     if horizon < 1 or horizon > avail:
-        raise ValueError(f"open-loop horizon {horizon} impossible: the episode has {L} frames, start {start}, "
-                         f"history {H}, frameskip {fs} (at most {max(avail, 0)} steps)")
+        raise ValueError(f"{fn}(horizon=...) open-loop horizon {horizon} impossible: the episode has {L} frames, "
+                         f"start {start}, history {H}, frameskip {fs} (at most {max(avail, 0)} steps)")
     frames = start + fs * np.arange(H + horizon)  # (H+P,)
-    z = encode_frames(model, _np(pixels, np.uint8)[frames])  # (H+P, D)
+    z = encode_frames(model, px[frames])  # (H+P, D)
     blocks = action_blocks(actions, frames[:-1], fs, action_stats_of(cfg))  # (H+P-1, K)
     dev = _device_of(model)
     with _eval_mode(model):
@@ -92,6 +104,7 @@ def sweep_starts(length: int, cfg, max_starts: int = 40) -> np.ndarray:
     """Start frames an open-loop sweep visits in an episode of ``length`` frames: every ``frameskip``
     frames (every few blocks when there would be more than ``max_starts``), each leaving at least one
     imagined step. (n,) int, empty when the episode is too short."""
+    chk.config("sweep_starts", cfg)  # None was an AttributeError 'model'
     _whole(max_starts, "sweep_starts: max_starts")  # 0 was a ZeroDivisionError
     length = _whole(length, "sweep_starts: length", lo=0)  # -5 answered [] as if merely short
     H, fs = cfg.model.history, cfg.model.frameskip
@@ -105,9 +118,16 @@ def sweep_starts(length: int, cfg, max_starts: int = 40) -> np.ndarray:
 def open_loop_sweep(model, pixels: ArrayLike, actions: ArrayLike, cfg, starts, horizon: int) -> list[OpenLoopResult]:
     """:func:`open_loop_dynamics` from each of ``starts``, imagining ``horizon`` steps or as many as
     the episode leaves after that start."""
-    H, fs, L = cfg.model.history, cfg.model.frameskip, len(pixels)
-    return [open_loop_dynamics(model, pixels, actions, cfg, start=int(s),
-                               horizon=min(int(horizon), (L - 1 - int(s)) // fs - (H - 1))) for s in starts]
+    fn = "open_loop_sweep"
+    chk.model(fn, model)
+    chk.config(fn, cfg)
+    px = chk.frames(fn, pixels)
+    # None / 0 were "not iterable", 2.5 silently start 2, 2.7 steps 2
+    starts = chk.indices(fn, "starts", starts, len(px), hint=", e.g. sweep_starts(len(pixels), cfg)")
+    horizon = chk.whole(fn, "horizon", horizon, 1)
+    H, fs, L = cfg.model.history, cfg.model.frameskip, len(px)
+    return [open_loop_dynamics(model, px, actions, cfg, start=int(s),
+                               horizon=min(horizon, (L - 1 - int(s)) // fs - (H - 1))) for s in starts]
 
 
 def temporal_straightness(z: ArrayLike, eps: float = 1e-8) -> float:
@@ -120,11 +140,12 @@ def temporal_straightness(z: ArrayLike, eps: float = 1e-8) -> float:
     if isinstance(eps, bool) or not isinstance(eps, (int, float, np.integer, np.floating)) or not 0 < eps < float("inf"):
         raise ValueError(f"temporal_straightness(eps=...) must be a finite number > 0 (the smallest step that "
                          f"counts as a move), got {eps!r:.60}")
-    x = _np(z, np.float64)  # (T, D)
+    x = chk.numbers("temporal_straightness", "z", z, ndim=None, finite=False, shape_hint="latents (T, D)")  # (T, D)
     if x.ndim != 2:
         raise ValueError(f"temporal_straightness expects latents z of shape (T, D), got {x.shape}")
     if len(x) < 3:  # was NaN without a word
         raise ValueError(f"temporal_straightness needs at least 3 frames (two velocities to compare), got {len(x)}")
+    _finite(x, "temporal_straightness: the latents z")  # a NaN frame's velocities were skipped as 'not moving'
     v = np.diff(x, axis=0)  # (T-1, D)
     n = np.linalg.norm(v, axis=1)  # (T-1,)
     ok = (n[:-1] > eps) & (n[1:] > eps)

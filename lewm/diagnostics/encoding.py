@@ -13,7 +13,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._common import ArrayLike, _device_of, _eval_mode
+from .. import _api_checks as chk
+from ._common import ArrayLike, _device_of, _eval_mode, _uint8_frames, _whole
+
+EMBEDDING_PARTS = ("normalize_pixels", "encoder", "projector")
+"""What :func:`encode_frames_both` calls on the model (besides ``encode``)."""
 
 
 @dataclass
@@ -39,22 +43,14 @@ class EncodedDataset:
     (``with_embeddings=True``): the wide representation the paper's 192-d latent corresponds to."""
 
 
-def _encode_batches(model: nn.Module, pixels: ArrayLike, batch: int, fn) -> list[list[torch.Tensor]]:
+def _encode_batches(model: nn.Module, pixels: ArrayLike, batch: int, fn, who: str) -> list[list[torch.Tensor]]:
     """Run ``fn(model, x)`` on uint8 frames (N, S, S, 3) in eval mode, ``batch`` frames at a time,
     with ``x`` (b, 3, S, S) on the model's device; ``fn`` returns a tuple of (b, ·) tensors. Returns
     one list of CPU float32 chunks per output."""
     if not isinstance(batch, (int, np.integer)) or isinstance(batch, bool) or batch < 1:  # range() arg 3 must not be zero
         raise ValueError(f"batch must be a whole number >= 1, got {batch!r}")
     dev = _device_of(model)
-    px = pixels if isinstance(pixels, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(pixels))
-    if px.ndim != 4:  # one frame (S, S, 3) was a permute error inside torch
-        raise ValueError(f"pixels: expected frames (N, S, S, 3), got shape {tuple(px.shape)} "
-                         f"(one frame: pixels[None])")
-    if px.shape[-1] != 3:  # channels first was reported by the model as a transposed shape
-        raise ValueError(f"pixels: expected frames (N, S, S, 3) with channels last, got shape {tuple(px.shape)}")
-    if px.dtype != torch.uint8:  # the model takes float input as already normalised: 0..1 frames would be wrong
-        raise ValueError(f"pixels: expected uint8 frames (0..255), got {px.dtype}; convert with "
-                         f"(frames * 255).round().astype(np.uint8) if they are floats in [0, 1]")
+    px = _uint8_frames(pixels, who)  # None was torch's "can't convert numpy.object_"
     chunks: list[list[torch.Tensor]] = []
     with _eval_mode(model):
         for lo in range(0, len(px), batch):
@@ -70,21 +66,24 @@ def encode_frames(model: nn.Module, pixels: ArrayLike, batch: int = 256, feature
 
     ``features='embedding'`` returns the encoder's CLS embedding before the projector (N, E)
     instead of the planning latent z."""
+    chk.world_model("encode_frames", model, "encode")  # None was "'NoneType' object has no attribute 'parameters'"
     if features not in ("latent", "embedding"):
         raise ValueError(f"features must be 'latent' or 'embedding', got {features!r}")
     if features == "embedding":
         return encode_frames_both(model, pixels, batch)[1]
-    chunks = _encode_batches(model, pixels, batch, lambda m, x: (m.encode(x[None])[0],))  # (b, D)
+    chunks = _encode_batches(model, pixels, batch, lambda m, x: (m.encode(x[None])[0],), "encode_frames")  # (b, D)
     return torch.cat(chunks[0]) if chunks else torch.zeros(0, model.cfg.latent_dim)  # (N, D)
 
 
 def encode_frames_both(model: nn.Module, pixels: ArrayLike, batch: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
     """uint8 frames (N, S, S, 3) -> (z (N, D), CLS embedding before the projector (N, E)), one
     encoder pass, CPU float32, eval mode."""
+    chk.world_model("encode_frames_both", model, *EMBEDDING_PARTS)
+
     def both(m, x):
         h = m.encoder(m.normalize_pixels(x))  # (b, E)
         return m.projector(h), h  # (b, D), (b, E)
-    chunks = _encode_batches(model, pixels, batch, both)
+    chunks = _encode_batches(model, pixels, batch, both, "encode_frames_both")
     if not chunks:
         return torch.zeros(0, model.cfg.latent_dim), torch.zeros(0, model.cfg.enc_dim)
     return torch.cat(chunks[0]), torch.cat(chunks[1])  # (N, D), (N, E)
@@ -120,10 +119,12 @@ def encode_dataset(model: nn.Module, h5_path: str, max_frames: int = 5000, batch
     Episodes are taken in a seeded random order (or the given ``episodes`` in order) so a capped
     encoding still covers the data set; whole episodes keep a split by episode meaningful.
     """
-    from .. import _api_checks as chk
     from ..data import open_h5, validate_file
-    if not isinstance(max_frames, (int, np.integer)) or max_frames < 1:
-        raise ValueError(f"max_frames must be a whole number >= 1, got {max_frames!r}")
+    fn = "encode_dataset"
+    chk.world_model(fn, model, "encode", *(EMBEDDING_PARTS if with_embeddings is True else ()))
+    _whole(max_frames, "max_frames")  # True was 1 frame
+    batch = chk.whole(fn, "batch", batch, 1)  # 0 was range()'s "arg 3 must not be zero"
+    seed = chk.seed(fn, seed)  # -1 was numpy's "expected non-negative integer"
     stride = chk.whole("encode_dataset", "stride", stride, 1)  # 0 was numpy's "Maximum allowed size exceeded"
     for name, v in (("keep_pixels", keep_pixels), ("progress", progress), ("with_embeddings", with_embeddings)):
         chk.flag("encode_dataset", name, v)  # 'yes' was taken as True

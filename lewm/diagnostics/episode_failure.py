@@ -42,21 +42,36 @@ class EpisodeFailure:
 
 def path_goal_cost(model, frames, goal_frame, batch: int = 256) -> np.ndarray:
     """(L,) ‖z(frame_t) − z_goal‖² of every frame (L, S, S, 3) the agent saw (the planner's cost)."""
+    from ._dyn_checks import frames as checked_frames
     from .encoding import encode_frames
-    z = encode_frames(model, np.asarray(frames), batch)  # (L, D)
-    zg = encode_frames(model, np.asarray(goal_frame)[None], 1)  # (1, D)
+    px = checked_frames("path_goal_cost", frames, "frames")  # None was torch's "can't convert np.ndarray of type object"
+    if goal_frame is None or np.ndim(goal_frame) != 3:
+        raise ValueError(f"path_goal_cost(goal_frame=...) must be one uint8 frame (S, S, 3), got "
+                         f"{np.shape(goal_frame) if goal_frame is not None else None}")
+    goal = checked_frames("path_goal_cost", np.asarray(goal_frame)[None], "goal_frame")
+    z = encode_frames(model, px, batch)  # (L, D)
+    zg = encode_frames(model, goal, 1)  # (1, D)
     return ((z - zg) ** 2).sum(-1).numpy().astype(np.float64)
 
 
 def _numbers(x, what: str) -> np.ndarray:
-    """``x`` as a finite float64 vector, or one ValueError naming ``what`` (numpy's "could not convert
-    string to float", or a NaN distance read as "distance nan")."""
+    """``x`` as a finite float64 vector >= 0 (a distance, a squared norm), or one ValueError naming ``what``
+    (numpy's "could not convert string to float", None read as NaN, a (3, 2) cost flattened to 6 steps, a NaN
+    distance read as "distance nan", a negative one as a cost of -500000000000000% of the start's)."""
     try:
-        a = np.asarray(x, np.float64).reshape(-1)
+        a = x.detach().cpu().double().numpy() if hasattr(x, "detach") else np.asarray(x)
     except (TypeError, ValueError):
-        raise ValueError(f"explain_failure: {what} must be a list of numbers, got {x!r:.60}") from None
+        a = np.asarray(None, dtype=object)
+    if x is None or a.dtype.kind not in "iuf":
+        raise ValueError(f"explain_failure: {what} must be a list of numbers, got {x!r:.60}")
+    a = a.astype(np.float64)
+    if a.ndim != 1:
+        raise ValueError(f"explain_failure: {what} must be 1-D (L,), one value per step, got shape {a.shape}")
     if not np.isfinite(a).all():
         raise ValueError(f"explain_failure: {what} holds NaN/inf at step(s) {np.flatnonzero(~np.isfinite(a))[:5].tolist()}")
+    if (a < 0).any():
+        raise ValueError(f"explain_failure: {what} must be >= 0 (a distance or a squared norm), got "
+                         f"{a[a < 0][:3].tolist()} at step(s) {np.flatnonzero(a < 0)[:5].tolist()}")
     return a
 
 

@@ -29,7 +29,8 @@ def demo_latents(kind: str, n: int = 1024, dim: int = 16, seed: int = 0) -> np.n
     if n * dim > MAX_VALUES:
         raise ValueError(f"demo_latents: n * dim must be <= {MAX_VALUES:_} values (about "
                          f"{MAX_VALUES * 8 / 2**30:.0f} GiB while drawing), got n={n} * dim={dim} = {n * dim:_}")
-    rng = np.random.default_rng(seed)
+    from .._api_checks import seed as check_seed
+    rng = np.random.default_rng(check_seed("demo_latents", seed))  # -1 was numpy's "expected non-negative integer"
     if kind == "gaussian":
         z = rng.standard_normal((n, dim))  # (n, dim)
     elif kind == "collapsed":

@@ -13,6 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from ._common import ArrayLike, _as_2d, _finite, _state_grid
+from ._probe_checks import check_env, check_grid, check_numbers
 from .encoding import encode_frames
 from .latent_map import fit_latent_map
 from .probes import pearson_r
@@ -32,7 +33,9 @@ class LinearReadout:
 def linear_readout(z: ArrayLike, targets: ArrayLike) -> LinearReadout:
     """Fit ``targets`` (N, C) ≈ z (N, D) @ Wᵀ + b by least squares; r and W per target column."""
     Z = _as_2d(z).astype(np.float64)  # (N, D)
-    Y = np.asarray(targets, np.float64)
+    Y = check_numbers("linear_readout", "targets", targets, "(N,) or (N, C)")
+    if Y.ndim not in (1, 2):  # None was "len() of unsized object"
+        raise ValueError(f"linear_readout(targets=...) must be (N,) or (N, C) numbers, got shape {Y.shape}")
     if len(Z) < 3 or len(Y) != len(Z):  # 1 row gave r = 0 without a word, other counts a reshape error
         raise ValueError(f"linear_readout needs >= 3 latents and one target row per latent, got {len(Z)} latents "
                          f"and {len(Y)} target rows")
@@ -48,7 +51,7 @@ def readout_angle(w1: np.ndarray, w2: np.ndarray) -> float:
     """Angle in degrees (0..180) between two readout directions (D,): 0 = one linear readout
     serves both regions, large = the map is bent between them. NaN when either has no direction: a
     zero vector (with a warning; it was 90° without a word) or NaN weights (a region too small to fit)."""
-    a, b = np.asarray(w1, np.float64), np.asarray(w2, np.float64)
+    a, b = check_numbers("readout_angle", "w1", w1, "(D,)"), check_numbers("readout_angle", "w2", w2, "(D,)")
     if a.ndim != 1 or a.shape != b.shape or a.size < 1:  # was matmul's gufunc message
         raise ValueError(f"readout_angle needs two directions of one length (D,), got shapes {a.shape} and {b.shape}")
     na, nb = np.linalg.norm(a), np.linalg.norm(b)
@@ -97,9 +100,14 @@ def state_grid_warp(model, env, n: int = 25, dims: tuple[int, int] | None = None
     """Render an n×n grid of two state components (others from ``base_state``, default the
     env's state after ``reset(seed=0)``), encode it and measure how straight the grid stays.
 
-    ``dims`` default to ``env.landscape_dims``; ``lo``/``hi`` to ``env.state_bounds`` (else 0..224)."""
-    if n < 3:
-        raise ValueError(f"state_grid_warp needs n >= 3 grid points per side, got {n}")
+    ``dims`` default to ``env.landscape_dims``; ``lo``/``hi`` to ``env.state_bounds`` (else 0..224),
+    with lo < hi in both components."""
+    fn = "state_grid_warp"
+    check_env(fn, env, ("reset", "get_state", "render_state", "valid_states", "regions", "state_dim", "state_names",
+                      "landscape_dims"))  # None was "'NoneType' object has no attribute 'reset'"
+    # n (3.5, None, 10**5: numpy's linspace error or MemoryError), lo/hi (one value: an IndexError in the grid),
+    # base_state (3 components: the env's valid_states message) checked before the grid is made
+    n, dims, lo, hi, base_state = check_grid(fn, env, n, dims, lo, hi, base_state)
     if base_state is None:
         env.reset(seed=0)
         base_state = env.get_state()

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from ._common import ArrayLike
 from .collapse import LINE_RANK, POINT_STD, check_meters, collapse_meters  # the Collapse lab's thresholds: one verdict
 
@@ -46,11 +44,11 @@ class Health:
 
 def health_verdict(mean_std: float, effective_rank: float, latent_dim: int) -> Health:
     """The verdict from the latents' mean per-dimension std and effective rank (see the module doc).
-    NaN measures (nothing measured yet) give ``unknown``; otherwise ``latent_dim`` must be the
+    NaN or infinite measures (nothing measured yet, a diverged batch) give ``unknown``; otherwise ``latent_dim`` must be the
     latents' D >= 1, the std >= 0 and the rank within [0, D]."""
-    checked = check_meters("health_verdict", mean_std, effective_rank, latent_dim)
+    checked = check_meters("health_verdict", mean_std, effective_rank, latent_dim, inf_unknown=True)
     if checked is None:
-        D = int(latent_dim) if isinstance(latent_dim, (int, np.integer)) else 0
+        D = int(latent_dim)  # a whole number >= 0 (checked)
         return Health(UNKNOWN, "no finite latents to measure yet", float(mean_std), float(effective_rank), D)
     s, r, D = checked
     of = f" of {D}"

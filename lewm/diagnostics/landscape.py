@@ -11,7 +11,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ._common import ArrayLike, _state_grid, _whole
+from ._common import ArrayLike, _state_grid
+from ._probe_checks import check_cache, check_env, check_grid, check_numbers
 from .encoding import encode_frames
 
 
@@ -52,12 +53,16 @@ def goal_cost_landscape(model, env, goal_state: ArrayLike, n: int = 32, dims: tu
     and compare the planner's cost with the env's true distance to go (``env.path_distance``).
 
     ``dims`` default to ``env.landscape_dims``; ``lo``/``hi`` bound the two components (default:
-    ``env.state_bounds``, else [0, 224]). Pass the same ``cache`` dict for several goals: grids
+    ``env.state_bounds``, else [0, 224]; lo < hi). Pass the same ``cache`` dict for several goals: grids
     whose states are identical (e.g. every Two-Room goal) are rendered and encoded once."""
-    goal = np.asarray(goal_state, np.float64).reshape(-1)  # (Q,)
-    Q = getattr(env, "state_dim", None)
-    if Q is not None and len(goal) != Q:
-        raise ValueError(f"goal_state must have the env's {Q} state components ({', '.join(getattr(env, 'state_names', []))}), "
+    fn = "goal_cost_landscape"
+    check_env(fn, env, ("render_state", "valid_states", "path_distance", "state_dim", "state_names", "landscape_dims"))
+    cache = check_cache(fn, cache)  # a list was "list indices must be integers or slices, not tuple"
+    # None / 'ab' were read as 1 component / numpy's "could not convert string to float"
+    goal = check_numbers(fn, "goal_state", goal_state, f"the env's {env.state_dim} state").reshape(-1)  # (Q,)
+    Q = int(env.state_dim)
+    if len(goal) != Q:
+        raise ValueError(f"goal_state must have the env's {Q} state components ({', '.join(env.state_names)}), "
                          f"got {len(goal)}")
     if not np.isfinite(goal).all():  # a landscape of NaN distances (and a NaN column of costs) without a word
         raise ValueError(f"goal_state must be finite, got {goal.tolist()}")
@@ -65,9 +70,10 @@ def goal_cost_landscape(model, env, goal_state: ArrayLike, n: int = 32, dims: tu
         # (1e6, 1e6) was scored against a grid it is not on
         raise ValueError(f"goal_state {goal.tolist()} is outside the world"
                          + (f": {env.world}" if getattr(env, "world", "") else ""))
-    _whole(n, "goal_cost_landscape: n (grid points per side; a rank correlation and a greedy step need "
-              "neighbours)", 3)  # n=1: one cell, Spearman NaN
-    dims, xs, ys, states = _state_grid(env, n, dims, lo, hi, goal if base_state is None else base_state)
+    # n=1: one cell, Spearman NaN; 10**5: a MemoryError; lo == hi: a grid of one state, Spearman NaN
+    n, dims, lo, hi, base = check_grid(fn, env, n, dims, lo, hi, base_state, n_what=(
+        "goal_cost_landscape: n (grid points per side; a rank correlation and a greedy step need neighbours)"))
+    dims, xs, ys, states = _state_grid(env, n, dims, lo, hi, goal if base is None else base)
     key = (states.tobytes(), batch)
     if cache is not None and key in cache:
         valid, z = cache[key]
@@ -108,6 +114,14 @@ def goal_cost_landscapes(model, env, goals: Sequence[ArrayLike], n: int = 24, **
 
 def landscape_summary(ls: Sequence[GoalLandscape]) -> dict[str, Any]:
     """Mean Spearman ρ and greedy-step accuracy over landscapes (plus the per-goal values)."""
+    if isinstance(ls, (str, bytes)) or not hasattr(ls, "__iter__"):  # None was "object of type 'NoneType' has no len()"
+        raise TypeError(f"landscape_summary(ls=...) must be a list of GoalLandscape (goal_cost_landscapes(...)), "
+                        f"got {type(ls).__name__}")
+    ls = list(ls)
+    bad = [i for i, l in enumerate(ls) if not isinstance(l, GoalLandscape)]
+    if bad:  # [1, 2] was "'int' object has no attribute 'spearman'"
+        raise TypeError(f"landscape_summary(ls=...) must be a list of GoalLandscape, item {bad[0]} is a "
+                        f"{type(ls[bad[0]]).__name__}")
     if len(ls) == 0:  # was NaN means of no goals, with numpy's "Mean of empty slice"
         raise ValueError("landscape_summary needs at least one goal landscape, got none")
     rho, greedy = [l.spearman for l in ls], [l.greedy_accuracy for l in ls]

@@ -10,6 +10,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+import lewm.diagnostics._dyn_checks as chk
 from ._common import ArrayLike, _np
 
 
@@ -19,7 +20,11 @@ def default_teleport_dims(state_names: Sequence[str]) -> list[int]:
     if isinstance(state_names, (str, bytes)):  # 'agent_x,agent_y' was iterated letter by letter
         raise TypeError(f"state_names must be a sequence of names, not one string {state_names!r:.60} "
                         f"(a file's attribute: split it on commas)")
-    names = list(state_names)
+    try:
+        names = list(state_names)
+    except TypeError:  # None was "'NoneType' object is not iterable"
+        raise TypeError(f"default_teleport_dims(state_names=...) must be a sequence of names, got "
+                        f"{type(state_names).__name__}") from None
     for pair in (("block_x", "block_y"), ("agent_x", "agent_y"), ("x", "y")):
         if all(p in names for p in pair):
             return [names.index(p) for p in pair]
@@ -52,6 +57,9 @@ def renderer_for(env_name: str, image_size: int):
     Registered environments come from :func:`lewm.envs.make`; ``synthetic_dot`` files get a
     :class:`DotRenderer`.
     """
+    if env_name is not None and not isinstance(env_name, str):  # ['two_room'] was None, as for an unknown env
+        raise TypeError(f"renderer_for(env_name=...) must be an environment name (a string) or None, got "
+                        f"{env_name!r:.60}")
     if env_name == "synthetic_dot":
         return DotRenderer(image_size)
     if not env_name:
@@ -68,10 +76,8 @@ def renderer_for(env_name: str, image_size: int):
         raise ValueError(f"renderer_for({env_name!r}): {e}") from None
 
 
-def _renderer(env) -> Callable[[np.ndarray], np.ndarray]:
-    if callable(env) and not hasattr(env, "render_state"):
-        return env
-    return env.render_state
+def _renderer(env, fn: str = "teleport") -> Callable[[np.ndarray], np.ndarray]:
+    return chk.renderer(fn, env)  # None was an AttributeError 'render_state'
 
 
 class _goal_drawn:
@@ -93,34 +99,28 @@ class _goal_drawn:
         return False
 
 
-def _frame_indices(frames, L: int, what: str) -> np.ndarray:
-    """Frame indices as ints in 0..L-1, or one ValueError naming ``what`` (100 was an IndexError and
-    -1 silently the last frame)."""
-    f = np.asarray(frames)
-    if f.ndim != 1 or (f.size and f.dtype.kind not in "iu"):
-        raise ValueError(f"{what} must be a list of frame indices (whole numbers), got {frames!r:.60}")
-    bad = f[(f < 0) | (f >= L)]
-    if bad.size:
-        raise ValueError(f"{what}: {bad[:5].tolist()} outside the episode's {L} frames (0..{L - 1})")
-    return f
-
-
 def render_mismatch(pixels: ArrayLike, states: ArrayLike, env, frames: Sequence[int],
                     goal_state: ArrayLike | None = None) -> float:
     """Fraction of pixels (0–1) that differ by more than 8/255 in some channel between recorded
     ``pixels[frames]`` and the same states re-rendered by ``env``: 0 when the renderer reproduces the
     recording (a teleport then changes only what it moves); > 0 when something else differs (e.g. a
     target drawn elsewhere: a small dot is ~0.5% of a 64² frame)."""
-    render = _renderer(env)
-    px, st = _np(pixels, np.uint8), _np(states, np.float64)
+    fn = "render_mismatch"
+    render = _renderer(env, fn)
+    px = chk.frames(fn, pixels)  # float frames were cast to uint8 0s and 1s without a word
+    st = chk.numbers(fn, "states", states, ndim=None, finite=False, shape_hint="states (L, Q)")
     q = getattr(env, "state_dim", None)
     if st.ndim != 2 or len(st) != len(px) or (q is not None and st.shape[1] != q):
         want = f"({len(px)}, {q if q is not None else 'Q'})"  # was the env's reshape message for one row
         raise ValueError(f"render_mismatch: states must be {want}: one state of the env's {q or 'Q'} components "
                          f"per frame, got {st.shape}")
-    frames = [int(i) for i in _frame_indices(frames, len(px), "render_mismatch: frames")]
+    frames = [int(i) for i in chk.indices(fn, "frames", frames, len(px), what="render_mismatch: frames")]
+    d = []
     with _goal_drawn(env, goal_state):
-        d = [(np.abs(render(st[i]).astype(np.int16) - px[i].astype(np.int16)).max(-1) > 8).mean() for i in frames]
+        for i in frames:
+            img = np.asarray(render(st[i]))
+            chk.same_size(fn, img, px)  # was numpy's "operands could not be broadcast together"
+            d.append((np.abs(img.astype(np.int16) - px[i].astype(np.int16)).max(-1) > 8).mean())
     return float(np.mean(d)) if d else 0.0
 
 
@@ -139,10 +139,12 @@ def teleport(pixels: ArrayLike, states: ArrayLike, t: int, env, delta: ArrayLike
     rendering, then restored). Returns (new pixels (L, S, S, 3) uint8, new states (L, Q)). Frames
     before t are untouched.
     """
-    px = _np(pixels, np.uint8).copy()  # (L, S, S, 3)
-    st = _np(states, np.float64).copy()  # (L, Q)
-    if not 0 < t < len(px):
-        raise ValueError(f"teleport time {t} must be inside the episode (1..{len(px) - 1})")
+    fn = "teleport"
+    render = _renderer(env, fn)
+    px = chk.frames(fn, pixels).copy()  # (L, S, S, 3); float frames were cast to uint8 0s and 1s
+    st = chk.numbers(fn, "states", states, ndim=None, finite=False, shape_hint="states (L, Q)").copy()  # (L, Q)
+    t = chk.index(fn, "t", t, 1, len(px) - 1,  # 10.5 was an IndexError, None a '<' error
+                  f"teleport time {t} must be inside the episode (1..{len(px) - 1})")
     if st.ndim != 2 or len(st) != len(px):
         raise ValueError(f"teleport: states must be ({len(px)}, Q), one state per frame, got {st.shape}")
     q, name = getattr(env, "state_dim", None), getattr(env, "name", None) or type(env).__name__
@@ -155,24 +157,40 @@ def teleport(pixels: ArrayLike, states: ArrayLike, t: int, env, delta: ArrayLike
     if not dims or not all(isinstance(d, (int, np.integer)) and 0 <= d < st.shape[1] for d in dims):
         raise ValueError(f"teleport: dims must be state columns in 0..{st.shape[1] - 1}, got {dims!r:.60}")
     clip = bounds is not None or delta is None
-    lo, hi = (st.min(0), st.max(0)) if bounds is None else (_np(bounds[0], np.float64), _np(bounds[1], np.float64))
+    lo, hi = (st.min(0), st.max(0)) if bounds is None else _bounds(bounds, st.shape[1])
     if delta is None:
         delta = lo[dims] + hi[dims] - 2 * st[t, dims]  # mirror image of s_t
-    delta = _np(delta, np.float64).reshape(len(dims))
+    delta = chk.numbers(fn, "delta", delta, ndim=None, finite=False, shape_hint="one shift per dim in dims")
+    if delta.shape != (len(dims),):  # [1, 2, 3] or 0.1 was numpy's "cannot reshape array", unnamed
+        raise ValueError(f"teleport(delta=...) must give one shift per dim in dims ({len(dims)}), got "
+                         f"{delta.size if delta.ndim else 'one number'}{f' of shape {delta.shape}' if delta.ndim > 1 else ''}")
     if not np.isfinite(delta).all():  # NaN positions were rendered without a word
         raise ValueError(f"teleport delta must be finite, got {delta.tolist()}")
     moved = st[t:, dims] + delta  # (L-t, |dims|)
     st[t:, dims] = np.clip(moved, lo[dims], hi[dims]) if clip else moved
-    render = _renderer(env)
     with _goal_drawn(env, goal_state):
         for i in range(t, len(px)):
             img = np.asarray(render(st[i]))
-            if img.shape != px.shape[1:]:  # was numpy's "could not broadcast input array from shape ..."
-                raise ValueError(f"teleport: the env renders {'x'.join(map(str, img.shape))} frames, the episode's "
-                                 f"are {'x'.join(map(str, px.shape[1:]))}; make the env at the episode's "
-                                 f"image size (image_size={px.shape[1]})")
+            chk.same_size(fn, img, px)  # was numpy's "could not broadcast input array from shape ..."
             px[i] = img
     return px, st.astype(np.float32)
+
+
+def _bounds(bounds, q: int) -> tuple[np.ndarray, np.ndarray]:
+    """teleport(bounds=...) as (low (Q,), high (Q,)) with low <= high ([0], [1] was an IndexError, low > high
+    clipped every moved state to low without a word)."""
+    if isinstance(bounds, (str, bytes)) or np.ndim(bounds) == 0 or len(bounds) != 2:
+        raise TypeError(f"teleport(bounds=...) must be (low (Q,), high (Q,)) with Q = {q}, got {bounds!r:.60}")
+    lo, hi = (chk.numbers("teleport", f"bounds[{j}]", b, ndim=None, finite=False, shape_hint=f"({q},) numbers")
+              for j, b in enumerate(bounds))
+    if lo.shape != (q,) or hi.shape != (q,):
+        raise ValueError(f"teleport(bounds=...) must be (low (Q,), high (Q,)) with Q = {q}, got shapes {lo.shape} "
+                         f"and {hi.shape}")
+    if np.isnan(lo).any() or np.isnan(hi).any() or (lo > hi).any():
+        bad = np.flatnonzero(~(lo <= hi))[:5].tolist()
+        raise ValueError(f"teleport(bounds=...) low must be <= high (and not NaN), got low {lo[bad].tolist()} and "
+                         f"high {hi[bad].tolist()} at state column(s) {bad}")
+    return lo, hi
 
 
 def colour_change(pixels: ArrayLike, t: int, mode: str = "hue") -> np.ndarray:
@@ -181,9 +199,13 @@ def colour_change(pixels: ArrayLike, t: int, mode: str = "hue") -> np.ndarray:
     ``hue``: rotate the RGB channels (R→G→B→R), so grey/white/black stay and coloured things
     change colour; ``invert``: 255 − pixel (negative image); ``gray``: luminance only.
     """
-    px = _np(pixels, np.uint8).copy()  # (L, S, S, 3)
-    if not 0 <= int(t) < len(px):  # t=100 changed nothing, t=-1 only the last frame, silently
-        raise ValueError(f"colour change time {t} must be inside the episode (0..{len(px) - 1})")
+    if not isinstance(mode, str) or mode not in ("hue", "invert", "gray"):
+        raise ValueError(f"unknown colour change {mode!r}; choose 'hue', 'invert' or 'gray'")
+    # None was an int() error, one frame (S, S, 3) read as S frames, 1 channel an IndexError, 0..1 floats cast to 0s and 1s
+    px = chk.frames("colour_change", pixels).copy()  # (L, S, S, 3)
+    # t=100 changed nothing, t=-1 only the last frame, silently; 10.7 was a slice error, True frame 1
+    t = chk.index("colour_change", "t", t, 0, len(px) - 1,
+                  f"colour change time {t} must be inside the episode (0..{len(px) - 1})")
     if mode == "hue":
         px[t:] = px[t:][..., [2, 0, 1]]  # new G = old R, new B = old G, new R = old B
     elif mode == "invert":

@@ -13,8 +13,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .._api_checks import flag
-from ._common import ArrayLike, _as_2d, _finite, _np, _whole
+from .._api_checks import flag, whole
+from ._common import ArrayLike, _as_2d, _finite, _whole
+from ._probe_checks import check_fraction, check_groups, check_mlp, check_names, check_numbers, check_rows
 
 
 @dataclass
@@ -41,7 +42,16 @@ class ProbeResult:
 
     def predict(self, z: ArrayLike) -> np.ndarray:
         """Probe read-out of latents (M, D) -> (M, Q)."""
+        if self.estimator is None:
+            raise ValueError("ProbeResult.predict: this result holds no fitted estimator (made by hand, not by probe)")
         x = _as_2d(z).astype(np.float64)
+        d = getattr(self.estimator, "n_features_in_", None)
+        if d is not None and x.shape[1] != d:  # was sklearn's "X has 4 features, but StandardScaler is expecting 8"
+            raise ValueError(f"ProbeResult.predict(z=...): the latents have {x.shape[1]} dims, the probe was fitted "
+                             f"on {d}")
+        _finite(x, "ProbeResult.predict(z=...): the latents")  # was sklearn's "Input X contains NaN"
+        if len(x) == 0:
+            return np.zeros((0, len(self.names)))
         return np.asarray(self.estimator.predict(x)).reshape(len(x), -1)
 
     def table(self) -> list[dict[str, float | str]]:
@@ -52,7 +62,7 @@ class ProbeResult:
 def _paired_columns(pred, true, who: str) -> tuple[np.ndarray, np.ndarray]:
     """pred and true as float64 (n, Q) of one shape, n >= 2, finite; else one ValueError (a shape
     mismatch was sklearn's "inconsistent numbers of samples", scipy's broadcast error or an IndexError)."""
-    a, b = np.asarray(pred, np.float64), np.asarray(true, np.float64)
+    a, b = check_numbers(who, "pred", pred, "(n,) or (n, Q)"), check_numbers(who, "true", true, "(n,) or (n, Q)")
     if a.shape != b.shape or a.ndim not in (1, 2) or len(a) < 2:
         raise ValueError(f"{who} needs pred and true of one shape (n,) or (n, Q) with n >= 2, got "
                          f"{a.shape} and {b.shape}")
@@ -114,16 +124,11 @@ def split_indices(n: int, test_fraction: float = 0.2, seed: int = 0,
 
     Kept by hand on purpose: sklearn's ``GroupShuffleSplit`` / ``train_test_split`` draw other rows
     (legacy RandomState, other rounding of the test size), which would move every stored probe figure."""
-    if not 0.0 < float(test_fraction) < 1.0:  # 1.5 or 0 gave a split of one row without a word
-        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
-    if int(n) < 2:  # one row gave an empty test set without a word
-        raise ValueError(f"split_indices needs at least 2 rows to hold one out, got {n}")
-    rng = np.random.default_rng(seed)
+    test_fraction = check_fraction("split_indices", test_fraction)
+    n = check_rows("split_indices", n)  # 10.7 / None / 10**12: numpy's AxisError, int() or MemoryError
+    rng = np.random.default_rng(whole("split_indices", "seed", seed, 0))
     if groups is not None:
-        g = np.asarray(groups)
-        if g.ndim != 1 or len(g) != int(n):  # 5 groups for 10 rows split only those 5 rows, without a word
-            raise ValueError(f"split_indices(groups=...) must give one group (e.g. episode id) per row: {int(n)} "
-                             f"rows, got groups of shape {g.shape}")
+        g = check_groups("split_indices", groups, n)
         uniq = rng.permutation(np.unique(g))
         if len(uniq) >= 2:
             n_test = _n_held_out(test_fraction, len(uniq))
@@ -152,7 +157,9 @@ def probe(z: ArrayLike, state: ArrayLike, state_names: Sequence[str] | None = No
     from sklearn.preprocessing import StandardScaler
 
     x = _as_2d(z).astype(np.float64)  # (N, D)
-    y = _np(state, np.float64)
+    y = check_numbers("probe", "state", state, "(N,) or (N, Q)")
+    if y.ndim not in (1, 2):  # None / (N, 1, 2) were "len() of unsized object" / sklearn's "dim 3"
+        raise ValueError(f"probe(state=...) must be (N,) or (N, Q) numbers, got shape {y.shape}")
     y = y[:, None] if y.ndim == 1 else y  # (N, Q)
     if len(y) != len(x):
         raise ValueError(f"probe: {len(x)} latents but {len(y)} states; give one state row per latent")
@@ -160,14 +167,18 @@ def probe(z: ArrayLike, state: ArrayLike, state_names: Sequence[str] | None = No
         raise ValueError(f"probe needs at least 4 latents (>= 2 to fit, >= 2 to score), got {len(x)}")
     _finite(x, "probe: the latents")
     _finite(y, "probe: the states")
-    if state_names is not None and len(state_names) != y.shape[1]:
-        raise ValueError(f"probe: {len(state_names)} state_names for {y.shape[1]} state columns")
-    names = tuple(state_names) if state_names is not None else tuple(f"s{i}" for i in range(y.shape[1]))
+    names = (check_names("probe", state_names, y.shape[1]) if state_names is not None
+             else tuple(f"s{i}" for i in range(y.shape[1])))
+    test_fraction = check_fraction("probe", test_fraction)
+    seed = whole("probe", "seed", seed, 0, 2**32 - 1 if kind == "mlp" else None)  # mlp: sklearn's random_state
+    if groups is not None:
+        groups = check_groups("probe", groups, len(x))
     tr, te = split_indices(len(x), test_fraction, seed, groups)
     if kind == "linear":
         reg = RidgeCV(alphas=np.logspace(-6, 3, 10))
     elif kind == "mlp":
-        reg = MLPRegressor(hidden_layer_sizes=tuple(mlp_hidden), max_iter=max_iter, early_stopping=True,
+        mlp_hidden, max_iter = check_mlp("probe", mlp_hidden, max_iter, x.shape[1], y.shape[1])
+        reg = MLPRegressor(hidden_layer_sizes=mlp_hidden, max_iter=max_iter, early_stopping=True,
                            n_iter_no_change=10, learning_rate_init=1e-3, random_state=seed)
     else:
         raise ValueError(f"unknown probe kind {kind!r}; choose 'linear' or 'mlp'")
@@ -229,6 +240,9 @@ def probe_spread(z: ArrayLike, state: ArrayLike, state_names: Sequence[str] | No
     all of them, with a warning (was: the same 2 splits repeated, weighting the figures by the repeats)."""
     # 10**6 ran for hours without a word; each split is one probe fit (an MLP's: seconds)
     splits = _whole(splits, "probe_spread: splits", hi=MAX_SPLITS, why="each split refits the probe")
+    if "seed" in kw:  # was probe()'s "got multiple values for keyword argument 'seed'"
+        raise TypeError("probe_spread takes no seed: its splits use the split seeds 0, 1, 2, ... (one held-out set "
+                        "each); call probe(seed=...) for one split")
     show = flag("probe_spread", "progress", progress)
     res = [probe(z, state, state_names, kind, seed=0, groups=groups, **kw)]  # checks every input first
     n, tf = res[0].n_train + res[0].n_test, kw.get("test_fraction", 0.2)

@@ -21,7 +21,10 @@ def normal_pdf(x: np.ndarray) -> np.ndarray:
     """Standard normal density (:data:`scipy.stats.norm`)."""
     from scipy.stats import norm
     try:
-        a = np.asarray(x, np.float64)
+        raw = np.asarray(x)
+        if raw.dtype.kind not in "biufO" or raw.dtype.kind == "O" and any(v is None for v in raw.flat):
+            raise TypeError  # None was NaN without a word
+        a = np.asarray(raw, np.float64)
     except (TypeError, ValueError):  # 'a' was numpy's UFuncTypeError
         raise TypeError(f"normal_pdf: x must be numbers, got {type(x).__name__} {str(x)[:40]!r}") from None
     return norm.pdf(a)
@@ -98,8 +101,10 @@ def sigreg_view(z: ArrayLike, num_dirs: int = 8, *, seed: int = 0,
     as the training loss). ``generator`` (CPU) wins over ``seed``.
     """
     num_dirs, bins, grid_points = _view_args(num_dirs, generator, bins, x_range, grid_points)
+    from .._api_checks import seed as check_seed
+    seed = check_seed("sigreg_view", seed)  # None was int()'s TypeError, 2**70 an overflow, 1.7 silently seed 1
     knots = int(knots) if isinstance(knots, np.integer) else knots  # numpy ints are whole numbers too
-    zt = _torch(z)  # (B, D) or (T, B, D)
+    zt = _torch(z, what="sigreg_view(z=...)")  # (B, D) or (T, B, D)
     if zt.dim() not in (2, 3):
         raise ValueError(f"sigreg_view expects (B, D) or (T, B, D) latents, got {tuple(zt.shape)}")
     _view_memory(zt.shape[:-1].numel(), num_dirs, knots)

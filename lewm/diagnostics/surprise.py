@@ -7,16 +7,19 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
 import torch
 
+import lewm.diagnostics._dyn_checks as chk
 from ._common import ArrayLike, _device_of, _eval_mode, _np, _whole, check_episode
 from .dynamics import action_blocks
 from .encoding import encode_frames
 from .perturbations import colour_change, render_mismatch, teleport
+from .._api_checks import flag as ck_flag
 
 
 @dataclass
@@ -47,12 +50,16 @@ def surprise_trace(model, pixels: ArrayLike, actions: ArrayLike, cfg, start: int
     exactly as in training.
     """
     from ..data import action_stats_of
-    check_episode(pixels, actions, cfg, start)
+    chk.model("surprise_trace", model)
+    chk.config("surprise_trace", cfg)  # None was an AttributeError 'model'
+    px = chk.frames("surprise_trace", pixels)  # float frames were cast to uint8 0s and 1s without a word
+    chk.action_rows("surprise_trace", actions, len(px))
+    check_episode(px, actions, cfg, start)
     H, fs = cfg.model.history, cfg.model.frameskip
-    L = len(pixels)
+    L = len(px)
     n = (L - 1 - start) // fs + 1
     frames = start + fs * np.arange(n)  # (n,)
-    z = encode_frames(model, _np(pixels, np.uint8)[frames])  # (n, D)
+    z = encode_frames(model, px[frames])  # (n, D)
     if n < 2:  # was an all-NaN trace without a word
         raise ValueError(f"surprise_trace needs at least 2 kept frames (one to predict from, one to predict): "
                          f"{L} frames from start {start} every frameskip {fs} keep {n}")
@@ -112,7 +119,9 @@ def paired_one_sided(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     """(Wilcoxon signed-rank p, paired t-test p) for H1: a > b. NaN where a test cannot run (with a warning
     when a and b are equal in every pair); NaN/inf in a or b is a ValueError."""
     from scipy import stats
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    # ['a'] was numpy's "could not convert string to float", unnamed
+    a = chk.numbers("paired_one_sided", "a", a, ndim=None, finite=False, shape_hint="paired numbers (n,)")
+    b = chk.numbers("paired_one_sided", "b", b, ndim=None, finite=False, shape_hint="paired numbers (n,)")
     if a.shape != b.shape or a.ndim != 1:  # numpy's "operands could not be broadcast together"
         raise ValueError(f"paired_one_sided needs two 1-D arrays of the same length (paired values), "
                          f"got shapes {a.shape} and {b.shape}")
@@ -120,6 +129,8 @@ def paired_one_sided(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
         if not np.isfinite(v).all():
             raise ValueError(f"paired_one_sided({name}=...) holds NaN/inf at {np.flatnonzero(~np.isfinite(v))[:5].tolist()}; "
                              f"pass finite paired values")
+    if len(a) == 0:  # was (nan, nan) without a word
+        raise ValueError("paired_one_sided needs at least one pair (2 for a test), got 0")
     p_w = p_t = float("nan")
     if len(a) >= 2 and not np.any(a != b):
         warnings.warn(f"paired_one_sided: a and b are equal in all {len(a)} pairs (no difference): the tests are "
@@ -138,7 +149,7 @@ def paired_one_sided(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 
 
 def surprise_test(model, cfg, episodes: Sequence[dict], env=None, *, t: int | Sequence[int] | None = None,
-                  perturbations: Sequence[str] = ("teleport", "colour"), colour_mode: str = "hue",
+                  perturbations: Sequence[str] | None = None, colour_mode: str = "hue",
                   bounds: tuple[ArrayLike, ArrayLike] | None = None, dims: Sequence[int] | None = None,
                   progress: bool = False) -> dict[str, PerturbationTest]:
     """Violation-of-expectation test over several episodes.
@@ -150,13 +161,13 @@ def surprise_test(model, cfg, episodes: Sequence[dict], env=None, *, t: int | Se
     warning says so, and ``render_mismatch`` records it. Each perturbation starts at a
     kept frame ``t`` (default: the kept frame nearest the middle, at least ``history`` kept frames
     in); the surprise at t in the perturbed episode is paired with the surprise at t in the clean
-    one. Teleports need ``env`` (``render_state``) and states; ``bounds`` default to the range of
-    all the given states. Returns {name: PerturbationTest}.
+    one. ``perturbations``: names out of 'teleport' and 'colour' (None: both with ``env``, else the
+    colour change only). Teleports need ``env`` (``render_state``) and states; ``bounds`` default to
+    the range of all the given states. ``t``: one raw frame for every episode, or one per episode.
+    Returns {name: PerturbationTest}.
     """
+    episodes, names, ts = _test_args(model, cfg, episodes, env, t, perturbations, progress)
     H, fs = cfg.model.history, cfg.model.frameskip
-    if len(episodes) == 0:  # was an empty result (and NaN statistics) without a word
-        raise ValueError("surprise_test needs at least one episode, got none")
-    names = [p for p in perturbations if p != "teleport" or env is not None]
     if "teleport" in names and bounds is None:
         all_st = np.concatenate([_np(e["state"]) for e in episodes])  # (ΣL, Q)
         bounds = (all_st.min(0), all_st.max(0))
@@ -167,15 +178,16 @@ def surprise_test(model, cfg, episodes: Sequence[dict], env=None, *, t: int | Se
         from tqdm.auto import tqdm
         it = tqdm(it, total=len(episodes), desc="surprise", unit="episode")
     for i, ep in it:
-        px, act = _np(ep["pixels"], np.uint8), _np(ep["action"])
+        px, act = chk.frames("surprise_test", ep["pixels"], f"episodes[{i}]['pixels']"), _np(ep["action"])
         n = (len(px) - 1) // fs + 1
-        if t is None:
+        if ts[i] is None:
             k = max(n // 2, min(H, n - 1))
             ti = int(k * fs)
         else:
-            ti = int(t if np.isscalar(t) else t[i])
+            ti = ts[i]
         if ti % fs or not 0 < ti < len(px):
-            raise ValueError(f"perturbation frame {ti} must be a multiple of frameskip {fs} inside the episode")
+            raise ValueError(f"surprise_test: perturbation frame {ti} must be a multiple of frameskip {fs} inside "
+                             f"episode {i} (1..{len(px) - 1})")
         clean = surprise_trace(model, px, act, cfg)
         for p in names:
             if p == "teleport":
@@ -227,17 +239,63 @@ class PerturbedAt:
     """(S, S, 3) uint8: frame t with the agent teleported."""
 
 
+def _test_args(model, cfg, episodes, env, t, perturbations, progress):
+    """:func:`surprise_test`'s arguments checked before any work: (episodes as a list, perturbation names, one
+    frame or None per episode)."""
+    fn = "surprise_test"
+    chk.model(fn, model)
+    chk.config(fn, cfg)
+    ck_flag(fn, "progress", progress)  # 'no' was truthy: a progress bar
+    if isinstance(episodes, Mapping):  # was "string indices must be integers"
+        raise TypeError(f"{fn}(episodes=...) must be a list of episode dicts, got one dict (wrap it: [ep])")
+    if isinstance(episodes, (str, bytes)) or not isinstance(episodes, Iterable):
+        raise TypeError(f"{fn}(episodes=...) must be a list of episode dicts, got {type(episodes).__name__}")
+    episodes = list(episodes)
+    if len(episodes) == 0:  # was an empty result (and NaN statistics) without a word
+        raise ValueError("surprise_test needs at least one episode, got none")
+    if perturbations is None:
+        names = ("teleport", "colour") if env is not None else ("colour",)
+    else:  # 'colour' was iterated letter by letter ("unknown perturbation 'c'")
+        names = tuple(dict.fromkeys(chk.names(fn, "perturbations", perturbations, ("teleport", "colour"))))
+        if "teleport" in names and env is None:  # was dropped without a word
+            if names == ("teleport",):
+                raise ValueError(f"{fn}: a teleport needs env (a renderer with render_state, e.g. lewm.envs.make(...) "
+                                 f"or lewm.diagnostics.renderer_for(...)), got env=None")
+            names = tuple(p for p in names if p != "teleport")
+            warnings.warn(f"{fn}: no env given: the teleport test is skipped (it needs a renderer with "
+                          f"render_state); running {', '.join(names)} only", UserWarning, stacklevel=3)
+    if env is not None and "teleport" in names:
+        chk.renderer(fn, env)
+    keys = ("pixels", "action", "state") if "teleport" in names else ("pixels", "action")
+    for i, ep in enumerate(episodes):  # a missing key was a KeyError; float frames were cast to uint8 0s and 1s
+        chk.episode_dict(fn, ep, f"episode {i}", keys)
+        chk.frames(fn, ep["pixels"], f"episodes[{i}]['pixels']")
+    E = len(episodes)
+    if t is None:
+        return episodes, names, [None] * E
+    if np.ndim(t) == 0:
+        return episodes, names, [chk.index(fn, "t", t, 1, None)] * E  # 10.5 was truncated
+    if isinstance(t, (str, bytes)) or np.ndim(t) != 1:
+        raise TypeError(f"{fn}(t=...) must be one whole frame index or one per episode, got {t!r:.60}")
+    ts = [chk.index(fn, f"t[{j}]", v, 1, None) for j, v in enumerate(t)]
+    if len(ts) != E:  # a list shorter than the episodes was an IndexError, longer silently cut
+        raise ValueError(f"{fn}(t=...) gives {len(ts)} frame(s) for {E} episodes; give one per episode (or one int)")
+    return episodes, names, ts
+
+
 def sweep_frames(L: int, cfg, most: int = 24) -> np.ndarray:
     """Raw frames of an ``L``-frame episode where a perturbation can go: kept frames (every
     ``frameskip``) with at least ``history`` kept frames before them; at most ``most``, evenly
     spread (always the first and, when ``most`` >= 2, the last). -> (n,) int, possibly empty (an
     episode too short for one)."""
+    chk.config("sweep_frames", cfg)  # None was an AttributeError 'model'
+    L = chk.whole("sweep_frames", "L", L, 0)  # -3 answered [] as if merely short, 40.5 float frames, None [0, 5]
     _whole(most, "sweep_frames: most")  # 0 returned no frame
     H, fs = cfg.model.history, cfg.model.frameskip
-    kept = np.arange(fs * max(H, 1), L, fs)  # (n,)
-    if len(kept) > most:
-        kept = kept[np.unique(np.linspace(0, len(kept) - 1, most).round().astype(int))]
-    return kept
+    first = fs * max(H, 1)
+    n = (L - 1 - first) // fs + 1 if L > first else 0  # kept frames first, first + fs, ... < L (not allocated)
+    idx = np.arange(n) if n <= most else np.unique(np.linspace(0, n - 1, most).round().astype(np.int64))
+    return first + fs * idx
 
 
 def perturbation_sweep(model, cfg, episode: dict, frames: Sequence[int], env=None, colour_mode: str = "hue",
@@ -246,12 +304,19 @@ def perturbation_sweep(model, cfg, episode: dict, frames: Sequence[int], env=Non
     ``episode`` (a :func:`lewm.data.load_episode` dict) recoloured from t on (``colour_mode``) and,
     with ``env`` and states, teleported from t on (the mirror jump of :func:`teleport`, bounds = the
     episode's state range). ``on_frame(i)`` is called after each frame (a progress bar)."""
-    px, act = _np(episode["pixels"], np.uint8), _np(episode["action"])  # (L, S, S, 3), (L, A)
+    fn = "perturbation_sweep"
+    chk.model(fn, model)
+    chk.config(fn, cfg)
+    chk.episode_dict(fn, episode, "episode", ("pixels", "action"))  # a missing key was a KeyError
+    px, act = chk.frames(fn, episode["pixels"], "episode['pixels']"), _np(episode["action"])  # (L, S, S, 3), (L, A)
     states = episode.get("state")
+    if env is not None and states is not None:
+        chk.renderer(fn, env)
+    if on_frame is not None and not callable(on_frame):
+        raise TypeError(f"{fn}(on_frame=...) must be a callable (i) or None, got {type(on_frame).__name__}")
     out = []
-    bad = [int(t) for t in frames if not 0 <= int(t) < len(px)]
-    if bad:  # was an IndexError after the first frames' work
-        raise ValueError(f"frames: {bad[:5]} outside the episode's {len(px)} frames (0..{len(px) - 1})")
+    # None was "not iterable", 7.9 silently frame 7; out of range was an IndexError after the first frames' work
+    frames = chk.indices(fn, "frames", frames, len(px), what="frames", hint=", e.g. sweep_frames(L, cfg)")
     for i, t in enumerate(frames):
         t = int(t)
         pc = colour_change(px, t, colour_mode)

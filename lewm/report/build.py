@@ -32,8 +32,8 @@ def pick_episodes(data: str, cfg, n: int, seed: int = 0) -> tuple[list[int], lis
     from ..data import DataError, WindowDataset, action_stats_of, validate_file
     from ..validate import Range, check_value
     config("pick_episodes", cfg)  # was: AttributeError 'NoneType' has no attribute 'model'
-    check_value("n", n, Range(lo=1), int)  # -2 took the slice [:-2], 1.5 failed in the slice
-    check_value("seed", seed, Range(lo=0), int)
+    check_value("pick_episodes: n", n, Range(lo=1), int)  # -2 took the slice [:-2], 1.5 failed in the slice
+    check_value("pick_episodes: seed", seed, Range(lo=0), int)
     info = validate_file(data)
     ep_len = info["ep_len"]
     H, fs = cfg.model.history, cfg.model.frameskip
@@ -128,17 +128,17 @@ def _check_report_args(out, episodes, max_frames, map_method, decoder_steps, hor
         chk.flag("make_report", name, value)  # was: 'no' / 'yes' taken as True
     if device is not None:
         chk.device("make_report", device, "device")  # was: "--device 5 is not a device" (a CLI flag)
-    check_value("episodes", episodes, Range(lo=1), int)
-    check_value("seed", seed, Range(lo=0, hi=2**32 - 1), int)
-    check_value("horizon", horizon, Range(lo=1, hi=1000), int)
-    check_value("landscape_goals", landscape_goals, Range(lo=0, hi=1000), int)
+    check_value("make_report: episodes", episodes, Range(lo=1), int)
+    check_value("make_report: seed", seed, Range(lo=0, hi=2**32 - 1), int)
+    check_value("make_report: horizon", horizon, Range(lo=1, hi=1000), int)
+    check_value("make_report: landscape_goals", landscape_goals, Range(lo=0, hi=1000), int)
     if max_frames is not None:
-        check_value("max_frames", max_frames, Range(lo=MIN_FRAMES), int)
+        check_value("make_report: max_frames", max_frames, Range(lo=MIN_FRAMES), int)
     if decoder_steps is not None:
-        check_value("decoder_steps", decoder_steps, Range(lo=0), int)
+        check_value("make_report: decoder_steps", decoder_steps, Range(lo=0), int)
     if map_method is not None:
-        check_value("map_method", map_method, None, str)
-        check_value("map_method", map_method.lower(), Range(choices=("pca", "umap")), str)
+        check_value("make_report: map_method", map_method, None, str)
+        check_value("make_report: map_method", map_method.lower(), Range(choices=("pca", "umap")), str)
         map_method = map_method.lower()
     check_plotly_js(plotly_js, out)
     return map_method

@@ -23,6 +23,9 @@ def is_report_heldout(path: str) -> bool:
     """Whether ``path`` is held-out episodes a report collected (and so may replace): a regular HDF5
     file with :data:`HELDOUT_MARK`, or, from a report before the mark, one with the attributes of the
     report's collection (expert, seed 123, 100 steps) beside that report's report.json / report.html."""
+    path = os.fspath(path) if isinstance(path, os.PathLike) else path
+    if not isinstance(path, str):  # None was "lstat: path should be string, bytes or os.PathLike"
+        raise TypeError(f"is_report_heldout(path=...) must be a path (a string), got {path!r:.60}")
     if os.path.islink(path) or not os.path.isfile(path):
         return False
     try:

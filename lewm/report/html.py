@@ -16,11 +16,30 @@ _STYLE = ("body{font-family:sans-serif;max-width:1200px;margin:auto;padding:0 12
           "pre{background:#f4f4f4;padding:8px;white-space:pre-wrap}")
 
 
+def _check_sections(sections) -> None:
+    """``sections`` is a list of (heading, sentence, plotly Figure), checked before the page is built (was: an
+    AttributeError 'NoneType' object has no attribute 'to_html', a ValueError unpacking a pair)."""
+    from plotly.basedatatypes import BaseFigure
+    where = "render_html(sections=...)"
+    if isinstance(sections, (str, bytes, dict)) or not isinstance(sections, (list, tuple)):
+        raise TypeError(f"{where} must be a list of (heading, sentence, plotly Figure), got {type(sections).__name__}")
+    for i, sec in enumerate(sections):
+        if not isinstance(sec, (list, tuple)) or len(sec) != 3:
+            raise TypeError(f"{where}: section {i} must be a (heading, sentence, plotly Figure) triple, got {sec!r:.60}")
+        title, text, fig = sec
+        if not isinstance(title, str) or not (text is None or isinstance(text, str)):
+            raise TypeError(f"{where}: section {i}'s heading and sentence must be strings, got "
+                            f"{type(title).__name__} and {type(text).__name__}")
+        if not isinstance(fig, BaseFigure):
+            raise TypeError(f"{where}: section {i}'s figure must be a plotly Figure, got {type(fig).__name__}")
+
+
 def render_html(rep: dict, sections: list[Section], plotly_js: str | None = None) -> str:
     """The page for the report ``rep`` (the ``report.json`` content) and its figures; plotly.js
     embedded, or loaded from ``plotly_js``."""
     from plotly.offline import get_plotlyjs
     check_keys(rep, ("checkpoint", "data", "collapse", "sigreg"), "render_html")
+    _check_sections(sections)
     ck, data = rep["checkpoint"], rep["data"]
     script = (f"<script type='text/javascript'>{get_plotlyjs()}</script>" if plotly_js is None else
               f"<script type='text/javascript' src='{html.escape(plotly_js, quote=True)}'></script>")
