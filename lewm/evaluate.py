@@ -369,8 +369,9 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--horizon", type=arg_int(1, 1000), default=None, help="planning horizon in blocks (default 5)")
     p.add_argument("--receding-horizon", type=arg_int(1, 1000), default=None,
                    help="blocks executed per plan (at most --horizon; default 1)")
-    p.add_argument("--cost-steps", default=None, choices=["last", "all"],
-                   help="goal cost on the last imagined block (the paper; default) or averaged over all blocks")
+    p.add_argument("--cost-steps", default=None, choices=["last", "all", "min"],
+                   help="goal cost on the last imagined block (the paper; default), averaged over all blocks, or "
+                        "the smallest over all blocks (the goal reached at any block counts)")
     p.add_argument("--plan-from", default=None, choices=["mean", "best"],
                    help="CEM/MPPI: execute the final sampling mean (the paper; default) or the lowest-cost "
                         "candidate scored in any iteration (commits to one way when the elites split)")

@@ -16,6 +16,7 @@ import health
 from lewm.envs import list_envs
 from lewm.planning import canvas_grid, clamp_state, execute_plan, imagine_candidate, plan_recorded, setup_plan
 from lewm.planning import PlannerConfig, run_episode
+from lewm.planning.config import COST_STEPS
 
 
 class EpisodeStopped(Exception):
@@ -178,12 +179,13 @@ iters = c[3].number_input("Iterations", 1, 100, 10, key="plan_iters",
                           help="Gradient solver: 3 Adam steps per iteration" if is_grad else None)
 horizon = c[4].number_input("Horizon (blocks)", 1, 20, 5, key="plan_horizon")
 seed = c[5].number_input("Seed", 0, 10**6, 0, key="plan_seed")
+shipped_cost = shipped.get("cost_steps") if shipped.get("cost_steps") in COST_STEPS else "last"
 cost_steps = c[6].selectbox(
-    "Goal cost", ["last", "all"], index=int(shipped.get("cost_steps") == "all"), key="plan_cost_steps",
-    format_func={"last": "last block (paper)", "all": "every block"}.get,
-    help="‖ẑ − z_goal‖² on the last imagined block only (the paper), or averaged over every imagined block, "
-         "which rewards reaching the goal early instead of spreading the move over the whole horizon. "
-         "The default is what this checkpoint's eval.json used.")
+    "Goal cost", list(COST_STEPS), index=COST_STEPS.index(shipped_cost), key="plan_cost_steps", format_func={"last": "last block (paper)", "all": "every block", "min": "closest block"}.get,
+    help="‖ẑ − z_goal‖² on the last imagined block only (the paper), averaged over every imagined block "
+         "(rewards reaching the goal early instead of spreading the move over the whole horizon), or the "
+         "smallest over the blocks (the goal reached at any block counts; a route that first moves away is "
+         "not penalised). The default is what this checkpoint's eval.json used.")
 restarts = PlannerConfig.grad_restarts
 if is_grad:
     restarts = st.number_input("Restarts (parallel Adam starts; the best one is kept)", 1, 1000,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from ..validate import check_fields, ranged
 
 SOLVER_NAMES = ("cem", "mppi", "grad")
-COST_STEPS = ("last", "all")
+COST_STEPS = ("last", "all", "min")
 PLAN_FROM = ("mean", "best")
 
 
@@ -60,7 +60,10 @@ class PlannerConfig:
     DESIGN §2), or 'all' = the mean of ``‖ẑ_p − z_goal‖²`` over the P imagined blocks. A
     terminal-only cost is indifferent to *when* the goal is reached, so the CEM mean spreads the
     move over the whole horizon and receding-horizon MPC closes only ~1/P of the remaining gap per
-    plan; 'all' rewards arriving early."""
+    plan; 'all' rewards arriving early. 'min' = the smallest ``‖ẑ_p − z_goal‖²`` over the P blocks: the
+    goal reached at any block of the horizon counts, as the success test counts it at any step, and a
+    route through latents far from the goal's is not penalised on its way (with 'all' such a route can
+    cost more than standing still, and the arm stalls: docs/reacher_findings.md §13)."""
     plan_from: str = ranged("mean", choices=PLAN_FROM)
     """CEM / MPPI: which sequence the plan returns. 'mean' = the final sampling mean (the paper and the
     field's code); 'best' = the lowest-cost candidate scored in any iteration (the final mean included).
@@ -71,7 +74,7 @@ class PlannerConfig:
         if self.solver not in SOLVER_NAMES:  # the historical message, before the generic one
             raise ValueError(f"unknown solver '{self.solver}'; choose cem, mppi or grad")
         if self.cost_steps not in COST_STEPS:
-            raise ValueError(f"cost_steps must be 'last' or 'all', got {self.cost_steps!r}")
+            raise ValueError(f"cost_steps must be 'last', 'all' or 'min', got {self.cost_steps!r}")
         if self.plan_from not in PLAN_FROM:
             raise ValueError(f"plan_from must be 'mean' or 'best', got {self.plan_from!r}")
         check_fields(self, "planner")

@@ -36,7 +36,8 @@ def _check_inputs(model, z_hist, z_goal, act_hist) -> None:
 
 class LatentGoalCost:
     """cost(actions) = ‖ẑ_P − z_goal‖² of the last imagined latent (DESIGN §2), or with
-    ``steps='all'`` the mean of ``‖ẑ_p − z_goal‖²`` over every imagined block p = 1..P.
+    ``steps='all'`` the mean of ``‖ẑ_p − z_goal‖²`` over every imagined block p = 1..P, or with
+    ``steps='min'`` their minimum (the goal reached at any block).
 
     The context and the goal are encoded once, at construction; every call batches all candidates
     through one predictor call per plan step (``LeWM.rollout``).
@@ -44,8 +45,8 @@ class LatentGoalCost:
 
     def __init__(self, model: LeWM, z_hist: torch.Tensor, z_goal: torch.Tensor,
                  act_hist: torch.Tensor | None = None, steps: str = "last", lean: bool = True):
-        if steps not in ("last", "all"):
-            raise ValueError(f"steps must be 'last' or 'all', got {steps!r}")
+        if steps not in ("last", "all", "min"):
+            raise ValueError(f"steps must be 'last', 'all' or 'min', got {steps!r}")
         _check_inputs(model, z_hist, z_goal, act_hist)  # shapes and types only: no device sync
         self.steps, self.lean = steps, lean  # lean=False: the plain rollout (benchmarks' reference)
         self.model = model
@@ -67,6 +68,7 @@ class LatentGoalCost:
     def __call__(self, actions: torch.Tensor):
         z = self.imagine(actions).float()  # (N, P, D): fp32 distances, also under bf16 autocast
         zf = z[:, -1]  # (N, D)
-        if self.steps == "all":
-            return ((z - self.z_goal[:, None]) ** 2).sum(-1).mean(1), zf  # (N,), (N, D)
+        if self.steps != "last":
+            d = ((z - self.z_goal[:, None]) ** 2).sum(-1)  # (N, P)
+            return (d.mean(1) if self.steps == "all" else d.min(1).values), zf  # (N,), (N, D)
         return ((zf - self.z_goal) ** 2).sum(-1), zf  # (N,), (N, D)
