@@ -32,7 +32,7 @@ PROTOCOLS = ("shipped", "paper")
 the paper's solver (CEM 300 / top 30 / 30 iterations, horizon 5, re-plan every 5 blocks)."""
 FLAGS = {"solver": "solver", "samples": "num_samples", "topk": "topk", "iterations": "iterations",
          "horizon": "horizon", "receding_horizon": "receding_horizon", "cost_steps": "cost_steps",
-         "stop_tol": "stop_tol", "plan_from": "plan_from"}
+         "cost_mean_weight": "cost_mean_weight", "stop_tol": "stop_tol", "plan_from": "plan_from"}
 """argparse destination -> PlannerConfig field, for the flags that set planner settings."""
 FLAG_OF = {field: "--" + dest.replace("_", "-") for dest, field in FLAGS.items()}
 """PlannerConfig field -> the flag that sets it (``num_samples`` -> ``--samples``)."""
@@ -112,7 +112,7 @@ def resolve_planner(ckpt: str, protocol: str = "shipped", flags: dict | None = N
     over = ", ".join(FLAG_OF[f] for f in given)
     stop = pcfg.stop_tol > 0 and "stop_tol" in SOLVER_USES[pcfg.solver]
     line = (f"planner: {_solver_words(pcfg)}, horizon {pcfg.horizon}, re-plan every {pcfg.receding_horizon}, "
-            f"cost on {pcfg.cost_steps}" + (", plan = best candidate" if pcfg.plan_from == "best" else "")
+            f"cost on {pcfg.cost_steps}" + (f" + {pcfg.cost_mean_weight:g} x mean" if pcfg.cost_mean_weight else "") + (", plan = best candidate" if pcfg.plan_from == "best" else "")
             + (f", early stop when the mean moves < {pcfg.stop_tol:g}" if stop else "")
             + f" — from {where}" + (f", overridden by {over}" if over else ""))
     return pcfg, line
@@ -372,6 +372,9 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cost-steps", default=None, choices=["last", "all", "min"],
                    help="goal cost on the last imagined block (the paper; default), averaged over all blocks, or "
                         "the smallest over all blocks (the goal reached at any block counts)")
+    p.add_argument("--cost-mean-weight", type=arg_float(0, 100), default=None,
+                   help="add this weight x the mean goal cost over all blocks (default 0; with --cost-steps min, "
+                        "a tie-break toward arriving sooner: the shipped Reacher agent uses 0.1)")
     p.add_argument("--plan-from", default=None, choices=["mean", "best"],
                    help="CEM/MPPI: execute the final sampling mean (the paper; default) or the lowest-cost "
                         "candidate scored in any iteration (commits to one way when the elites split)")

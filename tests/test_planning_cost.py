@@ -33,3 +33,30 @@ def test_latent_goal_cost_last_and_all_against_manual():
     torch.testing.assert_close(zf, z[:, -1])
     with pytest.raises(ValueError, match="cost_steps"):
         PlannerConfig(cost_steps="first")
+
+
+def test_mean_weight_adds_the_mean_over_blocks_to_any_cost():
+    """cost_mean_weight: c + w x mean_p ||z_p - g||^2 (the tie-break of cost_steps='min'), checked by hand."""
+    class Fixed(nn.Module):
+        def __init__(self, z):
+            super().__init__()
+            self.z = z
+
+        def rollout(self, z_hist, blocks, act_hist=None):
+            return self.z
+
+    z = torch.tensor([[[0.0], [2.0], [1.0]], [[3.0], [0.5], [4.0]]])  # (N=2, P=3, D=1)
+    goal = torch.tensor([1.0])
+    d = torch.tensor([[1.0, 1.0, 0.0], [4.0, 0.25, 9.0]])  # (N, P): ||z_p - g||^2
+    for steps, base in (("last", d[:, -1]), ("all", d.mean(1)), ("min", d.min(1).values)):
+        c, _ = LatentGoalCost(Fixed(z), z[:1, :1], goal, steps=steps, mean_weight=0.1)(torch.zeros(2, 3, 2))
+        torch.testing.assert_close(c, base + 0.1 * d.mean(1))
+    # the tie 'min' leaves: both candidates reach the goal (min 0) at some block; the weight prefers the sooner one
+    z2 = torch.tensor([[[1.0], [1.0], [1.0]], [[5.0], [3.0], [1.0]]])  # arrives at once / at the last block
+    plain, _ = LatentGoalCost(Fixed(z2), z2[:1, :1], goal, steps="min")(torch.zeros(2, 3, 2))
+    tie, _ = LatentGoalCost(Fixed(z2), z2[:1, :1], goal, steps="min", mean_weight=0.1)(torch.zeros(2, 3, 2))
+    assert plain[0] == plain[1] == 0 and tie[0] < tie[1]
+    with pytest.raises(ValueError, match=r"mean_weight.*must be"):
+        LatentGoalCost(Fixed(z), z[:1, :1], goal, mean_weight=-1.0)
+    with pytest.raises(ValueError, match="cost_mean_weight"):
+        PlannerConfig(cost_mean_weight=float("nan"))

@@ -181,11 +181,21 @@ horizon = c[4].number_input("Horizon (blocks)", 1, 20, 5, key="plan_horizon")
 seed = c[5].number_input("Seed", 0, 10**6, 0, key="plan_seed")
 shipped_cost = shipped.get("cost_steps") if shipped.get("cost_steps") in COST_STEPS else "last"
 cost_steps = c[6].selectbox(
-    "Goal cost", list(COST_STEPS), index=COST_STEPS.index(shipped_cost), key="plan_cost_steps", format_func={"last": "last block (paper)", "all": "every block", "min": "closest block"}.get,
+    "Goal cost", list(COST_STEPS), index=COST_STEPS.index(shipped_cost), key="plan_cost_steps",
+    format_func={"last": "last block (paper)", "all": "every block", "min": "closest block"}.get,
     help="‖ẑ − z_goal‖² on the last imagined block only (the paper), averaged over every imagined block "
          "(rewards reaching the goal early instead of spreading the move over the whole horizon), or the "
          "smallest over the blocks (the goal reached at any block counts; a route that first moves away is "
          "not penalised). The default is what this checkpoint's eval.json used.")
+mean_weight = 0.0
+if cost_steps == "min":  # the tie-break of 'min' (the shipped Reacher agent: 0.1)
+    w0 = shipped.get("cost_mean_weight")
+    w0 = float(w0) if isinstance(w0, (int, float)) and not isinstance(w0, bool) and 0 <= w0 <= 100 else 0.0
+    mean_weight = st.number_input(
+        "… plus this weight × the cost averaged over the blocks", 0.0, 100.0, w0, step=0.05,
+        key="plan_cost_mean_weight",
+        help="'closest block' alone is indifferent to when the goal is reached; a small weight on the average "
+             "prefers the route that gets there sooner and stays. The default is what this checkpoint's eval.json used.")
 restarts = PlannerConfig.grad_restarts
 if is_grad:
     restarts = st.number_input("Restarts (parallel Adam starts; the best one is kept)", 1, 1000,
@@ -204,7 +214,8 @@ if topk > samples and not is_grad:  # CEM keeps at most every sample: say that f
                f"(Elites must be at most Samples).")
 try:
     pcfg = PlannerConfig(solver=solver, num_samples=int(samples), topk=int(min(topk, samples)), iterations=int(iters),
-                         horizon=int(horizon), cost_steps=cost_steps, plan_from=plan_from,
+                         horizon=int(horizon), cost_steps=cost_steps, cost_mean_weight=float(mean_weight),
+                         plan_from=plan_from,
                          grad_restarts=int(restarts))
 except ValueError as e:
     st.error(str(e))

@@ -118,11 +118,12 @@ class CompiledGoalCost(LatentGoalCost):
     """
 
     def __init__(self, model: LeWM, z_hist: torch.Tensor, z_goal: torch.Tensor,
-                 act_hist: torch.Tensor | None = None, steps: str = "last", bf16: bool = False):
+                 act_hist: torch.Tensor | None = None, steps: str = "last", bf16: bool = False,
+                 mean_weight: float = 0.0):
         if model.training:
             raise ValueError("CompiledGoalCost needs the model in eval mode (BatchNorm running statistics, "
                              "no dropout): call model.eval() first")
-        super().__init__(model, z_hist, z_goal, act_hist, steps=steps)
+        super().__init__(model, z_hist, z_goal, act_hist, steps=steps, mean_weight=mean_weight)
         self.bf16 = chk.flag("CompiledGoalCost", "bf16", bf16)
         self.device_type = z_hist.device.type
         self._fn = None  # the compiled rollout for the model's weights now: looked up at the first large batch
@@ -148,6 +149,6 @@ class CompiledGoalCost(LatentGoalCost):
 def compiled_cost_factory(bf16: bool = False):
     """A ``run_episode(cost_factory=...)`` that plans with :class:`CompiledGoalCost`."""
     chk.flag("compiled_cost_factory", "bf16", bf16)  # 'no' was taken as True
-    def factory(model, z_hist, z_goal, a_hist, steps):
-        return CompiledGoalCost(model, z_hist, z_goal, a_hist, steps=steps, bf16=bf16)
+    def factory(model, z_hist, z_goal, a_hist, steps, mean_weight=0.0):
+        return CompiledGoalCost(model, z_hist, z_goal, a_hist, steps=steps, bf16=bf16, mean_weight=mean_weight)
     return factory

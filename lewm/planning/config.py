@@ -64,6 +64,11 @@ class PlannerConfig:
     goal reached at any block of the horizon counts, as the success test counts it at any step, and a
     route through latents far from the goal's is not penalised on its way (with 'all' such a route can
     cost more than standing still, and the arm stalls: docs/reacher_findings.md §13)."""
+    cost_mean_weight: float = ranged(0.0, lo=0.0, hi=100.0)
+    """Added to the goal cost: this weight × the mean of ``‖ẑ_p − z_goal‖²`` over the P blocks. With
+    ``cost_steps='min'`` it breaks the ties 'min' leaves: of two routes that reach the goal, the one that
+    gets there sooner and stays costs less (the shipped Reacher agent: 0.1, docs/reacher_findings.md §13).
+    0 = off (the paper). Allowed: [0, 100]."""
     plan_from: str = ranged("mean", choices=PLAN_FROM)
     """CEM / MPPI: which sequence the plan returns. 'mean' = the final sampling mean (the paper and the
     field's code); 'best' = the lowest-cost candidate scored in any iteration (the final mean included).

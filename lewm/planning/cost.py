@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from ..model import LeWM
+from ..validate import Range, check_value
 
 
 def _check_inputs(model, z_hist, z_goal, act_hist) -> None:
@@ -37,17 +38,20 @@ def _check_inputs(model, z_hist, z_goal, act_hist) -> None:
 class LatentGoalCost:
     """cost(actions) = ‖ẑ_P − z_goal‖² of the last imagined latent (DESIGN §2), or with
     ``steps='all'`` the mean of ``‖ẑ_p − z_goal‖²`` over every imagined block p = 1..P, or with
-    ``steps='min'`` their minimum (the goal reached at any block).
+    ``steps='min'`` their minimum (the goal reached at any block); ``mean_weight`` × the mean over the blocks
+    is added to any of them (a tie-break toward arriving sooner, ``PlannerConfig.cost_mean_weight``).
 
     The context and the goal are encoded once, at construction; every call batches all candidates
     through one predictor call per plan step (``LeWM.rollout``).
     """
 
     def __init__(self, model: LeWM, z_hist: torch.Tensor, z_goal: torch.Tensor,
-                 act_hist: torch.Tensor | None = None, steps: str = "last", lean: bool = True):
+                 act_hist: torch.Tensor | None = None, steps: str = "last", lean: bool = True,
+                 mean_weight: float = 0.0):
         if steps not in ("last", "all", "min"):
             raise ValueError(f"steps must be 'last', 'all' or 'min', got {steps!r}")
         _check_inputs(model, z_hist, z_goal, act_hist)  # shapes and types only: no device sync
+        self.mean_weight = float(check_value("LatentGoalCost(mean_weight=...)", mean_weight, Range(lo=0.0, hi=100.0), float))
         self.steps, self.lean = steps, lean  # lean=False: the plain rollout (benchmarks' reference)
         self.model = model
         # The context is fixed: detached, so the 'grad' solver's backward reaches only the actions (a
@@ -68,7 +72,8 @@ class LatentGoalCost:
     def __call__(self, actions: torch.Tensor):
         z = self.imagine(actions).float()  # (N, P, D): fp32 distances, also under bf16 autocast
         zf = z[:, -1]  # (N, D)
-        if self.steps != "last":
-            d = ((z - self.z_goal[:, None]) ** 2).sum(-1)  # (N, P)
-            return (d.mean(1) if self.steps == "all" else d.min(1).values), zf  # (N,), (N, D)
-        return ((zf - self.z_goal) ** 2).sum(-1), zf  # (N,), (N, D)
+        d = ((z - self.z_goal[:, None]) ** 2).sum(-1)  # (N, P)
+        c = {"last": lambda: d[:, -1], "all": lambda: d.mean(1), "min": lambda: d.min(1).values}[self.steps]()  # (N,)
+        if self.mean_weight:
+            c = c + self.mean_weight * d.mean(1)  # (N,)
+        return c, zf  # (N,), (N, D)

@@ -71,7 +71,8 @@ def run_episode(env, model: LeWM, cfg: LeWMConfig, pcfg: PlannerConfig, start_st
     ``precision``: 'fp32' | 'bf16' | 'auto' (``lewm.precision.resolve_precision``) for the model's
     rollouts; costs and CEM statistics stay fp32. On CUDA with ``cuda_graphs`` the cost replays
     captured CUDA graphs (:mod:`lewm.planning.graphed_cost`; same numbers, far fewer launches).
-    ``cost_factory(model, z_hist, z_goal, a_hist, steps) -> cost_fn`` replaces the world-model cost
+    ``cost_factory(model, z_hist, z_goal, a_hist, steps) -> cost_fn`` replaces the world-model cost (called
+    with ``mean_weight=`` too when ``pcfg.cost_mean_weight`` is set)
     (diagnostics: e.g. the true dynamics with the learned cost, ``scripts/oracle_split.py``); with
     ``record_plans`` a plan's ``imagined`` is filled only when that cost has an ``imagine`` method.
     """
@@ -121,12 +122,13 @@ def run_episode(env, model: LeWM, cfg: LeWMConfig, pcfg: PlannerConfig, start_st
         z_ctx, a_ctx = z_ctx[-mc.history:], a_ctx[-(mc.history - 1):] if mc.history > 1 else []
         z_hist = torch.stack(z_ctx)[None]  # (1, H0, D)
         a_hist = torch.stack(a_ctx)[None] if a_ctx else None  # (1, H0-1, K)
-        if cost_factory is not None:
-            cost = cost_factory(model, z_hist, z_goal, a_hist, pcfg.cost_steps)
+        mw = pcfg.cost_mean_weight
+        if cost_factory is not None:  # mean_weight only when set: factories written before it take none
+            cost = cost_factory(model, z_hist, z_goal, a_hist, pcfg.cost_steps, **({"mean_weight": mw} if mw else {}))
         elif graphed:
-            cost = graphed_goal_cost(model, z_hist, z_goal, a_hist, steps=pcfg.cost_steps, bf16=bf16)
+            cost = graphed_goal_cost(model, z_hist, z_goal, a_hist, steps=pcfg.cost_steps, bf16=bf16, mean_weight=mw)
         else:
-            cost = LatentGoalCost(model, z_hist, z_goal, a_hist, steps=pcfg.cost_steps)
+            cost = LatentGoalCost(model, z_hist, z_goal, a_hist, steps=pcfg.cost_steps, mean_weight=mw)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16 and not graphed and cost_factory is None):
             res = plan(cost, pcfg.horizon, K, pcfg, init_mean=mean if pcfg.warm_start else None,
                        bounds=bounds, generator=generator, device=dev, record=record_plans)

@@ -31,7 +31,8 @@ class GraphedGoalCost:
     (the cost itself is computed in fp32, as in ``LatentGoalCost``).
     """
 
-    def __init__(self, model: LeWM, context_len: int, steps: str = "last", bf16: bool = False):
+    def __init__(self, model: LeWM, context_len: int, steps: str = "last", bf16: bool = False,
+                 mean_weight: float = 0.0):
         chk.model("GraphedGoalCost", model)
         chk.flag("GraphedGoalCost", "bf16", bf16)
         dev = next(model.parameters()).device
@@ -46,7 +47,7 @@ class GraphedGoalCost:
         self.z_goal = torch.zeros(mc.latent_dim, device=dev)  # (D,)
         self.act_hist = (torch.zeros(1, context_len - 1, mc.action_block_dim, device=dev)
                          if context_len > 1 else None)  # (1, H0-1, K)
-        self._cost = LatentGoalCost(model, self.z_hist, self.z_goal, self.act_hist, steps=steps)
+        self._cost = LatentGoalCost(model, self.z_hist, self.z_goal, self.act_hist, steps=steps, mean_weight=mean_weight)
         self._graphs: dict[tuple[int, int], tuple[torch.cuda.CUDAGraph, torch.Tensor, torch.Tensor, torch.Tensor]] = {}
 
     def set_context(self, z_hist: torch.Tensor, z_goal: torch.Tensor, act_hist: torch.Tensor | None) -> "GraphedGoalCost":
@@ -95,13 +96,13 @@ _CACHE: "weakref.WeakKeyDictionary[LeWM, dict]" = weakref.WeakKeyDictionary()
 
 
 def graphed_goal_cost(model: LeWM, z_hist: torch.Tensor, z_goal: torch.Tensor, act_hist: torch.Tensor | None,
-                      steps: str = "last", bf16: bool = False) -> GraphedGoalCost:
+                      steps: str = "last", bf16: bool = False, mean_weight: float = 0.0) -> GraphedGoalCost:
     """The model's cached ``GraphedGoalCost`` for this context length / cost / precision, loaded with
     this plan's context. Graphs live as long as the model."""
     chk.model("graphed_goal_cost", model)  # was: "cannot create weak reference to 'NoneType' object"
     chk.flag("graphed_goal_cost", "bf16", bf16)
     per_model = _CACHE.setdefault(model, {})
-    key = (z_hist.shape[1], steps, bf16)
+    key = (z_hist.shape[1], steps, bf16, mean_weight)
     if key not in per_model:
-        per_model[key] = GraphedGoalCost(model, z_hist.shape[1], steps, bf16)
+        per_model[key] = GraphedGoalCost(model, z_hist.shape[1], steps, bf16, mean_weight)
     return per_model[key].set_context(z_hist, z_goal, act_hist)
