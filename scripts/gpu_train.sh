@@ -50,7 +50,7 @@ VARIANTS=${VARIANTS:-B E F}
 case "$ENV" in
   pusht)    EVAL=(--iterations "$ITERS" --receding-horizon 5) ;;
   two_room) EVAL=(--iterations 10 --receding-horizon 1 --cost-steps all); PRESET+=(--history 1) ;;
-  reacher)  EVAL=(--iterations 10 --receding-horizon 5) ;;
+  reacher)  EVAL=(--iterations 10 --horizon 8 --receding-horizon 1 --cost-steps min --cost-mean-weight 0.1 --plan-from best) ;;
   *) echo "gpu_train: unknown env $ENV (pusht, two_room, reacher)" >&2; exit 2 ;;
 esac
 [ "$SMOKE" = 1 ] && EVAL=(--iterations "$ITERS" --receding-horizon 5)

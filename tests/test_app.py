@@ -248,3 +248,39 @@ def test_bad_checkpoint_shows_error(lab, assets, monkeypatch):
     at = lab("app_pages/latent.py")
     no_exception(at)
     assert at.error and "not a" in at.error[0].value and "bad.pt" in at.error[0].value
+
+
+def test_planner_page_starts_from_the_checkpoints_own_planner(lab, monkeypatch):
+    """The Planner page's settings start as the checkpoint's eval.json planner: the shipped Reacher agent plans 8
+    blocks ahead on the closest block's cost (+ 0.1 x the mean) and executes the best candidate; a default of
+    horizon 5 and the last block's cost was not the agent (docs/reacher_findings.md §13)."""
+    ckpt = os.path.join(os.path.dirname(__file__), "..", "checkpoints", "reacher", "model.pt")
+    monkeypatch.setenv("LEWM_LAB_CHECKPOINT", ckpt)
+    at = lab("app_pages/planner.py")
+    no_exception(at)
+    assert at.number_input(key="plan_horizon").value == 8
+    assert at.number_input(key="plan_samples").value == 300 and at.number_input(key="plan_iters").value == 10
+    assert at.selectbox(key="plan_cost_steps").value == "min"
+    assert at.number_input(key="plan_cost_mean_weight").value == 0.1
+    assert at.radio(key="plan_from").value == "best"
+    assert at.number_input(key="plan_rh").value == 1
+
+
+def test_planner_page_plays_a_reacher_episode_to_its_goal(lab, monkeypatch, tmp_path):
+    """Issue 17, point 4: the shipped Reacher agent, on the Planner page with its own planner (the defaults), reaches
+    the goal of the first evaluation pair (the paper's protocol: the state 25 steps later on an expert trajectory)."""
+    from lewm.collect import collect
+    ckpt = os.path.join(os.path.dirname(__file__), "..", "checkpoints", "reacher", "model.pt")
+    data = str(tmp_path / "reacher_ref.h5")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        collect("reacher_no_target", 2, data, image_size=64, seed=5, progress=False)
+    monkeypatch.setenv("LEWM_LAB_CHECKPOINT", ckpt)
+    monkeypatch.setenv("LEWM_LAB_DATA", data)
+    at = lab("app_pages/planner.py")
+    no_exception(at)
+    assert at.radio(key="plan_source").value == "Evaluation pair"
+    at.button(key="plan_run").click().run()
+    no_exception(at)
+    vals = {m.label: m.value for m in at.metric}
+    assert vals["success"] == "yes", vals

@@ -166,18 +166,29 @@ with st.expander("What the planner sees: the goal cost over the whole map"):
 # ------------------------------------------------------------------ planner settings
 st.subheader("2 · One plan, step by step")
 shipped = discovery.evaluated_planner(ckpt)
+
+
+def shipped_int(name: str, lo: int, hi: int, default: int) -> int:
+    """The checkpoint's evaluated planner setting ``name`` (eval.json) as a widget default, if a whole number in
+    [lo, hi]; else ``default`` (the Reacher agent plans 8 blocks ahead: a default of 5 was not the agent)."""
+    v = shipped.get(name)
+    return int(v) if isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi else default
+
+
 c = st.columns(7)
 solver = c[0].selectbox("Solver", ["cem", "mppi", "grad"], key="plan_solver",
                         format_func={"cem": "CEM", "mppi": "MPPI", "grad": "gradient (Adam)"}.get)
 is_grad = solver == "grad"  # Adam on grad_restarts starts, 3 steps per iteration: no samples, no elites
-samples = c[1].number_input("Samples", 10, 5000, 300, step=50, key="plan_samples", disabled=is_grad,
+samples = c[1].number_input("Samples", 10, 5000, shipped_int("num_samples", 10, 5000, 300), step=50, key="plan_samples",
+                            disabled=is_grad,
                             help="Not used by the gradient solver (it runs Restarts, below)" if is_grad else
                             "Candidate action sequences scored per iteration")
-topk = c[2].number_input("Elites", 1, 1000, 30, key="plan_topk", disabled=is_grad,
+topk = c[2].number_input("Elites", 1, 1000, shipped_int("topk", 1, 1000, 30), key="plan_topk", disabled=is_grad,
                          help="Not used by the gradient solver" if is_grad else "Best candidates kept per iteration")
-iters = c[3].number_input("Iterations", 1, 100, 10, key="plan_iters",
+iters = c[3].number_input("Iterations", 1, 100, shipped_int("iterations", 1, 100, 10), key="plan_iters",
                           help="Gradient solver: 3 Adam steps per iteration" if is_grad else None)
-horizon = c[4].number_input("Horizon (blocks)", 1, 20, 5, key="plan_horizon")
+horizon = c[4].number_input("Horizon (blocks)", 1, 20, shipped_int("horizon", 1, 20, 5), key="plan_horizon",
+                             help="The default is what this checkpoint's eval.json used")
 seed = c[5].number_input("Seed", 0, 10**6, 0, key="plan_seed")
 shipped_cost = shipped.get("cost_steps") if shipped.get("cost_steps") in COST_STEPS else "last"
 cost_steps = c[6].selectbox(
@@ -305,7 +316,8 @@ precision = c4.selectbox(
     help="The model's rollouts during the episode: auto = bf16 autocast on CUDA GPUs and on CPUs with native bf16 "
          "(about 1.5-2x faster CEM iterations, the same success on the shipped Two-Room agent), fp32 elsewhere. "
          "CEM's statistics stay fp32 (lewm/precision.py).")
-rh = c2.number_input("Blocks executed per plan", 1, int(horizon), 1, key="plan_rh",
+rh = c2.number_input("Blocks executed per plan", 1, int(horizon),
+                     shipped_int("receding_horizon", 1, int(horizon), 1), key="plan_rh",
                      help="Receding horizon: execute this many action blocks, then re-plan from the new frame")
 fps = c3.slider("Animation speed (frames/s)", 2, 30, 10, key="plan_fps")
 if (note := st.session_state.pop("plan_episode_note", None)) is not None:
