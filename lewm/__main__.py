@@ -33,11 +33,24 @@ def _exit_during_startup(signum, frame) -> None:
     os._exit(128 + int(signum))
 
 
+def _interrupted_during_startup(signum, frame) -> None:
+    """Ctrl-C before the command has started (while torch is imported): one line, exit 130 (was: a
+    KeyboardInterrupt traceback through importlib). ``lewm.cli.main`` puts Python's own Ctrl-C handler back
+    before the command runs, so a later Ctrl-C unwinds it (temporary files removed) as before."""
+    sys.stderr.write("interrupted while starting up; nothing was written\n")
+    os._exit(130)
+
+
+_interrupted_during_startup.lewm_startup = True  # recognised (and replaced) by lewm.cli.main
+
+
 def _install_startup_handlers() -> None:
     import signal
     for name in ("SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), _exit_during_startup)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not a caller's own (or ignored) SIGINT
+        signal.signal(signal.SIGINT, _interrupted_during_startup)
 
 
 _check_tqdm_env()

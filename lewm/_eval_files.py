@@ -95,3 +95,84 @@ def _states_only(path: str) -> bool:
             return all(k in f for k in ("state", "ep_len", "ep_offset")) and not all(k in f for k in ("pixels", "action"))
     except (OSError, ValueError, TypeError, KeyError, RuntimeError):
         return False
+
+
+def checkpoint_env(ckpt: str) -> str | None:
+    """The environment recorded in the config of the checkpoint at ``ckpt`` (a file, or a folder's
+    last.pt / model.pt), normalised by :func:`lewm.env_names.env_key`; None when it cannot be read
+    (evaluate() then says why) or records none."""
+    import json
+    from . import checkpoint
+    from .env_names import env_key
+    try:
+        env = json.loads(checkpoint.read_raw(ckpt).get("config") or "{}").get("env")
+    except (checkpoint.CheckpointError, ValueError, TypeError, AttributeError, OSError):
+        return None
+    return env_key(env) if isinstance(env, str) and env.strip() else None
+
+
+def check_eval_json_for(path: str, doc: dict, ckpt: str) -> None:
+    """The eval.json at ``path`` (beside ``ckpt``) must be an evaluation of an agent of ``ckpt``'s environment:
+    its ``env`` (and ``checkpoint``, which `eval --out` records) say whose settings it holds. Was: an eval.json
+    written by ``eval --out`` of a Reacher agent into a two_room run's folder silently gave the two_room model
+    the Reacher planner. An eval.json that records no env is taken as it is (older files)."""
+    from .env_names import env_key
+    env = doc.get("env")
+    if not isinstance(env, str) or not env.strip():
+        return
+    mine = checkpoint_env(ckpt)
+    if mine is None or env_key(env) == mine:
+        return
+    who = doc.get("checkpoint")
+    who = f" {who}" if isinstance(who, str) and who else ""
+    raise ValueError(f"{path}: holds the settings of the {env} agent{who}, not of {ckpt} ({mine}); move or remove "
+                     f"it, or pass --protocol paper")
+
+
+def check_out_beside(out: str, ckpt: str, force: bool) -> None:
+    """``eval --out DIR/eval.json``: DIR must be the evaluated checkpoint's folder, or hold no other checkpoint
+    (a later ``eval`` of that one reads the file as its shipped planner settings), unless ``force``."""
+    if force or os.path.basename(out) != "eval.json":
+        return
+    folder = os.path.dirname(out) or "."
+    own = ckpt if os.path.isdir(ckpt) else (os.path.dirname(ckpt) or ".")
+    if os.path.realpath(folder) == os.path.realpath(own):
+        return
+    try:
+        names = sorted(n for n in os.listdir(folder) if n.endswith(".pt") and os.path.isfile(os.path.join(folder, n)))
+    except OSError:
+        return
+    if names:
+        raise ValueError(f"--out {out}: that folder holds another checkpoint ({', '.join(names[:3])}) than --checkpoint "
+                         f"{ckpt}, and its evals would read this result as their planner settings; write it "
+                         f"elsewhere, or pass --force")
+
+
+def check_planner_flags(flags, flag_of: dict) -> dict:
+    """``resolve_planner(flags=...)``: PlannerConfig field -> value (None = not given). Each given value is
+    checked alone, naming its flag (``--samples must be in [1, 100000], got 200000``; was: blamed on the
+    eval.json or the library defaults); an unknown field is one ValueError (was: KeyError). Returns the
+    given values, numpy scalars as Python numbers."""
+    from dataclasses import fields
+    from .planning import PlannerConfig
+    from .validate import _plain, check_value
+    if flags is None:
+        return {}
+    if not isinstance(flags, dict):
+        raise TypeError(f"resolve_planner(flags=...) must be a dict of planner field -> value, got "
+                        f"{type(flags).__name__}")
+    known = {f.name: f for f in fields(PlannerConfig)}
+    unknown = [k for k in flags if k not in known]
+    if unknown:
+        raise ValueError(f"resolve_planner(flags=...): unknown planner field(s) {', '.join(map(repr, unknown))}; "
+                         f"known: {', '.join(sorted(known))}")
+    given = {}
+    for k, v in flags.items():
+        if v is None:
+            continue
+        d = known[k].default
+        kind = type(d) if isinstance(d, (bool, int, float, str)) else None
+        given[k] = _plain(v, kind)
+        check_value(flag_of.get(k) or f"resolve_planner(flags=...)[{k!r}]", given[k],
+                    known[k].metadata.get("range"), kind)
+    return given

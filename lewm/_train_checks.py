@@ -37,6 +37,7 @@ def check_train_args(cfg, data, out, *, on_step, resume, progress, stop_event, p
     _path(data, "train(data=...)", "an HDF5 episode file")
     _path(out, "train(out=...)", "a run folder")
     check_out_dir(os.fspath(out), flag="train(out=...)")  # a file (the dataset itself): refused before the work
+    check_run_folder(os.fspath(out))
     # "no" was truthy: it resumed; a numpy bool is a bool (round 7)
     check_value("train(resume=...)", plain_bool(resume), None, bool)
     check_value("train(progress=...)", plain_bool(progress), None, bool)
@@ -48,6 +49,75 @@ def check_train_args(cfg, data, out, *, on_step, resume, progress, stop_event, p
                             f"multiprocessing.Event), or be None; got {_kind(ev)}")
     if init is not None:
         _path(init, "train(init=...)", "a training checkpoint (e.g. runs/a/last.pt), or None to start from scratch")
+
+
+RUN_FILES = ("config.json", "metrics.jsonl", "last.pt")
+"""The files a run writes into its folder (besides ``step_N.pt`` snapshots)."""
+
+
+def check_run_folder(out: str) -> None:
+    """Refuse, before any work, a run folder whose files the run would write through or into something else:
+    a symbolic link named like a run's file (writing went into its target: the dataset became the run's
+    config), a pipe or device (open() blocked for ever), and a folder holding a shipped or exported
+    ``model.pt`` (or official ``weights.pt``) but no run's ``last.pt`` (a new run's ``last.pt`` then shadowed it
+    for eval/report/export), or a ``config.json`` of another kind (an official release's)."""
+    from .runs import _special_kind, file_kind
+    if not os.path.isdir(out):
+        return
+    for name in RUN_FILES:
+        p = os.path.join(out, name)
+        if os.path.islink(p):
+            raise ValueError(f"train(out=...) {p}: is a symbolic link to {os.readlink(p)}; a run writes its own "
+                             f"files and would write into the link's target: remove the link, or choose another "
+                             f"out folder")
+        if (special := _special_kind(p)) is not None:
+            raise ValueError(f"train(out=...) {p}: is {special}, not a regular file; remove it, or choose another "
+                             f"out folder")
+        if os.path.exists(p) and not os.path.isfile(p):
+            raise ValueError(f"train(out=...) {p}: is a folder, not a run's file; choose another out folder")
+    if not os.path.exists(os.path.join(out, "last.pt")):
+        for name, what in (("model.pt", "a shipped or exported checkpoint"), ("weights.pt", "official LeWM weights")):
+            if os.path.lexists(os.path.join(out, name)):
+                raise ValueError(f"train(out=...) {out}: holds {name} ({what}) and no run's last.pt: a run there "
+                                 f"would mix its files with that checkpoint's (eval/report/export of the folder "
+                                 f"would no longer read {name}); choose another out folder")
+        cfg_path = os.path.join(out, "config.json")
+        kind = file_kind(cfg_path) if os.path.isfile(cfg_path) else None
+        if kind is not None and kind != "a run's config (config.json)":
+            raise ValueError(f"train(out=...) {cfg_path}: is {kind}, not a run's config; the run would overwrite "
+                             f"it: choose another out folder")
+
+
+def run_files_state(out: str) -> dict:
+    """{name: (inode, mtime_ns, size) or None} of a run folder's files, to tell what a run wrote."""
+    state = {}
+    for name in RUN_FILES:
+        try:
+            st = os.stat(os.path.join(out, name))
+            state[name] = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except (OSError, ValueError):
+            state[name] = None
+    return state
+
+
+def remove_unsaved_run_files(out: str, before: dict) -> list[str]:
+    """After a failed run: when it saved no checkpoint (``last.pt`` is as it was), remove the files it made
+    (its ``config.json`` and ``metrics.jsonl``, when they were not there before: an earlier run's stay).
+    Returns the names removed."""
+    now = run_files_state(out)
+    if now["last.pt"] is not None and now["last.pt"] != before.get("last.pt"):
+        return []  # a checkpoint of this run: its files belong with it
+    gone = []
+    for name in ("config.json", "metrics.jsonl"):
+        if before.get(name) is None and now[name] is not None:
+            p = os.path.join(out, name)
+            try:
+                if os.path.isfile(p) and not os.path.islink(p):
+                    os.remove(p)
+                    gone.append(name)
+            except OSError:
+                pass
+    return gone
 
 
 def _path(p, where: str, what: str) -> None:

@@ -346,8 +346,8 @@ def add_bench_args(p: argparse.ArgumentParser) -> None:
     src.add_argument("--preset", nargs="+", choices=sorted(PRESETS),
                      help="randomly initialised models of these presets (e.g. --preset cpu-tiny cpu-small paper)")
     q.add_argument("--iterations", type=arg_int(1, 10_000), nargs="+", default=[30, 10], help="CEM iterations per plan (default 30 10)")
-    q.add_argument("--samples", type=arg_int(1, 1_000_000), default=300)
-    q.add_argument("--topk", type=arg_int(1, 1_000_000), default=30, help="CEM elites (at most --samples)")
+    q.add_argument("--samples", type=arg_int(1, 100_000), default=300)  # PlannerConfig's range (was: 1e6, blamed on planner.num_samples)
+    q.add_argument("--topk", type=arg_int(1, 100_000), default=30, help="CEM elites (at most --samples)")
     q.add_argument("--horizon", type=arg_int(1, 1000), default=5)
     q.add_argument("--repeats", type=arg_int(1, 100_000), default=None,
                    help="measured plans (default 20 GPU / 3 CPU / 1 for >5M-param models on CPU)")
@@ -406,6 +406,9 @@ def run_bench(a: argparse.Namespace) -> int:
     if a.tf32 and resolve_device(a.device).type != "cuda":  # was: ignored without a word on CPU
         raise ValueError(f"--tf32 allows TF32 matmuls on CUDA GPUs only; drop it on --device {a.device} "
                          f"(no CUDA device here)")
+    if getattr(a, "no_amp", False) and resolve_device(a.device).type != "cuda":  # was: ignored without a word
+        raise ValueError(f"--no-amp turns off CUDA's bf16 autocast only (training off CUDA is fp32 already); drop "
+                         f"it on --device {a.device} (no CUDA device here)")
     set_threads(a.threads)
     if a.tf32:
         torch.backends.cuda.matmul.allow_tf32 = True

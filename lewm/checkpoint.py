@@ -98,9 +98,13 @@ def read_raw(path: str) -> dict:
     if not os.path.exists(path):
         raise CheckpointError(f"{path}: checkpoint file not found")
     if os.path.isdir(path):
-        for name in ("last.pt", "model.pt"):
-            if os.path.exists(os.path.join(path, name)):
-                return read_raw(os.path.join(path, name))
+        found = [n for n in ("last.pt", "model.pt") if os.path.exists(os.path.join(path, n))]
+        if len(found) == 2:  # was: last.pt, silently (a 5-step run scored with a shipped agent's eval.json)
+            raise CheckpointError(f"{path}: holds both last.pt (a run's training checkpoint) and model.pt (a shipped "
+                                  f"or exported one); pass the file itself: {os.path.join(path, 'last.pt')} or "
+                                  f"{os.path.join(path, 'model.pt')}")
+        if found:
+            return read_raw(os.path.join(path, found[0]))
         raise CheckpointError(f"{path}: a folder with no last.pt or model.pt inside")
     if not os.path.isfile(path):  # a pipe would block the read for ever
         raise CheckpointError(f"{path}: is a device or pipe, not a checkpoint file")

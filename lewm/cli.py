@@ -285,7 +285,18 @@ class Parser(argparse.ArgumentParser):
         self.register("action", "store", _StoreOnce)
 
     def parse_known_args(self, args=None, namespace=None):
-        namespace, extras = super().parse_known_args(args, namespace)
+        try:
+            namespace, extras = super().parse_known_args(args, namespace)
+        except UsageError as e:  # argparse names missing required arguments before unknown options
+            if getattr(e, "lewm_checked", False) or "arguments are required" not in str(e):
+                raise
+            e.lewm_checked = True  # the parser it came from looked: its parents do not
+            unknown = _unknown_options(self, sys.argv[1:] if args is None else list(args))
+            if unknown:
+                new = UsageError(f"unrecognized arguments: {' '.join(unknown)} (see: {self.prog} --help)")
+                new.lewm_checked = True
+                raise new from None
+            raise
         namespace.__dict__.pop(_GIVEN, None)  # a sub-command's parser drops it before its values are copied up
         return namespace, extras
 
@@ -297,7 +308,53 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see: {self.prog} --help)")
 
 
+def _unknown_options(parser: argparse.ArgumentParser, args: list[str]) -> list[str]:
+    """The options among ``args`` that ``parser`` does not know (whole names, ``--x=v`` or an unambiguous prefix
+    are known); negative numbers and what follows ``--`` are values."""
+    import re
+    known, out = parser._option_string_actions, []
+    for arg in args:
+        if arg == "--":
+            break
+        if not arg.startswith("-") or arg == "-" or re.fullmatch(r"-\d+|-\d*\.\d+([eE][-+]?\d+)?", arg):
+            continue
+        name = arg.split("=", 1)[0] if arg.startswith("--") else arg[:2]
+        if name in known or (parser.allow_abbrev and arg.startswith("--")
+                             and any(k.startswith(name) for k in known if k.startswith("--"))):
+            continue
+        out.append(arg)
+    return out
+
+
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    """Warnings on the command line: ``warning: <message>`` on one line (was: Python's format, the source
+    file, line number and the source line of the ``warnings.warn`` call)."""
+    text = " ".join(ln.strip() for ln in str(message).splitlines() if ln.strip())
+    return f"warning: {text or category.__name__}\n"
+
+
+def _use_ctrl_c_handler() -> None:
+    """Put Python's own Ctrl-C handler back in place of ``python -m lewm``'s start-up one (one line while torch
+    is imported), so that the command's Ctrl-C unwinds it (its temporary files removed)."""
+    import signal
+    import threading
+    if threading.current_thread() is threading.main_thread() and \
+            getattr(signal.getsignal(signal.SIGINT), "lewm_startup", False):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """``python -m lewm`` (warnings as one line ``warning: ...``, see :func:`_main`)."""
+    import warnings
+    previous = warnings.formatwarning
+    warnings.formatwarning = _one_line_warning
+    try:
+        return _main(argv)
+    finally:
+        warnings.formatwarning = previous
+
+
+def _main(argv: list[str] | None = None) -> int:
     """``python -m lewm``. An expected failure (bad input, unusable file, divergence, disk full)
     is one line ``error: ...`` on stderr and exit code 2; an unexpected one is a traceback (a bug)."""
     tolerant_output()
@@ -327,6 +384,7 @@ def main(argv: list[str] | None = None) -> int:
         print("error: no COMMAND given: write one of the commands above, e.g. `python -m lewm collect --help`",
               file=sys.stderr)
         return 2
+    _use_ctrl_c_handler()
     if a.command in ("train", "bench"):  # large activations without page faults at every step (lewm/allocator.py)
         from .allocator import keep_freed_memory
         keep_freed_memory()

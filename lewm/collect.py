@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import queue as queue_mod
 import sys
 import time
 import traceback
@@ -316,38 +315,28 @@ def collect(env_name: str, episodes: int, out: str, image_size: int = 64, policy
                         bar.update(1)
                 else:
                     import multiprocessing as mp
+
+                    from . import _collect_pool as pool
                     ctx = mp.get_context("spawn")
-                    q = ctx.Queue(maxsize=2 * workers)
                     saved = {k: os.environ.get(k) for k in _THREAD_VARS}
                     os.environ.update({k: "1" for k in _THREAD_VARS})  # children inherit 1 BLAS thread
-                    try:
-                        for lo, hi in _split(E, workers):
-                            p = ctx.Process(target=_worker, daemon=True,
-                                            args=(env.name, env_kwargs, S, policy, seed, L, mix_random, lo, hi, q, os.getpid()))
-                            p.start()
-                            procs.append(p)
+                    try:  # a pipe per worker: a killed worker (the OOM killer) is seen at once (was: a hang)
+                        started = pool.start(ctx, _worker, [(env.name, env_kwargs, S, policy, seed, L, mix_random,
+                                                             lo, hi) for lo, hi in _split(E, workers)], procs)
                     finally:
                         for k, v in saved.items():
                             if v is None:
                                 os.environ.pop(k, None)
                             else:
                                 os.environ[k] = v
-                    done, got = 0, 0
-                    while done < len(procs):
-                        check_stop(stop)  # a Ctrl-C / SIGTERM whose exception was swallowed (inside a __del__) still stops us
-                        try:
-                            kind, msg = q.get(timeout=1.0)
-                        except queue_mod.Empty:
-                            dead = [p for p in procs if p.exitcode not in (None, 0)]
-                            if dead:
-                                raise RuntimeError(f"collect: a worker died (exit code {dead[0].exitcode})") from None
-                            continue
+                    got = 0
+                    # check_stop: a Ctrl-C / SIGTERM whose exception was swallowed (inside a __del__) still stops us
+                    for kind, msg in pool.messages(started, poll=lambda: check_stop(stop)):
                         if kind == "error":
                             raise RuntimeError(msg)
                         if kind == "invalid":
                             raise ValueError(msg)
                         if kind == "done":
-                            done += 1
                             continue
                         _write_episode(f, msg, L)
                         n_success += msg["success"]
@@ -412,8 +401,9 @@ def _check_space(out: str, need: int) -> None:
     except OSError:
         return
     if need > free:
-        raise ValueError(f"--out {out}: the file needs about {need / 2**30:.2f} GiB (estimate) but only "
-                         f"{free / 2**30:.2f} GiB are free there; fewer --episodes, a smaller --image-size or "
+        unit, div = ("GiB", 2**30) if need >= 2**30 else ("MiB", 2**20)  # 0.00 GiB on a small disk said nothing
+        raise ValueError(f"--out {out}: the file needs about {need / div:.2f} {unit} (estimate) but only "
+                         f"{free / div:.2f} {unit} are free there; fewer --episodes, a smaller --image-size or "
                          f"another place")
 
 

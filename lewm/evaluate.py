@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from . import checkpoint
-from ._eval_files import is_gif
+from ._eval_files import check_eval_json_for, check_planner_flags, is_gif
 from .env_names import env_key
 from .planning import PAPER_PLANNER, EpisodeResult, PlannerConfig, run_episode
 
@@ -64,6 +64,7 @@ def shipped_planner(ckpt: str) -> tuple[dict | None, str | None]:
         if not isinstance(planner, dict):
             raise ValueError(f"{path}: no 'planner' object (the settings `eval --out` writes); fix it, remove it, "
                              f"or pass --protocol paper")
+        check_eval_json_for(path, doc, ckpt)  # another agent's eval.json (eval --out into this folder): refused
         return planner, path
     try:
         metrics = json.loads(checkpoint.read_raw(ckpt).get("metrics") or "{}")
@@ -93,10 +94,10 @@ def resolve_planner(ckpt: str, protocol: str = "shipped", flags: dict | None = N
         if unknown:
             raise ValueError(f"{where}: unknown planner setting(s) {unknown}; known: {sorted(known)}")
         _check_stored(base, where)
-    given = {k: v for k, v in (flags or {}).items() if v is not None}
+    given = check_planner_flags(flags, FLAG_OF)  # each alone, naming its flag (was: blamed on the eval.json)
     merged = {**base, **given}
     solver = merged.get("solver", "cem")
-    ignored = [f for f in given if f not in SOLVER_USES.get(solver, SOLVER_USES["cem"])]
+    ignored = [f for f in given if f in FLAG_OF and f not in SOLVER_USES.get(solver, SOLVER_USES["cem"])]
     if ignored:  # was: --stop-tol with grad was printed in the planner line and had no effect
         it = "them" if len(ignored) > 1 else "it"
         raise ValueError(f"{', '.join(FLAG_OF[f] for f in ignored)}: the {solver} solver{'' if 'solver' in given else f' (from {where})'} does not "
@@ -109,10 +110,10 @@ def resolve_planner(ckpt: str, protocol: str = "shipped", flags: dict | None = N
         pcfg = PlannerConfig(**merged)
     except ValueError as e:
         raise ValueError(f"{where}: {e}") from None
-    over = ", ".join(FLAG_OF[f] for f in given)
+    over = ", ".join(FLAG_OF.get(f, f) for f in given)
     stop = pcfg.stop_tol > 0 and "stop_tol" in SOLVER_USES[pcfg.solver]
     line = (f"planner: {_solver_words(pcfg)}, horizon {pcfg.horizon}, re-plan every {pcfg.receding_horizon}, "
-            f"cost on {pcfg.cost_steps}" + (f" + {pcfg.cost_mean_weight:g} x mean" if pcfg.cost_mean_weight else "") + (", plan = best candidate" if pcfg.plan_from == "best" else "")
+            f"cost on {pcfg.cost_steps}" + (f" + {pcfg.cost_mean_weight:g} x mean" if pcfg.cost_mean_weight else "") + (", plan = best candidate" if pcfg.plan_from == "best" and "plan_from" in SOLVER_USES[pcfg.solver] else "")
             + (f", early stop when the mean moves < {pcfg.stop_tol:g}" if stop else "")
             + f" — from {where}" + (f", overridden by {over}" if over else ""))
     return pcfg, line
@@ -257,7 +258,9 @@ def evaluate(ckpt: str, episodes: int = 50, pcfg: PlannerConfig = PlannerConfig(
     for where, v in (("episodes", episodes), ("budget", budget), ("offset", offset)):  # before the work: 0
         check_value(where, v, Range(lo=1), int)  # episodes was a 0 % result, offset 0 a 100 % one
     check_planner(pcfg)
+    from .precision import resolve_precision
     dev = resolve_device(device)
+    bf16 = resolve_precision(precision, dev, "plan")  # what runs is recorded (was: "auto", fp32 or bf16 unknown)
     model, cfg, meta = checkpoint.load(ckpt, device=dev)
     note = checkpoint.batchnorm_note(meta)
     if note:
@@ -285,8 +288,7 @@ def evaluate(ckpt: str, episodes: int = 50, pcfg: PlannerConfig = PlannerConfig(
     factory = None
     if compiled:
         from .planning.compiled_cost import compiled_cost_factory
-        from .precision import resolve_precision
-        factory = compiled_cost_factory(bf16=resolve_precision(precision, dev, "plan"))
+        factory = compiled_cost_factory(bf16=bf16)
     per, secs, iters = [], [], []
     it = range(episodes)
     if progress:
@@ -342,9 +344,17 @@ def evaluate(ckpt: str, episodes: int = 50, pcfg: PlannerConfig = PlannerConfig(
             "plan_seconds_median": float(np.median(secs)), "plan_seconds_p90": float(np.percentile(secs, 90)),
             "plans": int(len(secs)), "plan_iterations_mean": float(np.mean(iters)) if iters else 0.0,
             "budget": budget, "goal_offset": offset, "seed": seed,
-            "device": str(dev), "device_name": _device_name(dev), "precision": precision,
+            "device": str(dev), "device_name": _device_name(dev), "precision": "bf16" if bf16 else "fp32",
+            **({"precision_asked": precision} if precision != ("bf16" if bf16 else "fp32") else {}),
             "cuda_graphs": bool(cuda_graphs and dev.type == "cuda"), "compiled_rollout": compiled,
-            "planner": asdict(pcfg), "per_episode": per}
+            "planner": asdict(pcfg), **_unused(pcfg), "per_episode": per}
+
+
+def _unused(pcfg: PlannerConfig) -> dict:
+    """The planner settings this solver does not read (grad: num_samples, topk, stop_tol, plan_from), said in
+    the result (was: a grad result read "plan = best candidate", which grad never applies)."""
+    unused = sorted(set(FLAGS.values()) - SOLVER_USES[pcfg.solver])
+    return {"planner_unused": unused} if unused else {}
 
 
 def _device_name(dev) -> str:
@@ -353,7 +363,7 @@ def _device_name(dev) -> str:
 
 
 def add_eval_args(p: argparse.ArgumentParser) -> None:
-    from .validate import arg_float, arg_int
+    from .validate import arg_field, arg_float, arg_int
     p.add_argument("--checkpoint", required=True, help="checkpoint file (or a run folder with last.pt)")
     p.add_argument("--episodes", type=arg_int(1, 100_000), default=50)
     p.add_argument("--protocol", default="shipped", choices=PROTOCOLS,
@@ -363,8 +373,8 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
                         "The flags below override either, one by one")
     p.add_argument("--solver", default=None, choices=["cem", "mppi", "grad"])
     p.add_argument("--seed", type=arg_int(0, 2**31 - 1), default=0)
-    p.add_argument("--samples", type=arg_int(1, 1_000_000), default=None, help="candidates per iteration (default 300)")
-    p.add_argument("--topk", type=arg_int(1, 1_000_000), default=None, help="CEM elites (at most --samples; default 30)")
+    p.add_argument("--samples", type=arg_field(PlannerConfig, "num_samples"), default=None, help="candidates per iteration (default 300)")
+    p.add_argument("--topk", type=arg_field(PlannerConfig, "topk"), default=None, help="CEM elites (at most --samples; default 30)")
     p.add_argument("--iterations", type=arg_int(1, 10_000), default=None, help="solver iterations per plan (default 10)")
     p.add_argument("--horizon", type=arg_int(1, 1000), default=None, help="planning horizon in blocks (default 5)")
     p.add_argument("--receding-horizon", type=arg_int(1, 1000), default=None,
@@ -433,6 +443,8 @@ def run_eval(a: argparse.Namespace) -> int:
         validate.check_out_file(a.out, force=a.force or None, inputs={"--checkpoint": a.checkpoint, "--data": a.data},
                                 writes=EVAL_RESULT)
         check_out_suffix(a.out, "--out", EVAL_RESULT)  # JSON under an .h5 / .pt name looked like a dataset
+        from ._eval_files import check_out_beside
+        check_out_beside(a.out, a.checkpoint, a.force)  # another checkpoint's eval.json: its planner settings
     # an --out that did not exist when the check passed is created only if it still does not exist
     # (two evals at once into one new file: the later one silently replaced the other's result)
     replace = bool(a.force) or (a.out is not None and os.path.lexists(a.out))

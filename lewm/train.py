@@ -95,11 +95,13 @@ def train(cfg: LeWMConfig, data: str, out: str, *, steps: int | None = None, dev
                                    stop_event=stop_event, pause_event=pause_event, init=init)  # before any work
     ctx = distributed.init_from_env(resolve_device(device, "train(device=...)"))
     made = not os.path.exists(out)
+    before = _train_checks.run_files_state(out)  # a run that saves no checkpoint removes what it wrote
     lock = faults.RunLock(out) if ctx.rank == 0 else None  # one training per folder
-    ok = False
+    ok = locked = False
     try:
         if lock is not None:
             _train_checks.acquire(lock)
+            locked = True
             faults.clean_stale_tmp(out)  # checkpoint writes of a killed run
         res = _train(cfg, data, out, ctx, steps=steps, on_step=on_step, resume=resume, progress=progress,
                      stop_event=stop_event, pause_event=pause_event, val_batches=val_batches, init=init)
@@ -112,6 +114,8 @@ def train(cfg: LeWMConfig, data: str, out: str, *, steps: int | None = None, dev
             lock.release()
         if not ok and made and ctx.rank == 0 and os.path.isdir(out) and not os.listdir(out):
             os.rmdir(out)  # a run refused before its first write leaves no empty folder behind
+        if not ok and locked and os.path.isdir(out):  # ours only: never those of a run that holds the folder
+            _train_checks.remove_unsaved_run_files(out, before)  # (its folder stays, as after a disk-full save)
         distributed.shutdown(ctx)
 
 

@@ -186,13 +186,13 @@ def parse_bool(raw: str, where: str) -> bool:
 
 
 def _arg_type(kind: type, rng: Range | None):
-    name = "integer" if kind is int else "number"
+    name = "an integer" if kind is int else "a number"
 
     def parse(raw: str):
         try:
             v = kind(raw)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expects an {name}, got {raw!r}") from None
+            raise argparse.ArgumentTypeError(f"expects {name}, got {raw!r}") from None
         if kind is float and not math.isfinite(v):
             raise argparse.ArgumentTypeError(f"must be a finite number, got {raw!r}")
         if rng is not None and not rng.ok(v):

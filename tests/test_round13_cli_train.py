@@ -68,9 +68,13 @@ def test_a_reports_own_heldout_is_recognised(syn_h5, tmp_path):
         f.attrs[HELDOUT_MARK] = 1
     assert is_report_heldout(str(p))
     ckpt = str(tmp_path / "run" / "last.pt")
-    with pytest.raises(ValueError, match=r"holds an earlier report \(heldout\.h5\); pass --force"):
+    # only the report's own marked held-out file (an interrupted report): collected again, no --force (round 19, C4)
+    check_report_folder(str(out), ckpt, None, False, "--out", "--force")
+    (out / "report.json").write_text("{}")  # a finished report beside it: refused without --force
+    with pytest.raises(ValueError, match=r"holds an earlier report"):
         check_report_folder(str(out), ckpt, None, False, "--out", "--force")
     check_report_folder(str(out), ckpt, None, True)  # --force replaces the report's own
+    (out / "report.json").unlink()
     # a report from before the mark: the collection's attributes and its report.json beside it
     q = tmp_path / "old" / "heldout.h5"
     q.parent.mkdir()

@@ -7,7 +7,7 @@ the goal cost on the last imagined block.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from ..validate import check_fields, ranged
 
@@ -83,6 +83,12 @@ class PlannerConfig:
         if self.plan_from not in PLAN_FROM:
             raise ValueError(f"plan_from must be 'mean' or 'best', got {self.plan_from!r}")
         check_fields(self, "planner")
+        for f in fields(self):  # a Fraction / Decimal passed check_fields but made the result unwritable as JSON
+            v = getattr(self, f.name)
+            if type(f.default) is float and type(v) is not float:
+                object.__setattr__(self, f.name, float(v))
+            elif type(f.default) is int and type(v) is not int:
+                object.__setattr__(self, f.name, int(v))
         if not 1 <= self.topk <= self.num_samples:
             raise ValueError(f"topk must be in [1, num_samples={self.num_samples}], got {self.topk}")
         if not 1 <= self.receding_horizon <= self.horizon:

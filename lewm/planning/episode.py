@@ -59,6 +59,17 @@ def _train_mode_layers(model) -> list[str]:
     return sorted({type(m).__name__ for m in model.modules() if m.training and isinstance(m, kinds)})
 
 
+def _takes_mean_weight(factory) -> bool:
+    """Whether ``factory`` accepts a ``mean_weight=`` keyword (a parameter of that name, or ``**kwargs``);
+    True when its signature cannot be read (a builtin): then the call itself says."""
+    import inspect
+    try:
+        params = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    return any(p.kind == p.VAR_KEYWORD or (p.name == "mean_weight" and p.kind != p.POSITIONAL_ONLY) for p in params)
+
+
 def run_episode(env, model: LeWM, cfg: LeWMConfig, pcfg: PlannerConfig, start_state, goal_state,
                 budget: int = 50, generator: torch.Generator | None = None, record_plans: bool = False,
                 stop_on_success: bool = True, precision: str = "fp32", cuda_graphs: bool = True,
@@ -90,6 +101,10 @@ def run_episode(env, model: LeWM, cfg: LeWMConfig, pcfg: PlannerConfig, start_st
     if cost_factory is not None and not callable(cost_factory):  # was: 'int' object is not callable, mid-episode
         raise TypeError(f"run_episode(cost_factory=...) must be None or callable: cost_factory(model, z_hist, z_goal, "
                         f"a_hist, steps) -> cost_fn, got {type(cost_factory).__name__}")
+    if cost_factory is not None and pcfg.cost_mean_weight and not _takes_mean_weight(cost_factory):
+        raise TypeError(f"run_episode(cost_factory=...) takes no mean_weight but pcfg.cost_mean_weight="
+                        f"{pcfg.cost_mean_weight:g} passes it: add a mean_weight=0.0 parameter to the factory, or set "
+                        f"cost_mean_weight=0")  # was: TypeError 'unexpected keyword argument' at the first plan
     if generator is not None and not isinstance(generator, torch.Generator):  # was found at the first plan
         raise TypeError(f"run_episode(generator=...) must be a torch.Generator (torch.Generator().manual_seed(0)) "
                         f"or None, got {type(generator).__name__}")

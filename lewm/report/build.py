@@ -112,6 +112,8 @@ def check_report_folder(out: str, checkpoint, data, force: bool, flag: str = "ma
     if force:
         return
     there = [n for n in names if os.path.lexists(os.path.join(out, n))]
+    if there == [HELDOUT_NAME]:  # only the report's own held-out file (checked above): an interrupted report's,
+        there = []  # collected again (was: "run the same command again" refused because of it)
     if there:
         from ..errors import OutputExistsError
         raise OutputExistsError(f"{flag} {out}: holds an earlier report ({', '.join(there)}); pass {force_name} "

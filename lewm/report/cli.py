@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 
@@ -57,10 +58,19 @@ def run_report(a: argparse.Namespace) -> int:
     resolve_device(a.device, "--device")  # was named make_report(device=...) from inside
     check_report_folder(a.out, a.checkpoint, a.data, a.force, "--out", "--force")
     set_threads(a.threads)
-    rep = make_report(a.checkpoint, a.data, a.out, episodes=a.episodes, quick=a.quick, max_frames=a.max_frames,
-                      map_method=a.map_method, decoder_steps=a.decoder_steps, horizon=a.horizon, seed=a.seed,
-                      device=a.device, html=not a.no_html, plotly_js=a.plotly_js,
-                      landscape_goals=a.landscape_goals, force=a.force)
+    from .data_source import HELDOUT_NAME
+    heldout = os.path.join(a.out, HELDOUT_NAME)
+    fresh = not os.path.lexists(heldout)
+    try:
+        rep = make_report(a.checkpoint, a.data, a.out, episodes=a.episodes, quick=a.quick,
+                          max_frames=a.max_frames, map_method=a.map_method, decoder_steps=a.decoder_steps,
+                          horizon=a.horizon, seed=a.seed, device=a.device, html=not a.no_html,
+                          plotly_js=a.plotly_js, landscape_goals=a.landscape_goals, force=a.force)
+    except BaseException:  # interrupted or failed: the held-out file this run collected goes too (was: left,
+        if fresh and os.path.isfile(heldout) and not os.path.lexists(os.path.join(a.out, "report.json")):
+            with contextlib.suppress(OSError):  # and the rerun was refused because of it)
+                os.remove(heldout)
+        raise
     # the report is written: a terminal that cannot show a character (R², an em dash) must not turn it into
     # a failure (was: "error: 'ascii' codec can't encode ...", exit 2, after report.json was written)
     _print_safe(summary_text(rep))
