@@ -73,7 +73,7 @@ class LatentGoalCost:
         z = self.imagine(actions).float()  # (N, P, D): fp32 distances, also under bf16 autocast
         zf = z[:, -1]  # (N, D)
         d = ((z - self.z_goal[:, None]) ** 2).sum(-1)  # (N, P)
-        c = {"last": lambda: d[:, -1], "all": lambda: d.mean(1), "min": lambda: d.min(1).values}[self.steps]()  # (N,)
+        c = d[:, -1] if self.steps == "last" else d.mean(1) if self.steps == "all" else d.min(1).values  # (N,)
         if self.mean_weight:
             c = c + self.mean_weight * d.mean(1)  # (N,)
         return c, zf  # (N,), (N, D)
