@@ -60,6 +60,18 @@ def test_ctrl_c_while_starting_up_is_one_line_and_exit_130(tmp_path):
     assert "interrupted" in err.strip().splitlines()[-1]
 
 
+def test_the_package_loads_its_config_names_on_first_use():
+    """Round 19's C5 gap: while ``lewm/__init__`` imported numpy (~0.3 s) Python's own Ctrl-C handler was
+    still in place. The package now imports nothing heavy, so ``python -m lewm`` installs its handler
+    right after the interpreter's own start-up."""
+    r = subprocess.run([sys.executable, "-c", "import sys, lewm; assert 'numpy' not in sys.modules; "
+                        "from lewm import get_preset, PRESETS; import lewm as L; "
+                        "assert get_preset('cpu-tiny') is not None and 'paper' in PRESETS and L.LeWMConfig; "
+                        "assert 'TrainConfig' in dir(L)"],
+                       env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+
+
 def test_the_command_gets_pythons_ctrl_c_handler_back(monkeypatch):
     seen = []
 
