@@ -30,10 +30,16 @@ def load_checkpoint(path: str):
     return _load_checkpoint(os.path.abspath(path), mtime(path), device())
 
 
-def run_with_progress(fn, text: str, est_s: float, phase=None):
+def run_with_progress(fn, text: str, est_s: float, phase=None, stop=None, on_stop=None, stop_key: str | None = None):
     """Run ``fn()`` in a helper thread while a progress bar says what it does, the time spent and an
     estimate (``est_s``); ``phase()`` may return a better text as it goes. Returns fn's result (or
-    raises its exception). The thread never calls ``st.*``."""
+    raises its exception). The thread never calls ``st.*``.
+
+    ``stop``: a threading.Event that ``fn`` checks between its iterations. Given, a Stop button
+    (``stop_key``) is shown while it runs, and when this script run is interrupted before fn ends (Stop,
+    any other widget, another page, the session closed: Streamlit raises in the progress loop) the event
+    is set, so the thread ends at its next check instead of running on (was: it ran to the end, unseen),
+    and ``on_stop()`` is called (in the script thread: it may write st.session_state for the next run)."""
     import threading
     import time
     box: dict = {}
@@ -47,16 +53,24 @@ def run_with_progress(fn, text: str, est_s: float, phase=None):
     th = threading.Thread(target=work, daemon=True, name="lab-progress")
     t0 = time.perf_counter()
     th.start()
-    th.join(0.3)
-    if th.is_alive():
-        bar = st.progress(0.0, text=text)
-        while th.is_alive():
-            el = time.perf_counter() - t0
-            label = (phase() if phase else None) or text
-            bar.progress(min(el / max(est_s, 1e-3), 0.99),
-                         text=f"{label} · {el:.0f} s of about {max(est_s, el + 1):.0f} s")
-            th.join(0.25)
-        bar.empty()
+    try:
+        th.join(0.3)
+        if th.is_alive():
+            if stop is not None:
+                st.button("Stop", icon=":material/stop:", key=stop_key or "lab_progress_stop")
+            bar = st.progress(0.0, text=text)
+            while th.is_alive():
+                el = time.perf_counter() - t0
+                label = (phase() if phase else None) or text
+                bar.progress(min(el / max(est_s, 1e-3), 0.99),
+                             text=f"{label} · {el:.0f} s of about {max(est_s, el + 1):.0f} s")
+                th.join(0.25)
+            bar.empty()
+    finally:
+        if th.is_alive() and stop is not None:  # this script run was interrupted: end the thread too
+            stop.set()
+            if on_stop is not None:
+                on_stop()
     if "err" in box:
         raise box["err"]
     return box["out"]
@@ -184,26 +198,31 @@ _GRIDS: dict = {}  # grid views (goal-cost landscapes, grid warps), shared by al
 GRID_S_PER_CELL = 0.005  # render + encode one state, measured here (2 cores)
 
 
-def _computed_once(key: tuple, fn, text: str, est_s: float, max_entries: int = 16):
-    """``fn()`` once per ``key`` behind a progress bar, then from memory."""
+def _computed_once(key: tuple, fn, text: str, est_s: float, max_entries: int = 16, **stop):
+    """``fn()`` once per ``key`` behind a progress bar, then from memory (``stop``: run_with_progress's)."""
     if key in _GRIDS:
         return _GRIDS[key]
-    out = run_with_progress(fn, text, est_s)
+    out = run_with_progress(fn, text, est_s, **stop)
     while len(_GRIDS) >= max_entries:
         _GRIDS.pop(next(iter(_GRIDS)))
     _GRIDS[key] = out
     return out
 
 
-def goal_landscape(ckpt: str, ckpt_stamp: float, goal: tuple, n: int):
-    """The planner's goal cost over a state grid (see ``lewm.diagnostics.goal_cost_landscape``)."""
+def goal_landscape(ckpt: str, ckpt_stamp: float, goal: tuple, n: int, on_stop=None, stop_key: str | None = None):
+    """The planner's goal cost over a state grid (see ``lewm.diagnostics.goal_cost_landscape``); a Stop button
+    (``stop_key``) ends it between two rendered states, as does leaving the page (``on_stop()`` is then called)."""
+    import threading
     from lewm.diagnostics import goal_cost_landscape
+    from plan_runs import StoppableEnv
     model, cfg, _ = load_checkpoint(ckpt)
-    env = make_env(cfg.env, cfg.model.image_size)
+    stop = threading.Event()
+    env = StoppableEnv(make_env(cfg.env, cfg.model.image_size), stop)
     return _computed_once(("landscape", ckpt, ckpt_stamp, tuple(goal), int(n)),
                           lambda: goal_cost_landscape(model, env, np.asarray(goal), n=n),
                           f"Rendering and encoding a {n}×{n} grid of states, scored against the goal",
-                          GRID_S_PER_CELL * n * n + 0.5)
+                          GRID_S_PER_CELL * n * n + 0.5, stop=stop, on_stop=on_stop,
+                          stop_key=stop_key or f"lab_stop_landscape_{int(n)}")
 
 
 def grid_warp(ckpt: str, ckpt_stamp: float, n: int):

@@ -3,9 +3,12 @@ checkpoints and reference sets, the runs and uploads; a dataset's header and whe
 checkpoint (its env and image size). No widgets here."""
 from __future__ import annotations
 
+import functools
 import glob
 import json
+import math
 import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -24,14 +27,90 @@ def rel(path: str) -> str:
         return path
 
 
-def shipped_success(path: str) -> float | None:
-    """Success rate from the ``eval.json`` beside a checkpoint, or None."""
+EVAL_JSON_MAX_BYTES = 4 * 1024 * 1024
+"""An eval.json larger than this is not read (the shipped ones are about 20 kB; /dev/zero read forever)."""
+
+
+def eval_json_path(ckpt: str) -> str:
+    """The ``eval.json`` beside a checkpoint."""
+    return os.path.join(os.path.dirname(os.path.abspath(ckpt)), "eval.json")
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_json(path: str, stamp: tuple) -> tuple[object, str | None]:
+    """(the JSON in ``path``, None) or (None, a problem in words); read once per ``stamp`` (its os.stat)."""
+    try:  # O_NONBLOCK: a FIFO put there since the stat opens at once instead of waiting for a writer
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as e:
+        return None, f"cannot be read ({e.strerror or e})"
+    with os.fdopen(fd, "rb") as f:
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None, "is not a regular file"
+            raw = f.read(EVAL_JSON_MAX_BYTES + 1)
+        except OSError as e:
+            return None, f"cannot be read ({e.strerror or e})"
+    if len(raw) > EVAL_JSON_MAX_BYTES:
+        return None, f"is more than {EVAL_JSON_MAX_BYTES // 2**20} MB, too big for an evaluation summary: not read"
+    if not raw.strip():
+        return None, "is empty"
     try:
-        with open(os.path.join(os.path.dirname(os.path.abspath(path)), "eval.json")) as f:
-            v = json.load(f).get("success_rate")
-        return None if v is None else float(v)
-    except (OSError, ValueError, AttributeError, TypeError):
-        return None
+        return json.loads(raw.decode("utf-8")), None
+    except UnicodeDecodeError as e:
+        return None, f"is not UTF-8 text (byte {e.start})"
+    except json.JSONDecodeError as e:
+        return None, f"is not valid JSON ({e.msg}, line {e.lineno})"
+    except RecursionError:  # "[" * 200000: an exception box on every page (the sidebar reads it)
+        return None, "is nested too deeply to be read as JSON"
+    except (ValueError, MemoryError) as e:  # a 5000-digit integer (int max str digits), ...
+        return None, f"is not usable JSON ({str(e)[:80]})"
+
+
+def read_eval_json(path: str) -> tuple[object, str | None]:
+    """The JSON in an ``eval.json`` and a one-line problem: (data, None); (None, None) when there is no such
+    file (a dangling link too); (None, "is a folder" / "is a pipe (FIFO), not a regular file" / "is 40.0 MB,
+    ..." / "is not valid JSON ..." / "is nested too deeply ...") otherwise. Anything but a regular file is never
+    opened (a FIFO blocked every page, /dev/zero read without end), and a file is parsed once per change
+    (its stat: mtime, size, inode)."""
+    try:
+        s = os.stat(path)
+    except FileNotFoundError:
+        return None, None
+    except (OSError, ValueError) as e:  # a symlink loop, a name too long
+        return None, f"cannot be read ({getattr(e, 'strerror', None) or e})"
+    if stat.S_ISDIR(s.st_mode):
+        return None, "is a folder, not a file"
+    if not stat.S_ISREG(s.st_mode):
+        from lewm.runs import file_kind
+        return None, f"is {file_kind(path) or 'not a regular file'}"
+    if s.st_size > EVAL_JSON_MAX_BYTES:
+        return None, (f"is {s.st_size / 2**20:.1f} MB, more than the {EVAL_JSON_MAX_BYTES // 2**20} MB an evaluation "
+                      f"summary can be: not read")
+    return _parse_json(path, (s.st_mtime_ns, s.st_ctime_ns, s.st_size, s.st_ino, s.st_dev))
+
+
+def success_of(path: str) -> tuple[float | None, str | None]:
+    """(success rate, None) from the ``eval.json`` beside a checkpoint: a finite number in [0, 1] (a numeric
+    string too); (None, None) without one; (None, why) when the file or its ``success_rate`` is unusable
+    (NaN, Infinity, 5 and -0.5 were shown as "nan%", "500%" ... and sorted first)."""
+    data, problem = read_eval_json(eval_json_path(path))
+    if problem is not None:
+        return None, f"eval.json {problem}"
+    if not isinstance(data, dict) or data.get("success_rate") is None:
+        return None, None
+    v = data["success_rate"]
+    try:
+        f = None if isinstance(v, bool) else float(v)
+    except (TypeError, ValueError, OverflowError):
+        f = None
+    if f is None or not math.isfinite(f) or not 0.0 <= f <= 1.0:
+        return None, f"eval.json success_rate {str(v)[:20]} is not a rate in [0, 1]"
+    return f, None
+
+
+def shipped_success(path: str) -> float | None:
+    """Success rate from the ``eval.json`` beside a checkpoint (a finite number in [0, 1]), or None."""
+    return success_of(path)[0]
 
 
 def list_checkpoints() -> list[tuple[str, str]]:
@@ -41,10 +120,12 @@ def list_checkpoints() -> list[tuple[str, str]]:
     for p in settings()["checkpoints"]:
         out.append((f"{Path(p).parent.name}/{Path(p).name} (given)", os.path.abspath(p)))
     shipped = sorted(glob.glob(str(ROOT / "checkpoints" / "*" / "model.pt")))
-    shipped.sort(key=lambda p: -(shipped_success(p) or -1.0))  # stable: alphabetical among equals
-    for p in shipped:
-        sr = shipped_success(p)
-        out.append((f"{Path(p).parent.name} (shipped" + (f", {100 * sr:.0f}% success)" if sr is not None else ")"), p))
+    success = {p: success_of(p) for p in shipped}
+    shipped.sort(key=lambda p: -(success[p][0] if success[p][0] is not None else -1.0))  # stable: alphabetical
+    for p in shipped:  # among equals; no usable rate: last, and the label says why
+        sr, why = success[p]
+        out.append((f"{Path(p).parent.name} (shipped" + (f", {100 * sr:.0f}% success)" if sr is not None else
+                                                         f"; {why})" if why else ")"), p))
     uploads = os.path.join(runs_dir(), "uploads")
     runs = [p for p in glob.glob(os.path.join(runs_dir(), "*", "last.pt")) if Path(p).parent != Path(uploads)]
     runs += glob.glob(os.path.join(uploads, "*.pt"))
@@ -124,20 +205,29 @@ def world_error(path: str, mtime: float, env_name: str, image_size: int) -> str 
     return None
 
 
-def evaluated_planner(ckpt: str) -> dict:
-    """The planner settings a checkpoint was evaluated with (``eval.json`` beside it), or {}.
-    A ``planner`` that is not a JSON object (a number, a list) is unusable: warned about, then {}."""
-    path = os.path.join(os.path.dirname(os.path.abspath(ckpt)), "eval.json")
-    try:
-        with open(path) as f:
-            planner = json.load(f).get("planner") or {}
-    except (OSError, ValueError, AttributeError):
-        return {}
+def evaluated_planner(ckpt: str, env: str | None = None) -> tuple[dict, list[str]]:
+    """The planner settings a checkpoint was evaluated with (``eval.json`` beside it) and the notes to show
+    (one line each, naming the file): ({}, notes) when the file is unreadable, is not a JSON object, has a
+    ``planner`` that is not an object (a number, a list), or comes from another env than ``env`` (the
+    checkpoint's: Reacher's settings were used to plan Two-Room). No eval.json: ({}, [])."""
+    path = eval_json_path(ckpt)
+    data, problem = read_eval_json(path)
+    if problem is not None:
+        return {}, [f"{rel(path)} {problem}; using the page's default planner settings."]
+    if data is None:
+        return {}, []
+    if not isinstance(data, dict):
+        return {}, [f"{rel(path)} holds {type(data).__name__} {str(data)[:40]}, expected an object with a "
+                    f"'planner'; using the page's default planner settings."]
+    planner = data.get("planner") or {}
     if not isinstance(planner, dict):
-        st.warning(f"{rel(path)}: 'planner' is {type(planner).__name__} {str(planner)[:60]}, expected an object "
-                   f"of planner settings; using the defaults.")
-        return {}
-    return planner
+        return {}, [f"{rel(path)}: 'planner' is {type(planner).__name__} {str(planner)[:60]}, expected an object "
+                    f"of planner settings; using the defaults."]
+    their = data.get("env")
+    if env is not None and isinstance(their, str) and their != env:
+        return {}, [f"{rel(path)} is the evaluation of a '{their[:40]}' agent, not of this '{env}' checkpoint; "
+                    f"its planner settings are not used (the page's defaults are)."]
+    return dict(planner), []
 
 
 def mtime(path: str) -> float:

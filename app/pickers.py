@@ -37,6 +37,9 @@ def sidebar_checkpoint() -> None:
             lost = st.session_state.get(_LOST)  # (the selected checkpoint that vanished, the one shown instead)
             if req in paths:
                 st.session_state["sb_checkpoint"] = labels[paths.index(req)]
+            elif req is not None:  # was dropped without a word
+                st.warning(f"`{rel(req)}` no longer exists (deleted or moved): the sidebar keeps its checkpoint.",
+                           icon=":material/link_off:")
             elif lost and lost[0] in paths and st.session_state.get(CKPT_KEY) == lost[1]:
                 # the vanished checkpoint is back (rewritten, restored) and nothing else was picked: select it again
                 st.session_state["sb_checkpoint"] = labels[paths.index(lost[0])]
@@ -167,7 +170,12 @@ def _show_url_note(current: str) -> None:
 
 
 def select_checkpoint(path: str) -> None:
-    """Make ``path`` the sidebar's checkpoint (the selectbox is updated on the rerun)."""
+    """Make ``path`` the sidebar's checkpoint (the selectbox is updated on the rerun); a file that is gone is
+    said on the page instead (was: the click did nothing)."""
+    if not os.path.isfile(path):
+        st.warning(f"`{rel(path)}` no longer exists (deleted or moved): the other pages keep "
+                   f"`{rel(st.session_state.get(CKPT_KEY) or '')}`.", icon=":material/link_off:")
+        return
     st.session_state["_ckpt_request"] = path
     st.session_state[CKPT_KEY] = path
     st.rerun()

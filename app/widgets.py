@@ -2,6 +2,8 @@
 duration, a job's status line."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import streamlit as st
 
@@ -10,9 +12,21 @@ from lewm.figures import upscale
 
 
 def pick_episode(container, path: str, info: dict, key: str) -> tuple[int, dict]:
-    """Episode number input + load; a bad file shows st.error and stops the page."""
+    """Episode number input + load; a bad file shows st.error and stops the page. An episode chosen earlier
+    that the dataset no longer has (replaced on disk, or another dataset picked) becomes the last one, said in
+    one line (was: Streamlit reset it to 0 without a word)."""
     from lewm.data import DataError, load_episode
-    ep = int(container.number_input("Episode", 0, info["num_episodes"] - 1, 0, key=key))
+    n = int(info["num_episodes"])
+    prev, of = st.session_state.get(key), st.session_state.get(f"_{key}_of")
+    default = 0
+    if isinstance(prev, int) and prev > n - 1:
+        del st.session_state[key]  # before the widget exists, so that its new default is taken
+        default = n - 1
+        name = os.path.basename(path)
+        st.info((f"{name} changed on disk (now {n} episodes)" if of == path else f"{name} has {n} episodes")
+                + f": episode {prev} no longer exists; showing episode {default}.", icon=":material/info:")
+    st.session_state[f"_{key}_of"] = path
+    ep = int(container.number_input("Episode", 0, n - 1, default, key=key))
     try:
         return ep, load_episode(path, ep)
     except DataError as e:

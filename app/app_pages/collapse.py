@@ -63,8 +63,18 @@ with st.expander("Start a comparison", expanded=not mgr.groups()):
         elif (why := jobs_view.data_fits(path, base, 1, int(batch))) is not None:  # was: two workers failing
             st.error(why)
         elif not mgr.can_start_train(2):
-            st.error("Another training run is active on this server; the comparison needs two free slots. "
-                     "Stop it on the Train page or wait.")
+            busy = [j for j in mgr.jobs("train") if j.status in ACTIVE]
+            mine = [j for j in busy if j.group and j.group == st.session_state.get("collapse_group")]
+            if mine:  # was: blamed "another training run" for this page's own comparison (a second click)
+                st.error(f"This comparison is already running (started "
+                         f"{time.strftime('%H:%M:%S', time.localtime(min(j.started for j in mine)))}); Stop both "
+                         f"below to restart it.")
+            elif busy and all(j.group for j in busy):
+                st.error(f"A comparison ({busy[0].group}) is already running on this server; stop it below (pick it "
+                         f"under Comparison) or wait.")
+            else:
+                st.error("Another training run is active on this server; the comparison needs two free slots. "
+                         "Stop it on the Train page or wait.")
         else:
             group = time.strftime("collapse-%Y%m%d-%H%M%S")
             train_o = {"ckpt_every": base.train.ckpt_every, "log_every": max(1, int(steps) // 100),

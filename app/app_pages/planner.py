@@ -2,6 +2,7 @@
 compare the best imagined future with what really happens, then run a full MPC episode."""
 import threading
 import time
+from dataclasses import replace as dc_replace
 
 import numpy as np
 import streamlit as st
@@ -10,6 +11,7 @@ import torch
 import cache
 import discovery
 import pickers
+import plan_runs
 import widgets
 from lewm import figures
 import health
@@ -76,9 +78,18 @@ lmap = cache.get_latent_map(*args, "umap") if cache.has_latent_map(*args, "umap"
 st.subheader("1 · Start and goal")
 sources = ["Evaluation pair", "From the dataset"] + (["Click on the canvas"] if is_room else []) + ["Coordinates"]
 src = st.radio("Choose them from", sources, horizontal=True, key="plan_source")
-if "plan_start" not in st.session_state:
+if "plan_start" not in st.session_state or st.session_state.get("plan_env") != cfg.env:
+    # first visit, or a checkpoint of another env: the old start and goal are not states of this world (a
+    # Two-Room (x, y) fed to the Reacher raised; Reacher angles became the corner (21, 21) with 4 warnings)
+    old_env = st.session_state.get("plan_env") if "plan_start" in st.session_state else None
     s0, g0 = cache.eval_pairs(cfg.env, 20, 0)[0]
     st.session_state["plan_start"], st.session_state["plan_goal"] = list(map(float, s0)), list(map(float, g0))
+    st.session_state["plan_env"] = cfg.env
+    for k in [k for k in st.session_state if str(k).startswith(("plan_s_", "plan_g_"))]:
+        del st.session_state[k]  # before the Coordinates inputs exist: they take the new values
+    if old_env is not None and src in ("Coordinates", "Click on the canvas"):
+        st.info(f"The checkpoint's environment changed ({old_env} → {cfg.env}): start and goal reset to "
+                f"evaluation pair 0 of {cfg.env}.", icon=":material/restart_alt:")
 
 if src == "Evaluation pair":
     pairs = cache.eval_pairs(cfg.env, 20, 0)
@@ -95,9 +106,19 @@ elif src == "From the dataset":
         st.warning(f"Episode {e} of {discovery.rel(path)} has {len(epi['state'])} frame(s): a start and a goal "
                    f"need at least 2. Pick a longer episode.")
         st.stop()
-    off = c3.number_input("Goal = start + … steps", 1, len(epi["state"]) - 1, min(25, len(epi["state"]) - 1),
-                          key="plan_off")
-    t0 = c2.number_input("Start step", 0, len(epi["state"]) - 1 - off, 0, key="plan_t0")
+    T, lost = len(epi["state"]), []  # an offset / start that no longer fit (a shorter episode, the file replaced)
+    p_off, p_t0 = st.session_state.get("plan_off"), st.session_state.get("plan_t0")
+    if isinstance(p_off, int) and p_off > T - 1:
+        del st.session_state["plan_off"]  # was: reset to the default without a word
+        lost.append(f"goal offset {p_off}")
+    off = c3.number_input("Goal = start + … steps", 1, T - 1, T - 1 if lost else min(25, T - 1), key="plan_off")
+    if t0_lost := isinstance(p_t0, int) and p_t0 > T - 1 - off:
+        del st.session_state["plan_t0"]
+        lost.append(f"start step {p_t0}")
+    t0 = c2.number_input("Start step", 0, T - 1 - off, T - 1 - off if t0_lost else 0, key="plan_t0")
+    if lost:
+        st.info(f"Episode {e} of {discovery.rel(path)} has {T} frames: {' and '.join(lost)} no longer fit; using goal "
+                f"offset {off}, start step {t0}.", icon=":material/info:")
     st.session_state["plan_start"] = list(map(float, epi["state"][t0]))
     st.session_state["plan_goal"] = list(map(float, epi["state"][t0 + off]))
     pair = np.asarray([st.session_state["plan_start"], st.session_state["plan_goal"]], np.float64)
@@ -149,6 +170,17 @@ with c3:
     st.caption(f"distance by the env's measure: {env.success_distance(start, goal):.2f} "
                f"(success below {env.success_threshold:g})")
 
+STOP_WHY = "Stop pressed, a setting changed or the page was left while it ran"
+if (note := st.session_state.pop("plan_land_note", None)) is not None:
+    st.info(note, icon=":material/stop_circle:")
+
+
+def _land_stopped():
+    st.session_state["plan_land_shown"] = False  # else the next run would start it again at once
+    st.session_state["plan_land_note"] = (f"The goal-cost landscape was stopped ({STOP_WHY}); press Compute the "
+                                          f"landscape to compute it again.")
+
+
 with st.expander("What the planner sees: the goal cost over the whole map"):
     st.caption("Every cell is a rendered state, encoded and scored with the planner's cost ‖z − z_goal‖². "
                "A good world model gives a single basin around the goal that follows the true distance to go "
@@ -156,7 +188,8 @@ with st.expander("What the planner sees: the goal cost over the whole map"):
     n_grid = st.select_slider("Grid", [16, 24, 32, 48], 24, key="plan_land_n")
     if st.button("Compute the landscape", key="plan_land_go") or st.session_state.get("plan_land_shown"):
         st.session_state["plan_land_shown"] = True
-        L = cache.goal_landscape(ckpt, discovery.mtime(ckpt), tuple(map(float, goal)), int(n_grid))
+        L = cache.goal_landscape(ckpt, discovery.mtime(ckpt), tuple(map(float, goal)), int(n_grid),
+                                 on_stop=_land_stopped, stop_key="plan_land_stop")
         st.plotly_chart(figures.fig_landscape(L, start, names=[names[d] for d in L.dims]), key="plan_land_fig")
         m1, m2 = st.columns(2)
         m1.metric("Rank correlation with the true distance", f"{L.spearman:.2f}", help="Spearman ρ over valid cells; 1 = perfect")
@@ -165,34 +198,37 @@ with st.expander("What the planner sees: the goal cost over the whole map"):
 
 # ------------------------------------------------------------------ planner settings
 st.subheader("2 · One plan, step by step")
-shipped = discovery.evaluated_planner(ckpt)
+import planner_defaults  # app/planner_defaults.py: the settings' defaults from eval.json, and their notes
 
-
-def shipped_int(name: str, lo: int, hi: int, default: int) -> int:
-    """The checkpoint's evaluated planner setting ``name`` (eval.json) as a widget default, if a whole number in
-    [lo, hi]; else ``default`` (the Reacher agent plans 8 blocks ahead: a default of 5 was not the agent)."""
-    v = shipped.get(name)
-    return int(v) if isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi else default
+eval_path = discovery.eval_json_path(ckpt)
+shipped, eval_notes = discovery.evaluated_planner(ckpt, cfg.env)
+dflt, value_notes = planner_defaults.page_defaults(shipped)
+if planner_defaults.reset_if_new_origin(st.session_state, (ckpt, discovery.mtime(eval_path))):
+    st.info(f"Planner settings reset to {discovery.rel(ckpt)}'s eval.json." if shipped else
+            f"Planner settings reset to the page's defaults ({discovery.rel(ckpt)} has no usable eval.json).")
+if eval_notes or value_notes:  # one box: what the file holds that the page cannot use as it is
+    st.warning("  \n".join(eval_notes + [f"{discovery.rel(eval_path)}: {n}" for n in value_notes]))
+LIM = planner_defaults.LIMITS
 
 
 c = st.columns(7)
-solver = c[0].selectbox("Solver", ["cem", "mppi", "grad"], key="plan_solver",
+solver = c[0].selectbox("Solver", ["cem", "mppi", "grad"], index=["cem", "mppi", "grad"].index(dflt["solver"]),
+                        key="plan_solver", help="The default is what this checkpoint's eval.json used",
                         format_func={"cem": "CEM", "mppi": "MPPI", "grad": "gradient (Adam)"}.get)
 is_grad = solver == "grad"  # Adam on grad_restarts starts, 3 steps per iteration: no samples, no elites
-samples = c[1].number_input("Samples", 10, 5000, shipped_int("num_samples", 10, 5000, 300), step=50, key="plan_samples",
+samples = c[1].number_input("Samples", *LIM["num_samples"], dflt["num_samples"], step=50, key="plan_samples",
                             disabled=is_grad,
                             help="Not used by the gradient solver (it runs Restarts, below)" if is_grad else
                             "Candidate action sequences scored per iteration")
-topk = c[2].number_input("Elites", 1, 1000, shipped_int("topk", 1, 1000, 30), key="plan_topk", disabled=is_grad,
+topk = c[2].number_input("Elites", *LIM["topk"], dflt["topk"], key="plan_topk", disabled=is_grad,
                          help="Not used by the gradient solver" if is_grad else "Best candidates kept per iteration")
-iters = c[3].number_input("Iterations", 1, 100, shipped_int("iterations", 1, 100, 10), key="plan_iters",
+iters = c[3].number_input("Iterations", *LIM["iterations"], dflt["iterations"], key="plan_iters",
                           help="Gradient solver: 3 Adam steps per iteration" if is_grad else None)
-horizon = c[4].number_input("Horizon (blocks)", 1, 20, shipped_int("horizon", 1, 20, 5), key="plan_horizon",
+horizon = c[4].number_input("Horizon (blocks)", *LIM["horizon"], dflt["horizon"], key="plan_horizon",
                              help="The default is what this checkpoint's eval.json used")
 seed = c[5].number_input("Seed", 0, 10**6, 0, key="plan_seed")
-shipped_cost = shipped.get("cost_steps") if shipped.get("cost_steps") in COST_STEPS else "last"
 cost_steps = c[6].selectbox(
-    "Goal cost", list(COST_STEPS), index=COST_STEPS.index(shipped_cost), key="plan_cost_steps",
+    "Goal cost", list(COST_STEPS), index=COST_STEPS.index(dflt["cost_steps"]), key="plan_cost_steps",
     format_func={"last": "last block (paper)", "all": "every block", "min": "closest block"}.get,
     help="‖ẑ − z_goal‖² on the last imagined block only (the paper), averaged over every imagined block "
          "(rewards reaching the goal early instead of spreading the move over the whole horizon), or the "
@@ -200,22 +236,22 @@ cost_steps = c[6].selectbox(
          "not penalised). The default is what this checkpoint's eval.json used.")
 mean_weight = 0.0
 if cost_steps == "min":  # the tie-break of 'min' (the shipped Reacher agent: 0.1)
-    w0 = shipped.get("cost_mean_weight")
-    w0 = float(w0) if isinstance(w0, (int, float)) and not isinstance(w0, bool) and 0 <= w0 <= 100 else 0.0
     mean_weight = st.number_input(
-        "… plus this weight × the cost averaged over the blocks", 0.0, 100.0, w0, step=0.05,
+        "… plus this weight × the cost averaged over the blocks", *LIM["cost_mean_weight"],
+        float(dflt["cost_mean_weight"]), step=0.05,
         key="plan_cost_mean_weight",
         help="'closest block' alone is indifferent to when the goal is reached; a small weight on the average "
              "prefers the route that gets there sooner and stays. The default is what this checkpoint's eval.json used.")
 restarts = PlannerConfig.grad_restarts
 if is_grad:
-    restarts = st.number_input("Restarts (parallel Adam starts; the best one is kept)", 1, 1000,
-                               PlannerConfig.grad_restarts, key="plan_restarts")
+    restarts = st.number_input("Restarts (parallel Adam starts; the best one is kept)", *LIM["grad_restarts"],
+                               dflt["grad_restarts"], key="plan_restarts",
+                               help="The default is what this checkpoint's eval.json used")
     st.caption(f"Gradient (Adam): Samples and Elites are not used. Each plan runs {int(restarts)} restarts × "
                f"{3 * int(iters)} Adam steps (3 per iteration, learning rate {PlannerConfig.grad_lr:g}) and keeps "
                f"the best.")
 plan_from = st.radio(
-    "Execute", ["mean", "best"], index=int(shipped.get("plan_from") == "best"), key="plan_from", horizontal=True,
+    "Execute", ["mean", "best"], index=int(dflt["plan_from"] == "best"), key="plan_from", horizontal=True,
     format_func={"mean": "the final sampling mean (paper)", "best": "the best candidate scored"}.get,
     help="CEM / MPPI: what the plan returns. When the elites split between two ways to the goal (a Reacher joint "
          "that can turn either way by ~π), their mean lies between them and the agent can stand still; the best "
@@ -233,17 +269,30 @@ except ValueError as e:
     st.stop()
 key = (ckpt, discovery.mtime(ckpt), tuple(start), tuple(goal), pcfg, int(seed))
 map_id = (args, lmap.method)
+if (note := st.session_state.pop("plan_note", None)) is not None:
+    st.info(note, icon=":material/stop_circle:")
 if st.button("Plan", type="primary", icon=":material/psychology:", key="plan_go"):
-    def _plan():
+    plan_stop = threading.Event()
+    watched_cost = {}
+
+    def _plan():  # the cost is called once per solver iteration: a set plan_stop ends the plan there
         t = time.perf_counter()
         setup = setup_plan(model, cfg, env, start, goal)
-        res = plan_recorded(setup, cfg, pcfg, seed=int(seed))
+        watched_cost["c"] = plan_runs.StoppableCost(setup.cost, plan_stop)
+        res = plan_recorded(dc_replace(setup, cost=watched_cost["c"]), cfg, pcfg, seed=int(seed))
         return {"key": key, "setup": setup, "res": res, "secs": time.perf_counter() - t, "views": {}}
     what = (f"GRAD: {3 * pcfg.iterations} Adam steps × {pcfg.grad_restarts} restarts" if is_grad else
             f"{pcfg.solver.upper()}: {pcfg.iterations} iterations × {pcfg.num_samples} candidates")
     work = 3 * pcfg.iterations * pcfg.grad_restarts if is_grad else pcfg.num_samples * pcfg.iterations
+
+    def _plan_stopped():
+        n_it = 3 * pcfg.iterations if is_grad else pcfg.iterations
+        k = min(getattr(watched_cost.get("c"), "calls", 0), n_it)
+        st.session_state["plan_note"] = (f"The plan was stopped at {'Adam step' if is_grad else 'iteration'} {k} of "
+                                         f"{n_it} ({STOP_WHY}); press Plan to run it again.")
     st.session_state["plan_state"] = cache.run_with_progress(
-        _plan, f"Planning in latent space ({what})", est_s=max(0.5, 0.0005 * work))
+        _plan, f"Planning in latent space ({what})", est_s=max(0.5, 0.0005 * work), stop=plan_stop,
+        on_stop=_plan_stopped, stop_key="plan_stop_plan")
 ps = st.session_state.get("plan_state")
 
 
@@ -256,10 +305,13 @@ def iteration_figure(ps):
         return ps["views"][map_id]
     setup, res = ps["setup"], ps["res"]
     nf = cache.nearest_frames(*args)
+    build_stop = threading.Event()
 
     def build():
         out = []
         for rec in res.iterations:
+            if build_stop.is_set():  # the page run was interrupted: end here, not after every iteration
+                raise plan_runs.Stopped("step-through stopped")
             elite = rec.elite_idx.numpy()
             best_actions = rec.candidates[elite[0]] if rec.candidates is not None else res.actions.cpu()
             best_imag = imagine_candidate(setup, best_actions)
@@ -279,7 +331,8 @@ def iteration_figure(ps):
                                           lmap.transform(setup.z_goal[None]), f"{lmap.method.upper()} map")
     n_it = len(res.iterations)
     fig = cache.run_with_progress(build, f"Replaying the best candidate of each of the {n_it} iterations "
-                                          f"(imagined and in the simulator)", est_s=0.15 * n_it)
+                                          f"(imagined and in the simulator)", est_s=0.15 * n_it, stop=build_stop,
+                                  on_stop=lambda: ps.update(build_stopped=True), stop_key="plan_stop_build")
     ps["views"] = {map_id: fig}
     return fig
 
@@ -299,6 +352,11 @@ def plan_step_view(ps) -> None:
                "imagined end points on the map, their costs, and below, what the best candidate of that iteration "
                "*imagines* (the nearest dataset frame to each imagined latent) and what *really happens* when its "
                "actions are executed.")
+    if ps.get("build_stopped") and not st.button("Build the step-through figure", key="plan_build"):
+        st.info(f"The step-through figure was stopped ({STOP_WHY}); press Build the step-through figure to build "
+                f"it again.", icon=":material/stop_circle:")
+        return
+    ps.pop("build_stopped", None)
     st.plotly_chart(iteration_figure(ps), key="plan_iterations")
 
 
@@ -316,15 +374,19 @@ precision = c4.selectbox(
     help="The model's rollouts during the episode: auto = bf16 autocast on CUDA GPUs and on CPUs with native bf16 "
          "(about 1.5-2x faster CEM iterations, the same success on the shipped Two-Room agent), fp32 elsewhere. "
          "CEM's statistics stay fp32 (lewm/precision.py).")
-rh = c2.number_input("Blocks executed per plan", 1, int(horizon),
-                     shipped_int("receding_horizon", 1, int(horizon), 1), key="plan_rh",
+rh0 = min(dflt["receding_horizon"], int(horizon))
+if (rh_was := st.session_state.get("plan_rh")) is not None and rh_was > int(horizon):
+    del st.session_state["plan_rh"]  # was: Streamlit reset the out-of-range value to the default (1), silently
+    rh0 = int(horizon)
+    st.info(f"Blocks executed per plan {int(rh_was)} is more than the Horizon {int(horizon)}: using {int(horizon)}.")
+rh = c2.number_input("Blocks executed per plan", 1, int(horizon), rh0, key="plan_rh",
                      help="Receding horizon: execute this many action blocks, then re-plan from the new frame")
 fps = c3.slider("Animation speed (frames/s)", 2, 30, 10, key="plan_fps")
 if (note := st.session_state.pop("plan_episode_note", None)) is not None:
     st.info(note, icon=":material/stop_circle:")
+pc = dc_replace(pcfg, receding_horizon=int(min(rh, horizon)))
+ep_settings = {"planner": pc, "seed": int(seed), "budget": int(budget), "precision": precision}
 if st.button("Run episode", type="primary", icon=":material/smart_toy:", key="plan_run"):
-    from dataclasses import replace
-    pc = replace(pcfg, receding_horizon=int(min(rh, horizon)))
     dev = next(model.parameters()).device
     gen = torch.Generator(device=dev).manual_seed(int(seed))
     if (old := st.session_state.get("plan_episode_stop")) is not None:
@@ -370,9 +432,13 @@ if st.button("Run episode", type="primary", icon=":material/smart_toy:", key="pl
         st.error(f"The episode stopped at env step {watched.steps}: "
                  + (f"{type(e).__name__}: {e}" if e is not None else "the planning thread ended without a result"))
         st.stop()
-    st.session_state["plan_episode"] = {"key": key, "res": box["res"], "wall": time.perf_counter() - t}
+    st.session_state["plan_episode"] = {"key": key, "res": box["res"], "wall": time.perf_counter() - t,
+                                        "settings": ep_settings}
 pe = st.session_state.get("plan_episode")
 if pe and pe["key"][:4] == key[:4]:
+    if changed := plan_runs.settings_diff(pe.get("settings", {}), ep_settings):  # was: shown as if current
+        st.info(f"These results are from earlier settings: {', '.join(changed)}; press Run episode to run it "
+                f"with the current ones.", icon=":material/history:")
     epr = pe["res"]
     m = st.columns(5)
     m[0].metric("success", "yes" if epr.success else "no")

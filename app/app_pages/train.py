@@ -179,11 +179,16 @@ with st.expander("Runs on disk (including those of earlier server sessions)"):
         st.caption("None yet.")
     else:
         d = st.selectbox("Run folder", run_dirs, format_func=discovery.rel, key="train_past")
+        mj, read_ok = os.path.join(d, "metrics.jsonl"), False
         try:
-            h = read_metrics(d)
+            h, read_ok = read_metrics(d), True
         except (ValueError, AttributeError, OSError, OverflowError) as e:  # a damaged metrics.jsonl: say so, keep the page
-            st.error(f"{discovery.rel(os.path.join(d, 'metrics.jsonl'))}: unreadable ({type(e).__name__}: {e}).")
+            st.error(f"{discovery.rel(mj)}: unreadable ({type(e).__name__}: {e}).")
             h = {}
+        if read_ok and not h and os.path.isfile(mj) and os.path.getsize(mj) == 0:  # was: an empty chart, no word
+            st.info(f"{discovery.rel(mj)} is empty: the run has not logged a step yet (or died before it).")
+        elif read_ok and not h and os.path.isfile(mj):
+            st.info(f"{discovery.rel(mj)}: no complete metrics line yet, so there is nothing to plot.")
         if h and "step" not in h:  # nothing to plot against: an empty chart without a word was silently wrong
             st.warning(f"{discovery.rel(os.path.join(d, 'metrics.jsonl'))}: no line has a numeric 'step', so its "
                        f"{', '.join(sorted(h))} cannot be plotted against training steps.")
