@@ -9,6 +9,8 @@
 #   D  B with a stronger SIGReg, lambda 0.2 (the paper: > 80% for lambda in [0.01, 0.2])
 #   E  B with ViT-Tiny's full depth (12 encoder layers, as the paper), torch.compile
 #   F  B with twice the batch (512) and lr x sqrt(2) (7e-4), torch.compile: more windows per second
+#   P  B with 4-px patches (256 tokens a frame: the paper's 16 x 16 grid at 224 px / 14), torch.compile; on the CPU
+#      (session 20) 4-px patches read the block angle better than 8-px ones at equal steps (docs/pusht_findings.md)
 # The default set follows the first run's finding (docs/pusht_findings.md: D=192 brought the angle in, and
 # B's losses were still falling at 195 s): B again on a longer clock (the control, eager), E and F compiled.
 # Each is exported (fp16) and evaluated with the paper's protocol and solver (50 episodes, goal 25 steps
@@ -62,7 +64,8 @@ variant_args() {
     D) echo "--latent-dim 192 --lambda 0.2" ;;
     E) echo "--latent-dim 192 --set model.enc_depth=12 --set train.compile=true" ;;
     F) echo "--latent-dim 192 --set train.lr=7e-4 --set train.compile=true" ;;  # batch: variant_batch
-    *) echo "gpu_train: unknown variant '$1' (A B C D E F)" >&2; return 1 ;;
+    P) echo "--latent-dim 192 --set model.patch_size=4 --set train.compile=true" ;;
+    *) echo "gpu_train: unknown variant '$1' (A B C D E F P)" >&2; return 1 ;;
   esac
 }
 variant_batch() { [ "$1" = F ] && echo $(( 2 * BATCH )) || echo "$BATCH"; }  # F: twice the batch (a flag given once)
@@ -74,7 +77,7 @@ for V in $VARIANTS; do
   case "$SEEN" in *" $V "*) echo "gpu_train: variant $V given twice in VARIANTS='$VARIANTS'" >&2; exit 2 ;; esac
   SEEN="$SEEN$V "
 done
-[ "$SEEN" != " " ] || { echo "gpu_train: VARIANTS='$VARIANTS' names no variant (A B C D E F)" >&2; exit 2; }
+[ "$SEEN" != " " ] || { echo "gpu_train: VARIANTS='$VARIANTS' names no variant (A B C D E F P)" >&2; exit 2; }
 for V in $VARIANTS; do
   [ ! -e "$WORK/run_$V" ] || { echo "gpu_train: WORK=$WORK already holds run_$V (another run's, which training" \
     "would resume): give a fresh WORK or leave WORK unset" >&2; exit 2; }
