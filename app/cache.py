@@ -39,7 +39,9 @@ def run_with_progress(fn, text: str, est_s: float, phase=None, stop=None, on_sto
     (``stop_key``) is shown while it runs, and when this script run is interrupted before fn ends (Stop,
     any other widget, another page, the session closed: Streamlit raises in the progress loop) the event
     is set, so the thread ends at its next check instead of running on (was: it ran to the end, unseen),
-    and ``on_stop()`` is called (in the script thread: it may write st.session_state for the next run)."""
+    and ``on_stop()`` is called (in the script thread, which Streamlit is interrupting: it must not touch st.*,
+    st.session_state included, which raises StopException again there; it may change a plain object the next
+    run reads, e.g. plan_runs.StopMailbox)."""
     import threading
     import time
     box: dict = {}

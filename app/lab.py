@@ -41,8 +41,29 @@ def main() -> None:
         st.error(err, icon=":material/memory:")
         st.stop()
     with safety.guard():
+        keep_settings(st, getattr(nav, "url_path", None) or nav.title)
         pickers.sidebar_checkpoint()
         nav.run()
+
+
+def keep_settings(st, page) -> None:
+    """Put back the values of ``page``'s input widgets that Streamlit dropped while another page was shown
+    (widget_memory.py says how); before any widget of this run exists."""
+    import widget_memory
+    memory = st.session_state.setdefault(widget_memory.MEMORY_KEY, widget_memory.new_memory())
+    try:  # Streamlit's record of each key's widget type (no public API); another Streamlit: nothing is kept
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+        state = get_script_run_ctx().session_state._state
+        inputs = {}
+        for k in list(st.session_state.keys()):
+            wid = state.get_widget_id_from_key(k)
+            meta = state.get_widget_metadata(wid) if wid else None
+            if meta is not None and widget_memory.is_kept(meta.value_type, v := st.session_state[k]):
+                inputs[k] = v
+    except (AttributeError, KeyError, TypeError):
+        return
+    for k, v in widget_memory.remember(memory, inputs, st.session_state.keys(), page).items():
+        st.session_state[k] = v
 
 
 if __name__ == "__main__":

@@ -57,3 +57,41 @@ def settings_diff(old: dict, new: dict) -> list[str]:
         elif a != b:
             out.append(f"{k} {a} (now {b})")
     return out
+
+
+class StopMailbox:
+    """What an interrupted page run leaves for the next one: its stop notes and flags (the landscape shown or
+    not), kept in a plain object created before the work starts (``st.session_state.setdefault``) and changed in
+    place. Was: written to st.session_state in the ``finally`` of the interrupted run, where Streamlit 1.67
+    raises StopException again at any st.session_state access, so the note was lost and the landscape's
+    shown-flag stayed set (its Stop restarted it). With fast reruns the next run starts before the interrupted
+    one has unwound: :meth:`settle` waits (a few seconds at most) for the jobs :meth:`begin` marked running."""
+
+    def __init__(self):
+        self.notes: dict[str, str] = {}
+        self.flags: dict[str, bool] = {}
+        self._running: dict[str, threading.Event] = {}
+
+    def begin(self, job: str) -> None:
+        """Before ``job``'s work starts (then :meth:`end` it in a ``finally``)."""
+        self._running[job] = threading.Event()
+
+    def end(self, job: str, note: str | None = None, **flags) -> None:
+        """``job`` is over (finished, failed or interrupted): keep ``note`` for the next run, set ``flags``."""
+        if note is not None:
+            self.notes[job] = note
+        self.flags.update(flags)
+        done = self._running.pop(job, None)
+        if done is not None:
+            done.set()
+
+    def settle(self, timeout: float = 3.0) -> None:
+        """Wait for the jobs an interrupted run was still unwinding (none: returns at once)."""
+        import time
+        t_end = time.monotonic() + timeout
+        for job, done in list(self._running.items()):
+            if not done.wait(max(0.0, t_end - time.monotonic())):
+                self._running.pop(job, None)  # never ended (its run died): wait for it only once
+
+    def pop_note(self, job: str) -> str | None:
+        return self.notes.pop(job, None)

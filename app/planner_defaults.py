@@ -110,8 +110,20 @@ WIDGET_KEYS = ("plan_solver", "plan_samples", "plan_topk", "plan_iters", "plan_h
 ORIGIN_KEY = "plan_settings_from"
 
 
+def settings_origin(ckpt: str, planner: dict | None) -> tuple:
+    """Where the page's setting values come from: the checkpoint and eval.json's ``planner`` values (as canonical
+    JSON text: NaN equals NaN, key order does not count). Was: (checkpoint, eval.json's mtime), so an eval.json
+    rewritten with the same bytes (a repeated ``lewm eval``, cp, git checkout) reset the user's settings."""
+    import json
+    try:
+        text = json.dumps(planner if isinstance(planner, dict) else {}, sort_keys=True, default=repr)
+    except (TypeError, ValueError):  # keys of mixed types (not from JSON) or a circular value
+        text = repr(planner)
+    return (ckpt, text)
+
+
 def reset_if_new_origin(state, origin) -> bool:
-    """Before the widgets are created: when ``origin`` (checkpoint, eval.json's mtime) differs from the one the
+    """Before the widgets are created: when ``origin`` (:func:`settings_origin`) differs from the one the
     current widget values came from, drop their keys from ``state`` (st.session_state: a keyed widget keeps its
     value and ignores a new default) and return True if any was there. Was: switching from the Reacher agent
     to a Two-Room run planned Two-Room with horizon 8, 'closest block' and 'best'."""

@@ -8,6 +8,7 @@ import streamlit as st
 import collapse_replay
 import common
 import discovery
+import health
 import jobs_view
 import live_plot
 import pickers
@@ -15,7 +16,7 @@ import safety
 import widgets
 from lewm import figures
 from lewm.config import PRESETS, get_preset
-from lewm.diagnostics.health import COLLAPSED, DIMENSIONAL, health_verdict
+from lewm.diagnostics.health import COLLAPSED, DIMENSIONAL
 from lewm.jobs import ACTIVE
 from lewm.runs import unique_file
 
@@ -119,7 +120,7 @@ def live():
             st.markdown(f"#### {'SIGReg on' if lam_s > 0 else 'SIGReg off'} · λ = {lam_s:g}")
             v = s.view or {}
             std, er, D = v.get("mean_std", float("nan")), v.get("effective_rank", float("nan")), v.get("latent_dim", 0)
-            h = health_verdict(std, er, D)
+            h = health.verdict(std, er, D)
             m = st.columns(4)
             m[0].metric("latent std", f"{std:.3f}", help="scale: mean per-dimension std of the batch latents; target 1")
             m[1].metric("eff. rank", f"{er:.1f}" + (f"/{D}" if D else ""),
@@ -129,7 +130,7 @@ def live():
             m[3].metric("pred. MSE", f"{s.latest.get('pred_loss', float('nan')):.0e}")
             if h.status == COLLAPSED:
                 st.error(f"**COLLAPSED** — {h.why}", icon=":material/warning:")
-            elif h.status == DIMENSIONAL:
+            elif h.status in (DIMENSIONAL, health.SHRINKING):
                 st.warning(f"**{h.status}** — {h.why}", icon=":material/warning:")
             elif v:
                 st.success(h.why, icon=":material/check_circle:")

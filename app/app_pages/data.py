@@ -6,6 +6,7 @@ import streamlit as st
 
 import common
 import discovery
+import file_names
 import jobs_view
 import pickers
 import safety
@@ -14,7 +15,6 @@ from lewm import figures
 from lewm.envs import list_envs
 from lewm.envs.policies import POLICY_KINDS
 from lewm.jobs import ACTIVE
-from lewm.runs import slugify
 
 st.title("Data")
 st.caption("Episodes are stored in one HDF5 file per dataset (pixels, actions, true states), in `runs/data/` by default.")
@@ -38,10 +38,10 @@ with st.expander("Collect a new dataset", expanded=not discovery.list_datasets()
         fname = c6.text_input("File name", value="", placeholder=f"{env_name}-{image_size}px-{episodes}ep.h5",
                               key="data_fname")
         go_collect = st.form_submit_button("Collect", type="primary", disabled=bool(data_err))
-    if go_collect and not data_err:
-        name = slugify(fname or f"{env_name}-{image_size}px-{episodes}ep", 60)
-        if not name.endswith(".h5"):
-            name += ".h5"
+    name, name_note = file_names.collect_name(fname, f"{env_name}-{image_size}px-{episodes}ep")
+    if go_collect and not data_err and name is None:
+        st.error(name_note, icon=":material/edit_off:")
+    elif go_collect and not data_err:
         try:
             with warnings.catch_warnings():  # a new name beside an existing file: the job's note says it
                 warnings.simplefilter("ignore", UserWarning)
@@ -51,7 +51,10 @@ with st.expander("Collect a new dataset", expanded=not discovery.list_datasets()
             st.error(f"Cannot collect into {name}: {e}")
         else:
             st.session_state["data_job"] = job.id
+            st.session_state["data_name_note"] = name_note  # said after the rerun, beside the job's progress
             st.rerun()
+    if (note := st.session_state.pop("data_name_note", None)) is not None:
+        st.info(note, icon=":material/drive_file_rename_outline:")
 
 collect_jobs = mgr.jobs("collect")
 active = [j for j in collect_jobs if j.status in ACTIVE]

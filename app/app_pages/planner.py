@@ -171,14 +171,16 @@ with c3:
                f"(success below {env.success_threshold:g})")
 
 STOP_WHY = "Stop pressed, a setting changed or the page was left while it ran"
-if (note := st.session_state.pop("plan_land_note", None)) is not None:
+# the stop notes and the landscape's shown-flag: never st.session_state in an interrupted run (M4, M5)
+mailbox = st.session_state.setdefault("plan_mailbox", plan_runs.StopMailbox())
+mailbox.settle()  # a run interrupted by this one's click may still be unwinding (fast reruns)
+if (note := mailbox.pop_note("landscape")) is not None:
     st.info(note, icon=":material/stop_circle:")
 
 
-def _land_stopped():
-    st.session_state["plan_land_shown"] = False  # else the next run would start it again at once
-    st.session_state["plan_land_note"] = (f"The goal-cost landscape was stopped ({STOP_WHY}); press Compute the "
-                                          f"landscape to compute it again.")
+def _land_stopped():  # in the interrupted run: the plain mailbox only
+    mailbox.end("landscape", f"The goal-cost landscape was stopped ({STOP_WHY}); press Compute the landscape to "
+                f"compute it again.", land_shown=False)  # else the next run would start it again at once
 
 
 with st.expander("What the planner sees: the goal cost over the whole map"):
@@ -186,10 +188,14 @@ with st.expander("What the planner sees: the goal cost over the whole map"):
                "A good world model gives a single basin around the goal that follows the true distance to go "
                "(around walls); stripes, ridges or far-away basins are where planning gets lost.")
     n_grid = st.select_slider("Grid", [16, 24, 32, 48], 24, key="plan_land_n")
-    if st.button("Compute the landscape", key="plan_land_go") or st.session_state.get("plan_land_shown"):
-        st.session_state["plan_land_shown"] = True
-        L = cache.goal_landscape(ckpt, discovery.mtime(ckpt), tuple(map(float, goal)), int(n_grid),
-                                 on_stop=_land_stopped, stop_key="plan_land_stop")
+    if st.button("Compute the landscape", key="plan_land_go") or mailbox.flags.get("land_shown"):
+        mailbox.flags["land_shown"] = True
+        mailbox.begin("landscape")
+        try:
+            L = cache.goal_landscape(ckpt, discovery.mtime(ckpt), tuple(map(float, goal)), int(n_grid),
+                                     on_stop=_land_stopped, stop_key="plan_land_stop")
+        finally:
+            mailbox.end("landscape")  # finished or failed (_land_stopped ended it first when stopped)
         st.plotly_chart(figures.fig_landscape(L, start, names=[names[d] for d in L.dims]), key="plan_land_fig")
         m1, m2 = st.columns(2)
         m1.metric("Rank correlation with the true distance", f"{L.spearman:.2f}", help="Spearman ρ over valid cells; 1 = perfect")
@@ -203,7 +209,7 @@ import planner_defaults  # app/planner_defaults.py: the settings' defaults from 
 eval_path = discovery.eval_json_path(ckpt)
 shipped, eval_notes = discovery.evaluated_planner(ckpt, cfg.env)
 dflt, value_notes = planner_defaults.page_defaults(shipped)
-if planner_defaults.reset_if_new_origin(st.session_state, (ckpt, discovery.mtime(eval_path))):
+if planner_defaults.reset_if_new_origin(st.session_state, planner_defaults.settings_origin(ckpt, shipped)):
     st.info(f"Planner settings reset to {discovery.rel(ckpt)}'s eval.json." if shipped else
             f"Planner settings reset to the page's defaults ({discovery.rel(ckpt)} has no usable eval.json).")
 if eval_notes or value_notes:  # one box: what the file holds that the page cannot use as it is
@@ -269,7 +275,7 @@ except ValueError as e:
     st.stop()
 key = (ckpt, discovery.mtime(ckpt), tuple(start), tuple(goal), pcfg, int(seed))
 map_id = (args, lmap.method)
-if (note := st.session_state.pop("plan_note", None)) is not None:
+if (note := mailbox.pop_note("plan")) is not None:
     st.info(note, icon=":material/stop_circle:")
 if st.button("Plan", type="primary", icon=":material/psychology:", key="plan_go"):
     plan_stop = threading.Event()
@@ -288,11 +294,16 @@ if st.button("Plan", type="primary", icon=":material/psychology:", key="plan_go"
     def _plan_stopped():
         n_it = 3 * pcfg.iterations if is_grad else pcfg.iterations
         k = min(getattr(watched_cost.get("c"), "calls", 0), n_it)
-        st.session_state["plan_note"] = (f"The plan was stopped at {'Adam step' if is_grad else 'iteration'} {k} of "
-                                         f"{n_it} ({STOP_WHY}); press Plan to run it again.")
-    st.session_state["plan_state"] = cache.run_with_progress(
-        _plan, f"Planning in latent space ({what})", est_s=max(0.5, 0.0005 * work), stop=plan_stop,
-        on_stop=_plan_stopped, stop_key="plan_stop_plan")
+        mailbox.end("plan", f"The plan was stopped at {'Adam step' if is_grad else 'iteration'} {k} of {n_it} "
+                            f"({STOP_WHY}); press Plan to run it again.")
+    mailbox.begin("plan")
+    try:
+        new_ps = cache.run_with_progress(
+            _plan, f"Planning in latent space ({what})", est_s=max(0.5, 0.0005 * work), stop=plan_stop,
+            on_stop=_plan_stopped, stop_key="plan_stop_plan")
+    finally:
+        mailbox.end("plan")
+    st.session_state["plan_state"] = new_ps
 ps = st.session_state.get("plan_state")
 
 
@@ -341,7 +352,7 @@ def plan_step_view(ps) -> None:
     """The plan's numbers and its step-through figure (stepped through in the browser)."""
     res = ps["res"]
     m = st.columns(3)
-    m[0].metric("final plan cost", f"{res.cost:.3f}")
+    m[0].metric("final plan cost", f"{res.cost:.3g}")  # was .3f: Reacher's ~0.003 read 0.000
     m[1].metric("planning time", f"{res.seconds:.2f} s")
     grad = ps["key"][4].solver == "grad"
     m[2].metric("Adam steps" if grad else "iterations", f"{len(res.iterations)}",
@@ -382,7 +393,7 @@ if (rh_was := st.session_state.get("plan_rh")) is not None and rh_was > int(hori
 rh = c2.number_input("Blocks executed per plan", 1, int(horizon), rh0, key="plan_rh",
                      help="Receding horizon: execute this many action blocks, then re-plan from the new frame")
 fps = c3.slider("Animation speed (frames/s)", 2, 30, 10, key="plan_fps")
-if (note := st.session_state.pop("plan_episode_note", None)) is not None:
+if (note := mailbox.pop_note("episode")) is not None:
     st.info(note, icon=":material/stop_circle:")
 pc = dc_replace(pcfg, receding_horizon=int(min(rh, horizon)))
 ep_settings = {"planner": pc, "seed": int(seed), "budget": int(budget), "precision": precision}
@@ -410,6 +421,7 @@ if st.button("Run episode", type="primary", icon=":material/smart_toy:", key="pl
     st.button("Stop the episode", icon=":material/stop:", key="plan_stop")
     bar, live = st.progress(0.0, text="Planning the first move…"), st.empty()
     shown = -1
+    mailbox.begin("episode")
     try:
         while th.is_alive():
             th.join(0.3)
@@ -421,10 +433,10 @@ if st.button("Run episode", type="primary", icon=":material/smart_toy:", key="pl
                 shown = k
     finally:
         if th.is_alive():  # this run was interrupted (Stop, another widget, another page, the session closed)
-            stop.set()
-            st.session_state["plan_episode_note"] = (
-                f"The MPC episode was stopped at env step {watched.steps} of {int(budget)} (Stop pressed, a setting "
-                f"changed or the page was left while it ran); press Run episode to run it again.")
+            stop.set()  # and no st.session_state here: it raises StopException again (M4)
+            mailbox.end("episode", f"The MPC episode was stopped at env step {watched.steps} of {int(budget)} "
+                                   f"({STOP_WHY}); press Run episode to run it again.")
+        mailbox.end("episode")
     bar.empty()
     live.empty()
     if "res" not in box:

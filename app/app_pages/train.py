@@ -161,8 +161,12 @@ else:
             st.error(f"Training failed: {s.error}")
         elif s.status in ("finished", "stopped"):
             ck = s.result["checkpoint"]
-            st.success(f"Run {s.status} at step {s.result['step']}: checkpoint `{discovery.rel(ck)}` "
-                       f"(val prediction loss {s.result['metrics'].get('val_pred_loss', float('nan')):.4f}).")
+            said = (f"Run {s.status} at step {s.result['step']}: checkpoint `{discovery.rel(ck)}` "
+                    f"(val prediction loss {s.result['metrics'].get('val_pred_loss', float('nan')):.4f})")
+            if problems := health.run_problems(s.latest, s.result["metrics"], s.view):  # was: green, diverged or not
+                st.warning(f"{said}, but " + "; ".join(problems) + ".", icon=":material/warning:")
+            else:
+                st.success(said + ".")
             if st.button("Use this checkpoint in the other pages", key=f"train_use_{s.id}"):
                 pickers.select_checkpoint(ck)
         if was_active and not s.active:

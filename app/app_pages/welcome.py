@@ -59,7 +59,7 @@ with c2:
     m2.metric("eff. rank (shape)", f"{meters.effective_rank:.1f}/16",
               help="how many directions the cloud really uses — scale-free: blind to how small the cloud is")
     m3.metric("std per dim (scale)", f"{meters.mean_std:.2g}", help="how big the cloud is; target 1")
-    health.badge(health.health_verdict(meters.mean_std, meters.effective_rank, 16), "this demo cloud")
+    health.badge(health.verdict(meters.mean_std, meters.effective_rank, 16), "this demo cloud")
     st.caption("1024 samples in 16 dimensions, projected on 6 random unit directions. Grey dots: the N(0,1) "
                "density SIGReg pulls every projection towards. EP = the Epps–Pulley statistic of that projection.")
 
