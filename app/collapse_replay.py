@@ -104,7 +104,6 @@ def show_recording(path: str = RECORDING) -> None:
     from lewm import figures
     import health
     import safety
-    from lewm.diagnostics.health import health_verdict
 
     @st.cache_resource(show_spinner=False)
     def cached(p: str, stamp: float):
@@ -142,7 +141,7 @@ def show_recording(path: str = RECORDING) -> None:
                              help="scale-free: how many directions carry the variance; target D")
                 mc[2].metric("top eigenvalue (scale)", f"{r.spectrum[i, 0]:.2g}", help="target 1")
                 mc[3].metric("pred. MSE", f"{r.value('pred_loss', step):.1e}")
-                health.badge(health_verdict(r.mean_std[i], r.effective_rank[i], D), f"step {step}'s training batch")
+                health.badge(health.verdict(r.mean_std[i], r.effective_rank[i], D), f"step {step}'s training batch")
         left, right = st.columns(2)
         for r, v, col, c in zip(rec.runs, views, (left, right), colors):
             with col:
