@@ -104,6 +104,7 @@ def show_recording(path: str = RECORDING) -> None:
     from lewm import figures
     import health
     import safety
+    import widget_memory
 
     @st.cache_resource(show_spinner=False)
     def cached(p: str, stamp: float):
@@ -127,7 +128,12 @@ def show_recording(path: str = RECORDING) -> None:
     @safety.fragment
     def replay() -> None:
         steps = rec.snap_steps
-        step = st.select_slider("Training step", options=steps, value=steps[-1], key="collapse_rec_step")
+        if (kept := st.session_state.get("collapse_rec_step")) is not None and kept not in steps:
+            st.session_state["collapse_rec_step"] = steps[-1]  # the recording was remade (round 22, N1)
+            st.info(f"Training step {kept} is not in this recording (steps {steps[0]}–{steps[-1]}): using "
+                    f"{steps[-1]}.", icon=":material/tune:")
+        step = st.select_slider("Training step", options=steps, value=steps[-1], key="collapse_rec_step",
+                                on_change=widget_memory.note, args=(st.session_state, "collapse_rec_step"))
         k = steps.index(step)
         cols = st.columns(2)
         for r, col in zip(rec.runs, cols):

@@ -4,6 +4,8 @@ button and notes."""
 from __future__ import annotations
 
 import os
+import time
+import uuid
 import warnings
 
 import streamlit as st
@@ -11,6 +13,7 @@ import streamlit as st
 import common  # noqa: F401  (first: puts the repo on sys.path)
 import discovery
 import widgets
+from lewm.jobs import ACTIVE
 
 
 def data_fits(path: str, base, history: int, batch: int, batch_key: str | None = None) -> str | None:
@@ -52,16 +55,43 @@ def vanished(before: str | None, path: str | None) -> str | None:
     return f"{os.path.basename(before)} (selected) no longer exists; {now}. Pick a dataset."
 
 
+def owner() -> str:
+    """This browser session's id for the job manager (a second click with the same settings while the first job
+    runs is refused there, under its lock: was a twin job)."""
+    return st.session_state.setdefault("_lab_owner", uuid.uuid4().hex)
+
+
+def clock(t: float | None) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(t)) if t else "?"
+
+
+def current_collections(jobs: list, n: int = 3) -> list:
+    """The collections to show, newest first: one per output file (the newest job's; was: an older job's "stopped:
+    nothing was written" beside a newer "Collected ..." of the same file), at most ``n``, the active ones first."""
+    seen, out = set(), []
+    for j in jobs:  # newest first
+        if j.out not in seen:
+            seen.add(j.out)
+            out.append(j)
+    return sorted(out, key=lambda j: j.status not in ACTIVE)[:n]  # stable: newest first within each
+
+
+def past_note(note: str, status: str) -> str:
+    """A job's rename note once the job ended (was: "exists ...; writing X instead" long after it ended)."""
+    note = note.replace(" is being written by ", " was being written by ").replace(" exists (", " existed (")
+    return note.replace("; writing ", "; wrote " if status == "finished" else "; it was writing ")
+
+
 def collection_running(job, s, key: str) -> bool:
-    """A running collection's notes (a new name), progress bar and Stop button; True when Stop was pressed
-    (the job is stopped; the caller reruns). ``s``: the job's snapshot."""
-    for note in s.notes:
-        st.warning(note, icon=":material/drive_file_rename_outline:")
+    """A running collection's progress bar and Stop button, its notes (a new name) under it; True when Stop was
+    pressed (the job is stopped; the caller reruns). ``s``: the job's snapshot."""
     if not s.active:
         return False
     c1, c2 = st.columns([6, 1])
     c1.progress(s.fraction, text=f"Collecting {s.params['episodes']} {s.params['env']} episodes → "
                                  f"`{discovery.rel(s.out)}` · {s.done}/{s.total} · ETA {widgets.fmt_s(s.eta_s)}")
+    for note in s.notes:  # beside its own job (was: above every job's line)
+        st.warning(note, icon=":material/drive_file_rename_outline:")
     if c2.button("Stop", icon=":material/stop:", key=key,
                  help="Stops the collection; nothing is written (its temporary file is removed)"):
         job.stop()
@@ -70,17 +100,20 @@ def collection_running(job, s, key: str) -> bool:
 
 
 def collect_status(job, key_prefix: str) -> None:
-    """One collection: its progress bar and Stop button while it runs, then what it did; its notes (a new name)."""
+    """One collection: its progress bar, notes and Stop button while it runs, then what it did and when it ended,
+    with its notes in the past tense, in one line."""
     s = job.snapshot()
     where = f"`{discovery.rel(s.out)}`"
     if collection_running(job, s, f"{key_prefix}_stop_{s.id}"):
         st.rerun()
     if s.active:
         return
+    notes = "".join(f" {past_note(n, s.status)}." for n in s.notes)
+    ended = f" (ended {clock(s.finished)})"
     if s.status == "finished":
-        st.success(f"Collected {s.total} episodes into {where} in {widgets.fmt_s(s.elapsed_s)}.")
+        st.success(f"Collected {s.total} episodes into {where} in {widgets.fmt_s(s.elapsed_s)}{ended}.{notes}")
     elif s.status == "stopped":
-        st.info(f"Collection into {where} stopped at {s.done}/{s.total} episodes: nothing was written (the "
-                f"temporary file was removed).", icon=":material/stop_circle:")
+        st.info(f"Collection into {where} stopped at {s.done}/{s.total} episodes{ended}: nothing was written (the "
+                f"temporary file was removed).{notes}", icon=":material/stop_circle:")
     elif s.status == "failed":
-        st.error(f"Collection into {where} failed: {s.error}")
+        st.error(f"Collection into {where} failed{ended}: {s.error}{notes}")

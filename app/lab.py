@@ -41,14 +41,37 @@ def main() -> None:
         st.error(err, icon=":material/memory:")
         st.stop()
     with safety.guard():
-        keep_settings(st, getattr(nav, "url_path", None) or nav.title)
+        restored = keep_settings(st, getattr(nav, "url_path", None) or nav.title)
         pickers.sidebar_checkpoint()
+        run_page(st, nav, restored)
+
+
+def run_page(st, nav, restored: dict) -> None:
+    """Run the page; a value the memory put back that the page's widget now refuses (a slider's range shrank
+    with a shorter dataset: Streamlit's "value above max_value" box, round 22 N1) is set to the widget's bound,
+    said in one line, and the page is run once more (a second refusal is the page's own bug: shown)."""
+    import widget_memory
+    from streamlit.errors import StreamlitValueAboveMaxError, StreamlitValueBelowMinError
+    if (refused := st.session_state.pop(_REFUSED, None)) is not None:  # before the page's widgets exist
+        key, bound, message = refused
+        st.session_state[key] = bound
+        st.info(message, icon=":material/tune:")
+    try:
         nav.run()
+    except (StreamlitValueAboveMaxError, StreamlitValueBelowMinError) as e:
+        fix = widget_memory.misfit(restored, getattr(e, "exec_kwargs", None) or {}) if refused is None else None
+        if fix is None:
+            raise
+        st.session_state[_REFUSED] = fix  # the widget exists now: its key is set at the start of the next run
+        st.rerun()
 
 
-def keep_settings(st, page) -> None:
+_REFUSED = "_lab_memory_refused"
+
+
+def keep_settings(st, page) -> dict:
     """Put back the values of ``page``'s input widgets that Streamlit dropped while another page was shown
-    (widget_memory.py says how); before any widget of this run exists."""
+    (widget_memory.py says how); before any widget of this run exists. Returns the values put back."""
     import widget_memory
     memory = st.session_state.setdefault(widget_memory.MEMORY_KEY, widget_memory.new_memory())
     try:  # Streamlit's record of each key's widget type (no public API); another Streamlit: nothing is kept
@@ -61,9 +84,11 @@ def keep_settings(st, page) -> None:
             if meta is not None and widget_memory.is_kept(meta.value_type, v := st.session_state[k]):
                 inputs[k] = v
     except (AttributeError, KeyError, TypeError):
-        return
-    for k, v in widget_memory.remember(memory, inputs, st.session_state.keys(), page).items():
+        return {}
+    restored = widget_memory.remember(memory, inputs, st.session_state.keys(), page)
+    for k, v in restored.items():
         st.session_state[k] = v
+    return restored
 
 
 if __name__ == "__main__":

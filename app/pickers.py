@@ -17,6 +17,7 @@ from discovery import (dataset_fits, dataset_info, dataset_label, given_data_not
 from lewm import runs as lewm_runs
 from lewm.checkpoint import CheckpointError, batchnorm_note
 from lewm.data import DataError
+from lewm.jobs import AlreadyRunning
 
 import jobs_view  # app/jobs_view.py: a collection's progress and Stop
 import refstore  # app/refstore.py: reference sets and stored maps
@@ -341,7 +342,9 @@ def collect_reference_button(cfg, key: str) -> None:
                                                 "as soon as they are written."):
             try:
                 job = mgr.start_collect(cfg.env, REF_EPISODES, _reference_out(cfg), image_size=cfg.model.image_size,
-                                        seed=123)
+                                        seed=123, owner=jobs_view.owner())
+            except AlreadyRunning as e:  # a second click: follow the first (was: a twin collection)
+                job = e.job
             except (ValueError, TypeError, OSError) as e:  # the data folder changed under the page, a full disk
                 st.error(f"Cannot collect the reference set: {e}", icon=":material/folder_off:")
                 return

@@ -46,3 +46,31 @@ def remember(memory: dict, inputs: Mapping[str, object], keys, page) -> dict[str
         return {}
     keys = set(keys)
     return {k: v for k, (p, v) in values.items() if p == page and k not in keys}
+
+
+def note(state, key: str) -> None:
+    """``on_change`` of a widget inside a fragment (round 22, N2): a fragment re-runs without lab.py, and
+    Streamlit drops the page's widget values before the next page's run starts, so the fragment's change
+    would never reach :func:`remember`; record it now, under the page the memory last saw."""
+    memory = state.get(MEMORY_KEY) if hasattr(state, "get") else None
+    if isinstance(memory, dict) and key in state and not isinstance(value := state[key], Mapping):
+        memory.setdefault("values", {})[key] = (memory.get("page"), value)
+
+
+def misfit(restored: Mapping[str, object], bounds: Mapping[str, object]) -> tuple[str, object, str] | None:
+    """A page refused a value this run put back (Streamlit's "value above max_value / below min_value", whose
+    ``bounds`` are ``{"value": v, "max_value": m}`` or ``{"value": v, "min_value": m}``): the restored key
+    holding ``v``, the bound to use instead, and the one line that says so; None when no restored value is
+    ``v`` (then the page's own value is wrong: not the memory's business)."""
+    v = bounds.get("value")
+    for side, word in (("max_value", "more"), ("min_value", "less")):
+        if side in bounds:
+            bound = bounds[side]
+            break
+    else:
+        return None
+    for k, kept in restored.items():
+        if kept == v and not isinstance(kept, bool):
+            return k, bound, (f"Your earlier setting {k} = {v} is {word} than this page now allows ({bound}): "
+                              f"using {bound}.")
+    return None

@@ -68,6 +68,15 @@ def fmt_s(s: float | None) -> str:
     return f"{int(s // 3600)}h{int(s % 3600 // 60):02d}m"
 
 
+def fmt_num(v, fmt: str) -> str:
+    """``v`` formatted with ``fmt``; "—" when there is no number yet (None, NaN: was "nan" on the page)."""
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return "—"
+    return format(v, fmt) if np.isfinite(v) else "—"
+
+
 def job_status_line(snap) -> str:
     icon = {"starting": ":material/hourglass_top:", "running": ":material/play_arrow:", "paused": ":material/pause:",
             "finished": ":material/check_circle:", "stopped": ":material/stop_circle:", "failed": ":material/error:"}

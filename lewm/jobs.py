@@ -54,6 +54,16 @@ ACTIVE = ("starting", "running", "paused")
 TERMINAL = ("finished", "stopped", "failed")
 
 
+class AlreadyRunning(RuntimeError):
+    """A start identical to an active job of the same ``owner`` (a double click): ``job`` is that job."""
+
+    def __init__(self, job: "Job"):
+        what = "collection" if job.kind == "collect" else "training run"
+        super().__init__(f"This {what} is already running (started "
+                         f"{time.strftime('%H:%M:%S', time.localtime(job.started))})")
+        self.job = job
+
+
 # ---------------------------------------------------------------------------------------------
 # Jobs
 # ---------------------------------------------------------------------------------------------
@@ -135,6 +145,8 @@ class Job:
         self.stop_event = None
         self.pause_event = None
         self._pump: threading.Thread | None = None
+        self.owner: str | None = None  # who asked (a browser session); with ``request``: a twin start is refused
+        self.request: str | None = None
 
     # ----------------------------------------------------------------- control
     def pause(self) -> None:
@@ -304,6 +316,7 @@ class JobManager:
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}
         self._ctx = mp.get_context("spawn")
+        self._start_lock = threading.RLock()  # a twin check and its start are one step (two clicks 0.3 s apart)
 
     # ----------------------------------------------------------------- queries
     def jobs(self, kind: str | None = None, group: str | None = None) -> list[Job]:
@@ -345,14 +358,28 @@ class JobManager:
             self._jobs[job.id] = job
         return job
 
+    def twin(self, kind: str, owner: str | None, request: str | None) -> Job | None:
+        """The active job of ``owner`` started with the same ``request`` (see :meth:`start_train`), or None."""
+        if owner is None or request is None:
+            return None
+        return next((j for j in self.active(kind) if j.owner == owner and j.request == request), None)
+
+    def _start(self, job: Job, owner: str | None, request: str, target, args: tuple) -> Job:
+        job.owner, job.request = owner, request
+        return self._launch(job, target, args)
+
     def can_start_train(self, n: int = 1) -> bool:
         return len(self.active("train")) + n <= self.max_active_train
 
     def start_train(self, cfg, data: str, *, steps: int | None = None, name: str | None = None,
                     device: str | None = None, threads: int | None = None, view_every: int = 10,
                     view_dirs: int = 6, group: str | None = None, label: str | None = None,
-                    out_dir: str | None = None) -> Job:
+                    out_dir: str | None = None, owner: str | None = None, stamp: bool = False) -> Job:
         """Start training ``cfg`` on ``data`` in a fresh run folder under ``runs_root``.
+
+        ``owner`` (e.g. a browser session's id): an active run of the same owner with the same config, data,
+        steps, device, name, label and group is not started twice (:class:`AlreadyRunning`, a double click).
+        ``stamp``: the folder is ``<YYYYmmdd-HHMMSS>-<name>`` (the stamp is not part of that comparison).
 
         ``steps`` / ``threads`` None: the config's steps / all cores but one. A bad argument is a
         ValueError (TypeError for a wrong type) naming it, before any folder is made; RuntimeError
@@ -367,16 +394,28 @@ class JobManager:
         steps = chk.whole(fn, "steps", steps, 1, 10**9, none_ok=True)  # None: cfg.train.steps; 0 is refused
         threads = chk.whole(fn, "threads", threads, 1, 1024, none_ok=True)  # -1 failed in the worker
         view_every, view_dirs = chk.whole(fn, "view_every", view_every, 1), chk.whole(fn, "view_dirs", view_dirs, 1, 64)
-        name, group, label = (chk.text(fn, k, v, none_ok=True)
-                              for k, v in (("name", name), ("group", group), ("label", label)))
+        name, group, label, owner = (chk.text(fn, k, v, none_ok=True) for k, v in
+                                     (("name", name), ("group", group), ("label", label), ("owner", owner)))
         device = None if chk.text(fn, "device", device, none_ok=True) in (None, "auto") else device
         if device is not None:  # cuda on a machine without it: here, not in the worker
             chk.device(fn, device, "device")
         out_dir = chk.path(fn, "out_dir", out_dir, none_ok=True, new_folder=True)
-        if not self.can_start_train():
-            raise RuntimeError(f"{self.max_active_train} training runs are already active on this server; "
-                               f"stop one or wait for it to finish")
         total = steps if steps is not None else cfg.train.steps
+        request = json.dumps([cfg.to_dict(), os.path.abspath(data), total, device, name, label, group, out_dir],
+                             sort_keys=True, default=str)
+        with self._start_lock:
+            if (twin := self.twin("train", owner, request)) is not None:
+                raise AlreadyRunning(twin)
+            if not self.can_start_train():
+                raise RuntimeError(f"{self.max_active_train} training runs are already active on this server; "
+                                   f"stop one or wait for it to finish")
+            if stamp:
+                name = time.strftime("%Y%m%d-%H%M%S") + (f"-{name}" if name else f"-{cfg.preset}")
+            return self._start_train(cfg, data, total, name, device, threads, view_every, view_dirs, group, label,
+                                     out_dir, owner, request)
+
+    def _start_train(self, cfg, data, total, name, device, threads, view_every, view_dirs, group, label, out_dir,
+                     owner, request) -> Job:
         if threads is None:  # leave a core to the web server; oversubscribed OpenMP crawls
             threads = max(1, (os.cpu_count() or 2) - 1)
         out = out_dir or unique_dir(self.runs_root, name or time.strftime("%Y%m%d-%H%M%S") + f"-{cfg.preset}")
@@ -389,37 +428,54 @@ class JobManager:
             json.dump({**params, "label": label or os.path.basename(out), "group": group,
                        "started": time.time()}, f, indent=2)
         job = Job("train", label or os.path.basename(out), out, total, params, group)
-        return self._launch(job, _train_worker, (cfg.to_dict(), os.path.abspath(data), out, total, device, threads,
-                                                 view_every, view_dirs))
+        return self._start(job, owner, request, _train_worker, (cfg.to_dict(), os.path.abspath(data), out, total,
+                                                                device, threads, view_every, view_dirs))
 
     def start_collect(self, env_name: str, episodes: int, out: str, *, image_size: int = 64,
                       policy: str = "expert", seed: int = 0, episode_len: int | None = None,
-                      mix_random: float = 0.0, label: str | None = None) -> Job:
+                      mix_random: float = 0.0, label: str | None = None, owner: str | None = None) -> Job:
         """Collect ``episodes`` episodes into the ``.h5`` file ``out`` (if it exists: into ``job.out``, a new name beside
-        it, with a warning; ``job.requested_out`` is ``out``). A bad argument is a ValueError / TypeError naming it."""
+        it, with a warning; ``job.requested_out`` is ``out``). A bad argument is a ValueError / TypeError naming it.
+        ``owner``: an active collection of the same owner with the same settings into the same ``out`` is not
+        started twice (:class:`AlreadyRunning`, a double click)."""
         fn = "start_collect"
         env_name, policy = chk.text(fn, "env_name", env_name), chk.text(fn, "policy", policy)
         episodes, image_size = chk.whole(fn, "episodes", episodes, 1), chk.whole(fn, "image_size", image_size, 8, 1024)
         seed, mix_random = chk.whole(fn, "seed", seed, 0, 2**63 - 1), chk.number(fn, "mix_random", mix_random, 0.0, 1.0)
         episode_len = chk.whole(fn, "episode_len", episode_len, 2, none_ok=True)
-        label = chk.text(fn, "label", label, none_ok=True)
+        label, owner = chk.text(fn, "label", label, none_ok=True), chk.text(fn, "owner", owner, none_ok=True)
         out = chk.path(fn, "out", out)
         if os.path.isdir(out) or not out.endswith(".h5"):  # a folder became 'folder-1', an HDF5 file without .h5
             raise ValueError(f"start_collect(out=...) must be an HDF5 file name ending in .h5 (the lab lists "
                              f"data/*.h5), got {out!r}{' (a folder)' if os.path.isdir(out) else ''}")
-        from .runs import DATASET
         asked = os.path.abspath(out)
-        out = chk.free_file(asked, {j.out for j in self.active("collect")})  # nor the out of a job starting now
+        request = json.dumps([env_name, episodes, asked, image_size, policy, seed, episode_len, mix_random, label])
+        with self._start_lock:
+            if (twin := self.twin("collect", owner, request)) is not None:
+                raise AlreadyRunning(twin)
+            return self._start_collect(env_name, episodes, asked, image_size, policy, seed, episode_len,
+                                       mix_random, label, owner, request)
+
+    def _start_collect(self, env_name, episodes, asked, image_size, policy, seed, episode_len, mix_random, label,
+                       owner, request) -> Job:
+        fn = "start_collect"
+        from .runs import DATASET
+        writing = {j.out: j for j in self.active("collect")}
+        out = chk.free_file(asked, set(writing))  # nor the out of a job starting now
         out = check_out_file(out, f"{fn}(out=...)", make_parent=True, writes=DATASET)
         chk.renamed_note(fn, asked, out)  # was: the second job wrote d-1.h5 without a word
         params = {"env": env_name, "episodes": episodes, "image_size": image_size, "policy": policy, "seed": seed}
         job = Job("collect", label or os.path.basename(out), out, episodes, params)
         job.requested_out = asked
         if out != asked:  # the page shows it (was: only the server's stderr had the warning)
-            job.notes.append(f"{os.path.basename(asked)} exists (nothing is overwritten); writing "
+            other = writing.get(asked)  # was "exists" when it was another collection's file still being written
+            why = (f"is being written by another collection (started "
+                   f"{time.strftime('%H:%M:%S', time.localtime(other.started))})" if other is not None and
+                   not os.path.lexists(asked) else "exists")
+            job.notes.append(f"{os.path.basename(asked)} {why} (nothing is overwritten); writing "
                              f"{os.path.basename(out)} instead")
-        return self._launch(job, _collect_worker, (env_name, episodes, out, image_size, policy, seed,
-                                                   episode_len, mix_random))
+        return self._start(job, owner, request, _collect_worker, (env_name, episodes, out, image_size, policy,
+                                                                  seed, episode_len, mix_random))
 
     # ----------------------------------------------------------------- shutdown
     def shutdown(self, timeout: float = 5.0) -> None:

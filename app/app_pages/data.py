@@ -14,7 +14,7 @@ import widgets
 from lewm import figures
 from lewm.envs import list_envs
 from lewm.envs.policies import POLICY_KINDS
-from lewm.jobs import ACTIVE
+from lewm.jobs import ACTIVE, AlreadyRunning
 
 st.title("Data")
 st.caption("Episodes are stored in one HDF5 file per dataset (pixels, actions, true states), in `runs/data/` by default.")
@@ -46,7 +46,12 @@ with st.expander("Collect a new dataset", expanded=not discovery.list_datasets()
             with warnings.catch_warnings():  # a new name beside an existing file: the job's note says it
                 warnings.simplefilter("ignore", UserWarning)
                 job = mgr.start_collect(env_name, int(episodes), os.path.join(common.data_dir(), name),
-                                        image_size=int(image_size), policy=policy, seed=int(seed))
+                                        image_size=int(image_size), policy=policy, seed=int(seed),
+                                        owner=jobs_view.owner())
+        except AlreadyRunning as e:  # a second click (was: a twin collection of the same episodes, renamed '-1')
+            st.session_state["data_job"] = e.job.id
+            st.error(f"{e}: {int(episodes)} {env_name} episodes into {name}; its progress is below (Stop it there "
+                     f"to start it again).", icon=":material/content_copy:")
         except (ValueError, OSError) as e:  # the data folder changed under the page, a full disk: one line
             st.error(f"Cannot collect into {name}: {e}")
         else:
@@ -62,7 +67,7 @@ active = [j for j in collect_jobs if j.status in ACTIVE]
 
 @safety.fragment(run_every=0.7 if active else None)
 def collect_progress():
-    jobs_now = mgr.jobs("collect")[:3]
+    jobs_now = jobs_view.current_collections(mgr.jobs("collect"))  # one per file, the newest job's
     for j in jobs_now:
         jobs_view.collect_status(j, "data")
     if active and not any(j.status in ACTIVE for j in jobs_now):

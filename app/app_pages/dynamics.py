@@ -6,6 +6,7 @@ import cache
 import discovery
 import pickers
 import safety
+import widget_memory
 import widgets
 from lewm import figures
 import health
@@ -39,8 +40,13 @@ def imagination(episode: dict, clean) -> None:
     then the figure's own slider steps through the start frames in the browser (no server round trip)."""
     avail = (L - 1) // fs - (H - 1)  # imagined steps left after the first start frame
     c2, _ = st.columns(2)
+    if avail > 1 and isinstance(kept := st.session_state.get("dyn_horizon"), int) and kept > avail:
+        st.session_state["dyn_horizon"] = avail  # a shorter episode or dataset than the kept value's (round 22, N1)
+        st.info(f"Imagined steps {kept} is more than this episode allows ({avail}): using {avail}.",
+                icon=":material/tune:")
     if avail > 1:
-        horizon = c2.slider("Imagined steps (blocks of frameskip actions)", 1, avail, min(avail, 10), key="dyn_horizon")
+        horizon = c2.slider("Imagined steps (blocks of frameskip actions)", 1, avail, min(avail, 10), key="dyn_horizon",
+                            on_change=widget_memory.note, args=(st.session_state, "dyn_horizon"))
     else:  # a slider needs min < max
         horizon = 1
         c2.caption("Imagined steps: 1 (the episode is short)")
@@ -72,7 +78,8 @@ def surprise(episode: dict, clean) -> None:
     if len(sweep_frames(L, cfg)) == 0:
         st.info("Episode too short for a surprise trace.")
         return
-    colour_mode = st.radio("Colour change", ["hue", "invert", "gray"], horizontal=True, key="dyn_colour")
+    colour_mode = st.radio("Colour change", ["hue", "invert", "gray"], horizontal=True, key="dyn_colour",
+                           on_change=widget_memory.note, args=(st.session_state, "dyn_colour"))
     stops = cache.surprise_sweep(ckpt, discovery.mtime(ckpt), path, discovery.mtime(path), ep, episode, colour_mode)
     st.plotly_chart(figures.fig_surprise_scrubber(clean.frames, clean.error, episode["pixels"], stops, fs, colour_mode),
                     key="dyn_surprise")

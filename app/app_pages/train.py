@@ -1,6 +1,5 @@
 """Train (live): background training with live losses, SIGReg histograms, effective rank, ETA."""
 import os
-import time
 
 import numpy as np
 import streamlit as st
@@ -15,7 +14,7 @@ import widgets
 from lewm import figures
 import health
 from lewm.config import PRESETS, get_preset
-from lewm.jobs import ACTIVE
+from lewm.jobs import ACTIVE, AlreadyRunning
 from lewm.runs import read_metrics, unique_file
 
 st.title("Train (live)")
@@ -78,8 +77,6 @@ with st.expander("Start a new run", expanded=not mgr.jobs("train")):
         elif (why := jobs_view.data_fits(path, base, int(history), int(batch) or base.train.batch_size,
                                          "train_batch")) is not None:
             st.error(why)
-        elif not mgr.can_start_train():
-            st.error("Two training runs are already active on this server (2 CPU cores). Stop one or wait.")
         else:
             # the preset's checkpoint interval (steps / 4 lost up to a quarter of a long run to a crash)
             train_o = {"ckpt_every": base.train.ckpt_every, "log_every": max(1, min(10, int(steps) // 50))}
@@ -89,11 +86,19 @@ with st.expander("Start a new run", expanded=not mgr.jobs("train")):
                 train_o["batch_size"] = int(batch)
             cfg = base.with_overrides(model={"history": int(history)}, sigreg={"weight": float(lam)}, train=train_o)
             run_name = name or f"{info['env'] or 'data'}-{preset}-{int(steps)}steps"
-            with safety.writing(common.runs_dir()):
-                job = mgr.start_train(cfg, path, steps=int(steps), name=f"{time.strftime('%Y%m%d-%H%M%S')}-{run_name}",
-                                      device=None if dev == "auto" else dev, view_every=5)
-                st.session_state["train_job"] = st.session_state["train_watch"] = job.id
-                st.rerun()
+            try:
+                with safety.writing(common.runs_dir()):  # the manager refuses a twin of this session's active run
+                    job = mgr.start_train(cfg, path, steps=int(steps), name=run_name, stamp=True, view_every=5,
+                                          device=None if dev == "auto" else dev, owner=jobs_view.owner())
+                    st.session_state["train_job"] = st.session_state["train_watch"] = job.id
+                    st.rerun()
+            except AlreadyRunning as e:  # a second click (was: a twin run '…-1' used up the server's second slot)
+                st.session_state["train_job"] = st.session_state["train_watch"] = e.job.id
+                st.error(f"{e}: run `{e.job.label}` with these settings; it is shown below (Stop it there to "
+                         f"start it again).", icon=":material/content_copy:")
+            except RuntimeError as e:  # the server's limit (or another refusal): one line
+                st.error("Two training runs are already active on this server (2 CPU cores). Stop one or wait."
+                         if not mgr.can_start_train() else f"Cannot start the run: {e}.")
 
 # ------------------------------------------------------------------ pick the run to watch
 jobs = mgr.jobs("train")
@@ -133,21 +138,24 @@ else:
         lat = s.latest
         m = st.columns(7)
         m[0].metric(f"step (of {s.total})", f"{s.done}")
-        m[1].metric("loss", f"{lat.get('loss', float('nan')):.4f}")
-        m[2].metric("prediction", f"{lat.get('pred_loss', float('nan')):.4f}")
-        m[3].metric("SIGReg loss", f"{lat.get('sigreg', float('nan')):.3f}",
+        num = widgets.fmt_num  # "—" before the first logged step (was "nan" in every metric)
+        m[1].metric("loss", num(lat.get("loss"), ".4f"))
+        m[2].metric("prediction", num(lat.get("pred_loss"), ".4f"))
+        m[3].metric("SIGReg loss", num(lat.get("sigreg"), ".3f"),
                     help="The loss term: the Epps–Pulley statistic averaged over all the random directions drawn at "
                          "this step. The histograms' title shows the same statistic on their 6 directions only "
                          "(another sample): the two numbers differ.")
-        er = s.view["effective_rank"] if s.view else float("nan")
+        er = s.view["effective_rank"] if s.view else None
         D = s.view["latent_dim"] if s.view else None
-        m[4].metric("effective rank", f"{er:.1f}" + (f" / {D}" if D else ""))
-        m[5].metric("samples/s", f"{lat.get('samples_per_s', float('nan')):.0f}")
+        m[4].metric("effective rank", num(er, ".1f") + (f" / {D}" if D and er is not None else ""))
+        m[5].metric("samples/s", num(lat.get("samples_per_s"), ".0f"))
         m[6].metric("ETA", widgets.fmt_s(s.eta_s) if s.active else "—")
         health.badge_from_view(s.view)
         st.progress(s.fraction, text=widgets.job_status_line(s) + f" · elapsed {widgets.fmt_s(s.elapsed_s)}")
         if s.status == "starting":
             st.caption("Starting the worker process (importing torch takes a few seconds)…")
+        elif s.active and not lat:
+            st.caption("Waiting for the first training step (the metrics show — until then)…")
         figs = [figures.fig_losses(s.history, lam=s.params.get("lambda")),
                 figures.fig_sigreg_hist(s.view, title="6 random directions (not the loss's sample)")]
         rh = s.rank_history
@@ -159,15 +167,24 @@ else:
         live_plot.live_plots(figs, key=f"train_live_{s.id}", height=330, columns=2)
         if s.status == "failed":
             st.error(f"Training failed: {s.error}")
+        elif s.status == "stopped" and s.result is None:  # ended before it could report (was: a KeyError box)
+            from lewm._jobs_workers import saved_note
+            st.info(f"Run stopped at step {s.done} before it could report: {saved_note(s.out)}.",
+                    icon=":material/stop_circle:")
         elif s.status in ("finished", "stopped"):
             ck = s.result["checkpoint"]
+            val = widgets.fmt_num(s.result["metrics"].get("val_pred_loss"), ".4f")
             said = (f"Run {s.status} at step {s.result['step']}: checkpoint `{discovery.rel(ck)}` "
-                    f"(val prediction loss {s.result['metrics'].get('val_pred_loss', float('nan')):.4f})")
-            if problems := health.run_problems(s.latest, s.result["metrics"], s.view):  # was: green, diverged or not
+                    f"(val prediction loss {val})")
+            if not s.result["step"]:  # was: an untrained model offered like a result (its val loss looked good)
+                st.warning(f"Run {s.status} at step 0, before its first training step: `{discovery.rel(ck)}` is the "
+                           f"untrained model (val prediction loss {val} is not a training result). Start a new run "
+                           f"to train.", icon=":material/warning:")
+            elif problems := health.run_problems(s.latest, s.result["metrics"], s.view):  # was: green, diverged or not
                 st.warning(f"{said}, but " + "; ".join(problems) + ".", icon=":material/warning:")
             else:
                 st.success(said + ".")
-            if st.button("Use this checkpoint in the other pages", key=f"train_use_{s.id}"):
+            if s.result["step"] and st.button("Use this checkpoint in the other pages", key=f"train_use_{s.id}"):
                 pickers.select_checkpoint(ck)
         if was_active and not s.active:
             st.rerun()  # settle the page (stop polling)
