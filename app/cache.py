@@ -216,12 +216,25 @@ def goal_landscape(ckpt: str, ckpt_stamp: float, goal: tuple, n: int, on_stop=No
     (``stop_key``) ends it between two rendered states, as does leaving the page (``on_stop()`` is then called)."""
     import threading
     from lewm.diagnostics import goal_cost_landscape
-    from plan_runs import StoppableEnv
+    from plan_runs import Stopped, StoppableEnv
     model, cfg, _ = load_checkpoint(ckpt)
     stop = threading.Event()
     env = StoppableEnv(make_env(cfg.env, cfg.model.image_size), stop)
-    return _computed_once(("landscape", ckpt, ckpt_stamp, tuple(goal), int(n)),
-                          lambda: goal_cost_landscape(model, env, np.asarray(goal), n=n),
+
+    def work():
+        # the grid's encoding stops between batches of 64 frames too (was: a Stop during it waited for the whole
+        # grid); the model is shared by sessions, so only this worker thread is stopped by this hook
+        me = threading.current_thread()
+
+        def check(module, inputs):
+            if stop.is_set() and threading.current_thread() is me:
+                raise Stopped("stopped while encoding the grid")
+        hook = model.encoder.register_forward_pre_hook(check)
+        try:
+            return goal_cost_landscape(model, env, np.asarray(goal), n=n, batch=64)
+        finally:
+            hook.remove()
+    return _computed_once(("landscape", ckpt, ckpt_stamp, tuple(goal), int(n)), work,
                           f"Rendering and encoding a {n}×{n} grid of states, scored against the goal",
                           GRID_S_PER_CELL * n * n + 0.5, stop=stop, on_stop=on_stop,
                           stop_key=stop_key or f"lab_stop_landscape_{int(n)}")

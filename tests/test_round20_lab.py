@@ -170,3 +170,43 @@ def test_an_empty_metrics_log_is_said(lab_app, assets):
     _clean(at)
     assert any("zempty/metrics.jsonl is empty: the run has not logged a step yet (or died before it)." in i
                for i in _texts(at.info)), _texts(at.info)
+
+
+def test_the_landscape_stops_while_it_encodes_its_grid_and_only_its_own_thread(monkeypatch, assets):
+    """Round 21's M5 leftover: a Stop during the grid's encoding waited for the whole grid; the encoder now
+    checks the stop between batches, in the landscape's own worker thread only (the model is shared)."""
+    import cache
+    import lewm.diagnostics as D
+    import plan_runs
+    seen = {}
+
+    def fake_landscape(model, env, goal, n, batch):  # stands for the encoding loop: one batch at a time
+        seen["batch"] = batch
+        other = {}
+        t = threading.Thread(target=lambda: other.setdefault("z", model.encode(x)))  # another session's call
+        x = __import__("torch").zeros(1, 1, 3, model.cfg.image_size, model.cfg.image_size)
+        t.start()
+        t.join()
+        seen["other_ran"] = "z" in other
+        return model.encode(x)
+
+    def fake_once(key, fn, text, est_s, stop, on_stop, stop_key):
+        stop.set()
+        box = {}
+        th = threading.Thread(target=lambda: box.update(r=_try(fn)))
+        th.start()
+        th.join(60)
+        return box["r"]
+
+    def _try(fn):
+        try:
+            return fn()
+        except plan_runs.Stopped as e:
+            return e
+    monkeypatch.setattr(D, "goal_cost_landscape", fake_landscape)
+    monkeypatch.setattr(cache, "_computed_once", fake_once)
+    out = cache.goal_landscape(assets["ckpt"], 0.0, (1.0, 2.0), 8)
+    assert isinstance(out, plan_runs.Stopped) and "encoding" in str(out)
+    assert seen == {"batch": 64, "other_ran": True}
+    model, _, _ = cache.load_checkpoint(assets["ckpt"])
+    assert not model.encoder._forward_pre_hooks  # removed after the work
