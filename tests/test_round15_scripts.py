@@ -201,7 +201,7 @@ def test_c4_a_failed_training_is_not_exported_or_evaluated(tmp_path):
     assert (tmp_path / "out dir" / "gpu_train.tar.gz").exists()  # the logs still come back
 
 
-@pytest.mark.parametrize("variants,msg", [("B Z", "gpu_train: unknown variant 'Z' (A B C D E F)"),
+@pytest.mark.parametrize("variants,msg", [("B Z", "gpu_train: unknown variant 'Z' (A B C D E F P)"),
                                           ("B B", "gpu_train: variant B given twice"),
                                           (" ", "names no variant")])
 def test_c5_variants_are_checked_before_anything_starts(tmp_path, variants, msg):
