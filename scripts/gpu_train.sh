@@ -10,7 +10,9 @@
 #   E  B with ViT-Tiny's full depth (12 encoder layers, as the paper), torch.compile
 #   F  B with twice the batch (512) and lr x sqrt(2) (7e-4), torch.compile: more windows per second
 #   P  B with 4-px patches (256 tokens a frame: the paper's 16 x 16 grid at 224 px / 14), torch.compile; on the CPU
-#      (session 20) 4-px patches read the block angle better than 8-px ones at equal steps (docs/pusht_findings.md)
+#      (session 20, cpu-small on the CPU) 4-px patches read the block angle better than 8-px ones early (step 350: z
+#      linear r 0.28 vs 0.21) but it drained away as training went on, as with 8-px ones (step 700: 0.16 vs 0.17);
+#      a test on the GPU's width and data (docs/pusht_findings.md, session 20)
 # The default set follows the first run's finding (docs/pusht_findings.md: D=192 brought the angle in, and
 # B's losses were still falling at 195 s): B again on a longer clock (the control, eager), E and F compiled.
 # Each is exported (fp16) and evaluated with the paper's protocol and solver (50 episodes, goal 25 steps
