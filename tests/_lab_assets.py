@@ -91,3 +91,24 @@ def page_with_setting(lab_app, name: str, value: str, page: str):
     at = make(page)
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def make_lab_assets_one_thread(root: str) -> dict[str, str]:
+    """:func:`make_lab_assets` with torch on one thread (the suite's other process keeps the other core)."""
+    import torch
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return make_lab_assets(root)
+    finally:
+        torch.set_num_threads(n)
+
+
+def seconds_until_threads_end(name: str, limit_s: float, poll_s: float = 0.1) -> float:
+    """Wait (at most ``limit_s``) until no thread called ``name`` is alive; the seconds it took."""
+    import threading
+    import time
+    t0 = time.time()
+    while any(t.name == name for t in threading.enumerate()) and time.time() - t0 < limit_s:
+        time.sleep(poll_s)
+    return time.time() - t0

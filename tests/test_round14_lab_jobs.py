@@ -21,14 +21,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 @pytest.fixture(scope="module")
 def assets(tmp_path_factory):
     sys.path.insert(0, os.path.join(ROOT, "tests"))
-    import torch
-    from _lab_assets import make_lab_assets
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return make_lab_assets(str(tmp_path_factory.mktemp("assets")))
-    finally:
-        torch.set_num_threads(n)
+    from _lab_assets import make_lab_assets_one_thread
+    return make_lab_assets_one_thread(str(tmp_path_factory.mktemp("assets")))
 
 
 def _with_data(runs, assets):

@@ -7,14 +7,13 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-import time
 import warnings
 
 import pytest
 
 pytest.importorskip("streamlit")
 
-from _lab_assets import make_lab_assets  # noqa: E402
+from _lab_assets import make_lab_assets, seconds_until_threads_end  # noqa: E402
 from lewm.runs import file_kind, read_metrics  # noqa: E402
 
 
@@ -164,10 +163,8 @@ def test_mpc_episode_stops_when_its_page_run_is_stopped(lab_app, assets):
     at.button(key="plan_run").click()
     with pytest.raises(RuntimeError, match="timed out"):
         at.run(timeout=6)  # AppTest stops the script run, as leaving the page or pressing Stop does
-    t0 = time.time()
-    while any(t.name == "lab-episode" for t in threading.enumerate()) and time.time() - t0 < 60:
-        time.sleep(0.2)
-    print(f"episode thread ended {time.time() - t0:.1f} s after the run was stopped")
+    took = seconds_until_threads_end("lab-episode", 60, 0.2)
+    print(f"episode thread ended {took:.1f} s after the run was stopped")
     assert not any(t.name == "lab-episode" for t in threading.enumerate()), "the episode thread kept running"
     # (the page's note about the stop is written to the interrupted run's session state, which AppTest drops)
 

@@ -14,7 +14,7 @@ import pytest
 
 pytest.importorskip("streamlit")
 
-from _lab_assets import make_lab_assets  # noqa: E402
+from _lab_assets import make_lab_assets, seconds_until_threads_end  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "app"))
 
@@ -26,13 +26,19 @@ def assets(tmp_path_factory):
         return make_lab_assets(str(tmp_path_factory.mktemp("lab20")))
 
 
-def _planner(lab_app, assets):
+def _planner(lab_app, assets, **inputs):
+    """The Planner on a tiny run; ``inputs``: number inputs (by key) set, then one rerun."""
     make, runs, _ = lab_app
     d = os.path.join(runs, "run1")
     os.makedirs(d, exist_ok=True)
     shutil.copy(assets["ckpt"], os.path.join(d, "last.pt"))
     shutil.copy(assets["tr"], os.path.join(runs, "data", "tr32.h5"))
-    return make("planner", ckpt=os.path.join(d, "last.pt")), runs
+    at = make("planner", ckpt=os.path.join(d, "last.pt"))
+    if inputs:
+        for key, value in inputs.items():
+            at.number_input(key=key).set_value(value)
+        at.run()
+    return at, runs
 
 
 def _clean(at):
@@ -73,19 +79,13 @@ def test_stoppable_cost_and_run_with_progress_end_the_thread_when_the_run_is_int
 
 
 def test_a_plan_stops_with_its_page_run(lab_app, assets):
-    at, _ = _planner(lab_app, assets)
-    at.number_input(key="plan_samples").set_value(5000)
-    at.number_input(key="plan_iters").set_value(100)
-    at.number_input(key="plan_horizon").set_value(20)
-    at.run()
+    at, _ = _planner(lab_app, assets, plan_samples=5000, plan_iters=100, plan_horizon=20)
     at.button(key="plan_go").click()
     with pytest.raises(RuntimeError, match="timed out"):
         at.run(timeout=4)  # AppTest stops the script run, as leaving the page or pressing Stop does
-    t0 = time.time()
-    while any(t.name == "lab-progress" for t in threading.enumerate()) and time.time() - t0 < 30:
-        time.sleep(0.1)
-    print(f"plan thread ended {time.time() - t0:.1f} s after the run was stopped")
-    assert time.time() - t0 < 30, "the plan thread kept running"
+    took = seconds_until_threads_end("lab-progress", 30)
+    print(f"plan thread ended {took:.1f} s after the run was stopped")
+    assert took < 30, "the plan thread kept running"
 
 
 # ------------------------------------------------------------------ L12
@@ -110,11 +110,7 @@ def test_start_and_goal_reset_when_the_env_changes(lab_app, assets):
 
 # ------------------------------------------------------------------ L9
 def test_episode_results_of_earlier_settings_are_captioned(lab_app, assets):
-    at, _ = _planner(lab_app, assets)
-    at.number_input(key="plan_samples").set_value(10)
-    at.number_input(key="plan_iters").set_value(1)
-    at.number_input(key="plan_budget").set_value(5)
-    at.run()
+    at, _ = _planner(lab_app, assets, plan_samples=10, plan_iters=1, plan_budget=5)
     at.button(key="plan_run").click().run()
     _clean(at)
     assert any(m.label == "success" for m in at.metric)

@@ -24,14 +24,8 @@ ALREADY = re.compile(r"This (collection|training run) is already running \(start
 
 @pytest.fixture(scope="module")
 def assets(tmp_path_factory):
-    import torch
-    from _lab_assets import make_lab_assets
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return make_lab_assets(str(tmp_path_factory.mktemp("assets")))
-    finally:
-        torch.set_num_threads(n)
+    from _lab_assets import make_lab_assets_one_thread
+    return make_lab_assets_one_thread(str(tmp_path_factory.mktemp("assets")))
 
 
 def _manager():
