@@ -205,6 +205,16 @@ def world_error(path: str, mtime: float, env_name: str, image_size: int) -> str 
     return None
 
 
+def _same_env(a: str, b: str) -> bool:
+    """Two spellings of one environment ('TwoRoom', 'swm/TwoRoom-v1', 'two_room'), as ``lewm eval`` compares an
+    eval.json's env with its checkpoint's (``lewm.env_names.env_key``)."""
+    from lewm.env_names import env_key
+    try:
+        return env_key(a) == env_key(b)
+    except (TypeError, ValueError):  # a name with no letter or digit
+        return a == b
+
+
 def evaluated_planner(ckpt: str, env: str | None = None) -> tuple[dict, list[str]]:
     """The planner settings a checkpoint was evaluated with (``eval.json`` beside it) and the notes to show
     (one line each, naming the file): ({}, notes) when the file is unreadable, is not a JSON object, has a
@@ -224,7 +234,7 @@ def evaluated_planner(ckpt: str, env: str | None = None) -> tuple[dict, list[str
         return {}, [f"{rel(path)}: 'planner' is {type(planner).__name__} {str(planner)[:60]}, expected an object "
                     f"of planner settings; using the defaults."]
     their = data.get("env")
-    if env is not None and isinstance(their, str) and their != env:
+    if env is not None and isinstance(their, str) and their.strip() and not _same_env(their, env):
         return {}, [f"{rel(path)} is the evaluation of a '{their[:40]}' agent, not of this '{env}' checkpoint; "
                     f"its planner settings are not used (the page's defaults are)."]
     return dict(planner), []

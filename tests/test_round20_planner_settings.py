@@ -167,6 +167,10 @@ def test_evaluated_planner_notes(tmp_path):
         "eval.json is the evaluation of a 'reacher_no_target' agent, not of this 'two_room' checkpoint; its planner "
         "settings are not used (the page's defaults are).")
     assert discovery.evaluated_planner(ck, "reacher_no_target")[0]["horizon"] == 8
+    doc = json.load(open(tmp_path / "eval.json"))
+    for spelling in ("Reacher-No-Target", " reacher_no_target"):  # one env, as `lewm eval` compares them (env_key)
+        _write(str(tmp_path / "eval.json"), json.dumps({**doc, "env": spelling}))
+        assert discovery.evaluated_planner(ck, "reacher_no_target") == (doc["planner"], [])
     _write(str(tmp_path / "eval.json"), "[1, 2]")
     assert discovery.evaluated_planner(ck, "two_room")[1][0].endswith(
         "eval.json holds list [1, 2], expected an object with a 'planner'; using the page's default planner settings.")

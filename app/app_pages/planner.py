@@ -12,6 +12,7 @@ import cache
 import discovery
 import pickers
 import plan_runs
+import planner_defaults  # the settings' defaults from eval.json, and their notes
 import widgets
 from lewm import figures
 import health
@@ -204,7 +205,6 @@ with st.expander("What the planner sees: the goal cost over the whole map"):
 
 # ------------------------------------------------------------------ planner settings
 st.subheader("2 · One plan, step by step")
-import planner_defaults  # app/planner_defaults.py: the settings' defaults from eval.json, and their notes
 
 eval_path = discovery.eval_json_path(ckpt)
 shipped, eval_notes = discovery.evaluated_planner(ckpt, cfg.env)
