@@ -1,4 +1,5 @@
 import os
+import resource  # loaded now: under a tight ulimit -v it could not be loaded to say so
 import sys
 
 # tqdm's parameters that TQDM_<NAME> environment variables set, and the type tqdm converts them to
@@ -53,9 +54,44 @@ def _install_startup_handlers() -> None:
         signal.signal(signal.SIGINT, _interrupted_during_startup)
 
 
+def _out_of_memory(e: BaseException) -> bool:
+    """A failed allocation: MemoryError, or an extension's SystemError "returned NULL without setting an
+    exception" or an ImportError "failed to map segment from shared object" under an address-space limit
+    (``ulimit -v``), where a library's allocation failed."""
+    if isinstance(e, MemoryError):
+        return True
+    limited = resource.getrlimit(resource.RLIMIT_AS)[0] != resource.RLIM_INFINITY
+    return limited and (isinstance(e, SystemError) and ("without setting an exception" in str(e) or
+                                                          "without exception set" in str(e)) or
+                        isinstance(e, ImportError) and "failed to map segment" in str(e))
+
+
+def _say_out_of_memory(started: bool) -> int:
+    """One line, exit 2 (the machine's limit, as the commands' own out-of-memory line; was a MemoryError /
+    SystemError traceback from the imports, exit 1)."""
+    soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+    limit = f" (the address-space limit, ulimit -v, is {soft // 2**20} MB)" if soft != resource.RLIM_INFINITY else ""
+    then = ("the command stopped (its temporary files removed); raise the limit and run it again" if started else
+            "nothing was written; raise the limit (or free memory) and run it again")
+    line = f"error: not enough memory to start: Python could not load its modules{limit}; {then}\n" if not started \
+        else f"error: out of memory{limit}: a library could not allocate; {then}\n"
+    try:
+        os.write(2, line.encode("utf-8", "replace"))
+    except OSError:
+        pass
+    return 2
+
+
 _check_tqdm_env()
 _install_startup_handlers()
 
-from .cli import main  # noqa: E402  (after the check: the commands import torch, which imports tqdm)
-
-sys.exit(main())
+try:
+    from . import _late_signals  # noqa: E402
+    from .cli import main  # noqa: E402  (after the check: the commands import torch, which imports tqdm)
+    _late_signals.PROCESS[0] = True
+    _rc = main()
+except (MemoryError, SystemError, ImportError) as _e:
+    if not _out_of_memory(_e):
+        raise
+    sys.exit(_say_out_of_memory("_late_signals" in globals() and _late_signals.RUNNING[0]))
+_late_signals.finish(_rc)

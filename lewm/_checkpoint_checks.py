@@ -146,29 +146,28 @@ def note_fp16_source(model) -> None:
 
 def is_disk_full(e: BaseException) -> bool:
     """Whether ``e`` (or an error it was raised while handling: torch.save reports a failed write as a
-    RuntimeError from its zip writer, with the OSError as its context) is "no space left on device"."""
-    import errno
-    seen = 0
-    while e is not None and seen < 8:
-        if isinstance(e, OSError) and (e.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left" in str(e)):
-            return True
-        e, seen = e.__cause__ or e.__context__, seen + 1
-    return False
+    RuntimeError from its zip writer, with the OSError as its context) is a machine limit of a write: no
+    space left, a quota, the file-size limit (EFBIG, ``ulimit -f``), too many open files."""
+    from .atomic import limit_errno
+    return limit_errno(e) is not None
 
 
-def disk_full(path, read_raw) -> OSError:
-    """The one-line error of a checkpoint write that filled the disk (the temporary file is removed):
-    names the file and what is left there (``read_raw`` reads the previous checkpoint's step)."""
-    import errno
-    from .faults import DiskFull
-    kept = "nothing was written there"
-    if os.path.isfile(path):
-        try:
-            kept = f"the previous checkpoint there (step {int(read_raw(path).get('step', 0))}) is intact"
-        except Exception:  # noqa: BLE001 (not readable: say only that it was not touched)
-            kept = "the file there was not touched"
-    return DiskFull(errno.ENOSPC, f"disk full while saving {path}; {kept}; free some space (or choose "
-                                  f"another place) and rerun", os.fspath(path))
+def kept_checkpoint(path, read_raw) -> str:
+    """What is left under the checkpoint name ``path`` after a failed save (the previous one, its step)."""
+    if not os.path.isfile(path):
+        return "nothing was written there"
+    try:
+        return f"the previous checkpoint there (step {int(read_raw(path).get('step', 0))}) is intact"
+    except Exception:  # noqa: BLE001 (not readable: say only that it was not touched)
+        return "the file there was not touched"
+
+
+def disk_full(path, read_raw, e: BaseException | None = None) -> OSError:
+    """The one-line error of a checkpoint write that hit a machine limit (disk full, file-size limit, too
+    many open files: ``e``'s; the temporary file is removed): names the file and what is left there
+    (``read_raw`` reads the previous checkpoint's step)."""
+    from .atomic import write_failed
+    return write_failed(e, os.fspath(path), kept_checkpoint(path, read_raw), verb="saving")
 
 
 def check_load_args(path, device, strict) -> torch.device:
@@ -224,3 +223,34 @@ def _kind(x) -> str:
     if isinstance(x, str):
         return repr(x[:60])
     return f"a {type(x).__name__}"
+
+
+FP16_NORMAL_MIN = 6.103515625e-05
+"""The smallest normal fp16 number: below it a value keeps fewer bits, below about 3e-8 it becomes 0."""
+
+
+def note_fp16_underflow(full: dict, half: dict) -> None:
+    """``save(half=True)``: warn, naming the weight, when the fp16 copy loses a weight's small values: more than 1 %
+    of its nonzero values become 0, or all of them lie below fp16's normal range (most of their precision gone).
+    A trained model's few values that round to 0 (one in a million of a normal initialisation) say nothing."""
+    bad = []
+    for k, v in full.items():
+        if not v.is_floating_point() or not v.numel():
+            continue
+        nz = v != 0
+        n = int(nz.sum())
+        if not n:
+            continue
+        lost = int((nz & (half[k] == 0)).sum())
+        top = float(v.abs().max())
+        if lost > 0.01 * n or top < FP16_NORMAL_MIN:
+            bad.append((k, lost, n, top))
+    if bad:
+        import warnings
+        k, lost, n, top = bad[0]
+        more = f" (and {len(bad) - 1} other weight(s))" if len(bad) > 1 else ""
+        why = (f"all its values are below fp16's normal range ({FP16_NORMAL_MIN:.3g}; the largest is {top:.3g}), "
+               f"{lost} of its {n} nonzero values become 0" if top < FP16_NORMAL_MIN else
+               f"{lost} of its {n} nonzero values become 0 (below about 3e-08)")
+        warnings.warn(f"save(half=True): weight {k!r}{more} is too small for fp16: {why}; save with half=False "
+                      f"to keep them", UserWarning, stacklevel=3)

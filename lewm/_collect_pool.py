@@ -74,5 +74,9 @@ def messages(started: list, poll=None):
                     reader.close()
                 yield kind, payload
     finally:
-        for reader in open_:
+        for reader, proc in open_.items():  # stopped (an error, a signal): the workers first, then their pipes (a
+            if proc.is_alive():  # worker writing into a closed pipe printed its BrokenPipeError traceback)
+                proc.terminate()
+        for reader, proc in open_.items():
+            proc.join(timeout=5)
             reader.close()

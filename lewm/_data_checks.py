@@ -181,3 +181,63 @@ def episode_list(path: str, episodes, E: int) -> np.ndarray:
         raise ValueError(f"WindowDataset: episode {int(vals[counts > 1][0])} is listed more than once in episodes "
                          f"(its windows would count twice)")
     return e.astype(np.int64)
+
+
+ACTION_STD_RANGE = (1e-7, 1e6)
+"""The action spreads a config / ``ActionStats`` accept: 1e-30 / 1e30 planned actions of 0 or of the box's corners
+(0 % without a word), a mean of 1e30 NaN costs blamed on the model. Any real action scale fits (a constant action's
+std is 1e-6 in float32)."""
+
+
+def action_scale_problem(mean, std) -> str | None:
+    """The message for an action mean / std (sequences of finite numbers, std > 0) outside the range the z-scoring
+    can use, or None. The one bar of ``lewm.validate.check_action_stats`` (the config) and ``ActionStats``."""
+    lo, hi = ACTION_STD_RANGE
+    std, mean = [float(v) for v in std], [float(v) for v in mean]
+    if std and not all(lo <= v <= hi for v in std):
+        return (f"action_std must be in [{lo:g}, {hi:g}] in every dimension (the spread of the training "
+                f"data's actions; outside it planned actions z-score to nothing or to infinity), got {std}")
+    if mean and max(abs(v) for v in mean) > hi:
+        return (f"action_mean must be within +-{hi:g} in every dimension (the mean of the training "
+                f"data's actions; beyond it the planner's float32 actions overflow), got {mean}")
+    return None
+
+
+def action_stats_arrays(mean, std) -> tuple[np.ndarray, np.ndarray]:
+    """``ActionStats(mean, std)``: two 1-D arrays of one finite value per action dimension, std > 0 and within the
+    config's bounds (``action_scale_problem``; was: std 1e-30 accepted, actions x 1e30) -> the two arrays."""
+    mean, std = np.asarray(mean), np.asarray(std)
+    if mean.ndim != 1 or mean.shape != std.shape or mean.size < 1:
+        raise ValueError(f"ActionStats: mean and std must be two 1-D arrays of one value per action "
+                         f"dimension, got shapes {mean.shape} and {std.shape}")
+    if not (np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
+        raise ValueError(f"ActionStats: mean must be finite and std finite and > 0, got mean "
+                         f"{mean.tolist()} std {std.tolist()}")
+    if bad := action_scale_problem(mean.tolist(), std.tolist()):
+        raise ValueError(f"ActionStats: {bad}")
+    return mean, std
+
+
+def split_of(split, episodes) -> str:
+    """``WindowDataset(split=..., episodes=...)``: the split to use ('train' when neither is given). ``episodes``
+    chooses the windows itself, so a split of 'train' or 'val' beside it is refused (was: ignored without a
+    word: the windows of episodes 0 and 1 were returned as split='val')."""
+    if episodes is not None and split not in (None, "all"):
+        raise ValueError(f"WindowDataset: pass split or episodes, not both (episodes chooses the windows; split="
+                         f"{split!r} would be ignored); leave split out (or 'all') when giving episodes")
+    split = "train" if split is None else split
+    if split not in ("train", "val", "all"):
+        raise ValueError(f"WindowDataset: split must be 'train', 'val' or 'all', got {split!r}")
+    return split
+
+
+def short_read(path, start: int, reads: dict) -> str | None:
+    """A streamed window's reads ``{key: (array or None, rows needed)}`` from row ``start``: the message naming the
+    first key that returned fewer rows than the window needs, or None (a file shortened or replaced under an open
+    dataset gave windows of 0 frames without a word)."""
+    for key, (arr, want) in reads.items():
+        if arr is not None and len(arr) != want:
+            return (f"{path}: key {key!r} gave {len(arr)} row(s) for the window at row {start}, expected {want}; "
+                    f"the file was shortened or replaced while the dataset was open: open it again "
+                    f"(a new WindowDataset) or restore the file")
+    return None

@@ -254,3 +254,56 @@ def _remove_earlier_snapshots(out: str) -> None:
     if gone:
         shown = ", ".join(gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
         print(f"note: starting over in {out}: removed {len(gone)} snapshot(s) of the earlier run ({shown})")
+
+
+# ---------------------------------------------------------------------------------------------
+# recalibrate_batchnorm / recalibrate_from_data (round 23: None was an AttributeError, a batch
+# without 'actions' a bare KeyError, batches=-5 / max_batches=-1 "0 frames" silently, 1.5 a TypeError,
+# batch_size=0 the preset's batch size)
+# ---------------------------------------------------------------------------------------------
+def check_recalibrate_args(model, batches, max_batches) -> None:
+    from . import _api_checks as api
+    api.world_model("recalibrate_batchnorm", model, "encode", "predict")
+    if batches is None or isinstance(batches, (str, bytes)) or not hasattr(batches, "__iter__"):
+        raise TypeError(f"recalibrate_batchnorm(batches=...) must be an iterable of batch dicts with 'pixels' "
+                        f"(B, T, 3, S, S) and 'actions' (B, T-1, K), got {_kind(batches)}")
+    api.whole("recalibrate_batchnorm", "max_batches", max_batches, 0, none_ok=True)
+
+
+def check_recalibrate_batch(i: int, b) -> None:
+    """Batch ``i`` of ``recalibrate_batchnorm(batches=...)``: a dict with 'pixels' and 'actions'."""
+    from collections.abc import Mapping
+    if not isinstance(b, Mapping) or "pixels" not in b or "actions" not in b:
+        got = f"keys {sorted(map(str, b))}" if isinstance(b, Mapping) else _kind(b)
+        raise ValueError(f"recalibrate_batchnorm(batches=...): batch {i} must be a dict with 'pixels' (B, T, 3, S, S) "
+                         f"and 'actions' (B, T-1, K) (as lewm.data.batch_iterator gives), got {got}")
+
+
+def check_recalibrate_from_data_args(model, cfg, data, batches, batch_size, seed) -> tuple:
+    """-> (batches, batch_size, seed) as plain ints (a numpy seed was torch's "an integer is required")."""
+    from . import _api_checks as api
+    fn = "recalibrate_from_data"
+    api.world_model(fn, model, "encode", "predict")
+    api.config(fn, cfg)
+    api.path(fn, "data", data)
+    return (api.whole(fn, "batches", batches, 1), api.whole(fn, "batch_size", batch_size, 1, none_ok=True),
+            api.seed(fn, seed))
+
+
+# ---------------------------------------------------------------------------------------------
+# A run stopped before its first step (round 23: it saved an untrained last.pt at step 0, which eval /
+# report / resume then took for the run's result): nothing is saved and its folder is left as it was
+# ---------------------------------------------------------------------------------------------
+def end_if_terminated(out: str, single: bool) -> None:
+    """A SIGTERM / SIGHUP before the first step: end as terminated, saying that nothing was saved."""
+    if single and (signum := faults.termination_pending()) is not None:
+        faults.say(f"{faults.signal_name(signum)} before the first step of the run in {out}: nothing was saved")
+        raise faults.Terminated(signum, said=True)
+
+
+def leave_as_it_was(out: str, before: dict, made: bool) -> None:
+    """Remove the files a run that saved nothing wrote (:func:`remove_unsaved_run_files`), and its folder when
+    the run made it and it is empty."""
+    remove_unsaved_run_files(out, before)
+    if made and os.path.isdir(out) and not os.listdir(out):
+        os.rmdir(out)

@@ -247,6 +247,8 @@ def compare_train(preset: str, dev: torch.device, bf16: bool, batch: int | None 
 def format_comparisons(rows: list[Comparison]) -> str:
     if not isinstance(rows, (list, tuple)) or not all(isinstance(r, Comparison) for r in rows):
         raise TypeError(f"format_comparisons(rows=...) must be a list of Comparison, got {rows!r:.60}")
+    if not rows:  # was a header-only table, as bench.format_table refuses
+        raise ValueError("format_comparisons(rows=...) must hold at least one Comparison, got []: nothing was compared")
     head = "| what | model | reference | fast | reference | fast | ratio | spread ref / fast | max abs err |"
     out = [head, "|" + "---|" * 9]
     for r in rows:

@@ -7,10 +7,10 @@ Writes are atomic: a temp file in the same folder, fsync, then ``os.replace``.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
-import tempfile
 import zipfile
 
 import torch
@@ -35,29 +35,40 @@ def save(path: str, model: LeWM, config: LeWMConfig, step: int = 0, metrics: dic
     another architecture than the config's ...) is refused here, before anything is written."""
     _check_save_target(path)
     metrics = _checks.check_save_args(model, config, step, metrics, optimizer, half, replace)  # numpy scalars -> numbers
-    sd = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    sd = full = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     if half:
         sd = {k: v.half() if v.is_floating_point() else v for k, v in sd.items()}
     _checks.check_weights(sd, half)
+    if half:  # values below fp16's range become 0 (was: without a word)
+        _checks.note_fp16_underflow(full, sd)
     if not half:  # an fp16 export saved as fp32: bigger, not more precise (was: without a word)
         _checks.note_fp16_source(model)
     blob = {"format": FORMAT, "version": VERSION, "config": json.dumps(config.to_dict()),
             "state_dict": sd, "step": int(step), "metrics": json.dumps(metrics or {})}
     if optimizer is not None:
         blob["optimizer"] = optimizer
+    from .atomic import WriteFailed, limit_errno, publish, replace_refused, temp_path
     folder = os.path.dirname(os.path.abspath(path))
     try:
         os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pt", dir=folder)
-    except OSError as e:  # was: tempfile's FileNotFoundError for /proc/x.pt
+        tmp = temp_path(path, ".pt")  # .tmp-<name>.<pid>-<token>.pt: a next save removes a killed one's
+    except OSError as e:
+        if limit_errno(e) is not None:
+            raise _checks.disk_full(path, read_raw, e) from e
         raise ValueError(f"save(path=...) {path}: cannot write into {folder} ({e.strerror or e}); "
                          f"choose another place") from None
-    try:
+    try:  # the name is known before the file exists: a signal right after its creation still removes it
+        try:
+            fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        except OSError as e:  # was: tempfile's FileNotFoundError for /proc/x.pt
+            if limit_errno(e) is None:
+                raise ValueError(f"save(path=...) {path}: cannot write into {folder} ({e.strerror or e}); "
+                                 f"choose another place") from None
+            raise
         with os.fdopen(fd, "wb") as f:
             torch.save(blob, f)
             f.flush()
             os.fsync(f.fileno())
-        from .faults import publish
         try:
             publish(tmp, path, replace=replace, flag="save(path=...)")
         except FileExistsError as e:  # publish speaks of the CLI's --out / --force: words for both callers
@@ -67,10 +78,12 @@ def save(path: str, model: LeWM, config: LeWMConfig, step: int = 0, metrics: dic
                 f"(replacing it was not asked for): this result is in {root}-kept-{os.getpid()}{ext} (compare "
                 f"them, then rename it, or save again allowing the replacement)") from e
     except BaseException as e:
-        if os.path.exists(tmp):
+        with contextlib.suppress(OSError):
             os.remove(tmp)
-        if _checks.is_disk_full(e):  # torch.save: "[enforce fail at inline_container.cc] unexpected pos"
-            raise _checks.disk_full(path, read_raw) from e
+        if isinstance(e, WriteFailed) and getattr(e, "refused", None) is not None:  # the final rename: name last.pt
+            raise replace_refused(e.refused, path, _checks.kept_checkpoint(path, read_raw)) from None
+        if not isinstance(e, WriteFailed) and _checks.is_disk_full(e):  # torch.save: "unexpected pos" (ENOSPC/EFBIG)
+            raise _checks.disk_full(path, read_raw, e) from e
         raise
     return path
 
@@ -82,6 +95,10 @@ def _check_save_target(path) -> None:
         raise ValueError(f"save: path must be a file name (e.g. runs/x/last.pt), got {path!r}")
     if os.path.isdir(path) or (os.path.exists(path) and not os.path.isfile(path)):
         raise ValueError(f"save: {path} is a folder, pipe or device; give a checkpoint file name inside it")
+    root, ext = os.path.splitext(os.fspath(path))
+    if ext.lower() in (".h5", ".hdf5"):  # was written without a word; WindowDataset then said "not an HDF5 file"
+        raise ValueError(f"save: {path} has a dataset's extension ({ext}); a checkpoint is a .pt file: "
+                         f"save it as {root}.pt")
     if os.path.isfile(path) and os.path.getsize(path):
         with open(path, "rb") as f:
             head = f.read(4)

@@ -155,7 +155,10 @@ def run_train(a: argparse.Namespace) -> int:
         import signal
         signum = getattr(stop, "signum", signal.SIGINT)
         why = "hangup (SIGHUP: the terminal closed)" if signum == getattr(signal, "SIGHUP", None) else "interrupted"
-        faults.say(f"{why} at step {res.step}: saved {res.checkpoint}; the same command resumes from it")
+        if res.checkpoint:
+            faults.say(f"{why} at step {res.step}: saved {res.checkpoint}; the same command resumes from it")
+        else:  # stopped before the first step: nothing was trained, nothing saved (round 23, P11)
+            faults.say(f"{why} before the first training step: nothing was saved in {a.out}")
         return 128 + int(signum)  # 130 (Ctrl-C), 129 (SIGHUP)
     shown = [f"{label} {m[key]:{fmt}}" for label, key, fmt in
              (("loss", "loss", ".4f"), ("pred", "pred_loss", ".4f"), ("sigreg", "sigreg", ".4f"),
@@ -246,6 +249,8 @@ def run_export(a: argparse.Namespace) -> int:
         print(f"BatchNorm statistics re-estimated on {frames} frames of {a.data}")
     # without --force, an --out another export wrote meanwhile is refused, not overwritten
     checkpoint.save(a.out, model, cfg, meta["step"], metrics, half=not a.fp32, replace=a.force)
+    from ._late_signals import output_complete
+    output_complete()  # written: a signal from here on no longer says "partial outputs were removed"
     print(f"exported step {meta['step']} -> {a.out} ({os.path.getsize(a.out) / 1e6:.1f} MB)")
     return 0
 
@@ -385,12 +390,23 @@ def _main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     _use_ctrl_c_handler()
+    from . import _out_locks
+    for dest, flag in OUT_FLAGS.get(a.command, ()):  # a file a running training writes (round 24, Q6)
+        try:
+            _out_locks.check_not_training_output(getattr(a, dest, None), flag)
+        except ValueError as e:
+            return faults.report_error(e)
+    from . import _late_signals
+    late = _late_signals.late_signals()  # after the command: a signal says the output is complete (Q12)
     if a.command in ("train", "bench"):  # large activations without page faults at every step (lewm/allocator.py)
         from .allocator import keep_freed_memory
         keep_freed_memory()
+    rc = None
     try:
         with faults.terminate_as_exception():  # SIGTERM unwinds like Ctrl-C: temp files, workers, locks cleaned
-            return int(handlers[a.command](a) or 0)
+            rc = int(handlers[a.command](a) or 0)
+            _late_signals.output_complete(swallowed=faults.TERMINATE.is_set())  # one swallowed inside a __del__
+        return _late_signals.after_the_end(rc)
     except expected as e:
         return faults.report_error(e)
     except (MemoryError, RuntimeError) as e:  # out of memory: the machine's limit; any other one is a bug
@@ -404,14 +420,25 @@ def _main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        if rc is not None or _late_signals.DONE[0]:
+            return _late_signals.after_the_end(rc or 0, 2)
         faults.say("interrupted")
         return 130
     except faults.Terminated as e:
+        if rc is not None or _late_signals.DONE[0]:  # the command had finished: its output is complete
+            return _late_signals.after_the_end(rc or 0, e.signum)
+        if e.said:  # the trainer said what it saved
+            return e.exit_code
         why = ": the terminal closed" if e.name == "SIGHUP" else ""
         after = TERMINATED_AFTER.get(a.command, "partial outputs were removed; run the same command again")
         faults.say(f"error: terminated ({e.name}{why}); {after}")
         return e.exit_code  # 143 (SIGTERM), 129 (SIGHUP)
+    finally:
+        late.restore()  # an in-process caller gets its handlers back (python -m lewm keeps recording)
 
+
+OUT_FLAGS = {"export": (("out", "--out"),), "eval": (("out", "--out"),), "collect": (("out", "--out"),),
+             "bench": (("json", "--json"),)}  # command -> its output files: (argparse destination, flag)
 
 TERMINATED_AFTER = {  # command -> what a SIGTERM / SIGHUP left (was: "a training run resumes" after a collect)
     "train": "partial outputs were removed; the same command resumes from the last checkpoint",

@@ -38,13 +38,17 @@ _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "N
 
 def episode_rng(seed: int, index: int) -> np.random.Generator:
     """The generator of episode ``index``: a function of ``(seed, index)`` only."""
+    from ._collect_checks import check_episode_rng_args
+    check_episode_rng_args(seed, index)
     return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(int(index),)))
 
 
 def run_episode(env, index: int, seed: int, length: int, policy: str = "expert",
                 mix_random: float = 0.0) -> dict:
     """Roll out episode ``index`` (``length`` frames, ``length - 1`` actions) and return its arrays."""
+    from ._collect_checks import check_run_episode_args
     from .envs.policies import make_policy
+    check_run_episode_args(index, seed, length, mix_random)
     rng = episode_rng(seed, index)
     env_seed = int(rng.integers(2**31 - 1))
     use_random = bool(rng.random() < mix_random)
@@ -235,12 +239,14 @@ def collect(env_name: str, episodes: int, out: str, image_size: int = 64, policy
     for a machine with many cores and a short time, e.g. the GPU recipe). ``rename_if_taken`` (the lab,
     without ``force``): an ``out`` another process published meanwhile is kept and this result goes to the next
     free name beside it (:func:`publish_dataset`). Returns the path written (``out`` unless renamed)."""
-    import h5py
     from tqdm.auto import tqdm
 
+    from . import _collect_faults as _faults
     from .envs import make
     from .envs.policies import POLICY_KINDS, make_policy
 
+    from ._collect_checks import check_collect_args
+    check_collect_args(workers, seed, mix_random, progress, force, rename_if_taken)  # before any work (round 23)
     env_kwargs = dict(env_kwargs or {})
     if policy not in POLICY_KINDS:
         raise ValueError(f"unknown policy {policy!r}; valid: {', '.join(POLICY_KINDS)}")
@@ -283,7 +289,7 @@ def collect(env_name: str, episodes: int, out: str, image_size: int = 64, policy
     with ctrl_c_flag() as stop:
         try:
             _remove_stale_tmp(out)
-            with h5py.File(tmp, "x") as f:  # never truncates a file it did not make
+            with _faults.h5_temp(tmp, out) as f:  # a refused write: one line, HDF5 closed cleanly (was a segfault)
                 made = True
                 frame_bytes = S * S * 3
                 rows = int(max(1, min(8, N, (64 << 10) // frame_bytes)))  # ~64 KB chunks, whole frames
@@ -305,6 +311,8 @@ def collect(env_name: str, episodes: int, out: str, image_size: int = 64, policy
                     "max_episode_steps": int(env.max_episode_steps), "created_by": "lewm.collect",
                 })
                 bar = tqdm(total=E, unit="ep", desc=f"collect {env.name}", disable=not progress, dynamic_ncols=True)
+                f = {k: f[k] for k in ("pixels", "action", "state", "goal_state", "ep_seed", "ep_success",
+                                       "ep_random")} | {"attrs": f.attrs}  # held: see h5_temp
                 n_success = 0
                 if workers == 1:
                     for i in range(E):
@@ -346,13 +354,16 @@ def collect(env_name: str, episodes: int, out: str, image_size: int = 64, policy
                         raise RuntimeError(f"collect: received {got} of {E} episodes")
                     for p in procs:
                         p.join(timeout=10)
-                f.attrs["success_rate"] = n_success / E
+                f["attrs"]["success_rate"] = n_success / E
             bar.close()
             check_stop(stop)  # a Ctrl-C swallowed during the last episode: nothing is published
             # without force, refuse an --out another collect wrote meanwhile (was: the later one silently won);
             # with it, replace only the file that was there at the start
-            out = publish_dataset(tmp, out, bool(force), start, rename=bool(rename_if_taken))
+            with _faults.signals_held():  # a signal now is delivered once the published file is recorded
+                out = publish_dataset(tmp, out, bool(force), start, rename=bool(rename_if_taken))
+                _faults.record_written(out)
         except BaseException:
+            f = None  # the held datasets (HDF5 ids) go now, not in the garbage collection at exit (a segfault)
             for p in procs:
                 if p.is_alive():
                     p.terminate()
@@ -452,16 +463,25 @@ def run_collect(a: argparse.Namespace) -> int:
     check_out_file(a.out, make_parent=True, force=a.force,  # an existing dataset is never replaced silently
                    writes=DATASET)
     check_dataset_name(a.out, "--out")
-    t = time.perf_counter()
-    path = collect(a.env, a.episodes, a.out, image_size=a.image_size, policy=a.policy, workers=a.workers,
-                   force=a.force, seed=a.seed, episode_len=a.episode_len, progress=not a.no_progress, mix_random=a.mix_random,
-                   compression=a.compression)
-    import h5py
-    with h5py.File(path, "r") as f:
-        n, rate = f["pixels"].shape[0], float(f.attrs["success_rate"])
-    size = os.path.getsize(path)
-    print(f"wrote {path}: {a.episodes} episodes, {n} frames, {size / 2**20:.1f} MiB, "
-          f"success rate {rate:.2f}, {time.perf_counter() - t:.1f} s")
+    from . import _collect_faults, faults
+    t, _collect_faults.WRITTEN[:] = time.perf_counter(), []
+    try:
+        path = collect(a.env, a.episodes, a.out, image_size=a.image_size, policy=a.policy, workers=a.workers,
+                       force=a.force, seed=a.seed, episode_len=a.episode_len, progress=not a.no_progress,
+                       mix_random=a.mix_random, compression=a.compression)
+        import h5py
+        with h5py.File(path, "r") as f:
+            n, rate = f["pixels"].shape[0], float(f.attrs["success_rate"])
+        size = os.path.getsize(path)
+        print(f"wrote {path}: {a.episodes} episodes, {n} frames, {size / 2**20:.1f} MiB, "
+              f"success rate {rate:.2f}, {time.perf_counter() - t:.1f} s")
+    except (KeyboardInterrupt, faults.Terminated) as e:  # after the publish: the file is complete (was: "nothing
+        if (done := _collect_faults.published()) is None:  # was written" beside the complete file)
+            raise
+        sig = "SIGINT" if isinstance(e, KeyboardInterrupt) else e.name
+        faults.say(f"error: {sig} arrived after {done} was written: it is complete ({a.episodes} episodes) and kept; "
+                   f"nothing to run again")
+        return 130 if isinstance(e, KeyboardInterrupt) else e.exit_code
     return 0
 
 

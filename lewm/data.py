@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._data_checks import action_columns, attr_mismatch, batch_fits, byte_limit, duplicate_name, episode_spans, fraction
+from ._data_checks import action_columns, action_stats_arrays, attr_mismatch, batch_fits, byte_limit, duplicate_name, episode_spans, fraction
 from ._data_checks import episode_list as _episode_list
-from ._data_checks import h5_path, shared_path, whole_at_least as _whole, window_indices
+from ._data_checks import h5_path, shared_path, short_read, split_of, whole_at_least as _whole, window_indices
 from ._data_checks import index as _index
 from .env_names import env_key
 
@@ -40,13 +40,7 @@ class ActionStats:
 
     def __post_init__(self):
         # was: std 0 z-scored every action to -inf/NaN, a wrong width a broadcast error at the first batch
-        mean, std = np.asarray(self.mean), np.asarray(self.std)
-        if mean.ndim != 1 or mean.shape != std.shape or mean.size < 1:
-            raise ValueError(f"ActionStats: mean and std must be two 1-D arrays of one value per action "
-                             f"dimension, got shapes {mean.shape} and {std.shape}")
-        if not (np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
-            raise ValueError(f"ActionStats: mean must be finite and std finite and > 0, got mean "
-                             f"{mean.tolist()} std {std.tolist()}")
+        mean, std = action_stats_arrays(self.mean, self.std)
         object.__setattr__(self, "mean", mean)
         object.__setattr__(self, "std", std)
 
@@ -290,17 +284,17 @@ class WindowDataset(torch.utils.data.Dataset):
     with chunked HDF5 reads (each worker opens its own handle).
     """
 
-    def __init__(self, path: str, history: int, frameskip: int, split: str = "train",
+    def __init__(self, path: str, history: int, frameskip: int, split: str | None = None,
                  val_fraction: float = 0.05, seed: int = 0, image_size: int | None = None,
                  action_stats: ActionStats | None = None, max_ram_bytes: int = 3 << 30,
                  episodes: np.ndarray | None = None, share: "WindowDataset | None" = None):
         """``share``: another split of the same file whose validation, action statistics and
-        in-RAM arrays are reused (nothing is read again)."""
+        in-RAM arrays are reused (nothing is read again). ``split``: 'train' (the default), 'val' or 'all';
+        ``episodes`` (explicit episode indices) chooses the windows instead (then leave ``split`` out)."""
         for name, v in (("history", history), ("frameskip", frameskip)):  # True was taken as 1
             _whole("WindowDataset", name, v, 1)
         _whole("WindowDataset", "seed", seed, 0)  # was numpy's "expected non-negative integer"
-        if split not in ("train", "val", "all"):
-            raise ValueError(f"WindowDataset: split must be 'train', 'val' or 'all', got {split!r}")
+        split = split_of(split, episodes)
         val_fraction = fraction("WindowDataset", "val_fraction", val_fraction)
         byte_limit("WindowDataset", "max_ram_bytes", max_ram_bytes)
         if share is not None:  # was an AttributeError on share=5, another file's windows under this path
@@ -404,9 +398,13 @@ class WindowDataset(torch.utils.data.Dataset):
             px = self._ram["pixels"][frame_rows]  # (B, T, S, S, 3)
             a = self._ram["action"][act_rows]  # (B, H*k, A)
             st = self._ram["state"][frame_rows] if "state" in self._ram else None
-        else:
+        elif len(idx):
             items = [self[i] for i in idx]
             return {key: torch.stack([it[key] for it in items]) for key in items[0]}
+        else:  # streaming, no window: the in-RAM path's empty batch (was an IndexError on items[0])
+            S, f = self.image_size, self._file()
+            px, a = np.zeros((0, H + 1, S, S, 3), np.uint8), np.zeros((0, H * k, self.action_dim), np.float32)
+            st = np.zeros((0, H + 1, f["state"].shape[1]), np.float32) if "state" in f else None
         a = self.action_stats.normalize(a).astype(np.float32).reshape(len(s), H, k * self.action_dim)
         out = {"pixels": torch.from_numpy(np.ascontiguousarray(px.transpose(0, 1, 4, 2, 3))),
                "actions": torch.from_numpy(a), "index": torch.from_numpy(s)}
@@ -424,11 +422,14 @@ class WindowDataset(torch.utils.data.Dataset):
         f = self._file()
         px = f["pixels"][s:s + H * k + 1][::k]  # (T, S, S, 3): a contiguous read is ~10x faster than a strided one
         a = np.nan_to_num(f["action"][s:s + H * k].astype(np.float32))  # (H*k, A)
+        st = f["state"][s:s + H * k + 1][::k].astype(np.float32) if "state" in f else None  # (T, Q)
+        if bad := short_read(self.path, s, {"pixels": (px, H + 1), "action": (a, H * k), "state": (st, H + 1)}):
+            raise DataError(bad)
         a = self.action_stats.normalize(a).astype(np.float32).reshape(H, k * self.action_dim)
         out = {"pixels": torch.from_numpy(np.ascontiguousarray(px.transpose(0, 3, 1, 2))),
                "actions": torch.from_numpy(a), "index": torch.tensor(s)}
-        if "state" in f:
-            out["state"] = torch.from_numpy(f["state"][s:s + H * k + 1][::k].astype(np.float32))
+        if st is not None:
+            out["state"] = torch.from_numpy(st)
         return out
 
 
@@ -471,6 +472,8 @@ def batch_iterator(ds: WindowDataset, batch_size: int, generator: torch.Generato
         while True:
             idx = torch.randint(len(ds), (batch_size,), generator=generator).numpy()
             yield ds.get_batch(idx)
+    from ._train_loop_faults import check_worker_fds
+    check_worker_fds(num_workers)  # was: a hang under a small ulimit -n
     sampler = torch.utils.data.RandomSampler(ds, replacement=True, num_samples=1 << 31, generator=generator)
     loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
                                          pin_memory=torch.cuda.is_available(), drop_last=True,

@@ -63,5 +63,15 @@ def set_threads(n: int | None) -> None:
 
 def fused_adamw(dev: torch.device) -> bool:
     """Whether training steps AdamW as one fused kernel on ``dev`` (CPU and CUDA: the same update and state_dict as
-    the per-parameter loop, which was ~5% of a cpu-small bf16 step, session 18)."""
+    the per-parameter loop, which was ~5% of a cpu-small bf16 step, session 18). ``dev``: a torch.device or a
+    device name ('cpu' was an AttributeError); a policy, so a device this machine lacks is not checked here."""
+    if isinstance(dev, str):
+        try:
+            dev = torch.device(dev)
+        except (RuntimeError, ValueError):
+            raise ValueError(f"fused_adamw(dev={dev!r:.60}): not a device; expected a torch.device or a device name "
+                             f"(cpu, cuda, cuda:N, mps)") from None
+    if not isinstance(dev, torch.device):
+        raise TypeError(f"fused_adamw(dev=...) must be a torch.device or a device name (cpu, cuda, cuda:N, mps), "
+                        f"got {dev!r:.60}")
     return dev.type in ("cpu", "cuda")

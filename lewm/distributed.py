@@ -101,6 +101,7 @@ def init_from_env(device: torch.device) -> DistContext:
     if not already:
         if not dist.is_available():
             raise RuntimeError("WORLD_SIZE > 1 but this torch has no torch.distributed support")
+        _check_rendezvous_env(env_world)
         backend = "nccl" if device.type == "cuda" else "gloo"
         kw = {"device_id": device} if backend == "nccl" else {}
         dist.init_process_group(backend=backend, init_method="env://", **kw)
@@ -109,8 +110,22 @@ def init_from_env(device: torch.device) -> DistContext:
                        device=device, initialized_here=here)
 
 
+def _check_rendezvous_env(world: int) -> None:
+    """The variables torch's ``env://`` rendezvous reads besides WORLD_SIZE, before it runs (a missing RANK
+    was torch's "Error initializing torch.distributed using env:// rendezvous" naming no remedy)."""
+    import os
+    missing = [name for name in ("RANK", "MASTER_ADDR", "MASTER_PORT") if not os.environ.get(name, "").strip()]
+    if missing:
+        raise ValueError(f"environment variable WORLD_SIZE={world} asks for a distributed run, but "
+                         f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set (torchrun sets RANK, "
+                         f"MASTER_ADDR and MASTER_PORT); launch with torchrun, or unset WORLD_SIZE for a "
+                         f"single-process run")
+
+
 def shutdown(ctx: DistContext) -> None:
     """Destroy the process group if ``init_from_env`` created it."""
+    if not isinstance(ctx, DistContext):  # None was "'NoneType' object has no attribute 'initialized_here'"
+        raise TypeError(f"shutdown(ctx=...) must be the DistContext that init_from_env returned, got {ctx!r:.60}")
     if ctx.initialized_here and dist.is_initialized():
         dist.destroy_process_group()
 
@@ -216,13 +231,15 @@ class GlobalBatchNorm1d(nn.BatchNorm1d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not (self.training and is_dist()):
+            if self.training and torch.is_tensor(x) and x.dim() in (2, 3) and x.shape[0] * (x.shape[2] if x.dim() == 3 else 1) == 1:
+                raise ValueError(_one_value_msg(tuple(x.shape), "in this call"))  # was torch's "Expected more than 1 value"
             return super().forward(x)
         if x.dim() != 2:
             raise ValueError(f"GlobalBatchNorm1d expects (N, C) input, got {tuple(x.shape)}")
         xf = x.float()  # (N, C) statistics in fp32 whatever the autocast dtype
         n = global_count(xf.shape[0], xf.device)
         if n < 2:
-            raise ValueError("BatchNorm needs more than one value per channel over all ranks")
+            raise ValueError(_one_value_msg(tuple(x.shape), "over all ranks"))
         mean = all_reduce_sum(xf.sum(dim=0)) / n  # (C,)
         xc = xf - mean  # (N, C)
         var = all_reduce_sum((xc * xc).sum(dim=0)) / n  # (C,) biased, as used to normalise
@@ -236,6 +253,11 @@ class GlobalBatchNorm1d(nn.BatchNorm1d):
                 self.running_mean.mul_(1 - m).add_(mean.detach(), alpha=m)
                 self.running_var.mul_(1 - m).add_(var.detach() * (n / (n - 1)), alpha=m)
         return y.to(x.dtype)
+
+
+def _one_value_msg(shape: tuple, where: str) -> str:
+    return (f"GlobalBatchNorm1d: train mode needs at least 2 rows {where} (batch statistics of one value per "
+            f"channel are undefined), got input of shape {shape}; pass at least 2 rows per call, or call .eval()")
 
 
 def convert_batchnorm(module: nn.Module, device: torch.device) -> nn.Module:
@@ -255,6 +277,8 @@ def convert_batchnorm(module: nn.Module, device: torch.device) -> nn.Module:
 
 def unconvert_batchnorm(module: nn.Module) -> nn.Module:
     """Undo ``convert_batchnorm``'s CPU conversion (GlobalBatchNorm1d -> BatchNorm1d)."""
+    if not isinstance(module, nn.Module):  # None was an AttributeError ('NoneType' ... 'modules')
+        raise TypeError(f"unconvert_batchnorm: module must be a torch.nn.Module, got {type(module).__name__}")
     for m in module.modules():
         if type(m) is GlobalBatchNorm1d:
             m.__class__ = nn.BatchNorm1d

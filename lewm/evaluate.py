@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from . import checkpoint
+from ._eval_checks import check_evaluate_args, check_gif_args, check_pairs_args
 from ._eval_files import check_eval_json_for, check_planner_flags, is_gif
 from .env_names import env_key
 from .planning import PAPER_PLANNER, EpisodeResult, PlannerConfig, run_episode
@@ -163,6 +164,7 @@ def eval_pairs(env_name: str, episodes: int, seed: int = 0, offset: int = 25, da
     """(start, goal) state pairs. From ``data`` (an HDF5 file with a ``state`` key) when given,
     else from fresh expert trajectories of the environment (no rendering; seeds disjoint from
     the collection seeds used for training data)."""
+    check_pairs_args(episodes, seed, offset, data, traj_len)  # one line naming the argument (round 23)
     rng = np.random.default_rng(seed)
     pairs = []
     if data is not None:
@@ -238,6 +240,7 @@ def check_world_states(path: str, env) -> None:
 def save_gif(ep: EpisodeResult, path: str, scale: int = 4, fps: int = 10) -> str:
     """Episode frames (left) next to the goal frame (right), nearest-neighbour upscaled."""
     import imageio.v2 as imageio
+    check_gif_args(ep, path)
     g = ep.goal_frame
     frames = [np.concatenate([f, np.full((f.shape[0], 2, 3), 128, np.uint8), g], axis=1) for f in ep.frames]
     frames = [f.repeat(scale, 0).repeat(scale, 1) for f in frames]
@@ -258,6 +261,7 @@ def evaluate(ckpt: str, episodes: int = 50, pcfg: PlannerConfig = PlannerConfig(
     for where, v in (("episodes", episodes), ("budget", budget), ("offset", offset)):  # before the work: 0
         check_value(where, v, Range(lo=1), int)  # episodes was a 0 % result, offset 0 a 100 % one
     check_planner(pcfg)
+    seed = check_evaluate_args(seed, gif_dir, gifs, progress, cuda_graphs, compile_rollout)  # before the model loads
     from .precision import resolve_precision
     dev = resolve_device(device)
     bf16 = resolve_precision(precision, dev, "plan")  # what runs is recorded (was: "auto", fp32 or bf16 unknown)

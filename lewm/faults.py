@@ -30,10 +30,11 @@ import socket
 import sys
 import threading
 
-from .atomic import TMP_PREFIX, _binary_head, normal_mode, publish, write_atomic  # noqa: F401  (re-exported)
+from .atomic import (  # noqa: F401  (re-exported)
+    TMP_PREFIX, DiskFull, WriteFailed, _binary_head, clean_dead_temps, limit_errno, limit_words, normal_mode, pid_alive,
+    publish, write_atomic)
 
 LOCK_NAME = ".lock"
-_PID_MAX = 2**31 - 1  # pid_t is a signed 32-bit int: os.kill overflows above it
 
 
 TERMINATE = threading.Event()
@@ -46,11 +47,13 @@ terminal closed, the ssh session dropped), whose default action killed a command
 
 class Terminated(BaseException):
     """SIGTERM or SIGHUP arrived (a BaseException, like KeyboardInterrupt: ``except Exception`` lets it
-    pass). ``signum`` is the signal; ``exit_code`` the shell's 128 + signum (143, 129)."""
+    pass). ``signum`` is the signal; ``exit_code`` the shell's 128 + signum (143, 129). ``said``: the code that
+    raised it has already said what the signal left (the trainer's "saved ..."), so the CLI adds no line."""
 
-    def __init__(self, signum: int = int(signal.SIGTERM)):
+    def __init__(self, signum: int = int(signal.SIGTERM), said: bool = False):
         super().__init__(signum)
         self.signum = int(signum)
+        self.said = bool(said)
 
     @property
     def name(self) -> str:
@@ -87,14 +90,6 @@ class RunLocked(RuntimeError):
     """Another live process is training into the same folder."""
 
 
-class DiskFull(OSError):
-    """The disk filled while a file was written (``errno`` ENOSPC); ``strerror`` is the whole one-line
-    message (which file, what is left intact, what to do), reported as it is by :func:`one_line`."""
-
-    def __str__(self) -> str:
-        return self.strerror or super().__str__()
-
-
 def is_out_of_memory(e: BaseException) -> bool:
     """A machine limit, not a bug: MemoryError, CUDA OOM, or the CPU allocator's refusal."""
     return isinstance(e, MemoryError) or type(e).__name__ == "OutOfMemoryError" or (
@@ -104,13 +99,20 @@ def is_out_of_memory(e: BaseException) -> bool:
 def one_line(e: BaseException) -> str:
     """The message of an expected failure as one line naming the file, what happened, what to do."""
     text = str(e)
-    if isinstance(e, DiskFull) and e.strerror:
+    if isinstance(e, WriteFailed) and e.strerror:
         return e.strerror
     if isinstance(e, OSError):
         where = e.filename or ""
         if e.errno == errno.ENOSPC or "No space left on device" in text or "errno = 28" in text:
             return (f"disk full: no space left on the device{' writing ' + str(where) if where else ''}; "
                     f"free some space or choose another output place (partial files were removed)")
+        no = limit_errno(e)  # the file-size limit (EFBIG), a quota, too many open files: was "[Errno 27] ..."
+        if no is not None:
+            what, todo = limit_words(no)
+            return f"{what}{' at ' + str(where) if where else ''}; {todo} (partial files were removed)"
+        if "No usable temporary directory" in text and _fsize_limited():
+            what, todo = limit_words(errno.EFBIG)  # tempfile's words when every write fails on `ulimit -f`
+            return f"no file can be written: {what}; {todo}"
         if e.strerror and where:
             hint = "; choose a place you can write" if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS) else ""
             return f"{where}: {e.strerror}{hint}"
@@ -121,6 +123,11 @@ def one_line(e: BaseException) -> str:
         text = str(e.args[0]) if e.args else text
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     return " ".join(lines) if lines else type(e).__name__
+
+
+def _fsize_limited() -> bool:
+    from .atomic import _rlimit
+    return _rlimit("FSIZE") is not None
 
 
 def report_error(e: BaseException) -> int:
@@ -198,27 +205,6 @@ def check_terminated() -> None:
 # ---------------------------------------------------------------------------------------------
 # One training per folder
 # ---------------------------------------------------------------------------------------------
-def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` runs on this machine (a zombie counts as dead). A pid beyond what a
-    process id can be (2**40) is no process: False (was an OverflowError)."""
-    if isinstance(pid, bool) or not isinstance(pid, numbers.Integral):  # '1' gave "'<=' not supported"
-        raise TypeError(f"pid_alive(pid=...) must be a whole number (a process id), got {pid!r:.60}")
-    pid = int(pid)
-    if pid <= 0 or pid > _PID_MAX:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
 def _read_lock(path: str) -> tuple[int, str]:
     try:
         with open(path) as f:
@@ -289,9 +275,10 @@ class RunLock:
 
 
 def clean_stale_tmp(folder: str) -> list[str]:
-    """Remove the temporary files of killed writes (``checkpoint.save``'s ``.tmp-XXXXXXXX.pt``,
-    ``write_atomic``'s ``.tmp-XXXXXXXX.part``; nothing else, whatever folder ``--out`` names) from
-    ``folder``; return their names. Only call it while holding the folder's :class:`RunLock`."""
+    """Remove the temporary files of killed writes (``checkpoint.save``'s and ``write_atomic``'s
+    ``.tmp-<name>.<pid>-<token>.pt|part`` of a dead pid, and the older anonymous ``.tmp-XXXXXXXX.pt|part``;
+    nothing else, whatever folder ``--out`` names) from ``folder``; return their names. Only call it while
+    holding the folder's :class:`RunLock`."""
     import re
     ours = re.compile(r"^\.tmp-[A-Za-z0-9_]{8}\.(pt|part)$")
     removed = []
@@ -304,7 +291,7 @@ def clean_stale_tmp(folder: str) -> list[str]:
             with contextlib.suppress(OSError):
                 os.remove(os.path.join(folder, name))
                 removed.append(name)
-    return removed
+    return removed + clean_dead_temps(folder)
 
 
 def truncate_metrics(path: str, last_step: int) -> int:

@@ -39,10 +39,18 @@ def lewm_loss(model: LeWM, batch: dict[str, torch.Tensor], cfg: LeWMConfig,
     if sigreg_fn is not None and not callable(sigreg_fn):
         raise TypeError(f"lewm_loss(sigreg_fn=...) must be a function or None, got {type(sigreg_fn).__name__}")
     chk.model("lewm_loss", model)  # None was "no attribute 'encode'"
+    mc = getattr(model, "cfg", None)  # a wrapped model (DDP) has none: its builder checked it
+    if mc is not None and mc is not cfg.model and mc != cfg.model:  # was: another preset's SIGReg used silently
+        raise ValueError(f"lewm_loss(cfg=...) is not the model's config: its model section differs from model.cfg "
+                         f"({_first_difference(mc, cfg.model)}); pass the config the model was built with")
     px = batch["pixels"]
     if isinstance(px, torch.Tensor) and px.dim() == 5 and px.shape[1] < 2:  # was BatchNorm's "more than 1 value"
         raise ValueError(f"lewm_loss: a window needs >= 2 frames (pixels T={px.shape[1]}, shape {tuple(px.shape)}): "
                          f"each frame after the first is predicted from those before it")
+    H = cfg.model.history
+    if isinstance(px, torch.Tensor) and px.dim() == 5 and px.shape[1] > H + 1:  # was "predictor context is 2 frames"
+        raise ValueError(f"lewm_loss: the batch's windows are {px.shape[1]} frames (pixels {tuple(px.shape)}); "
+                         f"model.history {H} takes windows of at most {H + 1} (history + 1)")
     z = model.encode(px)  # (B, T, D)
     pred = model.predict(z[:, :-1], batch["actions"], check_finite=False)  # (B, T-1, D); the trainer checks the loss
     pred_loss = F.mse_loss(pred.float(), z[:, 1:].float())
@@ -55,3 +63,10 @@ def lewm_loss(model: LeWM, batch: dict[str, torch.Tensor], cfg: LeWMConfig,
         what = f"a tensor of shape {tuple(sig.shape)}" if isinstance(sig, torch.Tensor) else type(sig).__name__
         raise TypeError(f"lewm_loss(sigreg_fn=...) must return a scalar tensor (the SIGReg value), got {what}")
     return pred_loss + s.weight * sig, pred_loss, sig, z
+
+
+def _first_difference(a, b) -> str:
+    """The first field of two ModelConfigs that differs, as ``name a vs b``."""
+    from dataclasses import fields
+    f = next((f.name for f in fields(a) if getattr(a, f.name) != getattr(b, f.name, None)), None)
+    return f"model.{f} {getattr(a, f)!r} vs {getattr(b, f, None)!r}" if f else f"{type(b).__name__}"

@@ -19,7 +19,7 @@ from . import _cpu_bf16 as cpu_bf16
 from .config import ModelConfig
 from ._lean_rollout import lean_rollout
 from .model_inputs import (check_action_blocks, check_context, check_frames, check_latents, check_model_config,
-                           check_pixels, check_rollout_flags, flag, refuse_nonfinite)
+                           check_pixels, check_rollout_flags, check_train_rows, flag, refuse_nonfinite)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -346,6 +346,7 @@ class LeWM(nn.Module):
     """Encoder + projector -> z; action encoder + predictor + pred_proj -> next z."""
 
     def __init__(self, cfg: ModelConfig):
+        check_model_config("LeWM", "cfg", cfg)  # a LeWMConfig was "no attribute 'enc_dim'"
         super().__init__()
         self.cfg = cfg
         self.encoder = ViTEncoder(cfg)
@@ -378,6 +379,7 @@ class LeWM(nn.Module):
         """
         pixels = check_pixels(pixels, self.cfg.image_size, self.pixel_mean.dtype, self.pixel_mean)
         B, T = pixels.shape[:2]
+        check_train_rows("encode", "pixels", pixels.shape, B * T, self.projector.net[1])
         x = self.normalize_pixels(pixels.flatten(0, 1))  # (B*T, 3, S, S)
         h = self.encoder(x)  # (B*T, E)
         return self.projector(h).view(B, T, -1)  # (B, T, D)
@@ -395,6 +397,7 @@ class LeWM(nn.Module):
             raise ValueError(f"z {tuple(z.shape)} and actions {tuple(actions.shape)} disagree on (B, T)")
         if flag("predict", "check_finite", check_finite):
             refuse_nonfinite("predict", z=z, actions=actions)
+        check_train_rows("predict", "z", z.shape, z.shape[0] * z.shape[1], self.pred_proj.net[1])
         return self._predict(z, actions)
 
     def _predict(self, z: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
@@ -433,6 +436,8 @@ class LeWM(nn.Module):
         if lean and not self.training:
             return self._lean_rollout(*self.context_window(z_hist, act_hist, action_blocks), action_blocks)
         z, a_prev = self.rollout_window(z_hist, act_hist, action_blocks)
+        if hasattr(self, "pred_proj"):  # a duck-typed test model has none
+            check_train_rows("rollout", "z_hist", z_hist.shape, z.shape[0] * z.shape[1], self.pred_proj.net[1])
         step = getattr(self, "_predict", self.predict)  # inputs checked above (a duck-typed model: its predict)
         out = []
         for p in range(P):

@@ -167,3 +167,12 @@ def check_context(z_hist: torch.Tensor, act_hist) -> None:
     if act_hist is None and h0 > 1:
         raise ValueError(f"act_hist: {h0} context frames need {h0 - 1} action block(s) between them, got None "
                          f"(None only for a one-frame context)")
+
+
+def check_train_rows(fn: str, name: str, shape, rows: int, bn) -> None:
+    """In train mode a BatchNorm projector (``bn``, its plain ``nn.BatchNorm1d``) needs at least 2 rows (frames) per
+    call: one row was torch's "Expected more than 1 value per channel when training". A global BatchNorm (data
+    parallel: ``lewm.distributed``) counts the rows of every rank and is left to itself."""
+    if rows == 1 and bn.training and type(bn) is torch.nn.BatchNorm1d:
+        raise ValueError(f"{fn}: {name} of shape {tuple(shape)} gives B*T = 1 frame; in train mode the model's "
+                         f"BatchNorm needs at least 2 frames per call: pass more frames, or call model.eval() first")

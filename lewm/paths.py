@@ -29,8 +29,8 @@ def existing_ancestor(path: str) -> str:
     return p
 
 
-_TMP_MARGIN = 16
-"""Bytes a temporary sibling adds to a file name (collect's ``.tmp-<name>.<pid>``, ``.tmp-XXXXXXXX.part``)."""
+_TMP_MARGIN = 26
+"""Bytes a temporary sibling adds to a file name (``lewm.atomic.temp_path``'s ``.tmp-<name>.<pid>-<token>.part``)."""
 
 
 def _unexpanded_home(path: str) -> bool:
@@ -125,6 +125,7 @@ def check_out_file(path: str, flag: str = "--out", *, make_parent: bool = False,
     ``inputs`` ({flag: path}): files the command reads, which the output must not overwrite.
     ``writes``: what the output is (``lewm.runs.CHECKPOINT`` ...): an existing file of another kind,
     or of a run's folder, is replaced as :func:`lewm.runs.check_replaceable` allows."""
+    from .atomic import check_not_immutable
     from .runs import check_replaceable, example_name
     path = _as_path(path, flag)
     if not path:
@@ -147,6 +148,7 @@ def check_out_file(path: str, flag: str = "--out", *, make_parent: bool = False,
         raise ValueError(f"{flag} {path}: is a folder, expected a file name (e.g. {example_name(path, writes)})")
     if os.path.isfile(path):
         check_replaceable(path, flag, writes, force)
+        check_not_immutable(path, flag)  # was: refused by the rename after the work (round 24, Q11)
     if force is False and os.path.exists(path):
         raise FileExistsError(f"{flag} {path}: exists; pass --force to overwrite it")
     parent = os.path.dirname(os.path.abspath(path))
@@ -173,4 +175,6 @@ def check_out_dir(path: str, flag: str = "--out") -> str:
     if not os.path.isdir(anc):
         raise ValueError(f"{flag} {path}: {anc} is a file, not a folder")
     _writable_dir(anc, f"{flag} {path}")
+    from .atomic import check_not_immutable
+    check_not_immutable(os.path.join(path, "last.pt"), flag)  # a run's checkpoint (round 24, Q11)
     return path

@@ -74,4 +74,5 @@ def resolve_precision(precision: str, device, workload: str = "train", model_wid
         return False
     if workload == "plan":
         return cpu_has_bf16()
-    return cpu_has_bf16() and (model_width or 0) >= TRAIN_BF16_MIN_WIDTH
+    # int(): a numpy width (np.int64(256)) answered np.True_, not JSON-serialisable where the result is recorded
+    return cpu_has_bf16() and int(model_width or 0) >= TRAIN_BF16_MIN_WIDTH

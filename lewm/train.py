@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import _train_checks, checkpoint, distributed, faults, validate
+from . import _train_checks, _train_loop_faults as _loop_faults, checkpoint, distributed, faults, validate
 from .config import LeWMConfig
 from .precision import resolve_precision
 from .data import WindowDataset, action_stats_of, batch_iterator  # noqa: F401  (action_stats_of re-exported)
@@ -84,7 +84,8 @@ def train(cfg: LeWMConfig, data: str, out: str, *, steps: int | None = None, dev
 
     ``out/last.pt`` is rewritten atomically every ``ckpt_every`` steps and at the end;
     ``out/metrics.jsonl`` gets one JSON line every ``log_every`` steps. ``stop_event`` /
-    ``pause_event`` are anything with ``is_set()`` (e.g. multiprocessing.Event).
+    ``pause_event`` are anything with ``is_set()`` (e.g. multiprocessing.Event). Stopped before its first step,
+    a run saves nothing (``checkpoint`` ''). An exception of ``on_step`` saves its step first once the run has a ``last.pt``.
 
     Under ``torchrun`` (or inside an initialised process group) this is data-parallel training
     (lewm/distributed.py): each rank takes ``batch_size / world_size`` windows, BatchNorm and
@@ -112,6 +113,8 @@ def train(cfg: LeWMConfig, data: str, out: str, *, steps: int | None = None, dev
     finally:
         if lock is not None:
             lock.release()
+        if ok and not res.checkpoint and locked:  # no step ran: the folder left as it was (files, folder)
+            _train_checks.leave_as_it_was(out, before, made)
         if not ok and made and ctx.rank == 0 and os.path.isdir(out) and not os.listdir(out):
             os.rmdir(out)  # a run refused before its first write leaves no empty folder behind
         if not ok and locked and os.path.isdir(out):  # ours only: never those of a run that holds the folder
@@ -151,7 +154,7 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
     val = WindowDataset(data, mc.history, mc.frameskip, split="val", val_fraction=tc.val_fraction,
                         seed=tc.seed, share=ds)  # same file: no second read into RAM
 
-    os.makedirs(out, exist_ok=True)
+    _loop_faults.hold_run_folder(out)  # made, and remembered: a folder removed or renamed meanwhile stops the run
     metrics_path = os.path.join(out, "metrics.jsonl")
     model = LeWM(mc)
     fused = fused_adamw(dev)
@@ -191,6 +194,7 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
     # (a run continued with --init starts its own clock, so it counts only its own samples)
     stopped, t0, seen = False, time.perf_counter() - base, (start * tc.batch_size if resuming else 0)
     lazy = dev.type == "cuda" and on_step is None
+    cb_error, kept = None, resuming  # on_step's exception (saved at its step, then raised); a checkpoint of this run
     loss_v = pred_v = sig_v = gnorm = None
 
     def read_back(z, with_latents: bool) -> tuple[dict, torch.Tensor]:
@@ -254,25 +258,35 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
                 last, zd = read_back(z, logged)
                 if logged:
                     if _is_rank0():
-                        with open(metrics_path, "a") as f:
+                        with _loop_faults.open_metrics(metrics_path, step) as f:
                             f.write(json.dumps(last) + "\n")
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix(loss=f"{last['loss']:.4f}", pred=f"{last['pred_loss']:.4f}",
                                     sigreg=f"{last['sigreg']:.3f}", sps=f"{last['samples_per_s']:.0f}")
                 if on_step is not None:
-                    on_step(StepInfo(step, dict(last), zd))
+                    try:
+                        on_step(StepInfo(step, dict(last), zd))
+                    except Exception as e:  # a user's callback: the steps since the last checkpoint are kept
+                        if not (single and kept):  # no checkpoint of this run yet: the run removes its files
+                            raise
+                        cb_error = e
+                        break
                 if step % tc.ckpt_every == 0 and step < tc.steps:
                     # every rank recalibrates (under DDP the BatchNorms all-reduce), rank 0 writes
                     with _recalibrated(model, ds, tc, local_bs, dev, amp, step, ctx.rank, last, world=ctx.world_size):
                         if _is_rank0():
                             _check_weights(model, last, step, ckpt_path, tc, cfg)
                             checkpoint.save(ckpt_path, model, cfg, step, last, optimizer=opt.state_dict())
+                            kept = True
                             if tc.keep_snapshots:
                                 checkpoint.save(os.path.join(out, f"step_{step}.pt"), model, cfg, step, last)
         finally:
             if bar is not None:
                 bar.close()
+        if step == start and not resuming:  # stopped before its first step: no untrained last.pt (round 23)
+            _train_checks.end_if_terminated(out, single)
+            return TrainResult(out, "", step, {}, stopped)  # train() removes the files it wrote
         if loss_v is not None and not torch.isfinite(loss_v):  # stopped (time budget) after an unchecked step
             _diverged(loss_v, pred_v, sig_v, step, ckpt_path, tc, cfg)
         if loss_v is not None and last.get("step") != step:  # the last step was not read back (lazy)
@@ -286,7 +300,11 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
                 checkpoint.save(ckpt_path, model, cfg, step, last, optimizer=opt.state_dict())
     if single and (signum := faults.termination_pending()) is not None:  # saved: now end as terminated
         faults.say(f"{faults.signal_name(signum)} at step {step}: saved {ckpt_path}; the same command resumes from it")
-        raise faults.Terminated(signum)
+        raise faults.Terminated(signum, said=True)
+    if cb_error is not None:
+        cb_error.add_note(f"train(on_step=...) raised at step {step}: saved {ckpt_path} at step {step} first "
+                          f"(resume=True continues from it)")
+        raise cb_error
     return TrainResult(out, ckpt_path, step, last, stopped)
 
 
@@ -306,7 +324,9 @@ def _diverged(loss_v, pred_v, sig_v, step: int, ckpt_path: str, tc, cfg, what: s
 
 def _check_weights(model, last: dict, step: int, ckpt_path: str, tc, cfg) -> None:
     """A checkpoint is never written with non-finite weights or statistics (a finite loss can still
-    give an inf gradient): stop as on a non-finite loss, naming the last good checkpoint."""
+    give an inf gradient): stop as on a non-finite loss, naming the last good checkpoint. Nor into a folder
+    that is no longer the run's (removed or renamed meanwhile: the half run folder was re-created in silence)."""
+    _loop_faults.check_run_folder(os.path.dirname(ckpt_path), step)
     if bool(torch.stack([torch.isfinite(v).all() for v in model.state_dict().values() if v.is_floating_point()]).all()):
         return  # one device sync per checkpoint
     loss, pred, sig = (torch.tensor(float(last.get(k, float("nan")))) for k in ("loss", "pred_loss", "sigreg"))
@@ -359,10 +379,7 @@ def _batches(ds: WindowDataset, batch_size: int, gen: torch.Generator, num_worke
     if num_workers <= 0 or not ds.in_memory:
         return batch_iterator(ds, batch_size, gen, num_workers)
     seed = int(torch.randint(2**62, (1,), generator=gen))
-    loader = torch.utils.data.DataLoader(_BatchStream(ds, batch_size, seed), batch_size=None,
-                                         num_workers=num_workers, pin_memory=dev.type == "cuda",
-                                         persistent_workers=True, prefetch_factor=4, worker_init_fn=faults.quiet_worker_hangups)
-    return iter(loader)
+    return _loop_faults.worker_batches(_BatchStream(ds, batch_size, seed), num_workers, dev)  # ulimit -n checked
 
 
 def _gpu_resident_batches(ds: WindowDataset, batch_size: int, gen: torch.Generator, dev: torch.device):
@@ -413,12 +430,13 @@ def recalibrate_batchnorm(model: LeWM, batches, max_batches: int | None = None) 
     and train/eval mode are restored. Returns the number of frames seen (0 = no BatchNorm or no
     batch, nothing changed).
     """
+    _train_checks.check_recalibrate_args(model, batches, max_batches)
     bns = _batchnorms(model)
     if not bns:
         return 0
     saved = [(bn.momentum, {k: v.clone() for k, v in bn.state_dict().items()}) for bn in bns]
     was = model.training
-    frames = 0
+    frames, done = 0, False
     try:
         for bn in bns:
             bn.reset_running_stats()
@@ -427,16 +445,17 @@ def recalibrate_batchnorm(model: LeWM, batches, max_batches: int | None = None) 
         for i, b in enumerate(batches):
             if max_batches is not None and i >= max_batches:
                 break
+            _train_checks.check_recalibrate_batch(i, b)
             z = model.encode(b["pixels"])  # (B, T, D)
             model.predict(z[:, :-1], b["actions"], check_finite=False)  # (B, T-1, D); the trainer checks weights
             frames += b["pixels"].shape[0] * b["pixels"].shape[1]
+        done = True
     finally:
-        for bn, (mom, _) in zip(bns, saved):
+        for bn, (mom, sd) in zip(bns, saved):
             bn.momentum = mom
+            if frames == 0 or not done:  # nothing seen, or a failed batch: the old statistics back (was: destroyed)
+                bn.load_state_dict(sd)
         model.train(was)
-    if frames == 0:  # nothing seen: put the old statistics back
-        for bn, (_, sd) in zip(bns, saved):
-            bn.load_state_dict(sd)
     return frames
 
 
@@ -444,12 +463,13 @@ def recalibrate_from_data(model: LeWM, cfg: LeWMConfig, data: str, batches: int 
                           batch_size: int | None = None, seed: int = 0) -> int:
     """:func:`recalibrate_batchnorm` on ``batches`` (at most one pass) random training windows of the
     HDF5 file ``data`` (normalised with the checkpoint's own action statistics). Returns frames seen."""
+    batches, batch_size, seed = _train_checks.check_recalibrate_from_data_args(model, cfg, data, batches, batch_size, seed)
     mc = cfg.model
     validate.check_dataset(data, env=cfg.env, action_dim=mc.action_dim)  # data of the checkpoint's env and actions
     ds = WindowDataset(data, mc.history, mc.frameskip, split="all", image_size=mc.image_size,
                        action_stats=action_stats_of(cfg))
     dev = next(model.parameters()).device
-    bs = min(batch_size or cfg.train.batch_size, max(len(ds), 1))
+    bs = min(cfg.train.batch_size if batch_size is None else batch_size, max(len(ds), 1))
     if batches > (one_pass := -(-len(ds) // bs)):  # was: 1.2 M frames "seen" of a 400-frame file, for minutes
         warnings.warn(f"{data}: its {len(ds)} windows fill {one_pass} batches of {bs}; BatchNorm statistics are "
                       f"re-estimated on those {one_pass}, not {batches} (more would repeat the same windows)")

@@ -15,7 +15,8 @@
   a file of a run's folder only with ``--force`` (``lewm.runs.check_replaceable``).
 - **Devices.** ``check_device``: ``cuda`` on a machine without CUDA is a clear error.
 
-A leaf module: it imports from :mod:`lewm` only the leaves :mod:`lewm.env_names` and :mod:`lewm.paths` at load time, and
+A leaf module: it imports from :mod:`lewm` only the leaves :mod:`lewm.env_names`, :mod:`lewm.paths` and
+:mod:`lewm._data_checks` at load time, and
 :mod:`lewm.data` / :mod:`lewm.runs` inside functions, so that :mod:`lewm.config` can import it.
 """
 from __future__ import annotations
@@ -27,6 +28,7 @@ import os
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from ._data_checks import action_scale_problem
 from .env_names import CANONICAL_ENVS, env_key
 from .paths import check_in_file, check_out_dir, check_out_file, existing_ancestor, not_regular  # noqa: F401
 
@@ -107,11 +109,18 @@ def check_value(where: str, value, rng: Range | None, kind: type | None = None):
         raise ValueError(f"{where} must be a number, got {value!r}")
     if kind is str and not isinstance(value, str):
         raise ValueError(f"{where} must be a string, got {value!r}")
-    if kind is float and not math.isfinite(float(value)):
+    if kind is float and not _finite(value):
         raise ValueError(f"{where} must be a finite number, got {value!r}")
     if rng is not None and not rng.ok(value):
         raise ValueError(f"{where} must be {rng.describe()}, got {value!r}")
     return value
+
+
+def _finite(value) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (OverflowError, ValueError, TypeError):  # Fraction(10**400): float() overflows
+        return False
 
 
 def _plain(value, kind: type | None):
@@ -124,6 +133,13 @@ def _plain(value, kind: type | None):
             return bool(value)
         if kind in (int, float) and isinstance(value, (np.integer, np.floating)) and not isinstance(value, np.bool_):
             return value.item()
+    elif kind is float and isinstance(value, numbers.Real) and type(value) not in (bool, int, float):
+        try:  # a Fraction passed every check, then json.dumps refused it when the run or checkpoint was written
+            return float(value)
+        except (OverflowError, ValueError, TypeError):
+            return value  # check_value names it
+    elif kind is int and isinstance(value, numbers.Integral) and type(value) not in (bool, int):
+        return int(value)
     return value
 
 
@@ -162,17 +178,14 @@ def check_action_stats(mean, std, action_dim: int) -> None:
             raise ValueError(f"{name} has {len(vals)} number(s) but model.action_dim is {action_dim}")
         if not all(math.isfinite(v) for v in vals):
             raise ValueError(f"{name} must be finite numbers, got {list(vals)}")
+    if bool(mean) != bool(std):  # was: the missing half taken as 0 / 1 without a word (action_stats_of)
+        given, lacking = ("action_mean", "action_std") if mean else ("action_std", "action_mean")
+        raise ValueError(f"{given} has {action_dim} number(s) but {lacking} is empty; give both (the training "
+                         f"data's action mean and std, {action_dim} each) or neither (identity)")
     if std and min(std) <= 0:
         raise ValueError(f"action_std must be > 0 in every dimension, got {list(std)}")
-    # was: 1e-30 / 1e30 planned actions of 0 or of the box's corners (0 % without a word), a mean of 1e30
-    # NaN costs blamed on the model. Any real action scale fits (a constant action's std is 1e-6 in float32)
-    lo, hi = 1e-7, 1e6
-    if std and not all(lo <= v <= hi for v in std):
-        raise ValueError(f"action_std must be in [{lo:g}, {hi:g}] in every dimension (the spread of the training "
-                         f"data's actions; outside it planned actions z-score to nothing or to infinity), got {list(std)}")
-    if mean and max(abs(v) for v in mean) > hi:
-        raise ValueError(f"action_mean must be within +-{hi:g} in every dimension (the mean of the training "
-                         f"data's actions; beyond it the planner's float32 actions overflow), got {list(mean)}")
+    if bad := action_scale_problem(mean, std):  # the same bounds as lewm.data.ActionStats
+        raise ValueError(bad)
 
 
 def parse_bool(raw: str, where: str) -> bool:
@@ -256,6 +269,14 @@ def check_train_memory(cfg, dev, params: int = 0) -> int:
     (:func:`lewm.model.parameter_count`) against the device's memory (RAM for the CPU). Returns the
     bound in bytes."""
     import torch
+    if not hasattr(getattr(cfg, "model", None), "image_size") or not hasattr(getattr(cfg, "train", None), "batch_size"):
+        raise TypeError(f"check_train_memory(cfg=...) must be a LeWMConfig (e.g. get_preset('cpu-tiny')), "
+                        f"got {type(cfg).__name__}")
+    if isinstance(dev, str):
+        dev = check_device(dev, "check_train_memory(dev=...)")
+    if not isinstance(dev, torch.device):
+        raise TypeError(f"check_train_memory(dev=...) must be a torch.device or a device name such as 'cpu', "
+                        f"got {type(dev).__name__}")
     mc, tc = cfg.model, cfg.train
     patches = (mc.image_size // mc.patch_size) ** 2 + 1
     from .faults import torchrun_env

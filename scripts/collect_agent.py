@@ -104,7 +104,7 @@ def _copied(path: str, n: int, rng: np.random.Generator) -> list[dict]:
 def _write(out: str, eps: list[dict], env, seed: int, agent_success: float, force: bool, start=None) -> None:
     """``start``: the identity of the --out file at the start (``lewm.collect.file_identity``): --force replaces
     only that file; one another command published meanwhile keeps this result beside it (``-kept-PID``)."""
-    import h5py
+    from lewm._collect_faults import h5_temp
     from lewm.collect import publish_dataset, temp_name
     from lewm.data import FORMAT_VERSION
     lens = np.array([len(e["pixels"]) for e in eps])
@@ -112,15 +112,15 @@ def _write(out: str, eps: list[dict], env, seed: int, agent_success: float, forc
     N, S = int(lens.sum()), env.image_size
     tmp, made = temp_name(out), False  # .tmp-<name>.<pid>: never a user's out.tmp
     try:
-        with h5py.File(tmp, "x") as f:
+        with h5_temp(tmp, out) as f:  # a refused write (ulimit -f, disk full): one line (was a segfault)
             made = True
-            f.create_dataset("pixels", (N, S, S, 3), np.uint8, chunks=(min(8, N), S, S, 3), compression="gzip",
-                             compression_opts=1)
-            f.create_dataset("action", (N, env.action_dim), np.float32)
-            f.create_dataset("state", (N, env.state_dim), np.float32)
-            for e, o in zip(eps, offs):
+            px = f.create_dataset("pixels", (N, S, S, 3), np.uint8, chunks=(min(8, N), S, S, 3), compression="gzip",
+                                  compression_opts=1)
+            ac = f.create_dataset("action", (N, env.action_dim), np.float32)
+            st = f.create_dataset("state", (N, env.state_dim), np.float32)
+            for e, o in zip(eps, offs):  # through the held datasets (see h5_temp)
                 rows = slice(int(o), int(o + len(e["pixels"])))
-                f["pixels"][rows], f["action"][rows], f["state"][rows] = e["pixels"], e["action"], e["state"]
+                px[rows], ac[rows], st[rows] = e["pixels"], e["action"], e["state"]
             f["goal_state"] = np.stack([e["goal"] for e in eps]).astype(np.float32)
             f["ep_seed"] = np.arange(len(eps), dtype=np.int64)
             f["ep_success"] = np.array([e["success"] for e in eps])

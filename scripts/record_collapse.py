@@ -149,9 +149,11 @@ def main(argv=None) -> int:
     os.makedirs(folder, exist_ok=True)
     # float32 series (float16 snapshots): a few hundred KB at most
     out = {k: (v.astype(np.float32) if v.dtype == np.float64 and v.ndim else v) for k, v in out.items()}
-    from lewm.faults import TMP_PREFIX, publish
-    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=".part", dir=folder)
+    from lewm.atomic import temp_path
+    from lewm.faults import publish
+    tmp = temp_path(a.out)  # a killed earlier write's temporary is removed here (round 24, Q5)
     try:  # written whole, then renamed: a kill leaves the old recording, not half of one
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # inside the try: a signal still removes it
         with os.fdopen(fd, "wb") as f:  # a file object: numpy writes this name, it adds no '.npz'
             np.savez_compressed(f, meta=json.dumps(meta), **out)
         # the umask's mode (mkstemp's was -rw-------); without --force, a recording another run wrote

@@ -233,7 +233,7 @@ def test_sigterm_training_releases_lock(tmp_path, syn_h5):
         p.send_signal(signal.SIGTERM)
         rc = p.wait(timeout=60)
     text = open(tmp_path / "log.txt").read()
-    assert rc == 143 and "Traceback" not in text and "terminated (SIGTERM)" in text, text[-2000:]
+    assert rc == 143 and "Traceback" not in text and "SIGTERM at step" in text and "saved" in text, text[-2000:]
     assert not os.path.exists(os.path.join(out, ".lock")) and not _tmp_files(out)
 
 

@@ -11,7 +11,8 @@ def test_paper_preset_parameter_count():
 
 
 def test_config_round_trip_and_unknown_fields():
-    cfg = get_preset("cpu-small").with_overrides(model={"history": 1}, action_mean=(0.1, 0.2))
+    cfg = get_preset("cpu-small").with_overrides(model={"history": 1}, action_mean=(0.1, 0.2),
+                                                  action_std=(1.0, 1.0))
     assert LeWMConfig.from_dict(cfg.to_dict()) == cfg
     d = cfg.to_dict()
     d["model"]["bogus"] = 1

@@ -1050,8 +1050,13 @@ def test_round10_nothing_is_lost_and_nothing_hangs(syn_h5, tmp_path, shipped_pla
     data = str(tmp_path / "d.h5")
     shutil.copy(syn_h5, data)
     before = open(data, "rb").read()
-    with pytest.raises(ValueError, match=r"holds an HDF5 episode file, not a checkpoint"):
+    with pytest.raises(ValueError, match=r"has a dataset's extension \(\.h5\); a checkpoint is a \.pt file"):
         checkpoint.save(data, model, cfg)
+    disguised = str(tmp_path / "d.pt")  # a dataset under a checkpoint's name is not replaced either
+    shutil.copy(syn_h5, disguised)
+    with pytest.raises(ValueError, match=r"holds an HDF5 episode file, not a checkpoint"):
+        checkpoint.save(disguised, model, cfg)
+    assert open(disguised, "rb").read() == before
     with pytest.raises(ValueError, match=r"exists; it writes only a new file"):
         write_synthetic_h5(data, episodes=2)
     assert open(data, "rb").read() == before

@@ -177,8 +177,9 @@ else:
             said = (f"Run {s.status} at step {s.result['step']}: checkpoint `{discovery.rel(ck)}` "
                     f"(val prediction loss {val})")
             if not s.result["step"]:  # was: an untrained model offered like a result (its val loss looked good)
-                st.warning(f"Run {s.status} at step 0, before its first training step: `{discovery.rel(ck)}` is the "
-                           f"untrained model (val prediction loss {val} is not a training result). Start a new run "
+                kept = (f"`{discovery.rel(ck)}` is the untrained model (val prediction loss {val} is not a training "
+                        f"result)") if ck else "no checkpoint was written"
+                st.warning(f"Run {s.status} at step 0, before its first training step: {kept}. Start a new run "
                            f"to train.", icon=":material/warning:")
             elif problems := health.run_problems(s.latest, s.result["metrics"], s.view):  # was: green, diverged or not
                 st.warning(f"{said}, but " + "; ".join(problems) + ".", icon=":material/warning:")
