@@ -34,3 +34,22 @@ def check_collect_args(workers, seed, mix_random, progress, force, rename_if_tak
     api.number(fn, "mix_random", mix_random, 0.0, 1.0)
     for name, v in (("progress", progress), ("force", force), ("rename_if_taken", rename_if_taken)):
         api.flag(fn, name, v)  # "no" was truthy: force="no" replaced the dataset
+
+
+def check_not_held(out, flag: str) -> None:
+    """An existing HDF5 ``out`` that another process holds open for writing (its HDF5 lock) is not replaced: that
+    writer's later work would go into the replaced file and be lost (round 25: ``collect --force`` replaced it)."""
+    import os
+    if not os.path.isfile(out):
+        return
+    with open(out, "rb") as f:
+        if f.read(8) != b"\x89HDF\r\n\x1a\n":
+            return
+    import h5py
+    from ._foreign_data import held_for_writing
+    try:
+        h5py.File(out, "r").close()
+    except OSError as e:
+        if held_for_writing(out, e):  # its lock, or an SWMR writer's mark
+            raise ValueError(f"{flag} {out}: another process has the file open for writing (HDF5); replacing it "
+                             f"would lose that writer's work: wait for it to finish, or choose another {flag}") from None

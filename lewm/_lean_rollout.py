@@ -6,14 +6,62 @@ import torch
 import torch.nn.functional as F
 
 
+FEW_KEYS = 16
+"""Up to this many keys the compiled rollout writes attention out (``few_key_attention``)."""
+
+
+def few_key_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """``softmax(q kᵀ / √d) v`` written elementwise, in fp32, for the rollout's few keys (a window of ``history``
+    frames). Compiled, it is one fused loop; PyTorch's CPU flash-attention kernel, which ``torch.compile`` calls as it
+    is, cost ~1 ms a call at 300 candidates x 3 keys: 30% of a compiled Reacher CEM iteration on one AMD EPYC thread
+    (session 22). ``mask``: bool (T, S), True = attend, or None. q (B, h, T, d), k and v (B, h, S, d) ->
+    (B, h, T, d) in q's dtype."""
+    s = (q.float().unsqueeze(-2) * k.float().unsqueeze(-3)).sum(-1) * q.shape[-1] ** -0.5  # (B, h, T, S)
+    if mask is not None:
+        s = s.masked_fill(~mask, float("-inf"))  # (B, h, T, S)
+    w = s.softmax(-1)  # (B, h, T, S)
+    return (w.unsqueeze(-1) * v.float().unsqueeze(-3)).sum(-2).to(q.dtype)  # (B, h, T, d)
+
+
+def single_frame_attention(attn, x: torch.Tensor) -> torch.Tensor:
+    """``_CausalAttention`` on a window of one frame, which attends only to itself: the output is its value (exact).
+    Only the value third of ``to_qkv``, as 2-D matmuls (inductor lowers a (B, 1, W) input to a slow decomposed bmm on
+    a CPU); compiled, ``W_o W_v`` is one (W, W) matrix, a constant of the compiled code: one matmul fewer per layer.
+    x (B, 1, W) -> (B, 1, W)."""
+    B = x.shape[0]
+    w_v, out = attn.to_qkv.weight[2 * attn.heads * attn.dim_head:], attn.to_out[0]  # (h*dh, W), Linear(h*dh -> W)
+    n = attn.norm(x).view(B, -1)  # (B, W)
+    if torch.compiler.is_compiling():
+        with torch.autocast(x.device.type, enabled=False):
+            w = out.weight @ w_v  # (W, W)
+        return F.linear(n, w, out.bias).view(B, 1, -1)  # (B, 1, W)
+    return attn.to_out(F.linear(n, w_v)).view(B, 1, -1)  # (B, 1, W)
+
+
 def encode_actions(encoder, a: torch.Tensor) -> torch.Tensor:
     """``ActionEncoder.forward`` with its kernel-1 convolution written as the linear map it is, on the contiguous
     blocks: the same numbers, but one (rows x K) matmul where the transposed input made the next linear a batch of
     N small matmuls (compiled: ``aten.bmm`` over 300 candidates, ~1 ms of a 15 ms Two-Room iteration).
     a (B, T, K) -> (B, T, W)."""
     conv = encoder.patch_embed
-    h = F.linear(a, conv.weight[..., 0], conv.bias)  # (B, T, action_hidden)
-    return encoder.embed(h)  # (B, T, W)
+    B, T, K = a.shape
+    h = F.linear(a.reshape(B * T, K), conv.weight[..., 0], conv.bias)  # (B*T, action_hidden)
+    return encoder.embed(h).view(B, T, -1)  # (B, T, W): 2-D rows, so that compiled, each SiLU fuses into its matmul
+
+
+def project(proj, h: torch.Tensor) -> torch.Tensor:
+    """``Projector.forward`` in eval mode; compiled, with its BatchNorm folded into the first linear (the running
+    statistics are constants there), so that the GELU fuses into that matmul: the same function (to ~1e-7 in fp32),
+    one pass over the (rows x hidden) activations fewer per rollout step. h (..., W) -> (..., D)."""
+    lin, bn, act, out = proj.net
+    if not torch.compiler.is_compiling() or bn.training or bn.running_mean is None:
+        return proj(h)
+    s = torch.rsqrt(bn.running_var + bn.eps)  # (hidden,)
+    if bn.weight is not None:
+        s = s * bn.weight
+    b = (lin.bias - bn.running_mean) * s + (bn.bias if bn.bias is not None else 0.0)  # (hidden,)
+    x = act(F.linear(h.reshape(-1, h.shape[-1]), lin.weight * s[:, None], b))  # (rows, hidden)
+    return out(x).view(*h.shape[:-1], -1)  # (..., D)
 
 
 def lean_rollout(model, z: torch.Tensor, a_prev: torch.Tensor, action_blocks: torch.Tensor) -> torch.Tensor:
@@ -55,5 +103,5 @@ def lean_rollout(model, z: torch.Tensor, a_prev: torch.Tensor, action_blocks: to
             model.predictor(z[:, lo:lo + s], None, [m[:, lo:lo + s] for m in mods_ctx], keep_kvs=prefix)  # (1, s, D)
         h = model.predictor(zw, None, [m[:, lo + s:hi] for m in mods], last_only=True,
                             prefix_kvs=prefix, lean=True)  # (N, 1, D)
-        out.append(model.pred_proj(h))  # (N, 1, D)
+        out.append(project(model.pred_proj, h))  # (N, 1, D)
     return torch.cat(out, dim=1)  # (N, P, D)

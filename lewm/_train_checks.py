@@ -184,18 +184,13 @@ def start_from(loaded, model, opt, cfg: LeWMConfig, src, resuming: bool, data: s
     """Put a resumed (``resuming``) or continued (``--init``) checkpoint ``loaded`` = (model, config, meta)
     read from ``src`` into ``model`` and ``opt`` after checking it fits the run, print where the run
     starts (and what differs); start a fresh run's files over. Returns the start step."""
-    import dataclasses
     from . import checkpoint
     from .config import changed_settings
     start, tc, metrics_path = 0, cfg.train, os.path.join(out, "metrics.jsonl")
     if loaded is not None:
         m2, cfg_saved, meta = loaded
         if cfg_saved.model != cfg.model:
-            diff = [k for k, v in dataclasses.asdict(cfg_saved.model).items() if getattr(cfg.model, k, None) != v]
-            raise checkpoint.CheckpointError(
-                f"{src}: holds a different architecture than the requested one{' (' + ', '.join(diff) + ')' if diff else ''}; "
-                + ("use another --out folder or pass --no-resume" if resuming else
-                   "pass the same --preset / --latent-dim / --history / --set model.* as its run"))
+            raise checkpoint.CheckpointError(architecture_differs(src, cfg_saved.model, cfg.model, data, resuming))
         if not resuming and meta["step"] >= tc.steps:
             raise ValueError(f"the init checkpoint {src} (--init, train(init=...)) is at step {meta['step']}: "
                              f"ask for more steps than that (--steps, train(steps=...); got {tc.steps})")
@@ -307,3 +302,24 @@ def leave_as_it_was(out: str, before: dict, made: bool) -> None:
     remove_unsaved_run_files(out, before)
     if made and os.path.isdir(out) and not os.listdir(out):
         os.rmdir(out)
+
+
+_FROM_DATA = {"image_size": "images of {v}x{v} pixels (key 'pixels')", "action_dim": "{v}-dim actions (key 'action')"}
+
+
+def architecture_differs(src, saved, wanted, data, resuming: bool) -> str:
+    """The one line for a resumed / continued checkpoint ``src`` whose model config ``saved`` is not the run's
+    ``wanted``: each differing field with both values; a field the run takes from ``data`` (the image size, the
+    action size) blamed on the data, not on the flags (was: "pass the same --preset ..." for a 16-px file)."""
+    import dataclasses
+    diff = [(k, v, getattr(wanted, k, None)) for k, v in dataclasses.asdict(saved).items() if getattr(wanted, k, None) != v]
+    from_data = [(k, v, w) for k, v, w in diff if k in _FROM_DATA]
+    if from_data:
+        k, v, w = from_data[0]
+        return (f"{src}: was trained on {_FROM_DATA[k].format(v=v)} but --data {data} has "
+                f"{_FROM_DATA[k].format(v=w)}; {'resume' if resuming else 'continue'} it on data like its own "
+                f"(collect at that size / of that environment)" + ("" if resuming else ", or train a new run without --init"))
+    shown = ", ".join(f"{k} {v} (asked {w})" for k, v, w in diff[:4])
+    return (f"{src}: holds a different architecture than the requested one ({shown}); "
+            + ("use another --out folder or pass --no-resume" if resuming else
+               "pass the same --preset / --latent-dim / --history / --set model.* as its run"))

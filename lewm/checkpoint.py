@@ -15,7 +15,7 @@ import zipfile
 
 import torch
 
-from . import _checkpoint_checks as _checks, official
+from . import _checkpoint_checks as _checks, _foreign_ckpt as _foreign, official
 from .config import LeWMConfig
 from .errors import CheckpointError, OutputExistsError, check_finite_weights
 from .model import LeWM
@@ -113,7 +113,8 @@ def read_raw(path: str) -> dict:
     if not path:
         raise CheckpointError("--checkpoint: no file given (an empty path)")
     if not os.path.exists(path):
-        raise CheckpointError(f"{path}: checkpoint file not found")
+        from .paths import why_missing
+        raise CheckpointError(f"{path}: {why_missing(path).replace('no such file', 'checkpoint file not found', 1)}")
     if os.path.isdir(path):
         found = [n for n in ("last.pt", "model.pt") if os.path.exists(os.path.join(path, n))]
         if len(found) == 2:  # was: last.pt, silently (a 5-step run scored with a shipped agent's eval.json)
@@ -122,13 +123,15 @@ def read_raw(path: str) -> dict:
                                   f"{os.path.join(path, 'model.pt')}")
         if found:
             return read_raw(os.path.join(path, found[0]))
-        raise CheckpointError(f"{path}: a folder with no last.pt or model.pt inside")
+        raise CheckpointError(_foreign.folder_problem(path))  # config.json without weights.pt, a subfolder ...
     if not os.path.isfile(path):  # a pipe would block the read for ever
         raise CheckpointError(f"{path}: is a device or pipe, not a checkpoint file")
     with open(path, "rb") as f:
         head = f.read(8)
     if head == b"\x89HDF\r\n\x1a\n":
         raise CheckpointError(f"{path}: is an HDF5 episode file, not a checkpoint (a dataset: pass it where a dataset is expected, e.g. --data)")
+    if hint := _foreign.file_kind_hint(path, head + _more(path)):  # gzip, safetensors, a zip of other files
+        raise CheckpointError(f"{path}: not a checkpoint, it is {hint}")
     if head and not head.startswith((b"PK\x03\x04", b"\x80")):  # torch.save's zip, or its legacy pickle
         # was: torch's advice to load it with weights_only=False (which would run any code in it)
         raise CheckpointError(f"{path}: not a checkpoint, it is {file_kind(path)}; pass a .pt file written by "
@@ -140,6 +143,10 @@ def read_raw(path: str) -> dict:
             raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupted?): "
                                   f"{str(e).splitlines()[0][:200] if str(e) else 'UnpicklingError'}") from None
         # torch's message advises weights_only=False, which runs the file's code: never for a foreign file
+        if cls := _foreign.pickled_module(path):  # torch.save(model): name the class (read as bytes only)
+            raise CheckpointError(f"{path}: not a LeWM checkpoint: it is a whole pickled module ({cls}, "
+                                  f"torch.save(model)), which is never unpickled here (it could run code); "
+                                  f"{_foreign.SAVE_HINT}") from None
         raise CheckpointError(f"{path}: not a LeWM checkpoint: it holds Python objects other than tensors and "
                               f"numbers (a file of another program), which are never unpickled here") from None
     except (zipfile.BadZipFile, RuntimeError, EOFError, OSError) as e:
@@ -147,15 +154,20 @@ def read_raw(path: str) -> dict:
         raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupted?): {msg}") from None
     except Exception as e:  # unpickling errors of foreign files
         raise CheckpointError(f"{path}: not a LeWM checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
-    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
-        hint = ""
-        if isinstance(blob, dict) and "encoder.embeddings.cls_token" in blob:
-            hint = ("; it looks like official LeWM weights: put it in a folder as weights.pt next to "
-                    "its config.json and open the folder")
-        raise CheckpointError(f"{path}: not a LeWM checkpoint (no '{FORMAT}' header){hint}")
+    if not isinstance(blob, dict) or blob.get("format") != FORMAT:  # a bare state_dict, Lightning, a list ...
+        raise CheckpointError(f"{path}: not a LeWM checkpoint (no '{FORMAT}' header): {_foreign.describe_foreign(blob)}")
     if blob.get("version") != VERSION:
-        raise CheckpointError(f"{path}: checkpoint version {blob.get('version')} is not supported (expected {VERSION})")
+        raise _foreign.version_error(path, blob.get("version"), VERSION)
     return blob
+
+
+def _more(path: str) -> bytes:
+    """Bytes 8..16 of ``path`` (a safetensors header's start), b'' when shorter."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(16)[8:]
+    except OSError:
+        return b""
 
 
 def load(path: str, device: str | torch.device = "cpu", strict: bool = True):
@@ -169,16 +181,18 @@ def load(path: str, device: str | torch.device = "cpu", strict: bool = True):
     if official.is_official(path):
         return official.load_official(path, device, strict=strict)
     blob = read_raw(path)
+    raw = _foreign.config_of(blob, path)  # JSON text, or a dict stored as is
     try:
-        raw = json.loads(blob["config"])
         cfg = LeWMConfig.from_dict(raw)
     except (ValueError, TypeError, KeyError) as e:
-        raise CheckpointError(f"{path}: its config cannot be read: {e}") from None
+        raise _foreign.config_error(path, e) from None  # a newer lab's field says so
     if "model" not in raw:  # the defaults would be another architecture: a long list of missing weights
         raise CheckpointError(f"{path}: its config has no 'model' section (the architecture); the file was edited or damaged")
     model = LeWM(cfg.model)
     sd = _state_dict(blob, path, model)
     check_finite_weights(sd, path)
+    if bad := _foreign.weights_mismatch(path, sd, model.state_dict(), strict):  # the first difference, named
+        raise CheckpointError(bad)
     try:
         model.load_state_dict(sd, strict=strict)
     except RuntimeError as e:
@@ -201,6 +215,7 @@ def _state_dict(blob: dict, path: str, model: LeWM) -> dict:
         raise CheckpointError(f"{path}: its 'state_dict' (the weights) must be a dict of tensors, got {got}; "
                               f"the file was edited or damaged (use another checkpoint)")
     want = model.state_dict()
+    raw = _foreign.unwrap_names(raw, want)  # 'module.' (DDP) / '_orig_mod.' (torch.compile) names
     bad = next((k for k, v in raw.items() if k in want and v.is_floating_point() != want[k].is_floating_point()), None)
     if bad is not None:
         raise CheckpointError(f"{path}: weight {bad!r} is stored as {raw[bad].dtype} but the model's is "
@@ -238,10 +253,7 @@ def _meta(blob: dict, path: str) -> dict:
     step = blob.get("step", 0)
     if isinstance(step, bool) or not isinstance(step, int) or step < 0:
         raise CheckpointError(f"{path}: its step must be a whole number >= 0, got {step!r}")
-    try:
-        metrics = json.loads(blob.get("metrics", "{}") or "{}")
-    except (TypeError, ValueError):
-        metrics = None
+    metrics = _foreign.metrics_of(blob.get("metrics"))  # JSON text, or a dict stored as is
     if not isinstance(metrics, dict):
         raise CheckpointError(f"{path}: its metrics are not a JSON object; the file was edited or damaged")
     return {"step": step, "metrics": metrics, "path": path, "optimizer": blob.get("optimizer")}

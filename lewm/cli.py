@@ -5,7 +5,6 @@ import argparse
 import contextlib
 import importlib
 import importlib.util
-import json
 import os
 import sys
 
@@ -90,6 +89,18 @@ def _check_flags_agree_with_set(a: argparse.Namespace, cfg) -> None:
             raise ValueError(f"{given} and --set {key}={final} give {key} two values; give it once")
 
 
+def _run_env(prev: str) -> str | None:
+    """The environment of the checkpoint a run resumes or continues (None: not recorded). An official release folder
+    is read by ``train`` itself (``checkpoint.load``; was: "a folder with no last.pt or model.pt inside")."""
+    from . import checkpoint, official
+    if official.is_official(prev):
+        return None
+    raw = checkpoint.read_raw(prev)
+    from ._foreign_ckpt import config_of
+    env = config_of(raw, prev).get("env")
+    return env if isinstance(env, str) and env else None
+
+
 def _pinned(overrides: list[str], key: str) -> bool:
     """Whether ``--set key=...`` is among ``overrides`` (the user pinned that field)."""
     return any(o.partition("=")[0].strip() == key for o in overrides)
@@ -132,14 +143,7 @@ def run_train(a: argparse.Namespace) -> int:
         print(f"note: --init {a.init} ignored: {a.out} already holds last.pt, which this run resumes (the same "
               f"command resumes an interrupted stage); pass --no-resume to start over from --init, or choose "
               f"another --out", file=sys.stderr)
-    env = None
-    if prev is not None:  # resuming or continuing a run: its data must be of the run's environment
-        from . import checkpoint
-        raw = checkpoint.read_raw(prev)
-        try:
-            env = json.loads(raw["config"]).get("env") or None
-        except (KeyError, TypeError, ValueError, AttributeError):
-            raise checkpoint.CheckpointError(f"{prev}: its config cannot be read") from None
+    env = _run_env(prev) if prev is not None else None  # resuming or continuing: data of the run's environment
     # an action size pinned with --set must be the data's (else training would silently take the data's)
     validate.check_dataset(a.data, image_size=cfg.model.image_size, env=env,
                            action_dim=cfg.model.action_dim if _pinned(a.overrides, "model.action_dim") else None,
@@ -310,6 +314,9 @@ class Parser(argparse.ArgumentParser):
         if message.startswith("argument "):
             flag, _, rest = message[len("argument "):].partition(": ")
             message = f"{flag.split('/')[-1]} {rest}" if rest else message
+            if rest == "expected one argument":  # '--data -x.h5': argparse takes the name for an option
+                f = flag.split('/')[-1]
+                message += f" (a value that begins with '-', such as a file -x.h5, goes as {f}=-x.h5 or {f} ./-x.h5)"
         raise UsageError(f"{message} (see: {self.prog} --help)")
 
 

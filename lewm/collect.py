@@ -245,7 +245,7 @@ def collect(env_name: str, episodes: int, out: str, image_size: int = 64, policy
     from .envs import make
     from .envs.policies import POLICY_KINDS, make_policy
 
-    from ._collect_checks import check_collect_args
+    from ._collect_checks import check_collect_args, check_not_held
     check_collect_args(workers, seed, mix_random, progress, force, rename_if_taken)  # before any work (round 23)
     env_kwargs = dict(env_kwargs or {})
     if policy not in POLICY_KINDS:
@@ -279,6 +279,7 @@ def collect(env_name: str, episodes: int, out: str, image_size: int = 64, policy
     check_out_file(out, "out", make_parent=True, force=bool(force),  # never replaces a dataset unasked
                    writes=DATASET)
     check_dataset_name(out, "collect(out=...)")
+    check_not_held(out, "--out")  # a writer's file replaced under it (its later work lost)
     _check_space(out, N * S * S * 3 // (3 if compression == "gzip" else 1))
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     tmp = temp_name(out)

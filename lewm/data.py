@@ -22,7 +22,9 @@ from ._data_checks import action_columns, action_stats_arrays, attr_mismatch, ba
 from ._data_checks import episode_list as _episode_list
 from ._data_checks import h5_path, shared_path, short_read, split_of, whole_at_least as _whole, window_indices
 from ._data_checks import index as _index
+from ._foreign_data import held_for_writing, missing_keys_message, pixels_problem, storage_problem
 from .env_names import env_key
+from .paths import why_missing
 
 REQUIRED_KEYS = ("pixels", "action", "ep_len", "ep_offset")
 
@@ -64,14 +66,15 @@ def open_h5(path: str):
         raise DataError(f"{path}: is a folder, expected an HDF5 episode file (.h5) inside it")
     if os.path.exists(path) and not os.path.isfile(path):  # a pipe blocks h5py for ever; a device is no dataset
         raise DataError(f"{path}: is a device or pipe, not a regular file; expected an HDF5 episode file (.h5)")
+    if not os.path.exists(path) and os.path.lexists(path):  # a link loop was h5py's errno-40 line
+        raise DataError(f"{path}: {why_missing(path)}")
     try:
         return h5py.File(path, "r")
     except FileNotFoundError:
-        raise DataError(f"{path}: no such dataset file") from None
+        raise DataError(f"{path}: {why_missing(path).replace('no such file', 'no such dataset file', 1)}") from None
     except OSError as e:
-        if "unable to lock file" in str(e):  # errno 11: a writer holds it (a collect or an editor)
-            raise DataError(f"{path}: another process has the file open for writing (HDF5 lock); wait for "
-                            f"it to finish, or read a copy") from None
+        if held := held_for_writing(path, e):  # a writer's lock (errno 11), an SWMR writer's or a crash's mark
+            raise DataError(held) from None
         raise DataError(f"{path}: not a readable HDF5 file ({e})") from None
 
 
@@ -143,15 +146,17 @@ def validate_file(path: str, image_size: int | None = None) -> dict:
         _whole("validate_file", "image_size", image_size, 8)
     with open_h5(path) as f:
         missing = [k for k in REQUIRED_KEYS if k not in f]
-        if missing:
-            raise DataError(f"{path}: missing dataset key(s) {missing}; expected {list(REQUIRED_KEYS)}")
+        if missing:  # the file's near match named ('Pixels', 'actions'), the episode index explained
+            raise DataError(missing_keys_message(path, list(f), missing, REQUIRED_KEYS))
         px, act = h5_dataset(path, f, "pixels"), h5_dataset(path, f, "action")
-        if px.dtype != np.uint8 or px.ndim != 4 or px.shape[-1] != 3:
-            raise DataError(f"{path}: key 'pixels' must be uint8 (N, S, S, 3), got {px.dtype} {px.shape}")
+        if bad := storage_problem(path, f, (*REQUIRED_KEYS, "state", "goal_state")):  # a filter not installed, a lost VDS source
+            raise DataError(bad)
+        if bad := pixels_problem(path, px.dtype, px.shape):  # float, channels-first, grey ...: how to convert
+            raise DataError(bad)
         if px.shape[1] != px.shape[2]:
             raise DataError(f"{path}: key 'pixels' must hold square images, got {px.shape[1]}x{px.shape[2]}")
-        if act.ndim != 2 or act.dtype.kind != "f":
-            raise DataError(f"{path}: key 'action' must be float (N, A), got {act.dtype} {act.shape}")
+        if act.ndim != 2 or act.dtype.kind not in "fiu":  # integers are exact as float32: accepted (round 25)
+            raise DataError(f"{path}: key 'action' must be numbers (N, A), got {act.dtype} {act.shape}")
         if act.shape[1] < 1:  # trained until model.action_dim refused 0, after the statistics
             raise DataError(f"{path}: key 'action' has no column {act.shape}; expected (N, A) with A >= 1 "
                             f"action dimensions")
@@ -341,7 +346,7 @@ class WindowDataset(torch.utils.data.Dataset):
             episodes = _episode_list(path, episodes, E)
         self.episodes = np.sort(np.asarray(episodes, dtype=np.int64))
         usable = ep_len[self.episodes] > self.span
-        if not usable.all():
+        if not usable.all() and (usable.any() or split == "val"):  # none: the error below says it alone
             warnings.warn(f"{path}: skipped {int((~usable).sum())} episode(s) shorter than one window "
                           f"({self.span + 1} frames = history {history} x frameskip {frameskip} + 1; key 'ep_len')")
         self.episodes = self.episodes[usable]
@@ -440,6 +445,8 @@ def load_episode(path: str, episode: int) -> dict[str, np.ndarray]:
         # 1.5 and '1' were h5py / comparison errors, True episode 1
         raise TypeError(f"load_episode: episode must be a whole number (an episode index), got {episode!r:.40}")
     with open_h5(path) as f:
+        if bad := storage_problem(path, f, ("pixels", "action", "state", "goal_state")):  # was h5py's plugin-path line
+            raise DataError(bad)
         E = len(f["ep_len"])
         if not 0 <= episode < E:
             raise DataError(f"{path}: episode {episode} out of range (file has {E}; key 'ep_len')")

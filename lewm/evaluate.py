@@ -275,7 +275,11 @@ def evaluate(ckpt: str, episodes: int = 50, pcfg: PlannerConfig = PlannerConfig(
                          f"environment it was trained on (drop --env)")
     if not name:
         raise ValueError(f"{ckpt}: the checkpoint does not record its environment; pass --env")
-    env = make(name, image_size=cfg.model.image_size)
+    try:
+        env = make(name, image_size=cfg.model.image_size)
+    except ValueError as e:  # an env with no simulator here (an official 'cube' checkpoint): say whose env it is
+        raise ValueError(f"{ckpt}: {e} ({'--env' if env_name else 'the environment its config records'}); eval "
+                         f"plans in a simulator of the env the model was trained on") from None
     if env.action_dim != cfg.model.action_dim:
         raise ValueError(f"{ckpt}: the model takes {cfg.model.action_dim}-dim actions but {name!r} has "
                          f"{env.action_dim}: evaluate it in the environment it was trained on")

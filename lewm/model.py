@@ -17,7 +17,7 @@ from torch import nn
 
 from . import _cpu_bf16 as cpu_bf16
 from .config import ModelConfig
-from ._lean_rollout import lean_rollout
+from ._lean_rollout import FEW_KEYS, few_key_attention, lean_rollout, single_frame_attention
 from .model_inputs import (check_action_blocks, check_context, check_frames, check_latents, check_model_config,
                            check_pixels, check_rollout_flags, check_train_rows, flag, refuse_nonfinite)
 
@@ -221,11 +221,7 @@ class _CausalAttention(nn.Module):
         ``keep_kv``: a list that receives this call's own (keys, values)."""
         B, T, _ = x.shape
         if lean and T == 1 and prefix_kv is None and keep_kv is None and not torch.is_grad_enabled():
-            # One frame sees only itself: the output is its value (exact). Only the value third of to_qkv,
-            # as 2-D matmuls (inductor lowers a (B, 1, W) input to a slow decomposed bmm on a CPU).
-            hd = self.heads * self.dim_head
-            v = F.linear(self.norm(x).view(B, -1), self.to_qkv.weight[2 * hd:])  # (B, h*dh)
-            return self.to_out(v).view(B, 1, -1)  # (B, 1, W)
+            return single_frame_attention(self, x)  # (B, 1, W): one frame sees only itself (exact)
         qkv = self.to_qkv(self.norm(x)).view(B, T, 3, self.heads, self.dim_head)  # (B, T, 3, h, dh)
         q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each (B, h, T, dh)
         if keep_kv is not None:
@@ -243,6 +239,10 @@ class _CausalAttention(nn.Module):
             causal = True
         if S + T == 1 and not (self.training and self.dropout > 0):
             o = v  # (B, h, 1, dh): one frame attends only to itself, the softmax is 1 (exact, and ~12% of a CPU plan)
+        elif lean and torch.compiler.is_compiling() and S + T <= FEW_KEYS and not torch.is_grad_enabled():
+            if causal:
+                mask = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()  # (T, T)
+            o = few_key_attention(q, k, v, mask)  # (B, h, Tq, dh): the compiled rollout's window, fused
         else:
             o = attention(q, k, v, attn_mask=mask, is_causal=causal,
                           dropout_p=self.dropout if self.training else 0.0)  # (B, h, Tq, dh)

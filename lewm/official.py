@@ -456,8 +456,9 @@ def load_official(path: str, device: str | torch.device = "cpu", *, strict: bool
             + ", ".join(unmapped) + (f" ({'; '.join(hints)})" if hints else ""))
     try:
         mc, notes = model_config_from_official(raw_cfg, mapped, frameskip)
-    except CheckpointError as e:
-        raise CheckpointError(f"{path}: {e}") from None
+    except CheckpointError as e:  # without config.json the head counts are guesses: say it is missing
+        raise CheckpointError(f"{path}: {e}" + ("" if c_path else f" (no {CONFIG} beside {WEIGHTS}: the release ships "
+                                                               f"both; put it back)")) from None
     model = LeWM(mc)
     ours = model.state_dict()
     missing = [k for k in ours if k not in mapped]

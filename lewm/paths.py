@@ -49,6 +49,24 @@ def _unexpanded_home(path: str) -> bool:
         return False
 
 
+def why_missing(path: str) -> str:
+    """Why an input ``path`` that does not exist is missing, in words for an error line: a literal ``~`` (quoted, so
+    the shell did not expand it), a symbolic link loop, a link to nowhere, or plainly no such file (was: "no such
+    file" for all four, though outputs already named the '~')."""
+    path = os.fspath(path)
+    if _unexpanded_home(path):
+        home = f"$HOME{path[1:]} or " if path.split(os.sep)[0] == "~" else ""
+        return f"no such file: it begins with a literal '~' (the shell expands it only unquoted); write {home}the full path"
+    if os.path.islink(path):
+        try:
+            os.stat(path)
+        except OSError as e:
+            if e.errno == 40:  # ELOOP
+                return "a symbolic link loop (it points back to itself through other links); give the file's real path"
+        return f"a symbolic link to {os.readlink(path)}, which does not exist; give the file's real path"
+    return "no such file"
+
+
 def _check_new_names(path: str, flag: str, margin: int = 0) -> None:
     """Refuse, before the work, new names (and the last one) no one meant: padded with spaces (``--out
     'run14 '`` made a folder that looks like ``run14``), ``-`` (not standard output here), a dangling
@@ -111,7 +129,7 @@ def check_in_file(path: str, flag: str) -> str:
     if not path:
         raise ValueError(f"{flag}: no file given")
     if not os.path.exists(path):
-        raise FileNotFoundError(f"{flag} {path}: no such file")
+        raise FileNotFoundError(f"{flag} {path}: {why_missing(path)}")
     if os.path.isdir(path):
         raise ValueError(f"{flag} {path}: is a folder, expected a file")
     return not_regular(path, flag)

@@ -179,7 +179,7 @@ BENCH_RESULT = "a benchmark result"
 JSON_FILE = "a JSON file of no kind the lab writes"
 JSON_OUTPUTS = (EVAL_RESULT, BENCH_RESULT)
 """The kinds written as JSON: they may replace a JSON file of no known kind (with --force)."""
-_MAGIC = {b"\x89HDF\r\n\x1a\n": DATASET, b"PK\x03\x04": CHECKPOINT}
+_MAGIC = {b"\x89HDF\r\n\x1a\n": DATASET, b"PK\x03\x04": CHECKPOINT, b"\x1f\x8b": "a gzip-compressed file"}
 _JSON_KINDS = (  # (keys the JSON object holds, what it is); the first match wins
     (("planner",), EVAL_RESULT),  # eval --out, and the eval.json beside a shipped checkpoint
     (("rows",), BENCH_RESULT),
@@ -217,6 +217,8 @@ def file_kind(path: str) -> str | None:
             kind = next((what for magic, what in _MAGIC.items() if head.startswith(magic)), None)
             if kind or not head:
                 return kind
+            if head[8:10] == b'{"' and int.from_bytes(head[:8], "little") < len(head) + (100 << 20):  # its JSON header
+                return "a safetensors file (weights)"
             try:  # incremental: a character cut at the end of the sample is not an error
                 codecs.getincrementaldecoder("utf-8")().decode(head)
             except UnicodeDecodeError:

@@ -327,7 +327,8 @@ def check_dataset(path: str, *, flag: str = "--data", env: str | None = None, im
     import numpy as np
     from .data import DataError, h5_dataset, open_h5, validate_file
     if not os.path.exists(path):
-        raise DataError(f"{flag} {path}: no such dataset file")
+        from .paths import why_missing
+        raise DataError(f"{flag} {path}: {why_missing(path).replace('no such file', 'no such dataset file', 1)}")
     if os.path.isdir(path):
         raise DataError(f"{flag} {path}: is a folder, expected an HDF5 episode file")
     not_regular(path, flag, DataError)

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import diagnostics as dg
 from .. import figures as fg
-from .data_source import HELDOUT_NAME, report_data
+from .data_source import HELDOUT_NAME, env_state_dim, report_data
 from ._output import write_report
 from .summary import clean
 
@@ -191,7 +191,7 @@ def _make_report(checkpoint, data, out, *, episodes, quick, max_frames, map_meth
     data = report_data(checkpoint, data, cfg, out, episodes, say)
     # the same checks as every command that reads a dataset (env, image and action size, states)
     info = check_dataset(data, env=cfg.env, image_size=cfg.model.image_size, action_dim=cfg.model.action_dim,
-                         who=f"checkpoint {checkpoint}")
+                         state_dim=env_state_dim(cfg.env, cfg.model.image_size), who=f"checkpoint {checkpoint}")
     max_frames = max_frames or (2000 if quick else 6000)
     map_method = map_method or ("pca" if quick else "umap")
     decoder_steps = decoder_steps if decoder_steps is not None else (200 if quick else 800)

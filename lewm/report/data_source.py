@@ -96,3 +96,14 @@ def report_data(checkpoint: str, data: str | None, cfg, out: str, episodes: int,
     with h5py.File(got, "a") as f:  # a later report (--force) may replace it: no other file of that name
         f.attrs[HELDOUT_MARK] = 1
     return got
+
+
+def env_state_dim(env: str, image_size: int) -> int | None:
+    """The state width of the checkpoint's environment (None: not a known one). ``report`` checks the data's states
+    against it before any work (was: "two_room: probe_quantities: states must be (N, 2)" after the encoding)."""
+    from ..diagnostics import renderer_for
+    try:
+        q = getattr(renderer_for(env or None, image_size), "state_dim", None)
+    except (ValueError, TypeError):  # a size it cannot draw: the report's own step says so
+        return None
+    return int(q) if isinstance(q, int) and q > 0 else None
