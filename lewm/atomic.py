@@ -74,6 +74,12 @@ def clean_stale_temps(path: str) -> list[str]:
 
 
 def _remove_dead(folder: str, pattern) -> list[str]:
+    return remove_matching(folder, pattern, dead_only=True)
+
+
+def remove_matching(folder: str, pattern, dead_only: bool) -> list[str]:
+    """Remove the regular files (not links) of ``folder`` whose names match ``pattern``; with ``dead_only``, only
+    those whose pattern's first group, a pid, names a process that is gone. Returns the names removed."""
     removed = []
     try:
         names = os.listdir(folder)
@@ -81,7 +87,7 @@ def _remove_dead(folder: str, pattern) -> list[str]:
         return removed
     for name in names:
         m, p = pattern.match(name), os.path.join(folder, name)
-        if not m or pid_alive(int(m.group(1))) or os.path.islink(p) or not os.path.isfile(p):
+        if not m or (dead_only and pid_alive(int(m.group(1)))) or os.path.islink(p) or not os.path.isfile(p):
             continue
         with contextlib.suppress(OSError):
             os.remove(p)

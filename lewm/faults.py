@@ -32,7 +32,7 @@ import threading
 
 from .atomic import (  # noqa: F401  (re-exported)
     TMP_PREFIX, DiskFull, WriteFailed, _binary_head, clean_dead_temps, limit_errno, limit_words, normal_mode, pid_alive,
-    publish, write_atomic)
+    publish, remove_matching, write_atomic)
 
 LOCK_NAME = ".lock"
 
@@ -280,18 +280,8 @@ def clean_stale_tmp(folder: str) -> list[str]:
     nothing else, whatever folder ``--out`` names) from ``folder``; return their names. Only call it while
     holding the folder's :class:`RunLock`."""
     import re
-    ours = re.compile(r"^\.tmp-[A-Za-z0-9_]{8}\.(pt|part)$")
-    removed = []
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return removed
-    for name in names:
-        if ours.match(name) and os.path.isfile(os.path.join(folder, name)):
-            with contextlib.suppress(OSError):
-                os.remove(os.path.join(folder, name))
-                removed.append(name)
-    return removed + clean_dead_temps(folder)
+    ours = re.compile(r"^\.tmp-[A-Za-z0-9_]{8}\.(pt|part)$")  # the older anonymous names (no pid)
+    return remove_matching(folder, ours, dead_only=False) + clean_dead_temps(folder)
 
 
 def truncate_metrics(path: str, last_step: int) -> int:
