@@ -49,7 +49,7 @@ def selected(key: str) -> str | None:
 def vanished(before: str | None, path: str | None) -> str | None:
     """The selected dataset ``before`` is gone and the picker moved to ``path``: say so (was: another dataset
     shown, or trained on, without a word). None when nothing vanished."""
-    if not before or before == path or os.path.exists(before):
+    if not before or before == path or os.path.lexists(before):  # a broken link: the picker's error names it
         return None
     now = f"showing {os.path.basename(path)}" if path else "no dataset is selected"
     return f"{os.path.basename(before)} (selected) no longer exists; {now}. Pick a dataset."

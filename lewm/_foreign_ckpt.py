@@ -24,8 +24,10 @@ from .errors import CheckpointError
 SAVE_HINT = "save it with lewm.checkpoint.save(path, model, cfg) from the model and config it came from"
 
 
-def describe_foreign(blob) -> str:
-    """What a ``torch.load``-ed object without the lab's header is, and what to do, as the tail of one line."""
+def describe_foreign(blob, all_official=lambda keys: True) -> str:
+    """What a ``torch.load``-ed object without the lab's header is, and what to do, as the tail of one line;
+    ``all_official(keys)``: whether the official loader maps every name (``lewm.official.all_official``; round 26: a
+    cpu-tiny model's bare state_dict was called official weights, and the folder the tip asked for failed)."""
     import torch
     if torch.is_tensor(blob):
         return f"it holds a single tensor {tuple(blob.shape)}, not a model's weights and config"
@@ -36,7 +38,7 @@ def describe_foreign(blob) -> str:
     keys = [str(k) for k in blob]
     if blob and all(torch.is_tensor(v) for v in blob.values()):
         prefix = _common_prefix(keys)
-        official = any(k.endswith("encoder.embeddings.cls_token") for k in keys)
+        official = any(k.endswith("encoder.embeddings.cls_token") for k in keys) and all_official(keys)
         what = f"a bare state_dict of {len(blob)} weights" + (f" (names prefixed {prefix!r})" if prefix else "")
         tip = ("; it looks like official LeWM weights: if it is, put the file in a folder as weights.pt beside the "
                "release's config.json and open the folder" if official else "")

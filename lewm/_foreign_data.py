@@ -12,11 +12,13 @@ Decisions (docs/reliability_round25.md):
 * **Compression filters** this h5py cannot decode (blosc, zstd, lz4 ... of ``hdf5plugin``) are named before any read:
   the first read was h5py's "can't open directory (/usr/local/lib/plugin)", without the file or the key.
 
-A leaf module: numpy and (inside the functions) h5py only.
+A leaf module: the standard library, numpy and (inside the functions) h5py only.
 """
 from __future__ import annotations
 
 import contextlib
+import os
+import re
 
 import numpy as np
 
@@ -153,3 +155,40 @@ def held_for_writing(path, e: BaseException) -> str | None:
                 f"crashed left it marked open; wait for it to finish, or read a copy; if no writer runs any more, "
                 f"clear the mark: h5clear -s {path}")
     return None
+
+
+_TO_DO = "give an .h5 episode file (the Data page or python -m lewm collect writes one)"
+
+
+def unreadable_h5(path, e: BaseException) -> str:
+    """The one line for a file h5py cannot open (``e``), saying what the file is and what to do (round 26: the lab's
+    pages showed "not a readable HDF5 file (Unable to synchronously open file (file signature not found))" for an
+    empty file, a checkpoint saved as .h5, a text file and a copy cut short alike)."""
+    if held := held_for_writing(path, e):  # a writer's lock (errno 11), an SWMR writer's or a crash's mark
+        return held
+    msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return f"{path}: not a readable HDF5 file ({msg}); check its permissions, or {_TO_DO}"
+    start = "not a readable HDF5 file: it is"
+    if not head:
+        return f"{path}: {start} empty (0 bytes), a copy or collection that did not finish; copy it again, or {_TO_DO}"
+    if head.startswith(b"\x89HDF\r\n\x1a\n"):
+        if m := re.search(r"stored_eof = (\d+)", msg):
+            return (f"{path}: {start} cut short ({size:,} of the {int(m.group(1)):,} bytes it declares), an unfinished "
+                    f"copy or download; copy it again, or collect it again")
+        return f"{path}: {start} a damaged HDF5 file ({msg[:160]}); copy it again, or collect it again"
+    if head.startswith(b"PK\x03\x04"):
+        return (f"{path}: {start} a zip file (by its look a torch checkpoint, .pt), not HDF5; pick it as a checkpoint "
+                f"(the lab's sidebar, or --checkpoint), and as data {_TO_DO}")
+    if head.startswith(b"\x1f\x8b"):
+        return f"{path}: {start} gzip-compressed; decompress it first (gunzip, or python -m gzip -d FILE)"
+    try:
+        head.decode("utf-8")
+        text = b"\x00" not in head
+    except UnicodeDecodeError:
+        text = False
+    return f"{path}: {start} {'a text file' if text else 'a binary file of another format'}, not HDF5; {_TO_DO}"

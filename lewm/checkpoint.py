@@ -132,6 +132,9 @@ def read_raw(path: str) -> dict:
         raise CheckpointError(f"{path}: is an HDF5 episode file, not a checkpoint (a dataset: pass it where a dataset is expected, e.g. --data)")
     if hint := _foreign.file_kind_hint(path, head + _more(path)):  # gzip, safetensors, a zip of other files
         raise CheckpointError(f"{path}: not a checkpoint, it is {hint}")
+    if not head:  # was torch's bare "EOFError"
+        raise CheckpointError(f"{path}: not a readable checkpoint, it is empty (0 bytes): a copy or save that did not "
+                              f"finish; copy it again, or pick another checkpoint")
     if head and not head.startswith((b"PK\x03\x04", b"\x80")):  # torch.save's zip, or its legacy pickle
         # was: torch's advice to load it with weights_only=False (which would run any code in it)
         raise CheckpointError(f"{path}: not a checkpoint, it is {file_kind(path)}; pass a .pt file written by "
@@ -150,12 +153,14 @@ def read_raw(path: str) -> dict:
         raise CheckpointError(f"{path}: not a LeWM checkpoint: it holds Python objects other than tensors and "
                               f"numbers (a file of another program), which are never unpickled here") from None
     except (zipfile.BadZipFile, RuntimeError, EOFError, OSError) as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupted?): {msg}") from None
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__  # was "[Errno 22] Invalid argument" alone
+        raise CheckpointError(f"{path}: not a readable checkpoint, truncated or corrupted ({os.path.getsize(path):,} "
+                              f"bytes; torch: {msg[:160]}): an unfinished copy or save; copy it again, or pick "
+                              f"another checkpoint") from None
     except Exception as e:  # unpickling errors of foreign files
         raise CheckpointError(f"{path}: not a LeWM checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:  # a bare state_dict, Lightning, a list ...
-        raise CheckpointError(f"{path}: not a LeWM checkpoint (no '{FORMAT}' header): {_foreign.describe_foreign(blob)}")
+        raise CheckpointError(f"{path}: not a LeWM checkpoint (no '{FORMAT}' header): {_foreign.describe_foreign(blob, official.all_official)}")
     if blob.get("version") != VERSION:
         raise _foreign.version_error(path, blob.get("version"), VERSION)
     return blob

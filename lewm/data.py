@@ -22,7 +22,7 @@ from ._data_checks import action_columns, action_stats_arrays, attr_mismatch, ba
 from ._data_checks import episode_list as _episode_list
 from ._data_checks import h5_path, shared_path, short_read, split_of, whole_at_least as _whole, window_indices
 from ._data_checks import index as _index
-from ._foreign_data import held_for_writing, missing_keys_message, pixels_problem, storage_problem
+from ._foreign_data import missing_keys_message, pixels_problem, storage_problem, unreadable_h5
 from .env_names import env_key
 from .paths import why_missing
 
@@ -72,10 +72,8 @@ def open_h5(path: str):
         return h5py.File(path, "r")
     except FileNotFoundError:
         raise DataError(f"{path}: {why_missing(path).replace('no such file', 'no such dataset file', 1)}") from None
-    except OSError as e:
-        if held := held_for_writing(path, e):  # a writer's lock (errno 11), an SWMR writer's or a crash's mark
-            raise DataError(held) from None
-        raise DataError(f"{path}: not a readable HDF5 file ({e})") from None
+    except OSError as e:  # a writer's lock or mark; an empty, cut-short or foreign file: said what it is
+        raise DataError(unreadable_h5(path, e)) from None
 
 
 def h5_dataset(path: str, f, key: str):

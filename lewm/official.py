@@ -36,6 +36,7 @@ from typing import Any
 import torch
 
 from .env_names import env_key
+from ._foreign_ckpt import SAVE_HINT as _SAVE_HINT
 from .errors import CheckpointError, check_finite_weights
 from .config import LeWMConfig, ModelConfig, get_preset
 from .model import LeWM
@@ -101,6 +102,11 @@ def map_key(name: str) -> str | None:
         if m:
             return m.expand(repl)
     return None
+
+
+def all_official(keys) -> bool:
+    """Whether :func:`map_state_dict` maps or ignores every name (a lab model's names are not always official)."""
+    return all(isinstance(k, str) and (map_key(k) or any(re.fullmatch(p, k) for p in IGNORED_KEYS)) for k in keys)
 
 
 def map_state_dict(sd: dict[str, torch.Tensor]):
@@ -451,9 +457,10 @@ def load_official(path: str, device: str | torch.device = "cpu", *, strict: bool
     mapped, unmapped, ignored = map_state_dict(official_sd)
     if unmapped and strict:
         hints = sorted({why for k in unmapped for p, why in UNSUPPORTED.items() if re.fullmatch(p, k)})
-        raise CheckpointError(
-            f"{w_path}: {len(unmapped)} official key(s) match no rule of lewm.official.KEY_RULES: "
-            + ", ".join(unmapped) + (f" ({'; '.join(hints)})" if hints else ""))
+        raise CheckpointError(  # was "... match no rule of lewm.official.KEY_RULES: <every name>", no way forward
+            f"{w_path}: {len(unmapped)} weight name(s) are not the official release's ({', '.join(unmapped[:4])}"
+            f"{' ...' if len(unmapped) > 4 else ''}{'; ' + '; '.join(hints) if hints else ''}): not official LeWM "
+            f"weights (a lab model's bare state_dict? {_SAVE_HINT}), or of a release this lab cannot read")
     try:
         mc, notes = model_config_from_official(raw_cfg, mapped, frameskip)
     except CheckpointError as e:  # without config.json the head counts are guesses: say it is missing
