@@ -10,7 +10,7 @@ head counts included, cannot be read from it), a PyTorch Lightning or another pr
 pickled ``nn.Module`` (never unpickled: it would run code), a ``.safetensors`` file, a gzip-compressed checkpoint, a
 zip that is not a torch file, a config of a newer lab, a release folder with a file missing.
 
-A leaf module: it imports only :mod:`lewm.errors` (and the standard library, torch inside functions).
+It imports only :mod:`lewm.errors` and :mod:`lewm.runs` (and the standard library, torch inside functions).
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ import re
 import zipfile
 
 from .errors import CheckpointError
+from .runs import is_safetensors
 
 SAVE_HINT = "save it with lewm.checkpoint.save(path, model, cfg) from the model and config it came from"
 
@@ -78,7 +79,7 @@ def file_kind_hint(path, head: bytes) -> str | None:
     the tail of one line, or None."""
     if head.startswith(b"\x1f\x8b"):
         return "a gzip-compressed file; decompress it first (gunzip, or python -m gzip -d FILE) and pass the .pt"
-    if len(head) >= 10 and head[8:10] == b'{"' and int.from_bytes(head[:8], "little") < (100 << 20):
+    if is_safetensors(head):
         return ("a safetensors file (weights only, no config); the lab reads torch .pt checkpoints: for official "
                 "LeWM weights, convert it (python -c \"import torch, safetensors.torch as s; torch.save(s.load_file("
                 "'FILE.safetensors'), 'weights.pt')\") and put weights.pt beside the release's config.json")

@@ -10,15 +10,18 @@ FEW_KEYS = 16
 """Up to this many keys the compiled rollout writes attention out (``few_key_attention``)."""
 
 
-def few_key_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    """``softmax(q kᵀ / √d) v`` written elementwise, in fp32, for the rollout's few keys (a window of ``history``
-    frames). Compiled, it is one fused loop; PyTorch's CPU flash-attention kernel, which ``torch.compile`` calls as it
-    is, cost ~1 ms a call at 300 candidates x 3 keys: 30% of a compiled Reacher CEM iteration on one AMD EPYC thread
-    (session 22). ``mask``: bool (T, S), True = attend, or None. q (B, h, T, d), k and v (B, h, S, d) ->
-    (B, h, T, d) in q's dtype."""
+def few_key_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask: torch.Tensor | None = None,
+                      is_causal: bool = False) -> torch.Tensor:
+    """``F.scaled_dot_product_attention(q, k, v, attn_mask=..., is_causal=...)`` (a bool mask, True = attend) written
+    elementwise, in fp32, for the rollout's few keys (a window of ``history`` frames). Compiled, it is one fused loop;
+    PyTorch's CPU flash-attention kernel, which ``torch.compile`` calls as it is, cost ~1 ms a call at 300 candidates
+    x 3 keys: 30% of a compiled Reacher CEM iteration on one AMD EPYC thread (session 22).
+    q (B, h, T, d), k and v (B, h, S, d) -> (B, h, T, d) in q's dtype."""
     s = (q.float().unsqueeze(-2) * k.float().unsqueeze(-3)).sum(-1) * q.shape[-1] ** -0.5  # (B, h, T, S)
-    if mask is not None:
-        s = s.masked_fill(~mask, float("-inf"))  # (B, h, T, S)
+    if is_causal:
+        attn_mask = torch.ones(s.shape[-2:], dtype=torch.bool, device=q.device).tril()  # (T, S)
+    if attn_mask is not None:
+        s = s.masked_fill(~attn_mask, float("-inf"))  # (B, h, T, S)
     w = s.softmax(-1)  # (B, h, T, S)
     return (w.unsqueeze(-1) * v.float().unsqueeze(-3)).sum(-2).to(q.dtype)  # (B, h, T, d)
 

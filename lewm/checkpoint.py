@@ -127,10 +127,10 @@ def read_raw(path: str) -> dict:
     if not os.path.isfile(path):  # a pipe would block the read for ever
         raise CheckpointError(f"{path}: is a device or pipe, not a checkpoint file")
     with open(path, "rb") as f:
-        head = f.read(8)
-    if head == b"\x89HDF\r\n\x1a\n":
+        head = f.read(16)  # magic numbers; a safetensors header's length and start
+    if head.startswith(b"\x89HDF\r\n\x1a\n"):
         raise CheckpointError(f"{path}: is an HDF5 episode file, not a checkpoint (a dataset: pass it where a dataset is expected, e.g. --data)")
-    if hint := _foreign.file_kind_hint(path, head + _more(path)):  # gzip, safetensors, a zip of other files
+    if hint := _foreign.file_kind_hint(path, head):  # gzip, safetensors, a zip of other files
         raise CheckpointError(f"{path}: not a checkpoint, it is {hint}")
     if not head:  # was torch's bare "EOFError"
         raise CheckpointError(f"{path}: not a readable checkpoint, it is empty (0 bytes): a copy or save that did not "
@@ -164,15 +164,6 @@ def read_raw(path: str) -> dict:
     if blob.get("version") != VERSION:
         raise _foreign.version_error(path, blob.get("version"), VERSION)
     return blob
-
-
-def _more(path: str) -> bytes:
-    """Bytes 8..16 of ``path`` (a safetensors header's start), b'' when shorter."""
-    try:
-        with open(path, "rb") as f:
-            return f.read(16)[8:]
-    except OSError:
-        return b""
 
 
 def load(path: str, device: str | torch.device = "cpu", strict: bool = True):

@@ -240,9 +240,7 @@ class _CausalAttention(nn.Module):
         if S + T == 1 and not (self.training and self.dropout > 0):
             o = v  # (B, h, 1, dh): one frame attends only to itself, the softmax is 1 (exact, and ~12% of a CPU plan)
         elif lean and torch.compiler.is_compiling() and S + T <= FEW_KEYS and not torch.is_grad_enabled():
-            if causal:
-                mask = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()  # (T, T)
-            o = few_key_attention(q, k, v, mask)  # (B, h, Tq, dh): the compiled rollout's window, fused
+            o = few_key_attention(q, k, v, attn_mask=mask, is_causal=causal)  # (B, h, Tq, dh): fused when compiled
         else:
             o = attention(q, k, v, attn_mask=mask, is_causal=causal,
                           dropout_p=self.dropout if self.training else 0.0)  # (B, h, Tq, dh)

@@ -203,6 +203,11 @@ def _special_kind(path: str) -> str | None:
             else "a socket" if stat.S_ISSOCK(mode) else "a special file")
 
 
+def is_safetensors(head: bytes) -> bool:
+    """The first bytes of a safetensors file: an 8-byte little-endian header length, then its JSON header."""
+    return len(head) >= 10 and head[8:10] == b'{"' and int.from_bytes(head[:8], "little") < (100 << 20)
+
+
 def file_kind(path: str) -> str | None:
     """What the existing file ``path`` holds, in words (``'an HDF5 episode file'``, ``'a run's config
     (config.json)'``, ``'a JSON-lines log ...'``, ``'a text file (not JSON)'`` ...), from its first
@@ -217,7 +222,7 @@ def file_kind(path: str) -> str | None:
             kind = next((what for magic, what in _MAGIC.items() if head.startswith(magic)), None)
             if kind or not head:
                 return kind
-            if head[8:10] == b'{"' and int.from_bytes(head[:8], "little") < len(head) + (100 << 20):  # its JSON header
+            if is_safetensors(head):
                 return "a safetensors file (weights)"
             try:  # incremental: a character cut at the end of the sample is not an error
                 codecs.getincrementaldecoder("utf-8")().decode(head)
