@@ -7,7 +7,7 @@ statistics stay fp32, and checkpoints hold fp32 weights whatever the precision.
 ``auto`` is measured, not assumed: on CUDA GPUs bf16 for everything; on a CPU with native bf16
 (``avx512_bf16`` / AMX) bf16 for planning — a lean rollout runs 1.5–2x faster on this project's CPU —
 and bf16 for training models at least ``TRAIN_BF16_MIN_WIDTH`` wide. With attention kept fp32 under
-autograd (``lewm.model.attention``: PyTorch's CPU bf16 flash-attention backward was 17x slower than
+autograd (``lewm.attention.attention``: PyTorch's CPU bf16 flash-attention backward was 17x slower than
 fp32's), bf16 training measured on an AMD EPYC with ``avx512_bf16`` only (one thread, docs/benchmarks.md):
 cpu-small 1.85x, gpu-small 1.97x, the paper preset 1.67x, but cpu-tiny (width 32) 0.81x; on an Intel
 Xeon with AMX tiles: gpu-small 2.53x, paper 2.1x, cpu-small 1.34x, cpu-tiny 0.76x. Narrow models stay

@@ -69,7 +69,7 @@ def test_a_bf16_training_step_matches_fp32():
 
 def test_long_sequences_keep_fp32_sdpa():
     """Beyond WRITTEN_OUT_MAX_KEYS keys a bf16 training step keeps SDPA in fp32 (the scores are not materialised)."""
-    from lewm.model import attention
+    from lewm.attention import attention
     g = torch.Generator().manual_seed(2)
     L = cpu_bf16.WRITTEN_OUT_MAX_KEYS + 1
     q, k, v = (torch.randn(1, 2, L, 8, generator=g).bfloat16().requires_grad_() for _ in range(3))

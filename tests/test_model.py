@@ -74,35 +74,6 @@ def test_rollout_matches_manual_autoregression(tiny):
         torch.testing.assert_close(roll[n], torch.stack(zs[1:]), rtol=1e-5, atol=1e-5)
 
 
-def test_sincos_position_codes_and_frequency_scale():
-    """Channel layout [sin(row·ω), cos(row·ω), sin(col·ω), cos(col·ω)], ω_k = s / 10000^(k/q):
-    checked element-wise against the formula, and the scale reaches the model's embeddings."""
-    import math
-    from dataclasses import replace
-    from lewm.model import sincos_2d
-    grid, dim, s = 8, 32, 0.2
-    q = dim // 4
-    pe = sincos_2d(grid, dim, s)  # (L, E)
-    for row, col in [(0, 0), (3, 5), (7, 2)]:
-        for k in range(q):
-            w = s / 10000 ** (k / q)
-            want = [math.sin(row * w), math.cos(row * w), math.sin(col * w), math.cos(col * w)]
-            got = [pe[row * grid + col, j * q + k].item() for j in range(4)]
-            assert got == pytest.approx(want, abs=1e-6)
-    # at scale 0.2 the fastest channel is monotone across the grid; at 1.0 it is not
-    fast = lambda p: p[:grid, 2 * q].numpy()  # sin(col·ω_0) along the first row
-    assert (torch.diff(torch.from_numpy(fast(pe))) > 0).all()
-    assert not (torch.diff(torch.from_numpy(fast(sincos_2d(grid, dim)))) > 0).all()
-    cfg = get_preset("cpu-tiny")
-    cfg = replace(cfg, model=replace(cfg.model, pos_freq_scale=s))
-    m = LeWM(cfg.model)
-    g = cfg.model.image_size // cfg.model.patch_size
-    want = sincos_2d(g, cfg.model.enc_dim, s)
-    assert torch.allclose(m.encoder.embeddings.position_embeddings[0, 1:], want)
-    with pytest.raises(ValueError, match="pos_freq_scale"):
-        replace(cfg.model, pos_freq_scale=0.0)
-
-
 @pytest.mark.parametrize("history,h0", [(3, 1), (3, 2), (3, 3), (1, 1), (2, 4)])
 def test_lean_rollout_equals_the_plain_autoregression(history, h0):
     """Eval-mode rollout (action embeddings and AdaLN modulations computed once, the last layer and
@@ -137,26 +108,6 @@ def test_lean_rollout_equals_the_plain_autoregression(history, h0):
             torch.testing.assert_close(lean[n], torch.stack(zs[h0:]), rtol=1e-5, atol=1e-5)
 
 
-def test_cpu_bf16_attention_with_autograd_is_written_out():
-    """lewm.model.attention: bf16 on a CPU with autograd on (a bf16 training step) runs softmax(q kᵀ) v written out
-    (bf16 products, fp32 softmax: PyTorch's bf16 CPU attention backward is slow, lewm/_cpu_bf16.py); without
-    autograd (planning) it is SDPA's bf16 kernel as it is. Values against an fp32 reference, the gradients' dtype."""
-    from lewm.model import attention
-    g = torch.Generator().manual_seed(0)
-    q, k, v = (torch.randn(2, 3, 5, 8, generator=g) for _ in range(3))  # (B, h, L, dh)
-    ref = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)  # fp32
-    qb, kb, vb = (t.bfloat16().requires_grad_() for t in (q, k, v))
-    o = attention(qb, kb, vb, is_causal=True)
-    assert o.dtype == torch.bfloat16
-    assert (o.detach().float() - ref).abs().max() < 0.05
-    o.float().sum().backward()
-    assert qb.grad.dtype == torch.bfloat16 and torch.isfinite(qb.grad.float()).all()
-    with torch.no_grad():  # planning: bf16 kernels as they are
-        ob = attention(qb, kb, vb, is_causal=True)
-    direct = torch.nn.functional.scaled_dot_product_attention(qb.detach(), kb.detach(), vb.detach(), is_causal=True)
-    assert ob.dtype == torch.bfloat16 and torch.equal(ob, direct)
-
-
 def test_lean_action_encoding_is_the_action_encoder():
     """lewm._lean_rollout.encode_actions (the kernel-1 convolution as a linear on contiguous blocks) gives
     ActionEncoder's numbers, for a batch of candidates and for a single context row."""
@@ -166,20 +117,3 @@ def test_lean_action_encoding_is_the_action_encoder():
     for shape in ((64, 5, m.cfg.action_block_dim), (1, 2, m.cfg.action_block_dim)):
         a = torch.randn(*shape)  # (B, T, K)
         torch.testing.assert_close(encode_actions(m.action_encoder, a), m.action_encoder(a), atol=1e-6, rtol=1e-5)
-
-
-def test_bf16_training_patch_embedding_is_the_convolution():
-    """Under CPU bf16 autocast with autograd the patch embedding runs as a matmul over the patches (oneDNN's bf16
-    convolution backward is slow): the same outputs and weight gradient as the convolution, to bf16 precision."""
-    torch.manual_seed(0)
-    pe = LeWM(get_preset("cpu-tiny").model).encoder.embeddings.patch_embeddings
-    x = torch.randn(6, 3, pe.projection.stride[0] * 4, pe.projection.stride[0] * 4)  # (B, 3, S, S)
-    ref = pe.projection(x).flatten(2).transpose(1, 2)  # (B, L, E) fp32 convolution
-    ref.square().sum().backward()
-    ref_grad, pe.projection.weight.grad = pe.projection.weight.grad.clone(), None
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        out = pe(x)  # the matmul form
-    assert out.dtype == torch.bfloat16
-    torch.testing.assert_close(out.float(), ref.detach(), atol=3e-2, rtol=3e-2)
-    out.float().square().sum().backward()
-    torch.testing.assert_close(pe.projection.weight.grad, ref_grad, atol=0.05 * ref_grad.abs().max().item(), rtol=0.05)

@@ -8,7 +8,8 @@ import torch
 from lewm import checkpoint, official
 from lewm.checkpoint import CheckpointError
 from lewm.config import ModelConfig, get_preset
-from lewm.model import LeWM, ViTEncoder
+from lewm.model import LeWM
+from lewm.vit import ViTEncoder
 
 
 def test_encoder_matches_transformers_vit():
