@@ -52,7 +52,7 @@ def check_eval_data(path: str, env: str, state_dim: int, who: str) -> None:
     """``eval --data``: a dataset from ``collect`` (every check of :func:`lewm.validate.check_dataset`), or an
     HDF5 file of states only (``state``, ``ep_len``, ``ep_offset``; was refused for its missing 'pixels' and
     'action', which eval never reads), whose keys and ``env`` attribute are checked here."""
-    from .data import DataError, _check_disjoint, _episode_index, _format_version, _str_attr, h5_dataset, open_h5
+    from .episode_file import DataError, _check_disjoint, _episode_index, _format_version, _str_attr, h5_dataset, open_h5
     from .validate import check_dataset
     if not _states_only(path):
         try:
