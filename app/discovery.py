@@ -181,7 +181,7 @@ def list_datasets() -> list[str]:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def dataset_info(path: str, mtime: float) -> dict:
-    """lewm.data.validate_file without the big arrays (raises DataError)."""
+    """lewm.episode_file.validate_file without the big arrays (raises DataError)."""
     from lewm.data import validate_file
     info = validate_file(path)
     info = dict(info)

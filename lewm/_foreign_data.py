@@ -1,4 +1,4 @@
-"""Episode files written by other tools (round 25): what :func:`lewm.data.validate_file` says about a layout that is
+"""Episode files written by other tools (round 25): what :func:`lewm.episode_file.validate_file` says about a layout that is
 plausible but not the lab's, so that the one line names what was found and how to convert it.
 
 Decisions (docs/reliability_round25.md):

@@ -318,7 +318,7 @@ def data_image_size(path: str) -> int | None:
 def check_dataset(path: str, *, flag: str = "--data", env: str | None = None, image_size: int | None = None,
                   action_dim: int | None = None, need_state: bool = False, state_dim: int | None = None,
                   who: str = "the checkpoint") -> dict[str, Any]:
-    """Validate an HDF5 episode file before any work; return :func:`lewm.data.validate_file`'s facts.
+    """Validate an HDF5 episode file before any work; return :func:`lewm.episode_file.validate_file`'s facts.
 
     Raises :class:`lewm.data.DataError` (one line naming the file, the key or attribute, what was
     found and what to do) for a missing, truncated or foreign file, missing keys, non-finite
