@@ -82,6 +82,9 @@ def _say_out_of_memory(started: bool) -> int:
     return 2
 
 
+from ._std_streams import reopen_closed  # noqa: E402
+
+reopen_closed()  # 2>&- / >&-: devnull in their place, before any file takes their descriptor (round 27)
 _check_tqdm_env()
 _install_startup_handlers()
 

@@ -42,3 +42,25 @@ def check_gif_args(ep, path) -> None:
         raise TypeError(f"save_gif(ep=...) must be an EpisodeResult (lewm.planning.run_episode gives one), "
                         f"got {type(ep).__name__}")
     api.path("save_gif", "path", path)
+
+
+def scaled_elites(samples: int, topk: int, base_samples: int) -> int:
+    """CEM's elites for ``samples`` candidates when the user gave ``--samples`` but not ``--topk`` and the
+    elites they would get (``topk``, of ``base_samples``: the library's 30 of 300, or an eval.json's) are more
+    than the candidates: the same fraction of them, at least 1 (round 27: ``--samples 10`` alone was refused,
+    "--topk must be <= --samples (10), got 30", for a flag never given)."""
+    if topk <= samples:
+        return topk
+    return max(1, min(samples, round(samples * topk / max(base_samples, 1))))
+
+
+def follow_samples(base: dict, given: dict, merged: dict) -> tuple[dict, str]:
+    """``merged`` with its elites scaled to a ``--samples`` given alone (:func:`scaled_elites`), and the words
+    the planner line adds for it ('' when nothing changed)."""
+    if "num_samples" not in given or "topk" in given or merged.get("solver", "cem") != "cem":
+        return merged, ""  # mppi / grad do not use the elites (resolve_planner keeps them valid without a word)
+    k = merged.get("topk", 30)
+    new = scaled_elites(merged["num_samples"], k, base.get("num_samples", 300))
+    if new == k:
+        return merged, ""
+    return {**merged, "topk": new}, f" (top {k} -> {new}: the elites scaled with --samples; --topk sets them)"

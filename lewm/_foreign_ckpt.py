@@ -177,6 +177,17 @@ def weights_mismatch(path, sd: dict, want: dict, strict: bool) -> str | None:
     return None
 
 
+def _is_run_config(path: str) -> bool:
+    """Whether ``path`` is a lab run's config.json (model / sigreg / train sections), not an official release's."""
+    import json
+    try:
+        with open(path) as f:
+            d = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return isinstance(d, dict) and all(isinstance(d.get(k), dict) for k in ("model", "sigreg", "train"))
+
+
 def folder_problem(path) -> str:
     """Why a folder given as a checkpoint holds none (no last.pt / model.pt, no official weights.pt): what it holds
     instead, and what to pass."""
@@ -184,6 +195,11 @@ def folder_problem(path) -> str:
         names = sorted(os.listdir(path))
     except OSError as e:
         return f"{path}: cannot list the folder ({e.strerror or e})"
+    if "config.json" in names and "weights.pt" not in names and _is_run_config(os.path.join(path, "config.json")):
+        snaps = sorted((n for n in names if n.startswith("step_") and n.endswith(".pt")), key=lambda n: (len(n), n))
+        alt = f", or pass one of its snapshots (weights only): {os.path.join(path, snaps[-1])}" if snaps else ""
+        return (f"{path}: a lab run folder (its config.json) without its last.pt (deleted or moved?); put last.pt "
+                f"back{alt}")  # was: "... an official LeWM release folder needs both (download ... weights.pt)"
     if "config.json" in names and "weights.pt" not in names:
         st = [n for n in names if n.endswith(".safetensors")]
         if st:
@@ -201,4 +217,8 @@ def folder_problem(path) -> str:
     if pts:
         return (f"{path}: a folder with no last.pt or model.pt inside (it holds {', '.join(pts[:3])}); pass the "
                 f"checkpoint file itself")
-    return f"{path}: a folder with no last.pt or model.pt inside"
+    if str(path).rstrip("/").endswith((".pt", ".pth", ".ckpt")):  # a run's last.pt replaced by a folder (round 27)
+        return (f"{path}: is a folder, not a checkpoint file (made where a checkpoint belongs?); put the checkpoint "
+                f"file back in its place (a run's last.pt), or pass another checkpoint")
+    return (f"{path}: a folder with no last.pt or model.pt inside; pass a run folder that holds last.pt, a checkpoint "
+            f"file, or an official release folder (config.json + weights.pt)")

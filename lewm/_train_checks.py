@@ -34,6 +34,8 @@ def check_train_args(cfg, data, out, *, on_step, resume, progress, stop_event, p
         raise ValueError(f"train(cfg=...): batch size {b} with history {h} gives one prediction per step, but the "
                          f"BatchNorm projector needs at least 2 latents per step; use a batch size >= 2 "
                          f"(--batch-size) or a history >= 2 (--history)")
+    from ._range_edges import check_sigreg_sees_collapse
+    check_sigreg_sees_collapse(cfg.sigreg)  # t_max / knots in range that blind SIGReg (was: sigreg 0.000, no word)
     _path(data, "train(data=...)", "an HDF5 episode file")
     _path(out, "train(out=...)", "a run folder")
     check_out_dir(os.fspath(out), flag="train(out=...)")  # a file (the dataset itself): refused before the work
@@ -41,6 +43,9 @@ def check_train_args(cfg, data, out, *, on_step, resume, progress, stop_event, p
     # "no" was truthy: it resumed; a numpy bool is a bool (round 7)
     check_value("train(resume=...)", plain_bool(resume), None, bool)
     check_value("train(progress=...)", plain_bool(progress), None, bool)
+    if resume:  # no last.pt but an earlier run's snapshots / log: kept, not deleted by a fresh start (round 27)
+        from ._run_folder_edits import check_no_orphaned_run
+        check_no_orphaned_run(os.fspath(out), cfg.train.ckpt_every)
     if on_step is not None and not callable(on_step):  # was: "'int' object is not callable" after step 1
         raise TypeError(f"train(on_step=...) must be a function taking a StepInfo, or None; got {_kind(on_step)}")
     for name, ev in (("stop_event", stop_event), ("pause_event", pause_event)):
@@ -215,7 +220,10 @@ def start_from(loaded, model, opt, cfg: LeWMConfig, src, resuming: bool, data: s
                 print(f"note: {src} ran with other settings; continuing with the new ones: {', '.join(changed)}")
     if not rank0:
         return start
+    from ._run_folder_edits import check_log_is_the_runs, check_snapshot_slots
+    check_snapshot_slots(out, start, tc)  # a foreign step_N.pt stopped the run at step N (round 27)
     if resuming:  # lines logged after the checkpoint would repeat their steps
+        check_log_is_the_runs(metrics_path, loaded[2], src)  # another run's log: refused, not continued
         faults.truncate_metrics(metrics_path, start)
         return start
     if os.path.exists(metrics_path):

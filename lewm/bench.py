@@ -347,7 +347,8 @@ def add_bench_args(p: argparse.ArgumentParser) -> None:
                      help="randomly initialised models of these presets (e.g. --preset cpu-tiny cpu-small paper)")
     q.add_argument("--iterations", type=arg_int(1, 10_000), nargs="+", default=[30, 10], help="CEM iterations per plan (default 30 10)")
     q.add_argument("--samples", type=arg_int(1, 100_000), default=300)  # PlannerConfig's range (was: 1e6, blamed on planner.num_samples)
-    q.add_argument("--topk", type=arg_int(1, 100_000), default=30, help="CEM elites (at most --samples)")
+    q.add_argument("--topk", type=arg_int(1, 100_000), default=None, help="CEM elites (at most --samples; default 30, "
+                   "fewer for fewer --samples)")
     q.add_argument("--horizon", type=arg_int(1, 1000), default=5)
     q.add_argument("--repeats", type=arg_int(1, 100_000), default=None,
                    help="measured plans (default 20 GPU / 3 CPU / 1 for >5M-param models on CPU)")
@@ -398,6 +399,9 @@ def run_bench(a: argparse.Namespace) -> int:
         alt = "--repeats" if a.bench_what == "plan" else "--steps"
         raise ValueError(f"--rounds {a.rounds} sets the timed rounds of --compare only; add --compare, or drop it "
                          f"(without --compare: {alt})")
+    if a.bench_what == "plan" and a.topk is None:  # was 30 however few --samples: "--topk must be <= --samples"
+        from ._eval_checks import scaled_elites
+        a.topk = scaled_elites(a.samples, 30, 300)
     if a.bench_what == "plan" and a.topk > a.samples:
         raise ValueError(f"--topk must be <= --samples ({a.samples}), got {a.topk}")
     if a.bench_what == "plan" and a.compile in ("cuda-graphs", "reduce-overhead") and \

@@ -169,6 +169,9 @@ def run_train(a: argparse.Namespace) -> int:
               ("eff.rank", "effective_rank", ".1f")) if key in m]  # a metric not logged is left out, not "nan"
     print(f"done: step {res.step}  {'  '.join(shown)}  -> {res.checkpoint}")
     target = a.steps if a.steps is not None else cfg.train.steps
+    from ._range_edges import warmup_note
+    if (note := warmup_note(cfg.train, target)) is not None:  # was: a schedule that never reached train.lr, unsaid
+        print(f"note: {note}", file=sys.stderr)
     if res.step < target and cfg.train.time_budget_s:
         print(f"note: stopped at step {res.step} of {target}: train.time_budget_s="
               f"{cfg.train.time_budget_s:g} s ran out; the same command with a larger budget continues", file=sys.stderr)
@@ -364,6 +367,8 @@ def main(argv: list[str] | None = None) -> int:
         return _main(argv)
     finally:
         warnings.formatwarning = previous
+        from ._std_streams import after
+        after()  # a pipe closed by its reader (| head): printing stopped, the command went on (round 27)
 
 
 def _main(argv: list[str] | None = None) -> int:
@@ -470,6 +475,8 @@ def tolerant_output() -> None:
     ASCII terminal): it is written as ``?`` (was: ``error: 'ascii' codec can't encode character`` before
     any work, or after a finished report, which then exited 2). Streams with another error handler
     (surrogateescape, backslashreplace) are left as they are."""
+    from ._std_streams import install
+    install()  # a broken pipe on stdout (| head) ends the printing, not the command (lewm/_std_streams.py)
     for stream in (sys.stdout, sys.stderr):
         if getattr(stream, "errors", None) == "strict":
             with contextlib.suppress(AttributeError, ValueError, OSError):

@@ -14,6 +14,11 @@ from .env_names import env_key
 from .validate import check_action_stats, check_fields, number_tuple, parse_bool, ranged
 
 PRECISIONS = ("auto", "fp32", "bf16")
+# Upper ends of the architecture's sizes: far above any model this lab trains (ViT-Tiny: 192 wide, 12 deep), and low
+# enough that a model past the machine is measured (lewm.model.parameter_count, on the meta device) in a second and
+# refused in one line. Without them 10**12 was a traceback ("Storage size calculation overflowed") or a hang while
+# 10**12 blocks were built (round 27, E1).
+MAX_WIDTH, MAX_DEPTH, MAX_HEADS = 65536, 256, 1024
 
 
 @dataclass(frozen=True)
@@ -24,40 +29,40 @@ class ModelConfig:
     """Side of the square RGB input image, in pixels. Allowed: [8, 1024]."""
     patch_size: int = ranged(14, lo=1, hi=1024)
     """ViT patch side in pixels; ``image_size`` must be a multiple of it. Allowed: [1, 1024], dividing image_size."""
-    enc_dim: int = ranged(192, lo=1)
-    """ViT width (token dimension). ViT-Tiny: 192. Allowed: >= 1, divisible by enc_heads."""
-    enc_depth: int = ranged(12, lo=1)
-    """Number of ViT blocks. ViT-Tiny: 12. Allowed: >= 1."""
-    enc_heads: int = ranged(3, lo=1)
-    """Attention heads in the ViT. ViT-Tiny: 3. Allowed: >= 1."""
-    enc_mlp: int = ranged(768, lo=1)
-    """Hidden width of the ViT MLP. ViT-Tiny: 768 (4x width). Allowed: >= 1."""
-    latent_dim: int = ranged(192, lo=1)
-    """Dimension D of the latent z_t (output of the projector). Allowed: >= 1."""
-    proj_hidden: int = ranged(2048, lo=1)
-    """Hidden width of the BatchNorm projector MLPs (projector and pred_proj). Allowed: >= 1."""
-    pred_dim: int = ranged(192, lo=1)
-    """Predictor transformer width. Allowed: >= 1."""
-    pred_depth: int = ranged(6, lo=1)
-    """Number of predictor transformer blocks. Allowed: >= 1."""
-    pred_heads: int = ranged(16, lo=1)
-    """Attention heads in the predictor. Allowed: >= 1."""
-    pred_dim_head: int = ranged(64, lo=1)
-    """Per-head dimension in the predictor (inner width = heads * dim_head). Allowed: >= 1."""
-    pred_mlp: int = ranged(2048, lo=1)
-    """Hidden width of the predictor MLP. Allowed: >= 1."""
+    enc_dim: int = ranged(192, lo=1, hi=MAX_WIDTH)
+    """ViT width (token dimension). ViT-Tiny: 192. Allowed: [1, 65536], divisible by enc_heads."""
+    enc_depth: int = ranged(12, lo=1, hi=MAX_DEPTH)
+    """Number of ViT blocks. ViT-Tiny: 12. Allowed: [1, 256]."""
+    enc_heads: int = ranged(3, lo=1, hi=MAX_HEADS)
+    """Attention heads in the ViT. ViT-Tiny: 3. Allowed: [1, 1024]."""
+    enc_mlp: int = ranged(768, lo=1, hi=MAX_WIDTH)
+    """Hidden width of the ViT MLP. ViT-Tiny: 768 (4x width). Allowed: [1, 65536]."""
+    latent_dim: int = ranged(192, lo=1, hi=MAX_WIDTH)
+    """Dimension D of the latent z_t (output of the projector). Allowed: [1, 65536]."""
+    proj_hidden: int = ranged(2048, lo=1, hi=MAX_WIDTH)
+    """Hidden width of the BatchNorm projector MLPs (projector and pred_proj). Allowed: [1, 65536]."""
+    pred_dim: int = ranged(192, lo=1, hi=MAX_WIDTH)
+    """Predictor transformer width. Allowed: [1, 65536]."""
+    pred_depth: int = ranged(6, lo=1, hi=MAX_DEPTH)
+    """Number of predictor transformer blocks. Allowed: [1, 256]."""
+    pred_heads: int = ranged(16, lo=1, hi=MAX_HEADS)
+    """Attention heads in the predictor. Allowed: [1, 1024]."""
+    pred_dim_head: int = ranged(64, lo=1, hi=MAX_WIDTH)
+    """Per-head dimension in the predictor (inner width = heads * dim_head). Allowed: [1, 65536]."""
+    pred_mlp: int = ranged(2048, lo=1, hi=MAX_WIDTH)
+    """Hidden width of the predictor MLP. Allowed: [1, 65536]."""
     dropout: float = ranged(0.1, lo=0, hi=1, hi_open=True)
     """Dropout in the predictor (attention output and MLP). Allowed: [0, 1)."""
     emb_dropout: float = ranged(0.0, lo=0, hi=1, hi_open=True)
     """Dropout on the predictor input after the positional embedding. Allowed: [0, 1)."""
     history: int = ranged(3, lo=1, hi=64)
     """Number of past latents the predictor sees (its context length). Two-Room uses 1. Allowed: [1, 64]."""
-    action_dim: int = ranged(2, lo=1)
-    """Dimension A of one raw environment action. Allowed: >= 1."""
+    action_dim: int = ranged(2, lo=1, hi=MAX_WIDTH)
+    """Dimension A of one raw environment action. Allowed: [1, 65536]."""
     frameskip: int = ranged(5, lo=1, hi=100)
     """Raw actions per action block; the action encoder sees frameskip * A numbers per step. Allowed: [1, 100]."""
-    action_hidden: int = ranged(10, lo=1)
-    """Output channels of the action encoder's Conv1d (k=1) patch embedding. Allowed: >= 1."""
+    action_hidden: int = ranged(10, lo=1, hi=MAX_WIDTH)
+    """Output channels of the action encoder's Conv1d (k=1) patch embedding. Allowed: [1, 65536]."""
     pos_init: str = ranged("sincos", choices=("sincos", "random"))
     """Initial ViT position embeddings: 'sincos' (2-D sine-cosine, as MAE/I-JEPA; smooth in space
     from step 0, which gives short CPU runs a far better latent geometry) or 'random' (HF ViT's

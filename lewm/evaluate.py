@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from . import checkpoint
-from ._eval_checks import check_evaluate_args, check_gif_args, check_pairs_args
+from ._eval_checks import check_evaluate_args, check_gif_args, check_pairs_args, follow_samples
 from ._eval_files import check_eval_json_for, check_planner_flags, is_gif
 from .env_names import env_key
 from .planning import PAPER_PLANNER, EpisodeResult, PlannerConfig, run_episode
@@ -96,7 +96,7 @@ def resolve_planner(ckpt: str, protocol: str = "shipped", flags: dict | None = N
             raise ValueError(f"{where}: unknown planner setting(s) {unknown}; known: {sorted(known)}")
         _check_stored(base, where)
     given = check_planner_flags(flags, FLAG_OF)  # each alone, naming its flag (was: blamed on the eval.json)
-    merged = {**base, **given}
+    merged, scaled = follow_samples(base, given, {**base, **given})  # --samples alone: elites follow
     solver = merged.get("solver", "cem")
     ignored = [f for f in given if f in FLAG_OF and f not in SOLVER_USES.get(solver, SOLVER_USES["cem"])]
     if ignored:  # was: --stop-tol with grad was printed in the planner line and had no effect
@@ -116,7 +116,7 @@ def resolve_planner(ckpt: str, protocol: str = "shipped", flags: dict | None = N
     line = (f"planner: {_solver_words(pcfg)}, horizon {pcfg.horizon}, re-plan every {pcfg.receding_horizon}, "
             f"cost on {pcfg.cost_steps}" + (f" + {pcfg.cost_mean_weight:g} x mean" if pcfg.cost_mean_weight else "") + (", plan = best candidate" if pcfg.plan_from == "best" and "plan_from" in SOLVER_USES[pcfg.solver] else "")
             + (f", early stop when the mean moves < {pcfg.stop_tol:g}" if stop else "")
-            + f" — from {where}" + (f", overridden by {over}" if over else ""))
+            + f" — from {where}" + (f", overridden by {over}" if over else "") + scaled)
     return pcfg, line
 
 

@@ -241,6 +241,9 @@ class RunLock:
             try:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
+                if os.path.isdir(self.path) and not os.path.islink(self.path):  # was: "[Errno 21] Is a directory"
+                    raise ValueError(f"{self.path}: is a folder where the run's lock file goes (made by hand?); "
+                                     f"remove it (it locks nothing), or choose another out folder") from None
                 pid, host = _read_lock(self.path)
                 if pid and host and host != socket.gethostname():  # a shared filesystem: not checkable here
                     raise RunLocked(f"{self.folder}: locked by pid {pid} on {host} (another machine, whose "

@@ -62,7 +62,7 @@ def _cases():
         "train steps -5": (lambda w: td(w, "--steps", "-5"), "--steps"),
         "train steps abc": (lambda w: td(w, "--steps", "abc"), "--steps expects an integer"),
         "train batch 0": (lambda w: td(w, "--batch-size", "0"), "--batch-size"),
-        "train latent 0": (lambda w: td(w, "--latent-dim", "0"), "--latent-dim must be >= 1, got 0"),
+        "train latent 0": (lambda w: td(w, "--latent-dim", "0"), "--latent-dim must be in [1, 65536], got 0"),
         "train frameskip 0": (lambda w: td(w, "--frameskip", "0"), "--frameskip"),
         "train history 0": (lambda w: td(w, "--history", "0"), "--history"),
         "train threads 0": (lambda w: td(w, "--threads", "0"), "--threads"),
@@ -176,7 +176,7 @@ def _cases():
         "bench steps 0": (lambda w: ["bench", "train", "--presets", "cpu-tiny", "--steps", "0"], "--steps"),
         "bench json folder": (lambda w: ["bench", "train", "--presets", "cpu-tiny", "--json", w["evalout"]], "is a folder"),
         "bench iterations 0": (lambda w: ["bench", "plan", "--preset", "cpu-tiny", "--iterations", "0"], "--iterations"),
-        "bench topk > samples": (lambda w: ["bench", "plan", "--preset", "cpu-tiny", "--samples", "10"], "--topk"),
+        "bench topk > samples": (lambda w: ["bench", "plan", "--preset", "cpu-tiny", "--samples", "10", "--topk", "11"], "--topk"),
         # -- export
         "export out folder": (lambda w: X(w, "--out", w["evalout"]), "is a folder"),
         "export out no parent": (lambda w: X(w, "--out", w["evalout"] + "/no/m.pt"), "does not exist"),
