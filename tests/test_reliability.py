@@ -262,9 +262,10 @@ def test_an_edited_checkpoint_step_or_metrics_is_refused(step, metrics, words, c
 # ---------------------------------------------------------------------------------------------
 def test_a_model_too_big_for_memory_is_refused_before_building(syn_h5, tmp_path, capsys):
     """--set model.pred_dim_head=1e8 was a traceback from the CPU allocator (76.8 GB); 1e8 is now past the field's
-    range (round 27), so the widest heads the ranges allow (8.6 billion parameters) stand in for it."""
+    range (round 27), so the widest heads and the deepest predictor the ranges allow (2.2 trillion parameters, more
+    memory than any machine has) stand in for it."""
     rc = main(["train", "--preset", "cpu-tiny", "--data", syn_h5, "--out", str(tmp_path / "r"),
-               "--set", "model.pred_dim_head=65536", "--set", "model.pred_heads=1024"])
+               "--set", "model.pred_dim_head=65536", "--set", "model.pred_heads=1024", "--set", "model.pred_depth=256"])
     line = _one_error_line(capsys.readouterr().err)
     assert rc == 2 and "billion parameters" in line and "GiB" in line
     assert not os.path.exists(tmp_path / "r")
