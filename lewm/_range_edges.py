@@ -14,8 +14,6 @@ Only where a training starts: a checkpoint trained with such settings still load
 """
 from __future__ import annotations
 
-import math
-
 MIN_COLLAPSE_SCORE = 1e-3
 """The least SIGReg score (per latent, before the batch factor) of fully collapsed latents (all equal) that a
 quadrature must give. The defaults (17 knots on [0, 3]) give 0.40; t_max 0.5 gives 0.0026 and still tells
@@ -23,16 +21,12 @@ collapsed latents from Gaussian ones by 10x at 256 latents; t_max 0.3 (2.3e-4) i
 
 
 def collapse_score(knots: int, t_max: float) -> float:
-    """The Epps-Pulley statistic per sample of latents that all sit at one point, with the trapezoid rule of
-    :func:`lewm.sigreg.quadrature`: ``sum_k trap_k * phi(t_k) * (1 - phi(t_k))**2``, ``phi(t) = exp(-t^2/2)``."""
-    dt = t_max / (knots - 1)
-    total = 0.0
-    for k in range(knots):
-        t = k * dt
-        phi = math.exp(-0.5 * t * t)
-        trap = dt if k in (0, knots - 1) else 2.0 * dt
-        total += trap * phi * (1.0 - phi) ** 2
-    return total
+    """The Epps-Pulley statistic per sample of latents that all sit at one point, with SIGReg's own quadrature
+    (:func:`lewm.sigreg.quadrature`, in fp64): ``sum_k weight_k * (1 - phi(t_k))**2``."""
+    import torch
+    from .sigreg import quadrature
+    _, phi, weight = quadrature(knots, t_max, dtype=torch.float64)  # (K,) each
+    return float((weight * (1.0 - phi) ** 2).sum())
 
 
 def check_sigreg_sees_collapse(sig) -> None:
