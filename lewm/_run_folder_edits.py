@@ -13,13 +13,17 @@ import os
 import re
 
 
-def _snapshots(out: str) -> list[str]:
+def snapshot_names(out: str) -> list[str]:
+    """The ``step_N.pt`` entries of a run folder, by step (any kind of entry; [] when it cannot be listed)."""
     try:
         names = os.listdir(out)
     except OSError:
         return []
-    return sorted((n for n in names if re.fullmatch(r"step_\d+\.pt", n) and os.path.isfile(os.path.join(out, n))),
-                  key=lambda n: int(n[5:-3]))
+    return sorted((n for n in names if re.fullmatch(r"step_\d+\.pt", n)), key=lambda n: int(n[5:-3]))
+
+
+def _snapshots(out: str) -> list[str]:
+    return [n for n in snapshot_names(out) if os.path.isfile(os.path.join(out, n))]
 
 
 def _last_logged_step(path: str) -> int | None:
@@ -107,7 +111,7 @@ def check_snapshot_slots(out: str, start: int, tc) -> None:
     (round 27, L3)."""
     if not tc.keep_snapshots:
         return
-    for n in _snapshots(out) + [e for e in _entries(out) if os.path.isdir(os.path.join(out, e))]:
+    for n in _snapshots(out) + [e for e in snapshot_names(out) if os.path.isdir(os.path.join(out, e))]:
         step = int(n[5:-3])
         if not (start < step < tc.steps and step % tc.ckpt_every == 0):
             continue
@@ -124,10 +128,3 @@ def check_snapshot_slots(out: str, start: int, tc) -> None:
             what = "a file that is not a checkpoint"
         raise ValueError(f"{p}: is {what}, where the run writes its step {step} snapshot (train.keep_snapshots, "
                          f"every train.ckpt_every={tc.ckpt_every} steps): move it away, or choose another out folder")
-
-
-def _entries(out: str) -> list[str]:
-    try:
-        return [n for n in os.listdir(out) if re.fullmatch(r"step_\d+\.pt", n)]
-    except OSError:
-        return []

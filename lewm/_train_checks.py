@@ -236,11 +236,8 @@ def _remove_earlier_snapshots(out: str) -> None:
     """A run started over in ``out`` (``--no-resume``) removes the ``step_N.pt`` snapshots of the earlier
     run there (was: kept beside the new run's without a word, so a pick over ``step_*.pt`` mixed two
     runs), with one line naming them. Only checkpoint files (torch's zip) of that name are removed."""
-    import re
-    try:
-        names = sorted(n for n in os.listdir(out) if re.fullmatch(r"step_\d+\.pt", n))
-    except OSError:
-        return
+    from ._run_folder_edits import snapshot_names
+    names = snapshot_names(out)
     gone = []
     for n in names:
         p = os.path.join(out, n)
