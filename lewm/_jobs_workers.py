@@ -13,9 +13,9 @@ def _set_threads(threads: int | None) -> None:
     if threads:
         for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
             os.environ[k] = str(threads)
-    import torch
     if threads:
-        torch.set_num_threads(int(threads))
+        from .devices import set_threads  # refuses more threads than the address-space limit leaves room for
+        set_threads(int(threads))
 
 
 def _one_line(e: BaseException) -> str:

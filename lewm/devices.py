@@ -44,9 +44,42 @@ def device_name(dev: torch.device) -> str:
     return f"{dev.type.upper()} {name} ({torch.get_num_threads()} threads)"
 
 
+RESERVE_BYTES = 2 * 2**30
+"""Address space :func:`threads_that_fit` keeps free for the work itself (tensors, the compiled code)."""
+
+
+def thread_address_space() -> int:
+    """Bytes of address space one more OpenMP thread maps: twice the stack size a new thread gets (``OMP_STACKSIZE``
+    is not read; glibc's default is the stack limit, 8 MB where it is unlimited). Measured on this project's CPU
+    machine (torch 2.13, libgomp, ``ulimit -v`` 12 GB): 16.0 MB a thread, 600 threads fit and 700 did not."""
+    import resource
+    stack = resource.getrlimit(resource.RLIMIT_STACK)[0]
+    if stack == resource.RLIM_INFINITY or stack <= 0:
+        stack = 8 * 2**20
+    return 2 * stack
+
+
+def threads_that_fit() -> int | None:
+    """How many CPU threads this process can still start under its address-space limit (``ulimit -v``), keeping
+    :data:`RESERVE_BYTES` for the work; None where there is no such limit. libgomp aborts the whole process, from C,
+    when a thread cannot be created (round 27's N1: ``--threads 1024`` under a 12 GB limit), so the count is
+    checked before torch is asked for the threads."""
+    import resource
+    limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+    if limit == resource.RLIM_INFINITY or limit <= 0:
+        return None
+    try:
+        with open("/proc/self/status") as f:
+            used = next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmSize:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        return None
+    return max(0, (limit - used - RESERVE_BYTES) // thread_address_space())
+
+
 def set_threads(n: int | None) -> None:
     """``torch.set_num_threads(n)`` for ``--threads`` (None or 0: leave torch's default). More threads
-    than the machine's cores is allowed but named: oversubscribed cores run matmuls many times slower."""
+    than the machine's cores is allowed but named: oversubscribed cores run matmuls many times slower. More than the
+    process's address-space limit leaves room for (:func:`threads_that_fit`) is refused: libgomp would abort."""
     if n is None:
         return
     # -1 / 2.5 / True were torch's RuntimeError, '2' a comparison TypeError
@@ -55,6 +88,11 @@ def set_threads(n: int | None) -> None:
         return
     n = int(n)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    room = threads_that_fit()
+    if room is not None and n > room:
+        raise ValueError(f"--threads {n}: {n} CPU threads need about {n * thread_address_space() / 2**30:.1f} GB of "
+                         f"address space for their stacks, more than this process may still map (its address-space "
+                         f"limit, ulimit -v); use --threads {max(1, min(room, cores))} (at most {room} fit)")
     if n > cores:
         warnings.warn(f"--threads {n} is more than the {cores} CPU cores this process may use; "
                       f"oversubscribed cores are slower, not faster (try --threads {cores})", stacklevel=2)

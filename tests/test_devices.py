@@ -61,3 +61,35 @@ def test_fused_adamw_on_cpu_and_cuda_only():
     from lewm.devices import fused_adamw
     assert fused_adamw(torch.device("cpu")) and fused_adamw(torch.device("cuda"))
     assert not fused_adamw(torch.device("meta"))
+
+
+def test_threads_beyond_the_address_space_limit_are_one_line_not_a_libgomp_abort(tmp_path):
+    # round 27's N1: --threads 1024 under `ulimit -v` 12 GB was libgomp's "Thread creation failed", exit 1, from C
+    import resource
+    import subprocess
+    import sys
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (12 * 10**9, 12 * 10**9))
+
+    code = ("import torch; from lewm.devices import set_threads, threads_that_fit; n = threads_that_fit(); "
+            "print('fit', n)\ntry:\n    set_threads(1024)\nexcept ValueError as e:\n    print('refused', e)\n"
+            "set_threads(min(n, 64)); x = torch.randn(300, 300); print('ok', float((x @ x).sum()) == float((x @ x).sum()))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, preexec_fn=limit,
+                       cwd=str(tmp_path), env={**__import__("os").environ,
+                                               "PYTHONPATH": str(__import__("pathlib").Path(__file__).parents[1])})
+    assert r.returncode == 0, r.stderr[-500:]
+    fit = int(r.stdout.split("fit ")[1].split()[0])
+    per = 2 * 8 * 2**20 if resource.getrlimit(resource.RLIMIT_STACK)[0] == resource.RLIM_INFINITY else None
+    assert 100 < fit < 1024  # 12 GB minus the interpreter and 2 GB of room, at ~16 MB a thread
+    if per:
+        assert fit <= (12 * 10**9 - 2 * 2**30) // per
+    assert "refused --threads 1024:" in r.stdout and "ulimit -v" in r.stdout and "at most" in r.stdout
+    assert "ok True" in r.stdout
+
+
+def test_threads_that_fit_is_none_without_an_address_space_limit():
+    import resource
+    from lewm.devices import threads_that_fit
+    if resource.getrlimit(resource.RLIMIT_AS)[0] == resource.RLIM_INFINITY:
+        assert threads_that_fit() is None
