@@ -38,6 +38,38 @@ def _death_note(proc) -> str:
     return f"a collect worker died ({how}); nothing was written"
 
 
+STOPPED_S = 60.0
+"""How long a worker may stay stopped (``kill -STOP``) while the collect runs before the collect gives up on it."""
+
+
+def check_not_stopped(procs, stopped: dict, limit_s: float = STOPPED_S) -> None:
+    """A worker stopped by a signal (``kill -STOP PID``: state T) sends nothing until continued, and the collect
+    waited for it for ever (round 28, W4). One stopped for ``limit_s`` while this process runs: :class:`WorkerDied`.
+    (Ctrl-Z stops the whole group, this process too: then nothing is counted.)"""
+    import time
+    now = time.monotonic()
+    for proc in procs:
+        try:
+            with open(f"/proc/{proc.pid}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError, TypeError):
+            continue
+        if state not in ("T", "t"):
+            stopped.pop(proc.pid, None)
+            continue
+        if now - stopped.setdefault(proc.pid, now) >= limit_s:
+            raise WorkerDied(f"a collect worker (pid {proc.pid}) has been stopped for {limit_s:.0f} s (kill -STOP?) "
+                             f"and would keep the collect waiting for ever; nothing was written: run it again")
+
+
+def _continue(pid: int) -> None:
+    import signal
+    try:
+        os.kill(pid, signal.SIGCONT)
+    except OSError:
+        pass
+
+
 def start(ctx, target, arg_sets: list[tuple], procs: list) -> list:
     """Start one process per argument tuple, ``target(*args, sender, parent_pid)``, each appended to ``procs`` as
     it starts (the caller stops them on failure). Returns ``[(process, reader)]``; the parent keeps no copy of the
@@ -60,10 +92,12 @@ def messages(started: list, poll=None):
     pipe ends before that raises :class:`WorkerDied`. ``poll()`` runs about once a second (Ctrl-C checks)."""
     from multiprocessing.connection import wait
     open_ = {reader: proc for proc, reader in started}
+    stopped: dict[int, float] = {}  # pid -> when it was first seen stopped
     try:
         while open_:
             if poll is not None:
                 poll()
+            check_not_stopped(open_.values(), stopped)
             for reader in wait(list(open_), timeout=1.0):
                 try:
                     kind, payload = reader.recv()
@@ -77,6 +111,7 @@ def messages(started: list, poll=None):
         for reader, proc in open_.items():  # stopped (an error, a signal): the workers first, then their pipes (a
             if proc.is_alive():  # worker writing into a closed pipe printed its BrokenPipeError traceback)
                 proc.terminate()
+                _continue(proc.pid)  # a stopped worker acts on its SIGTERM only once continued
         for reader, proc in open_.items():
             proc.join(timeout=5)
             reader.close()

@@ -69,6 +69,9 @@ def check_eval_data(path: str, env: str, state_dim: int, who: str) -> None:
             raise DataError(f"{path}: holds {got!r} states (attribute 'env') but {who} is for {env!r}; "
                             f"use data of {env!r}")
         st = h5_dataset(path, f, "state")
+        from ._foreign_data import storage_problem
+        if bad := storage_problem(path, f, ("state",)):  # never-written rows: zeros read as states (round 28, S1)
+            raise DataError(bad)
         if st.ndim != 2 or st.dtype.kind not in "iuf":
             raise DataError(f"{path}: key 'state' must hold real numbers (N, Q), got {st.dtype} {st.shape}")
         if st.shape[1] != state_dim:

@@ -195,6 +195,11 @@ def folder_problem(path) -> str:
         names = sorted(os.listdir(path))
     except OSError as e:
         return f"{path}: cannot list the folder ({e.strerror or e})"
+    for name in ("last.pt", "model.pt"):  # there, but a link to nowhere or a loop (was: "deleted or moved?")
+        if name in names and os.path.islink(os.path.join(path, name)):
+            from .paths import why_missing
+            return (f"{os.path.join(path, name)}: is {why_missing(os.path.join(path, name)).split('; ')[0]}; put "
+                    f"the checkpoint file itself there, or pass its real path")
     if "config.json" in names and "weights.pt" not in names and _is_run_config(os.path.join(path, "config.json")):
         snaps = sorted((n for n in names if n.startswith("step_") and n.endswith(".pt")), key=lambda n: (len(n), n))
         alt = f", or pass one of its snapshots (weights only): {os.path.join(path, snaps[-1])}" if snaps else ""

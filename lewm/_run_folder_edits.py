@@ -128,3 +128,40 @@ def check_snapshot_slots(out: str, start: int, tc) -> None:
             what = "a file that is not a checkpoint"
         raise ValueError(f"{p}: is {what}, where the run writes its step {step} snapshot (train.keep_snapshots, "
                          f"every train.ckpt_every={tc.ckpt_every} steps): move it away, or choose another out folder")
+
+
+def note_config_edits(out: str, saved: dict, src: str) -> str | None:
+    """Before a resume: a ``config.json`` that is no longer the one the run wrote (``saved``: the config its
+    checkpoint stores) was edited by hand. A run's settings come from its checkpoint and the flags, and the file is
+    written anew, so an edit (``"steps": 1000000000000``, a negative learning rate) was dropped without a word
+    (round 28, J1). Returns the note to print (None: the file is missing, or as written)."""
+    path = os.path.join(out, "config.json")
+    if not os.path.isfile(path):
+        return None
+    try:
+        saved = json.loads(json.dumps(saved))  # as the file holds it (tuples as lists)
+        with open(path, errors="replace") as f:
+            doc = json.load(f)
+    except (OSError, ValueError):
+        doc = None
+    tail = (f": a run's settings come from {src} and the flags, not from config.json, which is written anew now; "
+            f"to change a setting give its flag or --set SECTION.FIELD=VALUE")
+    if not isinstance(doc, dict):
+        return f"note: {path} is not the JSON object the run wrote (edited by hand?){tail}"
+    changed = []
+    for sec in sorted(set(saved) | set(doc)):
+        a, b = saved.get(sec), doc.get(sec)
+        if isinstance(a, dict) and isinstance(b, dict):
+            changed += [f"{sec}.{k} {a.get(k, '(none)')!r} -> {b.get(k, '(none)')!r}"
+                        for k in sorted(set(a) | set(b)) if a.get(k, ...) != b.get(k, ...)]
+        elif a != b:
+            changed.append(f"{sec} {_short(a)} -> {_short(b)}")
+    if not changed:
+        return None
+    more = f" and {len(changed) - 4} more" if len(changed) > 4 else ""
+    return f"note: {path} was edited since the run wrote it ({', '.join(changed[:4])}{more}){tail}"
+
+
+def _short(v) -> str:
+    text = "(none)" if v is None else repr(v)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -220,9 +220,11 @@ def start_from(loaded, model, opt, cfg: LeWMConfig, src, resuming: bool, data: s
                 print(f"note: {src} ran with other settings; continuing with the new ones: {', '.join(changed)}")
     if not rank0:
         return start
-    from ._run_folder_edits import check_log_is_the_runs, check_snapshot_slots
+    from ._run_folder_edits import check_log_is_the_runs, check_snapshot_slots, note_config_edits
     check_snapshot_slots(out, start, tc)  # a foreign step_N.pt stopped the run at step N (round 27)
     if resuming:  # lines logged after the checkpoint would repeat their steps
+        if (note := note_config_edits(out, loaded[1].to_dict(), src)) is not None:  # a hand edit, dropped silently
+            print(note)
         check_log_is_the_runs(metrics_path, loaded[2], src)  # another run's log: refused, not continued
         faults.truncate_metrics(metrics_path, start)
         return start

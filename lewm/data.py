@@ -21,6 +21,7 @@ from ._data_checks import batch_fits, byte_limit, fraction
 from ._data_checks import episode_list as _episode_list
 from ._data_checks import shared_path, short_read, split_of, whole_at_least as _whole, window_indices
 from ._data_checks import index as _index
+from ._held_file import check_handle, check_path, identity
 from .action_stats import ActionStats, _action_stats, action_stats_of, compute_action_stats  # noqa: F401
 from .episode_file import (FORMAT_VERSION, REQUIRED_KEYS, DataError, _check_disjoint, _episode_index,  # noqa: F401
                            _format_version, _str_attr, h5_dataset, load_episode, open_h5, validate_file)
@@ -105,6 +106,8 @@ class WindowDataset(torch.utils.data.Dataset):
         self._ram: dict[str, np.ndarray] | None = share._ram if share is not None else None
         if share is None and info["pixel_bytes"] <= max_ram_bytes:
             self._load_ram()
+        # a streamed file: which file it is, checked at every read (round 28, W3: lewm/_held_file.py)
+        self._ident = None if self._ram is not None else share._ident if share is not None else identity(path)
 
     # -- storage -------------------------------------------------------------------------------
     def _load_ram(self):
@@ -119,8 +122,19 @@ class WindowDataset(torch.utils.data.Dataset):
 
     def _file(self):
         if self._f is None:
+            check_path(self.path, self._ident)
             self._f = open_h5(self.path)
+            check_handle(self.path, self._f, self._ident, reopened=True)
+        else:
+            check_handle(self.path, self._f, self._ident, reopened=False)
         return self._f
+
+    def hold(self, other: "WindowDataset | None" = None) -> "WindowDataset":
+        """A streamed dataset: open its file now, or take ``other``'s handle (a split of the same file), for a
+        training that reads it to its end (a file deleted or renamed away meanwhile is still the one it reads)."""
+        if self._ram is None:
+            self._f = other._file() if other is not None else self._file()
+        return self
 
     def __getstate__(self):
         d = dict(self.__dict__)
@@ -200,10 +214,6 @@ def batch_iterator(ds: WindowDataset, batch_size: int, generator: torch.Generato
         while True:
             idx = torch.randint(len(ds), (batch_size,), generator=generator).numpy()
             yield ds.get_batch(idx)
-    from ._train_loop_faults import check_worker_fds
-    check_worker_fds(num_workers)  # was: a hang under a small ulimit -n
+    from ._train_loop_faults import streaming_batches
     sampler = torch.utils.data.RandomSampler(ds, replacement=True, num_samples=1 << 31, generator=generator)
-    loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
-                                         pin_memory=torch.cuda.is_available(), drop_last=True,
-                                         persistent_workers=num_workers > 0)
-    yield from loader
+    yield from streaming_batches(ds, batch_size, sampler, num_workers)  # ulimit -n, killed or stuck workers

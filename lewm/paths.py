@@ -92,9 +92,10 @@ def _check_new_names(path: str, flag: str, margin: int = 0) -> None:
             raise ValueError(f"{flag} {path!r}: the name {part!r} {what} (a quoting slip?); give a name without them")
     for i, part in enumerate(parts):
         where = os.path.join(anc, *parts[:i + 1])
-        if os.path.islink(where):  # exists() is False for a link to nowhere
-            raise ValueError(f"{flag} {path}: {where} is a symbolic link to {os.readlink(where)}, which does not "
-                             f"exist; create its target first, or give another place")
+        if os.path.islink(where):  # exists() is False for a link to nowhere, or a loop (was called a link to nowhere)
+            why = why_missing(where).split("; ")[0]
+            todo = "remove the loop" if why.startswith("a symbolic link loop") else "create its target first"
+            raise ValueError(f"{flag} {path}: {where} is {why}; {todo}, or give another place")
         n, room = len(os.fsencode(part)), limit - (margin if i == len(parts) - 1 else 0)
         if n > room:
             raise ValueError(f"{flag} {path}: a name of {n} bytes ({part[:20]}...); this file system takes "

@@ -12,7 +12,7 @@ import math
 import os
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from . import _train_checks, _train_loop_faults as _loop_faults, checkpoint, distributed, faults, validate
 from .config import LeWMConfig
 from .precision import resolve_precision
-from .data import WindowDataset, action_stats_of, batch_iterator  # noqa: F401  (action_stats_of re-exported)
+from .data import DataError, WindowDataset, action_stats_of, batch_iterator  # noqa: F401  (action_stats_of re-exported)
 from .devices import fused_adamw, resolve_device  # noqa: F401  (resolve_device re-exported for app/ and report)
 from .metrics import effective_rank
 from .loss import lewm_loss  # noqa: F401  (re-exported: lewm.train.lewm_loss)
@@ -155,6 +155,7 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
                              action_std=tuple(map(float, ds.action_stats.std)))
     val = WindowDataset(data, mc.history, mc.frameskip, split="val", val_fraction=tc.val_fraction,
                         seed=tc.seed, share=ds)  # same file: no second read into RAM
+    val.hold(ds.hold())  # a streamed file: one handle to the end (deleted or replaced meanwhile: still read)
 
     _loop_faults.hold_run_folder(out)  # made, and remembered: a folder removed or renamed meanwhile stops the run
     metrics_path = os.path.join(out, "metrics.jsonl")
@@ -196,6 +197,7 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
     # (a run continued with --init starts its own clock, so it counts only its own samples)
     stopped, t0, seen = False, time.perf_counter() - base, (start * tc.batch_size if resuming else 0)
     lazy = dev.type == "cuda" and on_step is None
+    lost = None  # a loader worker that died, a streamed file that changed: the finished steps are saved, then raised
     cb_error, kept = None, resuming  # on_step's exception (saved at its step, then raised); a checkpoint of this run
     loss_v = pred_v = sig_v = gnorm = None
 
@@ -226,7 +228,13 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
                 if pause_event is not None and pause_event.is_set():
                     time.sleep(0.1)
                     continue
-                batch = to_dev(next(batches))
+                try:
+                    batch = to_dev(next(batches))
+                except (_loop_faults.WorkerLost, DataError) as e:  # a step boundary: saved below, like a SIGTERM
+                    if not single:
+                        raise
+                    lost = e
+                    break
                 for g in opt.param_groups:
                     g["lr"] = lr_at(step, tc, time.perf_counter() - t0)
                 with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
@@ -286,6 +294,9 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
         finally:
             if bar is not None:
                 bar.close()
+            batches.close()  # its loader workers end now, not at exit (where a SIGTERM left them joined for ever)
+        if lost is not None and step == start:  # no step of this session to save
+            raise lost
         if step == start and not resuming:  # stopped before its first step: no untrained last.pt (round 23)
             _train_checks.end_if_terminated(out, single)
             return TrainResult(out, "", step, {}, stopped)  # train() removes the files it wrote
@@ -293,16 +304,20 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
             _diverged(loss_v, pred_v, sig_v, step, ckpt_path, tc, cfg)
         if loss_v is not None and last.get("step") != step:  # the last step was not read back (lazy)
             last = read_back(z, True)[0]
-        with _recalibrated(model, ds, tc, local_bs, dev, amp, step, ctx.rank, last, keep=True,
-                           world=ctx.world_size):
+        changed = isinstance(lost, DataError)  # the streamed file changed: read no more of it (saved as trained)
+        with _recalibrated(model, ds, replace(tc, bn_recalibrate_batches=0) if changed else tc, local_bs, dev, amp,
+                           step, ctx.rank, last, keep=True, world=ctx.world_size):
             if _is_rank0():
-                if len(val) and val_batches:  # eval mode (no collectives): with the recalibrated statistics
+                if len(val) and val_batches and not changed:  # eval mode (no collectives): with the recalibrated statistics
                     last["val_pred_loss"] = evaluate_pred_loss(model, val, cfg, val_batches, dev)
                 _check_weights(model, last, step, ckpt_path, tc, cfg)
                 checkpoint.save(ckpt_path, model, cfg, step, last, optimizer=opt.state_dict())
     if single and (signum := faults.termination_pending()) is not None:  # saved: now end as terminated
         faults.say(f"{faults.signal_name(signum)} at step {step}: saved {ckpt_path}; the same command resumes from it")
         raise faults.Terminated(signum, said=True)
+    if lost is not None:
+        raise type(lost)(f"{lost}; the training stopped at step {step} and saved {ckpt_path}: the same command "
+                         f"resumes from it")
     if cb_error is not None:
         cb_error.add_note(f"train(on_step=...) raised at step {step}: saved {ckpt_path} at step {step} first "
                           f"(resume=True continues from it)")
