@@ -8,3 +8,18 @@ def one_error_line(err: str) -> str:
              and "warnings.warn" not in ln]
     assert "Traceback" not in err and len(lines) == 1 and lines[0].startswith("error: "), err
     return lines[0]
+
+
+def one_error(capsys) -> str:
+    """The single ``error: ...`` line of what the command wrote to stderr (notes and progress may surround it)."""
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def train_tiny(data, out, *extra) -> int:
+    """``python -m lewm train`` of a cpu-tiny model on ``data`` into ``out`` (batch 4, one thread), its exit code."""
+    from lewm.cli import main
+    return main(["train", "--preset", "cpu-tiny", "--data", str(data), "--out", str(out), "--batch-size", "4",
+                 "--threads", "1", "--set", "train.bn_recalibrate_batches=1", *extra])

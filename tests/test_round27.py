@@ -10,19 +10,12 @@ import pytest
 
 from lewm.cli import main
 
+from _cli_errors import one_error, train_tiny
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _train(syn_h5, out, *extra):
-    return main(["train", "--preset", "cpu-tiny", "--data", syn_h5, "--out", str(out), "--batch-size", "4",
-                 "--threads", "1", "--set", "train.bn_recalibrate_batches=1", *extra])
-
-
-def _one_error(capsys) -> str:
-    err = capsys.readouterr().err
-    lines = [ln for ln in err.splitlines() if ln.startswith("error:")]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
+_train, _one_error = train_tiny, one_error  # tests/_cli_errors.py: shared with the other rounds
 
 
 @pytest.mark.parametrize("field", ["model.enc_dim", "model.enc_depth", "model.pred_dim", "model.pred_depth"])

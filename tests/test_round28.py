@@ -15,17 +15,10 @@ import pytest
 
 from lewm.cli import main
 
-
-def _train(data, out, *extra):
-    return main(["train", "--preset", "cpu-tiny", "--data", str(data), "--out", str(out), "--batch-size", "4",
-                 "--threads", "1", "--set", "train.bn_recalibrate_batches=1", *extra])
+from _cli_errors import one_error, train_tiny
 
 
-def _one_error(capsys) -> str:
-    err = capsys.readouterr().err
-    lines = [ln for ln in err.splitlines() if ln.startswith("error:")]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
+_train, _one_error = train_tiny, one_error  # tests/_cli_errors.py: shared with the other rounds
 
 
 # -- S1: rows whose HDF5 storage was never written ------------------------------------------------------------------
