@@ -203,6 +203,7 @@ def sigreg(z: torch.Tensor, num_proj: int = 1024, knots: int = 17, t_max: float 
     non-finite loss, naming the last finite checkpoint."""
     _check_tensor(z)
     _generator("sigreg", generator)
+    _floating("sigreg", z)  # int / bool latents were cast and scored (sigreg_stats refused them: round 29)
     with torch.autocast(z.device.type, enabled=False):
         z = _as_tbd(z.float())
         return sigreg_stats(z, num_proj, knots, t_max, generator, check_finite=check_finite).value

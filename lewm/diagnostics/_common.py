@@ -25,9 +25,23 @@ def _kind(x) -> str:
     return f"{type(x).__name__}{f' of {dt}' if dt is not None else ''}"
 
 
+def _unmasked(x, what: str = "the input"):
+    """``x``, or its data when ``x`` is a numpy masked array with nothing masked; masked entries are one
+    ValueError: numpy hands their hidden values on as data (round 29: probes, collapse meters and Pearson r
+    scored them without a word)."""
+    if not np.ma.isMaskedArray(x):
+        return x
+    n = int(np.ma.count_masked(x))
+    if n:
+        raise ValueError(f"{what} is a masked array with {n} of {x.size} entries masked; their hidden values would "
+                         f"be read as data: drop those rows first (or fill them: x.filled(value))")
+    return np.ma.getdata(x)
+
+
 def _np(x: ArrayLike, dtype=np.float32, what: str = "the input") -> np.ndarray:
     """``x`` as a numpy array of ``dtype``; None (was read as NaN without a word), complex values (the imaginary
-    part dropped) and what numpy cannot read are one error naming ``what``."""
+    part dropped), masked entries and what numpy cannot read are one error naming ``what``."""
+    x = _unmasked(x, what)
     if x is None:
         raise TypeError(f"{what} must be numbers (an array), got None")
     if isinstance(x, torch.Tensor):
@@ -47,7 +61,9 @@ def _np(x: ArrayLike, dtype=np.float32, what: str = "the input") -> np.ndarray:
 
 def _torch(x: ArrayLike, dtype=torch.float32, device=None, what: str = "the input") -> torch.Tensor:
     """``x`` as a detached tensor of ``dtype`` on ``device``; None / object arrays (torch's "can't convert
-    np.ndarray of type numpy.object_"), complex values and meta tensors are one error naming ``what``."""
+    np.ndarray of type numpy.object_"), complex values, masked entries and meta tensors are one error naming
+    ``what``."""
+    x = _unmasked(x, what)
     if isinstance(x, torch.Tensor):
         if x.is_complex() and not dtype.is_complex:  # the imaginary part was dropped with only a warning
             raise TypeError(f"{what} must be real numbers, got a tensor of {x.dtype}")
@@ -118,6 +134,7 @@ def _eval_mode(model: nn.Module):
 def _as_2d(z: ArrayLike, who: str = "") -> np.ndarray:
     """(..., D) -> (n, D) float32; ``who``: the function, for the messages."""
     pre = f"{who}: " if who else ""
+    z = _unmasked(z, f"{pre}latents z")
     try:
         a = _np(z)
     except (TypeError, ValueError) as e:  # was: numpy's "could not convert string to float: 'a'", unnamed

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from .. import _api_checks as ck
+from ._common import _unmasked
 
 
 def _arr(x):
@@ -20,7 +21,7 @@ def _arr(x):
     if isinstance(x, torch.Tensor):
         x = x.detach().cpu()
         return (x.float() if x.dtype == torch.bfloat16 else x).numpy()
-    return np.asarray(x)
+    return np.asarray(_unmasked(x))
 
 
 def frames(fn: str, pixels, name: str = "pixels") -> np.ndarray:
@@ -88,6 +89,7 @@ def numbers(fn: str, name: str, value, *, ndim: int | None = 1, finite: bool = T
     """Real numbers as float64 (numeric strings such as '1' and None are refused: numpy read '1' as 1.0 and
     None as NaN); ``ndim``: required number of dimensions; ``finite``: NaN/inf refused; ``nonneg``: < 0
     refused."""
+    value = _unmasked(value, f"{fn}({name}=...)")
     try:
         a = _arr(value)
     except (TypeError, ValueError, RuntimeError):

@@ -10,7 +10,7 @@ from collections.abc import MutableMapping
 import numpy as np
 
 from .._api_checks import whole
-from ._common import _np, _whole
+from ._common import _np, _unmasked, _whole
 
 MAX_SPLIT_ROWS = 100_000_000
 """split_indices' most rows: its index arrays take about 24 bytes a row (10**12 was a 7 TiB MemoryError)."""
@@ -33,6 +33,7 @@ def check_numbers(fn: str, name: str, value, what: str) -> np.ndarray:
     ValueError / TypeError (was numpy's unnamed "could not convert string to float")."""
     if value is None or isinstance(value, (str, bytes)):
         raise TypeError(f"{fn}({name}=...) must be {what} numbers, got {value!r:.60}")
+    value = _unmasked(value, f"{fn}({name}=...)")
     try:
         raw = _np(value, None)
     except (TypeError, ValueError) as e:

@@ -97,6 +97,11 @@ def check_plan_inputs(horizon: int, action_dim: int, init_mean, bounds, dtype=to
     P, K = horizon, action_dim
     if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
         raise ValueError(f"dtype must be a floating torch dtype (torch.float32), got {dtype}")
+    for name, v in (("init_mean", init_mean), *((("bounds lo", bounds[0]), ("bounds hi", bounds[1]))
+                                                if isinstance(bounds, (tuple, list)) and len(bounds) == 2 else ())):
+        if np.ma.is_masked(v):  # the hidden values were planned with (round 29)
+            raise ValueError(f"{name}: a masked array with {int(np.ma.count_masked(v))} masked value(s) (a masked "
+                             f"value has no number); pass plain numbers")
     if init_mean is not None:
         if isinstance(init_mean, np.ndarray):
             init_mean = torch.from_numpy(np.asarray(init_mean, np.float32))

@@ -69,10 +69,33 @@ def check_cost_output(out, N: int):
     return costs, zf
 
 
+IN_PLACE = ("cost_fn changed the candidate actions it was given in place (a.clamp_(...), a.mul_(...), a[...] = ...): "
+            "the planner keeps those candidates, so its plan would follow the changed values, not the ones scored "
+            "as sampled; compute on a copy (a.clone()) or out of place (a.clamp(...))")
+
+
+def _version(a: torch.Tensor) -> int | None:
+    """``a``'s in-place write counter (None for an inference-mode tensor, which keeps none)."""
+    try:
+        return a._version
+    except RuntimeError:
+        return None
+
+
 def score(cost_fn, a: torch.Tensor):
     """``(costs (N,), final latents or None, number of finite costs)``; when some but not all costs are
-    finite, every non-finite one (NaN, +inf, -inf) becomes +inf: never an elite, weight 0 in MPPI."""
-    costs, zf = check_cost_output(cost_fn(a), a.shape[0])
+    finite, every non-finite one (NaN, +inf, -inf) becomes +inf: never an elite, weight 0 in MPPI. A cost_fn
+    that writes into ``a`` is one ValueError (round 29: CEM then returned the written values, e.g. zeros)."""
+    seen = _version(a)
+    try:
+        out = cost_fn(a)
+    except RuntimeError as e:  # the gradient planner's leaf: autograd refuses the write first
+        if "leaf Variable that requires grad is being used in an in-place operation" in str(e):
+            raise ValueError(IN_PLACE) from None
+        raise
+    if seen is not None and _version(a) != seen:
+        raise ValueError(IN_PLACE)
+    costs, zf = check_cost_output(out, a.shape[0])
     n_finite = int(torch.isfinite(costs).sum())  # one device sync per call on the planning loop
     if 0 < n_finite < a.shape[0]:
         costs = torch.where(torch.isfinite(costs), costs, float("inf"))
