@@ -44,3 +44,18 @@ def test_gym_pusht_backend_state_action_render_and_success():
     assert xs.mean() > 64 * 300 / 512 and ys.mean() > 64 * 300 / 512, (xs.mean(), ys.mean())
     goal = np.array([200.0, 200.0, 256.0, 256.0, np.pi / 4, 0.0, 0.0], np.float32)
     assert env.is_success(goal, goal) and not env.is_success(goal + [0, 0, 0, 0, 0.5, 0, 0], goal)
+
+
+def test_block_origin_may_sink_into_a_wall_up_to_the_tees_reach():
+    """gym-pusht's physics let an expert push put the block's origin at y = -23.7 (its T hangs off the origin):
+    eval seed 0 then stopped on "goal_state ... is outside the world" (session 25). No package needed: the check
+    is this wrapper's own."""
+    from lewm.envs.gym_pusht import TEE_REACH, GymPushT
+    env = GymPushT.__new__(GymPushT)  # the check alone: no gym-pusht space behind it
+    env.state_dim = len(GymPushT.state_names)
+    goal = np.array([418.858, 24.0826, 448.511, -23.6615, 6.26678, -15.5211, -16.1895])
+    sunk, far, agent_out = goal.copy(), goal.copy(), goal.copy()
+    far[3] = -TEE_REACH - 1  # the whole T off the arena
+    agent_out[1] = -1.0  # the agent never leaves it
+    assert env.valid_states(np.stack([goal, sunk, far, agent_out])).tolist() == [True, True, False, False]
+    assert "within 121" in env.world
