@@ -218,8 +218,9 @@ def _same_env(a: str, b: str) -> bool:
 def evaluated_planner(ckpt: str, env: str | None = None) -> tuple[dict, list[str]]:
     """The planner settings a checkpoint was evaluated with (``eval.json`` beside it) and the notes to show
     (one line each, naming the file): ({}, notes) when the file is unreadable, is not a JSON object, has a
-    ``planner`` that is not an object (a number, a list), or comes from another env than ``env`` (the
-    checkpoint's: Reacher's settings were used to plan Two-Room). No eval.json: ({}, [])."""
+    ``planner`` that is not an object (a number, a list) or none, records an ``env`` that is not a name (5, a list),
+    or comes from another env than ``env`` (the checkpoint's: Reacher's settings were used to plan Two-Room). No
+    eval.json: ({}, [])."""
     path = eval_json_path(ckpt)
     data, problem = read_eval_json(path)
     if problem is not None:
@@ -229,7 +230,13 @@ def evaluated_planner(ckpt: str, env: str | None = None) -> tuple[dict, list[str
     if not isinstance(data, dict):
         return {}, [f"{rel(path)} holds {type(data).__name__} {str(data)[:40]}, expected an object with a "
                     f"'planner'; using the page's default planner settings."]
-    planner = data.get("planner") or {}
+    from lewm._eval_files import recorded_env_problem
+    if (bad := recorded_env_problem(data)) is not None:  # was: taken as "no env recorded", its settings used
+        return {}, [f"{rel(path)}: {bad}; its planner settings are not used (the page's defaults are)."]
+    planner = data.get("planner")
+    if planner is None:  # was: the page's defaults without a word (eval refuses such a file)
+        return {}, [f"{rel(path)} has no 'planner' object (the settings `python -m lewm eval --out` writes); using "
+                    f"the page's default planner settings."]
     if not isinstance(planner, dict):
         return {}, [f"{rel(path)}: 'planner' is {type(planner).__name__} {str(planner)[:60]}, expected an object "
                     f"of planner settings; using the defaults."]

@@ -25,6 +25,21 @@ def _check_tqdm_env() -> None:
             sys.exit(2)
 
 
+def _check_cwd() -> None:
+    """Exit with one line when the current folder no longer exists (deleted, or its file system gone, while a
+    shell was in it; was: "Intel oneMKL FATAL ERROR: Cannot load .../libtorch_cpu.so." from inside ``import
+    torch``, exit 2, or Python's FileNotFoundError from ``os.getcwd``)."""
+    try:
+        os.getcwd()
+    except OSError as e:
+        pwd = os.environ.get("PWD")
+        where = f" ({pwd})" if pwd else ""
+        sys.stderr.write(f"error: the current folder{where} no longer exists ({e.strerror or e}: deleted or "
+                         f"unmounted while this shell was in it); cd to an existing folder and run the command "
+                         f"again (nothing was written)\n")
+        sys.exit(2)
+
+
 def _exit_during_startup(signum, frame) -> None:
     """SIGTERM / SIGHUP before the command has started (torch's imports take seconds): one line, exit
     128 + signal, nothing was written yet (was: only the shell's 'Hangup'). The command installs its
@@ -85,6 +100,7 @@ def _say_out_of_memory(started: bool) -> int:
 from ._std_streams import reopen_closed  # noqa: E402
 
 reopen_closed()  # 2>&- / >&-: devnull in their place, before any file takes their descriptor (round 27)
+_check_cwd()
 _check_tqdm_env()
 _install_startup_handlers()
 

@@ -4,6 +4,7 @@ pairs from (a dataset from ``collect``, or a file of states only: eval reads ``s
 replacing a file that is not a GIF)."""
 from __future__ import annotations
 
+import json
 import os
 import re
 
@@ -118,12 +119,26 @@ def checkpoint_env(ckpt: str) -> str | None:
     return env_key(env) if isinstance(env, str) and env.strip() else None
 
 
+def recorded_env_problem(doc: dict) -> str | None:
+    """What is wrong with the ``env`` an eval.json records, or None (a name, or none recorded: older files). A
+    number, a list or an object there is a damaged file (was: taken as "no env recorded", its planner settings
+    used for any agent, without a word, by ``eval`` and the lab's Planner page)."""
+    env = doc.get("env")
+    if env is None or isinstance(env, str):
+        return None
+    shown = json.dumps(env)[:40] if isinstance(env, (int, float, list, dict)) else repr(env)[:40]
+    return f"'env' is {shown}, not the name of the environment whose agent it evaluated (e.g. \"two_room\")"
+
+
 def check_eval_json_for(path: str, doc: dict, ckpt: str) -> None:
     """The eval.json at ``path`` (beside ``ckpt``) must be an evaluation of an agent of ``ckpt``'s environment:
     its ``env`` (and ``checkpoint``, which `eval --out` records) say whose settings it holds. Was: an eval.json
     written by ``eval --out`` of a Reacher agent into a two_room run's folder silently gave the two_room model
     the Reacher planner. An eval.json that records no env is taken as it is (older files)."""
     from .env_names import env_key
+    bad = recorded_env_problem(doc)
+    if bad is not None:
+        raise ValueError(f"{path}: {bad}; fix it, remove it, or pass --protocol paper")
     env = doc.get("env")
     if not isinstance(env, str) or not env.strip():
         return

@@ -11,11 +11,32 @@
   as failed. :func:`install` puts a thin wrapper on ``sys.stdout`` that drops what is printed once stdout
   fails (its descriptor is pointed at ``os.devnull``, so no later flush fails either); :func:`after` says
   so in one line on stderr. The command's exit code is its work's.
+- **An encoding that lacks a character** (an ASCII terminal, ``LC_ALL=C`` with ``PYTHONUTF8=0``, whose streams use
+  ``surrogateescape``): :data:`ESCAPE_OR_REPLACE` writes an undecodable file name's bytes back as they were and
+  any other character it cannot encode as ``?`` (was: with ``surrogateescape``, ``error: 'ascii' codec can't
+  encode character '\\u2014'`` on eval's planner line, exit 2, before any work).
 """
 from __future__ import annotations
 
+import codecs
 import os
 import sys
+
+ESCAPE_OR_REPLACE = "lewm.escape_or_replace"
+"""The error handler :func:`lewm.cli.tolerant_output` gives a stream that would fail on a character."""
+
+
+def _escape_or_replace(e: UnicodeError):
+    """``surrogateescape`` for the bytes of an undecodable name (\\udc80-\\udcff), ``?`` for anything else."""
+    if not isinstance(e, UnicodeEncodeError):
+        raise e
+    bad = e.object[e.start:e.end]
+    if all("\udc80" <= c <= "\udcff" for c in bad):
+        return bytes(ord(c) - 0xDC00 for c in bad), e.end
+    return "?" * len(bad), e.end
+
+
+codecs.register_error(ESCAPE_OR_REPLACE, _escape_or_replace)
 
 
 class PipeTolerantStdout:

@@ -164,6 +164,33 @@ def check_envs(cfg: LeWMConfig, data: str, data_env: str, init, init_cfg, resumi
                          f"resume it on data of its own environment, or pass --no-resume / another --out")
 
 
+MAX_CLOCK_S = 1e9
+"""The longest training time a checkpoint may record (about 31 years): more is an edited or damaged file."""
+
+
+def resume_clock(loaded, resuming: bool, ckpt_path: str) -> float:
+    """The training time (``elapsed_s`` of its metrics) the run at ``ckpt_path`` resumes from: 0 for a fresh
+    run or one continued with ``init``. A recorded time that is not a number of seconds in [0, 1e9] is one
+    CheckpointError naming the file (was: None or a list a TypeError traceback, "abc" "could not convert string
+    to float", NaN blamed on ``lr_at(elapsed_s=...)``; a negative time or 1e300 continued silently: samples/s
+    and the time budget's schedule wrong, a ``train.time_budget_s`` run stopped at once as "ran out")."""
+    if not resuming or not loaded or not loaded[2].get("metrics"):
+        return 0.0
+    metrics = loaded[2]["metrics"]
+    if "elapsed_s" not in metrics:
+        return 0.0
+    v = metrics["elapsed_s"]
+    try:
+        check_value("its recorded training time in seconds (metrics elapsed_s)", v, Range(0, MAX_CLOCK_S), float)
+    except ValueError as e:
+        from .errors import CheckpointError
+        raise CheckpointError(f"{ckpt_path}: {e}: the file was edited or damaged, and a resumed run "
+                              f"continues that clock (samples/s, train.time_budget_s); continue its weights with "
+                              f"--init {ckpt_path} and another --out (a run continued with --init starts its own "
+                              f"clock), or pass --no-resume to start over") from None
+    return float(v)
+
+
 def check_lr_args(step, cfg, elapsed_s) -> None:
     check_value("lr_at(step=...)", step, Range(lo=0), float)  # -1 / NaN gave a learning rate silently
     if not isinstance(cfg, TrainConfig):

@@ -51,9 +51,11 @@ def pid_alive(pid: int) -> bool:
 
 
 def _stem(path: str) -> tuple[str, str]:
-    """(folder, the output's name as kept in its temporary names: cut to fit NAME_MAX)."""
+    """(folder, the output's name as kept in its temporary names: cut to fit NAME_MAX). In the file system's
+    encoding (was ``str.encode()``: a name that is not UTF-8, ``$'bad\\xff.pt'`` or any non-ASCII name under
+    ``LC_ALL=C PYTHONUTF8=0``, was "error: 'utf-8' codec can't encode characters ...: surrogates not allowed")."""
     folder, name = os.path.split(os.path.abspath(path))
-    return folder, name.encode()[:_NAME_BYTES].decode(errors="ignore")
+    return folder, os.fsdecode(os.fsencode(name)[:_NAME_BYTES])  # a character cut in two: its bytes kept
 
 
 def temp_path(path: str, ext: str = ".part") -> str:

@@ -472,15 +472,15 @@ def _memory_flags(a: argparse.Namespace) -> str:
 
 def tolerant_output() -> None:
     """stdout and stderr never fail on a character their encoding lacks (``PYTHONIOENCODING=ascii``, an
-    ASCII terminal): it is written as ``?`` (was: ``error: 'ascii' codec can't encode character`` before
-    any work, or after a finished report, which then exited 2). Streams with another error handler
-    (surrogateescape, backslashreplace) are left as they are."""
-    from ._std_streams import install
+    ASCII terminal, ``LC_ALL=C`` with ``PYTHONUTF8=0``): it is written as ``?``, an undecodable file name's bytes as
+    they were (was: ``error: 'ascii' codec can't encode character`` before any work, or after a finished report,
+    which then exited 2). Streams with another error handler (backslashreplace) are left as they are."""
+    from ._std_streams import ESCAPE_OR_REPLACE, install
     install()  # a broken pipe on stdout (| head) ends the printing, not the command (lewm/_std_streams.py)
     for stream in (sys.stdout, sys.stderr):
-        if getattr(stream, "errors", None) == "strict":
+        if getattr(stream, "errors", None) in ("strict", "surrogateescape"):  # LC_ALL=C, PYTHONUTF8=0
             with contextlib.suppress(AttributeError, ValueError, OSError):
-                stream.reconfigure(errors="replace")
+                stream.reconfigure(errors=ESCAPE_OR_REPLACE)
 
 
 def run_script(fn) -> int:

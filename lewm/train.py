@@ -148,6 +148,7 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
         warnings.warn(f"{data}: every action dimension is constant: the predictor cannot learn what actions do, "
                       f"and a planner on this model has nothing to choose")
     _train_checks.check_envs(cfg, data, ds.env, init, init_cfg, resuming, loaded and loaded[1], ckpt_path)
+    base = _train_checks.resume_clock(loaded, resuming, ckpt_path)  # its elapsed_s: a number of seconds
     if ds.action_dim != mc.action_dim:
         cfg = cfg.with_overrides(model={"action_dim": ds.action_dim})
         mc = cfg.model
@@ -193,7 +194,6 @@ def _train(cfg: LeWMConfig, data: str, out: str, ctx: distributed.DistContext, *
 
     step, last = start, (dict(loaded[2]["metrics"] or {}) if resuming else {})  # a finished run keeps its metrics
     # a resumed run continues its clock (elapsed_s, a time budget's schedule) and its sample count
-    base = float(loaded[2]["metrics"].get("elapsed_s", 0.0)) if resuming and loaded[2]["metrics"] else 0.0
     # (a run continued with --init starts its own clock, so it counts only its own samples)
     stopped, t0, seen = False, time.perf_counter() - base, (start * tc.batch_size if resuming else 0)
     lazy = dev.type == "cuda" and on_step is None

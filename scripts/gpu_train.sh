@@ -80,6 +80,15 @@ for V in $VARIANTS; do
   SEEN="$SEEN$V "
 done
 [ "$SEEN" != " " ] || { echo "gpu_train: VARIANTS='$VARIANTS' names no variant (A B C D E F P)" >&2; exit 2; }
+# the number knobs, before anything starts (was: DEADLINE_S=abc counted as 0 and TRAIN_SECONDS=abc or 5 became 10 s
+# without a word; EPISODES=abc failed in collect, as "--episodes", after the start)
+for K in EPISODES DEADLINE_S WORKERS T_START ${TRAIN_SECONDS:+TRAIN_SECONDS}; do
+  case "${!K}" in
+    ''|*[!0-9]*|0*) echo "gpu_train: ${K/T_START/T0}='${!K}' must be a whole number >= 1 (see the knobs at the top of scripts/gpu_train.sh)" >&2; exit 2 ;;
+  esac
+done
+[ -z "${TRAIN_SECONDS:-}" ] || [ "$TRAIN_SECONDS" -ge 10 ] || {
+  echo "gpu_train: TRAIN_SECONDS=$TRAIN_SECONDS is below the 10 s a training needs to start; give 10 or more (or leave it unset: what DEADLINE_S leaves)" >&2; exit 2; }
 for V in $VARIANTS; do
   [ ! -e "$WORK/run_$V" ] || { echo "gpu_train: WORK=$WORK already holds run_$V (another run's, which training" \
     "would resume): give a fresh WORK or leave WORK unset" >&2; exit 2; }

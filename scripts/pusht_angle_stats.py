@@ -204,7 +204,11 @@ def read_eval_json(path: str) -> dict:
         with open(path) as f:
             ev = json.load(f)
     except (UnicodeDecodeError, ValueError) as e:
-        raise ValueError(f"--eval-json {path}: not a JSON file ({str(e).splitlines()[0][:120]})") from None
+        from lewm.runs import file_kind
+        kind = file_kind(path) if isinstance(e, UnicodeDecodeError) else None  # was: "'utf-8' codec can't decode"
+        why = f"it is {kind}" if kind else str(e).splitlines()[0][:120]
+        raise ValueError(f"--eval-json {path}: not a JSON file ({why}); give the JSON python -m lewm eval --out "
+                         f"writes") from None
     eps = ev.get("per_episode") if isinstance(ev, dict) else None
     if not isinstance(eps, list) or not all(isinstance(p, dict) and "success" in p and "final_distance" in p
                                             for p in eps):
