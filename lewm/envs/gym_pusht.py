@@ -24,8 +24,7 @@ import math
 
 import numpy as np
 
-from .pusht import (ACTION_SCALE, AGENT_HI, AGENT_LO, ANGLE_TOL, GOAL_POSE, MAX_ANGLE, MAX_SPEED, POS_TOL, WORLD,
-                    PushT)
+from .pusht import ACTION_SCALE, AGENT_HI, AGENT_LO, ANGLE_TOL, GOAL_POSE, MAX_ANGLE, MAX_SPEED, POS_TOL, WORLD, PushT
 from .base import Env
 
 TEE_REACH = math.hypot(15.0, 120.0)
@@ -49,15 +48,10 @@ class GymPushT(Env):
     world = (f"agent positions in [0, {WORLD:g}] (the arena), block positions within {TEE_REACH:.0f} of it (the T's "
              f"reach from its origin), |block_angle| <= {MAX_ANGLE:g} rad, |agent_vx|, |agent_vy| <= {MAX_SPEED:g}")
 
-    def valid_states(self, states) -> np.ndarray:
-        """(N,) bool: ``pusht``'s checks, but the block's origin may lie up to the T's reach outside the arena:
-        gym-pusht's T hangs off its origin (the bar's edge) and its physics lets a hard push sink the block into a
-        wall (an expert episode put the origin at y = -23.7, and every evaluation on eval seed 0 stopped there)."""
-        s = self._as_states(states, "valid_states: states", finite=False)  # NaN: False
-        with np.errstate(invalid="ignore"):
-            return (np.isfinite(s).all(1) & ((s[:, 0:2] >= 0) & (s[:, 0:2] <= WORLD)).all(1)
-                    & ((s[:, 2:4] >= -TEE_REACH) & (s[:, 2:4] <= WORLD + TEE_REACH)).all(1)
-                    & (np.abs(s[:, 4]) <= MAX_ANGLE) & (np.abs(s[:, 5:7]) <= MAX_SPEED).all(1))
+    # gym-pusht's T hangs off its origin (the bar's edge) and its physics lets a hard push sink the block into a wall:
+    # an expert episode put the origin at y = -23.7, and every evaluation on eval seed 0 stopped there
+    block_margin = TEE_REACH
+    valid_states = PushT.valid_states  # pusht's checks of start, goal and drawn states, with that margin
 
     _render_problem = PushT._render_problem
     _goal_vector = PushT._goal_vector

@@ -61,7 +61,7 @@ MAX_ANGLE = 1e6  # rad: the block angle wraps, but 1e9 is no angle anyone measur
 MAX_SPEED = 1e4  # world units/s: the PD agent tops out near 500
 WORLD_TEXT = (f"agent and block positions in [0, {WORLD:g}] (the arena), |block_angle| <= {MAX_ANGLE:g} rad, "
               f"|agent_vx|, |agent_vy| <= {MAX_SPEED:g}")
-_POS, _AGENT, _BLOCK = [0, 1, 2, 3], [0, 1], [2, 3, 4]
+_AGENT, _BLOCK = [0, 1], [2, 3, 4]
 _STAND_IN = np.array([WORLD / 2, WORLD / 2, WORLD / 2, WORLD / 2, 0.0, 0.0, 0.0])  # for NaN = "don't care" parts
 
 BG_RGB = (255, 255, 255)
@@ -121,6 +121,8 @@ class PushT(Env):
                     (AGENT_HI, AGENT_HI, AGENT_HI, AGENT_HI, np.pi, 1.0, 1.0))
     landscape_dims = (2, 3)  # the block position; the agent stays where the goal has it
     world = WORLD_TEXT
+    block_margin = 0.0
+    """How far outside the arena the block's origin may lie (gym_pusht: the T's reach; here the origin stays in)."""
     action_dim = 2
     max_episode_steps = 200
     success_threshold = POS_TOL
@@ -205,7 +207,9 @@ class PushT(Env):
         agent can have (1e9 positions were taken and drawn nowhere)."""
         s = self._as_states(states, "valid_states: states", finite=False)  # NaN: False
         with np.errstate(invalid="ignore"):
-            return (np.isfinite(s).all(1) & ((s[:, _POS] >= 0) & (s[:, _POS] <= WORLD)).all(1)
+            m = self.block_margin
+            return (np.isfinite(s).all(1) & ((s[:, _AGENT] >= 0) & (s[:, _AGENT] <= WORLD)).all(1)
+                    & ((s[:, 2:4] >= -m) & (s[:, 2:4] <= WORLD + m)).all(1)
                     & (np.abs(s[:, 4]) <= MAX_ANGLE) & (np.abs(s[:, 5:7]) <= MAX_SPEED).all(1))
 
     def _render_problem(self, s: np.ndarray) -> str | None:
