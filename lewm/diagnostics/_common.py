@@ -38,6 +38,19 @@ def _unmasked(x, what: str = "the input"):
     return np.ma.getdata(x)
 
 
+def _holds_text(x) -> bool:
+    """``x`` is text, or an array / nested list holding text (numpy would parse '1.5' as a number)."""
+    if isinstance(x, (str, bytes)):
+        return True
+    try:
+        a = np.asarray(x) if not isinstance(x, np.ndarray) else x
+    except (TypeError, ValueError):  # ragged: np.asarray(x, dtype) explains it
+        return False
+    if a.dtype.kind in "US":
+        return True
+    return a.dtype.kind == "O" and any(isinstance(v, (str, bytes)) for v in a.flat)
+
+
 def _np(x: ArrayLike, dtype=np.float32, what: str = "the input") -> np.ndarray:
     """``x`` as a numpy array of ``dtype``; None (was read as NaN without a word), complex values (the imaginary
     part dropped), masked entries and what numpy cannot read are one error naming ``what``."""
@@ -53,6 +66,9 @@ def _np(x: ArrayLike, dtype=np.float32, what: str = "the input") -> np.ndarray:
         x = x.numpy()
     elif hasattr(x, "dtype") and np.iscomplexobj(x) and not np.dtype(dtype).kind == "c":
         raise TypeError(f"{what} must be real numbers, got {_kind(x)}")
+    elif dtype is not None and np.dtype(dtype).kind in "biufc" and _holds_text(x):  # numpy parses '1.5' as a number: _torch and sigreg_view refused it (session 26)
+        raise ValueError(f"{what} must be numbers, got {_kind(x)}, which holds text; convert it first "
+                         f"(np.asarray(x, float))")
     try:
         return np.asarray(x, dtype=dtype)
     except (TypeError, ValueError) as e:  # the same class as numpy's, with the name
@@ -138,8 +154,8 @@ def _as_2d(z: ArrayLike, who: str = "") -> np.ndarray:
     try:
         a = _np(z)
     except (TypeError, ValueError) as e:  # was: numpy's "could not convert string to float: 'a'", unnamed
-        raise ValueError(f"{pre}latents z must be numbers of shape (N, D) or (T, B, D), got {type(z).__name__} that "
-                         f"numpy cannot read as floats ({e})") from None
+        raise ValueError(f"{pre}latents z must be numbers of shape (N, D) or (T, B, D), got {type(z).__name__} "
+                         f"that is not ({e})") from None
     if a.ndim < 2:
         raise ValueError(f"{pre}latents must have shape (N, D) or (T, B, D), got {a.shape}")
     if a.shape[-1] < 1:  # was numpy's "cannot reshape array of size 0 into shape (0)"

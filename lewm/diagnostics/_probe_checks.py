@@ -10,7 +10,7 @@ from collections.abc import MutableMapping
 import numpy as np
 
 from .._api_checks import whole
-from ._common import _np, _unmasked, _whole
+from ._common import _holds_text, _np, _unmasked, _whole
 
 MAX_SPLIT_ROWS = 100_000_000
 """split_indices' most rows: its index arrays take about 24 bytes a row (10**12 was a 7 TiB MemoryError)."""
@@ -40,6 +40,9 @@ def check_numbers(fn: str, name: str, value, what: str) -> np.ndarray:
         raise ValueError(f"{fn}({name}=...) must be {what} numbers, got {type(value).__name__} ({e})") from None
     if raw.dtype.kind == "c":
         raise TypeError(f"{fn}({name}=...) must be real numbers, got {raw.dtype}")
+    if _holds_text(raw):  # numpy parses '1.5' as a number (session 26: refused as every diagnostic refuses it)
+        raise ValueError(f"{fn}({name}=...) must be {what} numbers, got {type(value).__name__} of {raw.dtype}, which "
+                         f"holds text; convert it first (np.asarray(x, float))")
     try:
         return np.asarray(raw, np.float64)
     except (TypeError, ValueError):
