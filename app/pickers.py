@@ -324,8 +324,10 @@ def collect_reference_button(cfg, key: str) -> None:
     """Offer to collect a small dataset matching the checkpoint, in the background with a progress
     bar; when it is done, the view selects it (through ``{key}_request``: the selectbox of ``key``
     is already drawn on this run, so its state cannot be set here)."""
-    from lewm.envs import list_envs
+    from lewm.envs import list_envs, missing_packages
     if cfg.env not in list_envs():
+        if missing_packages(cfg.env):  # was: no button and no word (an optional env whose packages are missing)
+            st.info(f"{cfg.env} episodes cannot be collected here{missing_packages(cfg.env)}.")
         return
     mgr = job_manager()
     job_key = f"{key}_collect_job"

@@ -189,8 +189,8 @@ def iterations(fn: str, value) -> tuple[int, ...]:
 
 
 def plan_sizes(fn: str, samples, horizon) -> None:
-    """CEM candidates per iteration and blocks per candidate."""
-    whole(fn, "samples", samples, 1, 1_000_000)
+    """CEM candidates per iteration (2 or more: candidate 0 is the sampling mean) and blocks per candidate."""
+    whole(fn, "samples", samples, 2, 1_000_000)
     whole(fn, "horizon", horizon, 1, 1000)
 
 

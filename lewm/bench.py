@@ -346,7 +346,7 @@ def add_bench_args(p: argparse.ArgumentParser) -> None:
     src.add_argument("--preset", nargs="+", choices=sorted(PRESETS),
                      help="randomly initialised models of these presets (e.g. --preset cpu-tiny cpu-small paper)")
     q.add_argument("--iterations", type=arg_int(1, 10_000), nargs="+", default=[30, 10], help="CEM iterations per plan (default 30 10)")
-    q.add_argument("--samples", type=arg_int(1, 100_000), default=300)  # PlannerConfig's range (was: 1e6, blamed on planner.num_samples)
+    q.add_argument("--samples", type=arg_int(2, 100_000), default=300)  # CEM's range (1: only the mean, planner.num_samples)
     q.add_argument("--topk", type=arg_int(1, 100_000), default=None, help="CEM elites (at most --samples; default 30, "
                    "fewer for fewer --samples)")
     q.add_argument("--horizon", type=arg_int(1, 1000), default=5)

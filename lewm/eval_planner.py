@@ -96,6 +96,9 @@ def resolve_planner(ckpt: str, protocol: str = "shipped", flags: dict | None = N
         merged["topk"] = merged["num_samples"]  # CEM's elites: unused by this solver, kept valid
     for small, big in (("topk", "num_samples"), ("receding_horizon", "horizon")):
         _check_at_most(small, big, merged, set(given), where)
+    if "num_samples" in given and solver != "grad" and merged["num_samples"] < 2:  # named by its flag, not the file
+        raise ValueError(f"--samples {merged['num_samples']}: the {solver} solver needs 2 or more (its candidate 0 is "
+                         f"the current sampling mean: with one sample the plan never leaves its initial guess)")
     try:
         pcfg = PlannerConfig(**merged)
     except ValueError as e:

@@ -162,6 +162,14 @@ def evaluate(ckpt: str, episodes: int = 50, pcfg: PlannerConfig = PlannerConfig(
     if compile_rollout and not compiled:
         warnings.warn("--compile: the rollout replays CUDA graphs on this GPU and is not compiled "
                       "(pass --no-cuda-graphs to plan with the compiled rollout)")
+    from .planning.compiled_cost import MIN_CANDIDATES
+    n_cand, what = ((pcfg.grad_restarts, "restarts") if pcfg.solver == "grad" else
+                    (pcfg.num_samples, "candidates per iteration"))
+    if compiled and n_cand < MIN_CANDIDATES:  # was: recorded as compiled, every rollout ran eagerly
+        warnings.warn(f"--compile: {n_cand} {what} are fewer than the {MIN_CANDIDATES} the compiled rollout is used "
+                      f"for (a compilation would cost more than it saves): every rollout runs eagerly and nothing "
+                      f"is compiled")
+        compiled = False
     factory = None
     if compiled:
         from .planning.compiled_cost import compiled_cost_factory

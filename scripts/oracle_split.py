@@ -91,7 +91,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--episodes", type=arg_int(1, 100_000), default=20)
-    p.add_argument("--samples", type=arg_int(1, 100_000), default=300)
+    p.add_argument("--samples", type=arg_int(2, 100_000), default=300)  # 1: CEM scores only its mean
     p.add_argument("--topk", type=arg_int(1, 100_000), default=30, help="CEM elites (at most --samples)")
     p.add_argument("--iterations", type=arg_int(1, 10_000), default=10)
     p.add_argument("--receding-horizon", type=arg_int(1, HORIZON), default=5,

@@ -9,7 +9,7 @@ import discovery
 import pickers
 import widgets
 from lewm import figures
-from lewm.envs import list_envs
+from lewm.envs import list_envs, missing_packages
 import health
 
 st.title("Latent space")
@@ -109,7 +109,7 @@ st.markdown("Render every point of a regular grid of true states, encode it, and
 g1, g2 = st.columns([1, 3])
 if cfg.env not in list_envs():  # was: the button answered "unknown environment", as if the checkpoint were broken
     st.info(f"This checkpoint was trained on '{cfg.env or 'unknown'}' data, which has no simulator to render a grid "
-            f"of states; the grid needs a checkpoint of one of {', '.join(list_envs())}.")
+            f"of states here{missing_packages(cfg.env)}; the grid needs a checkpoint of one of {', '.join(list_envs())}.")
     st.stop()
 n_grid = g1.select_slider("Grid points per side", [12, 16, 20, 25, 30], value=20, key="latent_grid_n")
 if g1.button("Draw the grid", key="latent_grid_go") or st.session_state.get("latent_grid_shown"):

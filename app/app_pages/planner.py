@@ -16,7 +16,7 @@ import planner_defaults  # the settings' defaults from eval.json, and their note
 import widgets
 from lewm import figures
 import health
-from lewm.envs import list_envs
+from lewm.envs import list_envs, missing_packages
 from lewm.planning import canvas_grid, clamp_state, execute_plan, imagine_candidate, plan_recorded, setup_plan
 from lewm.planning import PlannerConfig, run_episode
 from lewm.planning.config import COST_STEPS
@@ -57,8 +57,8 @@ st.title("Planner")
 model, cfg, meta, ckpt = pickers.require_checkpoint()
 pickers.checkpoint_caption(cfg, meta, ckpt)
 if cfg.env not in list_envs():
-    st.error(f"{discovery.rel(ckpt)}: trained on '{cfg.env or 'unknown'}' data, which has no simulator to plan in. "
-             f"Pick a checkpoint of one of {', '.join(list_envs())}.")
+    st.error(f"{discovery.rel(ckpt)}: trained on '{cfg.env or 'unknown'}' data, which has no simulator to plan in "
+             f"here{missing_packages(cfg.env)}. Pick a checkpoint of one of {', '.join(list_envs())}.")
     st.stop()
 env = cache.make_env(cfg.env, cfg.model.image_size)
 is_room = cfg.env == "two_room"
@@ -253,11 +253,12 @@ if is_grad:
     restarts = st.number_input("Restarts (parallel Adam starts; the best one is kept)", *LIM["grad_restarts"],
                                dflt["grad_restarts"], key="plan_restarts",
                                help="The default is what this checkpoint's eval.json used")
-    st.caption(f"Gradient (Adam): Samples and Elites are not used. Each plan runs {int(restarts)} restarts × "
-               f"{3 * int(iters)} Adam steps (3 per iteration, learning rate {PlannerConfig.grad_lr:g}) and keeps "
+    st.caption(f"Gradient (Adam): Samples and Elites are not used, nor Execute. Each plan runs {int(restarts)} "
+               f"restarts × {3 * int(iters)} Adam steps (3 per iteration, learning rate {PlannerConfig.grad_lr:g}) and keeps "
                f"the best.")
 plan_from = st.radio(
     "Execute", ["mean", "best"], index=int(dflt["plan_from"] == "best"), key="plan_from", horizontal=True,
+    disabled=is_grad,  # was: 'best' could be picked for Adam, which always returns its best restart
     format_func={"mean": "the final sampling mean (paper)", "best": "the best candidate scored"}.get,
     help="CEM / MPPI: what the plan returns. When the elites split between two ways to the goal (a Reacher joint "
          "that can turn either way by ~π), their mean lies between them and the agent can stand still; the best "

@@ -29,6 +29,17 @@ def list_envs() -> list[str]:
     return list(ENVS)
 
 
+def missing_packages(name) -> str:
+    """``" (pip install ...)"`` when ``name`` is an optional backend whose packages are not installed, else ``""``:
+    for the notes of a command that goes on without its simulator (the report said only "no renderer" or
+    "cannot collect episodes", and dropped its goal-cost landscape without a word)."""
+    try:
+        key = env_key(name)
+    except (TypeError, ValueError):
+        return ""
+    return f" ({INSTALL_HINT})" if key in OPTIONAL_ENVS and key not in ENVS else ""
+
+
 def make(name: str, image_size: int = 64, **kw) -> Env:
     """Build a registered environment rendering ``image_size``² RGB frames. ``name``: a canonical
     name or any spelling :func:`lewm.env_names.env_key` knows ('TwoRoom', 'two-room', 'PushT', ...).
@@ -43,4 +54,4 @@ def make(name: str, image_size: int = 64, **kw) -> Env:
     return ENVS[key](image_size=image_size, **kw)
 
 
-__all__ = ["ENVS", "env_key", "OPTIONAL_ENVS", "Box", "Env", "GymPushT", "PushT", "Reacher", "ReacherNoTarget", "TwoRoom", "list_envs", "make"]
+__all__ = ["ENVS", "env_key", "OPTIONAL_ENVS", "Box", "Env", "GymPushT", "PushT", "Reacher", "ReacherNoTarget", "TwoRoom", "list_envs", "make", "missing_packages"]

@@ -27,7 +27,8 @@ class PlannerConfig:
     """Planning horizon P in action blocks (each block = frameskip env steps). Allowed: [1, 1000]."""
     num_samples: int = ranged(300, lo=1, hi=100_000)
     """Candidate action sequences per iteration (CEM / MPPI). Allowed: [1, 100000] (1e10 was taken and
-    failed in the allocator)."""
+    failed in the allocator), and 2 or more for CEM / MPPI: candidate 0 is the current mean, so one sample never
+    moves the plan (round 30)."""
     topk: int = ranged(30, lo=1, hi=100_000)
     """Elites kept per CEM iteration. Allowed: [1, num_samples]."""
     iterations: int = ranged(10, lo=1, hi=10_000)
@@ -89,6 +90,10 @@ class PlannerConfig:
                 object.__setattr__(self, f.name, float(v))
             elif type(f.default) is int and type(v) is not int:
                 object.__setattr__(self, f.name, int(v))
+        if self.solver != "grad" and self.num_samples < 2:  # candidate 0 is the mean: 1 sample never moves it
+            raise ValueError(f"planner.num_samples must be >= 2 for the {self.solver} solver, got {self.num_samples}: "
+                             f"its candidate 0 is the current sampling mean, so with one sample it scores only that "
+                             f"and the plan never leaves its initial guess (the grad solver does not read it)")
         if not 1 <= self.topk <= self.num_samples:
             raise ValueError(f"topk must be in [1, num_samples={self.num_samples}], got {self.topk}")
         if not 1 <= self.receding_horizon <= self.horizon:

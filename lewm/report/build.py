@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import diagnostics as dg
 from .. import figures as fg
+from ..envs import missing_packages
 from .data_source import HELDOUT_NAME, env_state_dim, report_data
 from ._output import write_report
 from .summary import clean
@@ -371,8 +372,8 @@ def _make_report(checkpoint, data, out, *, episodes, quick, max_frames, map_meth
     t0 = time.perf_counter()
     env_name = cfg.env or info["env"]
     env = penv if enc.state is not None else None  # the renderer built for the probes
-    say(f"[6/8] surprise tests on {len(eps)} episodes "
-        f"({'teleport + colour' if env is not None else 'colour only: no renderer for ' + repr(env_name)})")
+    no_env = f"colour only: no renderer for {env_name!r}{missing_packages(env_name)}"
+    say(f"[6/8] surprise tests on {len(eps)} episodes ({'teleport + colour' if env is not None else no_env})")
     bounds = (enc.state.min(0), enc.state.max(0)) if enc.state is not None else None
     mismatch = None
     if env is not None and eps and "state" in eps[0]:
@@ -455,7 +456,10 @@ def _landscape_section(model, cfg, env_name: str, n_goals: int, seed: int, say):
     summary numbers and a figure (cost next to the true distance to go, the first 4 goals)."""
     from ..envs import list_envs, make
     from ..evaluate import eval_pairs
-    if n_goals <= 0 or env_name not in list_envs():
+    if n_goals <= 0:
+        return None
+    if env_name not in list_envs():  # was: the section dropped without a word (an optional env not installed)
+        say(f"[8/8] no planning cost landscape: no simulator of {env_name!r}{missing_packages(env_name)}")
         return None
     env = make(env_name, image_size=cfg.model.image_size)
     dims = env.landscape_dims

@@ -77,10 +77,10 @@ def report_data(checkpoint: str, data: str | None, cfg, out: str, episodes: int,
         say(f"no --data: using the reference set beside the checkpoint, {ref}")
         return ref
     from ..data import DataError
-    from ..envs import list_envs
+    from ..envs import list_envs, missing_packages
     if cfg.env not in list_envs():
         raise DataError(f"checkpoint {checkpoint}: no --data given, no {REFERENCE_NAME} beside it, and its env "
-                        f"{cfg.env!r} cannot collect episodes: pass --data FILE.h5")
+                        f"{cfg.env!r} cannot collect episodes{missing_packages(cfg.env)}: pass --data FILE.h5")
     from ..collect import collect
     n = max(int(episodes), MIN_EPISODES)
     path = os.path.join(out, HELDOUT_NAME)
