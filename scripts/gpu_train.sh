@@ -9,18 +9,22 @@
 #   D  B with a stronger SIGReg, lambda 0.2 (the paper: > 80% for lambda in [0.01, 0.2])
 #   E  B with ViT-Tiny's full depth (12 encoder layers, as the paper), torch.compile
 #   F  B with twice the batch (512) and lr x sqrt(2) (7e-4), torch.compile: more windows per second
+#   G  F at half the lambda (0.045): B's lambda x batch, so B's balance of the two losses with twice its windows a
+#      step. SIGReg's pull grows with the batch: on the CPU (docs/pusht_findings.md, sessions 23-26) lambda x batch set
+#      that balance, doubling it kept the angle but made the latent too jumpy to plan (5/50), and at a fixed
+#      lambda x batch a larger batch was no lever; F doubles B's, G keeps it
 #   P  B with 4-px patches (256 tokens a frame: the paper's 16 x 16 grid at 224 px / 14), torch.compile; on the CPU
 #      (session 20, cpu-small on the CPU) 4-px patches read the block angle better than 8-px ones early (step 350: z
 #      linear r 0.28 vs 0.21) but it drained away as training went on, as with 8-px ones (step 700: 0.16 vs 0.17);
 #      a test on the GPU's width and data (docs/pusht_findings.md, session 20)
 # The default set follows the first run's finding (docs/pusht_findings.md: D=192 brought the angle in, and
-# B's losses were still falling at 195 s): B again on a longer clock (the control, eager), E and F compiled.
+# B's losses were still falling at 195 s): B again on a longer clock (the control, eager), E and G compiled.
 # Each is exported (fp16) and evaluated with the paper's protocol and solver (50 episodes, goal 25 steps
 # ahead, budget 50; CEM 300 / top 30 / 30 iterations, horizon 5, replan every 5 blocks) on eval seeds 0 and 1.
 # Writes to $OUT (or ./gpu-train-out): <env>_<variant>.pt for each variant, and gpu_train.tar.gz with every
 # eval JSON, training log, metrics.jsonl and config (at most 8 files come back from the GPU machine).
 # Knobs (environment): EPISODES (3000), TRAIN_SECONDS (default: what the deadline leaves), DEADLINE_S (540,
-# seconds after the start by which everything must be written), VARIANTS ("B E F"), WORKERS (nproc - 2),
+# seconds after the start by which everything must be written), VARIANTS ("B E G"), WORKERS (nproc - 2),
 # WORK (scratch: data, runs, logs; default a fresh ${TMPDIR:-/tmp}/lewm-gpu-train-<time>-<pid> per run; a WORK
 # given must not hold another run's run_<variant> folders, which training would resume).
 set -uo pipefail
@@ -50,7 +54,7 @@ else
   PRESET=(--preset gpu-small)
 fi
 WORKERS=${WORKERS:-$(( NPROC > 3 ? NPROC - 2 : 1 ))}
-VARIANTS=${VARIANTS:-B E F}
+VARIANTS=${VARIANTS:-B E G}
 case "$ENV" in
   pusht)    EVAL=(--iterations "$ITERS" --receding-horizon 5) ;;
   two_room) EVAL=(--iterations 10 --receding-horizon 1 --cost-steps all); PRESET+=(--history 1) ;;
@@ -66,11 +70,12 @@ variant_args() {
     D) echo "--latent-dim 192 --lambda 0.2" ;;
     E) echo "--latent-dim 192 --set model.enc_depth=12 --set train.compile=true" ;;
     F) echo "--latent-dim 192 --set train.lr=7e-4 --set train.compile=true" ;;  # batch: variant_batch
+    G) echo "--latent-dim 192 --lambda 0.045 --set train.lr=7e-4 --set train.compile=true" ;;  # batch: variant_batch
     P) echo "--latent-dim 192 --set model.patch_size=4 --set train.compile=true" ;;
-    *) echo "gpu_train: unknown variant '$1' (A B C D E F P)" >&2; return 1 ;;
+    *) echo "gpu_train: unknown variant '$1' (A B C D E F G P)" >&2; return 1 ;;
   esac
 }
-variant_batch() { [ "$1" = F ] && echo $(( 2 * BATCH )) || echo "$BATCH"; }  # F: twice the batch (a flag given once)
+variant_batch() { case "$1" in F|G) echo $(( 2 * BATCH )) ;; *) echo "$BATCH" ;; esac; }  # F, G: twice the batch (a flag given once)
 # every variant checked before anything is collected or started (an unknown one stopped the script after the
 # first variants had been started, and they trained on, orphaned)
 SEEN=" "
@@ -79,7 +84,7 @@ for V in $VARIANTS; do
   case "$SEEN" in *" $V "*) echo "gpu_train: variant $V given twice in VARIANTS='$VARIANTS'" >&2; exit 2 ;; esac
   SEEN="$SEEN$V "
 done
-[ "$SEEN" != " " ] || { echo "gpu_train: VARIANTS='$VARIANTS' names no variant (A B C D E F P)" >&2; exit 2; }
+[ "$SEEN" != " " ] || { echo "gpu_train: VARIANTS='$VARIANTS' names no variant (A B C D E F G P)" >&2; exit 2; }
 # the number knobs, before anything starts (was: DEADLINE_S=abc counted as 0 and TRAIN_SECONDS=abc or 5 became 10 s
 # without a word; EPISODES=abc failed in collect, as "--episodes", after the start)
 for K in EPISODES DEADLINE_S WORKERS T_START ${TRAIN_SECONDS:+TRAIN_SECONDS}; do

@@ -51,10 +51,10 @@ def test_every_gpu_train_variant_is_a_command_the_parser_takes():
     script = open(os.path.join(ROOT, "scripts", "gpu_train.sh")).read()
     start = script.index("variant_args() {")
     funcs = script[start:script.index("\n", script.index("variant_batch() {"))]  # the two functions
-    out = subprocess.run(["bash", "-c", f"BATCH=8\n{funcs}\nfor V in A B C D E F P; do "
+    out = subprocess.run(["bash", "-c", f"BATCH=8\n{funcs}\nfor V in A B C D E F G P; do "
                           "echo \"$V|$(variant_batch $V)|$(variant_args $V)\"; done"],
                          capture_output=True, text=True, check=True).stdout.splitlines()
-    assert len(out) == 7, out
+    assert len(out) == 8, out
     for line in out:
         v, batch, args = line.split("|")
         p = Parser(prog="train")
@@ -64,4 +64,4 @@ def test_every_gpu_train_variant_is_a_command_the_parser_takes():
                               *args.split(), "--set", "train.time_budget_s=10", "--device", "cpu"])
         except (UsageError, SystemExit) as e:
             raise AssertionError(f"variant {v}: {e}") from None
-        assert a.batch_size == (16 if v == "F" else 8)
+        assert a.batch_size == (16 if v in "FG" else 8)

@@ -201,7 +201,7 @@ def test_c4_a_failed_training_is_not_exported_or_evaluated(tmp_path):
     assert (tmp_path / "out dir" / "gpu_train.tar.gz").exists()  # the logs still come back
 
 
-@pytest.mark.parametrize("variants,msg", [("B Z", "gpu_train: unknown variant 'Z' (A B C D E F P)"),
+@pytest.mark.parametrize("variants,msg", [("B Z", "gpu_train: unknown variant 'Z' (A B C D E F G P)"),
                                           ("B B", "gpu_train: variant B given twice"),
                                           (" ", "names no variant")])
 def test_c5_variants_are_checked_before_anything_starts(tmp_path, variants, msg):
@@ -259,7 +259,7 @@ def test_c6_the_summary_reports_measured_training_time(tmp_path):
 
 def test_c7_the_header_names_the_default_variants():
     script = open(os.path.join(ROOT, "scripts", "gpu_train.sh")).read()
-    assert 'VARIANTS=${VARIANTS:-B E F}' in script and 'VARIANTS ("B E F")' in script
+    assert 'VARIANTS=${VARIANTS:-B E G}' in script and 'VARIANTS ("B E G")' in script
     assert 'VARIANTS ("A B C")' not in script
 
 
