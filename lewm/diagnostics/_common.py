@@ -39,16 +39,12 @@ def _unmasked(x, what: str = "the input"):
 
 
 def _holds_text(x) -> bool:
-    """``x`` is text, or an array / nested list holding text (numpy would parse '1.5' as a number)."""
+    """``x`` is text, or a numpy array holding text (numpy would parse '1.5' as a number)."""
     if isinstance(x, (str, bytes)):
         return True
-    try:
-        a = np.asarray(x) if not isinstance(x, np.ndarray) else x
-    except (TypeError, ValueError):  # ragged: np.asarray(x, dtype) explains it
+    if not isinstance(x, np.ndarray):
         return False
-    if a.dtype.kind in "US":
-        return True
-    return a.dtype.kind == "O" and any(isinstance(v, (str, bytes)) for v in a.flat)
+    return x.dtype.kind in "US" or (x.dtype.kind == "O" and any(isinstance(v, (str, bytes)) for v in x.flat))
 
 
 def _np(x: ArrayLike, dtype=np.float32, what: str = "the input") -> np.ndarray:
@@ -66,13 +62,20 @@ def _np(x: ArrayLike, dtype=np.float32, what: str = "the input") -> np.ndarray:
         x = x.numpy()
     elif hasattr(x, "dtype") and np.iscomplexobj(x) and not np.dtype(dtype).kind == "c":
         raise TypeError(f"{what} must be real numbers, got {_kind(x)}")
-    elif dtype is not None and np.dtype(dtype).kind in "biufc" and _holds_text(x):  # numpy parses '1.5' as a number: _torch and sigreg_view refused it (session 26)
-        raise ValueError(f"{what} must be numbers, got {_kind(x)}, which holds text; convert it first "
-                         f"(np.asarray(x, float))")
+    given = x  # for the messages
+    if dtype is not None and np.dtype(dtype).kind in "biufc":  # numpy parses '1.5' as a number: refused (session 26)
+        if not isinstance(x, (np.ndarray, str, bytes)):
+            try:  # one conversion: the cast below reuses it
+                x = np.asarray(x)
+            except (TypeError, ValueError):  # ragged: the cast below explains it
+                pass
+        if _holds_text(x):
+            raise ValueError(f"{what} must be numbers, got {_kind(given)}, which holds text; convert it first "
+                             f"(np.asarray(x, float))")
     try:
         return np.asarray(x, dtype=dtype)
     except (TypeError, ValueError) as e:  # the same class as numpy's, with the name
-        raise type(e)(f"{what} must be numbers, got {_kind(x)} ({e})") from None
+        raise type(e)(f"{what} must be numbers, got {_kind(given)} ({e})") from None
 
 
 def _torch(x: ArrayLike, dtype=torch.float32, device=None, what: str = "the input") -> torch.Tensor:
